@@ -1,0 +1,172 @@
+//! Monotonic time from the TSC, calibrated once at boot.
+//!
+//! Sources, first that answers wins: the hypervisor's TSC-frequency leaf (CPUID 0x40000010,
+//! KVM and VMware style), CPUID 0x15 (TSC/crystal ratio and crystal frequency), the PIT
+//! (channel 2, gated through port 0x61, 5 ms), the HPET (main counter, from the ACPI HPET
+//! table), and last CPUID 0x16's nominal base frequency. The boot log states which one was
+//! used. Every core reads the same TSC: x86 keeps TSCs synchronized across cores after reset,
+//! and corenet does not write IA32_TSC.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use raw_cpuid::CpuId;
+use x86_64::instructions::port::Port;
+
+use crate::cpu::rdtsc;
+
+static TSC_HZ: AtomicU64 = AtomicU64::new(0);
+
+/// Where the TSC frequency came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockSource {
+    /// CPUID 0x40000010 (hypervisor).
+    Hypervisor,
+    /// CPUID 0x15 (crystal ratio).
+    Cpuid15,
+    /// Measured against the 8254 PIT.
+    Pit,
+    /// Measured against the HPET.
+    Hpet,
+    /// CPUID 0x16 nominal base frequency (not measured).
+    Cpuid16,
+}
+
+impl ClockSource {
+    /// Short name for logs and the ready line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Hypervisor => "cpuid-hv",
+            Self::Cpuid15 => "cpuid15",
+            Self::Pit => "pit",
+            Self::Hpet => "hpet",
+            Self::Cpuid16 => "cpuid16",
+        }
+    }
+}
+
+/// Calibration failed: no source answered.
+#[derive(Debug, Clone, Copy)]
+pub struct NoClockSource;
+
+/// The boot TSC recorded by the first instruction of `corenet_entry32`.
+pub fn boot_tsc() -> u64 {
+    // SAFETY: a plain u64 written once by the 32-bit entry before any Rust code ran.
+    unsafe { core::ptr::addr_of!(corenet_boot::entry::corenet_boot_tsc).read_volatile() }
+}
+
+/// Measures the TSC frequency; `hpet` is the HPET's base address from ACPI, if any.
+pub fn calibrate(hpet: Option<u64>) -> Result<(u64, ClockSource), NoClockSource> {
+    let (hz, src) = from_cpuid_hv()
+        .map(|h| (h, ClockSource::Hypervisor))
+        .or_else(|| from_cpuid15().map(|h| (h, ClockSource::Cpuid15)))
+        .or_else(|| from_pit().map(|h| (h, ClockSource::Pit)))
+        .or_else(|| hpet.and_then(from_hpet).map(|h| (h, ClockSource::Hpet)))
+        .or_else(|| from_cpuid16().map(|h| (h, ClockSource::Cpuid16)))
+        .ok_or(NoClockSource)?;
+    TSC_HZ.store(hz, Ordering::Relaxed);
+    Ok((hz, src))
+}
+
+/// TSC ticks per second (0 before calibration).
+pub fn tsc_hz() -> u64 {
+    TSC_HZ.load(Ordering::Relaxed)
+}
+
+fn ticks_to_ns(ticks: u64) -> u64 {
+    let hz = tsc_hz();
+    if hz == 0 {
+        return 0;
+    }
+    ((u128::from(ticks) * 1_000_000_000) / u128::from(hz)) as u64
+}
+
+/// Nanoseconds since the first boot instruction (0 before calibration).
+pub fn now_ns() -> u64 {
+    ticks_to_ns(rdtsc().saturating_sub(boot_tsc()))
+}
+
+/// Microseconds since the first boot instruction (0 before calibration).
+pub fn since_boot_us() -> u64 {
+    now_ns() / 1000
+}
+
+/// Busy-waits at least `us` microseconds (returns at once before calibration).
+pub fn delay_us(us: u64) {
+    let hz = tsc_hz();
+    let end = rdtsc() + us * (hz / 1_000_000);
+    while rdtsc() < end {
+        core::hint::spin_loop();
+    }
+}
+
+fn from_cpuid_hv() -> Option<u64> {
+    let c = CpuId::new();
+    let hv = c.get_hypervisor_info()?;
+    let khz = hv.tsc_frequency()?;
+    (khz > 0).then(|| u64::from(khz) * 1000)
+}
+
+fn from_cpuid15() -> Option<u64> {
+    let t = CpuId::new().get_tsc_info()?;
+    t.tsc_frequency().filter(|&hz| hz > 0)
+}
+
+fn from_cpuid16() -> Option<u64> {
+    let f = CpuId::new().get_processor_frequency_info()?;
+    let mhz = f.processor_base_frequency();
+    (mhz > 0).then(|| u64::from(mhz) * 1_000_000)
+}
+
+const PIT_HZ: u64 = 1_193_182;
+
+/// 8254 channel 2 in mode 0, gated by port 0x61 bit 0; its output shows in bit 5.
+fn from_pit() -> Option<u64> {
+    let mut p61 = Port::<u8>::new(0x61);
+    let mut cmd = Port::<u8>::new(0x43);
+    let mut ch2 = Port::<u8>::new(0x42);
+    let count: u64 = PIT_HZ * 5 / 1000;
+    // SAFETY: ports 0x42/0x43/0x61 are the PIT and the system control port on PC platforms;
+    // channel 2 only drives the speaker, which is kept off (bit 1 cleared).
+    let (t0, t1) = unsafe {
+        let v = p61.read();
+        p61.write((v & !0x02) | 0x01);
+        cmd.write(0b1011_0000);
+        ch2.write((count & 0xff) as u8);
+        ch2.write((count >> 8) as u8);
+        let t0 = rdtsc();
+        let mut spins = 0u64;
+        while p61.read() & 0x20 == 0 {
+            spins += 1;
+            if spins > 20_000_000 {
+                return None;
+            }
+        }
+        (t0, rdtsc())
+    };
+    let hz = (t1 - t0) * PIT_HZ / count;
+    (hz > 1_000_000).then_some(hz)
+}
+
+fn from_hpet(base: u64) -> Option<u64> {
+    let reg = |off: u64| (base + off) as *mut u64;
+    // SAFETY: `base` is the HPET block from the ACPI HPET table, identity mapped uncached
+    // (device memory); registers are 64-bit at the offsets of the IA-PC HPET spec 2.3.
+    unsafe {
+        let period_fs = reg(0x0).read_volatile() >> 32;
+        if period_fs == 0 || period_fs > 100_000_000 {
+            return None;
+        }
+        reg(0x10).write_volatile(reg(0x10).read_volatile() | 1);
+        let ticks = 5_000_000_000_000 / period_fs; // 5 ms in HPET ticks
+        let h0 = reg(0xf0).read_volatile();
+        let t0 = rdtsc();
+        let mut spins = 0u64;
+        while reg(0xf0).read_volatile().wrapping_sub(h0) < ticks {
+            spins += 1;
+            if spins > 50_000_000 {
+                return None;
+            }
+        }
+        let t1 = rdtsc();
+        Some((t1 - t0) * 200)
+    }
+}

@@ -1,0 +1,142 @@
+//! corenet's own kernel command-line keys, validated with errors that say what was expected.
+//!
+//! | key | meaning | default |
+//! |---|---|---|
+//! | `log=` | `error`, `warn`, `info`, `debug`, `trace` or `off` | `info` |
+//! | `heap=` | heap per core, e.g. `16M` (rounded up to 2 MiB) | `16M` |
+//! | `dma=` | DMA pool per core (rounded up to 2 MiB) | `8M` |
+//! | `cores=` | use at most this many cores | all in the MADT |
+//!
+//! Appliances read their own keys through `Cmdline`.
+
+use corenet_boot::Cmdline;
+use corenet_boot::cmdline::parse_size;
+use log::LevelFilter;
+
+/// Validated kernel settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Log level.
+    pub log: LevelFilter,
+    /// Heap bytes per core (multiple of 2 MiB).
+    pub heap: u64,
+    /// DMA pool bytes per core (multiple of 2 MiB).
+    pub dma: u64,
+    /// Upper bound on cores used.
+    pub max_cores: Option<usize>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            log: LevelFilter::Info,
+            heap: 16 << 20,
+            dma: 8 << 20,
+            max_cores: None,
+        }
+    }
+}
+
+/// A bad value for one of corenet's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigError<'a> {
+    /// The key.
+    pub key: &'static str,
+    /// What was given.
+    pub value: &'a str,
+    /// What is accepted.
+    pub expected: &'static str,
+}
+
+impl core::fmt::Display for ConfigError<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "kernel command line: {}={:?} is invalid: expected {}",
+            self.key, self.value, self.expected
+        )
+    }
+}
+
+const TWO_MIB: u64 = 2 << 20;
+
+fn size<'a>(key: &'static str, value: &'a str, min: u64) -> Result<u64, ConfigError<'a>> {
+    let expected = "a size like 8M or 1G, at least 2M and at most 64G";
+    let v = parse_size(value).ok_or(ConfigError {
+        key,
+        value,
+        expected,
+    })?;
+    if v < min || v > (64 << 30) {
+        return Err(ConfigError {
+            key,
+            value,
+            expected,
+        });
+    }
+    Ok(v.div_ceil(TWO_MIB) * TWO_MIB)
+}
+
+impl Config {
+    /// Parses corenet's keys out of `cmdline`; other keys are left to the appliance.
+    pub fn parse<'a>(cmdline: &Cmdline<'a>) -> Result<Self, ConfigError<'a>> {
+        let mut c = Self::default();
+        if let Some(v) = cmdline.get("log") {
+            c.log = match v {
+                "off" => LevelFilter::Off,
+                "error" => LevelFilter::Error,
+                "warn" => LevelFilter::Warn,
+                "info" => LevelFilter::Info,
+                "debug" => LevelFilter::Debug,
+                "trace" => LevelFilter::Trace,
+                _ => {
+                    return Err(ConfigError {
+                        key: "log",
+                        value: v,
+                        expected: "one of off, error, warn, info, debug, trace",
+                    });
+                }
+            };
+        }
+        if let Some(v) = cmdline.get("heap") {
+            c.heap = size("heap", v, TWO_MIB)?;
+        }
+        if let Some(v) = cmdline.get("dma") {
+            c.dma = size("dma", v, TWO_MIB)?;
+        }
+        if let Some(v) = cmdline.get("cores") {
+            let n: usize = v.parse().ok().filter(|&n| n >= 1).ok_or(ConfigError {
+                key: "cores",
+                value: v,
+                expected: "a whole number of cores, at least 1",
+            })?;
+            c.max_cores = Some(n);
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_values() {
+        assert_eq!(Config::parse(&Cmdline("")).unwrap(), Config::default());
+        let c = Config::parse(&Cmdline("log=debug heap=5M dma=2M cores=3 app=x")).unwrap();
+        assert_eq!(c.log, LevelFilter::Debug);
+        assert_eq!(c.heap, 6 << 20, "rounded up to 2 MiB");
+        assert_eq!(c.dma, 2 << 20);
+        assert_eq!(c.max_cores, Some(3));
+    }
+
+    #[test]
+    fn errors_name_the_key_and_expectation() {
+        let e = Config::parse(&Cmdline("log=loud")).unwrap_err();
+        assert_eq!((e.key, e.value), ("log", "loud"));
+        assert!(std::format!("{e}").contains("one of off, error"));
+        assert_eq!(Config::parse(&Cmdline("heap=1K")).unwrap_err().key, "heap");
+        assert_eq!(Config::parse(&Cmdline("dma=lots")).unwrap_err().key, "dma");
+        assert_eq!(Config::parse(&Cmdline("cores=0")).unwrap_err().key, "cores");
+    }
+}

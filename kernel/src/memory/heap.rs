@@ -1,0 +1,184 @@
+//! Per-core heaps behind one global allocator, with no lock shared between cores.
+//!
+//! At boot the BSP carves one contiguous region of hugepages into equal per-core heaps
+//! (`linked_list_allocator::Heap` each). A core allocates only from its own heap. A free of
+//! memory that another core allocated (a `Box` passed across cores) is pushed onto the owner's
+//! lock-free remote-free list; the owner drains it at its next allocation. The owner of an
+//! address is `(addr - base) / size`: O(1), no search.
+//!
+//! Out of memory is a panic naming the core, the request and the heap's state.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::cell::UnsafeCell;
+use core::ptr::{NonNull, null_mut};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use linked_list_allocator::Heap;
+
+use crate::cpu;
+
+/// One core's heap.
+pub struct LocalHeap {
+    heap: UnsafeCell<Heap>,
+    remote: AtomicPtr<RemoteFree>,
+    /// Bytes handed out and not yet freed (readable from any core).
+    pub used: AtomicU64,
+    /// Peak of `used`.
+    pub peak: AtomicU64,
+}
+
+// SAFETY: `heap` is only touched by the owning core (enforced by `CorenetAllocator`, which
+// only ever uses `cpu::this()`'s heap); the other fields are atomics.
+unsafe impl Sync for LocalHeap {}
+
+/// A freed block on its way back to its owner: written into the block itself (every block is
+/// at least 16 bytes: linked_list_allocator's minimum).
+struct RemoteFree {
+    next: *mut RemoteFree,
+    /// Layout size in the low 56 bits, log2(align) in the high 8.
+    packed: u64,
+}
+
+impl LocalHeap {
+    /// An empty heap (not usable until `init_heaps`).
+    pub const fn new() -> Self {
+        Self {
+            heap: UnsafeCell::new(Heap::empty()),
+            remote: AtomicPtr::new(null_mut()),
+            used: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
+        }
+    }
+
+    /// Size of the heap in bytes.
+    pub fn size(&self) -> usize {
+        HEAP_SIZE.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for LocalHeap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+static HEAP_BASE: AtomicUsize = AtomicUsize::new(0);
+static HEAP_SIZE: AtomicUsize = AtomicUsize::new(0);
+static HEAP_CORES: AtomicUsize = AtomicUsize::new(0);
+
+/// Hands `cores` heaps of `size` bytes each, laid out from `base`, to their cores.
+///
+/// # Safety
+/// `[base, base + cores * size)` must be RAM owned by the heaps from now on, mapped writable.
+/// Called once, on the BSP, before any other core runs.
+pub unsafe fn init_heaps(base: usize, size: usize, cores: usize) {
+    for i in 0..cores {
+        let h = &cpu::percpu(i).heap;
+        // SAFETY: no other core runs yet, so nothing else touches this heap; the memory
+        // range is exclusively the heap's (caller's contract).
+        unsafe { (*h.heap.get()).init((base + i * size) as *mut u8, size) };
+    }
+    HEAP_SIZE.store(size, Ordering::Relaxed);
+    HEAP_CORES.store(cores, Ordering::Relaxed);
+    HEAP_BASE.store(base, Ordering::Release);
+}
+
+fn owner_of(ptr: *mut u8) -> Option<usize> {
+    let base = HEAP_BASE.load(Ordering::Acquire);
+    let size = HEAP_SIZE.load(Ordering::Relaxed);
+    let off = (ptr as usize).checked_sub(base)?;
+    let core = off / size.max(1);
+    (core < HEAP_CORES.load(Ordering::Relaxed)).then_some(core)
+}
+
+/// The global allocator.
+pub struct CorenetAllocator;
+
+impl CorenetAllocator {
+    fn drain_remote(h: &LocalHeap, heap: &mut Heap) {
+        let mut p = h.remote.swap(null_mut(), Ordering::Acquire);
+        while let Some(node) = NonNull::new(p) {
+            // SAFETY: nodes were written by `dealloc` into blocks of this heap and are not
+            // touched by anyone else after the swap took the whole list.
+            let (next, packed) = unsafe { ((*node.as_ptr()).next, (*node.as_ptr()).packed) };
+            let size = (packed & ((1 << 56) - 1)) as usize;
+            let align = 1usize << (packed >> 56);
+            // SAFETY: the block came from this heap with exactly this layout.
+            unsafe { heap.deallocate(node.cast(), Layout::from_size_align_unchecked(size, align)) };
+            h.used.fetch_sub(size as u64, Ordering::Relaxed);
+            p = next;
+        }
+    }
+}
+
+// SAFETY: each core allocates only from its own heap (no data race on `Heap`); frees of other
+// cores' blocks go through an atomic list; returned blocks satisfy `layout` (linked_list_allocator
+// guarantees it).
+unsafe impl GlobalAlloc for CorenetAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if HEAP_BASE.load(Ordering::Acquire) == 0 {
+            panic!(
+                "allocation of {} bytes before the heaps exist (core {})",
+                layout.size(),
+                cpu::core_id()
+            );
+        }
+        let h = &cpu::this().heap;
+        // SAFETY: this is the current core's heap; only this core uses it, and the allocator is
+        // not re-entered (exception handlers and the panic path do not allocate).
+        let heap = unsafe { &mut *h.heap.get() };
+        Self::drain_remote(h, heap);
+        match heap.allocate_first_fit(layout) {
+            Ok(p) => {
+                let used = h.used.load(Ordering::Relaxed) + layout.size() as u64;
+                h.used.store(used, Ordering::Relaxed);
+                if used > h.peak.load(Ordering::Relaxed) {
+                    h.peak.store(used, Ordering::Relaxed);
+                }
+                p.as_ptr()
+            }
+            Err(()) => panic!(
+                "out of memory on core {}: request {} bytes (align {}), heap {} bytes, {} used, {} free",
+                cpu::core_id(),
+                layout.size(),
+                layout.align(),
+                heap.size(),
+                heap.used(),
+                heap.free()
+            ),
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let Some(owner) = owner_of(ptr) else {
+            panic!(
+                "free of {ptr:p} which no heap owns (core {})",
+                cpu::core_id()
+            );
+        };
+        let h = &cpu::percpu(owner).heap;
+        if owner == cpu::core_id() {
+            // SAFETY: our own heap (see `alloc`); the block came from it with this layout.
+            unsafe { (*h.heap.get()).deallocate(NonNull::new_unchecked(ptr), layout) };
+            h.used.store(
+                h.used.load(Ordering::Relaxed) - layout.size() as u64,
+                Ordering::Relaxed,
+            );
+            return;
+        }
+        let node = ptr as *mut RemoteFree;
+        let packed = layout.size() as u64 | (u64::from(layout.align().trailing_zeros()) << 56);
+        let mut head = h.remote.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: the block is ours to reuse until the owner drains it, and is at least 16
+            // bytes and 8-aligned (linked_list_allocator's minimum block).
+            unsafe { node.write(RemoteFree { next: head, packed }) };
+            match h
+                .remote
+                .compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(cur) => head = cur,
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Panics and machine stop: report once, stop every core with an NMI, exit with a code.
+
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Set when a core has started ending the machine; the NMI handler then halts its core.
+pub static STOPPING: AtomicBool = AtomicBool::new(false);
+
+const NOBODY: usize = usize::MAX;
+static PANIC_CORE: AtomicUsize = AtomicUsize::new(NOBODY);
+
+/// Stops all other cores (NMI, which halts them in the exception handler) and exits the
+/// machine with `code`.
+pub fn stop_machine(code: u8) -> ! {
+    STOPPING.store(true, Ordering::Release);
+    if crate::cpu::apic::is_ready() {
+        crate::cpu::apic::send_ipi(None, crate::cpu::apic::Delivery::Nmi, 0);
+    }
+    crate::exit::exit(code)
+}
+
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    let me = crate::cpu::core_id();
+    match PANIC_CORE.compare_exchange(NOBODY, me, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {}
+        // A panic while reporting our own panic: do not recurse, just end.
+        Err(owner) if owner == me => crate::exit::exit(crate::exit::code::PANIC),
+        // Another core is already ending the machine.
+        Err(_) => crate::exit::halt_forever(),
+    }
+    let mut w = crate::serial::LineWriter::new();
+    let _ = match info.location() {
+        Some(l) => core::fmt::Write::write_fmt(
+            &mut w,
+            format_args!(
+                "corenet: PANIC on core {me} at {}:{}:{}: {}",
+                l.file(),
+                l.line(),
+                l.column(),
+                info.message()
+            ),
+        ),
+        None => core::fmt::Write::write_fmt(
+            &mut w,
+            format_args!("corenet: PANIC on core {me}: {}", info.message()),
+        ),
+    };
+    w.finish(true);
+    stop_machine(crate::exit::code::PANIC)
+}

@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# qemu-run.sh: build a corenet appliance and boot it in QEMU. Run with --help for the options.
+#
+# Exit status: the guest's own exit code (0 = success) when it ends through isa-debug-exit;
+# 124 when --timeout expired; 125 when QEMU itself failed; 126 when the guest reset or powered
+# off without an exit code (a triple fault, with -no-reboot); 2 for bad options.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+target=x86_64-unknown-none
+
+app=hello
+smp=2
+mem=512M
+machine=q35
+accel=auto
+cpu=""
+net=user
+tap=corenet0
+vfio=""
+queues=""
+pcap=""
+gdb=0
+cmdline=""
+timeout_s=0
+profile=release
+kernel=""
+grub=0
+dry_run=0
+fwd_http="${CORENET_FWD_HTTP:-8080}"
+fwd_echo="${CORENET_FWD_ECHO:-7777}"
+extra=()
+
+usage() {
+    cat <<'EOF'
+Usage: ./qemu-run.sh [options] [-- extra QEMU arguments]
+
+Builds a corenet appliance (release by default) and boots it in QEMU. The serial console is
+this terminal; the script's exit status is the guest's exit code.
+
+Options:
+  --app NAME        appliance to boot (a package under apps/ or tests/); default: hello
+  --kernel PATH     boot this prebuilt image instead of building (used by `cargo run`)
+  --smp N           vCPUs (default 2)
+  --mem SIZE        guest memory, QEMU syntax (default 512M)
+  --machine M       q35 (PCIe, qboot firmware when present) or microvm (virtio-mmio); default q35
+  --accel A         auto | kvm | tcg. auto picks KVM only when /dev/kvm is usable AND the host
+                    CPU advertises vmx or svm; otherwise TCG (multi-threaded). Default auto
+  --cpu MODEL       QEMU CPU model (default: max under TCG, host under KVM)
+  --net MODE        user | tap | none (default user)
+                      user: user-mode networking; forwards 127.0.0.1:8080 -> guest:80 and
+                            127.0.0.1:7777 -> guest:7 (TCP and UDP). Override the host ports
+                            with CORENET_FWD_HTTP / CORENET_FWD_ECHO.
+                      tap:  a (multi-queue) tap NAME with host side 10.0.0.1/24; the guest gets
+                            ip=10.0.0.2/24 gw=10.0.0.1 unless --cmdline sets ip=. Needs root;
+                            meant to be run inside a network namespace. Removed on exit.
+  --tap NAME        tap device name for --net tap (default corenet0)
+  --queues N        NIC queue pairs (default: one per vCPU for tap, 1 for user)
+  --vfio ADDR       pass a host PCI device through with vfio-pci (e.g. 0000:03:00.0)
+  --pcap FILE       capture the guest NIC's traffic to FILE (QEMU filter-dump)
+  --gdb             start paused with a gdb stub on tcp::1234
+  --cmdline STR     kernel command line (corenet keys: log= heap= dma= cores=; apps add theirs)
+  --timeout SECS    kill QEMU after SECS seconds (exit status 124); default: none
+  --debug           debug build instead of release
+  --grub            boot through GRUB (Multiboot2) from a generated ISO instead of PVH -kernel
+                    (needs grub-pc-bin, xorriso and mtools)
+  --dry-run         print the QEMU command line and exit
+  -h, --help        this text
+
+Examples:
+  ./qemu-run.sh                                  # the default appliance on 2 vCPUs
+  ./qemu-run.sh --smp 4 --machine microvm
+  ./qemu-run.sh --app guest-tests --smp 4 --timeout 120
+EOF
+}
+
+die() { echo "qemu-run.sh: $*" >&2; exit 2; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --app) app="${2:?}"; shift 2 ;;
+        --kernel) kernel="${2:?}"; shift 2 ;;
+        --smp) smp="${2:?}"; shift 2 ;;
+        --mem) mem="${2:?}"; shift 2 ;;
+        --machine) machine="${2:?}"; shift 2 ;;
+        --accel) accel="${2:?}"; shift 2 ;;
+        --cpu) cpu="${2:?}"; shift 2 ;;
+        --net) net="${2:?}"; shift 2 ;;
+        --tap) tap="${2:?}"; shift 2 ;;
+        --queues) queues="${2:?}"; shift 2 ;;
+        --vfio) vfio="${2:?}"; shift 2 ;;
+        --pcap) pcap="${2:?}"; shift 2 ;;
+        --gdb) gdb=1; shift ;;
+        --cmdline) cmdline="${2-}"; shift 2 ;;
+        --timeout) timeout_s="${2:?}"; shift 2 ;;
+        --debug) profile=debug; shift ;;
+        --grub) grub=1; shift ;;
+        --dry-run) dry_run=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        --) shift; extra=("$@"); break ;;
+        *)
+            # `cargo run` passes the built image as a bare path.
+            if [ -z "$kernel" ] && [ -f "$1" ]; then kernel="$1"; shift; else die "unknown option $1 (see --help)"; fi ;;
+    esac
+done
+
+[[ "$smp" =~ ^[0-9]+$ ]] && [ "$smp" -ge 1 ] || die "--smp wants a positive number, got '$smp'"
+[[ "$timeout_s" =~ ^[0-9]+$ ]] || die "--timeout wants seconds, got '$timeout_s'"
+case "$machine" in q35|microvm) ;; *) die "--machine must be q35 or microvm, got '$machine'" ;; esac
+case "$net" in user|tap|none) ;; *) die "--net must be user, tap or none, got '$net'" ;; esac
+case "$accel" in auto|kvm|tcg) ;; *) die "--accel must be auto, kvm or tcg, got '$accel'" ;; esac
+if [ -z "$queues" ]; then
+    if [ "$net" = tap ]; then queues="$smp"; else queues=1; fi
+fi
+[[ "$queues" =~ ^[0-9]+$ ]] && [ "$queues" -ge 1 ] || die "--queues wants a positive number, got '$queues'"
+[ "$net" = user ] && [ "$queues" -gt 1 ] && die "user-mode networking has one queue pair; use --net tap for --queues $queues"
+
+# ---- toolchain and QEMU on a fresh machine ----
+ensure_tools() {
+    if [ -z "$kernel" ]; then
+        command -v cargo >/dev/null || die "cargo not found: install Rust with rustup (https://rustup.rs)"
+        if command -v rustup >/dev/null && ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+            echo "qemu-run.sh: adding the $target Rust target" >&2
+            rustup target add "$target" >&2
+        fi
+    fi
+    if ! command -v qemu-system-x86_64 >/dev/null; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            echo "qemu-run.sh: installing qemu-system-x86" >&2
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-system-x86 >&2 ||
+                { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-system-x86 >&2; }
+        else
+            die "QEMU is missing: run 'sudo apt-get install -y qemu-system-x86'"
+        fi
+    fi
+}
+ensure_tools
+
+# ---- build ----
+if [ -z "$kernel" ]; then
+    flags=(--target "$target" -p "$app")
+    [ "$profile" = release ] && flags+=(--release)
+    (cd "$root" && cargo build -q "${flags[@]}") || die "build of '$app' failed"
+    kernel="$root/target/$target/$profile/$app"
+fi
+[ -f "$kernel" ] || die "no kernel image at $kernel"
+
+# ---- accelerator ----
+kvm_usable() { [ -r /dev/kvm ] && [ -w /dev/kvm ] && grep -qE '\b(vmx|svm)\b' /proc/cpuinfo; }
+if [ "$accel" = auto ]; then
+    if kvm_usable; then accel=kvm; else accel=tcg; fi
+fi
+if [ "$accel" = kvm ]; then
+    kvm_usable || echo "qemu-run.sh: warning: KVM requested but the host CPU has no vmx/svm; guests run very slowly" >&2
+    accel_args=(-accel kvm)
+    [ -n "$cpu" ] || cpu=host
+else
+    accel_args=(-accel tcg,thread=multi)
+    [ -n "$cpu" ] || cpu=max
+fi
+
+# ---- machine ----
+args=(-nodefaults -no-reboot -display none -serial stdio -m "$mem" -smp "$smp" -cpu "$cpu" "${accel_args[@]}")
+if [ "$machine" = q35 ]; then
+    args+=(-M q35)
+    [ -f /usr/share/qemu/qboot.rom ] && [ "$grub" = 0 ] && args+=(-bios /usr/share/qemu/qboot.rom)
+    nic_dev=virtio-net-pci
+else
+    # microvm: no PCI; virtio-mmio devices are announced on the kernel command line by QEMU.
+    args+=(-M microvm,pit=on,pic=off,rtc=on,acpi=on)
+    nic_dev=virtio-net-device
+fi
+args+=(-device isa-debug-exit,iobase=0xf4,iosize=0x04)
+
+# ---- network ----
+tap_created=0
+cleanup() {
+    if [ "$tap_created" = 1 ]; then ip link del "$tap" 2>/dev/null || true; fi
+    if [ -n "${qemu_pid:-}" ] && kill -0 "$qemu_pid" 2>/dev/null; then kill "$qemu_pid" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+case "$net" in
+    user)
+        args+=(-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:${fwd_http}-:80,hostfwd=tcp:127.0.0.1:${fwd_echo}-:7,hostfwd=udp:127.0.0.1:${fwd_echo}-:7")
+        args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01")
+        echo "qemu-run.sh: forwarding 127.0.0.1:${fwd_http} -> guest:80 and 127.0.0.1:${fwd_echo} -> guest:7 (tcp+udp)" >&2
+        ;;
+    tap)
+        [ "$(id -u)" = 0 ] || die "--net tap needs root (run it inside a network namespace: ip netns exec NS ./qemu-run.sh ...)"
+        if ! ip link show "$tap" >/dev/null 2>&1; then
+            if [ "$queues" -gt 1 ]; then
+                ip tuntap add dev "$tap" mode tap multi_queue
+            else
+                ip tuntap add dev "$tap" mode tap
+            fi
+            ip addr add 10.0.0.1/24 dev "$tap"
+            ip link set "$tap" up
+            tap_created=1
+        fi
+        args+=(-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=off,queues=$queues")
+        if [ "$machine" = q35 ] && [ "$queues" -gt 1 ]; then
+            args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01,mq=on,rss=on,hash=on,vectors=$((2 * queues + 2))")
+        else
+            args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01")
+        fi
+        case " $cmdline " in *" ip="*) ;; *) cmdline="ip=10.0.0.2/24 gw=10.0.0.1${cmdline:+ $cmdline}" ;; esac
+        ;;
+    none) ;;
+esac
+[ -n "$pcap" ] && [ "$net" != none ] && args+=(-object "filter-dump,id=dump0,netdev=n0,file=$pcap")
+[ -n "$vfio" ] && args+=(-device "vfio-pci,host=$vfio")
+[ "$gdb" = 1 ] && args+=(-s -S)
+
+# ---- kernel: PVH -kernel, or GRUB + Multiboot2 from an ISO ----
+if [ "$grub" = 1 ]; then
+    command -v grub-mkrescue >/dev/null || die "--grub needs grub-mkrescue: apt-get install -y grub-pc-bin grub-common xorriso mtools"
+    iso_dir="$(mktemp -d)"
+    mkdir -p "$iso_dir/boot/grub"
+    cp "$kernel" "$iso_dir/boot/corenet.elf"
+    printf 'set timeout=0\nset default=0\nserial --unit=0 --speed=115200\nterminal_output serial\nmenuentry corenet {\n  multiboot2 /boot/corenet.elf %s\n  boot\n}\n' "$cmdline" > "$iso_dir/boot/grub/grub.cfg"
+    iso="${kernel}.iso"
+    grub-mkrescue -o "$iso" "$iso_dir" >/dev/null 2>&1 || die "grub-mkrescue failed"
+    rm -rf "$iso_dir"
+    args+=(-cdrom "$iso" -boot d)
+else
+    args+=(-kernel "$kernel")
+    [ -n "$cmdline" ] && args+=(-append "$cmdline")
+fi
+args+=("${extra[@]}")
+
+if [ "$dry_run" = 1 ]; then
+    printf '%q ' qemu-system-x86_64 "${args[@]}"; echo
+    exit 0
+fi
+
+# ---- run, with a hard timeout, and map QEMU's status back to the guest's ----
+set +e
+if [ "$timeout_s" -gt 0 ]; then
+    timeout -k 5 "$timeout_s" qemu-system-x86_64 "${args[@]}" </dev/null &
+else
+    qemu-system-x86_64 "${args[@]}" &
+fi
+qemu_pid=$!
+wait "$qemu_pid"
+rc=$?
+qemu_pid=""
+set -e
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    echo "qemu-run.sh: timed out after ${timeout_s}s" >&2
+    exit 124
+fi
+if [ "$rc" -ge 33 ] && [ $((rc % 2)) = 1 ]; then
+    exit $(((rc - 33) / 2))
+fi
+if [ "$rc" = 0 ]; then
+    echo "qemu-run.sh: the guest reset or powered off without an exit code (triple fault?)" >&2
+    exit 126
+fi
+echo "qemu-run.sh: QEMU failed (status $rc)" >&2
+exit 125
