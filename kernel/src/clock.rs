@@ -2,7 +2,7 @@
 //!
 //! Sources, first that answers wins: the hypervisor's TSC-frequency leaf (CPUID 0x40000010,
 //! KVM and VMware style), CPUID 0x15 (TSC/crystal ratio and crystal frequency), the PIT
-//! (channel 2, gated through port 0x61, 5 ms), the HPET (main counter, from the ACPI HPET
+//! (channel 0 read back by latch commands, 5 ms), the HPET (main counter, from the ACPI HPET
 //! table), and last CPUID 0x16's nominal base frequency. The boot log states which one was
 //! used. Every core reads the same TSC: x86 keeps TSCs synchronized across cores after reset,
 //! and corenet does not write IA32_TSC.
@@ -118,32 +118,46 @@ fn from_cpuid16() -> Option<u64> {
 
 const PIT_HZ: u64 = 1_193_182;
 
-/// 8254 channel 2 in mode 0, gated by port 0x61 bit 0; its output shows in bit 5.
+/// 8254 channel 0 counting down in mode 2 from 65536, read back with latch commands (8254
+/// datasheet, "Counter Latch Command"). Channel 0's gate is wired high on every PC-compatible
+/// platform, unlike channel 2's, which depends on port 0x61 (absent on microvm). Interrupts
+/// are off, so its IRQ 0 never fires.
 fn from_pit() -> Option<u64> {
-    let mut p61 = Port::<u8>::new(0x61);
     let mut cmd = Port::<u8>::new(0x43);
-    let mut ch2 = Port::<u8>::new(0x42);
-    let count: u64 = PIT_HZ * 5 / 1000;
-    // SAFETY: ports 0x42/0x43/0x61 are the PIT and the system control port on PC platforms;
-    // channel 2 only drives the speaker, which is kept off (bit 1 cleared).
-    let (t0, t1) = unsafe {
-        let v = p61.read();
-        p61.write((v & !0x02) | 0x01);
-        cmd.write(0b1011_0000);
-        ch2.write((count & 0xff) as u8);
-        ch2.write((count >> 8) as u8);
-        let t0 = rdtsc();
-        let mut spins = 0u64;
-        while p61.read() & 0x20 == 0 {
-            spins += 1;
-            if spins > 20_000_000 {
-                return None;
-            }
+    let mut ch0 = Port::<u8>::new(0x40);
+    let mut read = || {
+        // SAFETY: ports 0x40/0x43 are the 8254's channel 0 and mode register; latching and
+        // reading the count has no other effect.
+        unsafe {
+            cmd.write(0b0000_0000);
+            let lo = ch0.read();
+            let hi = ch0.read();
+            u16::from_le_bytes([lo, hi])
         }
-        (t0, rdtsc())
     };
-    let hz = (t1 - t0) * PIT_HZ / count;
-    (hz > 1_000_000).then_some(hz)
+    // SAFETY: as above; mode 2 (rate generator), lo/hi access, reload 0 = 65536.
+    unsafe {
+        Port::<u8>::new(0x43).write(0b0011_0100);
+        Port::<u8>::new(0x40).write(0);
+        Port::<u8>::new(0x40).write(0);
+    }
+    let want: u64 = PIT_HZ * 5 / 1000;
+    let start = read();
+    let t0 = rdtsc();
+    let mut spins = 0u64;
+    loop {
+        let now = read();
+        let t1 = rdtsc();
+        let elapsed = u64::from(start.wrapping_sub(now));
+        if elapsed >= want && elapsed < 60_000 {
+            let hz = (t1 - t0) * PIT_HZ / elapsed;
+            return (hz > 10_000_000).then_some(hz);
+        }
+        spins += 1;
+        if spins > 5_000_000 {
+            return None;
+        }
+    }
 }
 
 fn from_hpet(base: u64) -> Option<u64> {

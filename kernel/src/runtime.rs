@@ -146,7 +146,10 @@ pub fn run_appliance<A: Appliance>(core: &mut Core) -> u8 {
     loop {
         match app.poll(core) {
             Step::Busy => {}
-            Step::Idle => idle(),
+            Step::Idle => {
+                crate::memory::heap::drain_remote_frees();
+                idle();
+            }
             Step::Done(code) => return code,
         }
     }

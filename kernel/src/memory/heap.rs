@@ -90,6 +90,21 @@ fn owner_of(ptr: *mut u8) -> Option<usize> {
     (core < HEAP_CORES.load(Ordering::Relaxed)).then_some(core)
 }
 
+/// Returns blocks other cores freed to this core's heap (also done at every allocation and
+/// when the appliance loop is idle). Cheap when there is nothing: one atomic load.
+pub fn drain_remote_frees() {
+    if HEAP_BASE.load(Ordering::Acquire) == 0 {
+        return;
+    }
+    let h = &cpu::this().heap;
+    if h.remote.load(Ordering::Relaxed).is_null() {
+        return;
+    }
+    // SAFETY: this core's heap, used only by this core (see `CorenetAllocator::alloc`).
+    let heap = unsafe { &mut *h.heap.get() };
+    CorenetAllocator::drain_remote(h, heap);
+}
+
 /// The global allocator.
 pub struct CorenetAllocator;
 
