@@ -60,7 +60,7 @@ pub fn seed() -> (u64, RandomSource) {
             }
         }
     }
-    let mut x = crate::cpu::core_id() as u64 ^ 0x636f_7265_6e65_74;
+    let mut x = crate::cpu::core_id() as u64 ^ 0x0063_6f72_656e_6574;
     let mut scratch = [0u64; 64];
     for i in 0..256 {
         let t = rdtsc();

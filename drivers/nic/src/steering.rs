@@ -29,8 +29,7 @@ pub fn toeplitz(key: &[u8], input: &[u8]) -> u32 {
     let mut result = 0u32;
     // `window` holds key bits [i, i + 64) of the current input bit i, left-aligned.
     let mut window = key_bits(key, 0);
-    let mut next_byte = 8;
-    for &byte in input {
+    for (i, &byte) in input.iter().enumerate() {
         for bit in 0..8 {
             if byte & (0x80 >> bit) != 0 {
                 result ^= (window >> 32) as u32;
@@ -38,8 +37,7 @@ pub fn toeplitz(key: &[u8], input: &[u8]) -> u32 {
             window <<= 1;
         }
         // After 8 shifts the low byte of the window is empty: pull in the next key byte.
-        window |= u64::from(key.get(next_byte).copied().unwrap_or(0));
-        next_byte += 1;
+        window |= u64::from(key.get(i + 8).copied().unwrap_or(0));
     }
     result
 }
@@ -135,7 +133,8 @@ mod tests {
 
     /// Microsoft's RSS verification suite, IPv4: (dst, dst port, src, src port, hash of the
     /// addresses only, hash with TCP ports).
-    const VECTORS: [([u8; 4], u16, [u8; 4], u16, u32, u32); 5] = [
+    type Vector = ([u8; 4], u16, [u8; 4], u16, u32, u32);
+    const VECTORS: [Vector; 5] = [
         (
             [161, 142, 100, 80],
             1766,

@@ -5,7 +5,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use corenet::Core;
 
 /// A test body: runs on every core; `Err` carries a reason.
-pub type TestFn = fn(&mut Core) -> Result<(), heapless::String<160>>;
+pub type TestFn = fn(&mut Core) -> Result<(), alloc::string::String>;
 
 static ARRIVED: AtomicUsize = AtomicUsize::new(0);
 static GENERATION: AtomicUsize = AtomicUsize::new(0);
@@ -31,11 +31,9 @@ pub fn barrier(core: &Core) {
 /// Formats a failure reason.
 #[macro_export]
 macro_rules! fail {
-    ($($arg:tt)*) => {{
-        let mut s = heapless::String::<160>::new();
-        let _ = core::fmt::Write::write_fmt(&mut s, format_args!($($arg)*));
-        return Err(s);
-    }};
+    ($($arg:tt)*) => {
+        return Err(alloc::format!($($arg)*))
+    };
 }
 
 /// Fails with a reason unless `cond` holds.

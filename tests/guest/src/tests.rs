@@ -1,6 +1,7 @@
 //! The in-guest tests: memory map, allocator, clock, CPU features, DMA, per-core data.
 
 use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use corenet::Core;
@@ -15,7 +16,7 @@ use x86_64::structures::paging::PageTableFlags as F;
 use crate::harness::TestFn;
 use crate::{check, fail};
 
-type R = Result<(), heapless::String<160>>;
+type R = Result<(), String>;
 
 /// Every test, in order.
 pub const ALL: &[(&str, TestFn)] = &[
@@ -267,7 +268,7 @@ fn dma_pool(core: &mut Core) -> R {
     );
     let base = machine().dma_base[core.id()];
     check!(
-        a.phys >= base && a.phys < base + cap && base % SIZE_2M == 0,
+        a.phys >= base && a.phys < base + cap && base.is_multiple_of(SIZE_2M),
         "DMA outside this core's hugepages"
     );
     check!(
@@ -335,10 +336,8 @@ fn random_source_follows_cpuid(core: &mut Core) -> R {
     Ok(())
 }
 
-fn msg(s: &str) -> heapless::String<160> {
-    let mut m = heapless::String::new();
-    let _ = m.push_str(s);
-    m
+fn msg(s: &str) -> String {
+    String::from(s)
 }
 
 /// `test=fault|guard|panic`: provoke a failure on the last core (the others keep running

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# test.sh: corenet's whole test suite, the one command CI runs.
+#
+#   1. host tests: `cargo test` over the logic crates (boot info, memory plan, steering,
+#      drivers against fake devices, the network stack over in-memory NICs);
+#   2. in-QEMU tests: tests/qemu/run.sh (boot on 1/2/4/8 cores, q35 and microvm, -cpu max and
+#      qemu64, faults, panics, GRUB/Multiboot2), every run under a hard timeout.
+#
+# Needs the x86_64-unknown-none target and qemu-system-x86 (qemu-run.sh installs them when
+# missing; .ci/run installs everything, including GRUB tools). Closes with
+# `total: N passed, N failed`. Options: --quick (smaller QEMU matrix), --host-only.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+quick=""
+host_only=0
+for a in "$@"; do
+    case "$a" in
+        --quick) quick=--quick ;;
+        --host-only) host_only=1 ;;
+        *) echo "usage: ./test.sh [--quick] [--host-only]" >&2; exit 2 ;;
+    esac
+done
+
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx x86_64-unknown-none; then
+    rustup target add x86_64-unknown-none
+fi
+
+host_log="$(mktemp)"
+trap 'rm -f "$host_log"' EXIT
+
+echo "== host tests (cargo test)"
+cargo test 2>&1 | tee "$host_log"
+host_rc=${PIPESTATUS[0]}
+read -r hp hf < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { print p + 0, f + 0 }' "$host_log")
+if [ "$host_rc" != 0 ] && [ "$hf" = 0 ]; then hf=1; fi   # a build failure counts as a failure
+echo "host: $hp passed, $hf failed"
+
+qp=0
+qf=0
+if [ "$host_only" = 0 ]; then
+    echo
+    echo "== in-QEMU tests (tests/qemu/run.sh $quick)"
+    qemu_log="$(mktemp)"
+    tests/qemu/run.sh $quick 2>&1 | tee "$qemu_log"
+    qemu_rc=${PIPESTATUS[0]}
+    read -r qp qf < <(tail -n 1 "$qemu_log" | awk '{ print $1 + 0, $3 + 0 }')
+    if [ "$qemu_rc" != 0 ] && [ "$qf" = 0 ]; then qf=1; fi
+    rm -f "$qemu_log"
+fi
+
+echo
+echo "total: $((hp + qp)) passed, $((hf + qf)) failed"
+[ $((hf + qf)) = 0 ]

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# tests/qemu/run.sh: the in-QEMU half of the test suite (TESTING.md rows 4 and the boot paths).
+#
+# Boots the in-guest test binary over machine x CPU model x core count, provokes faults and
+# panics and checks the reports and exit codes, boots through GRUB (Multiboot2), and checks
+# the default appliance's ready line. Every QEMU run has a hard timeout (qemu-run.sh kills it
+# by PID). Prints one line per case and closes with `N passed, N failed`.
+#
+# Usage: tests/qemu/run.sh [--quick]   (--quick: a smaller matrix for local iteration)
+set -uo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+run="$root/qemu-run.sh"
+logs="$root/target/qemu-tests"
+mkdir -p "$logs"
+quick=0
+[ "${1:-}" = --quick ] && quick=1
+
+passed=0
+failed=0
+failures=()
+
+# Build once; every case below boots prebuilt images.
+(cd "$root" && cargo build -q --release --target x86_64-unknown-none -p guest-tests -p hello) || {
+    echo "building the guest images failed"
+    echo "0 passed, 1 failed"
+    exit 1
+}
+tests_img="$root/target/x86_64-unknown-none/release/guest-tests"
+hello_img="$root/target/x86_64-unknown-none/release/hello"
+
+# case NAME EXPECTED_EXIT 'grep -E patterns separated by |||' qemu-run.sh args...
+case_run() {
+    local name="$1" want_rc="$2" patterns="$3"
+    shift 3
+    local log="$logs/${name}.log"
+    "$run" --timeout 120 --net none "$@" >"$log" 2>&1
+    local rc=$?
+    local why=""
+    [ "$rc" = "$want_rc" ] || why="exit $rc, want $want_rc"
+    if [ -z "$why" ]; then
+        local IFS=$'\n'
+        for p in $(printf '%s' "$patterns" | sed 's/|||/\n/g'); do
+            grep -aqE -- "$p" "$log" || { why="no line matching /$p/"; break; }
+        done
+    fi
+    if [ -z "$why" ]; then
+        passed=$((passed + 1))
+        echo "qemu $name ... ok"
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        echo "qemu $name ... FAILED ($why; log: target/qemu-tests/${name}.log)"
+        tail -n 15 "$log" | sed 's/^/    | /'
+    fi
+}
+
+if [ "$quick" = 1 ]; then
+    smps="1 4"
+else
+    smps="1 2 4 8"
+fi
+
+for machine in q35 microvm; do
+    for cpu in max qemu64; do
+        for smp in $smps; do
+            # -cpu max has 1 GiB pages: give it 2 GiB so a whole RAM gigabyte gets one.
+            mem=512M
+            [ "$cpu" = max ] && mem=2G
+            case_run "suite-$machine-$cpu-smp$smp" 0 \
+                "corenet: ready cores=$smp |||^[0-9]+ passed, 0 failed$" \
+                --kernel "$tests_img" --machine "$machine" --cpu "$cpu" --smp "$smp" --mem "$mem"
+        done
+    done
+done
+
+case_run fault-readonly-code 4 'EXCEPTION #PF \(vector 14\) on core 1: error=0x3 .*cr2=0x' \
+    --kernel "$tests_img" --smp 2 --cmdline test=fault
+case_run fault-stack-guard 4 'EXCEPTION #DF \(vector 8\) on core 1' \
+    --kernel "$tests_img" --smp 2 --cmdline test=guard
+case_run panic-reported 3 'PANIC on core 1 at tests/guest/src/tests.rs:[0-9]+:[0-9]+: provoked panic' \
+    --kernel "$tests_img" --smp 2 --cmdline test=panic
+case_run panic-microvm-qemu64 3 'PANIC on core 3 ' \
+    --kernel "$tests_img" --smp 4 --machine microvm --cpu qemu64 --cmdline test=panic
+case_run bad-cmdline 5 'BOOT FAILED: kernel command line: log="loud" is invalid: expected one of' \
+    --kernel "$hello_img" --cmdline "log=loud"
+case_run cores-limit 0 'corenet: ready cores=1 |||^[0-9]+ passed, 0 failed$' \
+    --kernel "$tests_img" --smp 2 --cmdline cores=1
+case_run hello-default-appliance 0 'hello from core 1 of 2|||corenet: ready cores=2 boot_us=[0-9]+ app=hello ' \
+    --kernel "$hello_img" --smp 2 --cmdline "run_for=0"
+case_run hello-microvm-4 0 'corenet: ready cores=4 .*protocol=pvh' \
+    --kernel "$hello_img" --machine microvm --smp 4 --cmdline "run_for=0"
+
+if command -v grub-mkrescue >/dev/null && command -v xorriso >/dev/null; then
+    case_run grub-multiboot2 0 'corenet: ready cores=2 .*protocol=multiboot2|||^[0-9]+ passed, 0 failed$' \
+        --kernel "$tests_img" --smp 2 --grub
+elif [ "${CI:-}" = true ]; then
+    failed=$((failed + 1))
+    echo "qemu grub-multiboot2 ... FAILED (grub-mkrescue/xorriso missing; .ci/run installs them)"
+else
+    echo "qemu grub-multiboot2 ... skipped (install grub-pc-bin grub-common xorriso mtools)"
+fi
+
+echo
+[ "$failed" -gt 0 ] && echo "failed cases: ${failures[*]}"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
