@@ -33,8 +33,8 @@ fn device_step(dev: &FakeDevice, hdr: &[u8], frames: &[&[u8]]) {
     dev.tx_complete_count(1);
     // A polling device that always wants to hear about new buffers (worst case: a doorbell
     // per batch on both queues).
-    dev.set_avail_event(0, 0);
-    dev.set_avail_event(1, 0);
+    dev.want_notify(0);
+    dev.want_notify(1);
 }
 
 fn main() {

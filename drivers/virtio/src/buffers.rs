@@ -61,4 +61,41 @@ impl Buffers {
             core::slice::from_raw_parts_mut(self.virt.add(usize::from(id) * BUF_SIZE + off), len)
         }
     }
+
+    /// The first 20 bytes of buffer `id` (a received virtio-net header, read in one go), or
+    /// zeros if out of range.
+    #[inline]
+    pub(crate) fn read_hdr(&self, id: u16) -> [u8; 20] {
+        if id >= self.count {
+            return [0; 20];
+        }
+        // SAFETY: 20 bytes at the start of buffer `id`, inside the region; buffer owned by us
+        // (see `slice`). Unaligned read of plain bytes.
+        unsafe {
+            self.virt
+                .add(usize::from(id) * BUF_SIZE)
+                .cast::<[u8; 20]>()
+                .read_unaligned()
+        }
+    }
+
+    /// Writes a transmit header at the start of buffer `id`: bytes 0..8 (`flags`, `gso_type`,
+    /// `hdr_len`, `gso_size`, `csum_start`) as `lo`, bytes 8..12 (`csum_offset`, `num_buffers`)
+    /// as `hi`, and with `long` bytes 12..20 (hash fields) zero. Little-endian, as 5.1.6 wants.
+    #[inline]
+    pub(crate) fn write_hdr(&mut self, id: u16, lo: u64, hi: u32, long: bool) {
+        if id >= self.count {
+            return;
+        }
+        // SAFETY: at most 20 bytes at the start of buffer `id`, inside the region; the buffer is
+        // owned by the CPU (not posted). Unaligned writes of plain integers.
+        unsafe {
+            let p = self.virt.add(usize::from(id) * BUF_SIZE);
+            p.cast::<u64>().write_unaligned(lo.to_le());
+            p.add(8).cast::<u32>().write_unaligned(hi.to_le());
+            if long {
+                p.add(12).cast::<u64>().write_unaligned(0);
+            }
+        }
+    }
 }

@@ -493,6 +493,14 @@ impl FakeDevice {
         self.0.borrow().queues[usize::from(q)].used_idx
     }
 
+    /// Asks for a notification on the next available buffer (EVENT_IDX): `avail_event` = the
+    /// device's own available index, as an idle device does.
+    pub fn want_notify(&self, q: u16) {
+        let s = self.0.borrow();
+        let fq = &s.queues[usize::from(q)];
+        wr(fq.device + 4 + 8 * u64::from(fq.size), fq.last_avail);
+    }
+
     /// Writes `avail_event` (EVENT_IDX) of queue `q`: the device asks to be notified once the
     /// available index passes `v`.
     pub fn set_avail_event(&self, q: u16, v: u16) {

@@ -7,13 +7,18 @@ use corenet_nic::{QueueCounters, RxFrame, RxQueue};
 /// Who holds a receive buffer.
 const HELD_BY_DEVICE: u8 = 1;
 const HELD_BY_STACK: u8 = 2;
-/// Released by the stack (or dropped), waiting to be re-posted at the next burst.
-const HELD_FOR_REPOST: u8 = 3;
 
 /// `virtio_net_hdr.flags` (5.1.6): checksum left partial by a trusted local sender.
 const HDR_F_NEEDS_CSUM: u8 = 1;
 /// `virtio_net_hdr.flags` (5.1.6): the device validated the checksum.
 const HDR_F_DATA_VALID: u8 = 2;
+
+/// Index into the per-id arrays; the mask is a no-op on validated ids and lets the compiler
+/// drop the bounds check.
+#[inline]
+fn slot(id: u16) -> usize {
+    usize::from(id) & (MAX_QUEUE_SIZE - 1)
+}
 
 /// A virtio-net receive queue (`receiveq`), owned by one core.
 #[derive(Debug)]
@@ -24,9 +29,8 @@ pub struct VirtioRx {
     hash_report: bool,
     guest_csum: bool,
     queue: u16,
+    /// Who holds each buffer; indexed by validated ids (< size <= MAX_QUEUE_SIZE).
     state: [u8; MAX_QUEUE_SIZE],
-    repost: [u16; MAX_QUEUE_SIZE],
-    n_repost: u16,
     counters: QueueCounters,
 }
 
@@ -48,8 +52,6 @@ impl VirtioRx {
             guest_csum: features & crate::features::GUEST_CSUM != 0,
             queue,
             state,
-            repost: [0; MAX_QUEUE_SIZE],
-            n_repost: 0,
             counters: QueueCounters::new(),
         };
         rx.ring.publish();
@@ -62,84 +64,46 @@ impl VirtioRx {
         self.counters.doorbells.inc();
     }
 
-    fn drop_for_repost(&mut self, id: u16) {
-        self.state[usize::from(id)] = HELD_FOR_REPOST;
-        self.repost[usize::from(self.n_repost)] = id;
-        self.n_repost += 1;
-    }
-
-    fn repost(&mut self) {
-        if self.n_repost == 0 {
-            return;
-        }
-        for i in 0..usize::from(self.n_repost) {
-            let id = self.repost[i];
-            self.state[usize::from(id)] = HELD_BY_DEVICE;
-            self.ring.push_avail(id);
-        }
-        self.n_repost = 0;
-        if self.ring.publish() {
-            self.counters.doorbells.inc();
-        }
+    /// Gives buffer `id` back to the device: it goes into the available ring now, and becomes
+    /// visible at the next burst's publish (one index store and at most one doorbell per burst).
+    #[inline]
+    fn repost(&mut self, id: u16) {
+        self.state[slot(id)] = HELD_BY_DEVICE;
+        self.ring.push_avail(id);
     }
 
     /// Validates one used element; `Some(frame)` hands the buffer to the stack.
     #[inline]
     fn accept(&mut self, id: u32, len: u32) -> Option<RxFrame> {
         let size = u32::from(self.ring.size());
-        if id >= size || self.state[id as usize] != HELD_BY_DEVICE {
+        if id >= size || self.state[slot(id as u16)] != HELD_BY_DEVICE {
             // Out of range or a duplicate: not ours to touch. Count and skip.
             self.counters.errors.inc();
             return None;
         }
         let id = id as u16;
-        let len = len as usize;
-        if len < self.hdr_len || len > BUF_SIZE {
+        // One compare for both bounds: below the header wraps to a huge value.
+        let frame_len = (len as usize).wrapping_sub(self.hdr_len);
+        if frame_len > BUF_SIZE - self.hdr_len {
             self.counters.errors.inc();
-            self.drop_for_repost(id);
+            self.repost(id);
             return None;
         }
-        let hdr = self.bufs.slice(id, 0, self.hdr_len);
+        let hdr = self.bufs.read_hdr(id);
         // num_buffers (5.1.6.4): we never negotiate MRG_RXBUF, so anything but 1 is bogus.
-        let (flags, num_buffers) = match hdr {
-            [f, _, _, _, _, _, _, _, _, _, n0, n1, ..] => (*f, u16::from_le_bytes([*n0, *n1])),
-            _ => (0, 0),
-        };
-        if num_buffers != 1 {
+        if u16::from_le_bytes([hdr[10], hdr[11]]) != 1 {
             self.counters.errors.inc();
-            self.drop_for_repost(id);
+            self.repost(id);
             return None;
         }
-        let rss_hash = match hdr {
-            [
-                _,
-                _,
-                _,
-                _,
-                _,
-                _,
-                _,
-                _,
-                _,
-                _,
-                _,
-                _,
-                h0,
-                h1,
-                h2,
-                h3,
-                r0,
-                r1,
-                ..,
-            ] if self.hash_report && u16::from_le_bytes([*r0, *r1]) != 0 => {
-                Some(u32::from_le_bytes([*h0, *h1, *h2, *h3]))
-            }
-            _ => None,
-        };
-        self.state[usize::from(id)] = HELD_BY_STACK;
+        let report = u16::from_le_bytes([hdr[16], hdr[17]]);
+        let rss_hash = (self.hash_report && report != 0)
+            .then(|| u32::from_le_bytes([hdr[12], hdr[13], hdr[14], hdr[15]]));
+        let flags = hdr[0];
+        self.state[slot(id)] = HELD_BY_STACK;
         Some(RxFrame {
             slot: id,
-            len: (len - self.hdr_len) as u16,
+            len: frame_len as u16,
             rss_hash,
             csum_ok: self.guest_csum && flags & (HDR_F_NEEDS_CSUM | HDR_F_DATA_VALID) != 0,
         })
@@ -152,7 +116,9 @@ impl RxQueue for VirtioRx {
     }
 
     fn rx_burst(&mut self, out: &mut [RxFrame]) -> usize {
-        self.repost();
+        if self.ring.publish() {
+            self.counters.doorbells.inc();
+        }
         let pending = self.ring.used_pending();
         if pending > self.ring.size() {
             // An index jump: more completions than buffers exist. Harvest as usual; the id
@@ -181,18 +147,17 @@ impl RxQueue for VirtioRx {
     }
 
     fn frame(&self, frame: &RxFrame) -> &[u8] {
-        match self.state.get(usize::from(frame.slot)) {
-            Some(&HELD_BY_STACK) => {
-                self.bufs
-                    .slice(frame.slot, self.hdr_len, usize::from(frame.len))
-            }
-            _ => &[],
+        if frame.slot < self.ring.size() && self.state[slot(frame.slot)] == HELD_BY_STACK {
+            self.bufs
+                .slice(frame.slot, self.hdr_len, usize::from(frame.len))
+        } else {
+            &[]
         }
     }
 
     fn release(&mut self, frame: RxFrame) {
-        if self.state.get(usize::from(frame.slot)) == Some(&HELD_BY_STACK) {
-            self.drop_for_repost(frame.slot);
+        if frame.slot < self.ring.size() && self.state[slot(frame.slot)] == HELD_BY_STACK {
+            self.repost(frame.slot);
         }
     }
 

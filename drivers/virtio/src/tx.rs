@@ -11,6 +11,13 @@ const HELD_BY_DEVICE: u8 = 2;
 /// `virtio_net_hdr.flags`: the device must complete the checksum (5.1.6.2).
 const HDR_F_NEEDS_CSUM: u8 = 1;
 
+/// Index into the per-id arrays; the mask is a no-op on validated ids (and on `n_free`, which
+/// never exceeds the queue size) and lets the compiler drop the bounds check.
+#[inline]
+fn idx(id: u16) -> usize {
+    usize::from(id) & (MAX_QUEUE_SIZE - 1)
+}
+
 /// A virtio-net transmit queue (`transmitq`), owned by one core.
 #[derive(Debug)]
 pub struct VirtioTx {
@@ -22,6 +29,8 @@ pub struct VirtioTx {
     state: [u8; MAX_QUEUE_SIZE],
     free: [u16; MAX_QUEUE_SIZE],
     n_free: u16,
+    unflushed_packets: u64,
+    unflushed_bytes: u64,
     counters: QueueCounters,
 }
 
@@ -43,6 +52,8 @@ impl VirtioTx {
             state: [FREE; MAX_QUEUE_SIZE],
             free,
             n_free: size,
+            unflushed_packets: 0,
+            unflushed_bytes: 0,
             counters: QueueCounters::new(),
         }
     }
@@ -58,9 +69,9 @@ impl VirtioTx {
         for k in 0..take {
             let id = self.ring.used_elem(k).id;
             // The used `len` of a TX buffer carries no information (5.1.6.2): ignored.
-            if id < u32::from(self.ring.size()) && self.state[id as usize] == HELD_BY_DEVICE {
-                self.state[id as usize] = FREE;
-                self.free[usize::from(self.n_free)] = id as u16;
+            if id < u32::from(self.ring.size()) && self.state[idx(id as u16)] == HELD_BY_DEVICE {
+                self.state[idx(id as u16)] = FREE;
+                self.free[idx(self.n_free)] = id as u16;
                 self.n_free += 1;
                 n += 1;
             } else {
@@ -76,13 +87,13 @@ impl VirtioTx {
         self.state.iter().filter(|&&s| s == HELD_BY_DEVICE).count()
     }
 
-    fn owned(&self, slot: &TxSlot) -> bool {
-        self.state.get(usize::from(slot.slot)) == Some(&HELD_BY_STACK)
+    fn owned(&self, s: &TxSlot) -> bool {
+        s.slot < self.ring.size() && self.state[idx(s.slot)] == HELD_BY_STACK
     }
 
     fn give_back(&mut self, id: u16) {
-        self.state[usize::from(id)] = FREE;
-        self.free[usize::from(self.n_free)] = id;
+        self.state[idx(id)] = FREE;
+        self.free[idx(self.n_free)] = id;
         self.n_free += 1;
     }
 }
@@ -98,8 +109,8 @@ impl TxQueue for VirtioTx {
             return None;
         }
         self.n_free -= 1;
-        let id = self.free[usize::from(self.n_free)];
-        self.state[usize::from(id)] = HELD_BY_STACK;
+        let id = self.free[idx(self.n_free)];
+        self.state[idx(id)] = HELD_BY_STACK;
         Some(TxSlot { slot: id })
     }
 
@@ -124,21 +135,21 @@ impl TxQueue for VirtioTx {
             return;
         }
         // virtio_net_hdr (5.1.6): all zero except the checksum request; num_buffers is 0 on TX.
-        let mut hdr = [0u8; 20];
-        if let (true, Some((start, off))) = (self.csum, offload.l4_csum) {
-            hdr[0] = HDR_F_NEEDS_CSUM;
-            hdr[6..8].copy_from_slice(&start.to_le_bytes());
-            hdr[8..10].copy_from_slice(&off.to_le_bytes());
-        }
+        let (lo, hi) = match (self.csum, offload.l4_csum) {
+            (true, Some((start, off))) => (
+                u64::from(HDR_F_NEEDS_CSUM) | u64::from(start) << 48,
+                u32::from(off),
+            ),
+            _ => (0, 0),
+        };
         let hdr_len = self.hdr_len;
-        self.bufs
-            .slice_mut(id, 0, hdr_len)
-            .copy_from_slice(&hdr[..hdr_len]);
+        self.bufs.write_hdr(id, lo, hi, hdr_len == 20);
         self.ring.set_desc_len(id, (hdr_len + len) as u32);
         self.ring.push_avail(id);
-        self.state[usize::from(id)] = HELD_BY_DEVICE;
-        self.counters.packets.inc();
-        self.counters.bytes.add(len as u64);
+        self.state[idx(id)] = HELD_BY_DEVICE;
+        // Counted at flush: one counter update per burst.
+        self.unflushed_packets += 1;
+        self.unflushed_bytes += len as u64;
     }
 
     fn cancel(&mut self, slot: TxSlot) {
@@ -148,6 +159,12 @@ impl TxQueue for VirtioTx {
     }
 
     fn flush(&mut self) {
+        if self.unflushed_packets != 0 {
+            self.counters.packets.add(self.unflushed_packets);
+            self.counters.bytes.add(self.unflushed_bytes);
+            self.unflushed_packets = 0;
+            self.unflushed_bytes = 0;
+        }
         if self.ring.publish() {
             self.counters.doorbells.inc();
         }
