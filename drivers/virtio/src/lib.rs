@@ -5,7 +5,7 @@
 //! - Transports come from [`virtio_drivers`] (`PciTransport`, `MmioTransport`): configuration
 //!   only. [`cmdline`] finds virtio-mmio devices on the kernel command line.
 //! - [`doorbell`]: each queue's notify address, computed once at setup, so every core rings its
-//!   own queues with one volatile store and no shared lock.
+//!   own queues with one volatile store and no shared lock; [`pci`] finds the PCI structures.
 //! - `ring`: our split virtqueue (why not virtio-drivers' `VirtQueue`: `docs/virtio.md`).
 //! - [`device`]: initialization (3.1.1), feature negotiation ([`features`]), the control queue
 //!   ([`ctrl`]: queue pairs, RSS key and table), and the split into per-core [`QueuePair`]s.
@@ -26,6 +26,7 @@ pub mod doorbell;
 pub mod fake;
 pub mod features;
 pub mod hal;
+pub mod pci;
 mod ring;
 mod rx;
 pub mod steer;
