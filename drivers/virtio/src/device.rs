@@ -8,7 +8,7 @@ use crate::features::{self, FeatureWish};
 use crate::ring::{MAX_QUEUE_SIZE, Ring};
 use crate::{VirtioRx, VirtioTx};
 use corenet_nic::steering::TABLE_LEN;
-use corenet_nic::{DmaAllocator, RssConfig};
+use corenet_nic::{DmaAllocator, DmaRegion, RssConfig};
 use virtio_drivers::transport::{DeviceStatus, DeviceType, Transport};
 
 /// Most queue pairs one device is split into (one per core).
@@ -23,6 +23,27 @@ const CFG_RSS_MAX_TABLE: usize = 18;
 const CFG_HASH_TYPES: usize = 20;
 /// `VIRTIO_NET_S_LINK_UP` (5.1.4).
 const S_LINK_UP: u16 = 1;
+
+/// Where each queue's rings and buffers come from.
+///
+/// Every `DmaAllocator` is one (all queues from the same pool). The kernel implements it over
+/// its per-core hugepage pools so that pair `k`'s memory is local to core `k`.
+pub trait QueueDma {
+    /// `len` bytes aligned to `align` for queue pair `pair` (`None`: the control queue).
+    fn alloc_queue_dma(&mut self, pair: Option<u16>, len: usize, align: usize)
+    -> Option<DmaRegion>;
+}
+
+impl<A: DmaAllocator> QueueDma for A {
+    fn alloc_queue_dma(
+        &mut self,
+        _pair: Option<u16>,
+        len: usize,
+        align: usize,
+    ) -> Option<DmaRegion> {
+        self.alloc_dma(len, align)
+    }
+}
 
 /// What the caller wants from the device.
 #[derive(Debug, Clone)]
@@ -120,16 +141,17 @@ fn queue_size<T: Transport>(t: &mut T, q: u16, want: u16) -> Result<u16, InitErr
     Ok(1 << (31 - max.leading_zeros()))
 }
 
-fn new_ring<T: Transport, N: NotifyMap<T>, A: DmaAllocator>(
+fn new_ring<T: Transport, N: NotifyMap<T>, A: QueueDma>(
     t: &mut T,
     notify: &mut N,
     dma: &mut A,
+    pair: Option<u16>,
     q: u16,
     size: u16,
     event_idx: bool,
 ) -> Result<Ring, InitError> {
     let region = dma
-        .alloc_dma(Ring::bytes(size), 4096)
+        .alloc_queue_dma(pair, Ring::bytes(size), 4096)
         .ok_or(InitError::OutOfDmaMemory)?;
     if region.len < Ring::bytes(size) {
         return Err(InitError::OutOfDmaMemory);
@@ -142,9 +164,15 @@ fn new_ring<T: Transport, N: NotifyMap<T>, A: DmaAllocator>(
     Ok(ring)
 }
 
-fn new_buffers<A: DmaAllocator>(dma: &mut A, count: u16) -> Result<Buffers, InitError> {
+fn new_buffers<A: QueueDma>(
+    dma: &mut A,
+    pair: Option<u16>,
+    count: u16,
+) -> Result<Buffers, InitError> {
     let len = usize::from(count) * BUF_SIZE;
-    let region = dma.alloc_dma(len, 4096).ok_or(InitError::OutOfDmaMemory)?;
+    let region = dma
+        .alloc_queue_dma(pair, len, 4096)
+        .ok_or(InitError::OutOfDmaMemory)?;
     if region.len < len {
         return Err(InitError::OutOfDmaMemory);
     }
@@ -156,8 +184,9 @@ impl<T: Transport> VirtioNet<T> {
     /// Initializes the device (3.1.1) and returns it with `min(wanted, device's)` queue pairs.
     ///
     /// `transport` is any virtio-drivers transport (`PciTransport`, `MmioTransport`, ...);
-    /// `notify` computes each queue's doorbell; rings and buffers come from `dma`.
-    pub fn new<N: NotifyMap<T>, A: DmaAllocator>(
+    /// `notify` computes each queue's doorbell; rings and buffers come from `dma` (any
+    /// `DmaAllocator`, or a [`QueueDma`] that serves each pair from its core's pool).
+    pub fn new<N: NotifyMap<T>, A: QueueDma>(
         mut transport: T,
         mut notify: N,
         dma: &mut A,
@@ -225,11 +254,11 @@ impl<T: Transport> VirtioNet<T> {
             for k in 0..pairs {
                 let (rq, tq) = (2 * k, 2 * k + 1);
                 let rs = queue_size(t, rq, cfg.queue_size)?;
-                let rx_ring = new_ring(t, &mut notify, dma, rq, rs, event_idx)?;
-                let rx_bufs = new_buffers(dma, rs)?;
+                let rx_ring = new_ring(t, &mut notify, dma, Some(k), rq, rs, event_idx)?;
+                let rx_bufs = new_buffers(dma, Some(k), rs)?;
                 let ts = queue_size(t, tq, cfg.queue_size)?;
-                let tx_ring = new_ring(t, &mut notify, dma, tq, ts, event_idx)?;
-                let tx_bufs = new_buffers(dma, ts)?;
+                let tx_ring = new_ring(t, &mut notify, dma, Some(k), tq, ts, event_idx)?;
+                let tx_bufs = new_buffers(dma, Some(k), ts)?;
                 let _ = out.push(QueuePair {
                     rx: VirtioRx::new(rx_ring, rx_bufs, f, k),
                     tx: VirtioTx::new(tx_ring, tx_bufs, f, k),
@@ -246,8 +275,8 @@ impl<T: Transport> VirtioNet<T> {
                 if size < 4 {
                     return Err(InitError::QueueUnavailable(ctrl_index));
                 }
-                let ring = new_ring(t, &mut notify, dma, ctrl_index, size, false)?;
-                Some(CtrlQueue::new(ring, new_buffers(dma, 1)?, cfg.spins))
+                let ring = new_ring(t, &mut notify, dma, None, ctrl_index, size, false)?;
+                Some(CtrlQueue::new(ring, new_buffers(dma, None, 1)?, cfg.spins))
             } else {
                 None
             };

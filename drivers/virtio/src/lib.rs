@@ -36,7 +36,7 @@ mod tx;
 mod tests;
 
 pub use buffers::BUF_SIZE;
-pub use device::{InitError, MAX_PAIRS, NetConfig, QueuePair, Steering, VirtioNet};
+pub use device::{InitError, MAX_PAIRS, NetConfig, QueueDma, QueuePair, Steering, VirtioNet};
 pub use ring::MAX_QUEUE_SIZE;
 pub use rx::VirtioRx;
 pub use tx::VirtioTx;

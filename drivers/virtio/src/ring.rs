@@ -48,6 +48,9 @@ pub(crate) struct Ring {
     mask: u16,
     avail_off: usize,
     used_off: usize,
+    /// `avail.ring[0]` and `used.ring[0]`, precomputed for the per-packet accesses.
+    avail_ring: *mut u16,
+    used_ring: *mut u32,
     /// Our copy of `avail.idx` (never read back from DMA memory).
     avail_idx: u16,
     /// `avail.idx` at the previous publish, for `vring_need_event`.
@@ -85,6 +88,10 @@ impl Ring {
             mask: size - 1,
             avail_off,
             used_off,
+            // SAFETY: both offsets are inside the ring's layout (`bytes`), per `new`'s contract.
+            avail_ring: unsafe { region.virt.as_ptr().add(avail_off + 4).cast() },
+            // SAFETY: as above; the used ring is 4-byte aligned (`layout`).
+            used_ring: unsafe { region.virt.as_ptr().add(used_off + 4).cast() },
             avail_idx: 0,
             published: 0,
             last_used: 0,
@@ -126,12 +133,6 @@ impl Ring {
         unsafe { self.base.add(off).cast::<u16>().read_volatile() }
     }
 
-    #[inline]
-    fn r32(&self, off: usize) -> u32 {
-        // SAFETY: as in `w16`, 4-byte aligned (used ring elements).
-        unsafe { self.base.add(off).cast::<u32>().read_volatile() }
-    }
-
     /// Writes descriptor `id` (masked into range).
     pub(crate) fn write_desc(&mut self, id: u16, addr: u64, len: u32, flags: u16, next: u16) {
         let off = 16 * usize::from(id & self.mask);
@@ -159,7 +160,8 @@ impl Ring {
     #[inline]
     pub(crate) fn push_avail(&mut self, id: u16) {
         let slot = usize::from(self.avail_idx & self.mask);
-        self.w16(self.avail_off + 4 + 2 * slot, id);
+        // SAFETY: `slot < size`: inside `avail.ring`.
+        unsafe { self.avail_ring.add(slot).write_volatile(id) };
         self.avail_idx = self.avail_idx.wrapping_add(1);
     }
 
@@ -210,11 +212,22 @@ impl Ring {
     #[inline]
     pub(crate) fn used_elem(&self, k: u16) -> UsedElem {
         let slot = usize::from(self.last_used.wrapping_add(k) & self.mask);
-        let off = self.used_off + 4 + 8 * slot;
-        UsedElem {
-            id: self.r32(off),
-            len: self.r32(off + 4),
+        // SAFETY: `slot < size`: inside `used.ring`, 4-byte aligned.
+        unsafe {
+            let p = self.used_ring.add(2 * slot);
+            UsedElem {
+                id: p.read_volatile(),
+                len: p.add(1).read_volatile(),
+            }
         }
+    }
+
+    /// Only the id of the `k`-th unconsumed used element (TX ignores lengths).
+    #[inline]
+    pub(crate) fn used_id(&self, k: u16) -> u32 {
+        let slot = usize::from(self.last_used.wrapping_add(k) & self.mask);
+        // SAFETY: `slot < size`: inside `used.ring`, 4-byte aligned.
+        unsafe { self.used_ring.add(2 * slot).read_volatile() }
     }
 
     /// Consumes `n` used elements.

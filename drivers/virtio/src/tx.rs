@@ -67,7 +67,7 @@ impl VirtioTx {
         let take = pending.min(self.ring.size());
         let mut n = 0;
         for k in 0..take {
-            let id = self.ring.used_elem(k).id;
+            let id = self.ring.used_id(k);
             // The used `len` of a TX buffer carries no information (5.1.6.2): ignored.
             if id < u32::from(self.ring.size()) && self.state[idx(id as u16)] == HELD_BY_DEVICE {
                 self.state[idx(id as u16)] = FREE;

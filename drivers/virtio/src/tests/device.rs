@@ -186,3 +186,48 @@ fn link_status() {
     r.dev.update(|s| s.link_up = false);
     assert!(!r.net.link_up());
 }
+
+/// Per-pair pools: records which pair each allocation was for.
+#[derive(Default)]
+struct PerCore {
+    pools: FakeDma,
+    asked: Vec<Option<u16>>,
+}
+
+impl crate::QueueDma for PerCore {
+    fn alloc_queue_dma(
+        &mut self,
+        pair: Option<u16>,
+        len: usize,
+        align: usize,
+    ) -> Option<corenet_nic::DmaRegion> {
+        use corenet_nic::DmaAllocator;
+        self.asked.push(pair);
+        self.pools.alloc_dma(len, align)
+    }
+}
+
+#[test]
+fn each_pair_allocates_from_its_own_pool() {
+    let (t, _dev) = FakeTransport::new_pair(DeviceSpec::default());
+    let mut dma = PerCore::default();
+    let cfg = NetConfig::new(RssConfig::new(2).unwrap());
+    let (_net, pairs) = VirtioNet::new(t, FakeNotify::default(), &mut dma, &cfg).unwrap();
+    assert_eq!(pairs.len(), 2);
+    // Per pair: RX ring, RX buffers, TX ring, TX buffers; then the control queue.
+    assert_eq!(
+        dma.asked,
+        [
+            Some(0),
+            Some(0),
+            Some(0),
+            Some(0),
+            Some(1),
+            Some(1),
+            Some(1),
+            Some(1),
+            None,
+            None
+        ]
+    );
+}
