@@ -12,6 +12,7 @@
 //! - [`VirtioRx`] / [`VirtioTx`]: `corenet_nic::RxQueue` / `TxQueue`, zero-copy bursts, every
 //!   device-written id, length and index validated, counted, dropped.
 //! - [`steer`]: software distribution by Toeplitz hash when the device has a single queue.
+//! - [`probe`]: one call from a discovered MMIO or PCI device to its queue pairs.
 //! - [`hal`]: virtio-drivers' `Hal` over corenet's identity-mapped DMA memory.
 //! - `fake` (feature `fake`): an in-memory device for host tests and the benchmark.
 #![no_std]
@@ -27,6 +28,7 @@ pub mod fake;
 pub mod features;
 pub mod hal;
 pub mod pci;
+pub mod probe;
 mod ring;
 mod rx;
 pub mod steer;
