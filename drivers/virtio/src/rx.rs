@@ -26,8 +26,10 @@ pub struct VirtioRx {
     ring: Ring,
     bufs: Buffers,
     hdr_len: usize,
-    hash_report: bool,
-    guest_csum: bool,
+    /// `0xffff` with HASH_REPORT (keeps `hash_report`), else 0.
+    hash_mask: u16,
+    /// NEEDS_CSUM | DATA_VALID with GUEST_CSUM, else 0.
+    csum_mask: u8,
     queue: u16,
     /// Who holds each buffer; indexed by validated ids (< size <= MAX_QUEUE_SIZE).
     state: [u8; MAX_QUEUE_SIZE],
@@ -48,8 +50,16 @@ impl VirtioRx {
             ring,
             bufs,
             hdr_len: crate::features::header_len(features),
-            hash_report: features & crate::features::HASH_REPORT != 0,
-            guest_csum: features & crate::features::GUEST_CSUM != 0,
+            hash_mask: if features & crate::features::HASH_REPORT != 0 {
+                0xffff
+            } else {
+                0
+            },
+            csum_mask: if features & crate::features::GUEST_CSUM != 0 {
+                HDR_F_NEEDS_CSUM | HDR_F_DATA_VALID
+            } else {
+                0
+            },
             queue,
             state,
             counters: QueueCounters::new(),
@@ -96,16 +106,15 @@ impl VirtioRx {
             self.repost(id);
             return None;
         }
-        let report = u16::from_le_bytes([hdr[16], hdr[17]]);
-        let rss_hash = (self.hash_report && report != 0)
-            .then(|| u32::from_le_bytes([hdr[12], hdr[13], hdr[14], hdr[15]]));
-        let flags = hdr[0];
+        // Branch-free: the masks are zero when the feature was not negotiated.
+        let report = u16::from_le_bytes([hdr[16], hdr[17]]) & self.hash_mask;
+        let hash = u32::from_le_bytes([hdr[12], hdr[13], hdr[14], hdr[15]]);
         self.state[slot(id)] = HELD_BY_STACK;
         Some(RxFrame {
             slot: id,
             len: frame_len as u16,
-            rss_hash,
-            csum_ok: self.guest_csum && flags & (HDR_F_NEEDS_CSUM | HDR_F_DATA_VALID) != 0,
+            rss_hash: if report != 0 { Some(hash) } else { None },
+            csum_ok: hdr[0] & self.csum_mask != 0,
         })
     }
 }
@@ -132,9 +141,11 @@ impl RxQueue for VirtioRx {
         let mut bytes = 0u64;
         for k in 0..take {
             let e = self.ring.used_elem(k as u16);
-            if let Some(f) = self.accept(e.id, e.len) {
+            if let Some(f) = self.accept(e.id, e.len)
+                && let Some(o) = out.get_mut(n)
+            {
                 bytes += u64::from(f.len);
-                out[n] = f;
+                *o = f;
                 n += 1;
             }
         }
