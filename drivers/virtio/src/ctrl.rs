@@ -139,7 +139,7 @@ impl CtrlQueue {
             .write_desc(2, base + ACK_OFF as u64, 1, DESC_F_WRITE, 0);
         self.ring.push_avail(0);
         self.busy = true;
-        self.ring.publish();
+        self.ring.publish_index();
         notify();
         for _ in 0..self.spins {
             if let Some(r) = self.harvest() {

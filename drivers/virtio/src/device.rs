@@ -124,6 +124,7 @@ pub struct VirtioNet<T: Transport> {
     ctrl: Option<CtrlQueue>,
     ctrl_index: u16,
     hash_types: u32,
+    rss: Option<RssConfig>,
 }
 
 fn queue_size<T: Transport>(t: &mut T, q: u16, want: u16) -> Result<u16, InitError> {
@@ -302,6 +303,7 @@ impl<T: Transport> VirtioNet<T> {
             ctrl,
             ctrl_index,
             hash_types,
+            rss: None,
         };
         dev.steering = dev.enable_pairs(pairs, &cfg.rss).map_err(InitError::Ctrl)?;
         Ok((dev, out))
@@ -322,7 +324,10 @@ impl<T: Transport> VirtioNet<T> {
                 ctrl::MQ_RSS_CONFIG,
                 &ctrl::rss_config(&table, self.hash_types),
             ) {
-                Ok(()) => return Ok(Steering::Rss),
+                Ok(()) => {
+                    self.rss = Some(table);
+                    return Ok(Steering::Rss);
+                }
                 Err(CtrlError::Rejected) => {}
                 Err(e) => return Err(e),
             }
@@ -350,6 +355,14 @@ impl<T: Transport> VirtioNet<T> {
             Some(c) => c.exec(class, cmd, data, || t.notify(q)),
             None => Err(CtrlError::Rejected),
         }
+    }
+
+    /// The steering configuration the device was programmed with (`Steering::Rss` only).
+    ///
+    /// Equal to `NetConfig::rss` unless the device has fewer queue pairs than asked for: then
+    /// the table is folded onto the pairs that exist. The stack must predict with this one.
+    pub fn rss(&self) -> Option<&RssConfig> {
+        self.rss.as_ref()
     }
 
     /// Negotiated feature bits.

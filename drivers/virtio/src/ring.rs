@@ -192,6 +192,15 @@ impl Ring {
         notify
     }
 
+    /// Publishes without considering a doorbell: the control queue notifies through the
+    /// transport instead.
+    pub(crate) fn publish_index(&mut self) {
+        fence(Ordering::Release);
+        self.w16(self.avail_off + 2, self.avail_idx);
+        self.published = self.avail_idx;
+        fence(Ordering::SeqCst);
+    }
+
     /// Rings the doorbell unconditionally (after DRIVER_OK, for buffers posted before it).
     pub(crate) fn kick(&mut self) {
         fence(Ordering::SeqCst);

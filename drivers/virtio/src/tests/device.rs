@@ -63,6 +63,10 @@ fn more_cores_than_queues_clamps_the_table() {
         .collect();
     assert!(table.iter().all(|&q| q < 4));
     assert_eq!(&data[8 + 256..8 + 258], &[4, 0], "max_tx_vq");
+    // The stack predicts with what was programmed.
+    let programmed = r.net.rss().unwrap();
+    assert_eq!(programmed.queues, 4);
+    assert_eq!(programmed.table.as_slice(), table.as_slice());
 }
 
 #[test]
@@ -79,6 +83,7 @@ fn rss_rejected_falls_back_to_device_steering() {
         (4, 0, &[2u8, 0][..])
     );
     assert_eq!(r.net.steering(), Steering::Device);
+    assert!(r.net.rss().is_none());
 }
 
 #[test]
