@@ -214,9 +214,10 @@ impl<T: Transport> VirtioNet<T> {
         }
         let mut f = features::negotiate(offered, cfg.wish);
         let max_pairs = if f & features::MQ != 0 {
+            // Untrusted: keep `2 * max_pairs` (the control queue's index) within u16.
             t.read_config_space::<u16>(CFG_MAX_PAIRS)
                 .unwrap_or(1)
-                .clamp(1, 0x8000)
+                .clamp(1, 0x7fff)
         } else {
             1
         };

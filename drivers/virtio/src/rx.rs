@@ -26,7 +26,7 @@ pub struct VirtioRx {
     ring: Ring,
     bufs: Buffers,
     hdr_len: usize,
-    /// `0xffff` with HASH_REPORT (keeps `hash_report`), else 0.
+    /// Applied to the header's `hash_report`: `0xffff` with HASH_REPORT, else 0.
     hash_mask: u16,
     /// NEEDS_CSUM | DATA_VALID with GUEST_CSUM, else 0.
     csum_mask: u8,

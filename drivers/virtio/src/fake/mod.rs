@@ -145,11 +145,11 @@ impl Transport for FakeTransport {
         let mut s = self.0.borrow_mut();
         s.notifies.push(queue);
         let ctrl = if s.driver_features & crate::features::MQ != 0 {
-            2 * s.spec.max_pairs
+            2 * u32::from(s.spec.max_pairs)
         } else {
             2
         };
-        if queue == ctrl {
+        if u32::from(queue) == ctrl {
             s.process_ctrl(usize::from(queue));
         }
     }

@@ -193,3 +193,24 @@ fn randomized_hostile_device_keeps_invariants() {
     let c = r.pairs[0].rx.counters().snapshot();
     assert!(c.errors > 0 && c.packets > 0, "{c:?}");
 }
+
+#[test]
+fn absurd_max_virtqueue_pairs_does_not_overflow() {
+    let spec = DeviceSpec {
+        max_pairs: u16::MAX,
+        ..DeviceSpec::default()
+    };
+    let mut cfg = crate::NetConfig::new(corenet_nic::RssConfig::new(2).unwrap());
+    cfg.spins = 10;
+    // The control queue index is computed as 2 * 0x7fff (no overflow); this fake has no
+    // doorbell that far out, which is refused with a typed error.
+    assert_eq!(
+        rig_with(spec, &cfg).err(),
+        Some(crate::InitError::Doorbell(
+            crate::doorbell::DoorbellError::OutOfRange {
+                queue: 0xfffe,
+                offset: 0xfffe * 4
+            }
+        ))
+    );
+}
