@@ -1,2 +1,45 @@
-//! Placeholder: filled in by its own issue.
+//! A polling, multi-queue, RSS-steered virtio-net driver for corenet.
+//!
+//! A tour, from the device inwards:
+//!
+//! - Transports come from [`virtio_drivers`] (`PciTransport`, `MmioTransport`): configuration
+//!   only. [`cmdline`] finds virtio-mmio devices on the kernel command line.
+//! - [`doorbell`]: each queue's notify address, computed once at setup, so every core rings its
+//!   own queues with one volatile store and no shared lock; [`pci`] finds the PCI structures.
+//! - `ring`: our split virtqueue (why not virtio-drivers' `VirtQueue`: `docs/virtio.md`).
+//! - [`device`]: initialization (3.1.1), feature negotiation ([`features`]), the control queue
+//!   ([`ctrl`]: queue pairs, RSS key and table), and the split into per-core [`QueuePair`]s.
+//! - [`VirtioRx`] / [`VirtioTx`]: `corenet_nic::RxQueue` / `TxQueue`, zero-copy bursts, every
+//!   device-written id, length and index validated, counted, dropped.
+//! - [`steer`]: software distribution by Toeplitz hash when the device has a single queue.
+//! - [`probe`]: one call from a discovered MMIO or PCI device to its queue pairs.
+//! - [`hal`]: virtio-drivers' `Hal` over corenet's identity-mapped DMA memory.
+//! - `fake` (feature `fake`): an in-memory device for host tests and the benchmark.
 #![no_std]
+#![deny(unsafe_code)]
+
+mod buffers;
+pub mod cmdline;
+pub mod ctrl;
+pub mod device;
+pub mod doorbell;
+#[cfg(any(test, feature = "fake"))]
+pub mod fake;
+pub mod features;
+pub mod hal;
+pub mod pci;
+pub mod probe;
+mod ring;
+mod rx;
+pub mod steer;
+mod tx;
+
+#[cfg(test)]
+mod tests;
+
+pub use buffers::BUF_SIZE;
+pub use device::{InitError, MAX_PAIRS, NetConfig, QueueDma, QueuePair, Steering, VirtioNet};
+pub use ring::MAX_QUEUE_SIZE;
+pub use rx::VirtioRx;
+pub use tx::VirtioTx;
+pub use virtio_drivers;

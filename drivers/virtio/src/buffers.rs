@@ -1,0 +1,100 @@
+//! Fixed-size packet buffers in one DMA region: buffer `i` belongs to descriptor `i`.
+#![allow(unsafe_code)]
+
+use corenet_nic::DmaRegion;
+
+/// Bytes per buffer: a 20-byte virtio-net header plus a 1514-byte frame, rounded up so buffers
+/// never straddle a 2 KiB boundary.
+pub const BUF_SIZE: usize = 2048;
+
+/// `count` buffers of [`BUF_SIZE`] bytes, `count` a power of two.
+///
+/// Buffer ids are masked with `count - 1`, so no id can reach outside the region whatever its
+/// value; the queues only pass ids they validated (an invalid one would alias another buffer of
+/// the same queue, never foreign memory).
+#[derive(Debug)]
+pub(crate) struct Buffers {
+    virt: *mut u8,
+    phys: u64,
+    mask: u16,
+}
+
+impl Buffers {
+    /// # Safety
+    ///
+    /// `region` must come from a `DmaAllocator` (valid, zeroed, exclusively ours for the
+    /// buffers' lifetime) and be at least `count * BUF_SIZE` bytes long; `count` must be a
+    /// power of two.
+    pub(crate) unsafe fn new(region: DmaRegion, count: u16) -> Self {
+        debug_assert!(count.is_power_of_two());
+        debug_assert!(region.len >= usize::from(count) * BUF_SIZE);
+        Self {
+            virt: region.virt.as_ptr(),
+            phys: region.phys,
+            mask: count - 1,
+        }
+    }
+
+    /// Start of buffer `id` (masked into range).
+    #[inline]
+    fn start(&self, id: u16) -> *mut u8 {
+        // SAFETY: `(id & mask) * BUF_SIZE + BUF_SIZE <= count * BUF_SIZE <= region.len`.
+        unsafe { self.virt.add(usize::from(id & self.mask) * BUF_SIZE) }
+    }
+
+    /// Device address of buffer `id`.
+    #[inline]
+    pub(crate) fn phys(&self, id: u16) -> u64 {
+        self.phys + u64::from(id & self.mask) * BUF_SIZE as u64
+    }
+
+    /// Bytes `[off, off + len)` of buffer `id`, or an empty slice if past the buffer's end.
+    ///
+    /// The caller must own the buffer (not posted to the device): ownership is tracked by the
+    /// queue, which only calls this for buffers in its own hands.
+    #[inline]
+    pub(crate) fn slice(&self, id: u16, off: usize, len: usize) -> &[u8] {
+        if off > BUF_SIZE || len > BUF_SIZE - off {
+            return &[];
+        }
+        // SAFETY: inside buffer `id` (checked above; `start` masks the id) inside the region;
+        // the buffer is not posted, so the device has handed it back and an honest device no
+        // longer writes it (a hostile one could, which only changes the bytes we read).
+        unsafe { core::slice::from_raw_parts(self.start(id).add(off), len) }
+    }
+
+    /// Mutable version of [`slice`](Self::slice).
+    #[inline]
+    pub(crate) fn slice_mut(&mut self, id: u16, off: usize, len: usize) -> &mut [u8] {
+        if off > BUF_SIZE || len > BUF_SIZE - off {
+            return &mut [];
+        }
+        // SAFETY: as in `slice`; `&mut self` gives exclusivity among CPU users.
+        unsafe { core::slice::from_raw_parts_mut(self.start(id).add(off), len) }
+    }
+
+    /// The first 20 bytes of buffer `id` (a received virtio-net header, read in one go).
+    #[inline]
+    pub(crate) fn read_hdr(&self, id: u16) -> [u8; 20] {
+        // SAFETY: 20 bytes at the start of buffer `id`, inside the region; buffer owned by us
+        // (see `slice`). Unaligned read of plain bytes.
+        unsafe { self.start(id).cast::<[u8; 20]>().read_unaligned() }
+    }
+
+    /// Writes a transmit header at the start of buffer `id`: bytes 0..8 (`flags`, `gso_type`,
+    /// `hdr_len`, `gso_size`, `csum_start`) as `lo`, bytes 8..12 (`csum_offset`, `num_buffers`)
+    /// as `hi`, and with `long` bytes 12..20 (hash fields) zero. Little-endian, as 5.1.6 wants.
+    #[inline]
+    pub(crate) fn write_hdr(&mut self, id: u16, lo: u64, hi: u32, long: bool) {
+        // SAFETY: at most 20 bytes at the start of buffer `id`, inside the region; the buffer is
+        // owned by the CPU (not posted). Unaligned writes of plain integers.
+        unsafe {
+            let p = self.start(id);
+            p.cast::<u64>().write_unaligned(lo.to_le());
+            p.add(8).cast::<u32>().write_unaligned(hi.to_le());
+            if long {
+                p.add(12).cast::<u64>().write_unaligned(0);
+            }
+        }
+    }
+}

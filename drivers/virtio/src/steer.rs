@@ -1,0 +1,190 @@
+//! Software steering for a single-queue device: the receiving core hashes each frame with the
+//! same [`RssConfig`] the stack predicts with, and hands it to its core over a bounded SPSC ring.
+//!
+//! What travels on the rings is the caller's choice (`T`): a copied frame, or a zero-copy
+//! handle whose buffer goes back to the receiving core on a return ring. A full ring drops the
+//! item back to the caller (who releases the buffer) and counts it: never blocks.
+#![forbid(unsafe_code)]
+
+use corenet_nic::{Counter, RssConfig};
+use heapless::spsc::{Consumer, Producer, Queue};
+
+const ETH_HDR: usize = 14;
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_VLAN: u16 = 0x8100;
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+
+/// The RSS hash a virtio/82599 device would compute for `frame` (IPv4; TCP/UDP with ports
+/// unless fragmented), or `None` for frames RSS does not classify (they go to queue 0).
+pub fn frame_hash(cfg: &RssConfig, frame: &[u8]) -> Option<u32> {
+    let mut off = ETH_HDR;
+    let mut ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
+    if ethertype == ETHERTYPE_VLAN {
+        ethertype = u16::from_be_bytes([*frame.get(16)?, *frame.get(17)?]);
+        off += 4;
+    }
+    if ethertype != ETHERTYPE_IPV4 {
+        return None;
+    }
+    let ip = frame.get(off..)?;
+    let ihl = usize::from(*ip.first()? & 0x0f) * 4;
+    if *ip.first()? >> 4 != 4 || ihl < 20 || ip.len() < ihl {
+        return None;
+    }
+    let src: [u8; 4] = ip[12..16].try_into().ok()?;
+    let dst: [u8; 4] = ip[16..20].try_into().ok()?;
+    let frag = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0;
+    let proto = ip[9];
+    if !frag
+        && (proto == IPPROTO_TCP || proto == IPPROTO_UDP)
+        && let Some(p) = ip.get(ihl..ihl + 4)
+    {
+        let sp = u16::from_be_bytes([p[0], p[1]]);
+        let dp = u16::from_be_bytes([p[2], p[3]]);
+        return Some(cfg.hash_ipv4_l4(src, dst, sp, dp));
+    }
+    Some(corenet_nic::toeplitz(
+        &cfg.key,
+        &corenet_nic::steering::ipv4_input(src, dst),
+    ))
+}
+
+/// The queue (= core) `frame` belongs to under `cfg`; unclassified frames go to queue 0.
+pub fn target_queue(cfg: &RssConfig, frame: &[u8]) -> u16 {
+    frame_hash(cfg, frame).map_or(0, |h| cfg.queue_for_hash(h))
+}
+
+/// Bounded SPSC rings from the receiving core to each of `CORES` cores, `DEPTH - 1` items each.
+#[derive(Debug)]
+pub struct Rings<T, const CORES: usize, const DEPTH: usize> {
+    rings: [Queue<T, DEPTH>; CORES],
+}
+
+impl<T, const CORES: usize, const DEPTH: usize> Default for Rings<T, CORES, DEPTH> {
+    fn default() -> Self {
+        Self {
+            rings: core::array::from_fn(|_| Queue::new()),
+        }
+    }
+}
+
+impl<T, const CORES: usize, const DEPTH: usize> Rings<T, CORES, DEPTH> {
+    /// The receiving core's [`Spreader`] and one consumer per core (index = core).
+    pub fn split(
+        &mut self,
+    ) -> (
+        Spreader<'_, T, CORES>,
+        heapless::Vec<Consumer<'_, T>, CORES>,
+    ) {
+        let mut producers = heapless::Vec::new();
+        let mut consumers = heapless::Vec::new();
+        for r in self.rings.iter_mut() {
+            let (p, c) = r.split();
+            let _ = producers.push(p);
+            let _ = consumers.push(c);
+        }
+        (
+            Spreader {
+                producers,
+                drops: Counter::new(),
+            },
+            consumers,
+        )
+    }
+}
+
+/// The receiving core's side: hands items to their core.
+pub struct Spreader<'a, T, const CORES: usize> {
+    producers: heapless::Vec<Producer<'a, T>, CORES>,
+    /// Items refused because the target ring was full (or the target does not exist).
+    pub drops: Counter,
+}
+
+impl<T, const CORES: usize> core::fmt::Debug for Spreader<'_, T, CORES> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Spreader")
+            .field("cores", &self.producers.len())
+            .field("drops", &self.drops.get())
+            .finish()
+    }
+}
+
+impl<T, const CORES: usize> Spreader<'_, T, CORES> {
+    /// Queues `item` for core `target`; gives it back when that ring is full.
+    pub fn send(&mut self, target: u16, item: T) -> Result<(), T> {
+        let r = match self.producers.get_mut(usize::from(target)) {
+            Some(p) => p.enqueue(item),
+            None => Err(item),
+        };
+        if r.is_err() {
+            self.drops.inc();
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn udp_frame(src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16) -> [u8; 42] {
+        let mut f = [0u8; 42];
+        f[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+        f[14] = 0x45;
+        f[23] = IPPROTO_UDP;
+        f[26..30].copy_from_slice(&src);
+        f[30..34].copy_from_slice(&dst);
+        f[34..36].copy_from_slice(&sp.to_be_bytes());
+        f[36..38].copy_from_slice(&dp.to_be_bytes());
+        f
+    }
+
+    #[test]
+    fn hash_matches_the_stack_prediction() {
+        let cfg = RssConfig::new(4).unwrap();
+        // Microsoft vector: 66.9.149.187:2794 -> 161.142.100.80:1766 = 0x51ccc178.
+        let f = udp_frame([66, 9, 149, 187], [161, 142, 100, 80], 2794, 1766);
+        assert_eq!(frame_hash(&cfg, &f), Some(0x51cc_c178));
+        assert_eq!(
+            target_queue(&cfg, &f),
+            cfg.queue_ipv4_l4([66, 9, 149, 187], [161, 142, 100, 80], 2794, 1766)
+        );
+        // A fragment hashes on addresses only.
+        let mut frag = f;
+        frag[20] = 0x20; // MF
+        assert_eq!(frame_hash(&cfg, &frag), Some(0x323e_8fc2));
+        // ARP, truncated and garbage frames are unclassified.
+        let mut arp = f;
+        arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
+        assert_eq!(frame_hash(&cfg, &arp), None);
+        assert_eq!(frame_hash(&cfg, &f[..20]), None);
+        assert_eq!(target_queue(&cfg, &[]), 0);
+        let mut bad_ihl = f;
+        bad_ihl[14] = 0x4f;
+        assert!(frame_hash(&cfg, &bad_ihl[..40]).is_none());
+    }
+
+    #[test]
+    fn spreads_and_bounds() {
+        let cfg = RssConfig::new(2).unwrap();
+        let mut rings: Rings<u32, 2, 4> = Rings::default();
+        let (mut s, mut consumers) = rings.split();
+        let mut sent = [0usize; 2];
+        for i in 0..6u16 {
+            let f = udp_frame([10, 0, 0, 1], [10, 0, 0, 2], 1000 + i, 80);
+            let q = target_queue(&cfg, &f);
+            if s.send(q, u32::from(i)).is_ok() {
+                sent[usize::from(q)] += 1;
+            }
+        }
+        assert!(sent.iter().all(|&n| n <= 3), "capacity is DEPTH - 1");
+        assert_eq!(sent[0] + sent[1] + s.drops.get() as usize, 6);
+        let got: usize = consumers
+            .iter_mut()
+            .map(|c| core::iter::from_fn(|| c.dequeue()).count())
+            .sum();
+        assert_eq!(got, sent[0] + sent[1]);
+        assert_eq!(s.send(7, 1), Err(1));
+    }
+}
