@@ -44,4 +44,7 @@ pub use log;
 #[cfg(target_os = "none")]
 pub use corenet_kernel::exit::{code as exit_code, exit};
 #[cfg(target_os = "none")]
+pub mod netdev;
+
+#[cfg(target_os = "none")]
 pub use corenet_kernel::{Appliance, Core, Step, appliance, println};

@@ -12,7 +12,8 @@
 //! 4. [`clock`] (TSC calibrated at boot) and [`rand`] (RDSEED/RDRAND or a fallback).
 //! 5. [`runtime`]: every core runs the [`runtime::Appliance`]'s `init`, the BSP prints
 //!    `corenet: ready cores=N ...`, then each core loops over `poll` (run to completion).
-//! 6. [`panic`] and [`exit`]: a panic or fault on any core stops all cores (NMI) and ends the
+//! 6. [`pci`]: configuration space (ECAM or port I/O) and a bus scan, for the drivers.
+//! 7. [`panic`] and [`exit`]: a panic or fault on any core stops all cores (NMI) and ends the
 //!    machine with a code QEMU passes to `qemu-run.sh`.
 //!
 //! The kernel knows no NIC and no protocol. Hardware modules build only for the guest
@@ -40,6 +41,8 @@ pub mod exit;
 pub mod logger;
 #[cfg(target_os = "none")]
 pub mod panic;
+#[cfg(target_os = "none")]
+pub mod pci;
 #[cfg(target_os = "none")]
 pub mod rand;
 #[cfg(target_os = "none")]

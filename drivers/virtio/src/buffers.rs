@@ -19,6 +19,10 @@ pub(crate) struct Buffers {
     mask: u16,
 }
 
+// SAFETY: `Buffers` exclusively owns its packet buffers (DMA memory, identity mapped, valid on
+// every core); moving it moves that ownership, and it is not `Sync`.
+unsafe impl Send for Buffers {}
+
 impl Buffers {
     /// # Safety
     ///

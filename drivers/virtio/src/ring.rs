@@ -60,6 +60,11 @@ pub(crate) struct Ring {
     doorbell: Doorbell,
 }
 
+// SAFETY: a `Ring` exclusively owns its descriptor table and rings (DMA memory handed to it at
+// construction, identity mapped, valid on every core). Moving it to another core moves that
+// ownership; it is never shared (not `Sync`), so accesses stay single-threaded.
+unsafe impl Send for Ring {}
+
 impl Ring {
     /// Bytes of DMA memory a ring of `size` entries needs.
     pub(crate) const fn bytes(size: u16) -> usize {

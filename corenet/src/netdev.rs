@@ -1,0 +1,250 @@
+//! The machine's NIC: found once, brought up once, one queue pair handed to each core.
+//!
+//! Core 0 calls [`bring_up`] from its `init`: it finds a virtio-net device (a PCI function
+//! 1af4:1041/1000 on q35, or a `virtio_mmio.device=` entry on microvm), negotiates queue pairs
+//! and RSS with a steering table of one queue per core, and publishes each pair for its core.
+//! Every core then calls [`take_queues`] (which waits, bounded, for core 0) and owns its pair
+//! from then on: the hand-over is explicit and happens once. Each pair's rings and buffers come
+//! from hugepages carved for that pair; the device-wide part (control queue, link status)
+//! stays with core 0 behind [`with_device`].
+
+use core::sync::atomic::{AtomicU8, Ordering};
+use corenet_kernel::Core;
+use corenet_kernel::cpu::MAX_CORES;
+use corenet_kernel::memory::dma::{DmaPool, carve_pool};
+use corenet_kernel::pci::{ConfigAccess, scan};
+use corenet_nic::{DmaAllocator, DmaRegion, RssConfig};
+use corenet_virtio::hal::{GlobalDma, IdentityHal};
+use corenet_virtio::probe::{probe_mmio, probe_pci};
+use corenet_virtio::virtio_drivers::transport::mmio::MmioTransport;
+use corenet_virtio::virtio_drivers::transport::pci::PciTransport;
+use corenet_virtio::virtio_drivers::transport::pci::bus::{ConfigurationAccess, DeviceFunction, PciRoot};
+use corenet_virtio::{NetConfig, QueueDma, QueuePair, Steering, VirtioNet};
+use spin::{Mutex, Once};
+
+/// DMA memory carved per queue pair (rings + 2 KiB buffers for 256-entry queues fit in 2 MiB).
+const PAIR_DMA: u64 = 4 << 20;
+
+/// What was brought up.
+#[derive(Debug, Clone)]
+pub struct NicInfo {
+    /// Station address.
+    pub mac: [u8; 6],
+    /// Queue pairs in use (at most one per core).
+    pub pairs: usize,
+    /// How frames reach their core.
+    pub steering: Steering,
+    /// The steering table programmed into the device (predict with this one), if RSS.
+    pub rss: Option<RssConfig>,
+    /// `"virtio-pci"` or `"virtio-mmio"`.
+    pub transport: &'static str,
+}
+
+/// Why no NIC is available.
+#[derive(Debug, Clone)]
+pub enum NicError {
+    /// No virtio-net device was found.
+    NotFound,
+    /// Out of memory for rings and buffers.
+    OutOfMemory,
+    /// The device could not be brought up (driver error, printed).
+    Device(heapless::String<96>),
+    /// Core 0 did not finish bring-up in time.
+    Timeout,
+}
+
+enum Device {
+    Pci(VirtioNet<PciTransport>),
+    Mmio(VirtioNet<MmioTransport<'static>>),
+}
+
+// SAFETY: the device-wide part is only used by whichever core holds the mutex; the transports
+// wrap MMIO pointers into identity-mapped device memory that is valid on every core.
+unsafe impl Send for Device {}
+
+static DEVICE: Mutex<Option<Device>> = Mutex::new(None);
+static PAIRS: [Mutex<Option<QueuePair>>; MAX_CORES] = [const { Mutex::new(None) }; MAX_CORES];
+static INFO: Once<Result<NicInfo, NicError>> = Once::new();
+static STATE: AtomicU8 = AtomicU8::new(0);
+
+/// A kernel DMA pool as a `corenet_nic::DmaAllocator`.
+struct Pool(DmaPool);
+
+impl DmaAllocator for Pool {
+    fn alloc_dma(&mut self, len: usize, align: usize) -> Option<DmaRegion> {
+        let c = self.0.alloc(len, align)?;
+        Some(DmaRegion { virt: c.virt, phys: c.phys, len: c.len })
+    }
+}
+
+/// Memory per queue pair (and the control queue), carved lazily from hugepages.
+struct PairDma {
+    pools: heapless::Vec<Option<Pool>, { MAX_CORES + 1 }>,
+}
+
+impl QueueDma for PairDma {
+    fn alloc_queue_dma(&mut self, pair: Option<u16>, len: usize, align: usize) -> Option<DmaRegion> {
+        let i = pair.map_or(MAX_CORES, usize::from);
+        while self.pools.len() <= i {
+            self.pools.push(None).ok()?;
+        }
+        let slot = self.pools.get_mut(i)?;
+        if slot.is_none() {
+            *slot = Some(Pool(carve_pool(PAIR_DMA.max(len as u64))?));
+        }
+        slot.as_mut()?.alloc_dma(len, align)
+    }
+}
+
+/// `Hal` memory for virtio-drivers' PCI transport set-up.
+struct HalPool;
+static HAL_POOL: Mutex<Option<Pool>> = Mutex::new(None);
+
+impl GlobalDma for HalPool {
+    fn with<R>(f: impl FnOnce(&mut dyn DmaAllocator) -> R) -> R {
+        let mut g = HAL_POOL.lock();
+        if g.is_none() {
+            *g = carve_pool(2 << 20).map(Pool);
+        }
+        match g.as_mut() {
+            Some(p) => f(p),
+            None => f(&mut Pool(DmaPool::empty())),
+        }
+    }
+}
+
+/// The kernel's configuration access for virtio-drivers' PCI code.
+#[derive(Clone, Copy)]
+struct KernelCam(ConfigAccess);
+
+impl ConfigurationAccess for KernelCam {
+    fn read_word(&self, df: DeviceFunction, off: u8) -> u32 {
+        self.0.read32(df.bus, df.device, df.function, u16::from(off))
+    }
+
+    fn write_word(&mut self, df: DeviceFunction, off: u8, data: u32) {
+        self.0.write32(df.bus, df.device, df.function, u16::from(off), data);
+    }
+
+    unsafe fn unsafe_clone(&self) -> Self {
+        *self
+    }
+}
+
+fn device_error(what: &str, e: &dyn core::fmt::Debug) -> NicError {
+    let mut s = heapless::String::new();
+    let _ = core::fmt::write(&mut s, format_args!("{what}: {e:?}"));
+    NicError::Device(s)
+}
+
+fn publish<T: corenet_virtio::virtio_drivers::transport::Transport>(
+    net: &VirtioNet<T>,
+    pairs: heapless::Vec<QueuePair, { corenet_virtio::MAX_PAIRS }>,
+    transport: &'static str,
+) -> NicInfo {
+    let n = pairs.len();
+    for (i, p) in pairs.into_iter().enumerate() {
+        *PAIRS[i].lock() = Some(p);
+    }
+    NicInfo { mac: net.mac(), pairs: n, steering: net.steering(), rss: net.rss().cloned(), transport }
+}
+
+fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
+    let rss = RssConfig::new(core.count().min(corenet_nic::steering::TABLE_LEN))
+        .map_err(|e| device_error("steering", &e))?;
+    let cfg = NetConfig::new(rss);
+    let mut dma = PairDma { pools: heapless::Vec::new() };
+    // microvm and Firecracker: the command line names the virtio-mmio register blocks.
+    for dev in corenet_virtio::cmdline::devices(core.cmdline().0).flatten() {
+        // SAFETY: the loader (QEMU microvm, Firecracker) announced this register block on the
+        // command line; it is device memory in the identity map and nothing else uses it.
+        match unsafe { probe_mmio(&dev, &mut dma, &cfg) } {
+            Ok((net, pairs)) => {
+                let info = publish(&net, pairs, "virtio-mmio");
+                *DEVICE.lock() = Some(Device::Mmio(net));
+                return Ok(info);
+            }
+            Err(corenet_virtio::probe::MmioProbeError::Init(corenet_virtio::InitError::NotNetwork(_))) => {}
+            Err(e) => return Err(device_error("virtio-mmio", &e)),
+        }
+    }
+    let access = ConfigAccess::detect(core.platform());
+    let mut found = None;
+    scan(&access, &mut |f| {
+        if found.is_none() && f.vendor == 0x1af4 && matches!(f.device_id, 0x1041 | 0x1000) && f.class == 0x02 {
+            found = Some(f);
+        }
+    });
+    let f = found.ok_or(NicError::NotFound)?;
+    let cam = KernelCam(access);
+    let mut root = PciRoot::new(cam);
+    let df = DeviceFunction { bus: f.bus, device: f.device, function: f.function };
+    let (net, pairs) = probe_pci::<IdentityHal<HalPool>, _, _>(&mut root, &cam, df, &mut dma, &cfg)
+        .map_err(|e| device_error("virtio-pci", &e))?;
+    let info = publish(&net, pairs, "virtio-pci");
+    *DEVICE.lock() = Some(Device::Pci(net));
+    Ok(info)
+}
+
+/// Finds and brings up the NIC (core 0, from `init`); other cores wait in [`take_queues`].
+pub fn bring_up(core: &Core) -> &'static Result<NicInfo, NicError> {
+    let r = INFO.call_once(|| find_and_probe(core));
+    STATE.store(1, Ordering::Release);
+    match r {
+        Ok(i) => log::info!(
+            "nic: {} {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, {} queue pairs, steering {:?}",
+            i.transport,
+            i.mac[0],
+            i.mac[1],
+            i.mac[2],
+            i.mac[3],
+            i.mac[4],
+            i.mac[5],
+            i.pairs,
+            i.steering
+        ),
+        Err(e) => log::warn!("nic: none brought up: {e:?}"),
+    }
+    r
+}
+
+/// The result of bring-up, once core 0 finished it (waits at most 60 s).
+pub fn info(core: &Core) -> &'static Result<NicInfo, NicError> {
+    let deadline = core.now_ns() + 60_000_000_000;
+    while STATE.load(Ordering::Acquire) == 0 {
+        if core.now_ns() > deadline {
+            static TIMEOUT: Result<NicInfo, NicError> = Err(NicError::Timeout);
+            return &TIMEOUT;
+        }
+        core::hint::spin_loop();
+    }
+    INFO.get().unwrap_or(&Err(NicError::Timeout))
+}
+
+/// This core's queue pair (once; `None` when the device has fewer pairs than cores or no NIC).
+pub fn take_queues(core: &Core) -> Option<QueuePair> {
+    info(core).as_ref().ok()?;
+    PAIRS.get(core.id())?.lock().take()
+}
+
+/// Runs `f` on the device-wide part (link status, control queue): slow path only.
+pub fn with_device<R>(f: impl FnOnce(Option<&mut dyn DeviceControl>) -> R) -> R {
+    let mut g = DEVICE.lock();
+    match g.as_mut() {
+        Some(Device::Pci(n)) => f(Some(n)),
+        Some(Device::Mmio(n)) => f(Some(n)),
+        None => f(None),
+    }
+}
+
+/// What the managing core can ask the device.
+pub trait DeviceControl {
+    /// Link status (true when the device has no STATUS feature).
+    fn link_up(&self) -> bool;
+}
+
+impl<T: corenet_virtio::virtio_drivers::transport::Transport> DeviceControl for VirtioNet<T> {
+    fn link_up(&self) -> bool {
+        VirtioNet::link_up(self)
+    }
+}
