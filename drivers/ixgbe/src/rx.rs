@@ -1,0 +1,187 @@
+//! One receive queue: advanced one-buffer descriptors, burst harvest, one tail write per burst.
+//!
+//! Ring discipline (datasheet 7.1.9 and 4.6.7.1): software owns descriptors from RDT round to
+//! RDH; the device owns RDH up to RDT - 1 and writes each one back with DD set once filled.
+//! The driver does not read RDH on the data path: it walks descriptors it posted, in order,
+//! from `next_clean`, and stops at the first without DD or once every posted one is taken.
+//! Buffers are decoupled from descriptor slots (a free stack of buffer indexes), so frames may
+//! be released in any order and a buffer is re-posted at the next burst.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::sync::atomic::{Ordering, fence};
+
+use corenet_nic::{QueueCounters, RxFrame, RxQueue};
+
+use crate::desc::*;
+use crate::dma::DmaMem;
+use crate::mmio::RegisterAccess;
+use crate::regs;
+
+/// Bytes per packet buffer; programmed into SRRCTL.BSIZEPACKET in 1 KB units.
+pub const BUF_SIZE: usize = 2048;
+
+/// The receive half of a queue pair.
+#[derive(Debug)]
+pub struct IxgbeRx<R: RegisterAccess> {
+    regs: R,
+    index: u16,
+    ring: DmaMem,
+    bufs: DmaMem,
+    mask: u16,
+    /// Next descriptor to look at for a write-back.
+    next_clean: u16,
+    /// Next descriptor to post; the value last written to RDT.
+    tail: u16,
+    /// Descriptors currently owned by the device.
+    posted: u16,
+    /// Buffer posted at each descriptor.
+    desc_buf: Vec<u16>,
+    /// Buffers ready to be posted (released or dropped frames).
+    free: Vec<u16>,
+    /// Buffers handed to the caller and not yet released.
+    held: Vec<bool>,
+    /// Dropping the rest of a frame whose first descriptor lacked EOP.
+    discarding: bool,
+    counters: QueueCounters,
+}
+
+impl<R: RegisterAccess> IxgbeRx<R> {
+    /// A queue over a descriptor ring of `ring.len() / 16` entries (a power of two) and as
+    /// many [`BUF_SIZE`] buffers. Registers are programmed by [`crate::Ixgbe`]'s init.
+    pub(crate) fn new(regs: R, index: u16, ring: DmaMem, bufs: DmaMem, size: u16) -> Self {
+        Self {
+            regs,
+            index,
+            ring,
+            bufs,
+            mask: size - 1,
+            next_clean: 0,
+            tail: 0,
+            posted: 0,
+            desc_buf: vec![0; size as usize],
+            free: (0..size).rev().collect(),
+            held: vec![false; size as usize],
+            discarding: false,
+            counters: QueueCounters::new(),
+        }
+    }
+
+    /// Posts free buffers to the device, then writes RDT once if anything was posted.
+    pub(crate) fn refill(&mut self) {
+        let mut n = 0u16;
+        // One descriptor always stays unposted: RDH == RDT means "ring empty" (7.1.9).
+        while self.posted < self.mask {
+            let Some(buf) = self.free.pop() else { break };
+            let d = self.tail as usize * DESC_SIZE;
+            self.ring
+                .write_u64(d + RX_READ_PKT_ADDR, self.buf_phys(buf));
+            // Header address 0 also clears the DD bit of the previous write-back.
+            self.ring.write_u64(d + RX_READ_HDR_ADDR, 0);
+            self.desc_buf[self.tail as usize] = buf;
+            self.tail = (self.tail + 1) & self.mask;
+            self.posted += 1;
+            n += 1;
+        }
+        if n > 0 {
+            // Descriptors must be visible in memory before the device sees the new tail.
+            fence(Ordering::Release);
+            self.regs
+                .write32(regs::rdt(self.index), u32::from(self.tail));
+            self.counters.doorbells.inc();
+        }
+    }
+
+    #[inline]
+    fn buf_phys(&self, buf: u16) -> u64 {
+        self.bufs.phys() + (buf as u64) * BUF_SIZE as u64
+    }
+
+    /// Descriptors the device currently owns (for tests and diagnostics).
+    pub fn posted(&self) -> u16 {
+        self.posted
+    }
+}
+
+impl<R: RegisterAccess> RxQueue for IxgbeRx<R> {
+    fn queue_index(&self) -> u16 {
+        self.index
+    }
+
+    fn rx_burst(&mut self, out: &mut [RxFrame]) -> usize {
+        self.refill();
+        let (mut got, mut bytes, mut errors) = (0usize, 0u64, 0u64);
+        while got < out.len() && self.posted > 0 {
+            let d = self.next_clean as usize * DESC_SIZE;
+            let status_error = self.ring.read_u32(d + RX_WB_STATUS_ERROR);
+            if status_error & RX_STAT_DD == 0 {
+                break;
+            }
+            // The rest of the write-back is read only after DD was seen (7.1.6.2).
+            fence(Ordering::Acquire);
+            let len = (self.ring.read_u32(d + RX_WB_LEN_VLAN) & 0xFFFF) as usize;
+            let info = self.ring.read_u32(d + RX_WB_INFO);
+            let hash = self.ring.read_u32(d + RX_WB_RSS_HASH);
+            let buf = self.desc_buf[self.next_clean as usize];
+            self.next_clean = (self.next_clean + 1) & self.mask;
+            self.posted -= 1;
+
+            let eop = status_error & RX_STAT_EOP != 0;
+            // A frame spread over several buffers cannot happen with 2 KB buffers and jumbo
+            // frames off: its pieces are device misbehaviour and are dropped up to its EOP.
+            let bad = self.discarding
+                || !eop
+                || status_error & RX_ERR_FRAME != 0
+                || len == 0
+                || len > BUF_SIZE;
+            if bad {
+                if !self.discarding {
+                    errors += 1;
+                }
+                self.discarding = !eop;
+                self.free.push(buf);
+                continue;
+            }
+            self.held[buf as usize] = true;
+            out[got] = RxFrame {
+                slot: buf,
+                len: len as u16,
+                rss_hash: (info & RX_WB_RSSTYPE_MASK != RSSTYPE_NONE).then_some(hash),
+                csum_ok: status_error & RX_STAT_L4CS != 0 && status_error & RX_ERR_TCPE == 0,
+            };
+            got += 1;
+            bytes += len as u64;
+        }
+        if got > 0 {
+            self.counters.packets.add(got as u64);
+            self.counters.bytes.add(bytes);
+        }
+        if errors > 0 {
+            self.counters.errors.add(errors);
+        }
+        got
+    }
+
+    fn frame(&self, frame: &RxFrame) -> &[u8] {
+        let slot = frame.slot as usize;
+        if self.held.get(slot).copied().unwrap_or(false) && frame.len as usize <= BUF_SIZE {
+            self.bufs.bytes(slot * BUF_SIZE, frame.len as usize)
+        } else {
+            &[]
+        }
+    }
+
+    fn release(&mut self, frame: RxFrame) {
+        // Releasing a frame twice (or one never handed out) must not post a buffer twice.
+        if let Some(h) = self.held.get_mut(frame.slot as usize)
+            && *h
+        {
+            *h = false;
+            self.free.push(frame.slot);
+        }
+    }
+
+    fn counters(&self) -> &QueueCounters {
+        &self.counters
+    }
+}
