@@ -16,6 +16,8 @@
 //!   advanced descriptors ([`desc`]) in memory from a [`corenet_nic::DmaAllocator`]; [`dma`]
 //!   is the one module that touches that memory.
 //! - [`stats`]: the device's clear-on-read statistics registers as 64-bit totals.
+//! - `model` (feature `model`, and in tests): a register-level 82599 written from the
+//!   datasheet, which the tests and other crates' tests drive the driver against.
 #![no_std]
 #![deny(unsafe_code)]
 
@@ -30,11 +32,14 @@ pub mod dma;
 pub mod init;
 #[allow(unsafe_code, reason = "volatile MMIO access to BAR0; audited module")]
 pub mod mmio;
+#[cfg(any(test, feature = "model"))]
+pub mod model;
 pub mod pci;
 pub mod regs;
 pub mod rx;
 pub mod stats;
 pub mod tx;
+
 
 pub use delay::Delay;
 pub use init::{Config, ConfigError, InitError, Ixgbe, LinkSpeed, LinkStatus, QueuePair};
