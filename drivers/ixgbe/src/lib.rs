@@ -40,6 +40,8 @@ pub mod rx;
 pub mod stats;
 pub mod tx;
 
+#[cfg(test)]
+mod tests;
 
 pub use delay::Delay;
 pub use init::{Config, ConfigError, InitError, Ixgbe, LinkSpeed, LinkStatus, QueuePair};
