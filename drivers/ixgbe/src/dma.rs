@@ -113,6 +113,123 @@ impl DmaMem {
     }
 }
 
+/// A ring of 16-byte descriptors at the start of a [`DmaMem`], indexed modulo its size.
+///
+/// The constructor checks once that every descriptor lies inside the region; after that an
+/// index is masked into the ring and a field offset into the descriptor, so every access is in
+/// bounds by construction and the per-packet path pays no bounds checks.
+#[derive(Debug)]
+pub struct DescRing {
+    mem: DmaMem,
+    mask: u16,
+}
+
+impl DescRing {
+    /// `size` descriptors (a power of two) at the start of `mem`; `None` if they do not fit
+    /// or the region is not 16-byte aligned.
+    pub fn new(mem: DmaMem, size: u16) -> Option<Self> {
+        let fits = size.is_power_of_two()
+            && (size as usize) * crate::desc::DESC_SIZE <= mem.len()
+            && (mem.region.virt.as_ptr() as usize).is_multiple_of(16);
+        fits.then_some(Self {
+            mem,
+            mask: size - 1,
+        })
+    }
+
+    /// The whole region (for words stored after the descriptors).
+    pub fn mem(&self) -> &DmaMem {
+        &self.mem
+    }
+
+    #[inline(always)]
+    fn at(&self, idx: u16, offset: usize) -> *mut u8 {
+        let byte = usize::from(idx & self.mask) * crate::desc::DESC_SIZE + (offset & 0xF);
+        self.mem.region.virt.as_ptr().wrapping_add(byte)
+    }
+
+    /// Volatile read of the u32 at byte `field` (rounded down to 4) of descriptor `idx`.
+    #[inline(always)]
+    pub fn read_u32(&self, idx: u16, field: usize) -> u32 {
+        let p = self.at(idx, field & 0xC).cast::<u32>();
+        // SAFETY: `new` checked that `size` descriptors fit the region and that it is 16-byte
+        // aligned; `at` masks the index below `size` and the offset below 16, 4-aligned.
+        u32::from_le(unsafe { p.read_volatile() })
+    }
+
+    /// Volatile write of the u32 at byte `field` (rounded down to 4) of descriptor `idx`.
+    #[inline(always)]
+    pub fn write_u32(&self, idx: u16, field: usize, value: u32) {
+        let p = self.at(idx, field & 0xC).cast::<u32>();
+        // SAFETY: as in `read_u32`.
+        unsafe { p.write_volatile(value.to_le()) }
+    }
+
+    /// Volatile write of the u64 at byte `field` (0 or 8) of descriptor `idx`.
+    #[inline(always)]
+    pub fn write_u64(&self, idx: u16, field: usize, value: u64) {
+        let p = self.at(idx, field & 0x8).cast::<u64>();
+        // SAFETY: as in `read_u32`, with the offset 0 or 8 and so 8-aligned.
+        unsafe { p.write_volatile(value.to_le()) }
+    }
+}
+
+/// `count` packet buffers of [`crate::rx::BUF_SIZE`] bytes each, back to back in one region.
+#[derive(Debug)]
+pub struct BufPool {
+    mem: DmaMem,
+    count: u16,
+}
+
+impl BufPool {
+    /// `count` buffers at the start of `mem`; `None` if they do not fit.
+    pub fn new(mem: DmaMem, count: u16) -> Option<Self> {
+        ((count as usize) * crate::rx::BUF_SIZE <= mem.len()).then_some(Self { mem, count })
+    }
+
+    /// Device address of buffer `idx` (which the caller keeps below `count`).
+    #[inline(always)]
+    pub fn phys(&self, idx: u16) -> u64 {
+        self.mem.phys() + u64::from(idx) * crate::rx::BUF_SIZE as u64
+    }
+
+    /// The first `len` bytes of buffer `idx`, empty if `idx` or `len` is out of range.
+    /// Same ownership rule as [`DmaMem::bytes`].
+    #[inline(always)]
+    pub fn bytes(&self, idx: u16, len: usize) -> &[u8] {
+        if idx >= self.count || len > crate::rx::BUF_SIZE {
+            return &[];
+        }
+        let p = self
+            .mem
+            .region
+            .virt
+            .as_ptr()
+            .wrapping_add(usize::from(idx) * crate::rx::BUF_SIZE);
+        // SAFETY: buffer `idx` lies inside the region (`new` checked `count` buffers fit) and
+        // `len` is within it; software owns the buffer (caller's rule), so no DMA writes it.
+        unsafe { core::slice::from_raw_parts(p, len) }
+    }
+
+    /// All bytes of buffer `idx` mutably, empty if out of range. Same rule as
+    /// [`DmaMem::bytes_mut`].
+    #[inline(always)]
+    pub fn bytes_mut(&mut self, idx: u16) -> &mut [u8] {
+        if idx >= self.count {
+            return &mut [];
+        }
+        let p = self
+            .mem
+            .region
+            .virt
+            .as_ptr()
+            .wrapping_add(usize::from(idx) * crate::rx::BUF_SIZE);
+        // SAFETY: in bounds as in `bytes`; `&mut self` makes this the only reference into the
+        // pool, and software owns the buffer.
+        unsafe { core::slice::from_raw_parts_mut(p, crate::rx::BUF_SIZE) }
+    }
+}
+
 // SAFETY: a `DmaMem` is the sole owner of its region (allocator contract), and its memory is
 // plain RAM that any core may access; moving the owner to another core moves that ownership.
 unsafe impl Send for DmaMem {}

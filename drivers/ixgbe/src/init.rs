@@ -13,7 +13,7 @@ use corenet_nic::{DmaAllocator, RssConfig};
 
 use crate::delay::{Delay, wait_for};
 use crate::desc::DESC_SIZE;
-use crate::dma::DmaMem;
+use crate::dma::{BufPool, DescRing, DmaMem};
 use crate::mmio::RegisterAccess;
 use crate::regs::*;
 use crate::rx::{BUF_SIZE, IxgbeRx};
@@ -98,6 +98,11 @@ pub enum InitError {
     DmaInitTimeout,
     /// The DMA allocator ran out for this queue's ring or buffers.
     OutOfDmaMemory {
+        /// The queue being set up.
+        queue: u16,
+    },
+    /// The allocator returned a region too small or not 16-byte aligned.
+    BadDmaRegion {
         /// The queue being set up.
         queue: u16,
     },
@@ -262,9 +267,12 @@ impl<R: RegisterAccess> Ixgbe<R> {
             let oom = InitError::OutOfDmaMemory { queue: q };
             let ring = dma.alloc_dma(size as usize * DESC_SIZE, 128).ok_or(oom)?;
             let bufs = dma.alloc_dma(size as usize * BUF_SIZE, 128).ok_or(oom)?;
-            let (ring, bufs) = (DmaMem::new(ring), DmaMem::new(bufs));
-            r.write32(rdbal(q), ring.phys() as u32);
-            r.write32(rdbah(q), (ring.phys() >> 32) as u32);
+            let base = ring.phys;
+            let bad = InitError::BadDmaRegion { queue: q };
+            let ring = DescRing::new(DmaMem::new(ring), size).ok_or(bad)?;
+            let bufs = BufPool::new(DmaMem::new(bufs), size).ok_or(bad)?;
+            r.write32(rdbal(q), base as u32);
+            r.write32(rdbah(q), (base >> 32) as u32);
             r.write32(rdlen(q), (size as usize * DESC_SIZE) as u32);
             r.write32(
                 srrctl(q),
@@ -333,8 +341,11 @@ impl<R: RegisterAccess> Ixgbe<R> {
                 .alloc_dma(size as usize * DESC_SIZE + 128, 128)
                 .ok_or(oom)?;
             let bufs = dma.alloc_dma(size as usize * BUF_SIZE, 128).ok_or(oom)?;
-            let tx = IxgbeTx::new(r.clone(), q, DmaMem::new(ring), DmaMem::new(bufs), size);
             let base = ring.phys;
+            let bad = InitError::BadDmaRegion { queue: q };
+            let descs = DescRing::new(DmaMem::new(ring), size).ok_or(bad)?;
+            let bufs = BufPool::new(DmaMem::new(bufs), size).ok_or(bad)?;
+            let tx = IxgbeTx::new(r.clone(), q, descs, bufs, size);
             r.write32(tdbal(q), base as u32);
             r.write32(tdbah(q), (base >> 32) as u32);
             r.write32(tdlen(q), (size as usize * DESC_SIZE) as u32);

@@ -37,6 +37,7 @@ pub mod model;
 pub mod pci;
 pub mod regs;
 pub mod rx;
+mod stack;
 pub mod stats;
 pub mod tx;
 

@@ -14,9 +14,10 @@ use core::sync::atomic::{Ordering, fence};
 use corenet_nic::{QueueCounters, RxFrame, RxQueue};
 
 use crate::desc::*;
-use crate::dma::DmaMem;
+use crate::dma::{BufPool, DescRing};
 use crate::mmio::RegisterAccess;
 use crate::regs;
+use crate::stack::IndexStack;
 
 /// Bytes per packet buffer; programmed into SRRCTL.BSIZEPACKET in 1 KB units.
 pub const BUF_SIZE: usize = 2048;
@@ -26,8 +27,8 @@ pub const BUF_SIZE: usize = 2048;
 pub struct IxgbeRx<R: RegisterAccess> {
     regs: R,
     index: u16,
-    ring: DmaMem,
-    bufs: DmaMem,
+    ring: DescRing,
+    bufs: BufPool,
     mask: u16,
     /// Next descriptor to look at for a write-back.
     next_clean: u16,
@@ -38,7 +39,7 @@ pub struct IxgbeRx<R: RegisterAccess> {
     /// Buffer posted at each descriptor.
     desc_buf: Vec<u16>,
     /// Buffers ready to be posted (released or dropped frames).
-    free: Vec<u16>,
+    free: IndexStack,
     /// Buffers handed to the caller and not yet released.
     held: Vec<bool>,
     /// Dropping the rest of a frame whose first descriptor lacked EOP.
@@ -47,9 +48,9 @@ pub struct IxgbeRx<R: RegisterAccess> {
 }
 
 impl<R: RegisterAccess> IxgbeRx<R> {
-    /// A queue over a descriptor ring of `ring.len() / 16` entries (a power of two) and as
-    /// many [`BUF_SIZE`] buffers. Registers are programmed by [`crate::Ixgbe`]'s init.
-    pub(crate) fn new(regs: R, index: u16, ring: DmaMem, bufs: DmaMem, size: u16) -> Self {
+    /// A queue over a ring of `size` descriptors (a power of two) and as many [`BUF_SIZE`]
+    /// buffers. Registers are programmed by [`crate::Ixgbe`]'s init.
+    pub(crate) fn new(regs: R, index: u16, ring: DescRing, bufs: BufPool, size: u16) -> Self {
         Self {
             regs,
             index,
@@ -60,7 +61,7 @@ impl<R: RegisterAccess> IxgbeRx<R> {
             tail: 0,
             posted: 0,
             desc_buf: vec![0; size as usize],
-            free: (0..size).rev().collect(),
+            free: IndexStack::full(size as usize, size),
             held: vec![false; size as usize],
             discarding: false,
             counters: QueueCounters::new(),
@@ -69,32 +70,29 @@ impl<R: RegisterAccess> IxgbeRx<R> {
 
     /// Posts free buffers to the device, then writes RDT once if anything was posted.
     pub(crate) fn refill(&mut self) {
-        let mut n = 0u16;
         // One descriptor always stays unposted: RDH == RDT means "ring empty" (7.1.9).
-        while self.posted < self.mask {
+        let room = self.mask - self.posted;
+        let (mut tail, mut n) = (self.tail, 0u16);
+        while n < room {
             let Some(buf) = self.free.pop() else { break };
-            let d = self.tail as usize * DESC_SIZE;
             self.ring
-                .write_u64(d + RX_READ_PKT_ADDR, self.buf_phys(buf));
+                .write_u64(tail, RX_READ_PKT_ADDR, self.bufs.phys(buf));
             // Header address 0 also clears the DD bit of the previous write-back.
-            self.ring.write_u64(d + RX_READ_HDR_ADDR, 0);
-            self.desc_buf[self.tail as usize] = buf;
-            self.tail = (self.tail + 1) & self.mask;
-            self.posted += 1;
+            self.ring.write_u64(tail, RX_READ_HDR_ADDR, 0);
+            if let Some(d) = self.desc_buf.get_mut(usize::from(tail)) {
+                *d = buf;
+            }
+            tail = (tail + 1) & self.mask;
             n += 1;
         }
         if n > 0 {
+            self.tail = tail;
+            self.posted += n;
             // Descriptors must be visible in memory before the device sees the new tail.
             fence(Ordering::Release);
-            self.regs
-                .write32(regs::rdt(self.index), u32::from(self.tail));
+            self.regs.write32(regs::rdt(self.index), u32::from(tail));
             self.counters.doorbells.inc();
         }
-    }
-
-    #[inline]
-    fn buf_phys(&self, buf: u16) -> u64 {
-        self.bufs.phys() + (buf as u64) * BUF_SIZE as u64
     }
 
     /// Descriptors the device currently owns (for tests and diagnostics).
@@ -111,47 +109,48 @@ impl<R: RegisterAccess> RxQueue for IxgbeRx<R> {
     fn rx_burst(&mut self, out: &mut [RxFrame]) -> usize {
         self.refill();
         let (mut got, mut bytes, mut errors) = (0usize, 0u64, 0u64);
-        while got < out.len() && self.posted > 0 {
-            let d = self.next_clean as usize * DESC_SIZE;
-            let status_error = self.ring.read_u32(d + RX_WB_STATUS_ERROR);
+        let (mut next, mut posted) = (self.next_clean, self.posted);
+        while posted > 0 {
+            let Some(slot) = out.get_mut(got) else { break };
+            let status_error = self.ring.read_u32(next, RX_WB_STATUS_ERROR);
             if status_error & RX_STAT_DD == 0 {
                 break;
             }
             // The rest of the write-back is read only after DD was seen (7.1.6.2).
             fence(Ordering::Acquire);
-            let len = (self.ring.read_u32(d + RX_WB_LEN_VLAN) & 0xFFFF) as usize;
-            let info = self.ring.read_u32(d + RX_WB_INFO);
-            let hash = self.ring.read_u32(d + RX_WB_RSS_HASH);
-            let buf = self.desc_buf[self.next_clean as usize];
-            self.next_clean = (self.next_clean + 1) & self.mask;
-            self.posted -= 1;
+            let len = (self.ring.read_u32(next, RX_WB_LEN_VLAN) & 0xFFFF) as usize;
+            let info = self.ring.read_u32(next, RX_WB_INFO);
+            let hash = self.ring.read_u32(next, RX_WB_RSS_HASH);
+            let buf = self.desc_buf.get(usize::from(next)).copied().unwrap_or(0);
+            next = (next + 1) & self.mask;
+            posted -= 1;
 
-            let eop = status_error & RX_STAT_EOP != 0;
-            // A frame spread over several buffers cannot happen with 2 KB buffers and jumbo
+            // Good: EOP, no frame error, 0 < len <= BUF_SIZE, not the tail of a bad frame. A
+            // frame spread over several buffers cannot happen with 2 KB buffers and jumbo
             // frames off: its pieces are device misbehaviour and are dropped up to its EOP.
-            let bad = self.discarding
-                || !eop
-                || status_error & RX_ERR_FRAME != 0
-                || len == 0
-                || len > BUF_SIZE;
-            if bad {
-                if !self.discarding {
-                    errors += 1;
-                }
-                self.discarding = !eop;
+            let good = status_error & (RX_STAT_EOP | RX_ERR_FRAME) == RX_STAT_EOP
+                && len.wrapping_sub(1) < BUF_SIZE
+                && !self.discarding;
+            if !good {
+                errors += u64::from(!self.discarding);
+                self.discarding = status_error & RX_STAT_EOP == 0;
                 self.free.push(buf);
                 continue;
             }
-            self.held[buf as usize] = true;
-            out[got] = RxFrame {
+            if let Some(h) = self.held.get_mut(usize::from(buf)) {
+                *h = true;
+            }
+            *slot = RxFrame {
                 slot: buf,
                 len: len as u16,
                 rss_hash: (info & RX_WB_RSSTYPE_MASK != RSSTYPE_NONE).then_some(hash),
-                csum_ok: status_error & RX_STAT_L4CS != 0 && status_error & RX_ERR_TCPE == 0,
+                csum_ok: status_error & (RX_STAT_L4CS | RX_ERR_TCPE) == RX_STAT_L4CS,
             };
             got += 1;
             bytes += len as u64;
         }
+        self.next_clean = next;
+        self.posted = posted;
         if got > 0 {
             self.counters.packets.add(got as u64);
             self.counters.bytes.add(bytes);
@@ -163,9 +162,8 @@ impl<R: RegisterAccess> RxQueue for IxgbeRx<R> {
     }
 
     fn frame(&self, frame: &RxFrame) -> &[u8] {
-        let slot = frame.slot as usize;
-        if self.held.get(slot).copied().unwrap_or(false) && frame.len as usize <= BUF_SIZE {
-            self.bufs.bytes(slot * BUF_SIZE, frame.len as usize)
+        if self.held.get(frame.slot as usize).copied().unwrap_or(false) {
+            self.bufs.bytes(frame.slot, frame.len as usize)
         } else {
             &[]
         }

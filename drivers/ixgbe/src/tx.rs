@@ -14,10 +14,11 @@ use core::sync::atomic::{Ordering, fence};
 use corenet_nic::{Offload, QueueCounters, TxQueue, TxSlot};
 
 use crate::desc::*;
-use crate::dma::DmaMem;
+use crate::dma::{BufPool, DescRing};
 use crate::mmio::RegisterAccess;
 use crate::regs;
 use crate::rx::BUF_SIZE;
+use crate::stack::IndexStack;
 
 /// Reclaim completions at flush once this many descriptors are in flight (or half the ring).
 pub const RECLAIM_BATCH: u16 = 32;
@@ -28,9 +29,9 @@ pub struct IxgbeTx<R: RegisterAccess> {
     regs: R,
     index: u16,
     /// Descriptors, then (at `head_wb`) the head write-back word.
-    ring: DmaMem,
+    ring: DescRing,
     head_wb: usize,
-    bufs: DmaMem,
+    bufs: BufPool,
     mask: u16,
     /// Next descriptor to fill.
     tail: u16,
@@ -40,10 +41,12 @@ pub struct IxgbeTx<R: RegisterAccess> {
     in_flight: u16,
     /// Descriptors filled since the last tail write.
     unflushed: u16,
+    /// Bytes in the unflushed frames (counted at flush).
+    unflushed_bytes: u64,
     /// Reclaim at flush once this many descriptors are in flight.
     reclaim_at: u16,
     desc_buf: Vec<u16>,
-    free: Vec<u16>,
+    free: IndexStack,
     allocated: Vec<bool>,
     counters: QueueCounters,
 }
@@ -52,7 +55,7 @@ impl<R: RegisterAccess> IxgbeTx<R> {
     /// A queue over `size` descriptors (a power of two) in `ring`, whose bytes from
     /// `size * 16` hold the head write-back word, and `size - 1` buffers: one descriptor always
     /// stays empty, so a full ring never looks empty (TDH == TDT).
-    pub(crate) fn new(regs: R, index: u16, ring: DmaMem, bufs: DmaMem, size: u16) -> Self {
+    pub(crate) fn new(regs: R, index: u16, ring: DescRing, bufs: BufPool, size: u16) -> Self {
         Self {
             regs,
             index,
@@ -64,9 +67,10 @@ impl<R: RegisterAccess> IxgbeTx<R> {
             clean: 0,
             in_flight: 0,
             unflushed: 0,
+            unflushed_bytes: 0,
             reclaim_at: RECLAIM_BATCH.min(size / 2),
             desc_buf: vec![0; size as usize],
-            free: (0..size - 1).rev().collect(),
+            free: IndexStack::full(size as usize, size - 1),
             allocated: vec![false; size as usize],
             counters: QueueCounters::new(),
         }
@@ -74,12 +78,12 @@ impl<R: RegisterAccess> IxgbeTx<R> {
 
     /// Device address of the head write-back word (programmed into TDWBAL/TDWBAH).
     pub(crate) fn head_wb_phys(&self) -> u64 {
-        self.ring.phys() + self.head_wb as u64
+        self.ring.mem().phys() + self.head_wb as u64
     }
 
     /// Returns buffers of completed descriptors to the free stack; how many were reclaimed.
     pub fn reclaim(&mut self) -> u16 {
-        let head = self.ring.read_u32(self.head_wb);
+        let head = self.ring.mem().read_u32(self.head_wb);
         fence(Ordering::Acquire);
         let done = (head as u16).wrapping_sub(self.clean) & self.mask;
         if head > u32::from(self.mask) || done > self.in_flight {
@@ -88,7 +92,9 @@ impl<R: RegisterAccess> IxgbeTx<R> {
             return 0;
         }
         for _ in 0..done {
-            self.free.push(self.desc_buf[self.clean as usize]);
+            if let Some(&b) = self.desc_buf.get(self.clean as usize) {
+                self.free.push(b);
+            }
             self.clean = (self.clean + 1) & self.mask;
         }
         self.in_flight -= done;
@@ -121,14 +127,20 @@ impl<R: RegisterAccess> TxQueue for IxgbeTx<R> {
             self.reclaim();
         }
         let buf = self.free.pop()?;
-        self.allocated[buf as usize] = true;
+        if let Some(a) = self.allocated.get_mut(buf as usize) {
+            *a = true;
+        }
         Some(TxSlot { slot: buf })
     }
 
     fn buffer(&mut self, slot: &TxSlot) -> &mut [u8] {
-        let b = slot.slot as usize;
-        if self.allocated.get(b).copied().unwrap_or(false) {
-            self.bufs.bytes_mut(b * BUF_SIZE, BUF_SIZE)
+        if self
+            .allocated
+            .get(slot.slot as usize)
+            .copied()
+            .unwrap_or(false)
+        {
+            self.bufs.bytes_mut(slot.slot)
         } else {
             &mut []
         }
@@ -146,20 +158,18 @@ impl<R: RegisterAccess> TxQueue for IxgbeTx<R> {
             self.free.push(slot.slot);
             return;
         }
-        let d = self.tail as usize * DESC_SIZE;
-        let addr = self.bufs.phys() + slot.slot as u64 * BUF_SIZE as u64;
-        self.ring.write_u64(d + TX_ADDR, addr);
-        self.ring.write_u32(
-            d + TX_CMD_TYPE_LEN,
-            len as u32 | TX_DTYP_DATA | TX_DCMD_EOP | TX_DCMD_IFCS | TX_DCMD_RS | TX_DCMD_DEXT,
-        );
+        let d = self.tail;
+        self.ring.write_u64(d, TX_ADDR, self.bufs.phys(slot.slot));
+        let cmd = TX_DTYP_DATA | TX_DCMD_EOP | TX_DCMD_IFCS | TX_DCMD_RS | TX_DCMD_DEXT;
+        self.ring.write_u32(d, TX_CMD_TYPE_LEN, len as u32 | cmd);
         self.ring
-            .write_u32(d + TX_OLINFO_STATUS, (len as u32) << TX_PAYLEN_SHIFT);
-        self.desc_buf[self.tail as usize] = slot.slot;
+            .write_u32(d, TX_OLINFO_STATUS, (len as u32) << TX_PAYLEN_SHIFT);
+        if let Some(b) = self.desc_buf.get_mut(d as usize) {
+            *b = slot.slot;
+        }
         self.tail = (self.tail + 1) & self.mask;
         self.unflushed += 1;
-        self.counters.packets.inc();
-        self.counters.bytes.add(len as u64);
+        self.unflushed_bytes += len as u64;
     }
 
     fn cancel(&mut self, slot: TxSlot) {
@@ -177,8 +187,11 @@ impl<R: RegisterAccess> TxQueue for IxgbeTx<R> {
         self.regs
             .write32(regs::tdt(self.index), u32::from(self.tail));
         self.counters.doorbells.inc();
+        self.counters.packets.add(u64::from(self.unflushed));
+        self.counters.bytes.add(self.unflushed_bytes);
         self.in_flight += self.unflushed;
         self.unflushed = 0;
+        self.unflushed_bytes = 0;
         if self.in_flight >= self.reclaim_at {
             self.reclaim();
         }
