@@ -88,3 +88,28 @@ impl RegisterAccess for Mmio {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec;
+
+    #[test]
+    fn volatile_access_at_byte_offsets_and_refuses_out_of_range() {
+        let mut bar = vec![0u32; crate::pci::BAR0_LEN / 4];
+        let base = NonNull::new(bar.as_mut_ptr().cast::<u8>()).unwrap();
+        // SAFETY: `bar` is a live, aligned allocation of BAR0_LEN bytes that outlives `mmio`
+        // and is not otherwise accessed until `mmio` is last used.
+        let mmio = unsafe { Mmio::new(base, crate::pci::BAR0_LEN) }.unwrap();
+        mmio.write32(crate::regs::EEC, 0x1234_5678);
+        mmio.set_bits(crate::regs::EEC, 1);
+        assert_eq!(mmio.read32(crate::regs::EEC), 0x1234_5679);
+        mmio.write32(crate::pci::BAR0_LEN as u32, 7);
+        assert_eq!(mmio.read32(crate::pci::BAR0_LEN as u32), u32::MAX);
+        assert_eq!(mmio.read32(2), u32::MAX, "unaligned");
+        assert_eq!(bar[crate::regs::EEC as usize / 4], 0x1234_5679);
+        // SAFETY: as above; too small a mapping is refused before any access.
+        let small = unsafe { Mmio::new(base, 4096) };
+        assert_eq!(small.err(), Some(MmioError::TooSmall(4096)));
+    }
+}

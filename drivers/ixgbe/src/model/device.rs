@@ -349,6 +349,23 @@ impl Device {
         }
     }
 
+    /// Reads `len` bytes of DMA memory (for tests; a fault outside the regions).
+    pub fn peek_mem(&mut self, addr: u64, len: usize) -> Vec<u8> {
+        let mut v = vec![0; len];
+        self.mem.read(addr, &mut v);
+        v
+    }
+
+    /// Reads a little-endian u32 of DMA memory (for tests).
+    pub fn peek_mem_u32(&mut self, addr: u64) -> u32 {
+        self.mem.read_u32(addr)
+    }
+
+    /// Writes DMA memory as software would (for tests programming rings by hand).
+    pub fn poke_mem(&mut self, addr: u64, data: &[u8]) -> bool {
+        self.mem.write(addr, data)
+    }
+
     /// Writes `value` into transmit queue `q`'s head write-back word, as a hostile device might.
     pub fn write_tx_head_wb(&mut self, q: u16, value: u32) {
         let addr = u64::from(self.get(tdwbal(q)) & !3) | u64::from(self.get(tdwbah(q))) << 32;

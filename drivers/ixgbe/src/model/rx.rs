@@ -179,9 +179,11 @@ impl Device {
         let rdlen = self.get(rdlen(q)) as usize;
         let size = rdlen / DESC_SIZE;
         let (head, tail) = (self.get(rdh(q)) as usize, self.get(rdt(q)) as usize);
-        // Only the advanced one-buffer format is modelled; RDLEN must be a non-zero
-        // multiple of 128 (8.2.3.8.3); head and tail must lie in the ring.
+        // Only the advanced one-buffer format is modelled; RDBAL must be 128-byte aligned
+        // (8.2.3.8.1), RDLEN a non-zero multiple of 128 (8.2.3.8.3); head and tail must lie in
+        // the ring.
         if srrctl & SRRCTL_DESCTYPE_MASK != SRRCTL_DESCTYPE_ADV_ONEBUF
+            || self.get(rdbal(q)) & 0x7F != 0
             || bsize == 0
             || rdlen == 0
             || !rdlen.is_multiple_of(128)

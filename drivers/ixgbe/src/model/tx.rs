@@ -38,7 +38,9 @@ impl Device {
         let tdlen = self.get(tdlen(q)) as usize;
         let size = tdlen / DESC_SIZE;
         let (mut head, tail) = (self.get(tdh(q)) as usize, self.get(tdt(q)) as usize);
-        if tdlen == 0 || !tdlen.is_multiple_of(128) || head >= size || tail >= size {
+        // TDBAL must be 128-byte aligned (8.2.3.9.5), TDLEN a non-zero multiple of 128.
+        let misaligned = self.get(tdbal(q)) & 0x7F != 0;
+        if misaligned || tdlen == 0 || !tdlen.is_multiple_of(128) || head >= size || tail >= size {
             self.config_faults += 1;
             return;
         }

@@ -3,6 +3,7 @@
 mod data;
 mod hostile;
 mod init;
+mod model;
 mod rss;
 
 use std::vec::Vec;
