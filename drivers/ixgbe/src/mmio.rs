@@ -69,6 +69,14 @@ impl Mmio {
     }
 }
 
+// SAFETY: `Mmio` is a pointer to device registers, not to Rust data. Every access is a single
+// volatile 32-bit load or store, which the device serialises itself; the driver gives each
+// core its own queue registers (RDT/TDT of its queue), and the shared ones are only touched
+// during init, before the queues are handed out.
+unsafe impl Send for Mmio {}
+// SAFETY: as for `Send`: `&Mmio` only allows single volatile register accesses.
+unsafe impl Sync for Mmio {}
+
 impl RegisterAccess for Mmio {
     #[inline]
     fn read32(&self, offset: u32) -> u32 {
@@ -93,6 +101,13 @@ impl RegisterAccess for Mmio {
 mod tests {
     use super::*;
     use std::vec;
+
+    #[test]
+    fn queues_over_real_mmio_can_move_to_another_core() {
+        fn is_send<T: Send>() {}
+        is_send::<crate::IxgbeRx<Mmio>>();
+        is_send::<crate::IxgbeTx<Mmio>>();
+    }
 
     #[test]
     fn volatile_access_at_byte_offsets_and_refuses_out_of_range() {
