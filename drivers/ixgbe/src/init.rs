@@ -62,14 +62,18 @@ impl Config {
                 return Err(ConfigError::BadRingSize(size));
             }
         }
-        if self.rss.queues != self.queues {
-            return Err(ConfigError::RssQueueMismatch);
-        }
-        if let Some(&q) = self.rss.table.iter().find(|&&q| q >= self.queues) {
-            return Err(ConfigError::TableEntryOutOfRange(q));
-        }
-        Ok(())
+        check_rss(&self.rss, self.queues)
     }
+}
+
+fn check_rss(rss: &RssConfig, queues: u16) -> Result<(), ConfigError> {
+    if rss.queues != queues {
+        return Err(ConfigError::RssQueueMismatch);
+    }
+    if let Some(&q) = rss.table.iter().find(|&&q| q >= queues) {
+        return Err(ConfigError::TableEntryOutOfRange(q));
+    }
+    Ok(())
 }
 
 /// Why a [`Config`] was refused.
@@ -372,6 +376,14 @@ impl<R: RegisterAccess> Ixgbe<R> {
             }
         }
         Ok(queues)
+    }
+
+    /// Re-programs the RSS key and indirection table at run time (e.g. when the stack moves
+    /// flows between cores). The queue count cannot change.
+    pub fn set_rss(&mut self, rss: &RssConfig) -> Result<(), ConfigError> {
+        check_rss(rss, self.queues)?;
+        self.setup_rss(rss);
+        Ok(())
     }
 
     /// Current link state (LINKS); link loss is reported here, never waited on.

@@ -76,3 +76,25 @@ fn unhashable_frames_go_to_queue_zero_without_a_hash() {
     assert_eq!(frames[0].rss_hash, None);
     assert_eq!(pairs[0].rx.frame(&frames[0]), &arp[..]);
 }
+
+#[test]
+fn rss_table_can_be_changed_at_run_time() {
+    let (model, mut dev, mut pairs) = bring_up(2, 64);
+    let mut rss = RssConfig::new(2).unwrap();
+    rss.table = [1; TABLE_LEN];
+    dev.set_rss(&rss).unwrap();
+    let f = ipv4_frame(MAC, ([9, 9, 9, 9], [10, 0, 0, 1], 1234, 80), true, 10, 0);
+    assert_eq!(model.inject(&f), RxOutcome::Delivered { queue: 1 });
+    let mut frames = [RxFrame::default(); 4];
+    assert_eq!(pairs[1].rx.rx_burst(&mut frames), 1);
+    rss.table[5] = 2;
+    assert_eq!(
+        dev.set_rss(&rss),
+        Err(crate::ConfigError::TableEntryOutOfRange(2))
+    );
+    let three = RssConfig::new(3).unwrap();
+    assert_eq!(
+        dev.set_rss(&three),
+        Err(crate::ConfigError::RssQueueMismatch)
+    );
+}
