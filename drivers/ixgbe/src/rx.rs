@@ -99,6 +99,14 @@ impl<R: RegisterAccess> IxgbeRx<R> {
     pub fn posted(&self) -> u16 {
         self.posted
     }
+
+    /// Buffers (posted to the device, free, held by the caller): always summing to the ring
+    /// size, whatever the device does.
+    #[cfg(test)]
+    pub(crate) fn accounting(&self) -> (usize, usize, usize) {
+        let held = self.held.iter().filter(|&&h| h).count();
+        (usize::from(self.posted), self.free.len(), held)
+    }
 }
 
 impl<R: RegisterAccess> RxQueue for IxgbeRx<R> {

@@ -45,6 +45,11 @@ impl IndexStack {
         self.slots.get(self.len).copied()
     }
 
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
     #[inline(always)]
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0

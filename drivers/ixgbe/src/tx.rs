@@ -106,6 +106,15 @@ impl<R: RegisterAccess> IxgbeTx<R> {
         self.in_flight
     }
 
+    /// Buffers (in flight or unflushed, free, allocated to the caller): always summing to the
+    /// ring size minus one, whatever the device does.
+    #[cfg(test)]
+    pub(crate) fn accounting(&self) -> (usize, usize, usize) {
+        let allocated = self.allocated.iter().filter(|&&a| a).count();
+        let queued = usize::from(self.in_flight + self.unflushed);
+        (queued, self.free.len(), allocated)
+    }
+
     fn take_allocated(&mut self, slot: &TxSlot) -> bool {
         match self.allocated.get_mut(slot.slot as usize) {
             Some(a) if *a => {
