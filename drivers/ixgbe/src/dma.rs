@@ -142,24 +142,64 @@ impl DescRing {
         &self.mem
     }
 
+    /// A copyable view for hot loops (base and mask in registers, not reloaded through
+    /// `self` after every volatile access).
     #[inline(always)]
-    fn at(&self, idx: u16, offset: usize) -> *mut u8 {
-        let byte = usize::from(idx & self.mask) * crate::desc::DESC_SIZE + (offset & 0xF);
-        self.mem.region.virt.as_ptr().wrapping_add(byte)
+    pub fn view(&self) -> RingView<'_> {
+        RingView {
+            base: self.mem.region.virt.as_ptr(),
+            mask: self.mask,
+            _ring: core::marker::PhantomData,
+        }
     }
 
     /// Volatile read of the u32 at byte `field` (rounded down to 4) of descriptor `idx`.
     #[inline(always)]
     pub fn read_u32(&self, idx: u16, field: usize) -> u32 {
-        let p = self.at(idx, field & 0xC).cast::<u32>();
-        // SAFETY: `new` checked that `size` descriptors fit the region and that it is 16-byte
-        // aligned; `at` masks the index below `size` and the offset below 16, 4-aligned.
-        u32::from_le(unsafe { p.read_volatile() })
+        self.view().read_u32(idx, field)
     }
 
     /// Volatile write of the u32 at byte `field` (rounded down to 4) of descriptor `idx`.
     #[inline(always)]
     pub fn write_u32(&self, idx: u16, field: usize, value: u32) {
+        self.view().write_u32(idx, field, value)
+    }
+
+    /// Volatile write of the u64 at byte `field` (0 or 8) of descriptor `idx`.
+    #[inline(always)]
+    pub fn write_u64(&self, idx: u16, field: usize, value: u64) {
+        self.view().write_u64(idx, field, value)
+    }
+}
+
+/// A borrowed view of a [`DescRing`]: the same masked, always-in-bounds accessors.
+#[derive(Debug, Clone, Copy)]
+pub struct RingView<'a> {
+    base: *mut u8,
+    mask: u16,
+    _ring: core::marker::PhantomData<&'a DescRing>,
+}
+
+impl RingView<'_> {
+    #[inline(always)]
+    fn at(self, idx: u16, offset: usize) -> *mut u8 {
+        let byte = usize::from(idx & self.mask) * crate::desc::DESC_SIZE + (offset & 0xF);
+        self.base.wrapping_add(byte)
+    }
+
+    /// Volatile read of the u32 at byte `field` (rounded down to 4) of descriptor `idx`.
+    #[inline(always)]
+    pub fn read_u32(self, idx: u16, field: usize) -> u32 {
+        let p = self.at(idx, field & 0xC).cast::<u32>();
+        // SAFETY: the view borrows a `DescRing`, whose constructor checked that `mask + 1`
+        // descriptors fit its region and that the region is 16-byte aligned; `at` masks the
+        // index below `mask + 1` and the offset below 16, 4-aligned.
+        u32::from_le(unsafe { p.read_volatile() })
+    }
+
+    /// Volatile write of the u32 at byte `field` (rounded down to 4) of descriptor `idx`.
+    #[inline(always)]
+    pub fn write_u32(self, idx: u16, field: usize, value: u32) {
         let p = self.at(idx, field & 0xC).cast::<u32>();
         // SAFETY: as in `read_u32`.
         unsafe { p.write_volatile(value.to_le()) }
@@ -167,7 +207,7 @@ impl DescRing {
 
     /// Volatile write of the u64 at byte `field` (0 or 8) of descriptor `idx`.
     #[inline(always)]
-    pub fn write_u64(&self, idx: u16, field: usize, value: u64) {
+    pub fn write_u64(self, idx: u16, field: usize, value: u64) {
         let p = self.at(idx, field & 0x8).cast::<u64>();
         // SAFETY: as in `read_u32`, with the offset 0 or 8 and so 8-aligned.
         unsafe { p.write_volatile(value.to_le()) }

@@ -117,20 +117,23 @@ impl<R: RegisterAccess> RxQueue for IxgbeRx<R> {
     fn rx_burst(&mut self, out: &mut [RxFrame]) -> usize {
         self.refill();
         let (mut got, mut bytes, mut errors) = (0usize, 0u64, 0u64);
-        let (mut next, mut posted) = (self.next_clean, self.posted);
+        let (mut next, mut posted, mut discarding) =
+            (self.next_clean, self.posted, self.discarding);
+        let (ring, mask) = (self.ring.view(), self.mask);
+        let (desc_buf, held) = (&self.desc_buf[..], &mut self.held[..]);
         while posted > 0 {
             let Some(slot) = out.get_mut(got) else { break };
-            let status_error = self.ring.read_u32(next, RX_WB_STATUS_ERROR);
+            let status_error = ring.read_u32(next, RX_WB_STATUS_ERROR);
             if status_error & RX_STAT_DD == 0 {
                 break;
             }
             // The rest of the write-back is read only after DD was seen (7.1.6.2).
             fence(Ordering::Acquire);
-            let len = (self.ring.read_u32(next, RX_WB_LEN_VLAN) & 0xFFFF) as usize;
-            let info = self.ring.read_u32(next, RX_WB_INFO);
-            let hash = self.ring.read_u32(next, RX_WB_RSS_HASH);
-            let buf = self.desc_buf.get(usize::from(next)).copied().unwrap_or(0);
-            next = (next + 1) & self.mask;
+            let len = (ring.read_u32(next, RX_WB_LEN_VLAN) & 0xFFFF) as usize;
+            let info = ring.read_u32(next, RX_WB_INFO);
+            let hash = ring.read_u32(next, RX_WB_RSS_HASH);
+            let buf = desc_buf.get(usize::from(next)).copied().unwrap_or(0);
+            next = (next + 1) & mask;
             posted -= 1;
 
             // Good: EOP, no frame error, 0 < len <= BUF_SIZE, not the tail of a bad frame. A
@@ -138,14 +141,14 @@ impl<R: RegisterAccess> RxQueue for IxgbeRx<R> {
             // frames off: its pieces are device misbehaviour and are dropped up to its EOP.
             let good = status_error & (RX_STAT_EOP | RX_ERR_FRAME) == RX_STAT_EOP
                 && len.wrapping_sub(1) < BUF_SIZE
-                && !self.discarding;
+                && !discarding;
             if !good {
-                errors += u64::from(!self.discarding);
-                self.discarding = status_error & RX_STAT_EOP == 0;
+                errors += u64::from(!discarding);
+                discarding = status_error & RX_STAT_EOP == 0;
                 self.free.push(buf);
                 continue;
             }
-            if let Some(h) = self.held.get_mut(usize::from(buf)) {
+            if let Some(h) = held.get_mut(usize::from(buf)) {
                 *h = true;
             }
             *slot = RxFrame {
@@ -159,6 +162,7 @@ impl<R: RegisterAccess> RxQueue for IxgbeRx<R> {
         }
         self.next_clean = next;
         self.posted = posted;
+        self.discarding = discarding;
         if got > 0 {
             self.counters.packets.add(got as u64);
             self.counters.bytes.add(bytes);
