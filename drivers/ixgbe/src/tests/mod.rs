@@ -5,6 +5,7 @@ mod hostile;
 mod init;
 mod model;
 mod rss;
+mod tcp;
 
 use std::vec::Vec;
 
