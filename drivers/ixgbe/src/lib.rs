@@ -8,7 +8,7 @@
 //! - [`mmio`]: [`mmio::RegisterAccess`], the 32-bit read/write trait the driver is generic
 //!   over, and its volatile MMIO implementation. [`regs`] names every register and bit as
 //!   the datasheet does, with offsets checked at compile time.
-//! - [`init`]: [`Ixgbe::init`] walks the datasheet's initialization sequence (4.6.3 onwards):
+//! - [`config`]: what to bring up and the typed errors. [`init`]: [`Ixgbe::init`] walks the datasheet's initialization sequence (4.6.3 onwards):
 //!   reset, EEPROM and DMA readiness, link, statistics, receive and transmit queues, RSS from
 //!   the [`corenet_nic::RssConfig`] the stack also uses. Every wait is bounded by time from a
 //!   caller-supplied [`delay::Delay`] and fails with a typed [`InitError`].
@@ -25,6 +25,7 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod config;
 pub mod delay;
 pub mod desc;
 #[allow(unsafe_code, reason = "volatile access to DMA memory; audited module")]
@@ -44,8 +45,9 @@ pub mod tx;
 #[cfg(test)]
 mod tests;
 
+pub use config::{Config, ConfigError, InitError, LinkSpeed, LinkStatus};
 pub use delay::Delay;
-pub use init::{Config, ConfigError, InitError, Ixgbe, LinkSpeed, LinkStatus, QueuePair};
+pub use init::{Ixgbe, QueuePair};
 pub use mmio::{Mmio, RegisterAccess};
 pub use rx::IxgbeRx;
 pub use stats::HwStats;

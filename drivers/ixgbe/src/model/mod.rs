@@ -11,6 +11,7 @@
 //! - [`device`]: the register file, reset, time and link.
 //! - [`rx`]: frame reception: filtering, RSS, descriptor write-back, hostile variants.
 //! - [`tx`]: the transmit engine: descriptor fetch, frame assembly, completion write-back.
+//! - `inspect`: time, faults, raw DMA memory and hostile acts, for tests.
 //!
 //! Time only moves when the test (or the driver, through the [`Model82599::delay`] closure)
 //! calls [`Model82599::advance`]; nothing sleeps.
@@ -26,6 +27,7 @@ use crate::mmio::RegisterAccess;
 pub mod device;
 #[allow(unsafe_code, reason = "the model's host-memory DMA; audited module")]
 mod hostmem;
+mod inspect;
 pub mod rx;
 pub mod tx;
 
