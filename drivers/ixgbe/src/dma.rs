@@ -19,8 +19,9 @@ impl DmaMem {
     ///
     /// The allocator's contract (a zero-filled region valid for `len` bytes, reachable by the
     /// device at `phys`, owned by the caller) is what makes the accessors sound. `DmaAllocator`
-    /// is a safe trait, so this trusts every implementation to keep that contract.
-    pub fn new(region: DmaRegion) -> Self {
+    /// is a safe trait, so this trusts every implementation to keep that contract; it is
+    /// crate-private so no other code can wrap an arbitrary pointer.
+    pub(crate) fn new(region: DmaRegion) -> Self {
         Self { region }
     }
 
