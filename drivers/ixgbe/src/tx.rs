@@ -170,9 +170,11 @@ impl<R: RegisterAccess> TxQueue for IxgbeTx<R> {
         let d = self.tail;
         self.ring.write_u64(d, TX_ADDR, self.bufs.phys(slot.slot));
         let cmd = TX_DTYP_DATA | TX_DCMD_EOP | TX_DCMD_IFCS | TX_DCMD_RS | TX_DCMD_DEXT;
-        self.ring.write_u32(d, TX_CMD_TYPE_LEN, len as u32 | cmd);
-        self.ring
-            .write_u32(d, TX_OLINFO_STATUS, (len as u32) << TX_PAYLEN_SHIFT);
+        // Dwords 2 (cmd_type_len) and 3 (olinfo_status) in one store: the device reads the
+        // descriptor only after the tail write.
+        let olinfo = (len as u32) << TX_PAYLEN_SHIFT;
+        let upper = u64::from(len as u32 | cmd) | u64::from(olinfo) << 32;
+        self.ring.write_u64(d, TX_CMD_TYPE_LEN, upper);
         if let Some(b) = self.desc_buf.get_mut(d as usize) {
             *b = slot.slot;
         }
