@@ -1,0 +1,130 @@
+//! What to bring up ([`Config`]) and what can go wrong ([`ConfigError`], [`InitError`]), plus
+//! the link state the device reports.
+
+use corenet_nic::RssConfig;
+
+use crate::regs::MAX_QUEUES;
+
+/// What to bring up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Queue pairs (one per core); at most 16, the RETA entries' reach.
+    pub queues: u16,
+    /// Receive descriptors per queue: a power of two from 8 to 4096.
+    pub rx_ring_size: u16,
+    /// Transmit descriptors per queue: a power of two from 8 to 4096.
+    pub tx_ring_size: u16,
+    /// Accept every unicast and multicast frame (FCTRL.UPE/MPE), not only our MAC.
+    pub promiscuous: bool,
+    /// RSS key and indirection table; its queue count must equal `queues`.
+    pub rss: RssConfig,
+    /// How long init waits for the link before returning with it down (not an error).
+    pub link_wait_us: u32,
+}
+
+impl Config {
+    /// `rss.queues` queue pairs of 512 descriptors each, broadcast on, not promiscuous,
+    /// waiting up to one second for the link.
+    pub fn new(rss: RssConfig) -> Self {
+        Self {
+            queues: rss.queues,
+            rx_ring_size: 512,
+            tx_ring_size: 512,
+            promiscuous: false,
+            rss,
+            link_wait_us: 1_000_000,
+        }
+    }
+
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
+        if self.queues == 0 || self.queues > MAX_QUEUES {
+            return Err(ConfigError::BadQueueCount(self.queues));
+        }
+        for size in [self.rx_ring_size, self.tx_ring_size] {
+            // RDLEN/TDLEN must be multiples of 128 bytes (8 descriptors); a power of two lets
+            // the ring index wrap with a mask.
+            if !size.is_power_of_two() || !(8..=4096).contains(&size) {
+                return Err(ConfigError::BadRingSize(size));
+            }
+        }
+        check_rss(&self.rss, self.queues)
+    }
+}
+
+pub(crate) fn check_rss(rss: &RssConfig, queues: u16) -> Result<(), ConfigError> {
+    if rss.queues != queues {
+        return Err(ConfigError::RssQueueMismatch);
+    }
+    if let Some(&q) = rss.table.iter().find(|&&q| q >= queues) {
+        return Err(ConfigError::TableEntryOutOfRange(q));
+    }
+    Ok(())
+}
+
+/// Why a [`Config`] was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigError {
+    /// Zero queues or more than 16.
+    BadQueueCount(u16),
+    /// Not a power of two in 8..=4096.
+    BadRingSize(u16),
+    /// `rss.queues` differs from `queues`.
+    RssQueueMismatch,
+    /// An indirection table entry names a queue that does not exist.
+    TableEntryOutOfRange(u16),
+}
+
+/// Why [`Ixgbe::init`](crate::Ixgbe::init) failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitError {
+    /// The configuration is invalid; nothing was touched.
+    Config(ConfigError),
+    /// CTRL.RST did not clear (4.6.3.2).
+    ResetTimeout,
+    /// EEC.ARD never set: the EEPROM auto-read did not finish (4.6.3).
+    EepromTimeout,
+    /// RDRXCTL.DMAIDONE never set (4.6.3).
+    DmaInitTimeout,
+    /// The DMA allocator ran out for this queue's ring or buffers.
+    OutOfDmaMemory {
+        /// The queue being set up.
+        queue: u16,
+    },
+    /// The allocator returned a region too small or not 16-byte aligned.
+    BadDmaRegion {
+        /// The queue being set up.
+        queue: u16,
+    },
+    /// RXDCTL.ENABLE did not read back as set (4.6.7.1).
+    RxEnableTimeout {
+        /// The queue being enabled.
+        queue: u16,
+    },
+    /// TXDCTL.ENABLE did not read back as set (4.6.8.1).
+    TxEnableTimeout {
+        /// The queue being enabled.
+        queue: u16,
+    },
+}
+
+/// Negotiated link speed (LINKS.LINK_SPEED).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkSpeed {
+    /// 100 Mb/s.
+    M100,
+    /// 1 Gb/s.
+    G1,
+    /// 10 Gb/s.
+    G10,
+    /// Reserved encoding.
+    Unknown,
+}
+
+/// Link state as LINKS reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkStatus {
+    /// LINKS.LINK_UP.
+    pub up: bool,
+    /// Speed; meaningful when `up`.
+    pub speed: LinkSpeed,
+}
