@@ -17,6 +17,7 @@ accel=auto
 cpu=""
 net=user
 tap=corenet0
+nic_opts=""
 vfio=""
 queues=""
 pcap=""
@@ -26,6 +27,7 @@ timeout_s=0
 profile=release
 kernel=""
 grub=0
+acpi=""
 dry_run=0
 fwd_http="${CORENET_FWD_HTTP:-8080}"
 fwd_echo="${CORENET_FWD_ECHO:-7777}"
@@ -47,6 +49,8 @@ Options:
   --accel A         auto | kvm | tcg. auto picks KVM only when /dev/kvm is usable AND the host
                     CPU advertises vmx or svm; otherwise TCG (multi-threaded). Default auto
   --cpu MODEL       QEMU CPU model (default: max under TCG, host under KVM)
+  --acpi on|off     microvm only: firmware tables. off (default) = MP table + virtio-mmio
+                    devices on the kernel command line, as Firecracker does; on = ACPI (MADT)
   --net MODE        user | tap | none (default user)
                       user: user-mode networking; forwards 127.0.0.1:8080 -> guest:80 and
                             127.0.0.1:7777 -> guest:7 (TCP and UDP). Override the host ports
@@ -56,6 +60,7 @@ Options:
                             meant to be run inside a network namespace. Removed on exit.
   --tap NAME        tap device name for --net tap (default corenet0)
   --queues N        NIC queue pairs (default: one per vCPU for tap, 1 for user)
+  --nic-opts STR    extra virtio-net device properties, e.g. rss=off (comma-separated)
   --vfio ADDR       pass a host PCI device through with vfio-pci (e.g. 0000:03:00.0)
   --pcap FILE       capture the guest NIC's traffic to FILE (QEMU filter-dump)
   --gdb             start paused with a gdb stub on tcp::1234
@@ -88,6 +93,7 @@ while [ $# -gt 0 ]; do
         --net) net="${2:?}"; shift 2 ;;
         --tap) tap="${2:?}"; shift 2 ;;
         --queues) queues="${2:?}"; shift 2 ;;
+        --nic-opts) nic_opts="${2:?}"; shift 2 ;;
         --vfio) vfio="${2:?}"; shift 2 ;;
         --pcap) pcap="${2:?}"; shift 2 ;;
         --gdb) gdb=1; shift ;;
@@ -95,6 +101,7 @@ while [ $# -gt 0 ]; do
         --timeout) timeout_s="${2:?}"; shift 2 ;;
         --debug) profile=debug; shift ;;
         --grub) grub=1; shift ;;
+        --acpi) acpi="${2:?}"; shift 2 ;;
         --dry-run) dry_run=1; shift ;;
         -h|--help) usage; exit 0 ;;
         --) shift; extra=("$@"); break ;;
@@ -109,6 +116,8 @@ done
 case "$machine" in q35|microvm) ;; *) die "--machine must be q35 or microvm, got '$machine'" ;; esac
 case "$net" in user|tap|none) ;; *) die "--net must be user, tap or none, got '$net'" ;; esac
 case "$accel" in auto|kvm|tcg) ;; *) die "--accel must be auto, kvm or tcg, got '$accel'" ;; esac
+case "${acpi:-off}" in on|off) ;; *) die "--acpi must be on or off, got '$acpi'" ;; esac
+[ -n "$acpi" ] && [ "$machine" != microvm ] && die "--acpi applies to --machine microvm only (q35 always has ACPI)"
 if [ -z "$queues" ]; then
     if [ "$net" = tap ]; then queues="$smp"; else queues=1; fi
 fi
@@ -166,8 +175,12 @@ if [ "$machine" = q35 ]; then
     [ -f /usr/share/qemu/qboot.rom ] && [ "$grub" = 0 ] && args+=(-bios /usr/share/qemu/qboot.rom)
     nic_dev=virtio-net-pci
 else
-    # microvm: no PCI; virtio-mmio devices are announced on the kernel command line by QEMU.
-    args+=(-M microvm,pit=on,pic=off,rtc=on,acpi=on)
+    # microvm: no PCI. Without ACPI, QEMU describes the CPUs in an MP table and announces each
+    # virtio-mmio device on the kernel command line (virtio_mmio.device=), like Firecracker.
+    args+=(-M "microvm,pit=on,pic=off,rtc=on,acpi=${acpi:-off}")
+    # Modern (version 2) virtio-mmio, as Firecracker and Cloud Hypervisor offer; QEMU's
+    # default is the legacy layout, which corenet's driver does not support.
+    args+=(-global virtio-mmio.force-legacy=false)
     nic_dev=virtio-net-device
 fi
 args+=(-device isa-debug-exit,iobase=0xf4,iosize=0x04)
@@ -182,7 +195,7 @@ trap cleanup EXIT
 case "$net" in
     user)
         args+=(-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:${fwd_http}-:80,hostfwd=tcp:127.0.0.1:${fwd_echo}-:7,hostfwd=udp:127.0.0.1:${fwd_echo}-:7")
-        args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01")
+        args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01${nic_opts:+,$nic_opts}")
         echo "qemu-run.sh: forwarding 127.0.0.1:${fwd_http} -> guest:80 and 127.0.0.1:${fwd_echo} -> guest:7 (tcp+udp)" >&2
         ;;
     tap)
@@ -198,10 +211,13 @@ case "$net" in
             tap_created=1
         fi
         args+=(-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=off,queues=$queues")
-        if [ "$machine" = q35 ] && [ "$queues" -gt 1 ]; then
-            args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01,mq=on,rss=on,hash=on,vectors=$((2 * queues + 2))")
+        if [ "$queues" -gt 1 ]; then
+            mq=mq=on
+            case ",$nic_opts," in *,rss=*) ;; *) mq="$mq,rss=on,hash=on" ;; esac
+            [ "$machine" = q35 ] && mq="$mq,vectors=$((2 * queues + 2))"
+            args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01,$mq${nic_opts:+,$nic_opts}")
         else
-            args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01")
+            args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01${nic_opts:+,$nic_opts}")
         fi
         case " $cmdline " in *" ip="*) ;; *) cmdline="ip=10.0.0.2/24 gw=10.0.0.1${cmdline:+ $cmdline}" ;; esac
         ;;

@@ -18,7 +18,9 @@ use corenet_virtio::hal::{GlobalDma, IdentityHal};
 use corenet_virtio::probe::{probe_mmio, probe_pci};
 use corenet_virtio::virtio_drivers::transport::mmio::MmioTransport;
 use corenet_virtio::virtio_drivers::transport::pci::PciTransport;
-use corenet_virtio::virtio_drivers::transport::pci::bus::{ConfigurationAccess, DeviceFunction, PciRoot};
+use corenet_virtio::virtio_drivers::transport::pci::bus::{
+    ConfigurationAccess, DeviceFunction, PciRoot,
+};
 use corenet_virtio::{NetConfig, QueueDma, QueuePair, Steering, VirtioNet};
 use spin::{Mutex, Once};
 
@@ -73,7 +75,11 @@ struct Pool(DmaPool);
 impl DmaAllocator for Pool {
     fn alloc_dma(&mut self, len: usize, align: usize) -> Option<DmaRegion> {
         let c = self.0.alloc(len, align)?;
-        Some(DmaRegion { virt: c.virt, phys: c.phys, len: c.len })
+        Some(DmaRegion {
+            virt: c.virt,
+            phys: c.phys,
+            len: c.len,
+        })
     }
 }
 
@@ -83,7 +89,12 @@ struct PairDma {
 }
 
 impl QueueDma for PairDma {
-    fn alloc_queue_dma(&mut self, pair: Option<u16>, len: usize, align: usize) -> Option<DmaRegion> {
+    fn alloc_queue_dma(
+        &mut self,
+        pair: Option<u16>,
+        len: usize,
+        align: usize,
+    ) -> Option<DmaRegion> {
         let i = pair.map_or(MAX_CORES, usize::from);
         while self.pools.len() <= i {
             self.pools.push(None).ok()?;
@@ -119,11 +130,13 @@ struct KernelCam(ConfigAccess);
 
 impl ConfigurationAccess for KernelCam {
     fn read_word(&self, df: DeviceFunction, off: u8) -> u32 {
-        self.0.read32(df.bus, df.device, df.function, u16::from(off))
+        self.0
+            .read32(df.bus, df.device, df.function, u16::from(off))
     }
 
     fn write_word(&mut self, df: DeviceFunction, off: u8, data: u32) {
-        self.0.write32(df.bus, df.device, df.function, u16::from(off), data);
+        self.0
+            .write32(df.bus, df.device, df.function, u16::from(off), data);
     }
 
     unsafe fn unsafe_clone(&self) -> Self {
@@ -146,14 +159,22 @@ fn publish<T: corenet_virtio::virtio_drivers::transport::Transport>(
     for (i, p) in pairs.into_iter().enumerate() {
         *PAIRS[i].lock() = Some(p);
     }
-    NicInfo { mac: net.mac(), pairs: n, steering: net.steering(), rss: net.rss().cloned(), transport }
+    NicInfo {
+        mac: net.mac(),
+        pairs: n,
+        steering: net.steering(),
+        rss: net.rss().cloned(),
+        transport,
+    }
 }
 
 fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
     let rss = RssConfig::new(core.count().min(corenet_nic::steering::TABLE_LEN))
         .map_err(|e| device_error("steering", &e))?;
     let cfg = NetConfig::new(rss);
-    let mut dma = PairDma { pools: heapless::Vec::new() };
+    let mut dma = PairDma {
+        pools: heapless::Vec::new(),
+    };
     // microvm and Firecracker: the command line names the virtio-mmio register blocks.
     for dev in corenet_virtio::cmdline::devices(core.cmdline().0).flatten() {
         // SAFETY: the loader (QEMU microvm, Firecracker) announced this register block on the
@@ -164,21 +185,31 @@ fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
                 *DEVICE.lock() = Some(Device::Mmio(net));
                 return Ok(info);
             }
-            Err(corenet_virtio::probe::MmioProbeError::Init(corenet_virtio::InitError::NotNetwork(_))) => {}
+            Err(corenet_virtio::probe::MmioProbeError::Init(
+                corenet_virtio::InitError::NotNetwork(_),
+            )) => {}
             Err(e) => return Err(device_error("virtio-mmio", &e)),
         }
     }
     let access = ConfigAccess::detect(core.platform());
     let mut found = None;
     scan(&access, &mut |f| {
-        if found.is_none() && f.vendor == 0x1af4 && matches!(f.device_id, 0x1041 | 0x1000) && f.class == 0x02 {
+        if found.is_none()
+            && f.vendor == 0x1af4
+            && matches!(f.device_id, 0x1041 | 0x1000)
+            && f.class == 0x02
+        {
             found = Some(f);
         }
     });
     let f = found.ok_or(NicError::NotFound)?;
     let cam = KernelCam(access);
     let mut root = PciRoot::new(cam);
-    let df = DeviceFunction { bus: f.bus, device: f.device, function: f.function };
+    let df = DeviceFunction {
+        bus: f.bus,
+        device: f.device,
+        function: f.function,
+    };
     let (net, pairs) = probe_pci::<IdentityHal<HalPool>, _, _>(&mut root, &cam, df, &mut dma, &cfg)
         .map_err(|e| device_error("virtio-pci", &e))?;
     let info = publish(&net, pairs, "virtio-pci");

@@ -156,9 +156,39 @@ extern "C" fn corenet_boot_main(eax: u32, ebx: u32) -> ! {
     let bsp_apic = apic::id();
     cpu::percpu(0).apic_id.store(bsp_apic, Ordering::Relaxed);
     let platform = acpi::parse(boot.rsdp).unwrap_or_else(|e| {
-        log::warn!("ACPI unavailable ({e:?}): running on the boot processor only");
-        Platform::default()
+        let mut p = Platform::default();
+        match crate::mptable::processors(&IdentityPhys) {
+            Some(cpus) => {
+                log::info!(
+                    "no ACPI ({e:?}): {} processors from the MP table",
+                    cpus.len()
+                );
+                for (id, _) in cpus {
+                    let _ = p.apic_ids.push(id);
+                }
+            }
+            None => {
+                log::warn!("no ACPI ({e:?}) and no MP table: running on the boot processor only")
+            }
+        }
+        p
     });
+    let pci = crate::pci::ConfigAccess::detect(&platform);
+    let mut avoid: Vec<core::ops::Range<u64>, 140> = Vec::new();
+    for r in boot.memory.iter() {
+        let _ = avoid.push(r.start..r.end());
+    }
+    for e in platform.ecam.iter() {
+        let _ = avoid.push(e.base..e.base + ((u64::from(e.bus_end) + 1) << 20));
+    }
+    let bars = crate::pci::assign_bars(&pci, &avoid);
+    log::info!(
+        "pci: {:?} config access; BARs: {} kept, {} assigned, {} did not fit",
+        pci,
+        bars.kept,
+        bars.assigned,
+        bars.failed
+    );
     let mut apic_ids: Vec<u32, MAX_CORES> = Vec::new();
     let _ = apic_ids.push(bsp_apic);
     for &id in platform.apic_ids.iter().filter(|&&id| id != bsp_apic) {

@@ -26,6 +26,7 @@ extern crate std;
 
 pub mod config;
 pub mod memory;
+pub mod mptable;
 
 #[cfg(target_os = "none")]
 pub mod acpi;

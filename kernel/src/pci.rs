@@ -48,7 +48,11 @@ impl ConfigAccess {
     /// ECAM for segment 0 when the MCFG lists it, else port I/O.
     pub fn detect(platform: &Platform) -> Self {
         match platform.ecam.iter().find(|e| e.segment == 0) {
-            Some(e) => Self::Ecam { base: e.base, bus_start: e.bus_start, bus_end: e.bus_end },
+            Some(e) => Self::Ecam {
+                base: e.base,
+                bus_start: e.bus_start,
+                bus_end: e.bus_end,
+            },
             None => Self::PortIo,
         }
     }
@@ -56,7 +60,9 @@ impl ConfigAccess {
     /// Buses this access can reach.
     pub fn buses(&self) -> core::ops::RangeInclusive<u8> {
         match *self {
-            Self::Ecam { bus_start, bus_end, .. } => bus_start..=bus_end,
+            Self::Ecam {
+                bus_start, bus_end, ..
+            } => bus_start..=bus_end,
             Self::PortIo => 0..=255,
         }
     }
@@ -74,7 +80,11 @@ impl ConfigAccess {
     /// Out-of-range buses read as all ones, like an absent device.
     pub fn read32(&self, bus: u8, dev: u8, func: u8, off: u16) -> u32 {
         match *self {
-            Self::Ecam { base, bus_start, bus_end } => {
+            Self::Ecam {
+                base,
+                bus_start,
+                bus_end,
+            } => {
                 if bus < bus_start || bus > bus_end {
                     return u32::MAX;
                 }
@@ -105,7 +115,11 @@ impl ConfigAccess {
     /// Writes the 32-bit register at `off` of a function.
     pub fn write32(&self, bus: u8, dev: u8, func: u8, off: u16, value: u32) {
         match *self {
-            Self::Ecam { base, bus_start, bus_end } => {
+            Self::Ecam {
+                base,
+                bus_start,
+                bus_end,
+            } => {
                 if bus < bus_start || bus > bus_end {
                     return;
                 }
@@ -159,4 +173,145 @@ pub fn scan(access: &ConfigAccess, found: &mut dyn FnMut(PciFunction)) {
             }
         }
     }
+}
+
+/// The 32-bit window where [`assign_bars`] places memory BARs the firmware left unassigned
+/// (minimal firmware such as qboot does not program them). Below it on q35 is the ECAM window
+/// (0xB000_0000, 256 MiB); above it the IOAPIC, HPET and local APIC.
+pub const BAR_WINDOW: core::ops::Range<u64> = 0xc000_0000..0xfec0_0000;
+
+/// What [`assign_bars`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BarStats {
+    /// BARs the firmware had already programmed (left alone).
+    pub kept: usize,
+    /// BARs corenet placed.
+    pub assigned: usize,
+    /// BARs that did not fit the window (their device stays unusable).
+    pub failed: usize,
+}
+
+const COMMAND: u16 = 0x04;
+const CMD_IO: u32 = 1 << 0;
+const CMD_MEMORY: u32 = 1 << 1;
+
+/// One memory BAR: register offset, size, 64-bit, current address.
+#[derive(Debug, Clone, Copy)]
+struct Bar {
+    off: u16,
+    size: u64,
+    is64: bool,
+    addr: u64,
+}
+
+fn bars_of(access: &ConfigAccess, f: &PciFunction) -> heapless::Vec<Bar, 6> {
+    let mut out = heapless::Vec::new();
+    // Header type 0 has 6 BARs; bridges (type 1) have 2.
+    let header = (access.read32(f.bus, f.device, f.function, 0x0c) >> 16) as u8 & 0x7f;
+    let count = match header {
+        0 => 6,
+        1 => 2,
+        _ => 0,
+    };
+    let (b, d, fu) = (f.bus, f.device, f.function);
+    let cmd = access.read32(b, d, fu, COMMAND);
+    // Decoding off while sizing (PCI spec 3.0, 6.2.5.1).
+    access.write32(b, d, fu, COMMAND, cmd & !(CMD_IO | CMD_MEMORY));
+    let mut i = 0;
+    while i < count {
+        let off = 0x10 + 4 * i as u16;
+        let orig = access.read32(b, d, fu, off);
+        if orig & 1 != 0 {
+            i += 1; // I/O BAR: corenet's drivers use memory BARs only
+            continue;
+        }
+        let is64 = (orig >> 1) & 3 == 2;
+        access.write32(b, d, fu, off, u32::MAX);
+        let lo_mask = access.read32(b, d, fu, off) & !0xf;
+        access.write32(b, d, fu, off, orig);
+        let mut mask = u64::from(lo_mask);
+        let mut addr = u64::from(orig & !0xf);
+        if is64 {
+            let orig_hi = access.read32(b, d, fu, off + 4);
+            access.write32(b, d, fu, off + 4, u32::MAX);
+            let hi_mask = access.read32(b, d, fu, off + 4);
+            access.write32(b, d, fu, off + 4, orig_hi);
+            mask |= u64::from(hi_mask) << 32;
+            addr |= u64::from(orig_hi) << 32;
+        } else {
+            mask |= 0xffff_ffff_0000_0000;
+        }
+        if lo_mask != 0 {
+            let _ = out.push(Bar {
+                off,
+                size: (!mask).wrapping_add(1),
+                is64,
+                addr,
+            });
+        }
+        i += if is64 { 2 } else { 1 };
+    }
+    access.write32(b, d, fu, COMMAND, cmd);
+    out
+}
+
+/// Places every unassigned memory BAR in [`BAR_WINDOW`] (naturally aligned, avoiding BARs
+/// already programmed and any memory-map range) and enables memory decoding on functions that
+/// got one. I/O BARs are left alone.
+pub fn assign_bars(access: &ConfigAccess, avoid: &[core::ops::Range<u64>]) -> BarStats {
+    let mut fns: heapless::Vec<PciFunction, 64> = heapless::Vec::new();
+    scan(access, &mut |f| {
+        let _ = fns.push(f);
+    });
+    let mut taken: heapless::Vec<core::ops::Range<u64>, 128> = heapless::Vec::new();
+    for r in avoid {
+        let _ = taken.push(r.clone());
+    }
+    let mut stats = BarStats::default();
+    let mut todo: heapless::Vec<(PciFunction, Bar), 128> = heapless::Vec::new();
+    for f in &fns {
+        for bar in bars_of(access, f) {
+            if bar.addr != 0 {
+                stats.kept += 1;
+                let _ = taken.push(bar.addr..bar.addr + bar.size);
+            } else {
+                let _ = todo.push((*f, bar));
+            }
+        }
+    }
+    // Largest first keeps natural alignment from wasting the window.
+    todo.sort_unstable_by_key(|t| core::cmp::Reverse(t.1.size));
+    for (f, bar) in todo {
+        let mut at = BAR_WINDOW.start;
+        let placed = loop {
+            at = at.div_ceil(bar.size.max(16)) * bar.size.max(16);
+            let end = at + bar.size;
+            if end > BAR_WINDOW.end {
+                break None;
+            }
+            match taken.iter().find(|r| r.start < end && r.end > at) {
+                Some(r) => at = r.end,
+                None => break Some(at),
+            }
+        };
+        let Some(addr) = placed else {
+            stats.failed += 1;
+            continue;
+        };
+        let _ = taken.push(addr..addr + bar.size);
+        access.write32(f.bus, f.device, f.function, bar.off, addr as u32);
+        if bar.is64 {
+            access.write32(
+                f.bus,
+                f.device,
+                f.function,
+                bar.off + 4,
+                (addr >> 32) as u32,
+            );
+        }
+        let cmd = access.read32(f.bus, f.device, f.function, COMMAND);
+        access.write32(f.bus, f.device, f.function, COMMAND, cmd | CMD_MEMORY);
+        stats.assigned += 1;
+    }
+    stats
 }

@@ -21,7 +21,7 @@ failed=0
 failures=()
 
 # Build once; every case below boots prebuilt images.
-(cd "$root" && cargo build -q --release --target x86_64-unknown-none -p guest-tests -p hello) || {
+(cd "$root" && cargo build -q --release --target x86_64-unknown-none -p guest-tests -p hello -p nic-tests) || {
     echo "building the guest images failed"
     echo "0 passed, 1 failed"
     exit 1
@@ -90,6 +90,41 @@ case_run hello-default-appliance 0 'hello from core 1 of 2|||corenet: ready core
     --kernel "$hello_img" --smp 2 --cmdline "run_for=0"
 case_run hello-microvm-4 0 'corenet: ready cores=4 .*protocol=pvh' \
     --kernel "$hello_img" --machine microvm --smp 4 --cmdline "run_for=0"
+
+case_run suite-microvm-acpi-smp4 0 'corenet: ready cores=4 |||^[0-9]+ passed, 0 failed$' \
+    --kernel "$tests_img" --machine microvm --acpi on --smp 4 --mem 2G
+
+# NIC steering against Linux in a private network namespace (needs root for netns and taps).
+nic_case() {
+    local name="$1"
+    shift
+    local log="$logs/${name}.log"
+    if "$root/tests/qemu/nic-rss.sh" "$@" >"$log" 2>&1; then
+        passed=$((passed + 1))
+        echo "qemu $name ... ok ($(grep -a 'nic-tests: PASS' "$log" | sed 's/.*steering=/steering=/'))"
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        echo "qemu $name ... FAILED (log: target/qemu-tests/${name}.log)"
+        tail -n 15 "$log" | sed 's/^/    | /'
+    fi
+}
+if [ "$(id -u)" = 0 ] && command -v ip >/dev/null; then
+    nic_case nic-rss-q35-2q 2 q35 2
+    nic_case nic-rss-q35-4q 4 q35 4
+    nic_case nic-rss-microvm-2q 2 microvm 2
+    nic_case nic-device-steering-q35-2q 2 q35 2 rss=off
+    nic_case nic-software-steering-q35-1q 2 q35 1
+    if [ "$quick" = 0 ]; then
+        nic_case nic-rss-microvm-4q 4 microvm 4
+        nic_case nic-software-steering-microvm-1q 4 microvm 1
+    fi
+elif [ "${CI:-}" = true ]; then
+    failed=$((failed + 1))
+    echo "qemu nic-rss ... FAILED (needs root and iproute2 for network namespaces)"
+else
+    echo "qemu nic-rss ... skipped (needs root: network namespaces and taps)"
+fi
 
 if command -v grub-mkrescue >/dev/null && command -v xorriso >/dev/null; then
     case_run grub-multiboot2 0 'corenet: ready cores=2 .*protocol=multiboot2|||^[0-9]+ passed, 0 failed$' \

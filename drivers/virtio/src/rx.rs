@@ -100,8 +100,10 @@ impl VirtioRx {
             return None;
         }
         let hdr = self.bufs.read_hdr(id);
-        // num_buffers (5.1.6.4): we never negotiate MRG_RXBUF, so anything but 1 is bogus.
-        if u16::from_le_bytes([hdr[10], hdr[11]]) != 1 {
+        // num_buffers (5.1.6.4): we never negotiate MRG_RXBUF, so a frame is one buffer and
+        // anything above 1 is bogus. QEMU (7.2, tap backend) leaves the field 0 when MRG_RXBUF
+        // is off even with VERSION_1, as Linux's driver tolerates: accept 0 and 1.
+        if u16::from_le_bytes([hdr[10], hdr[11]]) > 1 {
             self.counters.errors.inc();
             self.repost(id);
             return None;

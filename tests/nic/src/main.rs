@@ -14,34 +14,46 @@
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use corenet::netdev::{self, NicInfo};
 use corenet::nic::{RssConfig, RxFrame, RxQueue};
+use corenet::virtio::steer::{Rings, Spreader, target_queue};
 use corenet::virtio::{QueuePair, Steering};
 use corenet::{Appliance, Core, Step};
-use heapless::spsc::Queue;
+use heapless::spsc::Consumer;
 use spin::Mutex;
+
+extern crate alloc;
 
 const MAX: usize = corenet::kernel::cpu::MAX_CORES;
 const GRACE_NS: u64 = 1_000_000_000;
 
 static DONE: AtomicBool = AtomicBool::new(false);
+/// Flow frames the host says it sent (from the done datagram).
+static EXPECTED: AtomicU64 = AtomicU64::new(0);
+static RINGS_READY: AtomicBool = AtomicBool::new(false);
 static FINISHED: AtomicUsize = AtomicUsize::new(0);
 static FRAMES: [AtomicU64; MAX] = [const { AtomicU64::new(0) }; MAX];
 static MATCHED: [AtomicU64; MAX] = [const { AtomicU64::new(0) }; MAX];
 static WRONG: [AtomicU64; MAX] = [const { AtomicU64::new(0) }; MAX];
 static OTHER: [AtomicU64; MAX] = [const { AtomicU64::new(0) }; MAX];
-/// Software fallback: 4-tuples from core 0 to the core the table names.
-static SPREAD: [Mutex<Queue<u32, 256>>; MAX] = [const { Mutex::new(Queue::new()) }; MAX];
+/// Software fallback: core 0 hands each frame's ports to the core the table names over the
+/// driver's bounded SPSC rings; each core takes its consumer end once, at init.
+const RING: usize = 512;
+type Tag = u32;
+static CONSUMERS: [Mutex<Option<Consumer<'static, Tag>>>; MAX] = [const { Mutex::new(None) }; MAX];
 static SPREAD_DROPS: AtomicU64 = AtomicU64::new(0);
 
 struct NicTest {
+    spreader: Option<Spreader<'static, Tag, MAX>>,
+    consumer: Option<Consumer<'static, Tag>>,
     pair: Option<QueuePair>,
     info: Option<NicInfo>,
     done_at: Option<u64>,
+    next_report_ns: u64,
 }
 
 /// (src, dst, sport, dport) of an IPv4 TCP/UDP frame, or the done marker.
 enum Parsed {
     Flow([u8; 4], [u8; 4], u16, u16),
-    Done,
+    Done(u64),
     Other,
 }
 
@@ -61,36 +73,65 @@ fn parse(f: &[u8]) -> Parsed {
     let sport = u16::from_be_bytes([l4[0], l4[1]]);
     let dport = u16::from_be_bytes([l4[2], l4[3]]);
     if proto == 17 && dport == 9 && l4.get(8..20) == Some(b"corenet-done") {
-        return Parsed::Done;
+        let count = l4
+            .get(21..)
+            .and_then(|b| core::str::from_utf8(b).ok())
+            .and_then(|t| t.trim().parse().ok());
+        return Parsed::Done(count.unwrap_or(0));
     }
     Parsed::Flow(src, dst, sport, dport)
 }
 
-impl NicTest {
-    fn account(&self, core: usize, rss: &RssConfig, p: Parsed) {
-        match p {
-            Parsed::Done => DONE.store(true, Ordering::Release),
-            Parsed::Other => add(&OTHER[core], 1),
-            Parsed::Flow(s, d, sp, dp) => {
-                let want = usize::from(rss.queue_ipv4_l4(s, d, sp, dp));
-                let software = self.info.as_ref().is_some_and(|i| i.steering == Steering::Software);
-                if software {
-                    // Core 0 received it; the table decides who counts it.
-                    let tag = (u32::from(sp) << 16) | u32::from(dp);
-                    let pushed = SPREAD[want].lock().enqueue(tag).is_ok();
-                    if !pushed {
-                        add(&SPREAD_DROPS_REF, 1);
-                    }
-                } else {
-                    add(&FRAMES[core], 1);
-                    add(if want == core { &MATCHED[core] } else { &WRONG[core] }, 1);
+/// Counts one received frame on `core`; in software mode hands it to its core instead.
+fn account(
+    spreader: Option<&mut Spreader<'static, Tag, MAX>>,
+    core: usize,
+    rss: &RssConfig,
+    frame: &[u8],
+) {
+    match parse(frame) {
+        Parsed::Done(n) => {
+            EXPECTED.store(n, Ordering::Relaxed);
+            DONE.store(true, Ordering::Release);
+        }
+        Parsed::Other => add(&OTHER[core], 1),
+        Parsed::Flow(s, d, sp, dp) => {
+            let want = usize::from(rss.queue_ipv4_l4(s, d, sp, dp));
+            if device_steering() {
+                // The device's own policy: not predictable, only counted.
+                add(&FRAMES[core], 1);
+                return;
+            }
+            if let Some(spreader) = spreader {
+                // The driver's classifier must agree with this test's own parse.
+                if usize::from(target_queue(rss, frame)) != want {
+                    add(&WRONG[core], 1);
+                    return;
                 }
+                let tag = (u32::from(sp) << 16) | u32::from(dp);
+                if spreader.send(want as u16, tag).is_err() {
+                    add(&SPREAD_DROPS, 1);
+                }
+            } else {
+                add(&FRAMES[core], 1);
+                add(
+                    if want == core {
+                        &MATCHED[core]
+                    } else {
+                        &WRONG[core]
+                    },
+                    1,
+                );
             }
         }
     }
 }
 
-static SPREAD_DROPS_REF: AtomicU64 = AtomicU64::new(0);
+static DEVICE_STEERING: AtomicBool = AtomicBool::new(false);
+
+fn device_steering() -> bool {
+    DEVICE_STEERING.load(Ordering::Relaxed)
+}
 
 fn add(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Ordering::Relaxed);
@@ -105,40 +146,84 @@ impl Appliance for NicTest {
         }
         let info = netdev::info(core).as_ref().ok().cloned();
         let pair = netdev::take_queues(core);
-        NicTest { pair, info, done_at: None }
+        let software = info
+            .as_ref()
+            .is_some_and(|i| i.steering == Steering::Software);
+        if info
+            .as_ref()
+            .is_some_and(|i| i.steering == Steering::Device)
+        {
+            DEVICE_STEERING.store(true, Ordering::Relaxed);
+        }
+        let mut spreader = None;
+        if software && core.id() == 0 {
+            let rings: &'static mut Rings<Tag, MAX, RING> =
+                alloc::boxed::Box::leak(alloc::boxed::Box::default());
+            let (sp, consumers) = rings.split();
+            for (c, consumer) in consumers.into_iter().enumerate() {
+                *CONSUMERS[c].lock() = Some(consumer);
+            }
+            spreader = Some(sp);
+            RINGS_READY.store(true, Ordering::Release);
+        }
+        let mut consumer = None;
+        if software {
+            let deadline = core.now_ns() + 60_000_000_000;
+            while !RINGS_READY.load(Ordering::Acquire) && core.now_ns() < deadline {
+                core::hint::spin_loop();
+            }
+            consumer = CONSUMERS[core.id()].lock().take();
+        }
+        NicTest {
+            spreader,
+            consumer,
+            pair,
+            info,
+            done_at: None,
+            next_report_ns: 0,
+        }
     }
 
     fn poll(&mut self, core: &mut Core) -> Step {
         let id = core.id();
-        let Some(info) = self.info.clone() else {
+        let Some(info) = self.info.as_ref() else {
             corenet::println!("nic-tests: no NIC: {:?}", netdev::info(core));
             return Step::Done(1);
         };
-        let rss = info.rss.clone().unwrap_or_else(|| RssConfig::new(core.count()).unwrap_or_else(|_| unreachable!()));
+        let rss = info
+            .rss
+            .clone()
+            .unwrap_or_else(|| RssConfig::new(core.count()).unwrap_or_else(|_| unreachable!()));
         let mut busy = false;
         if let Some(pair) = self.pair.as_mut() {
             let mut frames = [RxFrame::default(); 32];
             let n = pair.rx.rx_burst(&mut frames);
             for f in &frames[..n] {
-                let p = parse(pair.rx.frame(f));
-                // `account` only reads `self.info`; the borrow of `pair` ends with `frame`.
-                let me = NicTest { pair: None, info: Some(info.clone()), done_at: None };
-                me.account(id, &rss, p);
+                account(self.spreader.as_mut(), id, &rss, pair.rx.frame(f));
                 pair.rx.release(*f);
             }
             busy = n > 0;
         }
+        if core.now_ns() >= self.next_report_ns {
+            self.next_report_ns = core.now_ns() + 2_000_000_000;
+            if let Some(pair) = self.pair.as_ref() {
+                let c = pair.rx.counters().snapshot();
+                corenet::log::debug!("queue {id}: rx {c:?}");
+            }
+        }
         // Software fallback: count what core 0 handed us.
-        while let Some(tag) = SPREAD[id].lock().dequeue() {
-            let _ = tag;
-            add(&FRAMES[id], 1);
-            add(&MATCHED[id], 1);
-            busy = true;
+        if let Some(c) = self.consumer.as_mut() {
+            while c.dequeue().is_some() {
+                add(&FRAMES[id], 1);
+                add(&MATCHED[id], 1);
+                busy = true;
+            }
         }
         if DONE.load(Ordering::Acquire) {
             let now = core.now_ns();
             let t = *self.done_at.get_or_insert(now);
             if now - t > GRACE_NS {
+                let info = info.clone();
                 return self.finish(core, &info);
             }
         }
@@ -163,15 +248,21 @@ impl NicTest {
                 WRONG[c].load(Ordering::Relaxed),
                 OTHER[c].load(Ordering::Relaxed),
             );
-            corenet::println!("nic-tests: core {c}: flow_frames={f} on_predicted_core={m} on_wrong_core={w} other_frames={o}");
+            corenet::println!(
+                "nic-tests: core {c}: flow_frames={f} on_predicted_core={m} on_wrong_core={w} other_frames={o}"
+            );
             total += f;
             wrong += w;
             hit += usize::from(f > 0);
         }
-        let drops = SPREAD_DROPS_REF.load(Ordering::Relaxed) + SPREAD_DROPS.load(Ordering::Relaxed);
-        let ok = wrong == 0 && total > 0 && hit == core.count();
+        let drops = SPREAD_DROPS.load(Ordering::Relaxed);
+        let expected = EXPECTED.load(Ordering::Relaxed);
+        // Every flow frame arrived exactly once, none on the wrong core, every core got some
+        // (with the device's own steering only the total is checked).
+        let spread_ok = device_steering() || hit == core.count();
+        let ok = wrong == 0 && drops == 0 && total == expected && expected > 0 && spread_ok;
         corenet::println!(
-            "nic-tests: {} transport={} steering={:?} pairs={} flow_frames={total} wrong_core={wrong} cores_with_traffic={hit}/{} spread_drops={drops}",
+            "nic-tests: {} transport={} steering={:?} pairs={} flow_frames={total} expected={expected} wrong_core={wrong} cores_with_traffic={hit}/{} spread_drops={drops}",
             if ok { "PASS" } else { "FAIL" },
             info.transport,
             info.steering,
