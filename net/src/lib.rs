@@ -1,2 +1,18 @@
-//! Placeholder: filled in by its own issue.
+//! Per-core, shared-nothing TCP/IP for corenet, on smoltcp, with RSS-aware flows.
+//!
+//! A tour, from the wire up:
+//!
+//! - [`rss_ports`]: Toeplitz is linear over GF(2); [`rss_ports::PortSolver`] uses that to list
+//!   exactly the local ports whose replies the NIC steers back to a given queue.
+//! - [`ports`]: the per-core ephemeral port allocator built on it (no collisions, no reuse
+//!   before TIME-WAIT ends).
+//!
+//! `net/` knows no hardware and no kernel: randomness (seeds) and time (monotonic
+//! microseconds) are parameters, the NIC is a pair of `corenet_nic` queue traits.
 #![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod ports;
+pub mod rss_ports;
