@@ -6,6 +6,10 @@
 //!   exactly the local ports whose replies the NIC steers back to a given queue.
 //! - [`ports`]: the per-core ephemeral port allocator built on it (no collisions, no reuse
 //!   before TIME-WAIT ends).
+//! - [`device`]: a smoltcp `phy::Device` over one core's RX/TX queue pair, zero-copy tokens,
+//!   burst harvesting, one doorbell per poll.
+//! - [`sim`]: an in-memory multi-queue NIC that steers by Toeplitz like a real one, plus a
+//!   peer host device, for host tests and benchmarks.
 //!
 //! `net/` knows no hardware and no kernel: randomness (seeds) and time (monotonic
 //! microseconds) are parameters, the NIC is a pair of `corenet_nic` queue traits.
@@ -14,5 +18,7 @@
 
 extern crate alloc;
 
+pub mod device;
 pub mod ports;
 pub mod rss_ports;
+pub mod sim;
