@@ -10,6 +10,11 @@
 //!   burst harvesting, one doorbell per poll.
 //! - [`sim`]: an in-memory multi-queue NIC that steers by Toeplitz like a real one, plus a
 //!   peer host device, for host tests and benchmarks.
+//! - [`stack`]: one core's stack: an `Interface` over the [`device`], sockets bucketed by flow
+//!   for O(1) dispatch, a listen backlog, a connection limit, a budgeted poll loop, and the
+//!   safe TCP/UDP API (no smoltcp types in it).
+//! - [`arp`]: ARP frames copied from the receiving core to all others over SPSC rings.
+//! - [`counters`]: per-core counters, single writer, readable from any core.
 //!
 //! `net/` knows no hardware and no kernel: randomness (seeds) and time (monotonic
 //! microseconds) are parameters, the NIC is a pair of `corenet_nic` queue traits.
@@ -18,7 +23,12 @@
 
 extern crate alloc;
 
+pub mod arp;
+pub mod counters;
 pub mod device;
 pub mod ports;
 pub mod rss_ports;
 pub mod sim;
+pub mod stack;
+
+pub use stack::{CoreStack, StackConfig};

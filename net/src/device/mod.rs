@@ -38,8 +38,13 @@ pub struct QueueDevice<R: RxQueue, T: TxQueue> {
     len: usize,
     /// A TX buffer reserved for the next token.
     spare: Option<TxSlot>,
+    /// A frame from another core (ARP), received before the queue and answered into the void.
+    injected: Option<InjectedFrame>,
     stats: DeviceStats,
 }
+
+/// A small frame handed over from another core (ARP is 42 bytes, padded to 60).
+pub type InjectedFrame = heapless::Vec<u8, 64>;
 
 impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
     /// Wraps a queue pair owned by this core.
@@ -51,6 +56,7 @@ impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
             head: 0,
             len: 0,
             spare: None,
+            injected: None,
             stats: DeviceStats::default(),
         }
     }
@@ -58,10 +64,19 @@ impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
     /// The bytes of the next frame smoltcp would receive, harvesting a burst if none is
     /// pending. Lets the caller classify a frame before handing it to the stack.
     pub fn peek(&mut self) -> Option<&[u8]> {
-        if self.len == 0 {
+        if self.injected.is_none() && self.len == 0 {
             self.harvest();
         }
+        if let Some(f) = &self.injected {
+            return Some(f);
+        }
         (self.len > 0).then(|| self.rx.frame(&self.burst[self.head]))
+    }
+
+    /// Makes `frame` the next frame smoltcp receives. Replies smoltcp makes to it are
+    /// discarded: the core that received the original already answered.
+    pub fn inject(&mut self, frame: InjectedFrame) {
+        self.injected = Some(frame);
     }
 
     /// Drops the next pending frame without giving it to smoltcp (e.g. it failed a check).
@@ -129,6 +144,12 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
         Self: 'a;
 
     fn receive(&mut self, _now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        if let Some(f) = self.injected.take() {
+            return Some((
+                QueueRxToken::Injected(f),
+                QueueTxToken::Discard(&mut self.stats),
+            ));
+        }
         // Reserve the reply's buffer first: without one we must not take the frame.
         if !self.reserve() {
             return None;
@@ -136,11 +157,11 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
         let frame = self.pop()?;
         self.stats.rx_frames += 1;
         Some((
-            QueueRxToken {
+            QueueRxToken::Queue {
                 rx: &mut self.rx,
                 frame: Some(frame),
             },
-            QueueTxToken {
+            QueueTxToken::Queue {
                 tx: &mut self.tx,
                 spare: &mut self.spare,
                 stats: &mut self.stats,
@@ -152,7 +173,7 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
         if !self.reserve() {
             return None;
         }
-        Some(QueueTxToken {
+        Some(QueueTxToken::Queue {
             tx: &mut self.tx,
             spare: &mut self.spare,
             stats: &mut self.stats,
@@ -171,9 +192,16 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
 }
 
 /// A received frame, read in place; its buffer goes back to the queue afterwards.
-pub struct QueueRxToken<'a, R: RxQueue> {
-    rx: &'a mut R,
-    frame: Option<RxFrame>,
+pub enum QueueRxToken<'a, R: RxQueue> {
+    /// A frame in an RX buffer of the queue.
+    Queue {
+        /// The queue holding it.
+        rx: &'a mut R,
+        /// The frame; `None` once given back.
+        frame: Option<RxFrame>,
+    },
+    /// A frame handed over by another core.
+    Injected(InjectedFrame),
 }
 
 impl<R: RxQueue> phy::RxToken for QueueRxToken<'_, R> {
@@ -181,31 +209,44 @@ impl<R: RxQueue> phy::RxToken for QueueRxToken<'_, R> {
     where
         F: FnOnce(&[u8]) -> Ret,
     {
-        match self.frame.take() {
-            Some(frame) => {
-                let r = f(self.rx.frame(&frame));
-                self.rx.release(frame);
-                r
-            }
-            // Unreachable by construction (the frame is only taken here).
-            None => f(&[]),
+        match &mut self {
+            QueueRxToken::Queue { rx, frame } => match frame.take() {
+                Some(fr) => {
+                    let r = f(rx.frame(&fr));
+                    rx.release(fr);
+                    r
+                }
+                // Unreachable by construction (the frame is only taken here).
+                None => f(&[]),
+            },
+            QueueRxToken::Injected(buf) => f(buf),
         }
     }
 }
 
 impl<R: RxQueue> Drop for QueueRxToken<'_, R> {
     fn drop(&mut self) {
-        if let Some(frame) = self.frame.take() {
-            self.rx.release(frame);
+        if let QueueRxToken::Queue { rx, frame } = self
+            && let Some(fr) = frame.take()
+        {
+            rx.release(fr);
         }
     }
 }
 
 /// Permission to build one frame directly in a reserved TX buffer.
-pub struct QueueTxToken<'a, T: TxQueue> {
-    tx: &'a mut T,
-    spare: &'a mut Option<TxSlot>,
-    stats: &'a mut DeviceStats,
+pub enum QueueTxToken<'a, T: TxQueue> {
+    /// The frame goes to the queue's reserved buffer.
+    Queue {
+        /// The queue.
+        tx: &'a mut T,
+        /// The reserved buffer (always `Some` while the token lives).
+        spare: &'a mut Option<TxSlot>,
+        /// Adapter counters.
+        stats: &'a mut DeviceStats,
+    },
+    /// A reply to an injected frame: built in scratch and dropped.
+    Discard(&'a mut DeviceStats),
 }
 
 impl<T: TxQueue> phy::TxToken for QueueTxToken<'_, T> {
@@ -213,21 +254,25 @@ impl<T: TxQueue> phy::TxToken for QueueTxToken<'_, T> {
     where
         F: FnOnce(&mut [u8]) -> Ret,
     {
-        let Some(slot) = self.spare.take() else {
+        let (tx, spare, stats) = match self {
+            QueueTxToken::Queue { tx, spare, stats } => (tx, spare, stats),
+            QueueTxToken::Discard(_) => return f(&mut alloc::vec![0u8; len]),
+        };
+        let Some(slot) = spare.take() else {
             // Unreachable by construction (a token exists only with a spare); stay total.
-            self.stats.tx_oversize += 1;
+            stats.tx_oversize += 1;
             return f(&mut alloc::vec![0u8; len]);
         };
-        let buf = self.tx.buffer(&slot);
+        let buf = tx.buffer(&slot);
         if len > buf.len() {
             // smoltcp honours our MTU, so this is a bug upstream; never fail the token.
-            *self.spare = Some(slot);
-            self.stats.tx_oversize += 1;
+            *spare = Some(slot);
+            stats.tx_oversize += 1;
             return f(&mut alloc::vec![0u8; len]);
         }
         let r = f(&mut buf[..len]);
-        self.tx.submit(slot, len, Offload::default());
-        self.stats.tx_frames += 1;
+        tx.submit(slot, len, Offload::default());
+        stats.tx_frames += 1;
         r
     }
 }

@@ -87,3 +87,25 @@ fn full_tx_ring_means_no_token_and_unused_tokens_keep_their_buffer() {
         .consume(9000, |b| b[8999] = 1);
     assert_eq!(dev.stats().tx_oversize, 1);
 }
+
+#[test]
+fn injected_frames_come_first_and_replies_vanish() {
+    let nic = SimNic::new(RssConfig::new(1).unwrap(), 1024);
+    let (rx, tx) = nic.queue_pair(0);
+    let mut dev = QueueDevice::new(rx, tx);
+    let now = Instant::from_millis(0);
+    nic.deliver(arp_like(1));
+    let mut f = InjectedFrame::new();
+    f.extend_from_slice(&arp_like(9)).unwrap();
+    dev.inject(f);
+    assert_eq!(dev.peek().map(|b| b[20]), Some(9));
+    let (rxt, txt) = dev.receive(now).expect("injected");
+    rxt.consume(|b| assert_eq!(b[20], 9));
+    txt.consume(60, |b| b[0] = 1);
+    dev.flush();
+    assert!(
+        nic.take_sent().is_none(),
+        "reply to an injected frame is dropped"
+    );
+    assert_eq!(dev.peek().map(|b| b[20]), Some(1));
+}

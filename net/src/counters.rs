@@ -1,0 +1,64 @@
+//! Per-core stack counters: written by the owning core only, readable from any core.
+
+use corenet_nic::Counter;
+
+/// Counters of one core's stack. Single writer (the core's loop); other cores may read.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub struct NetCounters {
+    /// Passive opens that reached ESTABLISHED and were queued for `accept`.
+    pub accepted: Counter,
+    /// Active opens started by `connect`.
+    pub connected: Counter,
+    /// SYNs answered with RST because the core was at its connection limit or no listening
+    /// socket was free.
+    pub refused: Counter,
+    /// Segments with RST received (for any flow, known or not).
+    pub resets_received: Counter,
+    /// Half-open connections that died before `accept` (reset or timed out).
+    pub embryonic_dropped: Counter,
+    /// Segments for no connection (smoltcp answers them with RST).
+    pub drop_no_socket: Counter,
+    /// Frames that are not IPv4 or ARP, or too short to classify.
+    pub drop_unknown: Counter,
+    /// ARP copies that did not fit in another core's ring.
+    pub drop_arp_ring_full: Counter,
+    /// ARP frames received from other cores.
+    pub arp_from_peers: Counter,
+    /// Polls that stopped ingress because the budget was used up with frames still queued.
+    pub budget_exhausted: Counter,
+}
+
+/// A plain copy of [`NetCounters`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[allow(missing_docs, reason = "fields mirror NetCounters one to one")]
+pub struct NetSnapshot {
+    pub accepted: u64,
+    pub connected: u64,
+    pub refused: u64,
+    pub resets_received: u64,
+    pub embryonic_dropped: u64,
+    pub drop_no_socket: u64,
+    pub drop_unknown: u64,
+    pub drop_arp_ring_full: u64,
+    pub arp_from_peers: u64,
+    pub budget_exhausted: u64,
+}
+
+impl NetCounters {
+    /// Current values.
+    pub fn snapshot(&self) -> NetSnapshot {
+        NetSnapshot {
+            accepted: self.accepted.get(),
+            connected: self.connected.get(),
+            refused: self.refused.get(),
+            resets_received: self.resets_received.get(),
+            embryonic_dropped: self.embryonic_dropped.get(),
+            drop_no_socket: self.drop_no_socket.get(),
+            drop_unknown: self.drop_unknown.get(),
+            drop_arp_ring_full: self.drop_arp_ring_full.get(),
+            arp_from_peers: self.arp_from_peers.get(),
+            budget_exhausted: self.budget_exhausted.get(),
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! The TCP side of the per-core API: listen/accept/connect/recv/send/close, no smoltcp types.
+
+use alloc::collections::VecDeque;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use corenet_nic::{RxQueue, TxQueue};
+use smoltcp::socket::tcp::{self, Socket as TcpSocket, State};
+use smoltcp::wire::{IpEndpoint, Ipv4Address};
+
+use super::{CoreStack, Listener, Origin, Tuple};
+use crate::ports::AllocError;
+
+/// A connection owned by one core's stack. Stale handles (after `close` completed) are
+/// detected and rejected, never aliased to a newer connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpConn {
+    pub(super) index: u32,
+    pub(super) generation: u32,
+}
+
+/// Errors from [`CoreStack::listen`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenError {
+    /// Port 0.
+    BadPort,
+    /// This core already listens on the port.
+    AlreadyListening,
+}
+
+/// Errors from [`CoreStack::accept`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptError {
+    /// This core does not listen on the port.
+    NotListening,
+    /// No established connection is waiting.
+    WouldBlock,
+}
+
+/// Errors from [`CoreStack::connect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectError {
+    /// Remote port 0 or an unspecified address.
+    Unaddressable,
+    /// The core is at its connection limit.
+    TooManyConnections,
+    /// No local port steering to this core is free (all held or in TIME-WAIT).
+    PortsExhausted,
+}
+
+/// Errors from [`CoreStack::recv`] and [`CoreStack::recv_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvError {
+    /// Not a live connection of this core.
+    BadHandle,
+    /// Nothing to read yet.
+    WouldBlock,
+    /// The peer closed its side and everything was read.
+    Finished,
+    /// The connection is closed or was reset.
+    Closed,
+}
+
+/// Errors from [`CoreStack::send`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// Not a live connection of this core.
+    BadHandle,
+    /// The send buffer is full (or the handshake is not done).
+    WouldBlock,
+    /// Sending is no longer possible (closed, reset, or we already closed).
+    Closed,
+}
+
+/// Errors from [`CoreStack::close`] and [`CoreStack::abort`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseError {
+    /// Not a live connection of this core.
+    BadHandle,
+}
+
+/// A connection's coarse state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnState {
+    /// Handshake in progress.
+    Connecting,
+    /// Both directions open.
+    Established,
+    /// The peer sent FIN; we may still send.
+    PeerClosed,
+    /// We closed; waiting for the exchange to finish.
+    Closing,
+    /// Gone (closed or reset).
+    Closed,
+}
+
+impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
+    /// Listens on `port`, keeping `backlog` listening sockets ready. Every core listens on
+    /// the same ports; the NIC picks the core for each SYN.
+    pub fn listen(&mut self, port: u16) -> Result<(), ListenError> {
+        if port == 0 {
+            return Err(ListenError::BadPort);
+        }
+        if self.listeners.iter().any(|l| l.port == port) {
+            return Err(ListenError::AlreadyListening);
+        }
+        self.listeners.push(Listener {
+            port,
+            ready: Vec::new(),
+            accept: VecDeque::new(),
+        });
+        self.replenish();
+        Ok(())
+    }
+
+    /// Tops every listener back up to `backlog` listening sockets.
+    pub(super) fn replenish(&mut self) {
+        for l in &mut self.listeners {
+            while l.ready.len() < self.cfg.backlog {
+                let mut s = new_socket(self.cfg.tcp_buffer);
+                if s.listen(l.port).is_err() {
+                    break;
+                }
+                l.ready.push(self.listen_set.add(s));
+            }
+        }
+    }
+
+    /// The next established connection on `port`.
+    pub fn accept(&mut self, port: u16) -> Result<TcpConn, AcceptError> {
+        let l = self
+            .listeners
+            .iter_mut()
+            .find(|l| l.port == port)
+            .ok_or(AcceptError::NotListening)?;
+        let idx = l.accept.pop_front().ok_or(AcceptError::WouldBlock)?;
+        let slot = &mut self.slots[idx as usize];
+        if let Some(c) = slot.conn.as_mut() {
+            c.origin = Origin::Accepted;
+        }
+        Ok(TcpConn {
+            index: idx,
+            generation: slot.generation,
+        })
+    }
+
+    /// Opens a connection to `remote` from a local port whose replies the NIC steers back
+    /// to this core. The SYN leaves at the next [`poll`](Self::poll).
+    pub fn connect(&mut self, remote: ([u8; 4], u16)) -> Result<TcpConn, ConnectError> {
+        if remote.1 == 0 || remote.0 == [0; 4] {
+            return Err(ConnectError::Unaddressable);
+        }
+        if self.live >= self.cfg.max_connections {
+            return Err(ConnectError::TooManyConnections);
+        }
+        let now_us = self.now.total_micros() as u64;
+        let port = self
+            .ports
+            .allocate(self.cfg.ip, remote, now_us)
+            .map_err(|AllocError::Exhausted| ConnectError::PortsExhausted)?;
+        let mut s = new_socket(self.cfg.tcp_buffer);
+        let [a, b, c, d] = remote.0;
+        let ep = IpEndpoint::new(Ipv4Address::new(a, b, c, d).into(), remote.1);
+        if s.connect(self.iface.context(), ep, port).is_err() {
+            let _ = self.ports.release(port, now_us);
+            return Err(ConnectError::Unaddressable);
+        }
+        let tuple = Tuple {
+            remote: remote.0,
+            remote_port: remote.1,
+            local_port: port,
+        };
+        let b = self.bucket_of(&tuple);
+        self.counters.connected.inc();
+        Ok(self.insert_conn(b, tuple, s, Origin::Connected))
+    }
+
+    /// The local port of a connection (for active opens, the one chosen for steering).
+    pub fn local_port(&self, c: TcpConn) -> Option<u16> {
+        self.user_conn(c).map(|(_, conn)| conn.tuple.local_port)
+    }
+
+    /// The remote endpoint of a connection.
+    pub fn remote(&self, c: TcpConn) -> Option<([u8; 4], u16)> {
+        self.user_conn(c)
+            .map(|(_, conn)| (conn.tuple.remote, conn.tuple.remote_port))
+    }
+
+    /// The coarse state of a connection, `None` for a stale handle.
+    pub fn state(&self, c: TcpConn) -> Option<ConnState> {
+        let (s, _) = self.user_conn(c)?;
+        Some(match s.state() {
+            State::SynSent | State::SynReceived | State::Listen => ConnState::Connecting,
+            State::Established => ConnState::Established,
+            State::CloseWait => ConnState::PeerClosed,
+            State::Closed | State::TimeWait => ConnState::Closed,
+            _ => ConnState::Closing,
+        })
+    }
+
+    /// Copies received bytes into `buf`.
+    pub fn recv(&mut self, c: TcpConn, buf: &mut [u8]) -> Result<usize, RecvError> {
+        self.recv_with(c, |data| {
+            let n = data.len().min(buf.len());
+            buf[..n].copy_from_slice(&data[..n]);
+            n
+        })
+    }
+
+    /// Zero-copy receive: `f` sees the contiguous received bytes in place in the socket
+    /// buffer and returns how many it consumed.
+    pub fn recv_with(
+        &mut self,
+        c: TcpConn,
+        f: impl FnOnce(&[u8]) -> usize,
+    ) -> Result<usize, RecvError> {
+        let (s, b) = self.user_socket_mut(c).ok_or(RecvError::BadHandle)?;
+        let state = s.state();
+        let mut empty = false;
+        let r = match s.recv(|data| {
+            empty = data.is_empty();
+            let n = if empty { 0 } else { f(data).min(data.len()) };
+            (n, n)
+        }) {
+            Ok(0) if empty => Err(RecvError::WouldBlock),
+            Ok(n) => Ok(n),
+            Err(tcp::RecvError::Finished) => Err(RecvError::Finished),
+            Err(_) if matches!(state, State::SynSent | State::SynReceived) => {
+                Err(RecvError::WouldBlock)
+            }
+            Err(_) => Err(RecvError::Closed),
+        };
+        // Reading opens the window: let the stack announce it.
+        self.mark(b);
+        r
+    }
+
+    /// Queues bytes for sending; returns how many fit.
+    pub fn send(&mut self, c: TcpConn, data: &[u8]) -> Result<usize, SendError> {
+        let (s, b) = self.user_socket_mut(c).ok_or(SendError::BadHandle)?;
+        let r = if !s.may_send() {
+            if matches!(s.state(), State::SynSent | State::SynReceived) {
+                Err(SendError::WouldBlock)
+            } else {
+                Err(SendError::Closed)
+            }
+        } else {
+            match s.send_slice(data) {
+                Ok(0) if !data.is_empty() => Err(SendError::WouldBlock),
+                Ok(n) => Ok(n),
+                Err(_) => Err(SendError::Closed),
+            }
+        };
+        self.mark(b);
+        r
+    }
+
+    /// Closes our side (FIN after queued data). The handle stays valid for reading what the
+    /// peer still sends; resources are freed once the connection is fully closed.
+    pub fn close(&mut self, c: TcpConn) -> Result<(), CloseError> {
+        self.finish(c, false)
+    }
+
+    /// Resets the connection (RST) and frees it.
+    pub fn abort(&mut self, c: TcpConn) -> Result<(), CloseError> {
+        self.finish(c, true)
+    }
+
+    fn finish(&mut self, c: TcpConn, abort: bool) -> Result<(), CloseError> {
+        let (s, b) = self.user_socket_mut(c).ok_or(CloseError::BadHandle)?;
+        if abort {
+            s.abort();
+        } else {
+            s.close();
+        }
+        if let Some(conn) = self.slots[c.index as usize].conn.as_mut() {
+            conn.closed = true;
+        }
+        self.mark(b);
+        Ok(())
+    }
+
+    fn user_conn(&self, c: TcpConn) -> Option<(&TcpSocket<'static>, &super::Conn)> {
+        let slot = self.slots.get(c.index as usize)?;
+        let conn = slot.conn.as_ref()?;
+        if slot.generation != c.generation
+            || !matches!(conn.origin, Origin::Accepted | Origin::Connected)
+        {
+            return None;
+        }
+        let s = self.buckets[conn.bucket as usize]
+            .set
+            .get::<TcpSocket>(conn.handle);
+        Some((s, conn))
+    }
+
+    fn user_socket_mut(&mut self, c: TcpConn) -> Option<(&mut TcpSocket<'static>, u32)> {
+        let slot = self.slots.get(c.index as usize)?;
+        let conn = slot.conn.as_ref()?;
+        if slot.generation != c.generation
+            || conn.closed
+            || !matches!(conn.origin, Origin::Accepted | Origin::Connected)
+        {
+            return None;
+        }
+        let b = conn.bucket;
+        let s = self.buckets[b as usize]
+            .set
+            .get_mut::<TcpSocket>(conn.handle);
+        Some((s, b))
+    }
+
+    /// After egress of bucket `b`: hand established passive opens to `accept`, drop dead
+    /// half-open ones, free closed connections the application let go of.
+    pub(super) fn settle(&mut self, b: u32) {
+        // Backwards, so removing the current flow leaves the ones still to visit in place.
+        for i in (0..self.buckets[b as usize].flows.len()).rev() {
+            let idx = self.buckets[b as usize].flows[i].1;
+            let Some(conn) = self.slots[idx as usize].conn.as_ref() else {
+                continue;
+            };
+            let state = self.buckets[b as usize]
+                .set
+                .get::<TcpSocket>(conn.handle)
+                .state();
+            match conn.origin {
+                Origin::Embryonic(port) => match state {
+                    State::SynReceived => {}
+                    State::Established | State::CloseWait => {
+                        if let Some(l) = self.listeners.iter_mut().find(|l| l.port == port) {
+                            l.accept.push_back(idx);
+                            self.counters.accepted.inc();
+                        }
+                        if let Some(c) = self.slots[idx as usize].conn.as_mut() {
+                            c.origin = Origin::Queued;
+                        }
+                    }
+                    _ => {
+                        self.counters.embryonic_dropped.inc();
+                        self.remove_conn(idx);
+                    }
+                },
+                _ if conn.closed && state == State::Closed => self.remove_conn(idx),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn new_socket(buffer: usize) -> TcpSocket<'static> {
+    TcpSocket::new(
+        tcp::SocketBuffer::new(vec![0; buffer]),
+        tcp::SocketBuffer::new(vec![0; buffer]),
+    )
+}
