@@ -10,11 +10,13 @@ pub struct NetCounters {
     pub accepted: Counter,
     /// Active opens started by `connect`.
     pub connected: Counter,
-    /// SYNs answered with RST because the core was at its connection limit or no listening
-    /// socket was free.
+    /// SYNs answered with RST: nobody listens on the port, or the core is at its
+    /// connection limit.
     pub refused: Counter,
     /// Segments with RST received (for any flow, known or not).
     pub resets_received: Counter,
+    /// SYNs dropped because every listening socket of the port was taken in this poll.
+    pub drop_backlog_empty: Counter,
     /// Half-open connections that died before `accept` (reset or timed out).
     pub embryonic_dropped: Counter,
     /// Segments for no connection (smoltcp answers them with RST).
@@ -37,6 +39,7 @@ pub struct NetSnapshot {
     pub connected: u64,
     pub refused: u64,
     pub resets_received: u64,
+    pub drop_backlog_empty: u64,
     pub embryonic_dropped: u64,
     pub drop_no_socket: u64,
     pub drop_unknown: u64,
@@ -53,6 +56,7 @@ impl NetCounters {
             connected: self.connected.get(),
             refused: self.refused.get(),
             resets_received: self.resets_received.get(),
+            drop_backlog_empty: self.drop_backlog_empty.get(),
             embryonic_dropped: self.embryonic_dropped.get(),
             drop_no_socket: self.drop_no_socket.get(),
             drop_unknown: self.drop_unknown.get(),

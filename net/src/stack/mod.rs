@@ -375,14 +375,20 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             .listeners
             .iter()
             .position(|l| l.port == tuple.local_port);
-        let Some(li) = li.filter(|&li| {
-            !self.listeners[li].ready.is_empty() && self.live < self.cfg.max_connections
-        }) else {
+        let Some(li) = li.filter(|_| self.live < self.cfg.max_connections) else {
+            // Not listening, or at the limit: no socket takes it and smoltcp answers RST.
             self.counters.refused.inc();
             return self
                 .iface
                 .poll_ingress_single(now, &mut self.dev, &mut self.void);
         };
+        if self.listeners[li].ready.is_empty() {
+            // Under the limit but this poll's backlog is used up: drop quietly, as Linux
+            // does with a full SYN queue; the peer retransmits after we replenish.
+            self.counters.drop_backlog_empty.inc();
+            self.dev.discard();
+            return PollIngressSingleResult::PacketProcessed;
+        }
         let r = self
             .iface
             .poll_ingress_single(now, &mut self.dev, &mut self.listen_set);
@@ -510,3 +516,5 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_api;

@@ -72,6 +72,15 @@ impl Peer {
 pub(crate) type Core = CoreStack<SimRxQueue, SimTxQueue>;
 
 pub(crate) fn cores(nic: &SimNic, rss: &RssConfig, mesh: bool) -> Vec<Core> {
+    cores_with(nic, rss, mesh, |_| {})
+}
+
+pub(crate) fn cores_with(
+    nic: &SimNic,
+    rss: &RssConfig,
+    mesh: bool,
+    tweak: impl Fn(&mut StackConfig),
+) -> Vec<Core> {
     let n = rss.queues as usize;
     let mut ports: Vec<Option<arp::ArpPort>> = if mesh {
         arp::mesh(n).into_iter().map(Some).collect()
@@ -84,6 +93,7 @@ pub(crate) fn cores(nic: &SimNic, rss: &RssConfig, mesh: bool) -> Vec<Core> {
             let mut cfg = StackConfig::new([2, 0, 0, 0, 0, 2], OUR_IP, 24, 1000 + q as u64);
             cfg.tcp_buffer = 4096;
             cfg.bucket_bits = 6;
+            tweak(&mut cfg);
             CoreStack::new(cfg, rss, rx, tx, ports[q].take(), 0).unwrap()
         })
         .collect()

@@ -1,0 +1,129 @@
+//! The per-core API end to end: backlog, limit, close and reuse, UDP, stale handles.
+
+extern crate std;
+
+use std::vec::Vec;
+
+use smoltcp::iface::SocketHandle;
+use smoltcp::socket::{tcp, udp};
+use smoltcp::wire::{IpEndpoint, Ipv4Address};
+
+use super::tests::{OUR_IP, PEER_IP, Peer, cores_with, run};
+use super::*;
+use crate::sim::SimNic;
+
+#[test]
+fn syn_burst_is_served_from_the_backlog_and_the_limit_answers_rst() {
+    let rss = RssConfig::new(1).unwrap();
+    let nic = SimNic::new(rss.clone(), 4096);
+    let mut cores = cores_with(&nic, &rss, true, |c| {
+        c.backlog = 8;
+        c.max_connections = 6;
+    });
+    let mut peer = Peer::new(&nic);
+    cores[0].listen(80).unwrap();
+    let handles: Vec<SocketHandle> = (0..10).map(|i| peer.connect(30_000 + i, 80)).collect();
+    let mut now = 0;
+    run(&mut cores, &mut peer, &mut now, 30);
+    let established = handles
+        .iter()
+        .filter(|&&h| peer.sockets.get::<tcp::Socket>(h).state() == tcp::State::Established)
+        .count();
+    let reset = handles
+        .iter()
+        .filter(|&&h| peer.sockets.get::<tcp::Socket>(h).state() == tcp::State::Closed)
+        .count();
+    assert_eq!((established, reset), (6, 4));
+    let c = cores[0].counters().snapshot();
+    assert_eq!(c.accepted, 6);
+    assert_eq!(c.refused, 4);
+    assert_eq!(cores[0].connections(), 6);
+    let mut n = 0;
+    while cores[0].accept(80).is_ok() {
+        n += 1;
+    }
+    assert_eq!(n, 6);
+    assert_eq!(cores[0].accept(80), Err(AcceptError::WouldBlock));
+    assert_eq!(cores[0].accept(81), Err(AcceptError::NotListening));
+    assert_eq!(cores[0].listen(80), Err(ListenError::AlreadyListening));
+}
+
+#[test]
+fn close_frees_the_connection_and_stale_handles_are_rejected() {
+    let rss = RssConfig::new(2).unwrap();
+    let nic = SimNic::new(rss.clone(), 4096);
+    let mut cores = cores_with(&nic, &rss, true, |_| {});
+    let mut peer = Peer::new(&nic);
+    let mut s = Peer::socket(4096);
+    s.listen(9).unwrap();
+    let ph = peer.sockets.add(s);
+    let conn = cores[1].connect((PEER_IP, 9)).unwrap();
+    let mut now = 0;
+    run(&mut cores, &mut peer, &mut now, 20);
+    assert_eq!(cores[1].send(conn, b"hello"), Ok(5));
+    run(&mut cores, &mut peer, &mut now, 20);
+    let mut b = [0u8; 8];
+    let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+    assert_eq!(ps.recv_slice(&mut b), Ok(5));
+    ps.send_slice(b"bye").unwrap();
+    ps.close();
+    run(&mut cores, &mut peer, &mut now, 20);
+    assert_eq!(cores[1].state(conn), Some(ConnState::PeerClosed));
+    assert_eq!(cores[1].recv(conn, &mut b), Ok(3));
+    assert_eq!(&b[..3], b"bye");
+    assert_eq!(cores[1].recv(conn, &mut b), Err(RecvError::Finished));
+    cores[1].close(conn).unwrap();
+    assert_eq!(cores[1].send(conn, b"x"), Err(SendError::BadHandle));
+    run(&mut cores, &mut peer, &mut now, 20);
+    // We were the passive closer (LAST-ACK), so the connection is gone already.
+    assert_eq!(cores[1].connections(), 0);
+    assert_eq!(cores[1].state(conn), None);
+    assert_eq!(cores[1].close(conn), Err(CloseError::BadHandle));
+    assert_eq!(
+        cores[1].connect((PEER_IP, 0)),
+        Err(ConnectError::Unaddressable)
+    );
+}
+
+#[test]
+fn udp_datagrams_reach_the_steered_core_and_replies_go_back() {
+    let rss = RssConfig::new(2).unwrap();
+    let nic = SimNic::new(rss.clone(), 4096);
+    let mut cores = cores_with(&nic, &rss, true, |_| {});
+    let mut peer = Peer::new(&nic);
+    let socks: Vec<UdpSocket> = cores.iter_mut().map(|c| c.udp_bind(53).unwrap()).collect();
+    assert_eq!(cores[0].udp_bind(53), Err(UdpBindError::InUse));
+    let buf = || {
+        udp::PacketBuffer::new(
+            std::vec![udp::PacketMetadata::EMPTY; 16],
+            std::vec![0u8; 16 * 1500],
+        )
+    };
+    let mut us = udp::Socket::new(buf(), buf());
+    us.bind(4000).unwrap();
+    let uh = peer.sockets.add(us);
+    let [a, b, c, d] = OUR_IP;
+    let to = IpEndpoint::new(Ipv4Address::new(a, b, c, d).into(), 53);
+    peer.sockets
+        .get_mut::<udp::Socket>(uh)
+        .send_slice(b"query", to)
+        .unwrap();
+    let mut now = 0;
+    run(&mut cores, &mut peer, &mut now, 10);
+    let q = rss.queue_ipv4_l4(PEER_IP, OUR_IP, 4000, 53) as usize;
+    let mut b = [0u8; 64];
+    assert_eq!(
+        cores[1 - q].udp_recv_from(socks[1 - q], &mut b),
+        Err(UdpRecvError::WouldBlock)
+    );
+    let (n, from) = cores[q].udp_recv_from(socks[q], &mut b).unwrap();
+    assert_eq!((&b[..n], from), (&b"query"[..], (PEER_IP, 4000)));
+    cores[q].udp_send_to(socks[q], b"answer", from).unwrap();
+    run(&mut cores, &mut peer, &mut now, 10);
+    let (n, _) = peer
+        .sockets
+        .get_mut::<udp::Socket>(uh)
+        .recv_slice(&mut b)
+        .unwrap();
+    assert_eq!(&b[..n], b"answer");
+}
