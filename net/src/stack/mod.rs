@@ -1,20 +1,23 @@
-//! One core's TCP/IP stack: a smoltcp `Interface` over the core's queue pair, sockets
-//! bucketed by flow for O(1) dispatch, a listen backlog, and a budgeted poll loop.
+//! One core's TCP/IP stack: a smoltcp `Interface` over the core's queue pair, one socket set
+//! per connection found through a flow table (O(1) dispatch), a listen backlog, and a
+//! budgeted poll loop.
 //!
 //! smoltcp offers each received packet to every socket of the `SocketSet` it is given, and
-//! egresses every socket on every poll. So this layer keeps many small sets instead of one:
+//! egresses every socket on every poll. So this layer gives every connection a `SocketSet`
+//! of its own and finds it through a hash table keyed by the flow:
 //!
 //! ```text
 //!   frame --classify--> ARP        -> empty set (the Interface learns the neighbor),
 //!                                     copied to the other cores
-//!                       TCP flow   -> bucket[hash(flow)]     (a handful of sockets)
-//!                       TCP SYN    -> listen set (backlog)   -> socket moved to its bucket
+//!                       TCP flow   -> table[hash(flow)] -> the connection's own set
+//!                       TCP SYN    -> listen set (backlog) -> socket moved to its own set
 //!                       UDP / ICMP -> datagram set
 //! ```
 //!
-//! Egress runs only for buckets that received a packet, that the application touched, or
-//! whose smoltcp deadline (kept in a hashed timing wheel) has come. Per-packet work is thus
-//! independent of the number of connections on the core.
+//! Egress runs only for connections that received a packet, that the application touched,
+//! or whose smoltcp deadline (kept in a hashed timing wheel) has come. Per-packet work is
+//! thus independent of the number of connections on the core: one Interface (one neighbor
+//! cache, one IP configuration) serves all the sets.
 
 mod classify;
 mod tcp;
@@ -58,7 +61,7 @@ pub struct StackConfig {
     /// Per-core randomness from the platform: initial sequence numbers, port choice, bucket
     /// hashing. Give every core and every boot a different one.
     pub seed: u64,
-    /// log2 of the number of flow buckets (e.g. 12 for 4096 buckets).
+    /// log2 of the flow table's size; about log2(`max_connections`) keeps chains short.
     pub bucket_bits: u32,
     /// Connections (any state but LISTEN) a core holds at most; SYNs beyond get RST.
     pub max_connections: usize,
@@ -72,7 +75,7 @@ pub struct StackConfig {
     pub time_wait_us: u64,
     /// Frames taken from the RX queue per `poll` at most.
     pub rx_budget: usize,
-    /// Egress rounds per bucket per `poll` at most.
+    /// Egress rounds per connection per `poll` at most.
     pub tx_rounds: usize,
 }
 
@@ -85,7 +88,7 @@ impl StackConfig {
             prefix_len,
             gateway: None,
             seed,
-            bucket_bits: 10,
+            bucket_bits: 14,
             max_connections: 16_384,
             backlog: 16,
             tcp_buffer: 16 * 1024,
@@ -111,15 +114,13 @@ pub enum StackError {
 pub struct PollReport {
     /// Frames processed from the RX queue or from other cores.
     pub rx_frames: usize,
-    /// Buckets egressed.
-    pub buckets_polled: usize,
+    /// Connections egressed.
+    pub conns_polled: usize,
 }
 
+/// A chain of the flow table.
 struct Bucket {
-    set: SocketSet<'static>,
     flows: Vec<(Tuple, u32)>,
-    dirty: bool,
-    armed: Option<i64>,
 }
 
 struct Listener {
@@ -144,8 +145,13 @@ enum Origin {
 }
 
 struct Conn {
-    bucket: u32,
+    /// A set holding just this connection's socket.
+    set: SocketSet<'static>,
     handle: SocketHandle,
+    /// Queued for egress in this poll.
+    dirty: bool,
+    /// Deadline currently in the wheel.
+    armed: Option<i64>,
     tuple: Tuple,
     origin: Origin,
     /// The application called `close`: free everything once smoltcp reaches CLOSED.
@@ -177,6 +183,8 @@ pub struct CoreStack<R: RxQueue, T: TxQueue> {
     counters: NetCounters,
     now: Instant,
     hash_key: u64,
+    /// An ARP frame was processed since the last egress.
+    arp_seen: bool,
 }
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
@@ -216,12 +224,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 .add_default_ipv4_route(Ipv4Address::new(a, b, c, d));
         }
         let buckets = (0..1usize << cfg.bucket_bits)
-            .map(|_| Bucket {
-                set: SocketSet::new(vec![]),
-                flows: Vec::new(),
-                dirty: false,
-                armed: None,
-            })
+            .map(|_| Bucket { flows: Vec::new() })
             .collect();
         Ok(Self {
             hash_key: cfg.seed.rotate_left(17) ^ 0x5851_f42d_4c95_7f2d,
@@ -242,6 +245,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             arp,
             counters: NetCounters::default(),
             now,
+            arp_seen: false,
         })
     }
 
@@ -265,13 +269,24 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         self.dev.stats()
     }
 
-    /// One run-to-completion iteration at `now_us`: up to `rx_budget` received frames
-    /// through the stack, then transmit for every bucket that needs it, then one doorbell.
+    /// One run-to-completion iteration at `now_us`: [`poll_ingress`](Self::poll_ingress)
+    /// then [`poll_egress`](Self::poll_egress). An application that answers what it
+    /// received in the same iteration calls the two halves itself, acting in between.
     pub fn poll(&mut self, now_us: u64) -> PollReport {
+        let rx = self.poll_ingress(now_us);
+        let polled = self.poll_egress();
+        PollReport {
+            rx_frames: rx,
+            conns_polled: polled,
+        }
+    }
+
+    /// Receive half: frames from other cores (ARP), then up to `rx_budget` frames from the
+    /// RX queue through the stack. Returns the frames processed.
+    pub fn poll_ingress(&mut self, now_us: u64) -> usize {
         self.now = Instant::from_micros(now_us as i64);
         let now = self.now;
-        let mut report = PollReport::default();
-        let mut arp_seen = false;
+        let mut rx = 0;
 
         // Neighbors learnt by other cores first: our own transmissions may need them.
         while let Some(frame) = self.arp.as_mut().and_then(ArpPort::receive) {
@@ -279,11 +294,11 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             self.iface
                 .poll_ingress_single(now, &mut self.dev, &mut self.void);
             self.counters.arp_from_peers.inc();
-            report.rx_frames += 1;
-            arp_seen = true;
+            rx += 1;
+            self.arp_seen = true;
         }
 
-        while report.rx_frames < self.cfg.rx_budget {
+        while rx < self.cfg.rx_budget {
             let Some(frame) = self.dev.peek() else { break };
             let class = classify(frame);
             if class == Class::Arp
@@ -295,36 +310,45 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             if self.ingress(class) == PollIngressSingleResult::None {
                 break; // No TX buffer for a possible reply: leave the frame queued.
             }
-            report.rx_frames += 1;
-            arp_seen |= class == Class::Arp;
+            rx += 1;
+            self.arp_seen |= class == Class::Arp;
         }
-        if report.rx_frames >= self.cfg.rx_budget && self.dev.peek().is_some() {
+        if rx >= self.cfg.rx_budget && self.dev.peek().is_some() {
             self.counters.budget_exhausted.inc();
         }
+        rx
+    }
 
+    /// Transmit half at the time of the last [`poll_ingress`](Self::poll_ingress): due
+    /// timers, listener replenishment, egress of every bucket that needs it, one doorbell.
+    /// Returns the connections egressed.
+    pub fn poll_egress(&mut self) -> usize {
+        let now = self.now;
         let mut due = Vec::new();
         self.wheel
             .advance(now.total_millis(), |b, at| due.push((b, at)));
-        for (b, at) in due {
-            if self.buckets[b as usize].armed == Some(at) {
-                self.buckets[b as usize].armed = None;
-                self.mark(b);
+        for (i, at) in due {
+            if let Some(c) = self.slots[i as usize].conn.as_mut()
+                && c.armed == Some(at)
+            {
+                c.armed = None;
+                self.mark(i);
             }
         }
-        if arp_seen {
+        if core::mem::take(&mut self.arp_seen) {
             // Sockets silenced while waiting for a neighbor may go now. ARP is rare, so
-            // this scan over buckets is not on the per-packet path.
-            for b in 0..self.buckets.len() as u32 {
-                if !self.buckets[b as usize].flows.is_empty() {
-                    self.mark(b);
+            // this scan over connections is not on the per-packet path.
+            for i in 0..self.slots.len() as u32 {
+                if self.slots[i as usize].conn.is_some() {
+                    self.mark(i);
                 }
             }
         }
         self.replenish();
         self.iface.poll_egress(now, &mut self.dev, &mut self.dgram);
-        report.buckets_polled = self.egress_dirty();
+        let polled = self.egress_dirty();
         self.dev.flush();
-        report
+        polled
     }
 
     fn ingress(&mut self, class: Class) -> PollIngressSingleResult {
@@ -335,17 +359,18 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                     self.counters.resets_received.inc();
                 }
                 let b = self.bucket_of(&tuple);
-                if self.buckets[b].flows.iter().any(|(t, _)| *t == tuple) {
-                    let r = self.iface.poll_ingress_single(
-                        now,
-                        &mut self.dev,
-                        &mut self.buckets[b].set,
-                    );
-                    self.mark(b as u32);
+                let found = self.buckets[b].flows.iter().find(|(t, _)| *t == tuple);
+                if let Some(&(_, i)) = found
+                    && let Some(c) = self.slots[i as usize].conn.as_mut()
+                {
+                    let r = self
+                        .iface
+                        .poll_ingress_single(now, &mut self.dev, &mut c.set);
+                    self.mark(i);
                     return r;
                 }
                 if syn {
-                    return self.ingress_syn(tuple, b);
+                    return self.ingress_syn(tuple);
                 }
                 if !rst {
                     self.counters.drop_no_socket.inc();
@@ -369,7 +394,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
 
     /// A SYN for no existing flow: to a listening socket if one is free and the core is
     /// under its limit, otherwise to no socket at all (smoltcp answers RST).
-    fn ingress_syn(&mut self, tuple: Tuple, b: usize) -> PollIngressSingleResult {
+    fn ingress_syn(&mut self, tuple: Tuple) -> PollIngressSingleResult {
         let now = self.now;
         let li = self
             .listeners
@@ -402,22 +427,24 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             let h = listener.ready.swap_remove(i);
             let socket = self.listen_set.remove(h);
             let port = listener.port;
-            self.insert_conn(b, tuple, socket, Origin::Embryonic(port));
+            self.insert_conn(tuple, socket, Origin::Embryonic(port));
         }
         r
     }
 
     fn insert_conn(
         &mut self,
-        b: usize,
         tuple: Tuple,
         socket: impl smoltcp::socket::AnySocket<'static>,
         origin: Origin,
     ) -> TcpConn {
-        let handle = self.buckets[b].set.add(socket);
+        let mut set = SocketSet::new(Vec::with_capacity(1));
+        let handle = set.add(socket);
         let conn = Conn {
-            bucket: b as u32,
+            set,
             handle,
+            dirty: false,
+            armed: None,
             tuple,
             origin,
             closed: false,
@@ -435,9 +462,10 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 self.slots.len() as u32 - 1
             }
         };
+        let b = self.bucket_of(&tuple);
         self.buckets[b].flows.push((tuple, idx));
         self.live += 1;
-        self.mark(b as u32);
+        self.mark(idx);
         TcpConn {
             index: idx,
             generation: self.slots[idx as usize].generation,
@@ -452,9 +480,8 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         slot.generation = slot.generation.wrapping_add(1);
         self.free_slots.push(idx);
         self.live -= 1;
-        let bucket = &mut self.buckets[conn.bucket as usize];
-        bucket.set.remove(conn.handle);
-        bucket.flows.retain(|&(_, i)| i != idx);
+        let b = self.bucket_of(&conn.tuple);
+        self.buckets[b].flows.retain(|&(_, i)| i != idx);
         if conn.origin == Origin::Connected {
             let _ = self
                 .ports
@@ -466,39 +493,47 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         classify::bucket_of(t, self.hash_key, self.cfg.bucket_bits)
     }
 
-    fn mark(&mut self, b: u32) {
-        let bucket = &mut self.buckets[b as usize];
-        if !bucket.dirty {
-            bucket.dirty = true;
-            self.dirty.push(b);
+    /// Queues connection `i` for egress in this poll.
+    fn mark(&mut self, i: u32) {
+        if let Some(c) = self.slots.get_mut(i as usize).and_then(|s| s.conn.as_mut())
+            && !c.dirty
+        {
+            c.dirty = true;
+            self.dirty.push(i);
         }
     }
 
-    /// Transmits for every dirty bucket, settles its connections and re-arms its timer.
+    /// Transmits for every dirty connection, settles it and re-arms its timer.
     fn egress_dirty(&mut self) -> usize {
         let now = self.now;
         let list = core::mem::take(&mut self.dirty);
         let n = list.len();
         let mut again = Vec::new();
-        for &b in &list {
-            let bucket = &mut self.buckets[b as usize];
-            bucket.dirty = false;
+        for &i in &list {
+            let Some(c) = self.slots[i as usize].conn.as_mut() else {
+                continue;
+            };
+            c.dirty = false;
             let mut rounds = 0;
             while rounds < self.cfg.tx_rounds
-                && self.iface.poll_egress(now, &mut self.dev, &mut bucket.set)
+                && self.iface.poll_egress(now, &mut self.dev, &mut c.set)
                     == PollResult::SocketStateChanged
             {
                 rounds += 1;
             }
-            self.settle(b);
-            let bucket = &mut self.buckets[b as usize];
-            match self.iface.poll_at(now, &bucket.set) {
-                Some(at) if at <= now => again.push(b),
+            if !self.settle(i) {
+                continue;
+            }
+            let Some(c) = self.slots[i as usize].conn.as_mut() else {
+                continue;
+            };
+            match self.iface.poll_at(now, &c.set) {
+                Some(at) if at <= now => again.push(i),
                 Some(at) => {
                     let at = at.total_millis();
-                    if bucket.armed.is_none_or(|a| at < a) {
-                        bucket.armed = Some(at);
-                        self.wheel.arm(b, at);
+                    if c.armed.is_none_or(|a| at < a) {
+                        c.armed = Some(at);
+                        self.wheel.arm(i, at);
                     }
                 }
                 None => {}
@@ -507,8 +542,8 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         let mut reuse = list;
         reuse.clear();
         self.dirty = reuse;
-        for b in again {
-            self.mark(b);
+        for i in again {
+            self.mark(i);
         }
         n
     }
@@ -518,3 +553,5 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
 mod tests;
 #[cfg(test)]
 mod tests_api;
+#[cfg(test)]
+mod tests_faults;

@@ -170,9 +170,8 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             remote_port: remote.1,
             local_port: port,
         };
-        let b = self.bucket_of(&tuple);
         self.counters.connected.inc();
-        Ok(self.insert_conn(b, tuple, s, Origin::Connected))
+        Ok(self.insert_conn(tuple, s, Origin::Connected))
     }
 
     /// The local port of a connection (for active opens, the one chosen for steering).
@@ -288,62 +287,52 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         {
             return None;
         }
-        let s = self.buckets[conn.bucket as usize]
-            .set
-            .get::<TcpSocket>(conn.handle);
-        Some((s, conn))
+        Some((conn.set.get::<TcpSocket>(conn.handle), conn))
     }
 
     fn user_socket_mut(&mut self, c: TcpConn) -> Option<(&mut TcpSocket<'static>, u32)> {
-        let slot = self.slots.get(c.index as usize)?;
-        let conn = slot.conn.as_ref()?;
+        let slot = self.slots.get_mut(c.index as usize)?;
+        let conn = slot.conn.as_mut()?;
         if slot.generation != c.generation
             || conn.closed
             || !matches!(conn.origin, Origin::Accepted | Origin::Connected)
         {
             return None;
         }
-        let b = conn.bucket;
-        let s = self.buckets[b as usize]
-            .set
-            .get_mut::<TcpSocket>(conn.handle);
-        Some((s, b))
+        Some((conn.set.get_mut::<TcpSocket>(conn.handle), c.index))
     }
 
-    /// After egress of bucket `b`: hand established passive opens to `accept`, drop dead
-    /// half-open ones, free closed connections the application let go of.
-    pub(super) fn settle(&mut self, b: u32) {
-        // Backwards, so removing the current flow leaves the ones still to visit in place.
-        for i in (0..self.buckets[b as usize].flows.len()).rev() {
-            let idx = self.buckets[b as usize].flows[i].1;
-            let Some(conn) = self.slots[idx as usize].conn.as_ref() else {
-                continue;
-            };
-            let state = self.buckets[b as usize]
-                .set
-                .get::<TcpSocket>(conn.handle)
-                .state();
-            match conn.origin {
-                Origin::Embryonic(port) => match state {
-                    State::SynReceived => {}
-                    State::Established | State::CloseWait => {
-                        if let Some(l) = self.listeners.iter_mut().find(|l| l.port == port) {
-                            l.accept.push_back(idx);
-                            self.counters.accepted.inc();
-                        }
-                        if let Some(c) = self.slots[idx as usize].conn.as_mut() {
-                            c.origin = Origin::Queued;
-                        }
+    /// After egress of connection `i`: hand an established passive open to `accept`, drop
+    /// a dead half-open one, free a closed connection the application let go of. Returns
+    /// whether the connection still exists.
+    pub(super) fn settle(&mut self, i: u32) -> bool {
+        let Some(conn) = self.slots[i as usize].conn.as_mut() else {
+            return false;
+        };
+        let state = conn.set.get::<TcpSocket>(conn.handle).state();
+        match conn.origin {
+            Origin::Embryonic(port) => match state {
+                State::SynReceived => {}
+                State::Established | State::CloseWait => {
+                    conn.origin = Origin::Queued;
+                    if let Some(l) = self.listeners.iter_mut().find(|l| l.port == port) {
+                        l.accept.push_back(i);
+                        self.counters.accepted.inc();
                     }
-                    _ => {
-                        self.counters.embryonic_dropped.inc();
-                        self.remove_conn(idx);
-                    }
-                },
-                _ if conn.closed && state == State::Closed => self.remove_conn(idx),
-                _ => {}
+                }
+                _ => {
+                    self.counters.embryonic_dropped.inc();
+                    self.remove_conn(i);
+                    return false;
+                }
+            },
+            _ if conn.closed && state == State::Closed => {
+                self.remove_conn(i);
+                return false;
             }
+            _ => {}
         }
+        true
     }
 }
 
