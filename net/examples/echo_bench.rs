@@ -18,7 +18,9 @@ use corenet_net::sim::{SimNic, SimRxQueue, SimTxQueue};
 use corenet_net::stack::TcpConn;
 use corenet_net::{CoreStack, StackConfig};
 use corenet_nic::steering::RssConfig;
-use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::iface::{
+    Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet,
+};
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
@@ -125,14 +127,16 @@ impl Server {
                 set,
                 handles,
             } => {
-                iface.poll(Instant::from_micros(now_us as i64), dev, set);
+                // The same run-to-completion shape as ours, with one socket set.
+                let now = Instant::from_micros(now_us as i64);
+                while iface.poll_ingress_single(now, dev, set) != PollIngressSingleResult::None {}
                 if let Some(h) = active.and_then(|i| handles.get(i).copied()) {
                     let s = set.get_mut::<tcp::Socket>(h);
                     if let Ok(n) = s.recv_slice(&mut buf) {
                         let _ = s.send_slice(&buf[..n]);
                     }
                 }
-                iface.poll(Instant::from_micros(now_us as i64), dev, set);
+                while iface.poll_egress(now, dev, set) != PollResult::None {}
                 dev.flush();
             }
         }

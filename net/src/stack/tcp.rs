@@ -229,8 +229,10 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             }
             Err(_) => Err(RecvError::Closed),
         };
-        // Reading opens the window: let the stack announce it.
-        self.mark(b);
+        if r.is_ok() {
+            // Reading opens the window: let the stack announce it if it needs to.
+            self.mark(b);
+        }
         r
     }
 
@@ -250,7 +252,9 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 Err(_) => Err(SendError::Closed),
             }
         };
-        self.mark(b);
+        if matches!(r, Ok(n) if n > 0) {
+            self.mark(b);
+        }
         r
     }
 
