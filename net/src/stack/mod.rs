@@ -28,7 +28,7 @@ pub use classify::{Class, Tuple, classify};
 pub use tcp::{
     AcceptError, CloseError, ConnState, ConnectError, ListenError, RecvError, SendError, TcpConn,
 };
-pub use udp::{UdpBindError, UdpRecvError, UdpSendError, UdpSocket};
+pub use udp::{UdpBindError, UdpCloseError, UdpRecvError, UdpSendError, UdpSocket};
 
 use alloc::collections::VecDeque;
 use alloc::vec;
@@ -469,6 +469,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         TcpConn {
             index: idx,
             generation: self.slots[idx as usize].generation,
+            owner: self.dev.rx_queue().queue_index(),
         }
     }
 

@@ -17,6 +17,8 @@ use crate::ports::AllocError;
 pub struct TcpConn {
     pub(super) index: u32,
     pub(super) generation: u32,
+    /// The queue (core) whose stack made it: another core's stack rejects it.
+    pub(super) owner: u16,
 }
 
 /// Errors from [`CoreStack::listen`].
@@ -141,6 +143,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         Ok(TcpConn {
             index: idx,
             generation: slot.generation,
+            owner: self.dev.rx_queue().queue_index(),
         })
     }
 
@@ -287,6 +290,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         let slot = self.slots.get(c.index as usize)?;
         let conn = slot.conn.as_ref()?;
         if slot.generation != c.generation
+            || c.owner != self.dev.rx_queue().queue_index()
             || !matches!(conn.origin, Origin::Accepted | Origin::Connected)
         {
             return None;
@@ -298,6 +302,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         let slot = self.slots.get_mut(c.index as usize)?;
         let conn = slot.conn.as_mut()?;
         if slot.generation != c.generation
+            || c.owner != self.dev.rx_queue().queue_index()
             || conn.closed
             || !matches!(conn.origin, Origin::Accepted | Origin::Connected)
         {

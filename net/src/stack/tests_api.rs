@@ -127,3 +127,103 @@ fn udp_datagrams_reach_the_steered_core_and_replies_go_back() {
         .unwrap();
     assert_eq!(&b[..n], b"answer");
 }
+
+#[test]
+fn handles_from_another_core_are_rejected() {
+    let rss = RssConfig::new(2).unwrap();
+    let nic = SimNic::new(rss.clone(), 4096);
+    let mut cores = cores_with(&nic, &rss, true, |_| {});
+    let c0 = cores[0].connect((PEER_IP, 9)).unwrap();
+    let _c1 = cores[1].connect((PEER_IP, 9)).unwrap();
+    assert_eq!(cores[1].send(c0, b"x"), Err(SendError::BadHandle));
+    assert_eq!(cores[1].state(c0), None);
+    let u0 = cores[0].udp_bind(7).unwrap();
+    let _u1 = cores[1].udp_bind(7).unwrap();
+    let mut b = [0u8; 4];
+    assert_eq!(
+        cores[1].udp_recv_from(u0, &mut b),
+        Err(UdpRecvError::BadHandle)
+    );
+    cores[0].udp_close(u0).unwrap();
+    assert_eq!(cores[0].udp_close(u0), Err(UdpCloseError::BadHandle));
+    assert_eq!(
+        cores[0].udp_send_to(u0, b"x", (PEER_IP, 7)),
+        Err(UdpSendError::BadHandle)
+    );
+}
+
+/// A tiny xorshift for garbage.
+fn xorshift(s: &mut u64) -> u64 {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    *s
+}
+
+#[test]
+fn hostile_frames_are_counted_and_dropped_while_a_real_flow_keeps_working() {
+    let rss = RssConfig::new(2).unwrap();
+    let nic = SimNic::new(rss.clone(), 1 << 16);
+    let mut cores = cores_with(&nic, &rss, true, |_| {});
+    let mut peer = Peer::new(&nic);
+    for c in &mut cores {
+        c.listen(80).unwrap();
+    }
+    let ph = peer.connect(33_000, 80);
+    let mut now = 0;
+    run(&mut cores, &mut peer, &mut now, 10);
+    let mut seed = 0xdead_beef_u64;
+    // A valid-looking IPv4/TCP prefix with random tails, random lengths and random flags,
+    // plus pure noise and runts.
+    let mut template = std::vec![0u8; 54];
+    template[..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+    template[12] = 0x08;
+    template[14] = 0x45;
+    template[23] = 6;
+    template[26..30].copy_from_slice(&PEER_IP);
+    template[30..34].copy_from_slice(&OUR_IP);
+    for i in 0..3000 {
+        let r = xorshift(&mut seed);
+        let len = (r % 120) as usize;
+        let mut f: Vec<u8> = (0..len).map(|_| xorshift(&mut seed) as u8).collect();
+        if i % 2 == 0 {
+            let n = len.min(template.len());
+            f[..n].copy_from_slice(&template[..n]);
+            for b in f.iter_mut().skip(34) {
+                *b = xorshift(&mut seed) as u8;
+            }
+        }
+        if i % 7 == 0 && len > 14 {
+            f[12] = 0x08;
+            f[13] = 0x06; // ARP noise
+        }
+        nic.deliver(f);
+        if i % 100 == 0 {
+            run(&mut cores, &mut peer, &mut now, 1);
+        }
+    }
+    run(&mut cores, &mut peer, &mut now, 20);
+    let unknown: u64 = cores.iter().map(|c| c.counters().drop_unknown.get()).sum();
+    let no_socket: u64 = cores
+        .iter()
+        .map(|c| c.counters().drop_no_socket.get())
+        .sum();
+    let refused: u64 = cores.iter().map(|c| c.counters().refused.get()).sum();
+    assert!(unknown > 100, "unknown {unknown}");
+    assert!(
+        no_socket + refused > 100,
+        "tcp garbage {no_socket} {refused}"
+    );
+    // The real connection still carries data both ways.
+    let (q, conn) = cores
+        .iter_mut()
+        .enumerate()
+        .find_map(|(q, c)| c.accept(80).ok().map(|h| (q, h)))
+        .expect("accepted");
+    assert_eq!(cores[q].send(conn, b"still here"), Ok(10));
+    run(&mut cores, &mut peer, &mut now, 20);
+    let mut b = [0u8; 16];
+    let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+    assert_eq!(ps.recv_slice(&mut b), Ok(10));
+    assert_eq!(&b[..10], b"still here");
+}

@@ -18,7 +18,12 @@ const QUEUE: usize = 64;
 
 /// A bound UDP socket of one core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UdpSocket(SocketHandle);
+pub struct UdpSocket {
+    handle: SocketHandle,
+    port: u16,
+    /// The queue (core) whose stack made it.
+    owner: u16,
+}
 
 /// Errors from [`CoreStack::udp_bind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +37,8 @@ pub enum UdpBindError {
 /// Errors from [`CoreStack::udp_send_to`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UdpSendError {
+    /// Not a bound socket of this core.
+    BadHandle,
     /// Port 0 or unspecified address.
     Unaddressable,
     /// The send queue is full, or the datagram is larger than it.
@@ -41,10 +48,19 @@ pub enum UdpSendError {
 /// Errors from [`CoreStack::udp_recv_from`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UdpRecvError {
+    /// Not a bound socket of this core.
+    BadHandle,
     /// Nothing received.
     WouldBlock,
     /// The datagram did not fit in the buffer; it was dropped.
     Truncated,
+}
+
+/// Errors from [`CoreStack::udp_close`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UdpCloseError {
+    /// Not a bound socket of this core.
+    BadHandle,
 }
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
@@ -67,7 +83,11 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         };
         let mut s = Socket::new(buf(), buf());
         s.bind(port).map_err(|_| UdpBindError::BadPort)?;
-        Ok(UdpSocket(self.dgram.add(s)))
+        Ok(UdpSocket {
+            handle: self.dgram.add(s),
+            port,
+            owner: self.dev.rx_queue().queue_index(),
+        })
     }
 
     /// Queues a datagram to `to`; it leaves at the next poll.
@@ -79,8 +99,8 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     ) -> Result<(), UdpSendError> {
         let [a, b, c, d] = to.0;
         let ep = IpEndpoint::new(IpAddress::Ipv4(Ipv4Address::new(a, b, c, d)), to.1);
-        self.dgram
-            .get_mut::<Socket>(sock.0)
+        self.udp_socket(sock)
+            .ok_or(UdpSendError::BadHandle)?
             .send_slice(data, ep)
             .map_err(|e| match e {
                 udp::SendError::Unaddressable => UdpSendError::Unaddressable,
@@ -95,8 +115,8 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         buf: &mut [u8],
     ) -> Result<(usize, ([u8; 4], u16)), UdpRecvError> {
         let (n, meta) = self
-            .dgram
-            .get_mut::<Socket>(sock.0)
+            .udp_socket(sock)
+            .ok_or(UdpRecvError::BadHandle)?
             .recv_slice(buf)
             .map_err(|e| match e {
                 udp::RecvError::Exhausted => UdpRecvError::WouldBlock,
@@ -106,5 +126,28 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             IpAddress::Ipv4(a) => a.octets(),
         };
         Ok((n, (addr, meta.endpoint.port)))
+    }
+
+    /// Unbinds a socket; its handle becomes invalid.
+    pub fn udp_close(&mut self, sock: UdpSocket) -> Result<(), UdpCloseError> {
+        self.udp_socket(sock).ok_or(UdpCloseError::BadHandle)?;
+        self.dgram.remove(sock.handle);
+        Ok(())
+    }
+
+    /// The socket behind a handle, if the handle is one of ours and still bound. Checked
+    /// without indexing by the handle (smoltcp panics on foreign handles).
+    fn udp_socket(&mut self, sock: UdpSocket) -> Option<&mut Socket<'static>> {
+        if sock.owner != self.dev.rx_queue().queue_index() {
+            return None;
+        }
+        self.dgram.iter_mut().find_map(|(h, s)| match s {
+            smoltcp::socket::Socket::Udp(u)
+                if h == sock.handle && u.endpoint().port == sock.port =>
+            {
+                Some(u)
+            }
+            _ => None,
+        })
     }
 }
