@@ -109,6 +109,13 @@ pub enum StackError {
     BadConfig,
 }
 
+/// Errors from [`CoreStack::announce`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnnounceError {
+    /// No TX buffer free right now; try again after a poll.
+    TxFull,
+}
+
 /// What one [`CoreStack::poll`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PollReport {
@@ -267,6 +274,38 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     /// The adapter's counters.
     pub fn device_stats(&self) -> crate::device::DeviceStats {
         self.dev.stats()
+    }
+
+    /// Sends a gratuitous ARP (a request for our own address) so neighbors and switches
+    /// learn our MAC at start-up. One core is enough: all cores share the MAC and address.
+    pub fn announce(&mut self) -> Result<(), AnnounceError> {
+        use smoltcp::phy::{Device as _, TxToken as _};
+        use smoltcp::wire::{
+            ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, EthernetRepr,
+        };
+        let mac = EthernetAddress(self.cfg.mac);
+        let [a, b, c, d] = self.cfg.ip;
+        let ip = Ipv4Address::new(a, b, c, d);
+        let arp = ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Request,
+            source_hardware_addr: mac,
+            source_protocol_addr: ip,
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: ip,
+        };
+        let eth = EthernetRepr {
+            src_addr: mac,
+            dst_addr: EthernetAddress::BROADCAST,
+            ethertype: EthernetProtocol::Arp,
+        };
+        let token = self.dev.transmit(self.now).ok_or(AnnounceError::TxFull)?;
+        token.consume(eth.buffer_len() + arp.buffer_len(), |buf| {
+            let mut frame = EthernetFrame::new_unchecked(buf);
+            eth.emit(&mut frame);
+            arp.emit(&mut ArpPacket::new_unchecked(frame.payload_mut()));
+        });
+        self.dev.flush();
+        Ok(())
     }
 
     /// One run-to-completion iteration at `now_us`: [`poll_ingress`](Self::poll_ingress)

@@ -227,3 +227,19 @@ fn hostile_frames_are_counted_and_dropped_while_a_real_flow_keeps_working() {
     assert_eq!(ps.recv_slice(&mut b), Ok(10));
     assert_eq!(&b[..10], b"still here");
 }
+
+#[test]
+fn gratuitous_arp_announces_our_address() {
+    let rss = RssConfig::new(2).unwrap();
+    let nic = SimNic::new(rss.clone(), 64);
+    let mut cores = cores_with(&nic, &rss, true, |_| {});
+    cores[0].announce().unwrap();
+    let f = nic.take_sent().expect("announced");
+    assert_eq!(&f[0..6], &[0xff; 6]);
+    assert_eq!(&f[6..12], &[2, 0, 0, 0, 0, 2]);
+    assert_eq!(&f[12..14], &[0x08, 0x06]);
+    assert_eq!(&f[20..22], &[0, 1], "request");
+    assert_eq!(&f[28..32], &OUR_IP, "sender address");
+    assert_eq!(&f[38..42], &OUR_IP, "target address: our own");
+    assert!(nic.take_sent().is_none());
+}
