@@ -595,3 +595,5 @@ mod tests;
 mod tests_api;
 #[cfg(test)]
 mod tests_faults;
+#[cfg(test)]
+mod tests_rss;

@@ -112,7 +112,15 @@ fn megabytes_both_ways_through_loss_corruption_and_reordering() {
     }
     assert_eq!((up_recv, down_recv), (LEN, LEN));
     let w = nic.stats();
-    std::eprintln!("steps {steps} {w:?}");
     assert!(w.lost > 0 && w.corrupted > 0 && w.reordered > 0, "{w:?}");
     assert_eq!(cores.iter().map(|c| c.connections()).sum::<usize>(), 1);
+    let sum = |f: fn(&crate::counters::NetSnapshot) -> u64| {
+        cores
+            .iter()
+            .map(|c| f(&c.counters().snapshot()))
+            .sum::<u64>()
+    };
+    assert_eq!(sum(|c| c.accepted), 1);
+    assert_eq!(sum(|c| c.refused), 0);
+    assert_eq!(sum(|c| c.embryonic_dropped), 0);
 }
