@@ -47,6 +47,10 @@ use crate::device::QueueDevice;
 use crate::ports::{PortAllocator, PortConfigError};
 use wheel::Wheel;
 
+/// Minimum spacing of the sweeps that wake connections after ARP traffic (smoltcp silences
+/// a socket waiting for a neighbor for 1 s, so waking it a little late costs nothing).
+const ARP_SWEEP_MS: i64 = 20;
+
 /// Static configuration of one core's stack (the same on every core but `seed`).
 #[derive(Debug, Clone)]
 pub struct StackConfig {
@@ -73,6 +77,9 @@ pub struct StackConfig {
     pub ephemeral: (u16, u16),
     /// How long a released ephemeral port rests, microseconds.
     pub time_wait_us: u64,
+    /// A handshake (SYN-SENT or SYN-RECEIVED) with no answer for this long is abandoned, so
+    /// a SYN flood cannot pin connection slots forever. Milliseconds.
+    pub handshake_timeout_ms: u64,
     /// Frames taken from the RX queue per `poll` at most.
     pub rx_budget: usize,
     /// Egress rounds per connection per `poll` at most.
@@ -94,6 +101,7 @@ impl StackConfig {
             tcp_buffer: 16 * 1024,
             ephemeral: crate::ports::DEFAULT_RANGE,
             time_wait_us: crate::ports::DEFAULT_TIME_WAIT_US,
+            handshake_timeout_ms: 30_000,
             rx_budget: 64,
             tx_rounds: 16,
         }
@@ -163,6 +171,8 @@ struct Conn {
     origin: Origin,
     /// The application called `close`: free everything once smoltcp reaches CLOSED.
     closed: bool,
+    /// The handshake timeout is still set on the socket.
+    handshaking: bool,
 }
 
 struct Slot {
@@ -190,8 +200,10 @@ pub struct CoreStack<R: RxQueue, T: TxQueue> {
     counters: NetCounters,
     now: Instant,
     hash_key: u64,
-    /// An ARP frame was processed since the last egress.
+    /// An ARP frame was processed and the connections have not been swept since.
     arp_seen: bool,
+    /// Earliest time (ms) of the next ARP-triggered sweep.
+    next_sweep_ms: i64,
 }
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
@@ -253,6 +265,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             counters: NetCounters::default(),
             now,
             arp_seen: false,
+            next_sweep_ms: 0,
         })
     }
 
@@ -374,9 +387,12 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 self.mark(i);
             }
         }
-        if core::mem::take(&mut self.arp_seen) {
-            // Sockets silenced while waiting for a neighbor may go now. ARP is rare, so
-            // this scan over connections is not on the per-packet path.
+        if self.arp_seen && now.total_millis() >= self.next_sweep_ms {
+            // Sockets silenced while waiting for a neighbor may go now. This visits every
+            // connection, so it runs at most once per ARP_SWEEP_MS however many ARP frames
+            // arrive (a flood of them must not make per-packet cost grow with connections).
+            self.arp_seen = false;
+            self.next_sweep_ms = now.total_millis() + ARP_SWEEP_MS;
             for i in 0..self.slots.len() as u32 {
                 if self.slots[i as usize].conn.is_some() {
                     self.mark(i);
@@ -487,6 +503,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             tuple,
             origin,
             closed: false,
+            handshaking: true,
         };
         let idx = match self.free_slots.pop() {
             Some(i) => {

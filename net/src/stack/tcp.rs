@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 
 use corenet_nic::{RxQueue, TxQueue};
 use smoltcp::socket::tcp::{self, Socket as TcpSocket, State};
+use smoltcp::time::Duration;
 use smoltcp::wire::{IpEndpoint, Ipv4Address};
 
 use super::{CoreStack, Listener, Origin, Tuple};
@@ -120,6 +121,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         for l in &mut self.listeners {
             while l.ready.len() < self.cfg.backlog {
                 let mut s = new_socket(self.cfg.tcp_buffer);
+                s.set_timeout(Some(Duration::from_millis(self.cfg.handshake_timeout_ms)));
                 if s.listen(l.port).is_err() {
                     break;
                 }
@@ -162,6 +164,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             .allocate(self.cfg.ip, remote, now_us)
             .map_err(|AllocError::Exhausted| ConnectError::PortsExhausted)?;
         let mut s = new_socket(self.cfg.tcp_buffer);
+        s.set_timeout(Some(Duration::from_millis(self.cfg.handshake_timeout_ms)));
         let [a, b, c, d] = remote.0;
         let ep = IpEndpoint::new(Ipv4Address::new(a, b, c, d).into(), remote.1);
         if s.connect(self.iface.context(), ep, port).is_err() {
@@ -318,7 +321,13 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         let Some(conn) = self.slots[i as usize].conn.as_mut() else {
             return false;
         };
-        let state = conn.set.get::<TcpSocket>(conn.handle).state();
+        let socket = conn.set.get_mut::<TcpSocket>(conn.handle);
+        let state = socket.state();
+        if conn.handshaking && !matches!(state, State::SynSent | State::SynReceived) {
+            // Past the handshake, smoltcp's timeout would also abort idle connections.
+            socket.set_timeout(None);
+            conn.handshaking = false;
+        }
         match conn.origin {
             Origin::Embryonic(port) => match state {
                 State::SynReceived => {}

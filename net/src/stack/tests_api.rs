@@ -243,3 +243,39 @@ fn gratuitous_arp_announces_our_address() {
     assert_eq!(&f[38..42], &OUR_IP, "target address: our own");
     assert!(nic.take_sent().is_none());
 }
+
+#[test]
+fn unanswered_handshakes_time_out_and_free_their_slots() {
+    let rss = RssConfig::new(1).unwrap();
+    let nic = SimNic::new(rss.clone(), 4096);
+    let mut cores = cores_with(&nic, &rss, true, |c| c.handshake_timeout_ms = 5_000);
+    let mut peer = Peer::new(&nic);
+    cores[0].listen(80).unwrap();
+    let _h = peer.connect(30_000, 80);
+    let active = cores[0].connect((PEER_IP, 4444)).unwrap();
+    let mut now = 0;
+    // Until our side holds the peer's half-open connection, then the peer goes silent:
+    // everything sent to it is lost.
+    for _ in 0..10 {
+        if cores[0].connections() == 2 {
+            break;
+        }
+        run(&mut cores, &mut peer, &mut now, 1);
+    }
+    assert_eq!(cores[0].connections(), 2);
+    for _ in 0..100 {
+        now += 100_000;
+        cores[0].poll(now);
+        while nic.take_sent().is_some() {}
+    }
+    assert_eq!(
+        cores[0].connections(),
+        1,
+        "the half-open passive one is gone"
+    );
+    assert_eq!(cores[0].counters().embryonic_dropped.get(), 1);
+    assert_eq!(cores[0].state(active), Some(ConnState::Closed));
+    cores[0].close(active).unwrap();
+    cores[0].poll(now + 1000);
+    assert_eq!(cores[0].connections(), 0);
+}
