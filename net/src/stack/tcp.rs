@@ -264,6 +264,35 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         r
     }
 
+    /// Zero-copy send: `f` writes directly into the free space of the socket's send buffer
+    /// (the largest contiguous part) and returns how many bytes it wrote.
+    pub fn send_with(
+        &mut self,
+        c: TcpConn,
+        f: impl FnOnce(&mut [u8]) -> usize,
+    ) -> Result<usize, SendError> {
+        let (s, b) = self.user_socket_mut(c).ok_or(SendError::BadHandle)?;
+        let r = if !s.may_send() {
+            if matches!(s.state(), State::SynSent | State::SynReceived) {
+                Err(SendError::WouldBlock)
+            } else {
+                Err(SendError::Closed)
+            }
+        } else if s.send_queue() >= s.send_capacity() {
+            Err(SendError::WouldBlock)
+        } else {
+            s.send(|buf| {
+                let n = f(buf).min(buf.len());
+                (n, n)
+            })
+            .map_err(|_| SendError::Closed)
+        };
+        if matches!(r, Ok(n) if n > 0) {
+            self.mark(b);
+        }
+        r
+    }
+
     /// Closes our side (FIN after queued data). The handle stays valid for reading what the
     /// peer still sends; resources are freed once the connection is fully closed.
     pub fn close(&mut self, c: TcpConn) -> Result<(), CloseError> {
