@@ -10,6 +10,12 @@
 //!
 //! Single-threaded by design (`Rc<RefCell<_>>`): host tests run all cores in one thread.
 
+mod peer;
+mod queues;
+
+pub use peer::{PeerDevice, PeerRxToken, PeerTxToken};
+pub use queues::{SimRxQueue, SimTxQueue};
+
 use alloc::collections::VecDeque;
 use alloc::rc::Rc;
 use alloc::vec;
@@ -17,13 +23,10 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use corenet_nic::steering::RssConfig;
-use corenet_nic::{Offload, QueueCounters, RxFrame, RxQueue, TxQueue, TxSlot};
-use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
-use smoltcp::time::Instant;
 
 /// Buffers per simulated RX or TX ring.
 pub const RING: usize = 256;
-const BUF_LEN: usize = 2048;
+pub(crate) const BUF_LEN: usize = 2048;
 
 /// The queue an RSS NIC steers `frame` to: TCP/UDP over IPv4 by the 4-tuple, other IPv4 by
 /// the addresses, fragments by the addresses, anything else to queue 0.
@@ -82,7 +85,7 @@ pub struct WireStats {
     pub reordered: u64,
 }
 
-struct Wire {
+pub(crate) struct Wire {
     rss: RssConfig,
     to_host: Vec<VecDeque<Vec<u8>>>,
     to_peer: VecDeque<Vec<u8>>,
@@ -192,21 +195,8 @@ impl SimNic {
     /// The queue pair of queue `q`.
     pub fn queue_pair(&self, q: u16) -> (SimRxQueue, SimTxQueue) {
         (
-            SimRxQueue {
-                wire: self.wire.clone(),
-                q,
-                slots: (0..RING).map(|_| None).collect(),
-                free: (0..RING as u16).rev().collect(),
-                counters: QueueCounters::new(),
-            },
-            SimTxQueue {
-                wire: self.wire.clone(),
-                q,
-                bufs: (0..RING).map(|_| vec![0; BUF_LEN]).collect(),
-                free: (0..RING as u16).rev().collect(),
-                pending: Vec::new(),
-                counters: QueueCounters::new(),
-            },
+            SimRxQueue::new(self.wire.clone(), q),
+            SimTxQueue::new(self.wire.clone(), q),
         )
     }
 
@@ -239,175 +229,6 @@ impl SimNic {
 
     /// The other end of the wire as a plain smoltcp device.
     pub fn peer_device(&self) -> PeerDevice {
-        PeerDevice { nic: self.clone() }
-    }
-}
-
-/// RX half of one simulated queue.
-pub struct SimRxQueue {
-    wire: Rc<RefCell<Wire>>,
-    q: u16,
-    slots: Vec<Option<Vec<u8>>>,
-    free: Vec<u16>,
-    counters: QueueCounters,
-}
-
-impl RxQueue for SimRxQueue {
-    fn queue_index(&self) -> u16 {
-        self.q
-    }
-
-    fn rx_burst(&mut self, out: &mut [RxFrame]) -> usize {
-        let mut w = self.wire.borrow_mut();
-        let Some(backlog) = w.to_host.get_mut(usize::from(self.q)) else {
-            return 0;
-        };
-        let mut n = 0;
-        while n < out.len() {
-            let Some(slot) = self.free.last().copied() else {
-                break;
-            };
-            let Some(frame) = backlog.pop_front() else {
-                break;
-            };
-            self.free.pop();
-            self.counters.packets.inc();
-            self.counters.bytes.add(frame.len() as u64);
-            out[n] = RxFrame {
-                slot,
-                len: frame.len() as u16,
-                rss_hash: None,
-                csum_ok: false,
-            };
-            self.slots[usize::from(slot)] = Some(frame);
-            n += 1;
-        }
-        n
-    }
-
-    fn frame(&self, frame: &RxFrame) -> &[u8] {
-        match self.slots.get(usize::from(frame.slot)) {
-            Some(Some(b)) => &b[..usize::from(frame.len).min(b.len())],
-            _ => &[],
-        }
-    }
-
-    fn release(&mut self, frame: RxFrame) {
-        if let Some(s) = self.slots.get_mut(usize::from(frame.slot))
-            && s.take().is_some()
-        {
-            self.free.push(frame.slot);
-        }
-    }
-
-    fn counters(&self) -> &QueueCounters {
-        &self.counters
-    }
-}
-
-/// TX half of one simulated queue.
-pub struct SimTxQueue {
-    wire: Rc<RefCell<Wire>>,
-    q: u16,
-    bufs: Vec<Vec<u8>>,
-    free: Vec<u16>,
-    pending: Vec<(u16, usize)>,
-    counters: QueueCounters,
-}
-
-impl TxQueue for SimTxQueue {
-    fn queue_index(&self) -> u16 {
-        self.q
-    }
-
-    fn alloc(&mut self) -> Option<TxSlot> {
-        self.free.pop().map(|slot| TxSlot { slot })
-    }
-
-    fn buffer(&mut self, slot: &TxSlot) -> &mut [u8] {
-        self.bufs
-            .get_mut(usize::from(slot.slot))
-            .map_or(&mut [], |b| &mut b[..])
-    }
-
-    fn submit(&mut self, slot: TxSlot, len: usize, _offload: Offload) {
-        if len > BUF_LEN {
-            self.counters.errors.inc();
-            self.free.push(slot.slot);
-            return;
-        }
-        self.pending.push((slot.slot, len));
-    }
-
-    fn cancel(&mut self, slot: TxSlot) {
-        self.free.push(slot.slot);
-    }
-
-    fn flush(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let mut w = self.wire.borrow_mut();
-        for (slot, len) in self.pending.drain(..) {
-            let frame = self.bufs[usize::from(slot)][..len].to_vec();
-            self.counters.packets.inc();
-            self.counters.bytes.add(len as u64);
-            for f in w.fault(frame, false) {
-                w.to_peer.push_back(f);
-            }
-            self.free.push(slot);
-        }
-        self.counters.doorbells.inc();
-    }
-
-    fn counters(&self) -> &QueueCounters {
-        &self.counters
-    }
-}
-
-/// The peer host's end of the wire, as a plain smoltcp device.
-pub struct PeerDevice {
-    nic: SimNic,
-}
-
-impl Device for PeerDevice {
-    type RxToken<'a> = PeerRxToken;
-    type TxToken<'a> = PeerTxToken<'a>;
-
-    fn receive(&mut self, _now: Instant) -> Option<(PeerRxToken, PeerTxToken<'_>)> {
-        let frame = self.nic.take_sent()?;
-        Some((PeerRxToken(frame), PeerTxToken(&self.nic)))
-    }
-
-    fn transmit(&mut self, _now: Instant) -> Option<PeerTxToken<'_>> {
-        Some(PeerTxToken(&self.nic))
-    }
-
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut caps = DeviceCapabilities::default();
-        caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = crate::device::ETHERNET_MTU;
-        caps
-    }
-}
-
-/// A frame for the peer.
-pub struct PeerRxToken(Vec<u8>);
-
-impl phy::RxToken for PeerRxToken {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
-    }
-}
-
-/// A frame from the peer, steered on send.
-pub struct PeerTxToken<'a>(&'a SimNic);
-
-impl phy::TxToken for PeerTxToken<'_> {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut buf = vec![0; len];
-        let r = f(&mut buf);
-        self.0.deliver(buf);
-        r
+        PeerDevice::new(self.clone())
     }
 }
