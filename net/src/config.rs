@@ -6,18 +6,22 @@
 //! - Linux's `ip=<client-ip>:<server-ip>:<gw-ip>:<netmask>[:...]` (nfsroot.rst), where the
 //!   server and anything after the netmask are ignored; `ip=dhcp` asks for DHCP.
 
+/// An IPv4 interface configuration, static or from DHCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Config {
+    /// Our address.
+    pub ip: [u8; 4],
+    /// Prefix length of the local network.
+    pub prefix_len: u8,
+    /// Default gateway.
+    pub gateway: Option<[u8; 4]>,
+}
+
 /// What the command line asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetConfig {
     /// A static address.
-    Static {
-        /// Our address.
-        ip: [u8; 4],
-        /// Prefix length of the local network.
-        prefix_len: u8,
-        /// Default gateway.
-        gateway: Option<[u8; 4]>,
-    },
+    Static(Ipv4Config),
     /// `ip=dhcp`.
     Dhcp,
 }
@@ -53,11 +57,11 @@ pub fn parse_cmdline(cmdline: &str) -> Result<NetConfig, CmdlineError> {
         if prefix_len > 32 {
             return Err(CmdlineError::BadAddress);
         }
-        return Ok(NetConfig::Static {
+        return Ok(NetConfig::Static(Ipv4Config {
             ip: addr(a)?,
             prefix_len,
             gateway: gw,
-        });
+        }));
     }
     let mut f = v.split(':');
     let ip = addr(f.next().unwrap_or(""))?;
@@ -76,11 +80,11 @@ pub fn parse_cmdline(cmdline: &str) -> Result<NetConfig, CmdlineError> {
             m.leading_ones() as u8
         }
     };
-    Ok(NetConfig::Static {
+    Ok(NetConfig::Static(Ipv4Config {
         ip,
         prefix_len,
         gateway,
-    })
+    }))
 }
 
 fn addr(s: &str) -> Result<[u8; 4], CmdlineError> {
@@ -106,19 +110,19 @@ mod tests {
     fn both_spellings_and_errors() {
         assert_eq!(
             parse_cmdline("console=ttyS0 ip=10.0.0.2/24 gw=10.0.0.1 quiet"),
-            Ok(NetConfig::Static {
+            Ok(NetConfig::Static(Ipv4Config {
                 ip: [10, 0, 0, 2],
                 prefix_len: 24,
                 gateway: Some([10, 0, 0, 1])
-            })
+            }))
         );
         assert_eq!(
             parse_cmdline("ip=192.168.7.9::192.168.7.1:255.255.252.0:box:eth0:off"),
-            Ok(NetConfig::Static {
+            Ok(NetConfig::Static(Ipv4Config {
                 ip: [192, 168, 7, 9],
                 prefix_len: 22,
                 gateway: Some([192, 168, 7, 1])
-            })
+            }))
         );
         assert_eq!(parse_cmdline("ip=dhcp"), Ok(NetConfig::Dhcp));
         assert_eq!(parse_cmdline("quiet"), Err(CmdlineError::Missing));

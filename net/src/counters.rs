@@ -23,10 +23,13 @@ pub struct NetCounters {
     pub drop_no_socket: Counter,
     /// Frames that are not IPv4 or ARP, or too short to classify.
     pub drop_unknown: Counter,
-    /// ARP copies that did not fit in another core's ring.
-    pub drop_arp_ring_full: Counter,
-    /// ARP frames received from other cores.
-    pub arp_from_peers: Counter,
+    /// Messages to other cores (ARP copies, DHCP replies, configuration) dropped because a
+    /// ring was full (or there is no mesh).
+    pub drop_mesh_full: Counter,
+    /// Frames (ARP, DHCP) received from other cores.
+    pub frames_from_peers: Counter,
+    /// IPv4 configuration changes applied (DHCP lease gained or lost).
+    pub config_updates: Counter,
     /// Polls that stopped ingress because the budget was used up with frames still queued.
     pub budget_exhausted: Counter,
 }
@@ -43,8 +46,9 @@ pub struct NetSnapshot {
     pub embryonic_dropped: u64,
     pub drop_no_socket: u64,
     pub drop_unknown: u64,
-    pub drop_arp_ring_full: u64,
-    pub arp_from_peers: u64,
+    pub drop_mesh_full: u64,
+    pub frames_from_peers: u64,
+    pub config_updates: u64,
     pub budget_exhausted: u64,
 }
 
@@ -60,8 +64,9 @@ impl NetCounters {
             embryonic_dropped: self.embryonic_dropped.get(),
             drop_no_socket: self.drop_no_socket.get(),
             drop_unknown: self.drop_unknown.get(),
-            drop_arp_ring_full: self.drop_arp_ring_full.get(),
-            arp_from_peers: self.arp_from_peers.get(),
+            drop_mesh_full: self.drop_mesh_full.get(),
+            frames_from_peers: self.frames_from_peers.get(),
+            config_updates: self.config_updates.get(),
             budget_exhausted: self.budget_exhausted.get(),
         }
     }

@@ -13,7 +13,8 @@
 //! - [`stack`]: one core's stack: an `Interface` over the [`device`], sockets bucketed by flow
 //!   for O(1) dispatch, a listen backlog, a connection limit, a budgeted poll loop, and the
 //!   safe TCP/UDP API (no smoltcp types in it).
-//! - [`arp`]: ARP frames copied from the receiving core to all others over SPSC rings.
+//! - [`mesh`]: SPSC rings between cores: ARP frames to every core, DHCP replies to the DHCP
+//!   core, the configuration it obtains back to all.
 //! - [`counters`]: per-core counters, single writer, readable from any core.
 //! - [`config`]: static IPv4 configuration from the kernel command line.
 //!
@@ -24,12 +25,12 @@
 //! NIC's RSS picks the core that serves the connection.
 //!
 //! ```
-//! use corenet_net::{arp, sim::SimNic, CoreStack, StackConfig};
+//! use corenet_net::{mesh, sim::SimNic, CoreStack, StackConfig};
 //! use corenet_nic::steering::RssConfig;
 //!
 //! let rss = RssConfig::new(2).unwrap();
 //! let server_nic = SimNic::new(rss.clone(), 1024);
-//! let mut mesh = arp::mesh(2).into_iter();
+//! let mut mesh = mesh::mesh(2).into_iter();
 //! let mut cores: Vec<_> = (0..2u16)
 //!     .map(|q| {
 //!         let (rx, tx) = server_nic.queue_pair(q);
@@ -80,10 +81,10 @@
 
 extern crate alloc;
 
-pub mod arp;
 pub mod config;
 pub mod counters;
 pub mod device;
+pub mod mesh;
 pub mod ports;
 pub mod rss_ports;
 pub mod sim;

@@ -38,13 +38,13 @@ pub struct QueueDevice<R: RxQueue, T: TxQueue> {
     len: usize,
     /// A TX buffer reserved for the next token.
     spare: Option<TxSlot>,
-    /// A frame from another core (ARP), received before the queue and answered into the void.
+    /// A frame from another core, received before the queue; replies to it are discarded.
     injected: Option<InjectedFrame>,
     stats: DeviceStats,
 }
 
-/// A small frame handed over from another core (ARP is 42 bytes, padded to 60).
-pub type InjectedFrame = heapless::Vec<u8, 64>;
+/// A frame handed over from another core (ARP, DHCP: rare, so a heap buffer is fine).
+pub type InjectedFrame = alloc::vec::Vec<u8>;
 
 impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
     /// Wraps a queue pair owned by this core.

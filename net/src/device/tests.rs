@@ -95,9 +95,7 @@ fn injected_frames_come_first_and_replies_vanish() {
     let mut dev = QueueDevice::new(rx, tx);
     let now = Instant::from_millis(0);
     nic.deliver(arp_like(1));
-    let mut f = InjectedFrame::new();
-    f.extend_from_slice(&arp_like(9)).unwrap();
-    dev.inject(f);
+    dev.inject(arp_like(9));
     assert_eq!(dev.peek().map(|b| b[20]), Some(9));
     let (rxt, txt) = dev.receive(now).expect("injected");
     rxt.consume(|b| assert_eq!(b[20], 9));

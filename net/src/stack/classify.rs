@@ -30,12 +30,15 @@ pub enum Class {
         /// RST set.
         rst: bool,
     },
+    /// UDP to port 68: a DHCP server answering our client, on whichever core RSS chose.
+    DhcpClient,
     /// Other IPv4 (UDP, ICMP): the core's small set of datagram sockets.
     Datagram,
     /// Anything else, including truncated headers.
     Other,
 }
 
+const DHCP_CLIENT_PORT: u16 = 68;
 const TCP_SYN: u8 = 0x02;
 const TCP_RST: u8 = 0x04;
 const TCP_ACK: u8 = 0x10;
@@ -55,6 +58,13 @@ pub fn classify(frame: &[u8]) -> Class {
     }
     let ihl = usize::from(ip[0] & 0x0f) * 4;
     let fragmented = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0;
+    if ip[9] == 17
+        && !fragmented
+        && ihl >= 20
+        && ip.get(ihl + 2..ihl + 4) == Some(&DHCP_CLIENT_PORT.to_be_bytes())
+    {
+        return Class::DhcpClient;
+    }
     if ip[9] != 6 || fragmented || ihl < 20 {
         return Class::Datagram;
     }
@@ -120,6 +130,8 @@ mod tests {
         assert!(matches!(classify(&f), Class::Tcp { syn: false, .. }));
         f[23] = 17;
         assert_eq!(classify(&f), Class::Datagram);
+        f[36..38].copy_from_slice(&68u16.to_be_bytes());
+        assert_eq!(classify(&f), Class::DhcpClient);
         for n in 0..f.len() {
             let _ = classify(&f[..n]);
         }

@@ -38,6 +38,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         }
         self.replenish();
         self.iface.poll_egress(now, &mut self.dev, &mut self.dgram);
+        self.poll_dhcp();
         let polled = self.egress_dirty();
         self.dev.flush();
         polled

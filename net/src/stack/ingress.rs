@@ -5,34 +5,58 @@ use smoltcp::iface::PollIngressSingleResult;
 use smoltcp::time::Instant;
 
 use super::{Class, CoreStack, Origin, Tuple, classify};
-use crate::arp::ArpPort;
+use crate::mesh::{MeshPort, Msg};
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
-    /// Receive half: frames from other cores (ARP), then up to `rx_budget` frames from the
-    /// RX queue through the stack. Returns the frames processed.
+    /// Receive half: messages from other cores (ARP and DHCP frames, configuration), then up
+    /// to `rx_budget` frames from the RX queue through the stack. Returns the frames
+    /// processed.
     pub fn poll_ingress(&mut self, now_us: u64) -> usize {
         self.now = Instant::from_micros(now_us as i64);
         let now = self.now;
         let mut rx = 0;
 
-        // Neighbors learnt by other cores first: our own transmissions may need them.
-        while let Some(frame) = self.arp.as_mut().and_then(ArpPort::receive) {
-            self.dev.inject(frame);
-            self.iface
-                .poll_ingress_single(now, &mut self.dev, &mut self.void);
-            self.counters.arp_from_peers.inc();
-            rx += 1;
-            self.arp_seen = true;
+        // What other cores learnt first: our own transmissions may need it.
+        while let Some(msg) = self.mesh.as_mut().and_then(MeshPort::receive) {
+            match msg {
+                Msg::Frame(frame) => {
+                    let class = classify(&frame);
+                    self.dev.inject(frame);
+                    let set = match class {
+                        Class::DhcpClient | Class::Datagram => &mut self.dgram,
+                        _ => &mut self.void,
+                    };
+                    self.iface.poll_ingress_single(now, &mut self.dev, set);
+                    self.counters.frames_from_peers.inc();
+                    self.arp_seen |= class == Class::Arp;
+                    rx += 1;
+                }
+                Msg::Config(c) => {
+                    self.apply_ipv4(c);
+                    self.counters.config_updates.inc();
+                }
+            }
         }
 
+        let dhcp_here = self.queue() == self.cfg.dhcp_core;
         while rx < self.cfg.rx_budget {
             let Some(frame) = self.dev.peek() else { break };
             let class = classify(frame);
             if class == Class::Arp
-                && let Some(arp) = self.arp.as_mut()
+                && let Some(m) = self.mesh.as_mut()
             {
-                let dropped = arp.broadcast(frame);
-                self.counters.drop_arp_ring_full.add(dropped);
+                let dropped = m.broadcast(&Msg::Frame(frame.to_vec()));
+                self.counters.drop_mesh_full.add(dropped);
+            }
+            if class == Class::DhcpClient && !dhcp_here {
+                let to = usize::from(self.cfg.dhcp_core);
+                let msg = Msg::Frame(frame.to_vec());
+                if !self.mesh.as_mut().is_some_and(|m| m.send(to, msg)) {
+                    self.counters.drop_mesh_full.inc();
+                }
+                self.dev.discard();
+                rx += 1;
+                continue;
             }
             if self.ingress(class) == PollIngressSingleResult::None {
                 break; // No TX buffer for a possible reply: leave the frame queued.
@@ -73,9 +97,10 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 self.iface
                     .poll_ingress_single(now, &mut self.dev, &mut self.void)
             }
-            Class::Datagram => self
-                .iface
-                .poll_ingress_single(now, &mut self.dev, &mut self.dgram),
+            Class::Datagram | Class::DhcpClient => {
+                self.iface
+                    .poll_ingress_single(now, &mut self.dev, &mut self.dgram)
+            }
             Class::Arp => self
                 .iface
                 .poll_ingress_single(now, &mut self.dev, &mut self.void),

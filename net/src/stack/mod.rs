@@ -43,9 +43,10 @@ use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet};
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
 
-use crate::arp::ArpPort;
+use crate::config::Ipv4Config;
 use crate::counters::NetCounters;
 use crate::device::QueueDevice;
+use crate::mesh::{MeshPort, Msg};
 use crate::ports::{PortAllocator, PortConfigError};
 use wheel::Wheel;
 
@@ -79,6 +80,9 @@ pub struct StackConfig {
     pub ephemeral: (u16, u16),
     /// How long a released ephemeral port rests, microseconds.
     pub time_wait_us: u64,
+    /// The core that runs the DHCP client, when one is started; the others forward DHCP
+    /// replies to it.
+    pub dhcp_core: u16,
     /// A handshake (SYN-SENT or SYN-RECEIVED) with no answer for this long is abandoned, so
     /// a SYN flood cannot pin connection slots forever. Milliseconds.
     pub handshake_timeout_ms: u64,
@@ -103,6 +107,7 @@ impl StackConfig {
             tcp_buffer: 16 * 1024,
             ephemeral: crate::ports::DEFAULT_RANGE,
             time_wait_us: crate::ports::DEFAULT_TIME_WAIT_US,
+            dhcp_core: 0,
             handshake_timeout_ms: 30_000,
             rx_budget: 64,
             tx_rounds: 16,
@@ -117,6 +122,15 @@ pub enum StackError {
     Ports(PortConfigError),
     /// `bucket_bits` over 20, or a MAC that is not unicast.
     BadConfig,
+}
+
+/// Errors from [`CoreStack::dhcp_start`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DhcpError {
+    /// This core is not the configured `dhcp_core`.
+    NotDhcpCore,
+    /// The client already runs.
+    AlreadyStarted,
 }
 
 /// Errors from [`CoreStack::announce`].
@@ -198,7 +212,11 @@ pub struct CoreStack<R: RxQueue, T: TxQueue> {
     live: usize,
     ports: PortAllocator,
     wheel: Wheel,
-    arp: Option<ArpPort>,
+    mesh: Option<MeshPort>,
+    /// The DHCP client socket (in `dgram`), on the DHCP core once started.
+    dhcp: Option<SocketHandle>,
+    /// The address in use, if any.
+    ipv4: Option<Ipv4Config>,
     counters: NetCounters,
     now: Instant,
     hash_key: u64,
@@ -209,15 +227,16 @@ pub struct CoreStack<R: RxQueue, T: TxQueue> {
 }
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
-    /// A stack over queue pair (`rx`, `tx`), predicting steering with `rss`; `arp` links it
-    /// to the other cores (see [`crate::arp::mesh`]). `now_us` is the platform's monotonic
-    /// clock in microseconds.
+    /// A stack over queue pair (`rx`, `tx`), predicting steering with `rss`; `mesh` links it
+    /// to the other cores (see [`crate::mesh::mesh`]). `now_us` is the platform's monotonic
+    /// clock in microseconds. An address of 0.0.0.0 leaves the stack unconfigured until
+    /// DHCP (see [`dhcp_start`](Self::dhcp_start)) configures it.
     pub fn new(
         cfg: StackConfig,
         rss: &RssConfig,
         rx: R,
         tx: T,
-        arp: Option<ArpPort>,
+        mesh: Option<MeshPort>,
         now_us: u64,
     ) -> Result<Self, StackError> {
         let mac = EthernetAddress(cfg.mac);
@@ -231,23 +250,16 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         let now = Instant::from_micros(now_us as i64);
         let mut icfg = IfaceConfig::new(HardwareAddress::Ethernet(mac));
         icfg.random_seed = cfg.seed;
-        let mut iface = Interface::new(icfg, &mut dev, now);
-        let [a, b, c, d] = cfg.ip;
-        iface.update_ip_addrs(|addrs| {
-            let _ = addrs.push(IpCidr::new(
-                Ipv4Address::new(a, b, c, d).into(),
-                cfg.prefix_len,
-            ));
-        });
-        if let Some([a, b, c, d]) = cfg.gateway {
-            let _ = iface
-                .routes_mut()
-                .add_default_ipv4_route(Ipv4Address::new(a, b, c, d));
-        }
+        let iface = Interface::new(icfg, &mut dev, now);
         let buckets = (0..1usize << cfg.bucket_bits)
             .map(|_| Bucket { flows: Vec::new() })
             .collect();
-        Ok(Self {
+        let initial = (cfg.ip != [0; 4]).then_some(Ipv4Config {
+            ip: cfg.ip,
+            prefix_len: cfg.prefix_len,
+            gateway: cfg.gateway,
+        });
+        let mut stack = Self {
             hash_key: cfg.seed.rotate_left(17) ^ 0x5851_f42d_4c95_7f2d,
             cfg,
             dev,
@@ -263,12 +275,86 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             live: 0,
             ports,
             wheel: Wheel::new(now.total_millis()),
-            arp,
+            mesh,
+            dhcp: None,
+            ipv4: None,
             counters: NetCounters::default(),
             now,
             arp_seen: false,
             next_sweep_ms: 0,
-        })
+        };
+        stack.apply_ipv4(initial);
+        Ok(stack)
+    }
+
+    /// The IPv4 configuration in use (static, or from DHCP), if any.
+    pub fn ipv4_config(&self) -> Option<Ipv4Config> {
+        self.ipv4
+    }
+
+    /// Installs (or with `None` removes) this core's address and default route.
+    pub(super) fn apply_ipv4(&mut self, c: Option<Ipv4Config>) {
+        self.ipv4 = c;
+        self.cfg.ip = c.map_or([0; 4], |c| c.ip);
+        self.iface.update_ip_addrs(|addrs| {
+            addrs.clear();
+            if let Some(c) = c {
+                let [a, b, cc, d] = c.ip;
+                let _ = addrs.push(IpCidr::new(
+                    Ipv4Address::new(a, b, cc, d).into(),
+                    c.prefix_len,
+                ));
+            }
+        });
+        self.iface.routes_mut().remove_default_ipv4_route();
+        if let Some([a, b, cc, d]) = c.and_then(|c| c.gateway) {
+            let _ = self
+                .iface
+                .routes_mut()
+                .add_default_ipv4_route(Ipv4Address::new(a, b, cc, d));
+        }
+    }
+
+    /// Starts smoltcp's DHCPv4 client on this core, which must be `dhcp_core`. RSS sends the
+    /// server's replies to any core; the others forward them here, and the configuration
+    /// obtained is applied here and sent to every other core.
+    pub fn dhcp_start(&mut self) -> Result<(), DhcpError> {
+        if self.queue() != self.cfg.dhcp_core {
+            return Err(DhcpError::NotDhcpCore);
+        }
+        if self.dhcp.is_some() {
+            return Err(DhcpError::AlreadyStarted);
+        }
+        let socket = smoltcp::socket::dhcpv4::Socket::new();
+        self.dhcp = Some(self.dgram.add(socket));
+        Ok(())
+    }
+
+    /// After egress on the DHCP core: adopt and share a new or lost lease.
+    pub(super) fn poll_dhcp(&mut self) {
+        let Some(h) = self.dhcp else { return };
+        let event = self
+            .dgram
+            .get_mut::<smoltcp::socket::dhcpv4::Socket>(h)
+            .poll();
+        let c = match event {
+            None => return,
+            Some(smoltcp::socket::dhcpv4::Event::Configured(c)) => Some(Ipv4Config {
+                ip: c.address.address().octets(),
+                prefix_len: c.address.prefix_len(),
+                gateway: c.router.map(|r| r.octets()),
+            }),
+            Some(smoltcp::socket::dhcpv4::Event::Deconfigured) => None,
+        };
+        if c == self.ipv4 {
+            return; // e.g. the "deconfigured" a fresh client reports first
+        }
+        self.apply_ipv4(c);
+        self.counters.config_updates.inc();
+        if let Some(m) = self.mesh.as_mut() {
+            let dropped = m.broadcast(&Msg::Config(c));
+            self.counters.drop_mesh_full.add(dropped);
+        }
     }
 
     /// This core's counters.
@@ -340,6 +426,8 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
 mod tests;
 #[cfg(test)]
 mod tests_api;
+#[cfg(test)]
+mod tests_dhcp;
 #[cfg(test)]
 mod tests_faults;
 #[cfg(test)]

@@ -10,7 +10,7 @@ use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
 
 use super::*;
-use crate::arp;
+use crate::mesh;
 use crate::sim::{PeerDevice, SimNic, SimRxQueue, SimTxQueue};
 
 pub(crate) const OUR_IP: [u8; 4] = [10, 0, 0, 2];
@@ -82,8 +82,8 @@ pub(crate) fn cores_with(
     tweak: impl Fn(&mut StackConfig),
 ) -> Vec<Core> {
     let n = rss.queues as usize;
-    let mut ports: Vec<Option<arp::ArpPort>> = if mesh {
-        arp::mesh(n).into_iter().map(Some).collect()
+    let mut ports: Vec<Option<mesh::MeshPort>> = if mesh {
+        mesh::mesh(n).into_iter().map(Some).collect()
     } else {
         (0..n).map(|_| None).collect()
     };
@@ -185,7 +185,7 @@ fn active_opens_from_every_core_get_their_replies_home() {
     assert!(
         cores[1..]
             .iter()
-            .all(|c| c.counters().arp_from_peers.get() > 0)
+            .all(|c| c.counters().frames_from_peers.get() > 0)
     );
 }
 
