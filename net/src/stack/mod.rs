@@ -308,6 +308,17 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         self.live
     }
 
+    /// Ephemeral ports held by active opens (freed when the connection is).
+    pub fn ports_in_use(&self) -> usize {
+        self.ports.in_use()
+    }
+
+    /// Connection slots ever allocated: stays at the peak of simultaneous connections,
+    /// however many come and go.
+    pub fn slot_capacity(&self) -> usize {
+        self.slots.len()
+    }
+
     /// The adapter's counters.
     pub fn device_stats(&self) -> crate::device::DeviceStats {
         self.dev.stats()
@@ -330,6 +341,8 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
 mod tests;
 #[cfg(test)]
 mod tests_api;
+#[cfg(test)]
+mod tests_churn;
 #[cfg(test)]
 mod tests_dhcp;
 #[cfg(test)]
