@@ -77,6 +77,8 @@ pub struct WireStats {
     pub steered: Vec<u64>,
     /// Frames dropped because an RX queue's backlog was full.
     pub overflow: u64,
+    /// Frames dropped because they do not fit a receive buffer (as a NIC drops them).
+    pub oversize: u64,
     /// Frames dropped, corrupted, reordered by [`Faults`].
     pub lost: u64,
     /// See `lost`.
@@ -143,6 +145,10 @@ impl Wire {
     }
 
     fn enqueue_host(&mut self, frame: Vec<u8>) {
+        if frame.len() > BUF_LEN {
+            self.stats.oversize += 1;
+            return;
+        }
         let q = usize::from(steer(&self.rss, &frame));
         let Some(queue) = self.to_host.get_mut(q) else {
             self.stats.overflow += 1;

@@ -90,9 +90,12 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 None => {}
             }
         }
-        let mut reuse = list;
-        reuse.clear();
-        self.dirty = reuse;
+        // Keep the list's allocation unless something was marked while we worked.
+        if self.dirty.is_empty() {
+            let mut reuse = list;
+            reuse.clear();
+            self.dirty = reuse;
+        }
         for i in again {
             self.mark(i);
         }

@@ -29,6 +29,8 @@ pub enum ListenError {
     BadPort,
     /// This core already listens on the port.
     AlreadyListening,
+    /// (`unlisten`) This core does not listen on the port.
+    NotListening,
 }
 
 /// Errors from [`CoreStack::accept`].
@@ -113,6 +115,31 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             accept: VecDeque::new(),
         });
         self.replenish();
+        Ok(())
+    }
+
+    /// Stops listening on `port`: listening sockets are dropped and connections not yet
+    /// accepted are reset. Accepted connections are unaffected.
+    pub fn unlisten(&mut self, port: u16) -> Result<(), ListenError> {
+        let li = self
+            .listeners
+            .iter()
+            .position(|l| l.port == port)
+            .ok_or(ListenError::NotListening)?;
+        let l = self.listeners.swap_remove(li);
+        for h in l.ready {
+            self.listen_set.remove(h);
+        }
+        // Half-open ones (still Embryonic) are found by `settle` and dropped as their
+        // listener is gone; queued ones are reset now.
+        for idx in l.accept {
+            if let Some(c) = self.slots[idx as usize].conn.as_mut() {
+                c.set.get_mut::<TcpSocket>(c.handle).abort();
+                c.closed = true;
+                c.origin = Origin::Accepted;
+            }
+            self.mark(idx);
+        }
         Ok(())
     }
 
@@ -361,11 +388,17 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             Origin::Embryonic(port) => match state {
                 State::SynReceived => {}
                 State::Established | State::CloseWait => {
+                    let Some(l) = self.listeners.iter_mut().find(|l| l.port == port) else {
+                        // The port stopped listening meanwhile.
+                        conn.set.get_mut::<TcpSocket>(conn.handle).abort();
+                        conn.closed = true;
+                        conn.origin = Origin::Accepted;
+                        self.mark(i);
+                        return true;
+                    };
                     conn.origin = Origin::Queued;
-                    if let Some(l) = self.listeners.iter_mut().find(|l| l.port == port) {
-                        l.accept.push_back(i);
-                        self.counters.accepted.inc();
-                    }
+                    l.accept.push_back(i);
+                    self.counters.accepted.inc();
                 }
                 _ => {
                     self.counters.embryonic_dropped.inc();

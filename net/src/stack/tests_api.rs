@@ -291,3 +291,36 @@ fn unanswered_handshakes_time_out_and_free_their_slots() {
     cores[0].poll(now + 1000);
     assert_eq!(cores[0].connections(), 0);
 }
+
+#[test]
+fn unlisten_resets_unaccepted_connections() {
+    let rss = RssConfig::new(1).unwrap();
+    let nic = SimNic::new(rss.clone(), 4096);
+    let mut cores = cores_with(&nic, &rss, true, |_| {});
+    let mut peer = Peer::new(&nic);
+    cores[0].listen(80).unwrap();
+    let h = peer.connect(30_000, 80);
+    let mut now = 0;
+    run(&mut cores, &mut peer, &mut now, 10);
+    assert_eq!(
+        peer.sockets.get::<tcp::Socket>(h).state(),
+        tcp::State::Established
+    );
+    cores[0].unlisten(80).unwrap();
+    assert_eq!(cores[0].unlisten(80), Err(ListenError::NotListening));
+    assert_eq!(cores[0].accept(80), Err(AcceptError::NotListening));
+    run(&mut cores, &mut peer, &mut now, 10);
+    assert_eq!(
+        peer.sockets.get::<tcp::Socket>(h).state(),
+        tcp::State::Closed
+    );
+    assert_eq!(cores[0].connections(), 0);
+    // A new SYN to the port is refused.
+    let h2 = peer.connect(30_001, 80);
+    run(&mut cores, &mut peer, &mut now, 10);
+    assert_eq!(
+        peer.sockets.get::<tcp::Socket>(h2).state(),
+        tcp::State::Closed
+    );
+    assert_eq!(cores[0].counters().refused.get(), 1);
+}
