@@ -13,6 +13,8 @@ pub struct NetCounters {
     /// SYNs answered with RST: nobody listens on the port, or the core is at its
     /// connection limit.
     pub refused: Counter,
+    /// TCP segments sent again (sequence space already sent once: RTO or fast retransmit).
+    pub retransmissions: Counter,
     /// Segments with RST received (for any flow, known or not).
     pub resets_received: Counter,
     /// SYNs dropped because every listening socket of the port was taken in this poll.
@@ -41,6 +43,7 @@ pub struct NetSnapshot {
     pub accepted: u64,
     pub connected: u64,
     pub refused: u64,
+    pub retransmissions: u64,
     pub resets_received: u64,
     pub drop_backlog_empty: u64,
     pub embryonic_dropped: u64,
@@ -59,6 +62,7 @@ impl NetCounters {
             accepted: self.accepted.get(),
             connected: self.connected.get(),
             refused: self.refused.get(),
+            retransmissions: self.retransmissions.get(),
             resets_received: self.resets_received.get(),
             drop_backlog_empty: self.drop_backlog_empty.get(),
             embryonic_dropped: self.embryonic_dropped.get(),

@@ -41,6 +41,9 @@ pub struct QueueDevice<R: RxQueue, T: TxQueue> {
     /// A frame from another core, received before the queue; replies to it are discarded.
     injected: Option<InjectedFrame>,
     stats: DeviceStats,
+    /// (sequence number, sequence space) of the last TCP segment built, for the stack's
+    /// retransmission count.
+    last_tcp: Option<(u32, u32)>,
 }
 
 /// A frame handed over from another core (ARP, DHCP: rare, so a heap buffer is fine).
@@ -57,6 +60,7 @@ impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
             len: 0,
             spare: None,
             injected: None,
+            last_tcp: None,
             stats: DeviceStats::default(),
         }
     }
@@ -84,6 +88,12 @@ impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
         if let Some(f) = self.pop() {
             self.rx.release(f);
         }
+    }
+
+    /// The last TCP segment transmitted since the previous call: its sequence number and the
+    /// sequence space it covers (payload, plus one each for SYN and FIN).
+    pub fn take_last_tcp(&mut self) -> Option<(u32, u32)> {
+        self.last_tcp.take()
     }
 
     /// Rings the TX doorbell once for everything built since the last flush.
@@ -165,6 +175,7 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
                 tx: &mut self.tx,
                 spare: &mut self.spare,
                 stats: &mut self.stats,
+                last_tcp: &mut self.last_tcp,
             },
         ))
     }
@@ -177,6 +188,7 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
             tx: &mut self.tx,
             spare: &mut self.spare,
             stats: &mut self.stats,
+            last_tcp: &mut self.last_tcp,
         })
     }
 
@@ -244,6 +256,8 @@ pub enum QueueTxToken<'a, T: TxQueue> {
         spare: &'a mut Option<TxSlot>,
         /// Adapter counters.
         stats: &'a mut DeviceStats,
+        /// Where the segment's sequence range is noted.
+        last_tcp: &'a mut Option<(u32, u32)>,
     },
     /// A reply to an injected frame: built in scratch and dropped.
     Discard(&'a mut DeviceStats),
@@ -254,8 +268,13 @@ impl<T: TxQueue> phy::TxToken for QueueTxToken<'_, T> {
     where
         F: FnOnce(&mut [u8]) -> Ret,
     {
-        let (tx, spare, stats) = match self {
-            QueueTxToken::Queue { tx, spare, stats } => (tx, spare, stats),
+        let (tx, spare, stats, last_tcp) = match self {
+            QueueTxToken::Queue {
+                tx,
+                spare,
+                stats,
+                last_tcp,
+            } => (tx, spare, stats, last_tcp),
             QueueTxToken::Discard(_) => return f(&mut alloc::vec![0u8; len]),
         };
         let Some(slot) = spare.take() else {
@@ -271,10 +290,36 @@ impl<T: TxQueue> phy::TxToken for QueueTxToken<'_, T> {
             return f(&mut alloc::vec![0u8; len]);
         }
         let r = f(&mut buf[..len]);
+        if let Some(seg) = tcp_sequence(&buf[..len]) {
+            *last_tcp = Some(seg);
+        }
         tx.submit(slot, len, Offload::default());
         stats.tx_frames += 1;
         r
     }
+}
+
+/// Sequence number and sequence space of an Ethernet/IPv4/TCP frame, if it is one.
+fn tcp_sequence(frame: &[u8]) -> Option<(u32, u32)> {
+    if frame.get(12..14)? != [0x08, 0x00] {
+        return None;
+    }
+    let ip = frame.get(14..)?;
+    if ip.len() < 20 || ip[9] != 6 {
+        return None;
+    }
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    let tcp = ip.get(ihl..total.min(ip.len()))?;
+    let hdr = tcp.get(..14)?;
+    let doff = usize::from(hdr[12] >> 4) * 4;
+    let payload = tcp.len().checked_sub(doff)? as u32;
+    let flags = hdr[13];
+    let seq = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
+    Some((
+        seq,
+        payload + u32::from(flags & 0x02 != 0) + u32::from(flags & 0x01 != 0),
+    ))
 }
 
 #[cfg(test)]

@@ -66,11 +66,29 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             };
             c.dirty = false;
             let mut rounds = 0;
+            self.dev.take_last_tcp();
             while rounds < self.cfg.tx_rounds
                 && self.iface.poll_egress(now, &mut self.dev, &mut c.set)
                     == PollResult::SocketStateChanged
             {
                 rounds += 1;
+                // Each round emits at most one segment of this connection.
+                if let Some((seq, len)) = self.dev.take_last_tcp()
+                    && len > 0
+                {
+                    let end = seq.wrapping_add(len);
+                    match c.snd_max {
+                        Some(max) if (seq.wrapping_sub(max) as i32) < 0 => {
+                            self.counters.retransmissions.inc();
+                        }
+                        _ => {}
+                    }
+                    if c.snd_max
+                        .is_none_or(|max| (end.wrapping_sub(max) as i32) > 0)
+                    {
+                        c.snd_max = Some(end);
+                    }
+                }
             }
             if !self.settle(i) {
                 continue;

@@ -25,6 +25,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             origin,
             closed: false,
             handshaking: true,
+            snd_max: None,
         };
         let idx = match self.free_slots.pop() {
             Some(i) => {

@@ -190,6 +190,9 @@ struct Conn {
     closed: bool,
     /// The handshake timeout is still set on the socket.
     handshaking: bool,
+    /// One past the highest sequence number sent: a segment starting below it is a
+    /// retransmission.
+    snd_max: Option<u32>,
 }
 
 struct Slot {

@@ -148,6 +148,11 @@ fn passive_opens_land_on_the_core_the_hash_names() {
     let accepted: u64 = cores.iter().map(|c| c.counters().accepted.get()).sum();
     assert_eq!(accepted, n as u64);
     assert!(cores.iter().all(|c| c.counters().drop_no_socket.get() == 0));
+    assert!(
+        cores
+            .iter()
+            .all(|c| c.counters().retransmissions.get() == 0)
+    );
 }
 
 #[test]
