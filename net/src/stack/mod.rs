@@ -121,7 +121,7 @@ impl StackConfig {
 pub enum StackError {
     /// The ephemeral port configuration does not fit the steering table.
     Ports(PortConfigError),
-    /// `bucket_bits` over 20, or a MAC that is not unicast.
+    /// `bucket_bits` over 20, a prefix over 32, or a MAC that is not unicast.
     BadConfig,
 }
 
@@ -244,7 +244,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         now_us: u64,
     ) -> Result<Self, StackError> {
         let mac = EthernetAddress(cfg.mac);
-        if cfg.bucket_bits > 20 || !mac.is_unicast() {
+        if cfg.bucket_bits > 20 || cfg.prefix_len > 32 || !mac.is_unicast() {
             return Err(StackError::BadConfig);
         }
         let queue = rx.queue_index();
