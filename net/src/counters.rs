@@ -1,0 +1,77 @@
+//! Per-core stack counters: written by the owning core only, readable from any core.
+
+use corenet_nic::Counter;
+
+/// Counters of one core's stack. Single writer (the core's loop); other cores may read.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub struct NetCounters {
+    /// Passive opens that reached ESTABLISHED and were queued for `accept`.
+    pub accepted: Counter,
+    /// Active opens started by `connect`.
+    pub connected: Counter,
+    /// SYNs answered with RST: nobody listens on the port, or the core is at its
+    /// connection limit.
+    pub refused: Counter,
+    /// TCP segments sent again (sequence space already sent once: RTO or fast retransmit).
+    pub retransmissions: Counter,
+    /// Segments with RST received (for any flow, known or not).
+    pub resets_received: Counter,
+    /// SYNs dropped because every listening socket of the port was taken in this poll.
+    pub drop_backlog_empty: Counter,
+    /// Half-open connections that died before `accept` (reset or timed out).
+    pub embryonic_dropped: Counter,
+    /// Segments for no connection (smoltcp answers them with RST).
+    pub drop_no_socket: Counter,
+    /// Frames that are not IPv4 or ARP, or too short to classify.
+    pub drop_unknown: Counter,
+    /// Messages to other cores (ARP copies, DHCP replies, configuration) dropped because a
+    /// ring was full (or there is no mesh).
+    pub drop_mesh_full: Counter,
+    /// Frames (ARP, DHCP) received from other cores.
+    pub frames_from_peers: Counter,
+    /// IPv4 configuration changes applied (DHCP lease gained or lost).
+    pub config_updates: Counter,
+    /// Polls that stopped ingress because the budget was used up with frames still queued.
+    pub budget_exhausted: Counter,
+}
+
+/// A plain copy of [`NetCounters`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[allow(missing_docs, reason = "fields mirror NetCounters one to one")]
+pub struct NetSnapshot {
+    pub accepted: u64,
+    pub connected: u64,
+    pub refused: u64,
+    pub retransmissions: u64,
+    pub resets_received: u64,
+    pub drop_backlog_empty: u64,
+    pub embryonic_dropped: u64,
+    pub drop_no_socket: u64,
+    pub drop_unknown: u64,
+    pub drop_mesh_full: u64,
+    pub frames_from_peers: u64,
+    pub config_updates: u64,
+    pub budget_exhausted: u64,
+}
+
+impl NetCounters {
+    /// Current values.
+    pub fn snapshot(&self) -> NetSnapshot {
+        NetSnapshot {
+            accepted: self.accepted.get(),
+            connected: self.connected.get(),
+            refused: self.refused.get(),
+            retransmissions: self.retransmissions.get(),
+            resets_received: self.resets_received.get(),
+            drop_backlog_empty: self.drop_backlog_empty.get(),
+            embryonic_dropped: self.embryonic_dropped.get(),
+            drop_no_socket: self.drop_no_socket.get(),
+            drop_unknown: self.drop_unknown.get(),
+            drop_mesh_full: self.drop_mesh_full.get(),
+            frames_from_peers: self.frames_from_peers.get(),
+            config_updates: self.config_updates.get(),
+            budget_exhausted: self.budget_exhausted.get(),
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Messages between cores over bounded SPSC rings: ARP frames, DHCP frames, configuration.
+//!
+//! RSS cannot hash ARP, so the NIC puts it on one queue (queue 0 on the 82599 and
+//! virtio-net), yet every core needs the gateway's and peers' MAC addresses. Rather than a
+//! shared neighbor table (a writable cache line shared by all cores, and smoltcp keeps its
+//! cache inside each `Interface` anyway), the receiving core copies each ARP frame to every
+//! other core; each core feeds the copies to its own `Interface`, which learns the neighbor
+//! exactly as if the frame had arrived on its own queue (its replies to such copies are
+//! discarded). The same rings carry DHCP replies, which RSS steers to any core, to the core
+//! running the DHCP client, and the configuration it obtains back to every core.
+//!
+//! Each ordered pair of cores has its own `heapless::spsc` ring, so every ring has exactly
+//! one producer and one consumer and no lock. Traffic is rare (ARP, DHCP), so rings are
+//! small; a full ring drops the message and the sender counts it.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use heapless::spsc::{Consumer, Producer, Queue};
+
+use crate::config::Ipv4Config;
+
+/// Messages each ring holds.
+pub const RING: usize = 16;
+
+/// Largest frame passed between cores (an Ethernet frame without FCS).
+pub const MAX_FRAME: usize = 1514;
+
+/// What one core tells another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Msg {
+    /// A received frame (ARP, or a DHCP reply) to process as if it had arrived locally.
+    Frame(Vec<u8>),
+    /// The IPv4 configuration changed (`None`: the lease was lost).
+    Config(Option<Ipv4Config>),
+}
+
+/// One core's ends of the mesh: a producer to every other core and a consumer from each.
+pub struct MeshPort {
+    core: usize,
+    to: Vec<Option<Producer<'static, Msg>>>,
+    from: Vec<Consumer<'static, Msg>>,
+}
+
+/// Builds the rings between `cores` cores; element `i` goes to core `i`.
+///
+/// The rings live for the rest of the program (leaked once at start-up), which is what lets
+/// each end move to its core on its own.
+pub fn mesh(cores: usize) -> Vec<MeshPort> {
+    let mut ports: Vec<MeshPort> = (0..cores)
+        .map(|core| MeshPort {
+            core,
+            to: (0..cores).map(|_| None).collect(),
+            from: Vec::new(),
+        })
+        .collect();
+    for src in 0..cores {
+        for dst in 0..cores {
+            if src == dst {
+                continue;
+            }
+            let q: &'static mut Queue<Msg, RING> = Box::leak(Box::new(Queue::new()));
+            let (p, c) = q.split();
+            ports[src].to[dst] = Some(p);
+            ports[dst].from.push(c);
+        }
+    }
+    ports
+}
+
+impl MeshPort {
+    /// This port's core.
+    pub fn core(&self) -> usize {
+        self.core
+    }
+
+    /// Sends a copy of `msg` to every other core; returns how many copies were dropped.
+    pub fn broadcast(&mut self, msg: &Msg) -> u64 {
+        let mut dropped = 0;
+        for p in self.to.iter_mut().flatten() {
+            if !fits(msg) || p.enqueue(msg.clone()).is_err() {
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+
+    /// Sends `msg` to core `to`; false when it was dropped (ring full, no such core, or a
+    /// frame over [`MAX_FRAME`]).
+    pub fn send(&mut self, to: usize, msg: Msg) -> bool {
+        match self.to.get_mut(to).and_then(Option::as_mut) {
+            Some(p) if fits(&msg) => p.enqueue(msg).is_ok(),
+            _ => false,
+        }
+    }
+
+    /// The next message another core sent here.
+    pub fn receive(&mut self) -> Option<Msg> {
+        self.from.iter_mut().find_map(|c| c.dequeue())
+    }
+}
+
+fn fits(msg: &Msg) -> bool {
+    !matches!(msg, Msg::Frame(f) if f.len() > MAX_FRAME)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[test]
+    fn broadcast_send_and_full_rings() {
+        let mut m = mesh(3);
+        let f = Msg::Frame(vec![1, 2, 3]);
+        assert_eq!(m[1].broadcast(&f), 0);
+        assert!(m[1].receive().is_none());
+        assert_eq!(m[0].receive(), Some(f.clone()));
+        assert_eq!(m[2].receive(), Some(f.clone()));
+        assert!(m[2].receive().is_none());
+        assert!(m[2].send(0, Msg::Config(None)));
+        assert_eq!(m[0].receive(), Some(Msg::Config(None)));
+        assert!(!m[2].send(2, Msg::Config(None)), "no ring to itself");
+        assert!(!m[2].send(9, Msg::Config(None)));
+        for _ in 0..RING {
+            m[0].broadcast(&f);
+        }
+        assert_eq!(m[0].broadcast(&f), 2);
+        assert!(!m[0].send(1, Msg::Config(None)));
+        assert_eq!(m[1].broadcast(&Msg::Frame(vec![0; MAX_FRAME + 1])), 2);
+    }
+}

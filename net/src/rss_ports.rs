@@ -1,0 +1,235 @@
+//! RSS-aware local ports for active opens, solved over GF(2) instead of found by retries.
+//!
+//! A reply to a connection we open arrives as `src = remote, dst = local, sport = remote_port,
+//! dport = local_port`; the NIC sends it to queue `table[toeplitz(key, tuple) % TABLE_LEN]`.
+//! Toeplitz is linear over GF(2), so
+//!
+//! ```text
+//! hash(tuple) = hash(tuple with dport = 0)  XOR  sum over set bits b of dport: c_b
+//! ```
+//!
+//! where `c_b` is the hash of an input holding only bit `b` of the destination port. The table
+//! index only uses the low `log2(TABLE_LEN)` bits of the hash, so the index is
+//! `base XOR M·port` with `M` a small (7 x 16) bit matrix that depends only on the key. One
+//! Gaussian elimination per key ([`PortSolver::new`]) gives the pivot columns of `M`, a table
+//! solving `M·p = t` for every reachable `t`, and a basis of `M`'s null space. Every port that
+//! steers to a queue is then `solve[t XOR base] XOR (null-space combination)` for a table
+//! index `t` naming that queue: an exact, exhaustive enumeration with no hashing per candidate.
+//!
+//! [`PortSolver::candidates`] walks that set from a caller-chosen offset; the per-core
+//! allocator in [`crate::ports`] filters it by its ephemeral range and busy/TIME-WAIT state.
+
+use corenet_nic::steering::{RssConfig, TABLE_LEN, ipv4_l4_input, toeplitz};
+
+/// Bits of the hash the indirection table looks at.
+const INDEX_BITS: u32 = TABLE_LEN.trailing_zeros();
+const INDEX_MASK: u32 = (TABLE_LEN - 1) as u32;
+const _: () = assert!(TABLE_LEN.is_power_of_two() && INDEX_BITS <= 16);
+
+/// Precomputed linear algebra of one RSS configuration, for predicting and choosing ports.
+#[derive(Debug, Clone)]
+pub struct PortSolver {
+    rss: RssConfig,
+    /// `solve[t]` is a port `p` built only from pivot bits with `M·p = t`, if `t` is reachable.
+    solve: [Option<u16>; TABLE_LEN],
+    /// Null-space basis: toggling any of these in a port leaves the table index unchanged.
+    null_basis: heapless::Vec<u16, 16>,
+}
+
+impl PortSolver {
+    /// Eliminates the key's port-bit contributions (a few hundred bit operations).
+    pub fn new(rss: &RssConfig) -> Self {
+        // Contribution of each destination-port bit to the table index.
+        let mut contrib = [0u32; 16];
+        for (b, c) in contrib.iter_mut().enumerate() {
+            let input = ipv4_l4_input([0; 4], [0; 4], 0, 1 << b);
+            *c = toeplitz(&rss.key, &input) & INDEX_MASK;
+        }
+        // Greedy pivots: a column joins when it is independent of those before it.
+        // `span[v] = Some(port)` records how to reach index value `v` from the pivots so far.
+        let mut solve: [Option<u16>; TABLE_LEN] = [None; TABLE_LEN];
+        solve[0] = Some(0);
+        let mut pivots: heapless::Vec<usize, 16> = heapless::Vec::new();
+        for (b, &c) in contrib.iter().enumerate() {
+            if solve[c as usize].is_none() {
+                // Independent: the reachable set doubles to `old XOR c`.
+                let reached: heapless::Vec<(usize, u16), TABLE_LEN> = solve
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(v, p)| p.map(|p| (v, p)))
+                    .collect();
+                for (v, p) in reached {
+                    solve[v ^ c as usize] = Some(p | 1 << b);
+                }
+                let _ = pivots.push(b);
+            }
+        }
+        let mut null_basis = heapless::Vec::new();
+        for (b, &c) in contrib.iter().enumerate() {
+            if !pivots.contains(&b) {
+                // `c` is reachable from the pivots (they span every column); cancel it there.
+                let fix = solve[c as usize].unwrap_or(0);
+                let _ = null_basis.push((1u16 << b) | fix);
+            }
+        }
+        Self {
+            rss: rss.clone(),
+            solve,
+            null_basis,
+        }
+    }
+
+    /// The configuration this solver was built for.
+    pub fn rss(&self) -> &RssConfig {
+        &self.rss
+    }
+
+    /// Rank of the port-to-index map: `2^rank` distinct table indexes are reachable by
+    /// changing the port alone (7 for the default key).
+    pub fn rank(&self) -> u32 {
+        16 - self.null_basis.len() as u32
+    }
+
+    /// The queue that a reply to our connection `local:local_port -> remote:remote_port`
+    /// is steered to.
+    pub fn reply_queue(&self, local: [u8; 4], remote: ([u8; 4], u16), local_port: u16) -> u16 {
+        self.rss
+            .queue_ipv4_l4(remote.0, local, remote.1, local_port)
+    }
+
+    /// All local ports whose reply lands on `queue`, as an iterator starting at the
+    /// `start`-th candidate (any value; it is reduced modulo the number of candidates) and
+    /// visiting each candidate once. Empty when `queue` is not in the table or unreachable.
+    pub fn candidates(
+        &self,
+        local: [u8; 4],
+        remote: ([u8; 4], u16),
+        queue: u16,
+        start: u32,
+    ) -> Candidates<'_> {
+        let base =
+            toeplitz(&self.rss.key, &ipv4_l4_input(remote.0, local, remote.1, 0)) & INDEX_MASK;
+        // Pivot-only solutions for every reachable table index naming `queue`.
+        let mut heads: heapless::Vec<u16, TABLE_LEN> = heapless::Vec::new();
+        for (t, &q) in self.rss.table.iter().enumerate() {
+            if q == queue
+                && let Some(p) = self.solve[t ^ base as usize]
+            {
+                let _ = heads.push(p);
+            }
+        }
+        let per_head = 1u32 << self.null_basis.len();
+        let total = heads.len() as u32 * per_head;
+        Candidates {
+            solver: self,
+            heads,
+            total,
+            next: if total == 0 { 0 } else { start % total },
+            left: total,
+        }
+    }
+}
+
+/// Iterator over the ports whose replies steer to one queue; see [`PortSolver::candidates`].
+#[derive(Debug, Clone)]
+pub struct Candidates<'a> {
+    solver: &'a PortSolver,
+    heads: heapless::Vec<u16, TABLE_LEN>,
+    total: u32,
+    next: u32,
+    left: u32,
+}
+
+impl Candidates<'_> {
+    /// How many candidates there are in all (a multiple of `2^(16 - rank)`).
+    pub fn total(&self) -> u32 {
+        self.total
+    }
+}
+
+impl Iterator for Candidates<'_> {
+    type Item = u16;
+
+    fn next(&mut self) -> Option<u16> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let i = self.next;
+        self.next = if i + 1 == self.total { 0 } else { i + 1 };
+        // Interleave heads so consecutive candidates spread over the table's entries.
+        let nh = self.heads.len() as u32;
+        let mut port = self.heads[(i % nh) as usize];
+        let mut free = i / nh;
+        for &n in &self.solver.null_basis {
+            if free & 1 != 0 {
+                port ^= n;
+            }
+            free >>= 1;
+        }
+        Some(port)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left as usize, Some(self.left as usize))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::collections::HashSet;
+
+    #[test]
+    fn default_key_has_full_rank_and_every_candidate_steers() {
+        let rss = RssConfig::new(4).unwrap();
+        let s = PortSolver::new(&rss);
+        assert_eq!(s.rank(), INDEX_BITS);
+        let local = [10, 0, 0, 2];
+        let remote = ([93, 184, 216, 34], 443);
+        let mut all = HashSet::new();
+        for q in 0..4 {
+            let c = s.candidates(local, remote, q, 12345);
+            assert_eq!(c.total(), 65536 / 4);
+            for p in c {
+                assert_eq!(s.reply_queue(local, remote, p), q, "port {p}");
+                assert!(all.insert(p), "port {p} listed twice");
+            }
+        }
+        // The four queues' candidate sets partition the whole port space.
+        assert_eq!(all.len(), 65536);
+    }
+
+    #[test]
+    fn absent_queue_has_no_candidates() {
+        let mut rss = RssConfig::new(2).unwrap();
+        rss.table = [0; TABLE_LEN];
+        let s = PortSolver::new(&rss);
+        assert_eq!(
+            s.candidates([1, 2, 3, 4], ([5, 6, 7, 8], 80), 1, 0).count(),
+            0
+        );
+    }
+
+    #[test]
+    fn degenerate_key_still_exact() {
+        // A key whose port bits barely touch the index: rank < 7, larger null space.
+        let mut key = [0u8; 40];
+        key[9] = 0x01;
+        key[10] = 0x80;
+        let rss = RssConfig::with_key(key, 3).unwrap();
+        let s = PortSolver::new(&rss);
+        assert!(s.rank() < INDEX_BITS);
+        let local = [192, 168, 1, 1];
+        let remote = ([1, 1, 1, 1], 53);
+        let mut n = 0;
+        for q in 0..3 {
+            for p in s.candidates(local, remote, q, 7) {
+                assert_eq!(s.reply_queue(local, remote, p), q);
+                n += 1;
+            }
+        }
+        assert_eq!(n, 65536);
+    }
+}

@@ -1,0 +1,107 @@
+//! Addresses: static or DHCP configuration applied on every core, and gratuitous ARP.
+
+use corenet_nic::{RxQueue, TxQueue};
+use smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Address};
+
+use super::{AnnounceError, CoreStack, DhcpError};
+use crate::config::Ipv4Config;
+use crate::mesh::Msg;
+
+impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
+    /// Installs (or with `None` removes) this core's address and default route.
+    pub(super) fn apply_ipv4(&mut self, c: Option<Ipv4Config>) {
+        self.ipv4 = c;
+        self.cfg.ip = c.map_or([0; 4], |c| c.ip);
+        self.iface.update_ip_addrs(|addrs| {
+            addrs.clear();
+            if let Some(c) = c {
+                let [a, b, cc, d] = c.ip;
+                let _ = addrs.push(IpCidr::new(
+                    Ipv4Address::new(a, b, cc, d).into(),
+                    c.prefix_len,
+                ));
+            }
+        });
+        self.iface.routes_mut().remove_default_ipv4_route();
+        if let Some([a, b, cc, d]) = c.and_then(|c| c.gateway) {
+            let _ = self
+                .iface
+                .routes_mut()
+                .add_default_ipv4_route(Ipv4Address::new(a, b, cc, d));
+        }
+    }
+
+    /// Starts smoltcp's DHCPv4 client on this core, which must be `dhcp_core`. RSS sends the
+    /// server's replies to any core; the others forward them here, and the configuration
+    /// obtained is applied here and sent to every other core.
+    pub fn dhcp_start(&mut self) -> Result<(), DhcpError> {
+        if self.queue() != self.cfg.dhcp_core {
+            return Err(DhcpError::NotDhcpCore);
+        }
+        if self.dhcp.is_some() {
+            return Err(DhcpError::AlreadyStarted);
+        }
+        let socket = smoltcp::socket::dhcpv4::Socket::new();
+        self.dhcp = Some(self.dgram.add(socket));
+        Ok(())
+    }
+
+    /// After egress on the DHCP core: adopt and share a new or lost lease.
+    pub(super) fn poll_dhcp(&mut self) {
+        let Some(h) = self.dhcp else { return };
+        let event = self
+            .dgram
+            .get_mut::<smoltcp::socket::dhcpv4::Socket>(h)
+            .poll();
+        let c = match event {
+            None => return,
+            Some(smoltcp::socket::dhcpv4::Event::Configured(c)) => Some(Ipv4Config {
+                ip: c.address.address().octets(),
+                prefix_len: c.address.prefix_len(),
+                gateway: c.router.map(|r| r.octets()),
+            }),
+            Some(smoltcp::socket::dhcpv4::Event::Deconfigured) => None,
+        };
+        if c == self.ipv4 {
+            return; // e.g. the "deconfigured" a fresh client reports first
+        }
+        self.apply_ipv4(c);
+        self.counters.config_updates.inc();
+        if let Some(m) = self.mesh.as_mut() {
+            let dropped = m.broadcast(&Msg::Config(c));
+            self.counters.drop_mesh_full.add(dropped);
+        }
+    }
+
+    /// Sends a gratuitous ARP (a request for our own address) so neighbors and switches
+    /// learn our MAC at start-up. One core is enough: all cores share the MAC and address.
+    pub fn announce(&mut self) -> Result<(), AnnounceError> {
+        use smoltcp::phy::{Device as _, TxToken as _};
+        use smoltcp::wire::{
+            ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, EthernetRepr,
+        };
+        let mac = EthernetAddress(self.cfg.mac);
+        let [a, b, c, d] = self.cfg.ip;
+        let ip = Ipv4Address::new(a, b, c, d);
+        let arp = ArpRepr::EthernetIpv4 {
+            operation: ArpOperation::Request,
+            source_hardware_addr: mac,
+            source_protocol_addr: ip,
+            target_hardware_addr: EthernetAddress([0; 6]),
+            target_protocol_addr: ip,
+        };
+        let eth = EthernetRepr {
+            src_addr: mac,
+            dst_addr: EthernetAddress::BROADCAST,
+            ethertype: EthernetProtocol::Arp,
+        };
+        let token = self.dev.transmit(self.now).ok_or(AnnounceError::TxFull)?;
+        token.consume(eth.buffer_len() + arp.buffer_len(), |buf| {
+            let mut frame = EthernetFrame::new_unchecked(buf);
+            eth.emit(&mut frame);
+            arp.emit(&mut ArpPacket::new_unchecked(frame.payload_mut()));
+        });
+        self.dev.flush();
+        Ok(())
+    }
+}

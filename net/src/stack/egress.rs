@@ -1,0 +1,122 @@
+//! The transmit half of a poll: timers, backlog, egress of the connections that need it.
+
+use alloc::vec::Vec;
+
+use corenet_nic::{RxQueue, TxQueue};
+use smoltcp::iface::PollResult;
+
+use super::{ARP_SWEEP_MS, CoreStack};
+
+impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
+    /// Transmit half at the time of the last [`poll_ingress`](Self::poll_ingress): due
+    /// timers, listener replenishment, egress of every bucket that needs it, one doorbell.
+    /// Returns the connections egressed.
+    pub fn poll_egress(&mut self) -> usize {
+        let now = self.now;
+        let mut due = Vec::new();
+        self.wheel
+            .advance(now.total_millis(), |b, at| due.push((b, at)));
+        for (i, at) in due {
+            if let Some(c) = self.slots[i as usize].conn.as_mut()
+                && c.armed == Some(at)
+            {
+                c.armed = None;
+                self.mark(i);
+            }
+        }
+        if self.arp_seen && now.total_millis() >= self.next_sweep_ms {
+            // Sockets silenced while waiting for a neighbor may go now. This visits every
+            // connection, so it runs at most once per ARP_SWEEP_MS however many ARP frames
+            // arrive (a flood of them must not make per-packet cost grow with connections).
+            self.arp_seen = false;
+            self.next_sweep_ms = now.total_millis() + ARP_SWEEP_MS;
+            for i in 0..self.slots.len() as u32 {
+                if self.slots[i as usize].conn.is_some() {
+                    self.mark(i);
+                }
+            }
+        }
+        self.replenish();
+        self.iface.poll_egress(now, &mut self.dev, &mut self.dgram);
+        self.poll_dhcp();
+        let polled = self.egress_dirty();
+        self.dev.flush();
+        polled
+    }
+
+    /// Queues connection `i` for egress in this poll.
+    pub(super) fn mark(&mut self, i: u32) {
+        if let Some(c) = self.slots.get_mut(i as usize).and_then(|s| s.conn.as_mut())
+            && !c.dirty
+        {
+            c.dirty = true;
+            self.dirty.push(i);
+        }
+    }
+
+    /// Transmits for every dirty connection, settles it and re-arms its timer.
+    pub(super) fn egress_dirty(&mut self) -> usize {
+        let now = self.now;
+        let list = core::mem::take(&mut self.dirty);
+        let n = list.len();
+        let mut again = Vec::new();
+        for &i in &list {
+            let Some(c) = self.slots[i as usize].conn.as_mut() else {
+                continue;
+            };
+            c.dirty = false;
+            let mut rounds = 0;
+            self.dev.take_last_tcp();
+            while rounds < self.cfg.tx_rounds
+                && self.iface.poll_egress(now, &mut self.dev, &mut c.set)
+                    == PollResult::SocketStateChanged
+            {
+                rounds += 1;
+                // Each round emits at most one segment of this connection.
+                if let Some((seq, len)) = self.dev.take_last_tcp()
+                    && len > 0
+                {
+                    let end = seq.wrapping_add(len);
+                    match c.snd_max {
+                        Some(max) if (seq.wrapping_sub(max) as i32) < 0 => {
+                            self.counters.retransmissions.inc();
+                        }
+                        _ => {}
+                    }
+                    if c.snd_max
+                        .is_none_or(|max| (end.wrapping_sub(max) as i32) > 0)
+                    {
+                        c.snd_max = Some(end);
+                    }
+                }
+            }
+            if !self.settle(i) {
+                continue;
+            }
+            let Some(c) = self.slots[i as usize].conn.as_mut() else {
+                continue;
+            };
+            match self.iface.poll_at(now, &c.set) {
+                Some(at) if at <= now => again.push(i),
+                Some(at) => {
+                    let at = at.total_millis();
+                    if c.armed.is_none_or(|a| at < a) {
+                        c.armed = Some(at);
+                        self.wheel.arm(i, at);
+                    }
+                }
+                None => {}
+            }
+        }
+        // Keep the list's allocation unless something was marked while we worked.
+        if self.dirty.is_empty() {
+            let mut reuse = list;
+            reuse.clear();
+            self.dirty = reuse;
+        }
+        for i in again {
+            self.mark(i);
+        }
+        n
+    }
+}

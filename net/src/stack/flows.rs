@@ -1,0 +1,74 @@
+//! The flow table: connection slots, each with its own socket set, found by 4-tuple hash.
+
+use alloc::vec::Vec;
+
+use corenet_nic::{RxQueue, TxQueue};
+use smoltcp::iface::SocketSet;
+
+use super::{Conn, CoreStack, Origin, Slot, TcpConn, Tuple, classify};
+
+impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
+    pub(super) fn insert_conn(
+        &mut self,
+        tuple: Tuple,
+        socket: impl smoltcp::socket::AnySocket<'static>,
+        origin: Origin,
+    ) -> TcpConn {
+        let mut set = SocketSet::new(Vec::with_capacity(1));
+        let handle = set.add(socket);
+        let conn = Conn {
+            set,
+            handle,
+            dirty: false,
+            armed: None,
+            tuple,
+            origin,
+            closed: false,
+            handshaking: true,
+            snd_max: None,
+        };
+        let idx = match self.free_slots.pop() {
+            Some(i) => {
+                self.slots[i as usize].conn = Some(conn);
+                i
+            }
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    conn: Some(conn),
+                });
+                self.slots.len() as u32 - 1
+            }
+        };
+        let b = self.bucket_of(&tuple);
+        self.buckets[b].flows.push((tuple, idx));
+        self.live += 1;
+        self.mark(idx);
+        TcpConn {
+            index: idx,
+            generation: self.slots[idx as usize].generation,
+            owner: self.dev.rx_queue().queue_index(),
+        }
+    }
+
+    pub(super) fn remove_conn(&mut self, idx: u32) {
+        let Some(slot) = self.slots.get_mut(idx as usize) else {
+            return;
+        };
+        let Some(conn) = slot.conn.take() else { return };
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free_slots.push(idx);
+        self.live -= 1;
+        let b = self.bucket_of(&conn.tuple);
+        self.buckets[b].flows.retain(|&(_, i)| i != idx);
+        if conn.origin == Origin::Connected {
+            let _ = self
+                .ports
+                .release(conn.tuple.local_port, self.now.total_micros() as u64);
+        }
+    }
+
+    pub(super) fn bucket_of(&self, t: &Tuple) -> usize {
+        classify::bucket_of(t, self.hash_key, self.cfg.bucket_bits)
+    }
+}

@@ -1,0 +1,154 @@
+//! The receive half of a poll: classify each frame and hand it to exactly one socket set.
+
+use corenet_nic::{RxQueue, TxQueue};
+use smoltcp::iface::PollIngressSingleResult;
+use smoltcp::time::Instant;
+
+use super::{Class, CoreStack, Origin, Tuple, classify};
+use crate::mesh::{MeshPort, Msg};
+
+impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
+    /// Receive half: messages from other cores (ARP and DHCP frames, configuration), then up
+    /// to `rx_budget` frames from the RX queue through the stack. Returns the frames
+    /// processed.
+    pub fn poll_ingress(&mut self, now_us: u64) -> usize {
+        self.now = Instant::from_micros(now_us as i64);
+        let now = self.now;
+        let mut rx = 0;
+
+        // What other cores learnt first: our own transmissions may need it.
+        while let Some(msg) = self.mesh.as_mut().and_then(MeshPort::receive) {
+            match msg {
+                Msg::Frame(frame) => {
+                    let class = classify(&frame);
+                    self.dev.inject(frame);
+                    let set = match class {
+                        Class::DhcpClient | Class::Datagram => &mut self.dgram,
+                        _ => &mut self.void,
+                    };
+                    self.iface.poll_ingress_single(now, &mut self.dev, set);
+                    self.counters.frames_from_peers.inc();
+                    self.arp_seen |= class == Class::Arp;
+                    rx += 1;
+                }
+                Msg::Config(c) => {
+                    self.apply_ipv4(c);
+                    self.counters.config_updates.inc();
+                }
+            }
+        }
+
+        let dhcp_here = self.queue() == self.cfg.dhcp_core;
+        while rx < self.cfg.rx_budget {
+            let Some(frame) = self.dev.peek() else { break };
+            let class = classify(frame);
+            if class == Class::Arp
+                && let Some(m) = self.mesh.as_mut()
+            {
+                let dropped = m.broadcast(&Msg::Frame(frame.to_vec()));
+                self.counters.drop_mesh_full.add(dropped);
+            }
+            if class == Class::DhcpClient && !dhcp_here {
+                let to = usize::from(self.cfg.dhcp_core);
+                let msg = Msg::Frame(frame.to_vec());
+                if !self.mesh.as_mut().is_some_and(|m| m.send(to, msg)) {
+                    self.counters.drop_mesh_full.inc();
+                }
+                self.dev.discard();
+                rx += 1;
+                continue;
+            }
+            if self.ingress(class) == PollIngressSingleResult::None {
+                break; // No TX buffer for a possible reply: leave the frame queued.
+            }
+            rx += 1;
+            self.arp_seen |= class == Class::Arp;
+        }
+        if rx >= self.cfg.rx_budget && self.dev.peek().is_some() {
+            self.counters.budget_exhausted.inc();
+        }
+        rx
+    }
+
+    pub(super) fn ingress(&mut self, class: Class) -> PollIngressSingleResult {
+        let now = self.now;
+        match class {
+            Class::Tcp { tuple, syn, rst } => {
+                if rst {
+                    self.counters.resets_received.inc();
+                }
+                let b = self.bucket_of(&tuple);
+                let found = self.buckets[b].flows.iter().find(|(t, _)| *t == tuple);
+                if let Some(&(_, i)) = found
+                    && let Some(c) = self.slots[i as usize].conn.as_mut()
+                {
+                    let r = self
+                        .iface
+                        .poll_ingress_single(now, &mut self.dev, &mut c.set);
+                    self.mark(i);
+                    return r;
+                }
+                if syn {
+                    return self.ingress_syn(tuple);
+                }
+                if !rst {
+                    self.counters.drop_no_socket.inc();
+                }
+                self.iface
+                    .poll_ingress_single(now, &mut self.dev, &mut self.void)
+            }
+            Class::Datagram | Class::DhcpClient => {
+                self.iface
+                    .poll_ingress_single(now, &mut self.dev, &mut self.dgram)
+            }
+            Class::Arp => self
+                .iface
+                .poll_ingress_single(now, &mut self.dev, &mut self.void),
+            Class::Other => {
+                self.counters.drop_unknown.inc();
+                self.dev.discard();
+                PollIngressSingleResult::PacketProcessed
+            }
+        }
+    }
+
+    /// A SYN for no existing flow: to a listening socket if one is free and the core is
+    /// under its limit, otherwise to no socket at all (smoltcp answers RST).
+    pub(super) fn ingress_syn(&mut self, tuple: Tuple) -> PollIngressSingleResult {
+        let now = self.now;
+        let li = self
+            .listeners
+            .iter()
+            .position(|l| l.port == tuple.local_port);
+        let Some(li) = li.filter(|_| self.live < self.cfg.max_connections) else {
+            // Not listening, or at the limit: no socket takes it and smoltcp answers RST.
+            self.counters.refused.inc();
+            return self
+                .iface
+                .poll_ingress_single(now, &mut self.dev, &mut self.void);
+        };
+        if self.listeners[li].ready.is_empty() {
+            // Under the limit but this poll's backlog is used up: drop quietly, as Linux
+            // does with a full SYN queue; the peer retransmits after we replenish.
+            self.counters.drop_backlog_empty.inc();
+            self.dev.discard();
+            return PollIngressSingleResult::PacketProcessed;
+        }
+        let r = self
+            .iface
+            .poll_ingress_single(now, &mut self.dev, &mut self.listen_set);
+        // At most one listening socket changed state: find it among this port's few.
+        let listener = &mut self.listeners[li];
+        let moved = listener.ready.iter().position(|&h| {
+            let s = self.listen_set.get::<smoltcp::socket::tcp::Socket>(h);
+            s.state() != smoltcp::socket::tcp::State::Listen
+        });
+        if let Some(i) = moved {
+            let h = listener.ready.swap_remove(i);
+            let socket = self.listen_set.remove(h);
+            let port = listener.port;
+            self.insert_conn(tuple, socket, Origin::Embryonic(port));
+        }
+        r
+    }
+}

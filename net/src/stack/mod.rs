@@ -1,0 +1,354 @@
+//! One core's TCP/IP stack: a smoltcp `Interface` over the core's queue pair, one socket set
+//! per connection found through a flow table (O(1) dispatch), a listen backlog, and a
+//! budgeted poll loop.
+//!
+//! smoltcp offers each received packet to every socket of the `SocketSet` it is given, and
+//! egresses every socket on every poll. So this layer gives every connection a `SocketSet`
+//! of its own and finds it through a hash table keyed by the flow:
+//!
+//! ```text
+//!   frame --classify--> ARP        -> empty set (the Interface learns the neighbor),
+//!                                     copied to the other cores
+//!                       TCP flow   -> table[hash(flow)] -> the connection's own set
+//!                       TCP SYN    -> listen set (backlog) -> socket moved to its own set
+//!                       UDP / ICMP -> datagram set
+//! ```
+//!
+//! Egress runs only for connections that received a packet, that the application touched,
+//! or whose smoltcp deadline (kept in a hashed timing wheel) has come. Per-packet work is
+//! thus independent of the number of connections on the core: one Interface (one neighbor
+//! cache, one IP configuration) serves all the sets.
+
+mod addr;
+mod classify;
+mod egress;
+mod flows;
+mod ingress;
+mod tcp;
+mod udp;
+mod wheel;
+
+pub use classify::{Class, Tuple, classify};
+pub use tcp::{
+    AcceptError, CloseError, ConnState, ConnectError, ListenError, RecvError, SendError, TcpConn,
+};
+pub use udp::{UdpBindError, UdpCloseError, UdpRecvError, UdpSendError, UdpSocket};
+
+use alloc::collections::VecDeque;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use corenet_nic::steering::RssConfig;
+use corenet_nic::{RxQueue, TxQueue};
+use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet};
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress};
+
+use crate::config::Ipv4Config;
+use crate::counters::NetCounters;
+use crate::device::QueueDevice;
+use crate::mesh::MeshPort;
+use crate::ports::{PortAllocator, PortConfigError};
+use wheel::Wheel;
+
+/// Minimum spacing of the sweeps that wake connections after ARP traffic (smoltcp silences
+/// a socket waiting for a neighbor for 1 s, so waking it a little late costs nothing).
+const ARP_SWEEP_MS: i64 = 20;
+
+/// Static configuration of one core's stack (the same on every core but `seed`).
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    /// The MAC address all cores share.
+    pub mac: [u8; 6],
+    /// The IPv4 address all cores share.
+    pub ip: [u8; 4],
+    /// Prefix length of the local network.
+    pub prefix_len: u8,
+    /// Default gateway, if any.
+    pub gateway: Option<[u8; 4]>,
+    /// Per-core randomness from the platform: initial sequence numbers, port choice, bucket
+    /// hashing. Give every core and every boot a different one.
+    pub seed: u64,
+    /// log2 of the flow table's size; about log2(`max_connections`) keeps chains short.
+    pub bucket_bits: u32,
+    /// Connections (any state but LISTEN) a core holds at most; SYNs beyond get RST.
+    pub max_connections: usize,
+    /// Listening sockets kept ready per listening port.
+    pub backlog: usize,
+    /// TCP receive and send buffer per connection, bytes.
+    pub tcp_buffer: usize,
+    /// Ephemeral port range for `connect`.
+    pub ephemeral: (u16, u16),
+    /// How long a released ephemeral port rests, microseconds.
+    pub time_wait_us: u64,
+    /// The core that runs the DHCP client, when one is started; the others forward DHCP
+    /// replies to it.
+    pub dhcp_core: u16,
+    /// A handshake (SYN-SENT or SYN-RECEIVED) with no answer for this long is abandoned, so
+    /// a SYN flood cannot pin connection slots forever. Milliseconds.
+    pub handshake_timeout_ms: u64,
+    /// Frames taken from the RX queue per `poll` at most.
+    pub rx_budget: usize,
+    /// Egress rounds per connection per `poll` at most.
+    pub tx_rounds: usize,
+}
+
+impl StackConfig {
+    /// Reasonable defaults for address `ip`/`prefix_len` and MAC `mac`.
+    pub fn new(mac: [u8; 6], ip: [u8; 4], prefix_len: u8, seed: u64) -> Self {
+        Self {
+            mac,
+            ip,
+            prefix_len,
+            gateway: None,
+            seed,
+            bucket_bits: 14,
+            max_connections: 16_384,
+            backlog: 16,
+            tcp_buffer: 16 * 1024,
+            ephemeral: crate::ports::DEFAULT_RANGE,
+            time_wait_us: crate::ports::DEFAULT_TIME_WAIT_US,
+            dhcp_core: 0,
+            handshake_timeout_ms: 30_000,
+            rx_budget: 64,
+            tx_rounds: 16,
+        }
+    }
+}
+
+/// Errors from [`CoreStack::new`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackError {
+    /// The ephemeral port configuration does not fit the steering table.
+    Ports(PortConfigError),
+    /// `bucket_bits` over 20, a prefix over 32, or a MAC that is not unicast.
+    BadConfig,
+}
+
+/// Errors from [`CoreStack::dhcp_start`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DhcpError {
+    /// This core is not the configured `dhcp_core`.
+    NotDhcpCore,
+    /// The client already runs.
+    AlreadyStarted,
+}
+
+/// Errors from [`CoreStack::announce`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnnounceError {
+    /// No TX buffer free right now; try again after a poll.
+    TxFull,
+}
+
+/// What one [`CoreStack::poll`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PollReport {
+    /// Frames processed from the RX queue or from other cores.
+    pub rx_frames: usize,
+    /// Connections egressed.
+    pub conns_polled: usize,
+}
+
+/// A chain of the flow table.
+struct Bucket {
+    flows: Vec<(Tuple, u32)>,
+}
+
+struct Listener {
+    port: u16,
+    /// Sockets in LISTEN in the listen set.
+    ready: Vec<SocketHandle>,
+    /// Established connections waiting for `accept`.
+    accept: VecDeque<u32>,
+}
+
+/// Where a connection came from, and whether the application has seen it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// Passive open not yet handed to `accept`.
+    Embryonic(u16),
+    /// Established, waiting in the listener's accept queue.
+    Queued,
+    /// Handed out by `accept`.
+    Accepted,
+    /// Active open; the local port came from the allocator.
+    Connected,
+}
+
+struct Conn {
+    /// A set holding just this connection's socket.
+    set: SocketSet<'static>,
+    handle: SocketHandle,
+    /// Queued for egress in this poll.
+    dirty: bool,
+    /// Deadline currently in the wheel.
+    armed: Option<i64>,
+    tuple: Tuple,
+    origin: Origin,
+    /// The application called `close`: free everything once smoltcp reaches CLOSED.
+    closed: bool,
+    /// The handshake timeout is still set on the socket.
+    handshaking: bool,
+    /// One past the highest sequence number sent: a segment starting below it is a
+    /// retransmission.
+    snd_max: Option<u32>,
+}
+
+struct Slot {
+    generation: u32,
+    conn: Option<Conn>,
+}
+
+/// One core's stack. Owns its queue pair; shares nothing writable with other cores.
+pub struct CoreStack<R: RxQueue, T: TxQueue> {
+    cfg: StackConfig,
+    dev: QueueDevice<R, T>,
+    iface: Interface,
+    buckets: Vec<Bucket>,
+    dirty: Vec<u32>,
+    listen_set: SocketSet<'static>,
+    listeners: Vec<Listener>,
+    dgram: SocketSet<'static>,
+    void: SocketSet<'static>,
+    slots: Vec<Slot>,
+    free_slots: Vec<u32>,
+    live: usize,
+    ports: PortAllocator,
+    wheel: Wheel,
+    mesh: Option<MeshPort>,
+    /// The DHCP client socket (in `dgram`), on the DHCP core once started.
+    dhcp: Option<SocketHandle>,
+    /// The address in use, if any.
+    ipv4: Option<Ipv4Config>,
+    counters: NetCounters,
+    now: Instant,
+    hash_key: u64,
+    /// An ARP frame was processed and the connections have not been swept since.
+    arp_seen: bool,
+    /// Earliest time (ms) of the next ARP-triggered sweep.
+    next_sweep_ms: i64,
+}
+
+impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
+    /// A stack over queue pair (`rx`, `tx`), predicting steering with `rss`; `mesh` links it
+    /// to the other cores (see [`crate::mesh::mesh`]). `now_us` is the platform's monotonic
+    /// clock in microseconds. An address of 0.0.0.0 leaves the stack unconfigured until
+    /// DHCP (see [`dhcp_start`](Self::dhcp_start)) configures it.
+    pub fn new(
+        cfg: StackConfig,
+        rss: &RssConfig,
+        rx: R,
+        tx: T,
+        mesh: Option<MeshPort>,
+        now_us: u64,
+    ) -> Result<Self, StackError> {
+        let mac = EthernetAddress(cfg.mac);
+        if cfg.bucket_bits > 20 || cfg.prefix_len > 32 || !mac.is_unicast() {
+            return Err(StackError::BadConfig);
+        }
+        let queue = rx.queue_index();
+        let ports = PortAllocator::new(rss, queue, cfg.ephemeral, cfg.time_wait_us, cfg.seed)
+            .map_err(StackError::Ports)?;
+        let mut dev = QueueDevice::new(rx, tx);
+        let now = Instant::from_micros(now_us as i64);
+        let mut icfg = IfaceConfig::new(HardwareAddress::Ethernet(mac));
+        icfg.random_seed = cfg.seed;
+        let iface = Interface::new(icfg, &mut dev, now);
+        let buckets = (0..1usize << cfg.bucket_bits)
+            .map(|_| Bucket { flows: Vec::new() })
+            .collect();
+        let initial = (cfg.ip != [0; 4]).then_some(Ipv4Config {
+            ip: cfg.ip,
+            prefix_len: cfg.prefix_len,
+            gateway: cfg.gateway,
+        });
+        let mut stack = Self {
+            hash_key: cfg.seed.rotate_left(17) ^ 0x5851_f42d_4c95_7f2d,
+            cfg,
+            dev,
+            iface,
+            buckets,
+            dirty: Vec::new(),
+            listen_set: SocketSet::new(vec![]),
+            listeners: Vec::new(),
+            dgram: SocketSet::new(vec![]),
+            void: SocketSet::new(vec![]),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            live: 0,
+            ports,
+            wheel: Wheel::new(now.total_millis()),
+            mesh,
+            dhcp: None,
+            ipv4: None,
+            counters: NetCounters::default(),
+            now,
+            arp_seen: false,
+            next_sweep_ms: 0,
+        };
+        stack.apply_ipv4(initial);
+        Ok(stack)
+    }
+
+    /// The IPv4 configuration in use (static, or from DHCP), if any.
+    pub fn ipv4_config(&self) -> Option<Ipv4Config> {
+        self.ipv4
+    }
+
+    /// This core's counters.
+    pub fn counters(&self) -> &NetCounters {
+        &self.counters
+    }
+
+    /// The queue (and so core) this stack serves.
+    pub fn queue(&self) -> u16 {
+        self.dev.rx_queue().queue_index()
+    }
+
+    /// Connections held (any state but LISTEN, including ones not yet accepted).
+    pub fn connections(&self) -> usize {
+        self.live
+    }
+
+    /// Ephemeral ports held by active opens (freed when the connection is).
+    pub fn ports_in_use(&self) -> usize {
+        self.ports.in_use()
+    }
+
+    /// Connection slots ever allocated: stays at the peak of simultaneous connections,
+    /// however many come and go.
+    pub fn slot_capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The adapter's counters.
+    pub fn device_stats(&self) -> crate::device::DeviceStats {
+        self.dev.stats()
+    }
+
+    /// One run-to-completion iteration at `now_us`: [`poll_ingress`](Self::poll_ingress)
+    /// then [`poll_egress`](Self::poll_egress). An application that answers what it
+    /// received in the same iteration calls the two halves itself, acting in between.
+    pub fn poll(&mut self, now_us: u64) -> PollReport {
+        let rx = self.poll_ingress(now_us);
+        let polled = self.poll_egress();
+        PollReport {
+            rx_frames: rx,
+            conns_polled: polled,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_api;
+#[cfg(test)]
+mod tests_churn;
+#[cfg(test)]
+mod tests_dhcp;
+#[cfg(test)]
+mod tests_faults;
+#[cfg(test)]
+mod tests_rss;

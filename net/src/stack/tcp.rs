@@ -1,0 +1,424 @@
+//! The TCP side of the per-core API: listen/accept/connect/recv/send/close, no smoltcp types.
+
+use alloc::collections::VecDeque;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use corenet_nic::{RxQueue, TxQueue};
+use smoltcp::socket::tcp::{self, Socket as TcpSocket, State};
+use smoltcp::time::Duration;
+use smoltcp::wire::{IpEndpoint, Ipv4Address};
+
+use super::{CoreStack, Listener, Origin, Tuple};
+use crate::ports::AllocError;
+
+/// A connection owned by one core's stack. Stale handles (after `close` completed) are
+/// detected and rejected, never aliased to a newer connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpConn {
+    pub(super) index: u32,
+    pub(super) generation: u32,
+    /// The queue (core) whose stack made it: another core's stack rejects it.
+    pub(super) owner: u16,
+}
+
+/// Errors from [`CoreStack::listen`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenError {
+    /// Port 0.
+    BadPort,
+    /// This core already listens on the port.
+    AlreadyListening,
+    /// (`unlisten`) This core does not listen on the port.
+    NotListening,
+}
+
+/// Errors from [`CoreStack::accept`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptError {
+    /// This core does not listen on the port.
+    NotListening,
+    /// No established connection is waiting.
+    WouldBlock,
+}
+
+/// Errors from [`CoreStack::connect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectError {
+    /// Remote port 0 or an unspecified address.
+    Unaddressable,
+    /// The core is at its connection limit.
+    TooManyConnections,
+    /// No local port steering to this core is free (all held or in TIME-WAIT).
+    PortsExhausted,
+}
+
+/// Errors from [`CoreStack::recv`] and [`CoreStack::recv_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvError {
+    /// Not a live connection of this core.
+    BadHandle,
+    /// Nothing to read yet.
+    WouldBlock,
+    /// The peer closed its side and everything was read.
+    Finished,
+    /// The connection is closed or was reset.
+    Closed,
+}
+
+/// Errors from [`CoreStack::send`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// Not a live connection of this core.
+    BadHandle,
+    /// The send buffer is full (or the handshake is not done).
+    WouldBlock,
+    /// Sending is no longer possible (closed, reset, or we already closed).
+    Closed,
+}
+
+/// Errors from [`CoreStack::close`] and [`CoreStack::abort`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseError {
+    /// Not a live connection of this core.
+    BadHandle,
+}
+
+/// A connection's coarse state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnState {
+    /// Handshake in progress.
+    Connecting,
+    /// Both directions open.
+    Established,
+    /// The peer sent FIN; we may still send.
+    PeerClosed,
+    /// We closed; waiting for the exchange to finish.
+    Closing,
+    /// Gone (closed or reset).
+    Closed,
+}
+
+impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
+    /// Listens on `port`, keeping `backlog` listening sockets ready. Every core listens on
+    /// the same ports; the NIC picks the core for each SYN.
+    pub fn listen(&mut self, port: u16) -> Result<(), ListenError> {
+        if port == 0 {
+            return Err(ListenError::BadPort);
+        }
+        if self.listeners.iter().any(|l| l.port == port) {
+            return Err(ListenError::AlreadyListening);
+        }
+        self.listeners.push(Listener {
+            port,
+            ready: Vec::new(),
+            accept: VecDeque::new(),
+        });
+        self.replenish();
+        Ok(())
+    }
+
+    /// Stops listening on `port`: listening sockets are dropped and connections not yet
+    /// accepted are reset. Accepted connections are unaffected.
+    pub fn unlisten(&mut self, port: u16) -> Result<(), ListenError> {
+        let li = self
+            .listeners
+            .iter()
+            .position(|l| l.port == port)
+            .ok_or(ListenError::NotListening)?;
+        let l = self.listeners.swap_remove(li);
+        for h in l.ready {
+            self.listen_set.remove(h);
+        }
+        // Half-open ones (still Embryonic) are found by `settle` and dropped as their
+        // listener is gone; queued ones are reset now.
+        for idx in l.accept {
+            if let Some(c) = self.slots[idx as usize].conn.as_mut() {
+                c.set.get_mut::<TcpSocket>(c.handle).abort();
+                c.closed = true;
+                c.origin = Origin::Accepted;
+            }
+            self.mark(idx);
+        }
+        Ok(())
+    }
+
+    /// Tops every listener back up to `backlog` listening sockets.
+    pub(super) fn replenish(&mut self) {
+        for l in &mut self.listeners {
+            while l.ready.len() < self.cfg.backlog {
+                let mut s = new_socket(self.cfg.tcp_buffer);
+                s.set_timeout(Some(Duration::from_millis(self.cfg.handshake_timeout_ms)));
+                if s.listen(l.port).is_err() {
+                    break;
+                }
+                l.ready.push(self.listen_set.add(s));
+            }
+        }
+    }
+
+    /// The next established connection on `port`.
+    pub fn accept(&mut self, port: u16) -> Result<TcpConn, AcceptError> {
+        let l = self
+            .listeners
+            .iter_mut()
+            .find(|l| l.port == port)
+            .ok_or(AcceptError::NotListening)?;
+        let idx = l.accept.pop_front().ok_or(AcceptError::WouldBlock)?;
+        let slot = &mut self.slots[idx as usize];
+        if let Some(c) = slot.conn.as_mut() {
+            c.origin = Origin::Accepted;
+        }
+        Ok(TcpConn {
+            index: idx,
+            generation: slot.generation,
+            owner: self.dev.rx_queue().queue_index(),
+        })
+    }
+
+    /// Opens a connection to `remote` from a local port whose replies the NIC steers back
+    /// to this core. The SYN leaves at the next [`poll`](Self::poll).
+    pub fn connect(&mut self, remote: ([u8; 4], u16)) -> Result<TcpConn, ConnectError> {
+        if remote.1 == 0 || remote.0 == [0; 4] {
+            return Err(ConnectError::Unaddressable);
+        }
+        if self.live >= self.cfg.max_connections {
+            return Err(ConnectError::TooManyConnections);
+        }
+        let now_us = self.now.total_micros() as u64;
+        let port = self
+            .ports
+            .allocate(self.cfg.ip, remote, now_us)
+            .map_err(|AllocError::Exhausted| ConnectError::PortsExhausted)?;
+        let mut s = new_socket(self.cfg.tcp_buffer);
+        s.set_timeout(Some(Duration::from_millis(self.cfg.handshake_timeout_ms)));
+        let [a, b, c, d] = remote.0;
+        let ep = IpEndpoint::new(Ipv4Address::new(a, b, c, d).into(), remote.1);
+        if s.connect(self.iface.context(), ep, port).is_err() {
+            let _ = self.ports.release(port, now_us);
+            return Err(ConnectError::Unaddressable);
+        }
+        let tuple = Tuple {
+            remote: remote.0,
+            remote_port: remote.1,
+            local_port: port,
+        };
+        self.counters.connected.inc();
+        Ok(self.insert_conn(tuple, s, Origin::Connected))
+    }
+
+    /// The local port of a connection (for active opens, the one chosen for steering).
+    pub fn local_port(&self, c: TcpConn) -> Option<u16> {
+        self.user_conn(c).map(|(_, conn)| conn.tuple.local_port)
+    }
+
+    /// The remote endpoint of a connection.
+    pub fn remote(&self, c: TcpConn) -> Option<([u8; 4], u16)> {
+        self.user_conn(c)
+            .map(|(_, conn)| (conn.tuple.remote, conn.tuple.remote_port))
+    }
+
+    /// The coarse state of a connection, `None` for a stale handle.
+    pub fn state(&self, c: TcpConn) -> Option<ConnState> {
+        let (s, _) = self.user_conn(c)?;
+        Some(match s.state() {
+            State::SynSent | State::SynReceived | State::Listen => ConnState::Connecting,
+            State::Established => ConnState::Established,
+            State::CloseWait => ConnState::PeerClosed,
+            State::Closed | State::TimeWait => ConnState::Closed,
+            _ => ConnState::Closing,
+        })
+    }
+
+    /// Copies received bytes into `buf`.
+    pub fn recv(&mut self, c: TcpConn, buf: &mut [u8]) -> Result<usize, RecvError> {
+        self.recv_with(c, |data| {
+            let n = data.len().min(buf.len());
+            buf[..n].copy_from_slice(&data[..n]);
+            n
+        })
+    }
+
+    /// Zero-copy receive: `f` sees the contiguous received bytes in place in the socket
+    /// buffer and returns how many it consumed.
+    pub fn recv_with(
+        &mut self,
+        c: TcpConn,
+        f: impl FnOnce(&[u8]) -> usize,
+    ) -> Result<usize, RecvError> {
+        let (s, b) = self.user_socket_mut(c).ok_or(RecvError::BadHandle)?;
+        let state = s.state();
+        let mut empty = false;
+        let r = match s.recv(|data| {
+            empty = data.is_empty();
+            let n = if empty { 0 } else { f(data).min(data.len()) };
+            (n, n)
+        }) {
+            Ok(0) if empty => Err(RecvError::WouldBlock),
+            Ok(n) => Ok(n),
+            Err(tcp::RecvError::Finished) => Err(RecvError::Finished),
+            Err(_) if matches!(state, State::SynSent | State::SynReceived) => {
+                Err(RecvError::WouldBlock)
+            }
+            Err(_) => Err(RecvError::Closed),
+        };
+        if r.is_ok() {
+            // Reading opens the window: let the stack announce it if it needs to.
+            self.mark(b);
+        }
+        r
+    }
+
+    /// Queues bytes for sending; returns how many fit.
+    pub fn send(&mut self, c: TcpConn, data: &[u8]) -> Result<usize, SendError> {
+        let (s, b) = self.user_socket_mut(c).ok_or(SendError::BadHandle)?;
+        let r = if !s.may_send() {
+            if matches!(s.state(), State::SynSent | State::SynReceived) {
+                Err(SendError::WouldBlock)
+            } else {
+                Err(SendError::Closed)
+            }
+        } else {
+            match s.send_slice(data) {
+                Ok(0) if !data.is_empty() => Err(SendError::WouldBlock),
+                Ok(n) => Ok(n),
+                Err(_) => Err(SendError::Closed),
+            }
+        };
+        if matches!(r, Ok(n) if n > 0) {
+            self.mark(b);
+        }
+        r
+    }
+
+    /// Zero-copy send: `f` writes directly into the free space of the socket's send buffer
+    /// (the largest contiguous part) and returns how many bytes it wrote.
+    pub fn send_with(
+        &mut self,
+        c: TcpConn,
+        f: impl FnOnce(&mut [u8]) -> usize,
+    ) -> Result<usize, SendError> {
+        let (s, b) = self.user_socket_mut(c).ok_or(SendError::BadHandle)?;
+        let r = if !s.may_send() {
+            if matches!(s.state(), State::SynSent | State::SynReceived) {
+                Err(SendError::WouldBlock)
+            } else {
+                Err(SendError::Closed)
+            }
+        } else if s.send_queue() >= s.send_capacity() {
+            Err(SendError::WouldBlock)
+        } else {
+            s.send(|buf| {
+                let n = f(buf).min(buf.len());
+                (n, n)
+            })
+            .map_err(|_| SendError::Closed)
+        };
+        if matches!(r, Ok(n) if n > 0) {
+            self.mark(b);
+        }
+        r
+    }
+
+    /// Closes our side (FIN after queued data). The handle stays valid for reading what the
+    /// peer still sends; resources are freed once the connection is fully closed.
+    pub fn close(&mut self, c: TcpConn) -> Result<(), CloseError> {
+        self.finish(c, false)
+    }
+
+    /// Resets the connection (RST) and frees it.
+    pub fn abort(&mut self, c: TcpConn) -> Result<(), CloseError> {
+        self.finish(c, true)
+    }
+
+    fn finish(&mut self, c: TcpConn, abort: bool) -> Result<(), CloseError> {
+        let (s, b) = self.user_socket_mut(c).ok_or(CloseError::BadHandle)?;
+        if abort {
+            s.abort();
+        } else {
+            s.close();
+        }
+        if let Some(conn) = self.slots[c.index as usize].conn.as_mut() {
+            conn.closed = true;
+        }
+        self.mark(b);
+        Ok(())
+    }
+
+    fn user_conn(&self, c: TcpConn) -> Option<(&TcpSocket<'static>, &super::Conn)> {
+        let slot = self.slots.get(c.index as usize)?;
+        let conn = slot.conn.as_ref()?;
+        if slot.generation != c.generation
+            || c.owner != self.dev.rx_queue().queue_index()
+            || !matches!(conn.origin, Origin::Accepted | Origin::Connected)
+        {
+            return None;
+        }
+        Some((conn.set.get::<TcpSocket>(conn.handle), conn))
+    }
+
+    fn user_socket_mut(&mut self, c: TcpConn) -> Option<(&mut TcpSocket<'static>, u32)> {
+        let slot = self.slots.get_mut(c.index as usize)?;
+        let conn = slot.conn.as_mut()?;
+        if slot.generation != c.generation
+            || c.owner != self.dev.rx_queue().queue_index()
+            || conn.closed
+            || !matches!(conn.origin, Origin::Accepted | Origin::Connected)
+        {
+            return None;
+        }
+        Some((conn.set.get_mut::<TcpSocket>(conn.handle), c.index))
+    }
+
+    /// After egress of connection `i`: hand an established passive open to `accept`, drop
+    /// a dead half-open one, free a closed connection the application let go of. Returns
+    /// whether the connection still exists.
+    pub(super) fn settle(&mut self, i: u32) -> bool {
+        let Some(conn) = self.slots[i as usize].conn.as_mut() else {
+            return false;
+        };
+        let socket = conn.set.get_mut::<TcpSocket>(conn.handle);
+        let state = socket.state();
+        if conn.handshaking && !matches!(state, State::SynSent | State::SynReceived) {
+            // Past the handshake, smoltcp's timeout would also abort idle connections.
+            socket.set_timeout(None);
+            conn.handshaking = false;
+        }
+        match conn.origin {
+            Origin::Embryonic(port) => match state {
+                State::SynReceived => {}
+                State::Established | State::CloseWait => {
+                    let Some(l) = self.listeners.iter_mut().find(|l| l.port == port) else {
+                        // The port stopped listening meanwhile.
+                        conn.set.get_mut::<TcpSocket>(conn.handle).abort();
+                        conn.closed = true;
+                        conn.origin = Origin::Accepted;
+                        self.mark(i);
+                        return true;
+                    };
+                    conn.origin = Origin::Queued;
+                    l.accept.push_back(i);
+                    self.counters.accepted.inc();
+                }
+                _ => {
+                    self.counters.embryonic_dropped.inc();
+                    self.remove_conn(i);
+                    return false;
+                }
+            },
+            _ if conn.closed && state == State::Closed => {
+                self.remove_conn(i);
+                return false;
+            }
+            _ => {}
+        }
+        true
+    }
+}
+
+fn new_socket(buffer: usize) -> TcpSocket<'static> {
+    TcpSocket::new(
+        tcp::SocketBuffer::new(vec![0; buffer]),
+        tcp::SocketBuffer::new(vec![0; buffer]),
+    )
+}

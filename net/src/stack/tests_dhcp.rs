@@ -1,0 +1,136 @@
+//! DHCP on one core of several: the server's replies land wherever RSS puts them, are
+//! forwarded to the DHCP core, and the lease is applied on every core.
+
+extern crate std;
+
+use std::vec::Vec;
+
+use smoltcp::phy::ChecksumCapabilities;
+use smoltcp::wire::{
+    DhcpMessageType, DhcpPacket, DhcpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
+    EthernetRepr, IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
+};
+
+use super::tests::cores_with;
+use super::*;
+use crate::sim::SimNic;
+
+const LEASED: Ipv4Address = Ipv4Address::new(10, 0, 0, 77);
+const ROUTER: Ipv4Address = Ipv4Address::new(10, 0, 0, 1);
+
+/// A DHCP server: OFFER for DISCOVER, ACK for REQUEST, broadcast from `server`.
+fn dhcp_answer(frame: &[u8], server: Ipv4Address) -> Option<Vec<u8>> {
+    let caps = ChecksumCapabilities::default();
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EthernetProtocol::Ipv4 {
+        return None;
+    }
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    let udp = UdpPacket::new_checked(ip.payload()).ok()?;
+    if ip.next_header() != IpProtocol::Udp || udp.dst_port() != 67 {
+        return None;
+    }
+    let dhcp_pkt = DhcpPacket::new_checked(udp.payload()).ok()?;
+    let req = DhcpRepr::parse(&dhcp_pkt).ok()?;
+    let message_type = match req.message_type {
+        DhcpMessageType::Discover => DhcpMessageType::Offer,
+        DhcpMessageType::Request => DhcpMessageType::Ack,
+        _ => return None,
+    };
+    let reply = DhcpRepr {
+        message_type,
+        transaction_id: req.transaction_id,
+        secs: 0,
+        client_hardware_address: req.client_hardware_address,
+        client_ip: Ipv4Address::UNSPECIFIED,
+        your_ip: LEASED,
+        server_ip: server,
+        router: Some(ROUTER),
+        subnet_mask: Some(Ipv4Address::new(255, 255, 255, 0)),
+        relay_agent_ip: Ipv4Address::UNSPECIFIED,
+        broadcast: false,
+        requested_ip: None,
+        client_identifier: None,
+        server_identifier: Some(server),
+        parameter_request_list: None,
+        dns_servers: None,
+        max_size: None,
+        lease_duration: Some(3600),
+        renew_duration: None,
+        rebind_duration: None,
+        additional_options: &[],
+    };
+    let udp_repr = UdpRepr {
+        src_port: 67,
+        dst_port: 68,
+    };
+    let dhcp_len = reply.buffer_len();
+    let ip_repr = Ipv4Repr {
+        src_addr: server,
+        dst_addr: Ipv4Address::BROADCAST,
+        next_header: IpProtocol::Udp,
+        payload_len: 8 + dhcp_len,
+        hop_limit: 64,
+    };
+    let mut out = std::vec![0u8; 14 + 20 + 8 + dhcp_len];
+    let mut f = EthernetFrame::new_unchecked(&mut out[..]);
+    EthernetRepr {
+        src_addr: EthernetAddress([2, 0, 0, 0, 0, 0x67]),
+        dst_addr: EthernetAddress::BROADCAST,
+        ethertype: EthernetProtocol::Ipv4,
+    }
+    .emit(&mut f);
+    let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
+    ip_repr.emit(&mut p, &caps);
+    udp_repr.emit(
+        &mut UdpPacket::new_unchecked(p.payload_mut()),
+        &IpAddress::Ipv4(server),
+        &IpAddress::Ipv4(Ipv4Address::BROADCAST),
+        dhcp_len,
+        |buf| {
+            let _ = reply.emit(&mut DhcpPacket::new_unchecked(buf));
+        },
+        &caps,
+    );
+    Some(out)
+}
+
+#[test]
+fn dhcp_replies_steered_elsewhere_configure_every_core() {
+    let queues = 4;
+    let rss = RssConfig::new(queues).unwrap();
+    // A server whose replies RSS sends away from the DHCP core (core 0).
+    let server = (2..=250)
+        .map(|n| Ipv4Address::new(10, 0, 0, n))
+        .find(|s| rss.queue_ipv4_l4(s.octets(), [255; 4], 67, 68) != 0)
+        .unwrap();
+    let nic = SimNic::new(rss.clone(), 4096);
+    let mut cores = cores_with(&nic, &rss, true, |c| c.ip = [0; 4]);
+    assert!(cores.iter().all(|c| c.ipv4_config().is_none()));
+    assert_eq!(cores[1].dhcp_start(), Err(DhcpError::NotDhcpCore));
+    cores[0].dhcp_start().unwrap();
+    assert_eq!(cores[0].dhcp_start(), Err(DhcpError::AlreadyStarted));
+    let mut now = 0;
+    for _ in 0..50 {
+        now += 1000;
+        for c in cores.iter_mut() {
+            c.poll(now);
+        }
+        while let Some(f) = nic.take_sent() {
+            if let Some(r) = dhcp_answer(&f, server) {
+                nic.deliver(r);
+            }
+        }
+    }
+    let want = Some(crate::config::Ipv4Config {
+        ip: LEASED.octets(),
+        prefix_len: 24,
+        gateway: Some(ROUTER.octets()),
+    });
+    for (q, c) in cores.iter().enumerate() {
+        assert_eq!(c.ipv4_config(), want, "core {q}");
+        assert_eq!(c.counters().config_updates.get(), 1, "core {q}");
+    }
+    // OFFER and ACK both went through another core.
+    assert!(cores[0].counters().frames_from_peers.get() >= 2);
+}
