@@ -9,7 +9,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 target=x86_64-unknown-none
 
-app=hello
+app=httpd
 smp=2
 mem=512M
 machine=q35
@@ -41,7 +41,7 @@ Builds a corenet appliance (release by default) and boots it in QEMU. The serial
 this terminal; the script's exit status is the guest's exit code.
 
 Options:
-  --app NAME        appliance to boot (a package under apps/ or tests/); default: hello
+  --app NAME        appliance to boot (a package under apps/ or tests/); default: httpd
   --kernel PATH     boot this prebuilt image instead of building (used by `cargo run`)
   --smp N           vCPUs (default 2)
   --mem SIZE        guest memory, QEMU syntax (default 512M)
@@ -73,7 +73,7 @@ Options:
   -h, --help        this text
 
 Examples:
-  ./qemu-run.sh                                  # the default appliance on 2 vCPUs
+  ./qemu-run.sh                                  # the default appliance (httpd) on 2 vCPUs
   ./qemu-run.sh --smp 4 --machine microvm
   ./qemu-run.sh --app guest-tests --smp 4 --timeout 120
 EOF
@@ -197,6 +197,8 @@ case "$net" in
         args+=(-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:${fwd_http}-:80,hostfwd=tcp:127.0.0.1:${fwd_echo}-:7,hostfwd=udp:127.0.0.1:${fwd_echo}-:7")
         args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01${nic_opts:+,$nic_opts}")
         echo "qemu-run.sh: forwarding 127.0.0.1:${fwd_http} -> guest:80 and 127.0.0.1:${fwd_echo} -> guest:7 (tcp+udp)" >&2
+        # QEMU's user-mode network: the guest is 10.0.2.15, the gateway (the host) 10.0.2.2.
+        case " $cmdline " in *" ip="*) ;; *) cmdline="ip=10.0.2.15/24 gw=10.0.2.2${cmdline:+ $cmdline}" ;; esac
         ;;
     tap)
         [ "$(id -u)" = 0 ] || die "--net tap needs root (run it inside a network namespace: ip netns exec NS ./qemu-run.sh ...)"

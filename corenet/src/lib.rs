@@ -45,6 +45,8 @@ pub use log;
 pub use corenet_kernel::exit::{code as exit_code, exit};
 #[cfg(target_os = "none")]
 pub mod netdev;
+#[cfg(target_os = "none")]
+pub mod network;
 
 #[cfg(target_os = "none")]
 pub use corenet_kernel::{Appliance, Core, Step, appliance, println};

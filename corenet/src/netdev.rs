@@ -171,7 +171,12 @@ fn publish<T: corenet_virtio::virtio_drivers::transport::Transport>(
 fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
     let rss = RssConfig::new(core.count().min(corenet_nic::steering::TABLE_LEN))
         .map_err(|e| device_error("steering", &e))?;
-    let cfg = NetConfig::new(rss);
+    let mut cfg = NetConfig::new(rss);
+    // No checksum offload: with GUEST_CSUM a device may deliver frames whose L4 checksum is
+    // only partial (virtio NEEDS_CSUM, e.g. from a Linux peer over a tap), and smoltcp can only
+    // skip verification for all frames, not per frame. Without it, the device completes every
+    // checksum before delivery and the stack verifies it.
+    cfg.wish.checksum_offload = false;
     let mut dma = PairDma {
         pools: heapless::Vec::new(),
     };

@@ -327,6 +327,14 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         self.dev.stats()
     }
 
+    /// Counters of this core's receive and transmit queues (the driver's).
+    pub fn queue_counters(&self) -> (&corenet_nic::QueueCounters, &corenet_nic::QueueCounters) {
+        (
+            self.dev.rx_queue().counters(),
+            self.dev.tx_queue().counters(),
+        )
+    }
+
     /// One run-to-completion iteration at `now_us`: [`poll_ingress`](Self::poll_ingress)
     /// then [`poll_egress`](Self::poll_egress). An application that answers what it
     /// received in the same iteration calls the two halves itself, acting in between.

@@ -1,0 +1,267 @@
+//! Incremental HTTP/1.1 request parsing (RFC 9112, sections 2-6).
+
+/// Request methods corenet's servers distinguish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// HEAD.
+    Head,
+    /// Any other token (answered 405 by the router).
+    Other,
+}
+
+/// A parsed request head (borrowing the input buffer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request<'a> {
+    /// Method.
+    pub method: Method,
+    /// The method as sent.
+    pub method_raw: &'a str,
+    /// Request target (origin form, e.g. `/metrics?x=1`).
+    pub target: &'a str,
+    /// HTTP/1.1 (true) or HTTP/1.0 (false).
+    pub http11: bool,
+    /// The client asked to keep the connection open (`Connection` header + version default).
+    pub keep_alive: bool,
+    /// Body length from `Content-Length` (0 without).
+    pub body_len: usize,
+    /// Bytes of head + body: where the next pipelined request starts.
+    pub total_len: usize,
+}
+
+impl Request<'_> {
+    /// The target's path (without query).
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or(self.target)
+    }
+}
+
+/// Why a request cannot be served; each maps to the status to answer before closing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseError {
+    /// Malformed request line or header (400).
+    BadRequest,
+    /// The head is larger than the limit (431).
+    HeadTooLarge,
+    /// `Content-Length` over the body limit (413).
+    BodyTooLarge,
+    /// `Transfer-Encoding` (chunked bodies) is not supported (501).
+    NotImplemented,
+    /// Not HTTP/1.0 or HTTP/1.1 (505).
+    BadVersion,
+}
+
+/// Outcome of [`parse`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parse<'a> {
+    /// A whole request is buffered.
+    Complete(Request<'a>),
+    /// More bytes are needed.
+    Partial,
+    /// Answer with an error and close.
+    Error(ParseError),
+}
+
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn find_head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+}
+
+/// Parses the request at the start of `buf` with the given limits on head and body size.
+pub fn parse(buf: &[u8], max_head: usize, max_body: usize) -> Parse<'_> {
+    let Some(head_len) = find_head_end(&buf[..buf.len().min(max_head + 4)]) else {
+        // Tolerate bare-LF-free garbage only up to the limit.
+        return if buf.len() > max_head {
+            Parse::Error(ParseError::HeadTooLarge)
+        } else if buf.len() >= 2 && !buf.is_ascii() {
+            Parse::Error(ParseError::BadRequest)
+        } else {
+            Parse::Partial
+        };
+    };
+    let Ok(head) = core::str::from_utf8(&buf[..head_len - 4]) else {
+        return Parse::Error(ParseError::BadRequest);
+    };
+    let mut lines = head.split("\r\n");
+    let line = lines.next().unwrap_or("");
+    let mut parts = line.split(' ');
+    let (Some(method_raw), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Parse::Error(ParseError::BadRequest);
+    };
+    if !is_token(method_raw) || target.is_empty() || !target.starts_with('/') {
+        return Parse::Error(ParseError::BadRequest);
+    }
+    if target.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Parse::Error(ParseError::BadRequest);
+    }
+    let http11 = match version {
+        "HTTP/1.1" => true,
+        "HTTP/1.0" => false,
+        v if v.starts_with("HTTP/") => return Parse::Error(ParseError::BadVersion),
+        _ => return Parse::Error(ParseError::BadRequest),
+    };
+    let method = match method_raw {
+        "GET" => Method::Get,
+        "HEAD" => Method::Head,
+        _ => Method::Other,
+    };
+    let mut keep_alive = http11;
+    let mut body_len: Option<usize> = None;
+    for h in lines {
+        let Some((name, value)) = h.split_once(':') else {
+            return Parse::Error(ParseError::BadRequest);
+        };
+        if !is_token(name) {
+            return Parse::Error(ParseError::BadRequest); // also rejects obs-fold and spaces
+        }
+        let value = value.trim_matches(|c| c == ' ' || c == '\t');
+        if name.eq_ignore_ascii_case("content-length") {
+            let Ok(n) = value.parse::<usize>() else {
+                return Parse::Error(ParseError::BadRequest);
+            };
+            if body_len.is_some_and(|b| b != n) {
+                return Parse::Error(ParseError::BadRequest); // conflicting lengths (smuggling)
+            }
+            body_len = Some(n);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            return Parse::Error(ParseError::NotImplemented);
+        } else if name.eq_ignore_ascii_case("connection") {
+            for opt in value.split(',').map(str::trim) {
+                if opt.eq_ignore_ascii_case("close") {
+                    keep_alive = false;
+                } else if opt.eq_ignore_ascii_case("keep-alive") {
+                    keep_alive = true;
+                }
+            }
+        }
+    }
+    let body_len = body_len.unwrap_or(0);
+    if body_len > max_body {
+        return Parse::Error(ParseError::BodyTooLarge);
+    }
+    let total_len = head_len + body_len;
+    if buf.len() < total_len {
+        return Parse::Partial;
+    }
+    Parse::Complete(Request {
+        method,
+        method_raw,
+        target,
+        http11,
+        keep_alive,
+        body_len,
+        total_len,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(b: &[u8]) -> Request<'_> {
+        match parse(b, 8192, 1024) {
+            Parse::Complete(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn simple_get_and_versions() {
+        let r = req(b"GET /index.html?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(
+            (r.method, r.path(), r.http11, r.keep_alive),
+            (Method::Get, "/index.html", true, true)
+        );
+        let r = req(b"HEAD / HTTP/1.0\r\n\r\n");
+        assert_eq!((r.method, r.keep_alive), (Method::Head, false));
+        let r = req(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        assert!(r.keep_alive);
+        let r = req(b"GET / HTTP/1.1\r\nconnection: Close\r\n\r\n");
+        assert!(!r.keep_alive);
+    }
+
+    #[test]
+    fn partial_then_complete() {
+        let full = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        for cut in 0..full.len() {
+            assert_eq!(parse(&full[..cut], 8192, 0), Parse::Partial, "cut at {cut}");
+        }
+        assert!(matches!(parse(full, 8192, 0), Parse::Complete(_)));
+    }
+
+    #[test]
+    fn body_is_part_of_the_request() {
+        let b = b"POST /x HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET";
+        let r = req(b);
+        assert_eq!(
+            (r.method, r.body_len, r.total_len),
+            (Method::Other, 3, b.len() - 3)
+        );
+        assert_eq!(parse(&b[..b.len() - 4], 8192, 1024), Parse::Partial);
+    }
+
+    #[test]
+    fn errors() {
+        let e = |b: &[u8]| match parse(b, 64, 16) {
+            Parse::Error(e) => e,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(e(b"GET\r\n\r\n"), ParseError::BadRequest);
+        assert_eq!(e(b"GET  / HTTP/1.1\r\n\r\n"), ParseError::BadRequest);
+        assert_eq!(e(b"GET nothing HTTP/1.1\r\n\r\n"), ParseError::BadRequest);
+        assert_eq!(e(b"GET / HTTP/2.0\r\n\r\n"), ParseError::BadVersion);
+        assert_eq!(e(b"GET / FTP/1.1\r\n\r\n"), ParseError::BadRequest);
+        assert_eq!(
+            e(b"GET / HTTP/1.1\r\nNo colon\r\n\r\n"),
+            ParseError::BadRequest
+        );
+        assert_eq!(
+            e(b"GET / HTTP/1.1\r\n folded: x\r\n\r\n"),
+            ParseError::BadRequest
+        );
+        assert_eq!(
+            e(b"GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n"),
+            ParseError::BadRequest
+        );
+        assert_eq!(
+            e(b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+            ParseError::BadRequest
+        );
+        assert_eq!(
+            e(b"POST / HTTP/1.1\r\nContent-Length: 17\r\n\r\n"),
+            ParseError::BodyTooLarge
+        );
+        assert_eq!(
+            e(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            ParseError::NotImplemented
+        );
+        assert_eq!(e(&[b'a'; 100]), ParseError::HeadTooLarge);
+        assert_eq!(e(&[0xff, 0xfe, 0x00]), ParseError::BadRequest);
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut x = 0x1234_5678_9abc_def0u64;
+        let mut buf = std::vec::Vec::new();
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            buf.clear();
+            let len = (x % 96) as usize;
+            for i in 0..len {
+                let choices = b"GET /HTP1.0\r\n: abcContent-Length9";
+                buf.push(choices[((x >> (i % 56)) as usize + i) % choices.len()]);
+            }
+            let _ = parse(&buf, 64, 16);
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Responses: status line, the few headers corenet sends, body.
+
+use alloc::vec::Vec;
+
+/// Statuses corenet's servers send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// 200 OK.
+    Ok,
+    /// 400 Bad Request.
+    BadRequest,
+    /// 404 Not Found.
+    NotFound,
+    /// 405 Method Not Allowed.
+    MethodNotAllowed,
+    /// 413 Content Too Large.
+    ContentTooLarge,
+    /// 431 Request Header Fields Too Large.
+    HeaderTooLarge,
+    /// 501 Not Implemented.
+    NotImplemented,
+    /// 503 Service Unavailable.
+    Unavailable,
+    /// 505 HTTP Version Not Supported.
+    VersionNotSupported,
+}
+
+impl Status {
+    /// Code and reason phrase.
+    pub fn line(self) -> (u16, &'static str) {
+        match self {
+            Self::Ok => (200, "OK"),
+            Self::BadRequest => (400, "Bad Request"),
+            Self::NotFound => (404, "Not Found"),
+            Self::MethodNotAllowed => (405, "Method Not Allowed"),
+            Self::ContentTooLarge => (413, "Content Too Large"),
+            Self::HeaderTooLarge => (431, "Request Header Fields Too Large"),
+            Self::NotImplemented => (501, "Not Implemented"),
+            Self::Unavailable => (503, "Service Unavailable"),
+            Self::VersionNotSupported => (505, "HTTP Version Not Supported"),
+        }
+    }
+}
+
+/// A response body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// Built into the image.
+    Static(&'static [u8]),
+    /// Made for this request.
+    Owned(Vec<u8>),
+}
+
+impl Body {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Static(b) => b,
+            Self::Owned(v) => v,
+        }
+    }
+}
+
+/// What a router answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// Status.
+    pub status: Status,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// Body (not sent for HEAD, but its length is).
+    pub body: Body,
+    /// One extra header, e.g. `("Allow", "GET, HEAD")`.
+    pub extra: Option<(&'static str, &'static str)>,
+}
+
+impl Response {
+    /// A response with a static body.
+    pub fn new(status: Status, content_type: &'static str, body: &'static [u8]) -> Self {
+        Self {
+            status,
+            content_type,
+            body: Body::Static(body),
+            extra: None,
+        }
+    }
+
+    /// A plain-text error page for `status`.
+    pub fn error(status: Status) -> Self {
+        let body: &'static [u8] = match status {
+            Status::BadRequest => b"400 bad request\n",
+            Status::NotFound => b"404 not found\n",
+            Status::MethodNotAllowed => b"405 method not allowed\n",
+            Status::ContentTooLarge => b"413 content too large\n",
+            Status::HeaderTooLarge => b"431 request header fields too large\n",
+            Status::NotImplemented => b"501 not implemented\n",
+            Status::Unavailable => b"503 service unavailable\n",
+            Status::VersionNotSupported => b"505 http version not supported\n",
+            Status::Ok => b"ok\n",
+        };
+        let mut r = Self::new(status, "text/plain; charset=utf-8", body);
+        if status == Status::MethodNotAllowed {
+            r.extra = Some(("Allow", "GET, HEAD"));
+        }
+        r
+    }
+
+    /// Appends the encoded response to `out`.
+    pub fn write(&self, out: &mut Vec<u8>, head_only: bool, keep_alive: bool) {
+        let (code, reason) = self.status.line();
+        let body = self.body.bytes();
+        push_fmt(
+            out,
+            format_args!(
+                "HTTP/1.1 {code} {reason}\r\nServer: corenet\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
+                self.content_type,
+                body.len()
+            ),
+        );
+        if let Some((k, v)) = self.extra {
+            push_fmt(out, format_args!("{k}: {v}\r\n"));
+        }
+        out.extend_from_slice(if keep_alive {
+            b"Connection: keep-alive\r\n\r\n"
+        } else {
+            b"Connection: close\r\n\r\n"
+        });
+        if !head_only {
+            out.extend_from_slice(body);
+        }
+    }
+}
+
+/// `write!` into a byte vector.
+pub fn push_fmt(out: &mut Vec<u8>, args: core::fmt::Arguments<'_>) {
+    struct W<'a>(&'a mut Vec<u8>);
+    impl core::fmt::Write for W<'_> {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            self.0.extend_from_slice(s.as_bytes());
+            Ok(())
+        }
+    }
+    let _ = core::fmt::write(&mut W(out), args);
+}

@@ -1,0 +1,248 @@
+//! `/metrics`: every core publishes a snapshot of its counters every 100 ms into its own slot;
+//! the core serving `/metrics` reads all slots. Nothing here is on the per-packet path.
+
+use core::sync::atomic::Ordering;
+use corenet::Core;
+use corenet::kernel::boot::machine;
+use corenet::kernel::cpu::{MAX_CORES, percpu};
+use corenet::net::counters::NetSnapshot;
+use corenet::network::Network;
+use corenet::nic::counters::CounterSnapshot;
+use corenet_http::Response;
+use corenet_http::metrics::{Kind, Metrics};
+use corenet_http::response::{Body, Status};
+use spin::Mutex;
+
+#[derive(Clone, Copy)]
+struct Snapshot {
+    queue: u16,
+    net: NetSnapshot,
+    rx: CounterSnapshot,
+    tx: CounterSnapshot,
+    stack_connections: usize,
+    app_connections: usize,
+}
+
+static SLOTS: [Mutex<Option<Snapshot>>; MAX_CORES] = [const { Mutex::new(None) }; MAX_CORES];
+
+/// Copies this core's counters into its slot (owner core only).
+pub fn publish(core: &Core, net: &Network, app_connections: usize) {
+    let (rx, tx) = net.stack.queue_counters();
+    let snap = Snapshot {
+        queue: net.stack.queue(),
+        net: net.stack.counters().snapshot(),
+        rx: rx.snapshot(),
+        tx: tx.snapshot(),
+        stack_connections: net.stack.connections(),
+        app_connections,
+    };
+    *SLOTS[core.id()].lock() = Some(snap);
+}
+
+type Field = fn(&Snapshot) -> u64;
+
+const QUEUE: &[(&str, &str, Field)] = &[
+    (
+        "corenet_rx_packets_total",
+        "Frames received on the core's queue.",
+        |s| s.rx.packets,
+    ),
+    (
+        "corenet_rx_bytes_total",
+        "Bytes received on the core's queue.",
+        |s| s.rx.bytes,
+    ),
+    (
+        "corenet_rx_drops_total",
+        "Receive frames dropped by the driver.",
+        |s| s.rx.drops,
+    ),
+    (
+        "corenet_rx_errors_total",
+        "Bad completions from the device (counted, dropped).",
+        |s| s.rx.errors,
+    ),
+    (
+        "corenet_rx_doorbells_total",
+        "Receive doorbells (one per burst).",
+        |s| s.rx.doorbells,
+    ),
+    (
+        "corenet_tx_packets_total",
+        "Frames sent on the core's queue.",
+        |s| s.tx.packets,
+    ),
+    (
+        "corenet_tx_bytes_total",
+        "Bytes sent on the core's queue.",
+        |s| s.tx.bytes,
+    ),
+    (
+        "corenet_tx_drops_total",
+        "Transmit frames dropped by the driver.",
+        |s| s.tx.drops,
+    ),
+    (
+        "corenet_tx_errors_total",
+        "Bad transmit completions from the device.",
+        |s| s.tx.errors,
+    ),
+    (
+        "corenet_tx_doorbells_total",
+        "Transmit doorbells (one per burst).",
+        |s| s.tx.doorbells,
+    ),
+];
+
+const CORE_COUNTERS: &[(&str, &str, Field)] = &[
+    ("corenet_tcp_accepted_total", "Connections accepted.", |s| {
+        s.net.accepted
+    }),
+    (
+        "corenet_tcp_connected_total",
+        "Active opens established.",
+        |s| s.net.connected,
+    ),
+    (
+        "corenet_tcp_refused_total",
+        "SYNs refused at the connection limit (RST sent).",
+        |s| s.net.refused,
+    ),
+    (
+        "corenet_tcp_resets_received_total",
+        "Connections reset by the peer.",
+        |s| s.net.resets_received,
+    ),
+    (
+        "corenet_tcp_retransmissions_total",
+        "TCP segments retransmitted.",
+        |s| s.net.retransmissions,
+    ),
+    (
+        "corenet_frames_from_other_cores_total",
+        "Frames forwarded by other cores (ARP, DHCP).",
+        |s| s.net.frames_from_peers,
+    ),
+    (
+        "corenet_rx_budget_exhausted_total",
+        "Polls that stopped at the receive budget.",
+        |s| s.net.budget_exhausted,
+    ),
+];
+
+const DROPS: &[(&str, Field)] = &[
+    ("backlog_empty", |s| s.net.drop_backlog_empty),
+    ("embryonic", |s| s.net.embryonic_dropped),
+    ("no_socket", |s| s.net.drop_no_socket),
+    ("unknown", |s| s.net.drop_unknown),
+    ("mesh_full", |s| s.net.drop_mesh_full),
+];
+
+/// The `/metrics` page.
+pub fn page(_serving_core: usize) -> Response {
+    let cores = machine().cores;
+    let snaps: heapless::Vec<(usize, Snapshot), MAX_CORES> = (0..cores)
+        .filter_map(|c| SLOTS[c].lock().map(|s| (c, s)))
+        .collect();
+    let mut m = Metrics::new();
+    m.family("corenet_cores", Kind::Gauge, "Cores running the appliance.");
+    m.sample("corenet_cores", &[], cores as u64);
+    m.family("corenet_uptime_seconds", Kind::Gauge, "Seconds since boot.");
+    m.sample(
+        "corenet_uptime_seconds",
+        &[],
+        corenet::kernel::clock::now_ns() / 1_000_000_000,
+    );
+    for (name, help, f) in QUEUE {
+        m.family(name, Kind::Counter, help);
+        for (c, s) in &snaps {
+            m.sample(name, &[("core", c), ("queue", &s.queue)], f(s));
+        }
+    }
+    for (name, help, f) in CORE_COUNTERS {
+        m.family(name, Kind::Counter, help);
+        for (c, s) in &snaps {
+            m.sample(name, &[("core", c)], f(s));
+        }
+    }
+    m.family(
+        "corenet_drops_total",
+        Kind::Counter,
+        "Frames dropped by the stack, by reason.",
+    );
+    for (reason, f) in DROPS {
+        for (c, s) in &snaps {
+            m.sample(
+                "corenet_drops_total",
+                &[("core", c), ("reason", reason)],
+                f(s),
+            );
+        }
+    }
+    m.family(
+        "corenet_tcp_connections_active",
+        Kind::Gauge,
+        "Connections held by the stack.",
+    );
+    for (c, s) in &snaps {
+        m.sample(
+            "corenet_tcp_connections_active",
+            &[("core", c)],
+            s.stack_connections as u64,
+        );
+    }
+    m.family(
+        "corenet_app_connections",
+        Kind::Gauge,
+        "Connections the appliance is serving.",
+    );
+    for (c, s) in &snaps {
+        m.sample(
+            "corenet_app_connections",
+            &[("core", c)],
+            s.app_connections as u64,
+        );
+    }
+    m.family(
+        "corenet_heap_used_bytes",
+        Kind::Gauge,
+        "Heap in use per core.",
+    );
+    for c in 0..cores {
+        m.sample(
+            "corenet_heap_used_bytes",
+            &[("core", &c)],
+            percpu(c).heap.used.load(Ordering::Relaxed),
+        );
+    }
+    m.family(
+        "corenet_heap_peak_bytes",
+        Kind::Gauge,
+        "Peak heap use per core.",
+    );
+    for c in 0..cores {
+        m.sample(
+            "corenet_heap_peak_bytes",
+            &[("core", &c)],
+            percpu(c).heap.peak.load(Ordering::Relaxed),
+        );
+    }
+    m.family(
+        "corenet_heap_size_bytes",
+        Kind::Gauge,
+        "Heap size per core.",
+    );
+    for c in 0..cores {
+        m.sample(
+            "corenet_heap_size_bytes",
+            &[("core", &c)],
+            percpu(c).heap.size() as u64,
+        );
+    }
+    Response {
+        status: Status::Ok,
+        content_type: "text/plain; version=0.0.4; charset=utf-8",
+        body: Body::Owned(m.finish()),
+        extra: None,
+    }
+}
