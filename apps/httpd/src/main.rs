@@ -79,17 +79,17 @@ impl Appliance for Httpd {
         s.listen(80).unwrap_or_else(|e| panic!("listen 80: {e:?}"));
         s.listen(7).unwrap_or_else(|e| panic!("listen 7: {e:?}"));
         let udp = s.udp_bind(7).ok();
-        if core.id() == 0 {
-            if let Some(c) = s.ipv4_config() {
-                corenet::log::info!(
-                    "httpd: serving http://{}.{}.{}.{}/ and echo on port 7 (tcp+udp) from {} cores",
-                    c.ip[0],
-                    c.ip[1],
-                    c.ip[2],
-                    c.ip[3],
-                    core.count()
-                );
-            }
+        if core.id() == 0
+            && let Some(c) = s.ipv4_config()
+        {
+            corenet::log::info!(
+                "httpd: serving http://{}.{}.{}.{}/ and echo on port 7 (tcp+udp) from {} cores",
+                c.ip[0],
+                c.ip[1],
+                c.ip[2],
+                c.ip[3],
+                core.count()
+            );
         }
         Httpd {
             net: Some(net),
