@@ -17,6 +17,7 @@ accel=auto
 cpu=""
 net=user
 tap=corenet0
+dgram=10101:10102
 nic_opts=""
 vfio=""
 queues=""
@@ -58,6 +59,9 @@ Options:
                       tap:  a (multi-queue) tap NAME with host side 10.0.0.1/24; the guest gets
                             ip=10.0.0.2/24 gw=10.0.0.1 unless --cmdline sets ip=. Needs root;
                             meant to be run inside a network namespace. Removed on exit.
+                      dgram: Ethernet frames over UDP on 127.0.0.1 (QEMU -netdev dgram) to a
+                            user-space wire such as tests/e2e/faultwire.py; guest ip=10.0.0.2/24
+  --dgram L:R       ports for --net dgram: QEMU listens on L, sends to R (default 10101:10102)
   --tap NAME        tap device name for --net tap (default corenet0)
   --queues N        NIC queue pairs (default: one per vCPU for tap, 1 for user)
   --nic-opts STR    extra virtio-net device properties, e.g. rss=off (comma-separated)
@@ -92,6 +96,7 @@ while [ $# -gt 0 ]; do
         --cpu) cpu="${2:?}"; shift 2 ;;
         --net) net="${2:?}"; shift 2 ;;
         --tap) tap="${2:?}"; shift 2 ;;
+        --dgram) dgram="${2:?}"; shift 2 ;;
         --queues) queues="${2:?}"; shift 2 ;;
         --nic-opts) nic_opts="${2:?}"; shift 2 ;;
         --vfio) vfio="${2:?}"; shift 2 ;;
@@ -114,7 +119,7 @@ done
 [[ "$smp" =~ ^[0-9]+$ ]] && [ "$smp" -ge 1 ] || die "--smp wants a positive number, got '$smp'"
 [[ "$timeout_s" =~ ^[0-9]+$ ]] || die "--timeout wants seconds, got '$timeout_s'"
 case "$machine" in q35|microvm) ;; *) die "--machine must be q35 or microvm, got '$machine'" ;; esac
-case "$net" in user|tap|none) ;; *) die "--net must be user, tap or none, got '$net'" ;; esac
+case "$net" in user|tap|dgram|none) ;; *) die "--net must be user, tap, dgram or none, got '$net'" ;; esac
 case "$accel" in auto|kvm|tcg) ;; *) die "--accel must be auto, kvm or tcg, got '$accel'" ;; esac
 case "${acpi:-off}" in on|off) ;; *) die "--acpi must be on or off, got '$acpi'" ;; esac
 [ -n "$acpi" ] && [ "$machine" != microvm ] && die "--acpi applies to --machine microvm only (q35 always has ACPI)"
@@ -221,6 +226,12 @@ case "$net" in
         else
             args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01${nic_opts:+,$nic_opts}")
         fi
+        case " $cmdline " in *" ip="*) ;; *) cmdline="ip=10.0.0.2/24 gw=10.0.0.1${cmdline:+ $cmdline}" ;; esac
+        ;;
+    dgram)
+        [[ "$dgram" =~ ^[0-9]+:[0-9]+$ ]] || die "--dgram wants LOCAL:REMOTE ports, got '$dgram'"
+        args+=(-netdev "dgram,id=n0,local.type=inet,local.host=127.0.0.1,local.port=${dgram%%:*},remote.type=inet,remote.host=127.0.0.1,remote.port=${dgram##*:}")
+        args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01${nic_opts:+,$nic_opts}")
         case " $cmdline " in *" ip="*) ;; *) cmdline="ip=10.0.0.2/24 gw=10.0.0.1${cmdline:+ $cmdline}" ;; esac
         ;;
     none) ;;

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""tests/e2e/faultwire.py: a lossy Ethernet wire between a tap and QEMU, in user space.
+
+`tc netem` needs the kernel's sch_netem, which some hosts (this project's CI machines among
+them) do not have. This does the same job in user space and in both directions: it creates a
+tap (the Linux side, inside the caller's network namespace), exchanges Ethernet frames with
+QEMU's `-netdev dgram` backend over UDP on 127.0.0.1, and on the way drops, reorders,
+duplicates and corrupts frames with a seeded generator, so runs are reproducible.
+
+Run it inside the test's network namespace; it stops after --max-seconds or when killed.
+"""
+import argparse
+import fcntl
+import os
+import random
+import select
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+TUNSETIFF = 0x400454CA
+IFF_TAP = 0x0002
+IFF_NO_PI = 0x1000
+
+
+def open_tap(name, cidr):
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TAP | IFF_NO_PI))
+    subprocess.run(["ip", "addr", "add", cidr, "dev", name], check=True)
+    subprocess.run(["ip", "link", "set", name, "up"], check=True)
+    os.set_blocking(fd, False)
+    return fd
+
+
+class Faults:
+    """Seeded per-direction fault injection with counters."""
+
+    def __init__(self, rng, loss, reorder, dup, corrupt):
+        self.rng, self.loss, self.reorder, self.dup, self.corrupt = rng, loss, reorder, dup, corrupt
+        self.held = None
+        self.counts = dict(frames=0, dropped=0, reordered=0, duplicated=0, corrupted=0)
+
+    def apply(self, frame):
+        """Frames to deliver now, in order, for one frame in."""
+        self.counts["frames"] += 1
+        r = self.rng
+        if r.random() < self.loss:
+            self.counts["dropped"] += 1
+            return self.release([])
+        if r.random() < self.corrupt and len(frame) > 14:
+            b = bytearray(frame)
+            i = r.randrange(14, len(b))
+            b[i] ^= 1 << r.randrange(8)
+            frame = bytes(b)
+            self.counts["corrupted"] += 1
+        out = [frame]
+        if r.random() < self.dup:
+            out.append(frame)
+            self.counts["duplicated"] += 1
+        if self.held is None and r.random() < self.reorder:
+            self.held = out
+            self.counts["reordered"] += 1
+            return []
+        return self.release(out)
+
+    def release(self, out):
+        if self.held is not None:
+            out = out + self.held
+            self.held = None
+        return out
+
+    def flush(self):
+        return self.release([])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tap", default="corenet0")
+    ap.add_argument("--cidr", default="10.0.0.1/24")
+    ap.add_argument("--qemu-port", type=int, required=True, help="QEMU's dgram local port")
+    ap.add_argument("--wire-port", type=int, required=True, help="our port (QEMU's remote)")
+    ap.add_argument("--loss", type=float, default=0.0)
+    ap.add_argument("--reorder", type=float, default=0.0)
+    ap.add_argument("--duplicate", type=float, default=0.0)
+    ap.add_argument("--corrupt", type=float, default=0.0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--max-seconds", type=float, default=600)
+    a = ap.parse_args()
+
+    tap = open_tap(a.tap, a.cidr)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", a.wire_port))
+    udp.setblocking(False)
+    qemu = ("127.0.0.1", a.qemu_port)
+    rng = random.Random(a.seed)
+    to_guest = Faults(rng, a.loss, a.reorder, a.duplicate, a.corrupt)
+    to_host = Faults(rng, a.loss, a.reorder, a.duplicate, a.corrupt)
+    print("faultwire: up", flush=True)
+    end = time.monotonic() + a.max_seconds
+    try:
+        while time.monotonic() < end:
+            ready, _, _ = select.select([tap, udp], [], [], 0.05)
+            if not ready:
+                # An idle wire lets held frames go, so a reordered last frame is not lost.
+                for f in to_guest.flush():
+                    udp.sendto(f, qemu)
+                for f in to_host.flush():
+                    os.write(tap, f)
+                continue
+            if tap in ready:
+                for _ in range(64):
+                    try:
+                        frame = os.read(tap, 65536)
+                    except BlockingIOError:
+                        break
+                    for f in to_guest.apply(frame):
+                        udp.sendto(f, qemu)
+            if udp in ready:
+                for _ in range(64):
+                    try:
+                        frame = udp.recv(65536)
+                    except BlockingIOError:
+                        break
+                    for f in to_host.apply(frame):
+                        try:
+                            os.write(tap, f)
+                        except OSError:
+                            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print(f"faultwire: to guest {to_guest.counts}, to host {to_host.counts}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
