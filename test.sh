@@ -4,7 +4,9 @@
 #   1. host tests: `cargo test` over the logic crates (boot info, memory plan, steering,
 #      drivers against fake devices, the network stack over in-memory NICs);
 #   2. in-QEMU tests: tests/qemu/run.sh (boot on 1/2/4/8 cores, q35 and microvm, -cpu max and
-#      qemu64, faults, panics, GRUB/Multiboot2), every run under a hard timeout.
+#      qemu64, faults, panics, GRUB/Multiboot2, NIC steering against Linux traffic);
+#   3. end-to-end tests: tests/e2e/e2e.py (the httpd appliance against curl, wrk and raw
+#      sockets; link faults), every QEMU run under a hard timeout.
 #
 # Needs the x86_64-unknown-none target and qemu-system-x86 (qemu-run.sh installs them when
 # missing; .ci/run installs everything, including GRUB tools). Closes with
@@ -47,6 +49,17 @@ if [ "$host_only" = 0 ]; then
     read -r qp qf < <(tail -n 1 "$qemu_log" | awk '{ print $1 + 0, $3 + 0 }')
     if [ "$qemu_rc" != 0 ] && [ "$qf" = 0 ]; then qf=1; fi
     rm -f "$qemu_log"
+
+    echo
+    echo "== end-to-end tests (tests/e2e/e2e.py $quick)"
+    e2e_log="$(mktemp)"
+    python3 tests/e2e/e2e.py $quick 2>&1 | tee "$e2e_log"
+    e2e_rc=${PIPESTATUS[0]}
+    read -r ep ef < <(tail -n 1 "$e2e_log" | awk '{ print $1 + 0, $3 + 0 }')
+    if [ "$e2e_rc" != 0 ] && [ "$ef" = 0 ]; then ef=1; fi
+    qp=$((qp + ep))
+    qf=$((qf + ef))
+    rm -f "$e2e_log"
 fi
 
 echo

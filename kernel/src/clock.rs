@@ -1,7 +1,7 @@
 //! Monotonic time from the TSC, calibrated once at boot.
 //!
-//! Sources, first that answers wins: the hypervisor's TSC-frequency leaf (CPUID 0x40000010,
-//! KVM and VMware style), CPUID 0x15 (TSC/crystal ratio and crystal frequency), the PIT
+//! Sources, first that answers wins: KVM's paravirtual clock (kvmclock: the host's TSC scale),
+//! the hypervisor's TSC-frequency leaf (CPUID 0x40000010, VMware style), CPUID 0x15 (TSC/crystal ratio and crystal frequency), the PIT
 //! (channel 0 read back by latch commands, 5 ms), the HPET (main counter, from the ACPI HPET
 //! table), and last CPUID 0x16's nominal base frequency. The boot log states which one was
 //! used. Every core reads the same TSC: x86 keeps TSCs synchronized across cores after reset,
@@ -18,6 +18,8 @@ static TSC_HZ: AtomicU64 = AtomicU64::new(0);
 /// Where the TSC frequency came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClockSource {
+    /// KVM's paravirtual clock (its TSC-to-nanoseconds scale).
+    Kvmclock,
     /// CPUID 0x40000010 (hypervisor).
     Hypervisor,
     /// CPUID 0x15 (crystal ratio).
@@ -34,6 +36,7 @@ impl ClockSource {
     /// Short name for logs and the ready line.
     pub fn name(self) -> &'static str {
         match self {
+            Self::Kvmclock => "kvmclock",
             Self::Hypervisor => "cpuid-hv",
             Self::Cpuid15 => "cpuid15",
             Self::Pit => "pit",
@@ -55,8 +58,9 @@ pub fn boot_tsc() -> u64 {
 
 /// Measures the TSC frequency; `hpet` is the HPET's base address from ACPI, if any.
 pub fn calibrate(hpet: Option<u64>) -> Result<(u64, ClockSource), NoClockSource> {
-    let (hz, src) = from_cpuid_hv()
-        .map(|h| (h, ClockSource::Hypervisor))
+    let (hz, src) = from_kvmclock()
+        .map(|h| (h, ClockSource::Kvmclock))
+        .or_else(|| from_cpuid_hv().map(|h| (h, ClockSource::Hypervisor)))
         .or_else(|| from_cpuid15().map(|h| (h, ClockSource::Cpuid15)))
         .or_else(|| from_pit().map(|h| (h, ClockSource::Pit)))
         .or_else(|| hpet.and_then(from_hpet).map(|h| (h, ClockSource::Hpet)))
@@ -96,6 +100,80 @@ pub fn delay_us(us: u64) {
     while rdtsc() < end {
         core::hint::spin_loop();
     }
+}
+
+/// `pvclock_vcpu_time_info` (Linux arch/x86/include/asm/pvclock-abi.h), 32 bytes.
+#[repr(C, align(64))]
+struct PvclockTime {
+    version: u32,
+    pad0: u32,
+    tsc_timestamp: u64,
+    system_time: u64,
+    tsc_to_system_mul: u32,
+    tsc_shift: i8,
+    flags: u8,
+    pad: [u8; 2],
+}
+
+/// TSC ticks per second from kvmclock's scale: `ns = ((tsc << shift) * mul) >> 32`.
+pub fn kvmclock_hz(mul: u32, shift: i8) -> Option<u64> {
+    if mul == 0 || !(-31..=31).contains(&shift) {
+        return None;
+    }
+    let num: u128 = 1_000_000_000u128 << 32;
+    let den = u128::from(mul);
+    let hz = if shift >= 0 {
+        num / (den << shift)
+    } else {
+        (num << (-shift)) / den
+    };
+    u64::try_from(hz).ok().filter(|&h| h > 1_000_000)
+}
+
+/// Asks KVM (signature "KVMKVMKVM", feature CLOCKSOURCE2) to fill a pvclock structure once.
+fn from_kvmclock() -> Option<u64> {
+    const KVM_FEATURE_CLOCKSOURCE2: u32 = 1 << 3;
+    const MSR_KVM_SYSTEM_TIME_NEW: u32 = 0x4b56_4d01;
+    let c = CpuId::new();
+    let hv = c.get_hypervisor_info()?;
+    if hv.identify() != raw_cpuid::Hypervisor::KVM {
+        return None;
+    }
+    // CPUID leaf 0x40000001 exists under KVM (the signature leaf said so).
+    let features = core::arch::x86_64::__cpuid(0x4000_0001).eax;
+    if features & KVM_FEATURE_CLOCKSOURCE2 == 0 {
+        return None;
+    }
+    static mut PVCLOCK: PvclockTime = PvclockTime {
+        version: 0,
+        pad0: 0,
+        tsc_timestamp: 0,
+        system_time: 0,
+        tsc_to_system_mul: 0,
+        tsc_shift: 0,
+        flags: 0,
+        pad: [0; 2],
+    };
+    let p = core::ptr::addr_of_mut!(PVCLOCK);
+    let mut msr = x86_64::registers::model_specific::Msr::new(MSR_KVM_SYSTEM_TIME_NEW);
+    // SAFETY: KVM advertised CLOCKSOURCE2; the structure is a static in identity-mapped RAM
+    // (virt == phys), written only by the hypervisor while enabled; we disable it right after
+    // reading, so no other code ever sees it change.
+    let (mul, shift) = unsafe {
+        msr.write(p as u64 | 1);
+        let mut spins = 0;
+        while core::ptr::addr_of!((*p).version).read_volatile() == 0 && spins < 1_000_000 {
+            spins += 1;
+            core::hint::spin_loop();
+        }
+        let r = (
+            core::ptr::addr_of!((*p).tsc_to_system_mul).read_volatile(),
+            core::ptr::addr_of!((*p).tsc_shift).read_volatile(),
+        );
+        msr.write(0);
+        r
+    };
+    kvmclock_hz(mul, shift)
 }
 
 fn from_cpuid_hv() -> Option<u64> {

@@ -68,7 +68,7 @@ class Guest:
         self.log_path = os.path.join(LOGS, f"{name}.log")
         self.log = open(self.log_path, "wb")
         cmd = [os.path.join(ROOT, "qemu-run.sh"), "--kernel", IMG, "--smp", str(smp), "--net", net,
-               "--timeout", "600"]
+               "--timeout", "900"]
         if queues:
             cmd += ["--queues", str(queues)]
         if cmdline:
@@ -349,7 +349,7 @@ def fault_suite(quick):
                 wire_log = open(os.path.join(LOGS, f"faultwire-{name}.log"), "wb")
                 wire = subprocess.Popen(
                     ["ip", "netns", "exec", ns.name, sys.executable, os.path.join(os.path.dirname(__file__), "faultwire.py"),
-                     "--qemu-port", "10101", "--wire-port", "10102", "--seed", "7", "--max-seconds", "400"] + opts,
+                     "--qemu-port", "10101", "--wire-port", "10102", "--seed", "7", "--max-seconds", "500"] + opts,
                     stdout=wire_log, stderr=subprocess.STDOUT)
                 time.sleep(0.5)
                 g = Guest(f"faults-{name}", smp=2, net="dgram", ns=ns.name)
@@ -357,10 +357,10 @@ def fault_suite(quick):
 import sys
 sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
 import e2e
-a, b, n, secs = e2e.echo_transfer("{GUEST}", 7, {size}, 300)
+a, b, n, secs = e2e.echo_transfer("{GUEST}", 7, {size}, 420)
 print(a == b, n, round(secs, 1))
 """
-                out = sh(["python3", "-c", script], ns=ns.name, timeout=330).split()
+                out = sh(["python3", "-c", script], ns=ns.name, timeout=450).split()
                 check(out and out[0] == "True", f"sha256 differs or short: {out}")
                 check(g.alive(), "guest died")
                 st = sh(["curl", "-s", "-m", "20", "-o", "/dev/null", "-w", "%{http_code}", f"http://{GUEST}/"],

@@ -80,6 +80,8 @@ case_run fault-stack-guard 4 'EXCEPTION #DF \(vector 8\) on core 1' \
     --kernel "$tests_img" --smp 2 --cmdline test=guard
 case_run panic-reported 3 'PANIC on core 1 at tests/guest/src/tests.rs:[0-9]+:[0-9]+: provoked panic' \
     --kernel "$tests_img" --smp 2 --cmdline test=panic
+case_run heap-exhaustion-reported 3 'PANIC on core 1 .*out of memory on core 1: request 1048576 bytes \(align 1\), heap 4194304 bytes, [0-9]+ used, [0-9]+ free' \
+    --kernel "$tests_img" --smp 2 --cmdline "test=oom heap=4M"
 case_run panic-microvm-qemu64 3 'PANIC on core 3 ' \
     --kernel "$tests_img" --smp 4 --machine microvm --cpu qemu64 --cmdline test=panic
 case_run bad-cmdline 5 'BOOT FAILED: kernel command line: log="loud" is invalid: expected one of' \

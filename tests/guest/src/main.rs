@@ -6,9 +6,9 @@
 //! machine exits with 0 (all passed) or 1. `tests/qemu/run.sh` boots this binary over the
 //! machine/CPU/core-count matrix.
 //!
-//! `test=fault`, `test=guard` and `test=panic` on the command line instead provoke a page
-//! fault, a stack overflow into a guard page, and a panic, on the last core: the harness then
-//! checks the report and the exit code the kernel produces.
+//! `test=fault`, `test=guard`, `test=panic` and `test=oom` on the command line instead provoke
+//! a page fault, a stack overflow into a guard page, a panic and heap exhaustion, on the last
+//! core: the harness then checks the report and the exit code the kernel produces.
 #![no_std]
 #![no_main]
 

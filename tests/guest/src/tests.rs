@@ -340,7 +340,7 @@ fn msg(s: &str) -> String {
     String::from(s)
 }
 
-/// `test=fault|guard|panic`: provoke a failure on the last core (the others keep running
+/// `test=fault|guard|panic|oom`: provoke a failure on the last core (the others keep running
 /// until the kernel stops them).
 pub fn provoke(core: &mut Core, mode: &str) {
     if core.id() + 1 != core.count() {
@@ -360,6 +360,13 @@ pub fn provoke(core: &mut Core, mode: &str) {
             recurse(0);
         }
         "panic" => panic!("provoked panic on core {}", core.id()),
+        "oom" => {
+            corenet::println!("provoking heap exhaustion");
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(Vec::with_capacity(1 << 20));
+            }
+        }
         other => panic!("unknown test= mode {other:?}"),
     }
     panic!("provoked {mode} did not stop the machine");
