@@ -4,6 +4,8 @@ mod data;
 mod hostile;
 mod init;
 mod model;
+mod net_rig;
+mod net_stack;
 mod rss;
 mod tcp;
 
