@@ -6,6 +6,7 @@ mod init;
 mod model;
 mod net_rig;
 mod net_stack;
+mod offload;
 mod rss;
 mod tcp;
 
