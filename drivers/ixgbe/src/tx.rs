@@ -147,6 +147,25 @@ impl<R: RegisterAccess> IxgbeTx<R> {
         (queued, self.free.len(), allocated)
     }
 
+    /// Honours a checksum request for the `len` bytes in buffer `buf`: returns the data
+    /// descriptor's CC/POPTS bits (0 when the driver computed it), `None` for a request
+    /// outside the frame. Out of line: the path without offload stays small.
+    #[inline(never)]
+    fn checksum(&mut self, buf: u16, len: usize, req: (u16, u16)) -> Option<u32> {
+        let r = csum::plan(self.bufs.bytes(buf, len), req)?;
+        match r.ctx {
+            Some(ctx) if self.load_context(ctx) => Some(TX_OLINFO_CC | TX_POPTS_TXSM), // slot 0
+            _ => {
+                let frame = self.bufs.bytes_mut(buf);
+                if let Some(f) = frame.get_mut(..len) {
+                    csum::software(f, &r);
+                }
+                self.sw_csums += 1;
+                Some(0)
+            }
+        }
+    }
+
     /// Makes context slot 0 hold `ctx` by the time the next descriptor is processed: nothing
     /// to do if it already will, else a context descriptor if none is in flight (after one
     /// reclaim). False: no room; the caller checksums in software.
@@ -221,29 +240,18 @@ impl<R: RegisterAccess> TxQueue for IxgbeTx<R> {
             self.counters.errors.inc();
             return;
         }
-        let request = match offload.l4_csum {
+        let popts = match offload.l4_csum {
             _ if len == 0 || len > BUF_SIZE => None,
-            None => Some(None),
-            Some(r) => csum::plan(self.bufs.bytes(slot.slot, len), r).map(Some),
+            None => Some(0),
+            Some(r) => self.checksum(slot.slot, len, r),
         };
-        let Some(request) = request else {
+        let Some(popts) = popts else {
             // Empty, oversize, or a checksum field outside the frame: refused.
             self.counters.errors.inc();
             self.free.push(slot.slot);
             return;
         };
-        let mut olinfo = (len as u32) << TX_PAYLEN_SHIFT;
-        if let Some(r) = request {
-            match r.ctx {
-                Some(ctx) if self.load_context(ctx) => {
-                    olinfo |= TX_OLINFO_CC | TX_POPTS_TXSM; // context slot 0
-                }
-                _ => {
-                    csum::software(&mut self.bufs.bytes_mut(slot.slot)[..len], &r);
-                    self.sw_csums += 1;
-                }
-            }
-        }
+        let olinfo = (len as u32) << TX_PAYLEN_SHIFT | popts;
         let d = self.tail;
         self.ring.write_u64(d, TX_ADDR, self.bufs.phys(slot.slot));
         let cmd = TX_DTYP_DATA | TX_DCMD_EOP | TX_DCMD_IFCS | TX_DCMD_RS | TX_DCMD_DEXT;
