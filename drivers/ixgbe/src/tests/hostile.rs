@@ -249,8 +249,16 @@ fn random_hostile_device_never_breaks_buffer_accounting() {
                     }
                     if !allocated.is_empty() && rng.next().is_multiple_of(2) {
                         let s = allocated.swap_remove(0);
-                        pair.tx
-                            .submit(s, (rng.next() % 2100) as usize, Offload::default());
+                        // Checksum requests too: TCP and UDP layouts (contexts come and go),
+                        // and random ones (software, or refused).
+                        let l4_csum = match rng.next() % 4 {
+                            0 => None,
+                            1 => Some((34, 16)),
+                            2 => Some((34, 40)),
+                            _ => Some((rng.next() as u16 % 200, rng.next() as u16 % 200)),
+                        };
+                        let len = (rng.next() % 2100) as usize;
+                        pair.tx.submit(s, len, Offload { l4_csum });
                     }
                 }
                 _ => {
