@@ -190,8 +190,14 @@ pub(super) struct Rig {
 
 impl Rig {
     /// `queues` stacks over a model whose RSS key and lopsided RETA come from `seed` and are
-    /// programmed by the driver from the same `RssConfig` the stacks solve ports with.
+    /// programmed by the driver from the same `RssConfig` the stacks solve ports with; rings
+    /// of 512 descriptors.
     pub fn new(queues: u16, seed: u64, tcp_buffer: usize) -> Self {
+        Self::with_ring(queues, seed, tcp_buffer, 512)
+    }
+
+    /// As [`Rig::new`], with RX and TX rings of `ring` descriptors.
+    pub fn with_ring(queues: u16, seed: u64, tcp_buffer: usize, ring: u16) -> Self {
         let mut rng = XorShift(seed);
         let mut key = [0u8; 40];
         key.iter_mut().for_each(|b| *b = rng.next() as u8);
@@ -210,8 +216,8 @@ impl Rig {
 
         let model = Model82599::new(ModelParams::default());
         let mut cfg = Config::new(rss.clone());
-        cfg.rx_ring_size = 512;
-        cfg.tx_ring_size = 512;
+        cfg.rx_ring_size = ring;
+        cfg.tx_ring_size = ring;
         let (mut dev, pairs) = Ixgbe::init(
             model.clone(),
             &cfg,

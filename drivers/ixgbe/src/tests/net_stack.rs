@@ -272,3 +272,26 @@ fn loss_and_corruption_cost_retransmissions_not_bytes() {
     drop(w);
     assert_eq!(rig.model.faults(), 0);
 }
+
+#[test]
+fn a_small_rx_ring_overruns_and_tcp_recovers() {
+    // 32 descriptors per queue against 64 KiB windows: the peer's bursts overrun the ring,
+    // the device drops them and counts them in MPC, and the peer's TCP retransmits until
+    // every byte is through (the cores' own segments are never lost: `transfer` checks all).
+    let mut rig = Rig::with_ring(QUEUES, 0x0005_3a11, 64 * 1024, 32);
+    transfer(&mut rig, 128 << 10);
+    let missed = rig.dev.stats().rx_missed;
+    let w = rig.wire.borrow();
+    assert!(missed > 0, "the ring overran");
+    assert_eq!(
+        w.log.undelivered, missed,
+        "every undelivered frame is in MPC"
+    );
+    assert_eq!(w.log.off_core, 0);
+    drop(w);
+    assert_eq!(rig.model.faults(), 0);
+    for c in &rig.cores {
+        let s = c.counters().snapshot();
+        assert_eq!((s.drop_no_socket, s.resets_received), (0, 0));
+    }
+}
