@@ -10,14 +10,15 @@ BIN=target/release/examples/ixgbe_bench
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
-# collected INSTRUCTIONS for: toggle pattern, batch, rounds
+# collected INSTRUCTIONS for: toggle pattern, batch, rounds (mode in $MODE: empty or csum)
 count() {
     valgrind --tool=callgrind --callgrind-out-file="$OUT/cg" --toggle-collect="$1" \
-        "$BIN" "$2" "$3" >/dev/null 2>"$OUT/log"
+        "$BIN" "$2" "$3" $MODE >/dev/null 2>"$OUT/log"
     sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$OUT/log"
 }
 
-for batch in 32 1; do
+for run in "32" "1" "32 csum"; do
+    read -r batch MODE <<<"$run"
     r1=1000
     r2=3000
     pkts=$(( (r2 - r1) * batch ))
@@ -27,7 +28,7 @@ for batch in 32 1; do
     mrx1=$(count '*model_rx*' "$batch" "$r1"); mrx2=$(count '*model_rx*' "$batch" "$r2")
     mtx1=$(count '*model_tx*' "$batch" "$r1"); mtx2=$(count '*model_tx*' "$batch" "$r2")
     awk -v d=$((drv2 - drv1)) -v r=$((reg2 - reg1)) -v mr=$((mrx2 - mrx1)) -v mt=$((mtx2 - mtx1)) \
-        -v p="$pkts" -v b="$batch" 'BEGIN {
-        printf "batch %2d: driver rx+tx %.1f instr/packet (with model doorbell handler %.1f; handler %.1f); model alone %.1f instr/packet\n",
-            b, (d - r) / p, d / p, r / p, (mr + mt + r) / p }'
+        -v p="$pkts" -v b="$batch" -v m="${MODE:+ $MODE}" 'BEGIN {
+        printf "batch %2d%s: driver rx+tx %.1f instr/packet (with model doorbell handler %.1f; handler %.1f); model alone %.1f instr/packet\n",
+            b, m, (d - r) / p, d / p, r / p, (mr + mt + r) / p }'
 done

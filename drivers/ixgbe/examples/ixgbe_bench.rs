@@ -7,7 +7,8 @@
 //! register handler (`Model82599::write32`, called for the RDT/TDT doorbells) runs inside it
 //! and is subtracted by `bench.sh`. See docs/ixgbe.md.
 //!
-//! Usage: `ixgbe_bench BATCH ROUNDS`.
+//! Usage: `ixgbe_bench BATCH ROUNDS [csum]`; with `csum` every frame asks for its UDP
+//! checksum to be inserted by the device (transmit checksum offload).
 
 use corenet_ixgbe::model::{Model82599, ModelParams, RxOutcome};
 use corenet_ixgbe::{Config, Ixgbe, IxgbeRx, IxgbeTx};
@@ -25,7 +26,12 @@ fn model_rx(model: &Model82599, frame: &[u8], batch: usize) {
 }
 
 #[inline(never)]
-fn driver_rx_tx(rx: &mut Rx, tx: &mut Tx, frames: &mut [RxFrame]) -> usize {
+fn driver_rx_tx<const CSUM: bool>(rx: &mut Rx, tx: &mut Tx, frames: &mut [RxFrame]) -> usize {
+    // UDP checksum from the L4 header (34) into its field (+6); a constant either way, as in
+    // a stack that always (or never) offloads.
+    let offload = Offload {
+        l4_csum: CSUM.then_some((34, 6)),
+    };
     let n = rx.rx_burst(frames);
     for f in &frames[..n] {
         let first = rx.frame(f).first().copied().unwrap_or(0);
@@ -33,7 +39,7 @@ fn driver_rx_tx(rx: &mut Rx, tx: &mut Tx, frames: &mut [RxFrame]) -> usize {
             if let Some(b) = tx.buffer(&slot).first_mut() {
                 *b = first;
             }
-            tx.submit(slot, f.len as usize, Offload::default());
+            tx.submit(slot, f.len as usize, offload);
         }
         rx.release(*f);
     }
@@ -51,6 +57,7 @@ fn main() {
     let batch: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(32);
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     assert!((1..=64).contains(&batch));
+    let csum = args.next().as_deref() == Some("csum");
 
     let model = Model82599::new(ModelParams::default());
     let mut cfg = Config::new(RssConfig::new(1).expect("one queue"));
@@ -80,11 +87,16 @@ fn main() {
     let (mut rxd, mut txd) = (0usize, 0usize);
     for _ in 0..rounds {
         model_rx(&model, &frame, batch);
-        rxd += driver_rx_tx(&mut pair.rx, &mut pair.tx, &mut frames);
+        rxd += if csum {
+            driver_rx_tx::<true>(&mut pair.rx, &mut pair.tx, &mut frames)
+        } else {
+            driver_rx_tx::<false>(&mut pair.rx, &mut pair.tx, &mut frames)
+        };
         txd += model_tx(&model);
     }
     assert_eq!(rxd, batch * rounds);
     assert_eq!(txd, batch * rounds);
     assert_eq!(model.faults(), 0);
+    assert_eq!(pair.tx.software_checksums(), 0);
     println!("batch {batch} rounds {rounds}: {rxd} received, {txd} transmitted");
 }

@@ -90,6 +90,39 @@ pub const TX_DCMD_DEXT: u32 = 1 << 29;
 pub const TX_PAYLEN_SHIFT: u32 = 14;
 /// STA.DD in dword 3 of the write-back.
 pub const TX_STA_DD: u32 = 1 << 0;
+/// Dword 3: IDX, the context slot (0 or 1) this packet uses (with CC).
+pub const TX_OLINFO_IDX_SHIFT: u32 = 4;
+/// Dword 3: CC, check context: apply the context at IDX to this packet.
+pub const TX_OLINFO_CC: u32 = 1 << 7;
+/// Dword 3: POPTS.IXSM, insert the IPv4 header checksum.
+pub const TX_POPTS_IXSM: u32 = 1 << 8;
+/// Dword 3: POPTS.TXSM, insert the TCP/UDP checksum (7.2.5.1).
+pub const TX_POPTS_TXSM: u32 = 1 << 9;
+
+// --- Advanced transmit context descriptor (7.2.3.2.3). ---
+
+/// Dword 0: IPLEN (bits 8:0), MACLEN (bits 15:9), VLAN (bits 31:16).
+pub const TX_CTX_VLAN_MACIP_LENS: usize = 0;
+/// Dword 2: TUCMD (bits 19:9), DTYP (bits 23:20) = 0010b, DEXT (bit 29).
+pub const TX_CTX_TYPE_TUCMD: usize = 8;
+/// Dword 3: IDX (bit 4), L4LEN (bits 15:8), MSS (bits 31:16).
+pub const TX_CTX_MSS_L4LEN_IDX: usize = 12;
+/// IPLEN mask: the IP header length, so MACLEN + IPLEN is where the L4 header starts.
+pub const TX_CTX_IPLEN_MASK: u32 = 0x1FF;
+/// MACLEN position: the L2 header length (at most 127).
+pub const TX_CTX_MACLEN_SHIFT: u32 = 9;
+/// DTYP = 0010b: advanced context descriptor.
+pub const TX_DTYP_CTXT: u32 = 0b0010 << 20;
+/// TUCMD.IPV4: the packet is IPv4 (else IPv6).
+pub const TX_CTX_TUCMD_IPV4: u32 = 1 << 10;
+/// TUCMD.L4T field (bits 12:11): 00 UDP, 01 TCP, 10 SCTP.
+pub const TX_CTX_TUCMD_L4T_MASK: u32 = 0b11 << 11;
+/// TUCMD.L4T = UDP: checksum at MACLEN + IPLEN + 6.
+pub const TX_CTX_TUCMD_L4T_UDP: u32 = 0b00 << 11;
+/// TUCMD.L4T = TCP: checksum at MACLEN + IPLEN + 16.
+pub const TX_CTX_TUCMD_L4T_TCP: u32 = 0b01 << 11;
+/// IDX position in dword 3 of a context descriptor.
+pub const TX_CTX_IDX_SHIFT: u32 = 4;
 
 const _: () = assert!(RX_WB_LEN_VLAN + 4 == DESC_SIZE && TX_OLINFO_STATUS + 4 == DESC_SIZE);
 const _: () = assert!(RX_READ_HDR_ADDR == RX_WB_STATUS_ERROR);

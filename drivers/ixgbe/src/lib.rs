@@ -14,7 +14,8 @@
 //!   caller-supplied [`delay::Delay`] and fails with a typed [`InitError`].
 //! - [`rx`] / [`tx`]: one [`corenet_nic::RxQueue`] / [`corenet_nic::TxQueue`] per core over
 //!   advanced descriptors ([`desc`]) in memory from a [`corenet_nic::DmaAllocator`]; [`dma`]
-//!   is the one module that touches that memory; `stack` holds the free-buffer lists.
+//!   is the one module that touches that memory; `stack` holds the free-buffer lists;
+//!   `csum` turns checksum offload requests into context descriptors.
 //! - [`stats`]: the device's clear-on-read statistics registers as 64-bit totals.
 //! - `model` (feature `model`, and in tests): a register-level 82599 written from the
 //!   datasheet, which the tests and other crates' tests drive the driver against.
@@ -26,6 +27,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod config;
+mod csum;
 pub mod delay;
 pub mod desc;
 #[allow(unsafe_code, reason = "volatile access to DMA memory; audited module")]

@@ -76,6 +76,10 @@ pub struct Device {
     pub(crate) tx_out: Vec<TxFrame>,
     /// A corruption to apply to the next received frame's write-back.
     pub(crate) corrupt_next: Option<super::rx::Corruption>,
+    /// Per queue: the two transmit contexts (7.2.3.2.3), lost on reset.
+    pub(crate) tx_ctx: Vec<[Option<super::txcsum::TxContext>; 2]>,
+    /// Context descriptors processed.
+    pub(crate) tx_contexts_loaded: u64,
 }
 
 /// Queues whose registers the model implements.
@@ -100,6 +104,8 @@ impl Device {
             config_faults: 0,
             tx_out: Vec::new(),
             corrupt_next: None,
+            tx_ctx: vec![[None; 2]; MODEL_QUEUES as usize],
+            tx_contexts_loaded: 0,
         };
         d.load_defaults();
         d.finish_reset();
@@ -122,6 +128,7 @@ impl Device {
         self.link_up_at = None;
         self.rx_enable_at.iter_mut().for_each(|e| *e = None);
         self.tx_enable_at.iter_mut().for_each(|e| *e = None);
+        self.tx_ctx.iter_mut().for_each(|c| *c = [None; 2]);
     }
 
     fn finish_reset(&mut self) {

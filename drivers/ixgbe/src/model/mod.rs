@@ -11,6 +11,7 @@
 //! - [`device`]: the register file, reset, time and link.
 //! - [`rx`]: frame reception: filtering, RSS, descriptor write-back, hostile variants.
 //! - [`tx`]: the transmit engine: descriptor fetch, frame assembly, completion write-back.
+//! - `txcsum`: context descriptors and the TCP/UDP checksum the device inserts.
 //! - `inspect`: time, faults, raw DMA memory and hostile acts, for tests.
 //!
 //! Time only moves when the test (or the driver, through the [`Model82599::delay`] closure)
@@ -30,6 +31,7 @@ mod hostmem;
 mod inspect;
 pub mod rx;
 pub mod tx;
+mod txcsum;
 
 pub use device::{Device, ModelParams};
 pub use rx::{Corruption, RxOutcome};
@@ -94,6 +96,11 @@ impl Model82599 {
     /// A register's current value, without read side effects (clear-on-read stays intact).
     pub fn peek(&self, offset: u32) -> u32 {
         self.with(|d| d.peek(offset))
+    }
+
+    /// Context descriptors the transmit engine processed (all queues).
+    pub fn tx_contexts_loaded(&self) -> u64 {
+        self.with(|d| d.tx_contexts_loaded())
     }
 
     /// DMA accesses outside every allocated region, plus unsupported configurations met

@@ -1,5 +1,6 @@
 //! The modelled transmit engine (7.2): fetch advanced data descriptors from TDH up to TDT,
-//! gather buffers into frames until EOP, then report completion of descriptors with RS set,
+//! (and context descriptors, `txcsum`), gather buffers into frames until EOP, apply the
+//! first data descriptor's offloads, then report completion of descriptors with RS set,
 //! by head write-back to TDWBAL/TDWBAH when enabled (7.2.3.5.2) or else by setting DD in the
 //! descriptor (7.2.3.2.5). Nothing is sent while the link is down, DMATXCTL.TE is clear or the
 //! queue is not enabled: descriptors wait.
@@ -19,6 +20,8 @@ pub struct TxFrame {
     pub data: Vec<u8>,
     /// Whether an FCS was appended (DCMD.IFCS and HLREG0.TXCRCEN).
     pub fcs: bool,
+    /// Whether the device inserted the TCP/UDP checksum (POPTS.TXSM, 7.2.5.1).
+    pub l4_csum: bool,
 }
 
 impl Device {
@@ -50,16 +53,32 @@ impl Device {
             .then(|| u64::from(wbal & !3) | u64::from(self.get(tdwbah(q))) << 32);
         let mut frame: Vec<u8> = Vec::new();
         let mut bad_frame = false;
+        // POPTS/CC/IDX are taken from the first data descriptor of a packet (7.2.3.2.4).
+        let mut olinfo = 0;
         while head != tail {
             let desc = base + (head * DESC_SIZE) as u64;
             let addr = self.mem.read_u64(desc + TX_ADDR as u64);
             let cmd = self.mem.read_u32(desc + TX_CMD_TYPE_LEN as u64);
             let len = (cmd & TX_DTALEN_MASK) as usize;
-            if cmd & TX_DCMD_DEXT == 0 || cmd & TX_DTYP_MASK != TX_DTYP_DATA || len == 0 {
-                // Legacy or context descriptors, and empty buffers, are outside the model.
+            let dext = cmd & TX_DCMD_DEXT != 0;
+            if dext && cmd & TX_DTYP_MASK == TX_DTYP_CTXT {
+                // A context between the data descriptors of one packet is not allowed.
+                if !frame.is_empty() {
+                    self.config_faults += 1;
+                    bad_frame = true;
+                }
+                self.load_tx_context(q, desc);
+                head = (head + 1) % size;
+                continue;
+            }
+            if !dext || cmd & TX_DTYP_MASK != TX_DTYP_DATA || len == 0 {
+                // Legacy descriptors and empty buffers are outside the model.
                 self.config_faults += 1;
                 bad_frame = true;
             } else {
+                if frame.is_empty() {
+                    olinfo = self.mem.read_u32(desc + TX_OLINFO_STATUS as u64);
+                }
                 let at = frame.len();
                 frame.resize(at + len, 0);
                 bad_frame |= !self.mem.read(addr, &mut frame[at..]);
@@ -68,6 +87,7 @@ impl Device {
             if cmd & TX_DCMD_EOP != 0 {
                 let mut data = core::mem::take(&mut frame);
                 if !bad_frame {
+                    let l4_csum = self.apply_tx_offload(q, olinfo, &mut data);
                     let hl = self.get(HLREG0);
                     if hl & HLREG0_TXPADEN != 0 && data.len() < 60 {
                         data.resize(60, 0);
@@ -82,6 +102,7 @@ impl Device {
                         queue: q,
                         data,
                         fcs,
+                        l4_csum,
                     });
                 }
                 bad_frame = false;

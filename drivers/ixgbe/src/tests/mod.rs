@@ -4,6 +4,9 @@ mod data;
 mod hostile;
 mod init;
 mod model;
+mod net_rig;
+mod net_stack;
+mod offload;
 mod rss;
 mod tcp;
 
