@@ -24,6 +24,66 @@
 //! frame. Each ring's capacity exceeds its pool, so handing a box on never fails; a
 //! frame finds no free box only when its core has not drained its receive ring, which is
 //! the "ring full" drop a real queue has.
+//!
+//! # Example
+//!
+//! A two-core server behind a NIC with one queue pair, and a one-core client, back to back.
+//! Core 0 owns the hardware queue pair: its loop pumps it, then runs its own stack.
+//!
+//! ```
+//! use corenet_net::{mesh, sim::SimNic, soft, CoreStack, StackConfig};
+//! use corenet_nic::steering::RssConfig;
+//!
+//! let rss = RssConfig::new(2).unwrap(); // steering in software, over 2 cores
+//! let server_nic = SimNic::new(RssConfig::new(1).unwrap(), 1024); // one queue pair
+//! let (mut hw_rx, mut hw_tx) = server_nic.queue_pair(0);
+//! let (mut distributor, pairs) = soft::soft_queues(&rss, 128).unwrap();
+//! let mut mesh = mesh::mesh(2).into_iter();
+//! let mut cores: Vec<_> = pairs
+//!     .into_iter()
+//!     .enumerate()
+//!     .map(|(q, (rx, tx))| {
+//!         let cfg = StackConfig::new([2, 0, 0, 0, 0, 2], [10, 0, 0, 2], 24, 42 + q as u64);
+//!         CoreStack::new(cfg, &rss, rx, tx, mesh.next(), 0).unwrap()
+//!     })
+//!     .collect();
+//! for core in &mut cores {
+//!     core.listen(80).unwrap();
+//! }
+//!
+//! let one = RssConfig::new(1).unwrap();
+//! let client_nic = SimNic::new(one.clone(), 1024);
+//! let (rx, tx) = client_nic.queue_pair(0);
+//! let cfg = StackConfig::new([2, 0, 0, 0, 0, 1], [10, 0, 0, 1], 24, 7);
+//! let mut client = CoreStack::new(cfg, &one, rx, tx, None, 0).unwrap();
+//! let conns: Vec<_> = (0..8).map(|_| client.connect(([10, 0, 0, 2], 80)).unwrap()).collect();
+//!
+//! let mut now_us = 0;
+//! for _ in 0..50 {
+//!     now_us += 1000;
+//!     client.poll(now_us);
+//!     while let Some(frame) = client_nic.take_sent() {
+//!         server_nic.deliver(frame);
+//!     }
+//!     distributor.pump(&mut hw_rx, &mut hw_tx, 64); // core 0 only
+//!     for core in &mut cores {
+//!         core.poll(now_us);
+//!         while let Ok(c) = core.accept(80) {
+//!             core.send(c, b"hi").unwrap();
+//!         }
+//!     }
+//!     distributor.pump(&mut hw_rx, &mut hw_tx, 64);
+//!     while let Some(frame) = server_nic.take_sent() {
+//!         client_nic.deliver(frame);
+//!     }
+//! }
+//! let mut buf = [0u8; 4];
+//! for conn in conns {
+//!     assert_eq!(client.recv(conn, &mut buf), Ok(2));
+//! }
+//! // The connections were spread over both cores by the software RSS.
+//! assert!(cores.iter().all(|c| c.counters().accepted.get() > 0));
+//! ```
 
 mod distributor;
 mod rx;

@@ -267,7 +267,7 @@ fn byte(seed: u64, i: u64) -> u8 {
 
 #[test]
 fn megabytes_both_ways_through_loss_corruption_and_reordering() {
-    let len: u64 = 2 << 20;
+    let len: u64 = 4 << 20;
     let mut rig = Rig::new(4, 128, 32 * 1024);
     for c in &mut rig.cores {
         c.listen(5001).unwrap();
