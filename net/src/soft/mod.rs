@@ -205,3 +205,5 @@ mod tests;
 mod tests_stack;
 #[cfg(test)]
 mod tests_threads;
+#[cfg(test)]
+mod tests_threads_stack;

@@ -217,8 +217,13 @@ fn frames_reach_the_core_the_hash_names_in_order() {
         let frames: Vec<Vec<u8>> = got.iter().map(|(_, b)| b.clone()).collect();
         assert_eq!(frames, expect[q], "core {q}: every frame, intact, in order");
         for (f, bytes) in &got {
-            let arp = bytes[12..14] == [0x08, 0x06];
-            assert_eq!(f.rss_hash.is_none(), arp);
+            if bytes[12..14] == [0x08, 0x06] {
+                assert_eq!(f.rss_hash, None);
+            } else {
+                let port = |at: usize| u16::from_be_bytes([bytes[at], bytes[at + 1]]);
+                let h = rss.hash_ipv4_l4([10, 0, 0, 1], [10, 0, 0, 2], port(34), port(36));
+                assert_eq!(f.rss_hash, Some(h), "the hash a NIC would report");
+            }
             assert!(f.csum_ok, "the hardware's verdict is passed on");
         }
         let c = rx.counters().snapshot();
