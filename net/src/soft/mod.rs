@@ -200,6 +200,8 @@ pub fn soft_queues(
 }
 
 #[cfg(test)]
+mod fake_hw;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_stack;

@@ -12,7 +12,7 @@ use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
 
-use super::tests::tcp_frame;
+use super::fake_hw::tcp_frame;
 use super::{Distributor, SoftRx, SoftTx, soft_queues};
 use crate::mesh;
 use crate::sim::{Faults, PeerDevice, SimNic, SimRxQueue, SimTxQueue};

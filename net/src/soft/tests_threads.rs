@@ -11,7 +11,7 @@ use std::vec::Vec;
 
 use corenet_nic::{Offload, RxFrame, RxQueue, TxQueue};
 
-use super::tests::{FakeRx, FakeTx, tcp_frame};
+use super::fake_hw::{FakeRx, FakeTx, tcp_frame};
 use super::*;
 
 const CORES: usize = 4;
