@@ -185,8 +185,10 @@ impl Distributor {
         if rss_hash.is_none() {
             self.counters.rx_unhashed.inc();
         }
-        // The table was checked against the core count at construction; queue 0 otherwise.
-        let core = usize::from(queue) % self.cores.len().max(1);
+        // The table was checked against the core count at construction; queue 0 otherwise
+        // (a compare, not a division, on the per-frame path).
+        let core = usize::from(queue);
+        let core = if core < self.cores.len() { core } else { 0 };
         let Some(port) = self.cores.get_mut(core) else {
             return false;
         };
