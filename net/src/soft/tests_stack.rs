@@ -8,15 +8,15 @@ use std::vec::Vec;
 
 use corenet_nic::steering::RssConfig;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
-use smoltcp::socket::tcp;
+use smoltcp::socket::{tcp, udp};
 use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, IpEndpoint, Ipv4Address};
 
 use super::fake_hw::tcp_frame;
 use super::{Distributor, SoftRx, SoftTx, soft_queues};
 use crate::mesh;
 use crate::sim::{Faults, PeerDevice, SimNic, SimRxQueue, SimTxQueue};
-use crate::stack::{ConnState, CoreStack, SendError, StackConfig};
+use crate::stack::{ConnState, CoreStack, SendError, StackConfig, UdpRecvError};
 
 const OUR_IP: [u8; 4] = [10, 0, 0, 2];
 const PEER_IP: [u8; 4] = [10, 0, 0, 1];
@@ -256,6 +256,67 @@ fn a_flood_fills_a_ring_drops_are_counted_and_service_goes_on() {
     }
     let accepted: u64 = rig.cores.iter().map(|c| c.counters().accepted.get()).sum();
     assert_eq!(accepted, 16);
+}
+
+#[test]
+fn udp_datagrams_reach_the_hash_core_and_replies_go_back() {
+    let mut rig = Rig::new(4, 64, 4096);
+    let socks: Vec<_> = rig
+        .cores
+        .iter_mut()
+        .map(|c| c.udp_bind(53).unwrap())
+        .collect();
+    let buf = || {
+        udp::PacketBuffer::new(
+            std::vec![udp::PacketMetadata::EMPTY; 4],
+            std::vec![0u8; 4 * 1500],
+        )
+    };
+    let [a, b, c, d] = OUR_IP;
+    let to = IpEndpoint::new(Ipv4Address::new(a, b, c, d).into(), 53);
+    let peers: Vec<_> = (0..24u16)
+        .map(|i| {
+            let mut s = udp::Socket::new(buf(), buf());
+            s.bind(5000 + i).unwrap();
+            s.send_slice(&(5000 + i).to_be_bytes(), to).unwrap();
+            rig.peer.add(s)
+        })
+        .collect();
+    rig.run(10);
+    let mut served = [0usize; 4];
+    for (q, c) in rig.cores.iter_mut().enumerate() {
+        let mut b = [0u8; 16];
+        loop {
+            match c.udp_recv_from(socks[q], &mut b) {
+                Ok((n, (addr, port))) => {
+                    assert_eq!((n, addr), (2, PEER_IP));
+                    assert_eq!(u16::from_be_bytes([b[0], b[1]]), port);
+                    assert_eq!(
+                        usize::from(rig.rss.queue_ipv4_l4(PEER_IP, OUR_IP, port, 53)),
+                        q
+                    );
+                    c.udp_send_to(socks[q], &[q as u8], (PEER_IP, port))
+                        .unwrap();
+                    served[q] += 1;
+                }
+                Err(UdpRecvError::WouldBlock) => break,
+                Err(e) => panic!("core {q}: {e:?}"),
+            }
+        }
+    }
+    assert_eq!(served.iter().sum::<usize>(), 24);
+    assert!(served.iter().all(|&n| n > 0), "{served:?}");
+    rig.run(10);
+    for (i, h) in peers.into_iter().enumerate() {
+        let s = rig.peer.get_mut::<udp::Socket>(h);
+        let (data, _) = s.recv().unwrap();
+        let port = 5000 + i as u16;
+        assert_eq!(
+            data,
+            [rig.rss.queue_ipv4_l4(PEER_IP, OUR_IP, port, 53) as u8],
+            "the reply came from the core the hash names"
+        );
+    }
 }
 
 /// The byte at `i` of a stream seeded with `seed`.
