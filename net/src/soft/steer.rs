@@ -176,6 +176,20 @@ mod tests {
     }
 
     #[test]
+    fn ports_are_read_after_ip_options() {
+        let rss = RssConfig::new(4).unwrap();
+        let st = Steering::new(&rss);
+        let mut f = frame(false, 17, 0, &[], &mut 3);
+        f[14] = 0x46; // 24-byte header: 4 bytes of options, then the UDP ports
+        f.extend_from_slice(&[1, 1, 1, 1, 0x12, 0x34, 0x00, 0x35]);
+        let src = [f[26], f[27], f[28], f[29]];
+        let dst = [f[30], f[31], f[32], f[33]];
+        let h = rss.hash_ipv4_l4(src, dst, 0x1234, 53);
+        assert_eq!(st.classify(&f), (rss.queue_for_hash(h), Some(h)));
+        assert_eq!(st.classify(&f).0, steer(&rss, &f));
+    }
+
+    #[test]
     fn unhashable_and_truncated_frames_go_to_queue_0() {
         let rss = RssConfig::new(4).unwrap();
         let st = Steering::new(&rss);
