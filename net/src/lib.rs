@@ -10,6 +10,9 @@
 //!   burst harvesting, one doorbell per poll.
 //! - [`sim`]: an in-memory multi-queue NIC that steers by Toeplitz like a real one, plus a
 //!   peer host device, for host tests and benchmarks.
+//! - [`soft`]: software queue pairs for a NIC with a single queue pair: a distributor on the
+//!   owning core steers received frames to every core by the same Toeplitz table and
+//!   transmits what every core sends, over lock-free SPSC rings.
 //! - [`stack`]: one core's stack: an `Interface` over the [`device`], sockets bucketed by flow
 //!   for O(1) dispatch, a listen backlog, a connection limit, a budgeted poll loop, and the
 //!   safe TCP/UDP API (no smoltcp types in it).
@@ -88,6 +91,7 @@ pub mod mesh;
 pub mod ports;
 pub mod rss_ports;
 pub mod sim;
+pub mod soft;
 pub mod stack;
 
 pub use stack::{CoreStack, StackConfig};
