@@ -8,6 +8,11 @@
 //! arrives (bounded), so the network is up before the ready line. Core 0 announces the address
 //! with a gratuitous ARP.
 //!
+//! With a single hardware queue pair (QEMU user-mode networking, devices without multi-queue)
+//! and several cores, core 0 keeps the hardware pair and a `corenet_net::soft` distributor that
+//! steers each frame to its core's software queue pair by the same Toeplitz table; every core's
+//! stack runs on its software pair unchanged.
+//!
 //! After start, everything is per core: [`Network::poll`] is one pass of receive -> stack ->
 //! transmit with a bounded amount of work, and the appliance uses the stack's safe TCP/UDP
 //! API between polls.
@@ -17,6 +22,7 @@ use corenet_kernel::Core;
 use corenet_kernel::cpu::MAX_CORES;
 use corenet_net::config::{NetConfig as IpSetting, parse_cmdline};
 use corenet_net::mesh::{self, MeshPort};
+use corenet_net::soft::{Distributor, SoftRx, SoftTx, soft_queues};
 use corenet_net::stack::PollReport;
 use corenet_net::{CoreStack, StackConfig};
 use corenet_nic::{QueueCounters, RssConfig, RxFrame, RxQueue, TxQueue, TxSlot};
@@ -24,96 +30,86 @@ use corenet_virtio::{VirtioRx, VirtioTx};
 use spin::Mutex;
 
 use crate::netdev::{self, NicError, NicInfo};
+use corenet_virtio::Steering;
 
 extern crate alloc;
 
-/// Receive side of this core's queue: the hardware queue (a software one will join it).
+/// Receive side of this core's queue: a hardware queue, or a software queue fed by the core
+/// that owns a single hardware queue.
 pub enum NetRx {
     /// A virtio-net receive queue.
     Virtio(VirtioRx),
+    /// A software queue (single-queue NIC).
+    Soft(SoftRx),
 }
 
 /// Transmit side of this core's queue.
 pub enum NetTx {
     /// A virtio-net transmit queue.
     Virtio(VirtioTx),
+    /// A software queue (single-queue NIC).
+    Soft(SoftTx),
+}
+
+/// Dispatches a queue-trait call to the variant.
+macro_rules! each {
+    ($self:ident, $q:ident => $e:expr) => {
+        match $self {
+            Self::Virtio($q) => $e,
+            Self::Soft($q) => $e,
+        }
+    };
 }
 
 impl RxQueue for NetRx {
     fn queue_index(&self) -> u16 {
-        match self {
-            Self::Virtio(q) => q.queue_index(),
-        }
+        each!(self, q => q.queue_index())
     }
     #[inline]
     fn rx_burst(&mut self, out: &mut [RxFrame]) -> usize {
-        match self {
-            Self::Virtio(q) => q.rx_burst(out),
-        }
+        each!(self, q => q.rx_burst(out))
     }
     #[inline]
     fn frame(&self, f: &RxFrame) -> &[u8] {
-        match self {
-            Self::Virtio(q) => q.frame(f),
-        }
+        each!(self, q => q.frame(f))
     }
     #[inline]
     fn release(&mut self, f: RxFrame) {
-        match self {
-            Self::Virtio(q) => q.release(f),
-        }
+        each!(self, q => q.release(f))
     }
     fn counters(&self) -> &QueueCounters {
-        match self {
-            Self::Virtio(q) => q.counters(),
-        }
+        each!(self, q => q.counters())
     }
 }
 
 impl TxQueue for NetTx {
     fn queue_index(&self) -> u16 {
-        match self {
-            Self::Virtio(q) => q.queue_index(),
-        }
+        each!(self, q => q.queue_index())
     }
     #[inline]
     fn alloc(&mut self) -> Option<TxSlot> {
-        match self {
-            Self::Virtio(q) => q.alloc(),
-        }
+        each!(self, q => q.alloc())
     }
     #[inline]
     fn buffer(&mut self, s: &TxSlot) -> &mut [u8] {
-        match self {
-            Self::Virtio(q) => q.buffer(s),
-        }
+        each!(self, q => q.buffer(s))
     }
     #[inline]
     fn submit(&mut self, s: TxSlot, len: usize, o: corenet_nic::Offload) {
-        match self {
-            Self::Virtio(q) => q.submit(s, len, o),
-        }
+        each!(self, q => q.submit(s, len, o))
     }
     fn cancel(&mut self, s: TxSlot) {
-        match self {
-            Self::Virtio(q) => q.cancel(s),
-        }
+        each!(self, q => q.cancel(s))
     }
     #[inline]
     fn flush(&mut self) {
-        match self {
-            Self::Virtio(q) => q.flush(),
-        }
+        each!(self, q => q.flush())
     }
     fn csum_offload(&self) -> bool {
-        match self {
-            Self::Virtio(q) => q.csum_offload(),
-        }
+        each!(self, q => q.csum_offload())
     }
     fn counters(&self) -> &QueueCounters {
-        match self {
-            Self::Virtio(q) => q.counters(),
-        }
+        each!(self, q => q.counters())
     }
 }
 
@@ -135,8 +131,22 @@ pub enum NetStartError {
     DhcpTimeout,
 }
 
+/// The single hardware queue pair and its distributor, on the core that owns them.
+struct SoftHw {
+    distributor: Distributor,
+    rx: VirtioRx,
+    tx: VirtioTx,
+}
+
+/// Frames the distributor moves per direction per pass.
+const PUMP_BUDGET: usize = 64;
+/// Frame buffers per direction per core in software mode.
+const SOFT_DEPTH: usize = 256;
+
 /// This core's network: its stack and what the NIC is.
 pub struct Network {
+    /// Set on the core that owns a single hardware queue pair shared through software queues.
+    hw: Option<SoftHw>,
     /// The stack: TCP/UDP API, counters.
     pub stack: Stack,
     /// The NIC brought up by core 0.
@@ -146,6 +156,8 @@ pub struct Network {
 }
 
 static MESH: [Mutex<Option<MeshPort>>; MAX_CORES] = [const { Mutex::new(None) }; MAX_CORES];
+static SOFT: [Mutex<Option<(SoftRx, SoftTx)>>; MAX_CORES] = [const { Mutex::new(None) }; MAX_CORES];
+static SOFT_RSS: spin::Once<RssConfig> = spin::Once::new();
 static MESH_READY: AtomicBool = AtomicBool::new(false);
 
 /// How long `start` waits for a DHCP lease.
@@ -163,15 +175,54 @@ impl Network {
         }
         let info = netdev::info(core).clone().map_err(NetStartError::Nic)?;
         let setting = parse_cmdline(core.cmdline().0).map_err(NetStartError::Config)?;
-        let pair = netdev::take_queues(core).ok_or(NetStartError::NoQueue)?;
-        while !MESH_READY.load(Ordering::Acquire) {
+        let software = info.steering == Steering::Software && core.count() > 1;
+        let mut hw = None;
+        let (rx, tx, rss) = if software {
+            // One hardware queue pair: core 0 owns it and distributes frames to every core's
+            // software queue pair by the same Toeplitz table a multi-queue NIC would use.
+            if core.id() == 0 {
+                let pair = netdev::take_queues(core).ok_or(NetStartError::NoQueue)?;
+                let rss = RssConfig::new(core.count()).map_err(|_| NetStartError::NoQueue)?;
+                let (distributor, pairs) =
+                    soft_queues(&rss, SOFT_DEPTH).map_err(|_| NetStartError::NoQueue)?;
+                for (i, p) in pairs.into_iter().enumerate() {
+                    *SOFT[i].lock() = Some(p);
+                }
+                SOFT_RSS.call_once(|| rss);
+                hw = Some(SoftHw {
+                    distributor,
+                    rx: pair.rx,
+                    tx: pair.tx,
+                });
+            }
+            let deadline = core.now_ns() + 60_000_000_000;
+            let rss = loop {
+                if let Some(r) = SOFT_RSS.get() {
+                    break r.clone();
+                }
+                if core.now_ns() > deadline {
+                    return Err(NetStartError::NoQueue);
+                }
+                core::hint::spin_loop();
+            };
+            let (rx, tx) = SOFT[core.id()]
+                .lock()
+                .take()
+                .ok_or(NetStartError::NoQueue)?;
+            (NetRx::Soft(rx), NetTx::Soft(tx), rss)
+        } else {
+            let pair = netdev::take_queues(core).ok_or(NetStartError::NoQueue)?;
+            let rss = match &info.rss {
+                Some(r) => r.clone(),
+                None => RssConfig::new(info.pairs.max(1)).map_err(|_| NetStartError::NoQueue)?,
+            };
+            (NetRx::Virtio(pair.rx), NetTx::Virtio(pair.tx), rss)
+        };
+        let deadline = core.now_ns() + 60_000_000_000;
+        while !MESH_READY.load(Ordering::Acquire) && core.now_ns() < deadline {
             core::hint::spin_loop();
         }
         let mesh = MESH[core.id()].lock().take();
-        let rss = match &info.rss {
-            Some(r) => r.clone(),
-            None => RssConfig::new(info.pairs.max(1)).map_err(|_| NetStartError::NoQueue)?,
-        };
         let (ip, prefix, gw) = match setting {
             IpSetting::Static(c) => (c.ip, c.prefix_len, c.gateway),
             IpSetting::Dhcp => ([0; 4], 0, None),
@@ -179,16 +230,14 @@ impl Network {
         let mut cfg = StackConfig::new(info.mac, ip, prefix, core.seed());
         cfg.gateway = gw;
         let now_us = core.now_ns() / 1000;
-        let stack = CoreStack::new(
-            cfg,
-            &rss,
-            NetRx::Virtio(pair.rx),
-            NetTx::Virtio(pair.tx),
-            mesh,
-            now_us,
-        )
-        .map_err(NetStartError::Stack)?;
-        let mut net = Network { stack, info, rss };
+        let stack =
+            CoreStack::new(cfg, &rss, rx, tx, mesh, now_us).map_err(NetStartError::Stack)?;
+        let mut net = Network {
+            hw,
+            stack,
+            info,
+            rss,
+        };
         match setting {
             IpSetting::Static(_) => {
                 if core.id() == 0 {
@@ -225,9 +274,22 @@ impl Network {
         Ok(())
     }
 
-    /// One bounded pass of receive -> stack -> transmit.
+    /// One bounded pass of receive -> stack -> transmit (on the core owning a shared single
+    /// queue, first one distributor pass).
     #[inline]
     pub fn poll(&mut self, core: &Core) -> PollReport {
-        self.stack.poll(core.now_ns() / 1000)
+        let mut pumped = 0;
+        if let Some(hw) = self.hw.as_mut() {
+            let r = hw.distributor.pump(&mut hw.rx, &mut hw.tx, PUMP_BUDGET);
+            pumped = r.rx_frames + r.tx_frames;
+        }
+        let mut report = self.stack.poll(core.now_ns() / 1000);
+        report.rx_frames += pumped;
+        report
+    }
+
+    /// Whether this core feeds the software queues of a single-queue NIC.
+    pub fn distributes(&self) -> bool {
+        self.hw.is_some()
     }
 }

@@ -260,6 +260,15 @@ def user_mode(quick):
             return f"{float(m.group(1)):.0f} req/s"
         _()
 
+        @case("user-single-queue-serves-on-every-core")
+        def _():
+            # User-mode networking has one queue pair: core 0 distributes by the RSS table.
+            m = sh(["curl", "-s", "-m", "10", base + "/metrics"])
+            per_core = re.findall(r'corenet_tcp_accepted_total\{core="(\d+)"\} (\d+)', m)
+            check(len(per_core) == 2 and all(int(v) > 0 for _, v in per_core), f"accepted per core: {per_core}")
+            return "accepted per core " + ", ".join(f"c{c}={v}" for c, v in per_core)
+        _()
+
         @case("user-guest-alive")
         def _():
             check(g.alive(), "QEMU exited")
