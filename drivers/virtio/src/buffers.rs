@@ -7,16 +7,25 @@ use corenet_nic::DmaRegion;
 /// never straddle a 2 KiB boundary.
 pub const BUF_SIZE: usize = 2048;
 
+/// Longest virtio-net header (5.1.6: with HASH_REPORT); frames start at most this far in.
+pub(crate) const HDR_MAX: usize = 20;
+
 /// `count` buffers of [`BUF_SIZE`] bytes, `count` a power of two.
 ///
 /// Buffer ids are masked with `count - 1`, so no id can reach outside the region whatever its
 /// value; the queues only pass ids they validated (an invalid one would alias another buffer of
-/// the same queue, never foreign memory).
+/// the same queue, never foreign memory). For the packet queues each buffer is a virtio-net
+/// header of `hdr` bytes followed by a frame of at most `cap` bytes; both are fixed at
+/// construction so the per-packet bounds check is a single compare against `cap`.
 #[derive(Debug)]
 pub(crate) struct Buffers {
     virt: *mut u8,
     phys: u64,
     mask: u16,
+    /// Header length: frames start here. At most [`HDR_MAX`].
+    hdr: usize,
+    /// `BUF_SIZE - hdr`: the largest frame.
+    cap: usize,
 }
 
 // SAFETY: `Buffers` exclusively owns its packet buffers (DMA memory, identity mapped, valid on
@@ -36,7 +45,41 @@ impl Buffers {
             virt: region.virt.as_ptr(),
             phys: region.phys,
             mask: count - 1,
+            hdr: 0,
+            cap: BUF_SIZE,
         }
+    }
+
+    /// Sets the virtio-net header length (clamped to [`HDR_MAX`]): frames start after it.
+    pub(crate) fn set_header(&mut self, hdr_len: usize) {
+        self.hdr = hdr_len.min(HDR_MAX);
+        self.cap = BUF_SIZE - self.hdr;
+    }
+
+    /// The largest frame a buffer holds after its header.
+    #[inline]
+    pub(crate) fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// The first `len` frame bytes (after the header) of buffer `id`, or an empty slice when
+    /// `len` exceeds [`cap`](Self::cap): one compare, the header length is fixed.
+    #[inline]
+    pub(crate) fn frame(&self, id: u16, len: usize) -> &[u8] {
+        if len > self.cap {
+            return &[];
+        }
+        // SAFETY: `hdr + len <= hdr + cap = BUF_SIZE`: inside buffer `id` (masked by `start`)
+        // inside the region. Ownership as in `slice`.
+        unsafe { core::slice::from_raw_parts(self.start(id).add(self.hdr), len) }
+    }
+
+    /// The whole frame area (after the header) of buffer `id`, writable: no check needed.
+    #[inline]
+    pub(crate) fn frame_mut(&mut self, id: u16) -> &mut [u8] {
+        // SAFETY: `[hdr, hdr + cap) = [hdr, BUF_SIZE)`, inside buffer `id` inside the region;
+        // the buffer is owned by the CPU (see `slice`); `&mut self` gives exclusivity.
+        unsafe { core::slice::from_raw_parts_mut(self.start(id).add(self.hdr), self.cap) }
     }
 
     /// Start of buffer `id` (masked into range).
@@ -85,20 +128,24 @@ impl Buffers {
         unsafe { self.start(id).cast::<[u8; 20]>().read_unaligned() }
     }
 
-    /// Writes a transmit header at the start of buffer `id`: bytes 0..8 (`flags`, `gso_type`,
-    /// `hdr_len`, `gso_size`, `csum_start`) as `lo`, bytes 8..12 (`csum_offset`, `num_buffers`)
-    /// as `hi`, and with `long` bytes 12..20 (hash fields) zero. Little-endian, as 5.1.6 wants.
+    /// Writes the first 12 bytes of a transmit header at the start of buffer `id`: bytes 0..8
+    /// (`flags`, `gso_type`, `hdr_len`, `gso_size`, `csum_start`) as `lo`, bytes 8..12
+    /// (`csum_offset`, `num_buffers`) as `hi`. Little-endian, as 5.1.6 wants. Bytes 12..20
+    /// (hash fields, with HASH_REPORT) are zeroed once by [`zero_hdr`](Self::zero_hdr).
     #[inline]
-    pub(crate) fn write_hdr(&mut self, id: u16, lo: u64, hi: u32, long: bool) {
-        // SAFETY: at most 20 bytes at the start of buffer `id`, inside the region; the buffer is
-        // owned by the CPU (not posted). Unaligned writes of plain integers.
+    pub(crate) fn write_hdr(&mut self, id: u16, lo: u64, hi: u32) {
+        // SAFETY: 12 bytes at the start of buffer `id`, inside the region; the buffer is owned by
+        // the CPU (not posted). Unaligned writes of plain integers.
         unsafe {
             let p = self.start(id);
             p.cast::<u64>().write_unaligned(lo.to_le());
             p.add(8).cast::<u32>().write_unaligned(hi.to_le());
-            if long {
-                p.add(12).cast::<u64>().write_unaligned(0);
-            }
         }
+    }
+
+    /// Zeroes the header area (`[0, hdr)`) of buffer `id`.
+    pub(crate) fn zero_hdr(&mut self, id: u16) {
+        // SAFETY: `hdr <= HDR_MAX < BUF_SIZE` bytes at the start of buffer `id`, CPU-owned.
+        unsafe { self.start(id).write_bytes(0, self.hdr) }
     }
 }

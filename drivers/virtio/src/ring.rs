@@ -236,12 +236,38 @@ impl Ring {
         }
     }
 
-    /// Only the id of the `k`-th unconsumed used element (TX ignores lengths).
+    /// The used element at free-running position `pos` (masked into the ring).
     #[inline]
-    pub(crate) fn used_id(&self, k: u16) -> u32 {
-        let slot = usize::from(self.last_used.wrapping_add(k) & self.mask);
+    pub(crate) fn used_elem_at(&self, pos: u16) -> UsedElem {
+        let slot = usize::from(pos & self.mask);
+        // SAFETY: `slot < size`: inside `used.ring`, 4-byte aligned.
+        unsafe {
+            let p = self.used_ring.add(2 * slot);
+            UsedElem {
+                id: p.read_volatile(),
+                len: p.add(1).read_volatile(),
+            }
+        }
+    }
+
+    /// The ring position (free-running 16-bit index) of the first unconsumed used element.
+    #[inline]
+    pub(crate) fn last_used(&self) -> u16 {
+        self.last_used
+    }
+
+    /// The id of the used element at free-running position `pos` (masked into the ring).
+    #[inline]
+    pub(crate) fn used_id_at(&self, pos: u16) -> u32 {
+        let slot = usize::from(pos & self.mask);
         // SAFETY: `slot < size`: inside `used.ring`, 4-byte aligned.
         unsafe { self.used_ring.add(2 * slot).read_volatile() }
+    }
+
+    /// Entries pushed since the last publish (each is one buffer: one frame on TX).
+    #[inline]
+    pub(crate) fn unpublished(&self) -> u16 {
+        self.avail_idx.wrapping_sub(self.published)
     }
 
     /// Consumes `n` used elements.

@@ -25,9 +25,10 @@ fn slot(id: u16) -> usize {
 pub struct VirtioRx {
     ring: Ring,
     bufs: Buffers,
-    hdr_len: usize,
-    /// Applied to the header's `hash_report`: `0xffff` with HASH_REPORT, else 0.
-    hash_mask: u16,
+    /// Header length (the used `len` includes it).
+    hdr_len: u32,
+    /// HASH_REPORT negotiated: the header carries `hash_value`/`hash_report`.
+    hash_report: bool,
     /// NEEDS_CSUM | DATA_VALID with GUEST_CSUM, else 0.
     csum_mask: u8,
     queue: u16,
@@ -38,23 +39,21 @@ pub struct VirtioRx {
 
 impl VirtioRx {
     /// Posts every buffer (publishing, without a doorbell: the device is not live yet).
-    pub(crate) fn new(mut ring: Ring, bufs: Buffers, features: u64, queue: u16) -> Self {
+    pub(crate) fn new(mut ring: Ring, mut bufs: Buffers, features: u64, queue: u16) -> Self {
         let size = ring.size();
         for id in 0..size {
             ring.write_desc(id, bufs.phys(id), BUF_SIZE as u32, DESC_F_WRITE, 0);
             ring.push_avail(id);
         }
+        let hdr_len = crate::features::header_len(features);
+        bufs.set_header(hdr_len);
         let mut state = [0; MAX_QUEUE_SIZE];
         state[..usize::from(size)].fill(HELD_BY_DEVICE);
         let mut rx = Self {
             ring,
             bufs,
-            hdr_len: crate::features::header_len(features),
-            hash_mask: if features & crate::features::HASH_REPORT != 0 {
-                0xffff
-            } else {
-                0
-            },
+            hdr_len: hdr_len as u32,
+            hash_report: features & crate::features::HASH_REPORT != 0,
             csum_mask: if features & crate::features::GUEST_CSUM != 0 {
                 HDR_F_NEEDS_CSUM | HDR_F_DATA_VALID
             } else {
@@ -82,20 +81,24 @@ impl VirtioRx {
         self.ring.push_avail(id);
     }
 
-    /// Validates one used element; `Some(frame)` hands the buffer to the stack.
+    /// Whether the caller's `slot` names a buffer the stack holds (tokens are forgeable).
     #[inline]
+    fn held_by_stack(&self, id: u16) -> bool {
+        id < self.ring.size() && self.state[slot(id)] == HELD_BY_STACK
+    }
+
+    /// Validates one used element; `Some(frame)` hands the buffer to the stack, `None` is a
+    /// device error (the caller counts it).
+    #[inline(always)]
     fn accept(&mut self, id: u32, len: u32) -> Option<RxFrame> {
-        let size = u32::from(self.ring.size());
-        if id >= size || self.state[slot(id as u16)] != HELD_BY_DEVICE {
-            // Out of range or a duplicate: not ours to touch. Count and skip.
-            self.counters.errors.inc();
+        if id >= u32::from(self.ring.size()) || self.state[slot(id as u16)] != HELD_BY_DEVICE {
+            // Out of range or a duplicate: not ours to touch. Skip.
             return None;
         }
         let id = id as u16;
         // One compare for both bounds: below the header wraps to a huge value.
-        let frame_len = (len as usize).wrapping_sub(self.hdr_len);
-        if frame_len > BUF_SIZE - self.hdr_len {
-            self.counters.errors.inc();
+        let frame_len = len.wrapping_sub(self.hdr_len);
+        if frame_len as usize > self.bufs.cap() {
             self.repost(id);
             return None;
         }
@@ -104,18 +107,20 @@ impl VirtioRx {
         // anything above 1 is bogus. QEMU (7.2, tap backend) leaves the field 0 when MRG_RXBUF
         // is off even with VERSION_1, as Linux's driver tolerates: accept 0 and 1.
         if u16::from_le_bytes([hdr[10], hdr[11]]) > 1 {
-            self.counters.errors.inc();
             self.repost(id);
             return None;
         }
-        // Branch-free: the masks are zero when the feature was not negotiated.
-        let report = u16::from_le_bytes([hdr[16], hdr[17]]) & self.hash_mask;
-        let hash = u32::from_le_bytes([hdr[12], hdr[13], hdr[14], hdr[15]]);
         self.state[slot(id)] = HELD_BY_STACK;
+        // A per-queue constant: a perfectly predicted branch, cheaper than computing both.
+        let rss_hash = if self.hash_report && u16::from_le_bytes([hdr[16], hdr[17]]) != 0 {
+            Some(u32::from_le_bytes([hdr[12], hdr[13], hdr[14], hdr[15]]))
+        } else {
+            None
+        };
         Some(RxFrame {
             slot: id,
             len: frame_len as u16,
-            rss_hash: if report != 0 { Some(hash) } else { None },
+            rss_hash,
             csum_ok: hdr[0] & self.csum_mask != 0,
         })
     }
@@ -130,46 +135,52 @@ impl RxQueue for VirtioRx {
         if self.ring.publish() {
             self.counters.doorbells.inc();
         }
+        let size = self.ring.size();
         let pending = self.ring.used_pending();
-        if pending > self.ring.size() {
-            // An index jump: more completions than buffers exist. Harvest as usual; the id
-            // checks reject every entry that is not a buffer the device really holds.
-            self.counters.errors.inc();
-        }
-        let take = usize::from(pending)
-            .min(out.len())
-            .min(usize::from(self.ring.size()));
+        // An index jump (more completions than buffers exist) is counted; harvest as usual: the
+        // id checks reject every entry that is not a buffer the device really holds.
+        let mut errors = u64::from(pending > size);
+        let take = pending
+            .min(size)
+            .min(out.len().min(usize::from(size)) as u16);
+        let first = self.ring.last_used();
         let mut n = 0;
         let mut bytes = 0u64;
         for k in 0..take {
-            let e = self.ring.used_elem(k as u16);
-            if let Some(f) = self.accept(e.id, e.len)
-                && let Some(o) = out.get_mut(n)
-            {
-                bytes += u64::from(f.len);
-                *o = f;
-                n += 1;
+            let e = self.ring.used_elem_at(first.wrapping_add(k));
+            match self.accept(e.id, e.len) {
+                Some(f) => {
+                    if let Some(o) = out.get_mut(n) {
+                        bytes += u64::from(f.len);
+                        *o = f;
+                        n += 1;
+                    }
+                }
+                None => errors += 1,
             }
         }
-        self.ring.consume(take as u16);
+        self.ring.consume(take);
+        // Counters once per burst, not per packet.
         if n > 0 {
             self.counters.packets.add(n as u64);
             self.counters.bytes.add(bytes);
+        }
+        if errors > 0 {
+            self.counters.errors.add(errors);
         }
         n
     }
 
     fn frame(&self, frame: &RxFrame) -> &[u8] {
-        if frame.slot < self.ring.size() && self.state[slot(frame.slot)] == HELD_BY_STACK {
-            self.bufs
-                .slice(frame.slot, self.hdr_len, usize::from(frame.len))
+        if self.held_by_stack(frame.slot) {
+            self.bufs.frame(frame.slot, usize::from(frame.len))
         } else {
             &[]
         }
     }
 
     fn release(&mut self, frame: RxFrame) {
-        if frame.slot < self.ring.size() && self.state[slot(frame.slot)] == HELD_BY_STACK {
+        if self.held_by_stack(frame.slot) {
             self.repost(frame.slot);
         }
     }

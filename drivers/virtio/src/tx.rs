@@ -1,6 +1,6 @@
 //! The transmit half of a queue pair: zero-copy buffers, one doorbell per flush, batched reclaim.
 
-use crate::buffers::{BUF_SIZE, Buffers};
+use crate::buffers::Buffers;
 use crate::ring::{MAX_QUEUE_SIZE, Ring};
 use corenet_nic::{Offload, QueueCounters, TxQueue, TxSlot};
 
@@ -19,66 +19,108 @@ fn idx(id: u16) -> usize {
 }
 
 /// A virtio-net transmit queue (`transmitq`), owned by one core.
+///
+/// Buffers are handed out from the free list (initially every buffer, later those returned by
+/// `cancel` or `reclaim`) and otherwise straight from the used ring, one validated completion at
+/// a time: a completion becomes the next allocation without passing through the free list.
 #[derive(Debug)]
 pub struct VirtioTx {
     ring: Ring,
     bufs: Buffers,
-    hdr_len: usize,
+    /// Header length, added to every descriptor's length.
+    hdr_len: u32,
     csum: bool,
     queue: u16,
     state: [u8; MAX_QUEUE_SIZE],
+    /// Whether buffer `id`'s header carries a checksum request; otherwise it is all zero and
+    /// need not be rewritten (the stack never writes the header area, see `buffer`).
+    csum_hdr: [bool; MAX_QUEUE_SIZE],
     free: [u16; MAX_QUEUE_SIZE],
     n_free: u16,
-    unflushed_packets: u64,
+    /// Completions claimed from the used ring and not yet validated and taken: `win_left`
+    /// entries from free-running position `win_pos`.
+    win_pos: u16,
+    win_left: u16,
     unflushed_bytes: u64,
     counters: QueueCounters,
 }
 
 impl VirtioTx {
-    pub(crate) fn new(mut ring: Ring, bufs: Buffers, features: u64, queue: u16) -> Self {
+    pub(crate) fn new(mut ring: Ring, mut bufs: Buffers, features: u64, queue: u16) -> Self {
         let size = ring.size();
+        let hdr_len = crate::features::header_len(features);
+        bufs.set_header(hdr_len);
         let mut free = [0; MAX_QUEUE_SIZE];
         for id in 0..size {
             ring.write_desc(id, bufs.phys(id), 0, 0, 0);
+            // All-zero headers: only checksum requests ever write them again.
+            bufs.zero_hdr(id);
             // Hand out low ids first (pop from the end).
             free[usize::from(id)] = size - 1 - id;
         }
         Self {
             ring,
             bufs,
-            hdr_len: crate::features::header_len(features),
+            hdr_len: hdr_len as u32,
             csum: features & crate::features::CSUM != 0,
             queue,
             state: [FREE; MAX_QUEUE_SIZE],
+            csum_hdr: [false; MAX_QUEUE_SIZE],
             free,
             n_free: size,
-            unflushed_packets: 0,
+            win_pos: 0,
+            win_left: 0,
             unflushed_bytes: 0,
             counters: QueueCounters::new(),
         }
     }
 
-    /// Takes back every buffer the device has finished with; returns how many.
-    pub fn reclaim(&mut self) -> usize {
+    /// Claims the completions the device posted since the last claim (at most the queue size:
+    /// an index jump is counted) as the new window; false if there are none. Only called with
+    /// an empty window.
+    fn claim_window(&mut self) -> bool {
+        let size = self.ring.size();
         let pending = self.ring.used_pending();
-        if pending > self.ring.size() {
+        if pending > size {
             self.counters.errors.inc();
         }
-        let take = pending.min(self.ring.size());
-        let mut n = 0;
-        for k in 0..take {
-            let id = self.ring.used_id(k);
+        let take = pending.min(size);
+        self.win_pos = self.ring.last_used();
+        self.win_left = take;
+        self.ring.consume(take);
+        take != 0
+    }
+
+    /// The next valid completion of the current window. Every id is validated here, when it is
+    /// taken: in range and held by the device, else counted and skipped.
+    #[inline]
+    fn take_window(&mut self) -> Option<u16> {
+        while self.win_left != 0 {
+            let id = self.ring.used_id_at(self.win_pos);
+            self.win_pos = self.win_pos.wrapping_add(1);
+            self.win_left -= 1;
             // The used `len` of a TX buffer carries no information (5.1.6.2): ignored.
             if id < u32::from(self.ring.size()) && self.state[idx(id as u16)] == HELD_BY_DEVICE {
-                self.state[idx(id as u16)] = FREE;
-                self.free[idx(self.n_free)] = id as u16;
-                self.n_free += 1;
+                return Some(id as u16);
+            }
+            self.counters.errors.inc();
+        }
+        None
+    }
+
+    /// Takes back every buffer the device has finished with into the free list; returns how
+    /// many. (`alloc` does this lazily, one completion at a time.)
+    pub fn reclaim(&mut self) -> usize {
+        let mut n = 0;
+        for round in 0..2 {
+            if round == 1 && !self.claim_window() {
+                break;
+            }
+            while let Some(id) = self.take_window() {
+                self.give_back(id);
                 n += 1;
-            } else {
-                self.counters.errors.inc();
             }
         }
-        self.ring.consume(take);
         n
     }
 
@@ -87,6 +129,8 @@ impl VirtioTx {
         self.state.iter().filter(|&&s| s == HELD_BY_DEVICE).count()
     }
 
+    /// Whether the caller's slot names a buffer the stack holds (tokens are forgeable).
+    #[inline]
     fn owned(&self, s: &TxSlot) -> bool {
         s.slot < self.ring.size() && self.state[idx(s.slot)] == HELD_BY_STACK
     }
@@ -105,21 +149,26 @@ impl TxQueue for VirtioTx {
 
     #[inline]
     fn alloc(&mut self) -> Option<TxSlot> {
-        if self.n_free == 0 && self.reclaim() == 0 {
-            return None;
-        }
-        self.n_free -= 1;
-        let id = self.free[idx(self.n_free)];
+        let id = if self.n_free != 0 {
+            self.n_free -= 1;
+            self.free[idx(self.n_free)]
+        } else {
+            match self.take_window() {
+                Some(id) => id,
+                None if self.claim_window() => self.take_window()?,
+                None => return None,
+            }
+        };
         self.state[idx(id)] = HELD_BY_STACK;
         Some(TxSlot { slot: id })
     }
 
+    #[inline]
     fn buffer(&mut self, slot: &TxSlot) -> &mut [u8] {
         if !self.owned(slot) {
             return &mut [];
         }
-        self.bufs
-            .slice_mut(slot.slot, self.hdr_len, BUF_SIZE - self.hdr_len)
+        self.bufs.frame_mut(slot.slot)
     }
 
     #[inline]
@@ -129,26 +178,32 @@ impl TxQueue for VirtioTx {
             return;
         }
         let id = slot.slot;
-        if len == 0 || len > BUF_SIZE - self.hdr_len {
+        // One compare for `1 <= len <= cap`.
+        if len.wrapping_sub(1) >= self.bufs.cap() {
             self.counters.errors.inc();
             self.give_back(id);
             return;
         }
         // virtio_net_hdr (5.1.6): all zero except the checksum request; num_buffers is 0 on TX.
-        let (lo, hi) = match (self.csum, offload.l4_csum) {
-            (true, Some((start, off))) => (
-                u64::from(HDR_F_NEEDS_CSUM) | u64::from(start) << 48,
-                u32::from(off),
-            ),
-            _ => (0, 0),
-        };
-        let hdr_len = self.hdr_len;
-        self.bufs.write_hdr(id, lo, hi, hdr_len == 20);
-        self.ring.set_desc_len(id, (hdr_len + len) as u32);
+        // Headers start zeroed and are rewritten only when the request changes.
+        if self.csum {
+            match offload.l4_csum {
+                Some((start, off)) => {
+                    let lo = u64::from(HDR_F_NEEDS_CSUM) | u64::from(start) << 48;
+                    self.bufs.write_hdr(id, lo, u32::from(off));
+                    self.csum_hdr[idx(id)] = true;
+                }
+                None if self.csum_hdr[idx(id)] => {
+                    self.bufs.write_hdr(id, 0, 0);
+                    self.csum_hdr[idx(id)] = false;
+                }
+                None => {}
+            }
+        }
+        self.ring.set_desc_len(id, self.hdr_len + len as u32);
         self.ring.push_avail(id);
         self.state[idx(id)] = HELD_BY_DEVICE;
-        // Counted at flush: one counter update per burst.
-        self.unflushed_packets += 1;
+        // Counted at flush: one counter update per burst (packets = entries pushed).
         self.unflushed_bytes += len as u64;
     }
 
@@ -159,10 +214,10 @@ impl TxQueue for VirtioTx {
     }
 
     fn flush(&mut self) {
-        if self.unflushed_packets != 0 {
-            self.counters.packets.add(self.unflushed_packets);
+        let packets = self.ring.unpublished();
+        if packets != 0 {
+            self.counters.packets.add(u64::from(packets));
             self.counters.bytes.add(self.unflushed_bytes);
-            self.unflushed_packets = 0;
             self.unflushed_bytes = 0;
         }
         if self.ring.publish() {
