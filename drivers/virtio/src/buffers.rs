@@ -120,12 +120,29 @@ impl Buffers {
         unsafe { core::slice::from_raw_parts_mut(self.start(id).add(off), len) }
     }
 
-    /// The first 20 bytes of buffer `id` (a received virtio-net header, read in one go).
+    /// The byte at offset `OFF` of buffer `id`'s header (a received header field).
     #[inline]
-    pub(crate) fn read_hdr(&self, id: u16) -> [u8; 20] {
-        // SAFETY: 20 bytes at the start of buffer `id`, inside the region; buffer owned by us
-        // (see `slice`). Unaligned read of plain bytes.
-        unsafe { self.start(id).cast::<[u8; 20]>().read_unaligned() }
+    pub(crate) fn hdr_u8<const OFF: usize>(&self, id: u16) -> u8 {
+        const { assert!(OFF < HDR_MAX) };
+        // SAFETY: inside the first HDR_MAX bytes of buffer `id`, inside the region; buffer
+        // owned by us (see `slice`).
+        unsafe { self.start(id).add(OFF).read() }
+    }
+
+    /// The little-endian `u16` at offset `OFF` of buffer `id`'s header.
+    #[inline]
+    pub(crate) fn hdr_u16<const OFF: usize>(&self, id: u16) -> u16 {
+        const { assert!(OFF + 2 <= HDR_MAX) };
+        // SAFETY: as in `hdr_u8`; unaligned read of a plain integer.
+        u16::from_le(unsafe { self.start(id).add(OFF).cast::<u16>().read_unaligned() })
+    }
+
+    /// The little-endian `u32` at offset `OFF` of buffer `id`'s header.
+    #[inline]
+    pub(crate) fn hdr_u32<const OFF: usize>(&self, id: u16) -> u32 {
+        const { assert!(OFF + 4 <= HDR_MAX) };
+        // SAFETY: as in `hdr_u8`; unaligned read of a plain integer.
+        u32::from_le(unsafe { self.start(id).add(OFF).cast::<u32>().read_unaligned() })
     }
 
     /// Writes the first 12 bytes of a transmit header at the start of buffer `id`: bytes 0..8

@@ -25,12 +25,11 @@ fn slot(id: u16) -> usize {
 pub struct VirtioRx {
     ring: Ring,
     bufs: Buffers,
-    /// Header length (the used `len` includes it).
-    hdr_len: u32,
-    /// HASH_REPORT negotiated: the header carries `hash_value`/`hash_report`.
+    /// HASH_REPORT negotiated: the header carries `hash_value`/`hash_report` (20 bytes, else
+    /// 12: `features::header_len`).
     hash_report: bool,
-    /// NEEDS_CSUM | DATA_VALID with GUEST_CSUM, else 0.
-    csum_mask: u8,
+    /// GUEST_CSUM negotiated: the header's NEEDS_CSUM/DATA_VALID flags are meaningful.
+    csum: bool,
     queue: u16,
     /// Who holds each buffer; indexed by validated ids (< size <= MAX_QUEUE_SIZE).
     state: [u8; MAX_QUEUE_SIZE],
@@ -52,13 +51,8 @@ impl VirtioRx {
         let mut rx = Self {
             ring,
             bufs,
-            hdr_len: hdr_len as u32,
             hash_report: features & crate::features::HASH_REPORT != 0,
-            csum_mask: if features & crate::features::GUEST_CSUM != 0 {
-                HDR_F_NEEDS_CSUM | HDR_F_DATA_VALID
-            } else {
-                0
-            },
+            csum: features & crate::features::GUEST_CSUM != 0,
             queue,
             state,
             counters: QueueCounters::new(),
@@ -88,50 +82,49 @@ impl VirtioRx {
     }
 
     /// Validates one used element; `Some(frame)` hands the buffer to the stack, `None` is a
-    /// device error (the caller counts it).
+    /// device error (the caller counts it). `HASH` (HASH_REPORT: 20-byte header, else 12) and
+    /// `CSUM` (GUEST_CSUM) are the negotiated features as constants, so the loop keeps fewer
+    /// values in registers.
     #[inline(always)]
-    fn accept(&mut self, id: u32, len: u32) -> Option<RxFrame> {
+    fn accept<const HASH: bool, const CSUM: bool>(&mut self, id: u32, len: u32) -> Option<RxFrame> {
+        let hdr_len: u32 = if HASH { 20 } else { 12 };
         if id >= u32::from(self.ring.size()) || self.state[slot(id as u16)] != HELD_BY_DEVICE {
             // Out of range or a duplicate: not ours to touch. Skip.
             return None;
         }
         let id = id as u16;
         // One compare for both bounds: below the header wraps to a huge value.
-        let frame_len = len.wrapping_sub(self.hdr_len);
-        if frame_len as usize > self.bufs.cap() {
+        let frame_len = len.wrapping_sub(hdr_len);
+        if frame_len > BUF_SIZE as u32 - hdr_len {
             self.repost(id);
             return None;
         }
-        let hdr = self.bufs.read_hdr(id);
         // num_buffers (5.1.6.4): we never negotiate MRG_RXBUF, so a frame is one buffer and
         // anything above 1 is bogus. QEMU (7.2, tap backend) leaves the field 0 when MRG_RXBUF
         // is off even with VERSION_1, as Linux's driver tolerates: accept 0 and 1.
-        if u16::from_le_bytes([hdr[10], hdr[11]]) > 1 {
+        if self.bufs.hdr_u16::<10>(id) > 1 {
             self.repost(id);
             return None;
         }
         self.state[slot(id)] = HELD_BY_STACK;
-        // A per-queue constant: a perfectly predicted branch, cheaper than computing both.
-        let rss_hash = if self.hash_report && u16::from_le_bytes([hdr[16], hdr[17]]) != 0 {
-            Some(u32::from_le_bytes([hdr[12], hdr[13], hdr[14], hdr[15]]))
+        let rss_hash = if HASH && self.bufs.hdr_u16::<16>(id) != 0 {
+            Some(self.bufs.hdr_u32::<12>(id))
         } else {
             None
         };
+        let csum_ok =
+            CSUM && self.bufs.hdr_u8::<0>(id) & (HDR_F_NEEDS_CSUM | HDR_F_DATA_VALID) != 0;
         Some(RxFrame {
             slot: id,
             len: frame_len as u16,
             rss_hash,
-            csum_ok: hdr[0] & self.csum_mask != 0,
+            csum_ok,
         })
     }
-}
 
-impl RxQueue for VirtioRx {
-    fn queue_index(&self) -> u16 {
-        self.queue
-    }
-
-    fn rx_burst(&mut self, out: &mut [RxFrame]) -> usize {
+    /// [`RxQueue::rx_burst`] for one feature combination (see `accept`).
+    #[inline(always)]
+    fn burst<const HASH: bool, const CSUM: bool>(&mut self, out: &mut [RxFrame]) -> usize {
         if self.ring.publish() {
             self.counters.doorbells.inc();
         }
@@ -148,7 +141,7 @@ impl RxQueue for VirtioRx {
         let mut bytes = 0u64;
         for k in 0..take {
             let e = self.ring.used_elem_at(first.wrapping_add(k));
-            match self.accept(e.id, e.len) {
+            match self.accept::<HASH, CSUM>(e.id, e.len) {
                 Some(f) => {
                     if let Some(o) = out.get_mut(n) {
                         bytes += u64::from(f.len);
@@ -169,6 +162,21 @@ impl RxQueue for VirtioRx {
             self.counters.errors.add(errors);
         }
         n
+    }
+}
+
+impl RxQueue for VirtioRx {
+    fn queue_index(&self) -> u16 {
+        self.queue
+    }
+
+    fn rx_burst(&mut self, out: &mut [RxFrame]) -> usize {
+        match (self.hash_report, self.csum) {
+            (true, true) => self.burst::<true, true>(out),
+            (true, false) => self.burst::<true, false>(out),
+            (false, true) => self.burst::<false, true>(out),
+            (false, false) => self.burst::<false, false>(out),
+        }
     }
 
     fn frame(&self, frame: &RxFrame) -> &[u8] {

@@ -37,10 +37,10 @@ pub struct VirtioTx {
     csum_hdr: [bool; MAX_QUEUE_SIZE],
     free: [u16; MAX_QUEUE_SIZE],
     n_free: u16,
-    /// Completions claimed from the used ring and not yet validated and taken: `win_left`
-    /// entries from free-running position `win_pos`.
+    /// Completions claimed from the used ring and not yet validated and taken: free-running
+    /// positions `win_pos..win_end`.
     win_pos: u16,
-    win_left: u16,
+    win_end: u16,
     unflushed_bytes: u64,
     counters: QueueCounters,
 }
@@ -69,7 +69,7 @@ impl VirtioTx {
             free,
             n_free: size,
             win_pos: 0,
-            win_left: 0,
+            win_end: 0,
             unflushed_bytes: 0,
             counters: QueueCounters::new(),
         }
@@ -86,26 +86,59 @@ impl VirtioTx {
         }
         let take = pending.min(size);
         self.win_pos = self.ring.last_used();
-        self.win_left = take;
+        self.win_end = self.win_pos.wrapping_add(take);
         self.ring.consume(take);
         take != 0
     }
 
-    /// The next valid completion of the current window. Every id is validated here, when it is
-    /// taken: in range and held by the device, else counted and skipped.
+    /// Whether `id` (device-written) names a buffer the device holds.
     #[inline]
+    fn device_holds(&self, id: u32) -> bool {
+        id < u32::from(self.ring.size()) && self.state[idx(id as u16)] == HELD_BY_DEVICE
+    }
+
+    /// The next completion of the current window, if it is valid: in range and held by the
+    /// device. Straight-line: the per-packet path of `alloc`.
+    #[inline]
+    fn take_one(&mut self) -> Option<u16> {
+        let pos = self.win_pos;
+        if pos == self.win_end {
+            return None;
+        }
+        let id = self.ring.used_id_at(pos);
+        self.win_pos = pos.wrapping_add(1);
+        // The used `len` of a TX buffer carries no information (5.1.6.2): ignored.
+        if self.device_holds(id) {
+            Some(id as u16)
+        } else {
+            None
+        }
+    }
+
+    /// The next valid completion of the current window; every invalid id is counted and
+    /// skipped.
     fn take_window(&mut self) -> Option<u16> {
-        while self.win_left != 0 {
-            let id = self.ring.used_id_at(self.win_pos);
-            self.win_pos = self.win_pos.wrapping_add(1);
-            self.win_left -= 1;
-            // The used `len` of a TX buffer carries no information (5.1.6.2): ignored.
-            if id < u32::from(self.ring.size()) && self.state[idx(id as u16)] == HELD_BY_DEVICE {
-                return Some(id as u16);
+        while self.win_pos != self.win_end {
+            if let Some(id) = self.take_one() {
+                return Some(id);
             }
             self.counters.errors.inc();
         }
         None
+    }
+
+    /// `alloc`'s slow path: skip invalid completions, claim a new window when empty.
+    #[cold]
+    #[inline(never)]
+    fn take_slow(&mut self) -> Option<u16> {
+        if let Some(id) = self.take_window() {
+            return Some(id);
+        }
+        if self.claim_window() {
+            self.take_window()
+        } else {
+            None
+        }
     }
 
     /// Takes back every buffer the device has finished with into the free list; returns how
@@ -153,10 +186,16 @@ impl TxQueue for VirtioTx {
             self.n_free -= 1;
             self.free[idx(self.n_free)]
         } else {
-            match self.take_window() {
+            let before = self.win_pos;
+            match self.take_one() {
                 Some(id) => id,
-                None if self.claim_window() => self.take_window()?,
-                None => return None,
+                None => {
+                    if self.win_pos != before {
+                        // `take_one` consumed an invalid id.
+                        self.counters.errors.inc();
+                    }
+                    self.take_slow()?
+                }
             }
         };
         self.state[idx(id)] = HELD_BY_STACK;
