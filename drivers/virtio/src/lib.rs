@@ -27,6 +27,7 @@ pub mod doorbell;
 pub mod fake;
 pub mod features;
 pub mod hal;
+mod owners;
 pub mod pci;
 pub mod probe;
 mod ring;

@@ -1,12 +1,9 @@
 //! The transmit half of a queue pair: zero-copy buffers, one doorbell per flush, batched reclaim.
 
 use crate::buffers::Buffers;
+use crate::owners::Owners;
 use crate::ring::{MAX_QUEUE_SIZE, Ring};
 use corenet_nic::{Offload, QueueCounters, TxQueue, TxSlot};
-
-const FREE: u8 = 0;
-const HELD_BY_STACK: u8 = 1;
-const HELD_BY_DEVICE: u8 = 2;
 
 /// `virtio_net_hdr.flags`: the device must complete the checksum (5.1.6.2).
 const HDR_F_NEEDS_CSUM: u8 = 1;
@@ -31,7 +28,9 @@ pub struct VirtioTx {
     hdr_len: u32,
     csum: bool,
     queue: u16,
-    state: [u8; MAX_QUEUE_SIZE],
+    /// Who holds each buffer: the stack (allocated), the device (submitted, until its
+    /// completion is taken), or nobody (free).
+    owners: Owners,
     /// Whether buffer `id`'s header carries a checksum request; otherwise it is all zero and
     /// need not be rewritten (the stack never writes the header area, see `buffer`).
     csum_hdr: [bool; MAX_QUEUE_SIZE],
@@ -64,7 +63,7 @@ impl VirtioTx {
             hdr_len: hdr_len as u32,
             csum: features & crate::features::CSUM != 0,
             queue,
-            state: [FREE; MAX_QUEUE_SIZE],
+            owners: Owners::new(),
             csum_hdr: [false; MAX_QUEUE_SIZE],
             free,
             n_free: size,
@@ -91,12 +90,6 @@ impl VirtioTx {
         take != 0
     }
 
-    /// Whether `id` (device-written) names a buffer the device holds.
-    #[inline]
-    fn device_holds(&self, id: u32) -> bool {
-        id < u32::from(self.ring.size()) && self.state[idx(id as u16)] == HELD_BY_DEVICE
-    }
-
     /// The next completion of the current window, if it is valid: in range and held by the
     /// device. Straight-line: the per-packet path of `alloc`.
     #[inline]
@@ -108,7 +101,7 @@ impl VirtioTx {
         let id = self.ring.used_id_at(pos);
         self.win_pos = pos.wrapping_add(1);
         // The used `len` of a TX buffer carries no information (5.1.6.2): ignored.
-        if self.device_holds(id) {
+        if self.owners.device_holds(id) {
             Some(id as u16)
         } else {
             None
@@ -159,17 +152,17 @@ impl VirtioTx {
 
     /// Frames in the device's hands.
     pub fn in_flight(&self) -> usize {
-        self.state.iter().filter(|&&s| s == HELD_BY_DEVICE).count()
+        self.owners.device_count()
     }
 
     /// Whether the caller's slot names a buffer the stack holds (tokens are forgeable).
     #[inline]
     fn owned(&self, s: &TxSlot) -> bool {
-        s.slot < self.ring.size() && self.state[idx(s.slot)] == HELD_BY_STACK
+        self.owners.stack_holds(s.slot)
     }
 
     fn give_back(&mut self, id: u16) {
-        self.state[idx(id)] = FREE;
+        self.owners.give_nobody(id);
         self.free[idx(self.n_free)] = id;
         self.n_free += 1;
     }
@@ -198,7 +191,7 @@ impl TxQueue for VirtioTx {
                 }
             }
         };
-        self.state[idx(id)] = HELD_BY_STACK;
+        self.owners.give_stack(id);
         Some(TxSlot { slot: id })
     }
 
@@ -241,7 +234,7 @@ impl TxQueue for VirtioTx {
         }
         self.ring.set_desc_len(id, self.hdr_len + len as u32);
         self.ring.push_avail(id);
-        self.state[idx(id)] = HELD_BY_DEVICE;
+        self.owners.give_device(id);
         // Counted at flush: one counter update per burst (packets = entries pushed).
         self.unflushed_bytes += len as u64;
     }
