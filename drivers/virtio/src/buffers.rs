@@ -1,6 +1,7 @@
 //! Fixed-size packet buffers in one DMA region: buffer `i` belongs to descriptor `i`.
 #![allow(unsafe_code)]
 
+use core::num::NonZeroUsize;
 use corenet_nic::DmaRegion;
 
 /// Bytes per buffer: a 20-byte virtio-net header plus a 1514-byte frame, rounded up so buffers
@@ -21,11 +22,13 @@ pub(crate) const HDR_MAX: usize = 20;
 pub(crate) struct Buffers {
     virt: *mut u8,
     phys: u64,
-    mask: u16,
+    mask: usize,
     /// Header length: frames start here. At most [`HDR_MAX`].
     hdr: usize,
-    /// `BUF_SIZE - hdr`: the largest frame.
-    cap: usize,
+    /// `virt + hdr`: where buffer 0's frame starts.
+    frames: *mut u8,
+    /// `BUF_SIZE - hdr`: the largest frame (non-zero, which spares callers an empty check).
+    cap: NonZeroUsize,
 }
 
 // SAFETY: `Buffers` exclusively owns its packet buffers (DMA memory, identity mapped, valid on
@@ -44,34 +47,37 @@ impl Buffers {
         Self {
             virt: region.virt.as_ptr(),
             phys: region.phys,
-            mask: count - 1,
+            mask: usize::from(count) - 1,
             hdr: 0,
-            cap: BUF_SIZE,
+            frames: region.virt.as_ptr(),
+            cap: NonZeroUsize::new(BUF_SIZE).unwrap_or(NonZeroUsize::MIN),
         }
     }
 
     /// Sets the virtio-net header length (clamped to [`HDR_MAX`]): frames start after it.
     pub(crate) fn set_header(&mut self, hdr_len: usize) {
         self.hdr = hdr_len.min(HDR_MAX);
-        self.cap = BUF_SIZE - self.hdr;
+        // SAFETY: `hdr <= HDR_MAX < BUF_SIZE`: inside buffer 0, inside the region.
+        self.frames = unsafe { self.virt.add(self.hdr) };
+        self.cap = NonZeroUsize::new(BUF_SIZE - self.hdr).unwrap_or(NonZeroUsize::MIN);
     }
 
     /// The largest frame a buffer holds after its header.
     #[inline]
     pub(crate) fn cap(&self) -> usize {
-        self.cap
+        self.cap.get()
     }
 
     /// The first `len` frame bytes (after the header) of buffer `id`, or an empty slice when
     /// `len` exceeds [`cap`](Self::cap): one compare, the header length is fixed.
     #[inline]
     pub(crate) fn frame(&self, id: u16, len: usize) -> &[u8] {
-        if len > self.cap {
+        if len > self.cap.get() {
             return &[];
         }
-        // SAFETY: `hdr + len <= hdr + cap = BUF_SIZE`: inside buffer `id` (masked by `start`)
-        // inside the region. Ownership as in `slice`.
-        unsafe { core::slice::from_raw_parts(self.start(id).add(self.hdr), len) }
+        // SAFETY: `hdr + len <= hdr + cap = BUF_SIZE`: inside buffer `id` (masked) inside the
+        // region. Ownership as in `slice`.
+        unsafe { core::slice::from_raw_parts(self.frame_start(id), len) }
     }
 
     /// The whole frame area (after the header) of buffer `id`, writable: no check needed.
@@ -79,20 +85,28 @@ impl Buffers {
     pub(crate) fn frame_mut(&mut self, id: u16) -> &mut [u8] {
         // SAFETY: `[hdr, hdr + cap) = [hdr, BUF_SIZE)`, inside buffer `id` inside the region;
         // the buffer is owned by the CPU (see `slice`); `&mut self` gives exclusivity.
-        unsafe { core::slice::from_raw_parts_mut(self.start(id).add(self.hdr), self.cap) }
+        unsafe { core::slice::from_raw_parts_mut(self.frame_start(id), self.cap.get()) }
+    }
+
+    /// Start of buffer `id`'s frame, after its header (id masked into range).
+    #[inline]
+    fn frame_start(&self, id: u16) -> *mut u8 {
+        // SAFETY: `frames = virt + hdr` and `(id & mask) * BUF_SIZE + hdr + cap`
+        // `= ((id & mask) + 1) * BUF_SIZE <= count * BUF_SIZE <= region.len`.
+        unsafe { self.frames.add((usize::from(id) & self.mask) * BUF_SIZE) }
     }
 
     /// Start of buffer `id` (masked into range).
     #[inline]
     fn start(&self, id: u16) -> *mut u8 {
         // SAFETY: `(id & mask) * BUF_SIZE + BUF_SIZE <= count * BUF_SIZE <= region.len`.
-        unsafe { self.virt.add(usize::from(id & self.mask) * BUF_SIZE) }
+        unsafe { self.virt.add((usize::from(id) & self.mask) * BUF_SIZE) }
     }
 
     /// Device address of buffer `id`.
     #[inline]
     pub(crate) fn phys(&self, id: u16) -> u64 {
-        self.phys + u64::from(id & self.mask) * BUF_SIZE as u64
+        self.phys + (u64::from(id) & self.mask as u64) * BUF_SIZE as u64
     }
 
     /// Bytes `[off, off + len)` of buffer `id`, or an empty slice if past the buffer's end.

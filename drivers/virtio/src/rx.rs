@@ -98,14 +98,19 @@ impl VirtioRx {
         let mut bad = 0;
         // Disjoint borrows: the compiler then knows the owner updates do not move the ring's
         // or the buffers' fields, and keeps those in registers across the loop.
-        let (ring, owners, bufs) = (&self.ring, &mut self.owners, &self.bufs);
+        let (ring, owners, bufs, rejected) =
+            (&self.ring, &mut self.owners, &self.bufs, &mut self.rejected);
         for k in 0..take {
             let e = ring.used_elem_at(first.wrapping_add(k));
             match accept::<HASH, CSUM>(owners, bufs, e.id, e.len) {
                 Verdict::Frame(f) => {
                     if let Some(o) = out.get_mut(n) {
                         bytes += u64::from(f.len);
-                        *o = f;
+                        // Field by field: a whole-struct store merges padding bytes.
+                        o.slot = f.slot;
+                        o.len = f.len;
+                        o.rss_hash = f.rss_hash;
+                        o.csum_ok = f.csum_ok;
                         n += 1;
                     }
                 }
@@ -114,7 +119,7 @@ impl VirtioRx {
                     errors += 1;
                     // Held by nobody until the burst ends, so a duplicate of this id later in
                     // the same burst is rejected too.
-                    if let Some(r) = self.rejected.get_mut(bad) {
+                    if let Some(r) = rejected.get_mut(bad) {
                         *r = id;
                         bad += 1;
                     }
