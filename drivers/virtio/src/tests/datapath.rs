@@ -115,6 +115,43 @@ fn tx_burst_builds_in_place_and_reclaims_in_batches() {
 }
 
 #[test]
+fn tx_headers_follow_the_checksum_request_on_every_buffer() {
+    // Headers are only rewritten when a buffer's checksum request changes: send every buffer
+    // with a request, then without, then with again, and read what the device got each time.
+    let mut r = rig(DeviceSpec::default(), 1);
+    let tx = &mut r.pairs[0].tx;
+    for (round, csum) in [true, false, true, false].into_iter().enumerate() {
+        for _ in 0..256 {
+            let s = tx.alloc().unwrap();
+            tx.buffer(&s)[..60].fill(round as u8);
+            let l4_csum = csum.then_some((34, 16));
+            tx.submit(s, 60, Offload { l4_csum });
+        }
+        tx.flush();
+        let sent = r.dev.tx_complete(1);
+        assert_eq!(sent.len(), 256);
+        for s in &sent {
+            if csum {
+                assert_eq!(
+                    &s[..12],
+                    &[1, 0, 0, 0, 0, 0, 34, 0, 16, 0, 0, 0],
+                    "round {round}"
+                );
+                assert!(s[12..20].iter().all(|&b| b == 0));
+            } else {
+                assert!(
+                    s[..20].iter().all(|&b| b == 0),
+                    "round {round}: {:?}",
+                    &s[..20]
+                );
+            }
+            assert!(s[20..].iter().all(|&b| b == round as u8));
+        }
+    }
+    assert_eq!(tx.counters().errors.get(), 0);
+}
+
+#[test]
 fn rings_wrap_past_the_16_bit_index() {
     let mut r = rig(DeviceSpec::default(), 2);
     let mut out = [RxFrame::default(); 32];
