@@ -175,18 +175,20 @@ impl TxQueue for VirtioTx {
 
     #[inline]
     fn alloc(&mut self) -> Option<TxSlot> {
-        let id = if self.n_free != 0 {
-            self.n_free -= 1;
-            self.free[idx(self.n_free)]
-        } else {
-            let before = self.win_pos;
-            match self.take_one() {
-                Some(id) => id,
-                None => {
-                    if self.win_pos != before {
-                        // `take_one` consumed an invalid id.
-                        self.counters.errors.inc();
-                    }
+        // Completions already claimed first (the steady state: no free-list test on the fast
+        // path), then the free list, and only then a new claim from `used.idx`.
+        let before = self.win_pos;
+        let id = match self.take_one() {
+            Some(id) => id,
+            None => {
+                if self.win_pos != before {
+                    // `take_one` consumed an invalid id.
+                    self.counters.errors.inc();
+                }
+                if self.n_free != 0 {
+                    self.n_free -= 1;
+                    self.free[idx(self.n_free)]
+                } else {
                     self.take_slow()?
                 }
             }
