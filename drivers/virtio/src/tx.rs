@@ -1,4 +1,5 @@
-//! The transmit half of a queue pair: zero-copy buffers, one doorbell per flush, batched reclaim.
+//! The transmit half of a queue pair: zero-copy buffers, one doorbell per flush, completions
+//! handed out straight from the used ring.
 
 use crate::buffers::Buffers;
 use crate::owners::Owners;
@@ -17,9 +18,10 @@ fn idx(id: u16) -> usize {
 
 /// A virtio-net transmit queue (`transmitq`), owned by one core.
 ///
-/// Buffers are handed out from the free list (initially every buffer, later those returned by
-/// `cancel` or `reclaim`) and otherwise straight from the used ring, one validated completion at
-/// a time: a completion becomes the next allocation without passing through the free list.
+/// `alloc` hands out the next validated completion of the window claimed from the used ring (a
+/// completion becomes the next allocation without passing through a free list), else a buffer
+/// from the free list (initially every buffer, later those returned by `cancel`, a refused
+/// `submit` or `reclaim`), else claims a new window. See `docs/virtio.md`.
 #[derive(Debug)]
 pub struct VirtioTx {
     ring: Ring,
@@ -137,15 +139,20 @@ impl VirtioTx {
     /// Takes back every buffer the device has finished with into the free list; returns how
     /// many. (`alloc` does this lazily, one completion at a time.)
     pub fn reclaim(&mut self) -> usize {
+        // What is left of the current window, then everything posted since it was claimed.
+        let mut n = self.drain_window();
+        if self.claim_window() {
+            n += self.drain_window();
+        }
+        n
+    }
+
+    /// Moves every valid completion of the current window to the free list; returns how many.
+    fn drain_window(&mut self) -> usize {
         let mut n = 0;
-        for round in 0..2 {
-            if round == 1 && !self.claim_window() {
-                break;
-            }
-            while let Some(id) = self.take_window() {
-                self.give_back(id);
-                n += 1;
-            }
+        while let Some(id) = self.take_window() {
+            self.give_back(id);
+            n += 1;
         }
         n
     }
