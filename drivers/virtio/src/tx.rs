@@ -230,8 +230,16 @@ impl TxQueue for VirtioTx {
         if self.csum {
             match offload.l4_csum {
                 Some((start, off)) => {
+                    // `Offload` gives both offsets from the frame start; virtio's
+                    // `csum_offset` counts from `csum_start` (5.1.6.2), and the 16-bit result
+                    // must lie inside the frame or the device drops it: refuse, counted.
+                    if off < start || usize::from(off) + 2 > len {
+                        self.counters.errors.inc();
+                        self.give_back(id);
+                        return;
+                    }
                     let lo = u64::from(HDR_F_NEEDS_CSUM) | u64::from(start) << 48;
-                    self.bufs.write_hdr(id, lo, u32::from(off));
+                    self.bufs.write_hdr(id, lo, u32::from(off - start));
                     self.csum_hdr[idx(id)] = true;
                 }
                 None if self.csum_hdr[idx(id)] => {
