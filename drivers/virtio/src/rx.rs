@@ -96,14 +96,15 @@ impl VirtioRx {
         let mut n = 0;
         let mut bytes = 0u64;
         let mut bad = 0;
-        // Disjoint borrows: the compiler then knows the owner updates do not move the ring's
-        // or the buffers' fields, and keeps those in registers across the loop.
+        // Disjoint borrows: the compiler then knows the owner updates do not change the ring's
+        // or the buffers' fields (fewer reloads in the loop, measured).
         let (ring, owners, bufs, rejected) =
             (&self.ring, &mut self.owners, &self.bufs, &mut self.rejected);
         for k in 0..take {
             let e = ring.used_elem_at(first.wrapping_add(k));
             match accept::<HASH, CSUM>(owners, bufs, e.id, e.len) {
                 Verdict::Frame(f) => {
+                    // Always `Some`: `n <= k < take <= out.len()`.
                     if let Some(o) = out.get_mut(n) {
                         bytes += u64::from(f.len);
                         // Field by field: a whole-struct store merges padding bytes.
