@@ -10,7 +10,8 @@
 //! - [`device`]: initialization (3.1.1), feature negotiation ([`features`]), the control queue
 //!   ([`ctrl`]: queue pairs, RSS key and table), and the split into per-core [`QueuePair`]s.
 //! - [`VirtioRx`] / [`VirtioTx`]: `corenet_nic::RxQueue` / `TxQueue`, zero-copy bursts, every
-//!   device-written id, length and index validated, counted, dropped.
+//!   device-written id, length and index validated, counted, dropped; `owners` checks every
+//!   id and every caller token with one compare.
 //! - [`steer`]: software distribution by Toeplitz hash when the device has a single queue.
 //! - [`probe`]: one call from a discovered MMIO or PCI device to its queue pairs.
 //! - [`hal`]: virtio-drivers' `Hal` over corenet's identity-mapped DMA memory.
@@ -27,6 +28,7 @@ pub mod doorbell;
 pub mod fake;
 pub mod features;
 pub mod hal;
+mod owners;
 pub mod pci;
 pub mod probe;
 mod ring;

@@ -45,7 +45,8 @@ pub(crate) struct Ring {
     base: *mut u8,
     phys: u64,
     size: u16,
-    mask: u16,
+    /// `size - 1`, as `usize` so masked positions index without a zero-extension.
+    mask: usize,
     avail_off: usize,
     used_off: usize,
     /// `avail.ring[0]` and `used.ring[0]`, precomputed for the per-packet accesses.
@@ -90,7 +91,7 @@ impl Ring {
             base: region.virt.as_ptr(),
             phys: region.phys,
             size,
-            mask: size - 1,
+            mask: usize::from(size) - 1,
             avail_off,
             used_off,
             // SAFETY: both offsets are inside the ring's layout (`bytes`), per `new`'s contract.
@@ -140,7 +141,7 @@ impl Ring {
 
     /// Writes descriptor `id` (masked into range).
     pub(crate) fn write_desc(&mut self, id: u16, addr: u64, len: u32, flags: u16, next: u16) {
-        let off = 16 * usize::from(id & self.mask);
+        let off = 16 * (usize::from(id) & self.mask);
         // SAFETY: `off + 16 <= 16 * size`, inside the descriptor table, 16-byte aligned.
         unsafe {
             let p = self.base.add(off);
@@ -154,7 +155,7 @@ impl Ring {
     /// Rewrites only the length of descriptor `id` (TX: address and flags never change).
     #[inline]
     pub(crate) fn set_desc_len(&mut self, id: u16, len: u32) {
-        let off = 16 * usize::from(id & self.mask) + 8;
+        let off = 16 * (usize::from(id) & self.mask) + 8;
         // SAFETY: inside the descriptor table, 4-byte aligned.
         unsafe { self.base.add(off).cast::<u32>().write_volatile(len) }
     }
@@ -164,7 +165,7 @@ impl Ring {
     /// [`publish`]: Ring::publish
     #[inline]
     pub(crate) fn push_avail(&mut self, id: u16) {
-        let slot = usize::from(self.avail_idx & self.mask);
+        let slot = usize::from(self.avail_idx) & self.mask;
         // SAFETY: `slot < size`: inside `avail.ring`.
         unsafe { self.avail_ring.add(slot).write_volatile(id) };
         self.avail_idx = self.avail_idx.wrapping_add(1);
@@ -225,7 +226,7 @@ impl Ring {
     /// The `k`-th unconsumed used element.
     #[inline]
     pub(crate) fn used_elem(&self, k: u16) -> UsedElem {
-        let slot = usize::from(self.last_used.wrapping_add(k) & self.mask);
+        let slot = usize::from(self.last_used.wrapping_add(k)) & self.mask;
         // SAFETY: `slot < size`: inside `used.ring`, 4-byte aligned.
         unsafe {
             let p = self.used_ring.add(2 * slot);
@@ -236,12 +237,38 @@ impl Ring {
         }
     }
 
-    /// Only the id of the `k`-th unconsumed used element (TX ignores lengths).
+    /// The used element at free-running position `pos` (masked into the ring).
     #[inline]
-    pub(crate) fn used_id(&self, k: u16) -> u32 {
-        let slot = usize::from(self.last_used.wrapping_add(k) & self.mask);
+    pub(crate) fn used_elem_at(&self, pos: u16) -> UsedElem {
+        let slot = usize::from(pos) & self.mask;
+        // SAFETY: `slot < size`: inside `used.ring`, 4-byte aligned.
+        unsafe {
+            let p = self.used_ring.add(2 * slot);
+            UsedElem {
+                id: p.read_volatile(),
+                len: p.add(1).read_volatile(),
+            }
+        }
+    }
+
+    /// The ring position (free-running 16-bit index) of the first unconsumed used element.
+    #[inline]
+    pub(crate) fn last_used(&self) -> u16 {
+        self.last_used
+    }
+
+    /// The id of the used element at free-running position `pos` (masked into the ring).
+    #[inline]
+    pub(crate) fn used_id_at(&self, pos: u16) -> u32 {
+        let slot = usize::from(pos) & self.mask;
         // SAFETY: `slot < size`: inside `used.ring`, 4-byte aligned.
         unsafe { self.used_ring.add(2 * slot).read_volatile() }
+    }
+
+    /// Entries pushed since the last publish (each is one buffer: one frame on TX).
+    #[inline]
+    pub(crate) fn unpublished(&self) -> u16 {
+        self.avail_idx.wrapping_sub(self.published)
     }
 
     /// Consumes `n` used elements.

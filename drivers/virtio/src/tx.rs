@@ -1,12 +1,10 @@
-//! The transmit half of a queue pair: zero-copy buffers, one doorbell per flush, batched reclaim.
+//! The transmit half of a queue pair: zero-copy buffers, one doorbell per flush, completions
+//! handed out straight from the used ring.
 
-use crate::buffers::{BUF_SIZE, Buffers};
+use crate::buffers::Buffers;
+use crate::owners::Owners;
 use crate::ring::{MAX_QUEUE_SIZE, Ring};
 use corenet_nic::{Offload, QueueCounters, TxQueue, TxSlot};
-
-const FREE: u8 = 0;
-const HELD_BY_STACK: u8 = 1;
-const HELD_BY_DEVICE: u8 = 2;
 
 /// `virtio_net_hdr.flags`: the device must complete the checksum (5.1.6.2).
 const HDR_F_NEEDS_CSUM: u8 = 1;
@@ -19,80 +17,159 @@ fn idx(id: u16) -> usize {
 }
 
 /// A virtio-net transmit queue (`transmitq`), owned by one core.
+///
+/// `alloc` hands out the next validated completion of the window claimed from the used ring (a
+/// completion becomes the next allocation without passing through a free list), else a buffer
+/// from the free list (initially every buffer, later those returned by `cancel`, a refused
+/// `submit` or `reclaim`), else claims a new window. See `docs/virtio.md`.
 #[derive(Debug)]
 pub struct VirtioTx {
     ring: Ring,
     bufs: Buffers,
-    hdr_len: usize,
+    /// Header length, added to every descriptor's length.
+    hdr_len: u32,
     csum: bool,
     queue: u16,
-    state: [u8; MAX_QUEUE_SIZE],
+    /// Who holds each buffer: the stack (allocated), the device (submitted, until its
+    /// completion is taken), or nobody (free).
+    owners: Owners,
+    /// Whether buffer `id`'s header carries a checksum request; otherwise it is all zero and
+    /// need not be rewritten (the stack never writes the header area, see `buffer`).
+    csum_hdr: [bool; MAX_QUEUE_SIZE],
     free: [u16; MAX_QUEUE_SIZE],
     n_free: u16,
-    unflushed_packets: u64,
+    /// Completions claimed from the used ring and not yet validated and taken: free-running
+    /// positions `win_pos..win_end`.
+    win_pos: u16,
+    win_end: u16,
     unflushed_bytes: u64,
     counters: QueueCounters,
 }
 
 impl VirtioTx {
-    pub(crate) fn new(mut ring: Ring, bufs: Buffers, features: u64, queue: u16) -> Self {
+    pub(crate) fn new(mut ring: Ring, mut bufs: Buffers, features: u64, queue: u16) -> Self {
         let size = ring.size();
+        let hdr_len = crate::features::header_len(features);
+        bufs.set_header(hdr_len);
         let mut free = [0; MAX_QUEUE_SIZE];
         for id in 0..size {
             ring.write_desc(id, bufs.phys(id), 0, 0, 0);
+            // All-zero headers: only checksum requests ever write them again.
+            bufs.zero_hdr(id);
             // Hand out low ids first (pop from the end).
             free[usize::from(id)] = size - 1 - id;
         }
         Self {
             ring,
             bufs,
-            hdr_len: crate::features::header_len(features),
+            hdr_len: hdr_len as u32,
             csum: features & crate::features::CSUM != 0,
             queue,
-            state: [FREE; MAX_QUEUE_SIZE],
+            owners: Owners::new(),
+            csum_hdr: [false; MAX_QUEUE_SIZE],
             free,
             n_free: size,
-            unflushed_packets: 0,
+            win_pos: 0,
+            win_end: 0,
             unflushed_bytes: 0,
             counters: QueueCounters::new(),
         }
     }
 
-    /// Takes back every buffer the device has finished with; returns how many.
-    pub fn reclaim(&mut self) -> usize {
+    /// Claims the completions the device posted since the last claim (at most the queue size:
+    /// an index jump is counted) as the new window; false if there are none. Only called with
+    /// an empty window.
+    fn claim_window(&mut self) -> bool {
+        let size = self.ring.size();
         let pending = self.ring.used_pending();
-        if pending > self.ring.size() {
+        if pending > size {
             self.counters.errors.inc();
         }
-        let take = pending.min(self.ring.size());
-        let mut n = 0;
-        for k in 0..take {
-            let id = self.ring.used_id(k);
-            // The used `len` of a TX buffer carries no information (5.1.6.2): ignored.
-            if id < u32::from(self.ring.size()) && self.state[idx(id as u16)] == HELD_BY_DEVICE {
-                self.state[idx(id as u16)] = FREE;
-                self.free[idx(self.n_free)] = id as u16;
-                self.n_free += 1;
-                n += 1;
-            } else {
-                self.counters.errors.inc();
-            }
-        }
+        let take = pending.min(size);
+        self.win_pos = self.ring.last_used();
+        self.win_end = self.win_pos.wrapping_add(take);
         self.ring.consume(take);
+        take != 0
+    }
+
+    /// The next completion of the current window, if it is valid: in range and held by the
+    /// device. Straight-line: the per-packet path of `alloc`.
+    #[inline]
+    fn take_one(&mut self) -> Option<u16> {
+        let pos = self.win_pos;
+        if pos == self.win_end {
+            return None;
+        }
+        let id = self.ring.used_id_at(pos);
+        self.win_pos = pos.wrapping_add(1);
+        // The used `len` of a TX buffer carries no information (5.1.6.2): ignored.
+        if self.owners.device_holds(id) {
+            Some(id as u16)
+        } else {
+            None
+        }
+    }
+
+    /// The next valid completion of the current window; every invalid id is counted and
+    /// skipped.
+    fn take_window(&mut self) -> Option<u16> {
+        while self.win_pos != self.win_end {
+            if let Some(id) = self.take_one() {
+                return Some(id);
+            }
+            self.counters.errors.inc();
+        }
+        None
+    }
+
+    /// `alloc`'s slow path: skip invalid completions, claim a new window when empty.
+    #[cold]
+    #[inline(never)]
+    fn take_slow(&mut self) -> Option<u16> {
+        if let Some(id) = self.take_window() {
+            return Some(id);
+        }
+        if self.claim_window() {
+            self.take_window()
+        } else {
+            None
+        }
+    }
+
+    /// Takes back every buffer the device has finished with into the free list; returns how
+    /// many. (`alloc` does this lazily, one completion at a time.)
+    pub fn reclaim(&mut self) -> usize {
+        // What is left of the current window, then everything posted since it was claimed.
+        let mut n = self.drain_window();
+        if self.claim_window() {
+            n += self.drain_window();
+        }
+        n
+    }
+
+    /// Moves every valid completion of the current window to the free list; returns how many.
+    fn drain_window(&mut self) -> usize {
+        let mut n = 0;
+        while let Some(id) = self.take_window() {
+            self.give_back(id);
+            n += 1;
+        }
         n
     }
 
     /// Frames in the device's hands.
     pub fn in_flight(&self) -> usize {
-        self.state.iter().filter(|&&s| s == HELD_BY_DEVICE).count()
+        self.owners.device_count()
     }
 
+    /// Whether the caller's slot names a buffer the stack holds (tokens are forgeable).
+    #[inline]
     fn owned(&self, s: &TxSlot) -> bool {
-        s.slot < self.ring.size() && self.state[idx(s.slot)] == HELD_BY_STACK
+        self.owners.stack_holds(s.slot)
     }
 
     fn give_back(&mut self, id: u16) {
-        self.state[idx(id)] = FREE;
+        self.owners.give_nobody(id);
         self.free[idx(self.n_free)] = id;
         self.n_free += 1;
     }
@@ -105,21 +182,34 @@ impl TxQueue for VirtioTx {
 
     #[inline]
     fn alloc(&mut self) -> Option<TxSlot> {
-        if self.n_free == 0 && self.reclaim() == 0 {
-            return None;
-        }
-        self.n_free -= 1;
-        let id = self.free[idx(self.n_free)];
-        self.state[idx(id)] = HELD_BY_STACK;
+        // Completions already claimed first (the steady state: no free-list test on the fast
+        // path), then the free list, and only then a new claim from `used.idx`.
+        let before = self.win_pos;
+        let id = match self.take_one() {
+            Some(id) => id,
+            None => {
+                if self.win_pos != before {
+                    // `take_one` consumed an invalid id.
+                    self.counters.errors.inc();
+                }
+                if self.n_free != 0 {
+                    self.n_free -= 1;
+                    self.free[idx(self.n_free)]
+                } else {
+                    self.take_slow()?
+                }
+            }
+        };
+        self.owners.give_stack(id);
         Some(TxSlot { slot: id })
     }
 
+    #[inline]
     fn buffer(&mut self, slot: &TxSlot) -> &mut [u8] {
         if !self.owned(slot) {
             return &mut [];
         }
-        self.bufs
-            .slice_mut(slot.slot, self.hdr_len, BUF_SIZE - self.hdr_len)
+        self.bufs.frame_mut(slot.slot)
     }
 
     #[inline]
@@ -129,26 +219,40 @@ impl TxQueue for VirtioTx {
             return;
         }
         let id = slot.slot;
-        if len == 0 || len > BUF_SIZE - self.hdr_len {
+        // One compare for `1 <= len <= cap`.
+        if len.wrapping_sub(1) >= self.bufs.cap() {
             self.counters.errors.inc();
             self.give_back(id);
             return;
         }
         // virtio_net_hdr (5.1.6): all zero except the checksum request; num_buffers is 0 on TX.
-        let (lo, hi) = match (self.csum, offload.l4_csum) {
-            (true, Some((start, off))) => (
-                u64::from(HDR_F_NEEDS_CSUM) | u64::from(start) << 48,
-                u32::from(off),
-            ),
-            _ => (0, 0),
-        };
-        let hdr_len = self.hdr_len;
-        self.bufs.write_hdr(id, lo, hi, hdr_len == 20);
-        self.ring.set_desc_len(id, (hdr_len + len) as u32);
+        // Headers start zeroed and are rewritten only when the request changes.
+        if self.csum {
+            match offload.l4_csum {
+                Some((start, off)) => {
+                    // `Offload` gives both offsets from the frame start; virtio's
+                    // `csum_offset` counts from `csum_start` (5.1.6.2), and the 16-bit result
+                    // must lie inside the frame or the device drops it: refuse, counted.
+                    if off < start || usize::from(off) + 2 > len {
+                        self.counters.errors.inc();
+                        self.give_back(id);
+                        return;
+                    }
+                    let lo = u64::from(HDR_F_NEEDS_CSUM) | u64::from(start) << 48;
+                    self.bufs.write_hdr(id, lo, u32::from(off - start));
+                    self.csum_hdr[idx(id)] = true;
+                }
+                None if self.csum_hdr[idx(id)] => {
+                    self.bufs.write_hdr(id, 0, 0);
+                    self.csum_hdr[idx(id)] = false;
+                }
+                None => {}
+            }
+        }
+        self.ring.set_desc_len(id, self.hdr_len + len as u32);
         self.ring.push_avail(id);
-        self.state[idx(id)] = HELD_BY_DEVICE;
-        // Counted at flush: one counter update per burst.
-        self.unflushed_packets += 1;
+        self.owners.give_device(id);
+        // Counted at flush: one counter update per burst (packets = entries pushed).
         self.unflushed_bytes += len as u64;
     }
 
@@ -159,10 +263,10 @@ impl TxQueue for VirtioTx {
     }
 
     fn flush(&mut self) {
-        if self.unflushed_packets != 0 {
-            self.counters.packets.add(self.unflushed_packets);
+        let packets = self.ring.unpublished();
+        if packets != 0 {
+            self.counters.packets.add(u64::from(packets));
             self.counters.bytes.add(self.unflushed_bytes);
-            self.unflushed_packets = 0;
             self.unflushed_bytes = 0;
         }
         if self.ring.publish() {

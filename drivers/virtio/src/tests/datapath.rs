@@ -81,7 +81,8 @@ fn tx_burst_builds_in_place_and_reclaims_in_batches() {
         b[..100].copy_from_slice(&f);
         let off = if i == 0 {
             Offload {
-                l4_csum: Some((34, 16)),
+                // TCP over IPv4: checksum from offset 34, stored at 34 + 16.
+                l4_csum: Some((34, 50)),
             }
         } else {
             Offload::default()
@@ -112,6 +113,88 @@ fn tx_burst_builds_in_place_and_reclaims_in_batches() {
     tx.flush();
     assert_eq!(tx.counters().errors.get(), 1);
     assert!(r.dev.tx_complete(1).is_empty());
+}
+
+#[test]
+fn tx_headers_follow_the_checksum_request_on_every_buffer() {
+    // Headers are only rewritten when a buffer's checksum request changes: send every buffer
+    // with a request, then without, then with again, and read what the device got each time.
+    let mut r = rig(DeviceSpec::default(), 1);
+    let tx = &mut r.pairs[0].tx;
+    for (round, csum) in [true, false, true, false].into_iter().enumerate() {
+        for _ in 0..256 {
+            let s = tx.alloc().unwrap();
+            tx.buffer(&s)[..60].fill(round as u8);
+            let l4_csum = csum.then_some((34, 50));
+            tx.submit(s, 60, Offload { l4_csum });
+        }
+        tx.flush();
+        let sent = r.dev.tx_complete(1);
+        assert_eq!(sent.len(), 256);
+        for s in &sent {
+            if csum {
+                assert_eq!(
+                    &s[..12],
+                    &[1, 0, 0, 0, 0, 0, 34, 0, 16, 0, 0, 0],
+                    "round {round}"
+                );
+                assert!(s[12..20].iter().all(|&b| b == 0));
+            } else {
+                assert!(
+                    s[..20].iter().all(|&b| b == 0),
+                    "round {round}: {:?}",
+                    &s[..20]
+                );
+            }
+            assert!(s[20..].iter().all(|&b| b == round as u8));
+        }
+    }
+    assert_eq!(tx.counters().errors.get(), 0);
+}
+
+#[test]
+fn tx_checksum_offsets_outside_the_frame_are_refused() {
+    let mut r = rig(DeviceSpec::default(), 1);
+    let tx = &mut r.pairs[0].tx;
+    // Result before the start, straddling the end, past the end: refused and counted.
+    for (start, off, len) in [
+        (34u16, 30u16, 60usize),
+        (34, 59, 60),
+        (34, 500, 60),
+        (70, 80, 60),
+    ] {
+        let s = tx.alloc().unwrap();
+        tx.submit(
+            s,
+            len,
+            Offload {
+                l4_csum: Some((start, off)),
+            },
+        );
+    }
+    assert_eq!(tx.counters().errors.get(), 4);
+    // The last two bytes of the frame are fine; the header holds the relative offset.
+    let s = tx.alloc().unwrap();
+    tx.submit(
+        s,
+        60,
+        Offload {
+            l4_csum: Some((34, 58)),
+        },
+    );
+    tx.flush();
+    let sent = r.dev.tx_complete(1);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(&sent[0][..10], &[1, 0, 0, 0, 0, 0, 34, 0, 24, 0]);
+    assert_eq!(tx.counters().errors.get(), 4);
+    // Refused buffers went back to the free list, the sent one was completed: all 256 can be
+    // allocated again.
+    let mut n = 0;
+    while tx.alloc().is_some() {
+        n += 1;
+        assert!(n <= 256);
+    }
+    assert_eq!(n, 256);
 }
 
 #[test]

@@ -214,3 +214,71 @@ fn absurd_max_virtqueue_pairs_does_not_overflow() {
         ))
     );
 }
+
+#[test]
+fn rx_duplicate_of_a_dropped_id_in_the_same_burst_is_rejected() {
+    let mut r = rig(DeviceSpec::default(), 1);
+    let rx = &mut r.pairs[0].rx;
+    let a = r.dev.take_avail(0).unwrap();
+    // A bad length drops the frame; the same id again (a valid length this time) is a
+    // duplicate of a completion already consumed, not a buffer the device holds.
+    r.dev.push_used_raw(0, u32::from(a), BUF_SIZE as u32 + 1);
+    r.dev.push_used_raw(0, u32::from(a), 84);
+    let mut out = [RxFrame::default(); 8];
+    assert_eq!(rx.rx_burst(&mut out), 0);
+    assert_eq!(rx.counters().errors.get(), 2);
+    // Re-posted exactly once.
+    rx.rx_burst(&mut out);
+    assert_eq!(r.dev.avail_pending(0), 256);
+    // And it is the device's again: a real completion of it is a frame.
+    r.dev.rx_deliver(0, &rx_hdr(20, 0, None), &[&[7u8; 64]]);
+    assert_eq!(rx.rx_burst(&mut out), 1);
+    assert_eq!(rx.frame(&out[0]), &[7u8; 64]);
+}
+
+#[test]
+fn forged_tokens_aliasing_held_ids_are_refused() {
+    let mut r = rig(DeviceSpec::default(), 1);
+    let p = &mut r.pairs[0];
+    r.dev.rx_deliver(0, &rx_hdr(20, 0, None), &[&[3u8; 64]]);
+    let mut out = [RxFrame::default(); 8];
+    assert_eq!(p.rx.rx_burst(&mut out), 1);
+    let real = out[0];
+    p.rx.rx_burst(&mut out);
+    let posted = r.dev.avail_pending(0);
+    // Same low byte, other high bits; and the tag encodings of the other holders.
+    let aliases = [
+        real.slot + 256,
+        real.slot | 0x8000,
+        real.slot ^ 0x80,
+        real.slot ^ 0x180,
+        real.slot ^ 0x40,
+        u16::MAX,
+    ];
+    for slot in aliases {
+        let forged = RxFrame { slot, ..real };
+        assert!(p.rx.frame(&forged).is_empty(), "rx slot {slot:#x}");
+        p.rx.release(forged);
+    }
+    p.rx.rx_burst(&mut out);
+    assert_eq!(r.dev.avail_pending(0), posted, "a forged release re-posted");
+    assert_eq!(p.rx.frame(&real), &[3u8; 64]);
+    p.rx.release(real);
+    // Released once: a stale copy is refused.
+    assert!(p.rx.frame(&real).is_empty());
+
+    let s = p.tx.alloc().unwrap();
+    let id = s.slot;
+    for slot in [id + 256, id | 0x8000, id ^ 0x80, id ^ 0x180, id ^ 0x40] {
+        let forged = corenet_nic::TxSlot { slot };
+        assert!(p.tx.buffer(&forged).is_empty(), "tx slot {slot:#x}");
+        p.tx.submit(forged, 60, Offload::default());
+    }
+    assert_eq!(p.tx.counters().errors.get(), 5);
+    p.tx.submit(s, 60, Offload::default());
+    // Submitted: a forged copy of the same token is no longer the stack's.
+    p.tx.submit(corenet_nic::TxSlot { slot: id }, 60, Offload::default());
+    assert_eq!(p.tx.counters().errors.get(), 6);
+    p.tx.flush();
+    assert_eq!(r.dev.tx_complete(1).len(), 1);
+}
