@@ -145,9 +145,16 @@ impl ConfigAccess {
     }
 }
 
-/// Calls `found` for every present function on every reachable bus.
+/// Calls `found` for every present function, walking from bus 0 through PCI-to-PCI bridges
+/// (their secondary bus numbers) rather than probing all 256 buses: each probe is a trapped
+/// access under virtualization, and a machine without PCI (microvm) answers nothing on bus 0.
 pub fn scan(access: &ConfigAccess, found: &mut dyn FnMut(PciFunction)) {
-    for bus in access.buses() {
+    let mut pending: heapless::Vec<u8, 32> = heapless::Vec::new();
+    let mut seen = [false; 256];
+    let first = *access.buses().start();
+    let _ = pending.push(first);
+    seen[usize::from(first)] = true;
+    while let Some(bus) = pending.pop() {
         for dev in 0..32u8 {
             let id = access.read32(bus, dev, 0, 0);
             if id & 0xffff == 0xffff {
@@ -161,7 +168,7 @@ pub fn scan(access: &ConfigAccess, found: &mut dyn FnMut(PciFunction)) {
                     continue;
                 }
                 let class = access.read32(bus, dev, func, 0x08);
-                found(PciFunction {
+                let f = PciFunction {
                     bus,
                     device: dev,
                     function: func,
@@ -169,7 +176,18 @@ pub fn scan(access: &ConfigAccess, found: &mut dyn FnMut(PciFunction)) {
                     device_id: (id >> 16) as u16,
                     class: (class >> 24) as u8,
                     subclass: (class >> 16) as u8,
-                });
+                };
+                let fheader = (access.read32(bus, dev, func, 0x0c) >> 16) as u8 & 0x7f;
+                if fheader == 1 {
+                    // PCI-to-PCI bridge: secondary bus number in byte 1 of register 0x18.
+                    let secondary = (access.read32(bus, dev, func, 0x18) >> 8) as u8;
+                    let s = usize::from(secondary);
+                    if secondary != 0 && !seen[s] && access.buses().contains(&secondary) {
+                        seen[s] = true;
+                        let _ = pending.push(secondary);
+                    }
+                }
+                found(f);
             }
         }
     }

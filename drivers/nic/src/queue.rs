@@ -37,8 +37,10 @@ pub struct RxFrame {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Offload {
     /// Ask the device to fill in the L4 checksum: `(start, offset)` are the byte offset where
-    /// checksumming starts and where the 16-bit result goes, both from the frame start. Only
-    /// valid when [`TxQueue::csum_offload`] is true.
+    /// checksumming starts (the L4 header) and where the 16-bit result goes, **both counted
+    /// from the frame start**. The caller must have written the pseudo-header sum into that
+    /// field (both virtio and the 82599 add the L4 sum to it). Only valid when
+    /// [`TxQueue::csum_offload`] is true.
     pub l4_csum: Option<(u16, u16)>,
 }
 
