@@ -278,6 +278,20 @@ def user_mode(quick):
         g.stop()
 
 
+def user_dhcp():
+    @case("user-dhcp-lease-then-serve")
+    def _():
+        g = Guest("user-dhcp", smp=2, cmdline="ip=dhcp")
+        try:
+            log = open(g.log_path, "rb").read().decode(errors="replace")
+            check("net: DHCP lease 10.0.2.15/24" in log, "no DHCP lease line before ready")
+            out = sh(["curl", "-s", "-m", "10", "-o", "/dev/null", "-w", "%{http_code}", f"http://127.0.0.1:{HTTP_PORT}/"])
+            check(out == "200", f"GET / -> {out}")
+        finally:
+            g.stop()
+    _()
+
+
 # ---------------------------------------------------------------- multi-queue tap in a netns
 
 class Netns:
@@ -393,8 +407,9 @@ def main():
     a = ap.parse_args()
     subprocess.run(["cargo", "build", "-q", "--release", "--target", "x86_64-unknown-none", "-p", "httpd"],
                    cwd=ROOT, check=True)
-    if "tap" not in a.only:
+    if "tap" not in a.only and "faults" not in a.only:
         user_mode(a.quick)
+        user_dhcp()
     if os.geteuid() == 0 and "user" not in a.only:
         if "faults" not in a.only:
             tap_suite(a.quick)
