@@ -76,6 +76,15 @@ impl ConfigAccess {
         a as *mut u32
     }
 
+    /// CONFIG_ADDRESS for mechanism #1: enable bit, bus, device, function, dword register.
+    fn port_addr(bus: u8, dev: u8, func: u8, off: u16) -> u32 {
+        0x8000_0000
+            | (u32::from(bus) << 16)
+            | (u32::from(dev & 31) << 11)
+            | (u32::from(func & 7) << 8)
+            | u32::from(off & 0xfc)
+    }
+
     /// Reads the 32-bit register at `off` (rounded down to 4) of a function.
     /// Out-of-range buses read as all ones, like an absent device.
     pub fn read32(&self, bus: u8, dev: u8, func: u8, off: u16) -> u32 {
@@ -97,11 +106,7 @@ impl ConfigAccess {
                 if off > 0xff {
                     return u32::MAX;
                 }
-                let addr = 0x8000_0000
-                    | (u32::from(bus) << 16)
-                    | (u32::from(dev & 31) << 11)
-                    | (u32::from(func & 7) << 8)
-                    | u32::from(off & 0xfc);
+                let addr = Self::port_addr(bus, dev, func, off);
                 // SAFETY: 0xCF8/0xCFC are the PCI configuration mechanism #1 ports on PC
                 // platforms; only the kernel uses them, at boot or on the managing core.
                 unsafe {
@@ -130,11 +135,7 @@ impl ConfigAccess {
                 if off > 0xff {
                     return;
                 }
-                let addr = 0x8000_0000
-                    | (u32::from(bus) << 16)
-                    | (u32::from(dev & 31) << 11)
-                    | (u32::from(func & 7) << 8)
-                    | u32::from(off & 0xfc);
+                let addr = Self::port_addr(bus, dev, func, off);
                 // SAFETY: as in `read32`.
                 unsafe {
                     Port::<u32>::new(0xcf8).write(addr);
