@@ -119,6 +119,36 @@ unsafe extern "C" {
 
 static BSP_STACK_TOP: AtomicU64 = AtomicU64::new(0);
 
+/// Boot phases timed with the raw TSC (the clock is calibrated only later); logged at debug
+/// level once it is, so a slow boot can be traced to its step.
+const PHASES: [&str; 7] = [
+    "boot info",
+    "acpi",
+    "pci",
+    "page tables",
+    "heaps+dma",
+    "calibration",
+    "smp",
+];
+static PHASE_TSC: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
+
+fn mark(phase: usize) {
+    PHASE_TSC[phase].store(cpu::rdtsc(), Ordering::Relaxed);
+}
+
+fn log_phases() {
+    let hz = clock::tsc_hz().max(1);
+    let mut prev = clock::boot_tsc();
+    let mut line: heapless::String<256> = heapless::String::new();
+    for (name, t) in PHASES.iter().zip(PHASE_TSC.iter()) {
+        let t = t.load(Ordering::Relaxed);
+        let us = t.saturating_sub(prev) * 1_000_000 / hz;
+        let _ = core::fmt::Write::write_fmt(&mut line, format_args!(" {name}={us}us"));
+        prev = t;
+    }
+    log::debug!("boot phases:{line}");
+}
+
 /// Entered from `corenet_entry32` on the boot stack, long mode, boot page tables.
 #[unsafe(no_mangle)]
 extern "C" fn corenet_boot_main(eax: u32, ebx: u32) -> ! {
@@ -155,6 +185,7 @@ extern "C" fn corenet_boot_main(eax: u32, ebx: u32) -> ! {
     apic::init(f.x2apic);
     let bsp_apic = apic::id();
     cpu::percpu(0).apic_id.store(bsp_apic, Ordering::Relaxed);
+    mark(0);
     let platform = acpi::parse(boot.rsdp).unwrap_or_else(|e| {
         let mut p = Platform::default();
         match crate::mptable::processors(&IdentityPhys) {
@@ -173,6 +204,7 @@ extern "C" fn corenet_boot_main(eax: u32, ebx: u32) -> ! {
         }
         p
     });
+    mark(1);
     let pci = crate::pci::ConfigAccess::detect(&platform);
     let mut avoid: Vec<core::ops::Range<u64>, 140> = Vec::new();
     for r in boot.memory.iter() {
@@ -222,6 +254,7 @@ extern "C" fn corenet_boot_main(eax: u32, ebx: u32) -> ! {
             },
         )
     };
+    mark(2);
     let mut fa = FrameAllocator::new(&boot.memory, &[image]);
     let free_before = fa.free_bytes();
     let stacks_base = fa
@@ -250,6 +283,7 @@ extern "C" fn corenet_boot_main(eax: u32, ebx: u32) -> ! {
         if f.huge_1g { "1G" } else { "2M" }
     );
 
+    mark(3);
     let heap_total = config.heap * cores as u64;
     let heap_base = fa.alloc(heap_total, 2 << 20).unwrap_or_else(|| {
         boot_fail(format_args!(
@@ -279,6 +313,7 @@ extern "C" fn corenet_boot_main(eax: u32, ebx: u32) -> ! {
         free_before >> 20
     );
     *FRAMES.lock() = Some(fa);
+    mark(4);
 
     let stack = stacks::core_stacks(stacks_base, 0);
     BSP_STACK_TOP.store(stack.main_top, Ordering::Relaxed);
@@ -319,6 +354,7 @@ extern "C" fn bsp_main() -> ! {
     let hpet = m.platform.hpet;
     let tsc = clock::calibrate(hpet)
         .unwrap_or_else(|_| boot_fail(format_args!("no clock source to calibrate the TSC")));
+    mark(5);
     let (_, random) = rand::seed();
     TSC_INFO.call_once(|| (tsc, random));
     log::info!(
@@ -344,7 +380,9 @@ extern "C" fn bsp_main() -> ! {
             ));
         }
     }
+    mark(6);
     log::info!("smp: {} cores online", smp::ONLINE.load(Ordering::Acquire));
+    log_phases();
     crate::runtime::run_core(0)
 }
 
