@@ -1,14 +1,17 @@
 //! The machine's NIC: found once, brought up once, one queue pair handed to each core.
 //!
 //! Core 0 calls [`bring_up`] from its `init`: it finds a virtio-net device (a PCI function
-//! 1af4:1041/1000 on q35, or a `virtio_mmio.device=` entry on microvm), negotiates queue pairs
-//! and RSS with a steering table of one queue per core, and publishes each pair for its core.
+//! 1af4:1041/1000 on q35, or a `virtio_mmio.device=` entry on microvm) or, failing that, an
+//! Intel 82599-family NIC (passed through with vfio-pci, or on bare metal), brings up one queue
+//! pair per core with RSS from a steering table of one queue per core, and publishes each pair
+//! for its core. `nic=virtio` or `nic=ixgbe` on the command line picks one when both exist.
 //! Every core then calls [`take_queues`] (which waits, bounded, for core 0) and owns its pair
 //! from then on: the hand-over is explicit and happens once. Each pair's rings and buffers come
 //! from hugepages carved for that pair; the device-wide part (control queue, link status)
 //! stays with core 0 behind [`with_device`].
 
 use core::sync::atomic::{AtomicU8, Ordering};
+use corenet_ixgbe::{Ixgbe, Mmio};
 use corenet_kernel::Core;
 use corenet_kernel::cpu::MAX_CORES;
 use corenet_kernel::memory::dma::{DmaPool, carve_pool};
@@ -21,7 +24,7 @@ use corenet_virtio::virtio_drivers::transport::pci::PciTransport;
 use corenet_virtio::virtio_drivers::transport::pci::bus::{
     ConfigurationAccess, DeviceFunction, PciRoot,
 };
-use corenet_virtio::{NetConfig, QueueDma, QueuePair, Steering, VirtioNet};
+use corenet_virtio::{NetConfig, QueueDma, QueuePair as VirtioPair, Steering, VirtioNet};
 use spin::{Mutex, Once};
 
 /// DMA memory carved per queue pair (rings + 2 KiB buffers for 256-entry queues fit in 2 MiB).
@@ -38,7 +41,7 @@ pub struct NicInfo {
     pub steering: Steering,
     /// The steering table programmed into the device (predict with this one), if RSS.
     pub rss: Option<RssConfig>,
-    /// `"virtio-pci"` or `"virtio-mmio"`.
+    /// `"virtio-pci"`, `"virtio-mmio"` or `"ixgbe"`.
     pub transport: &'static str,
 }
 
@@ -58,6 +61,19 @@ pub enum NicError {
 enum Device {
     Pci(VirtioNet<PciTransport>),
     Mmio(VirtioNet<MmioTransport<'static>>),
+    Ixgbe(Ixgbe<Mmio>),
+}
+
+/// One core's queue pair, of whichever driver.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "moved once, at start-up, to its core; never on the packet path"
+)]
+pub enum QueuePair {
+    /// virtio-net.
+    Virtio(VirtioPair),
+    /// Intel 82599.
+    Ixgbe(corenet_ixgbe::QueuePair<Mmio>),
 }
 
 // SAFETY: the device-wide part is only used by whichever core holds the mutex; the transports
@@ -152,12 +168,12 @@ fn device_error(what: &str, e: &dyn core::fmt::Debug) -> NicError {
 
 fn publish<T: corenet_virtio::virtio_drivers::transport::Transport>(
     net: &VirtioNet<T>,
-    pairs: heapless::Vec<QueuePair, { corenet_virtio::MAX_PAIRS }>,
+    pairs: heapless::Vec<VirtioPair, { corenet_virtio::MAX_PAIRS }>,
     transport: &'static str,
 ) -> NicInfo {
     let n = pairs.len();
     for (i, p) in pairs.into_iter().enumerate() {
-        *PAIRS[i].lock() = Some(p);
+        *PAIRS[i].lock() = Some(QueuePair::Virtio(p));
     }
     NicInfo {
         mac: net.mac(),
@@ -171,7 +187,7 @@ fn publish<T: corenet_virtio::virtio_drivers::transport::Transport>(
 fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
     let rss = RssConfig::new(core.count().min(corenet_nic::steering::TABLE_LEN))
         .map_err(|e| device_error("steering", &e))?;
-    let mut cfg = NetConfig::new(rss);
+    let mut cfg = NetConfig::new(rss.clone());
     // No checksum offload: with GUEST_CSUM a device may deliver frames whose L4 checksum is
     // only partial (virtio NEEDS_CSUM, e.g. from a Linux peer over a tap), and smoltcp can only
     // skip verification for all frames, not per frame. Without it, the device completes every
@@ -197,17 +213,27 @@ fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
         }
     }
     let access = ConfigAccess::detect(core.platform());
-    let mut found = None;
+    let (mut virtio, mut intel) = (None, None);
     scan(&access, &mut |f| {
-        if found.is_none()
-            && f.vendor == 0x1af4
-            && matches!(f.device_id, 0x1041 | 0x1000)
-            && f.class == 0x02
-        {
-            found = Some(f);
+        let is_virtio =
+            f.vendor == 0x1af4 && matches!(f.device_id, 0x1041 | 0x1000) && f.class == 0x02;
+        if virtio.is_none() && is_virtio {
+            virtio = Some(f);
+        }
+        let is_ixgbe = f.vendor == corenet_ixgbe::pci::VENDOR_INTEL
+            && corenet_ixgbe::pci::DEVICE_IDS
+                .iter()
+                .any(|&(id, _)| id == f.device_id);
+        if intel.is_none() && is_ixgbe {
+            intel = Some(f);
         }
     });
-    let f = found.ok_or(NicError::NotFound)?;
+    if let Some(f) = intel
+        && (virtio.is_none() || core.cmdline().get("nic") == Some("ixgbe"))
+    {
+        return bring_up_ixgbe(&access, &f, cfg.rss);
+    }
+    let f = virtio.ok_or(NicError::NotFound)?;
     let cam = KernelCam(access);
     let mut root = PciRoot::new(cam);
     let df = DeviceFunction {
@@ -219,6 +245,59 @@ fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
         .map_err(|e| device_error("virtio-pci", &e))?;
     let info = publish(&net, pairs, "virtio-pci");
     *DEVICE.lock() = Some(Device::Pci(net));
+    Ok(info)
+}
+
+/// DMA memory for all of an 82599's queues (512-entry rings of 2 KiB buffers need ~2.2 MiB a
+/// pair).
+const IXGBE_DMA_PER_PAIR: u64 = 4 << 20;
+
+/// Brings up an 82599-family NIC: BAR0 mapped uncached, memory decoding and bus mastering on,
+/// the datasheet's init sequence with waits on the TSC clock.
+fn bring_up_ixgbe(
+    access: &ConfigAccess,
+    f: &corenet_kernel::pci::PciFunction,
+    rss: RssConfig,
+) -> Result<NicInfo, NicError> {
+    let bar0 = corenet_kernel::pci::memory_bars(access, f)
+        .into_iter()
+        .find(|b| b.index() == 0 && b.addr != 0)
+        .ok_or_else(|| device_error("ixgbe", &"BAR0 unassigned"))?;
+    corenet_kernel::memory::paging::map_mmio(bar0.addr, bar0.size)
+        .map_err(|_| NicError::OutOfMemory)?;
+    corenet_kernel::pci::enable_memory_and_bus_master(access, f);
+    let base = core::ptr::NonNull::new(bar0.addr as *mut u8).ok_or(NicError::NotFound)?;
+    // SAFETY: BAR0 of the function found above, now identity mapped uncached (device memory)
+    // for its whole size and used by this driver alone.
+    let regs = unsafe { Mmio::new(base, bar0.size as usize) }
+        .map_err(|e| device_error("ixgbe BAR0", &e))?;
+    let queues = u64::from(rss.queues);
+    let mut dma = Pool(carve_pool(IXGBE_DMA_PER_PAIR * queues).ok_or(NicError::OutOfMemory)?);
+    let config = corenet_ixgbe::Config::new(rss.clone());
+    let mut delay = |us: u32| corenet_kernel::clock::delay_us(u64::from(us));
+    let (dev, pairs) = Ixgbe::init(regs, &config, &mut dma, &mut delay)
+        .map_err(|e| device_error("ixgbe init", &e))?;
+    let n = pairs.len();
+    for (i, p) in pairs.into_iter().enumerate() {
+        *PAIRS[i].lock() = Some(QueuePair::Ixgbe(p));
+    }
+    let info = NicInfo {
+        mac: dev.mac_address().unwrap_or([0x02, 0, 0, 0, 0, 1]),
+        pairs: n,
+        steering: Steering::Rss,
+        rss: Some(rss),
+        transport: "ixgbe",
+    };
+    log::info!(
+        "nic: 82599 {:04x}:{:04x} at {:02x}:{:02x}.{}, link {:?}",
+        f.vendor,
+        f.device_id,
+        f.bus,
+        f.device,
+        f.function,
+        dev.link()
+    );
+    *DEVICE.lock() = Some(Device::Ixgbe(dev));
     Ok(info)
 }
 
@@ -269,6 +348,7 @@ pub fn with_device<R>(f: impl FnOnce(Option<&mut dyn DeviceControl>) -> R) -> R 
     match g.as_mut() {
         Some(Device::Pci(n)) => f(Some(n)),
         Some(Device::Mmio(n)) => f(Some(n)),
+        Some(Device::Ixgbe(n)) => f(Some(n)),
         None => f(None),
     }
 }
@@ -277,6 +357,12 @@ pub fn with_device<R>(f: impl FnOnce(Option<&mut dyn DeviceControl>) -> R) -> R 
 pub trait DeviceControl {
     /// Link status (true when the device has no STATUS feature).
     fn link_up(&self) -> bool;
+}
+
+impl DeviceControl for Ixgbe<Mmio> {
+    fn link_up(&self) -> bool {
+        self.link().up
+    }
 }
 
 impl<T: corenet_virtio::virtio_drivers::transport::Transport> DeviceControl for VirtioNet<T> {

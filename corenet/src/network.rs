@@ -29,7 +29,8 @@ use corenet_nic::{QueueCounters, RssConfig, RxFrame, RxQueue, TxQueue, TxSlot};
 use corenet_virtio::{VirtioRx, VirtioTx};
 use spin::Mutex;
 
-use crate::netdev::{self, NicError, NicInfo};
+use crate::netdev::{self, NicError, NicInfo, QueuePair};
+use corenet_ixgbe::{IxgbeRx, IxgbeTx, Mmio};
 use corenet_virtio::Steering;
 
 extern crate alloc;
@@ -45,6 +46,8 @@ pub enum NetRx {
     Virtio(VirtioRx),
     /// A software queue (single-queue NIC).
     Soft(SoftRx),
+    /// An 82599 receive queue.
+    Ixgbe(IxgbeRx<Mmio>),
 }
 
 /// Transmit side of this core's queue.
@@ -57,6 +60,16 @@ pub enum NetTx {
     Virtio(VirtioTx),
     /// A software queue (single-queue NIC).
     Soft(SoftTx),
+    /// An 82599 transmit queue.
+    Ixgbe(IxgbeTx<Mmio>),
+}
+
+/// Splits a driver's queue pair into this module's queue types.
+pub fn split(pair: QueuePair) -> (NetRx, NetTx) {
+    match pair {
+        QueuePair::Virtio(p) => (NetRx::Virtio(p.rx), NetTx::Virtio(p.tx)),
+        QueuePair::Ixgbe(p) => (NetRx::Ixgbe(p.rx), NetTx::Ixgbe(p.tx)),
+    }
 }
 
 /// Dispatches a queue-trait call to the variant.
@@ -65,6 +78,7 @@ macro_rules! each {
         match $self {
             Self::Virtio($q) => $e,
             Self::Soft($q) => $e,
+            Self::Ixgbe($q) => $e,
         }
     };
 }
@@ -142,8 +156,8 @@ pub enum NetStartError {
 /// The single hardware queue pair and its distributor, on the core that owns them.
 struct SoftHw {
     distributor: Distributor,
-    rx: VirtioRx,
-    tx: VirtioTx,
+    rx: NetRx,
+    tx: NetTx,
 }
 
 /// Frames the distributor moves per direction per pass.
@@ -197,10 +211,11 @@ impl Network {
                     *SOFT[i].lock() = Some(p);
                 }
                 SOFT_RSS.call_once(|| rss);
+                let (rx, tx) = split(pair);
                 hw = Some(SoftHw {
                     distributor,
-                    rx: pair.rx,
-                    tx: pair.tx,
+                    rx,
+                    tx,
                 });
             }
             let deadline = core.now_ns() + 60_000_000_000;
@@ -224,7 +239,8 @@ impl Network {
                 Some(r) => r.clone(),
                 None => RssConfig::new(info.pairs.max(1)).map_err(|_| NetStartError::NoQueue)?,
             };
-            (NetRx::Virtio(pair.rx), NetTx::Virtio(pair.tx), rss)
+            let (rx, tx) = split(pair);
+            (rx, tx, rss)
         };
         let deadline = core.now_ns() + 60_000_000_000;
         while !MESH_READY.load(Ordering::Acquire) && core.now_ns() < deadline {

@@ -214,16 +214,41 @@ const COMMAND: u16 = 0x04;
 const CMD_IO: u32 = 1 << 0;
 const CMD_MEMORY: u32 = 1 << 1;
 
-/// One memory BAR: register offset, size, 64-bit, current address.
-#[derive(Debug, Clone, Copy)]
-struct Bar {
-    off: u16,
-    size: u64,
-    is64: bool,
-    addr: u64,
+/// One memory BAR of a function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bar {
+    /// Configuration-space offset of the BAR register (0x10 + 4 * index).
+    pub off: u16,
+    /// Size in bytes.
+    pub size: u64,
+    /// A 64-bit BAR (occupies two registers).
+    pub is64: bool,
+    /// Programmed address (0: unassigned).
+    pub addr: u64,
 }
 
-fn bars_of(access: &ConfigAccess, f: &PciFunction) -> heapless::Vec<Bar, 6> {
+impl Bar {
+    /// The BAR's index (0-5).
+    pub fn index(&self) -> u8 {
+        ((self.off - 0x10) / 4) as u8
+    }
+}
+
+/// Sets Memory Space Enable and Bus Master Enable in a function's command register (a device
+/// that does DMA needs both; PCI spec 3.0, 6.2.2).
+pub fn enable_memory_and_bus_master(access: &ConfigAccess, f: &PciFunction) {
+    let cmd = access.read32(f.bus, f.device, f.function, COMMAND);
+    access.write32(
+        f.bus,
+        f.device,
+        f.function,
+        COMMAND,
+        cmd | CMD_MEMORY | (1 << 2),
+    );
+}
+
+/// The memory BARs of a function, sized (decoding is switched off while sizing).
+pub fn memory_bars(access: &ConfigAccess, f: &PciFunction) -> heapless::Vec<Bar, 6> {
     let mut out = heapless::Vec::new();
     // Header type 0 has 6 BARs; bridges (type 1) have 2.
     let header = (access.read32(f.bus, f.device, f.function, 0x0c) >> 16) as u8 & 0x7f;
@@ -289,7 +314,7 @@ pub fn assign_bars(access: &ConfigAccess, avoid: &[core::ops::Range<u64>]) -> Ba
     let mut stats = BarStats::default();
     let mut todo: heapless::Vec<(PciFunction, Bar), 128> = heapless::Vec::new();
     for f in &fns {
-        for bar in bars_of(access, f) {
+        for bar in memory_bars(access, f) {
             if bar.addr != 0 {
                 stats.kept += 1;
                 let _ = taken.push(bar.addr..bar.addr + bar.size);

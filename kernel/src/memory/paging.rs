@@ -159,3 +159,34 @@ pub fn translate(addr: u64) -> Option<(u64, F)> {
     }
     None
 }
+
+/// Maps device memory `[phys, phys + len)` identity, uncached, where nothing is mapped yet
+/// (e.g. a 64-bit PCI BAR that firmware placed above the identity map). Uses 2 MiB pages and
+/// table frames from the frame allocator. Only new entries are written, so other cores need no
+/// TLB shootdown (x86 never caches non-present translations).
+pub fn map_mmio(phys: u64, len: u64) -> Result<(), PagingError> {
+    let mut guard = crate::boot::FRAMES.lock();
+    let fa = guard.as_mut().ok_or(PagingError::OutOfFrames)?;
+    let (frame, _) = Cr3::read();
+    let mut b = Builder {
+        fa,
+        root: frame.start_address().as_u64(),
+        stats: MapStats::default(),
+        failed: false,
+    };
+    let nx = crate::cpu::features::get().nx;
+    let start = phys & !(SIZE_2M - 1);
+    let end = phys.saturating_add(len).div_ceil(SIZE_2M) * SIZE_2M;
+    let mut a = start;
+    while a < end {
+        if translate(a).is_none() {
+            b.map(a, SIZE_2M, flags(Kind::Device, nx));
+        }
+        a += SIZE_2M;
+    }
+    if b.failed {
+        Err(PagingError::OutOfFrames)
+    } else {
+        Ok(())
+    }
+}

@@ -13,9 +13,10 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use corenet::netdev::{self, NicInfo};
+use corenet::network::{NetRx, NetTx, split};
 use corenet::nic::{RssConfig, RxFrame, RxQueue};
+use corenet::virtio::Steering;
 use corenet::virtio::steer::{Rings, Spreader, target_queue};
-use corenet::virtio::{QueuePair, Steering};
 use corenet::{Appliance, Core, Step};
 use heapless::spsc::Consumer;
 use spin::Mutex;
@@ -44,7 +45,7 @@ static SPREAD_DROPS: AtomicU64 = AtomicU64::new(0);
 struct NicTest {
     spreader: Option<Spreader<'static, Tag, MAX>>,
     consumer: Option<Consumer<'static, Tag>>,
-    pair: Option<QueuePair>,
+    pair: Option<(NetRx, NetTx)>,
     info: Option<NicInfo>,
     done_at: Option<u64>,
     next_report_ns: u64,
@@ -145,7 +146,7 @@ impl Appliance for NicTest {
             let _ = netdev::bring_up(core);
         }
         let info = netdev::info(core).as_ref().ok().cloned();
-        let pair = netdev::take_queues(core);
+        let pair = netdev::take_queues(core).map(split);
         let software = info
             .as_ref()
             .is_some_and(|i| i.steering == Steering::Software);
@@ -197,17 +198,17 @@ impl Appliance for NicTest {
         let mut busy = false;
         if let Some(pair) = self.pair.as_mut() {
             let mut frames = [RxFrame::default(); 32];
-            let n = pair.rx.rx_burst(&mut frames);
+            let n = pair.0.rx_burst(&mut frames);
             for f in &frames[..n] {
-                account(self.spreader.as_mut(), id, &rss, pair.rx.frame(f));
-                pair.rx.release(*f);
+                account(self.spreader.as_mut(), id, &rss, pair.0.frame(f));
+                pair.0.release(*f);
             }
             busy = n > 0;
         }
         if core.now_ns() >= self.next_report_ns {
             self.next_report_ns = core.now_ns() + 2_000_000_000;
             if let Some(pair) = self.pair.as_ref() {
-                let c = pair.rx.counters().snapshot();
+                let c = pair.0.counters().snapshot();
                 corenet::log::debug!("queue {id}: rx {c:?}");
             }
         }
