@@ -360,3 +360,5 @@ mod tests_dhcp;
 mod tests_faults;
 #[cfg(test)]
 mod tests_rss;
+#[cfg(test)]
+mod tests_wrong_core;
