@@ -108,9 +108,12 @@ impl Pipe {
             }
         }
         let (client, backend, cap) = (self.client, self.backend, self.cap);
-        let r = relay(s, client, backend, &mut self.up, cap).and_then(|up| {
+        // The client's FIN is forwarded only once the backend is established: closing a
+        // connection in SYN-SENT drops it instead of sending FIN.
+        let connected = self.connected;
+        let r = relay(s, client, backend, &mut self.up, cap, connected).and_then(|up| {
             moved.up = up;
-            relay(s, backend, client, &mut self.down, cap)
+            relay(s, backend, client, &mut self.down, cap, true)
         });
         match r {
             Ok(down) => moved.down = down,
@@ -134,13 +137,15 @@ impl Pipe {
 }
 
 /// One direction: read `src` into `h.buf` as far as it has room, queue `h.buf` on `dst` as
-/// far as its send buffer accepts, forward FIN when drained. Returns the bytes queued.
+/// far as its send buffer accepts, forward FIN when drained (and `may_shut`). Returns the
+/// bytes queued.
 fn relay<R: RxQueue, T: TxQueue>(
     s: &mut CoreStack<R, T>,
     src: TcpConn,
     dst: TcpConn,
     h: &mut Half,
     cap: usize,
+    may_shut: bool,
 ) -> Result<usize, Broken> {
     let mut sent = 0;
     // Two rounds: a wrapped receive ring hands out its bytes in two contiguous pieces.
@@ -171,7 +176,7 @@ fn relay<R: RxQueue, T: TxQueue>(
             break;
         }
     }
-    if h.eof && h.buf.is_empty() && !h.shut {
+    if may_shut && h.eof && h.buf.is_empty() && !h.shut {
         s.close(dst).map_err(|_| Broken)?;
         h.shut = true;
     }
