@@ -129,6 +129,11 @@ impl Pipe {
         (Outcome::Open, moved)
     }
 
+    /// Bytes held in the pipe's two buffers now (at most twice the `cap` given to `new`).
+    pub fn buffered(&self) -> usize {
+        self.up.buf.len() + self.down.buf.len()
+    }
+
     /// Resets both sides (shutdown, or the application giving up on the pipe).
     pub fn abort<R: RxQueue, T: TxQueue>(&mut self, s: &mut CoreStack<R, T>) {
         let _ = s.abort(self.client);
