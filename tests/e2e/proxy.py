@@ -18,7 +18,10 @@ backends (a small threaded Python server started here, bounded lifetime) and the
 Every QEMU run has a hard timeout and is stopped by PID; the namespace is deleted; backends
 are stopped by PID. Closes with `N passed, N failed`.
 
-Usage: tests/e2e/proxy.py [--quick] [--connections N]
+With --control, also a negative control: the same guest with the device's RSS off must count
+wrong_core > 0 (see control()).
+
+Usage: tests/e2e/proxy.py [--quick] [--connections N] [--control]
 """
 import argparse
 import os
@@ -92,13 +95,14 @@ while time.monotonic() < end:
 CLIENT = r"""
 import concurrent.futures as cf, hashlib, json, os, random, socket, sys
 host, port, n, par, seed, maxlen = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+tmo = float(sys.argv[7])
 def one(i):
     rnd = random.Random(seed * 100003 + i)
     size = rnd.choice([0, 1, 100, 1460, 5000, 20000, 70000, rnd.randrange(maxlen + 1)])
     data = rnd.randbytes(size)
     try:
-        s = socket.create_connection((host, port), timeout=30)
-        s.settimeout(30)
+        s = socket.create_connection((host, port), timeout=tmo)
+        s.settimeout(tmo)
         s.sendall(data)
         s.shutdown(socket.SHUT_WR)
         got = bytearray()
@@ -152,12 +156,13 @@ def stop_pid(p, grace=10):
 class Guest:
     """The proxy appliance in QEMU inside the namespace, console to a log file."""
 
-    def __init__(self, ns, smp, queues, cmdline):
+    def __init__(self, ns, smp, queues, cmdline, tag="", nic_opts=""):
         os.makedirs(LOGS, exist_ok=True)
-        self.log_path = os.path.join(LOGS, f"proxy-{smp}q.log")
+        self.log_path = os.path.join(LOGS, f"proxy-{smp}q{tag}.log")
         self.log = open(self.log_path, "wb")
+        extra = ["--nic-opts", nic_opts] if nic_opts else []
         cmd = ns.exec([os.path.join(ROOT, "qemu-run.sh"), "--kernel", IMG, "--smp", str(smp), "--net", "tap",
-                       "--queues", str(queues), "--timeout", str(QEMU_TIMEOUT), "--cmdline", cmdline])
+                       "--queues", str(queues), "--timeout", str(QEMU_TIMEOUT), "--cmdline", cmdline] + extra)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
         deadline = time.monotonic() + 60
@@ -196,10 +201,10 @@ class Guest:
             self.log.close()
 
 
-def run_clients(ns, n, par, seed, maxlen, timeout=300):
+def run_clients(ns, n, par, seed, maxlen, timeout=300, conn_timeout=30):
     import json
     p = subprocess.run(ns.exec([sys.executable, "-c", CLIENT, GUEST, str(PROXY_PORT), str(n), str(par), str(seed),
-                                str(maxlen)]), capture_output=True, timeout=timeout)
+                                str(maxlen), str(conn_timeout)]), capture_output=True, timeout=timeout)
     check(p.returncode == 0, f"client script failed: {p.stderr.decode(errors='replace')[-400:]}")
     return json.loads(p.stdout.decode().strip().splitlines()[-1])
 
@@ -210,6 +215,57 @@ def final_lines(text):
     for m in re.finditer(r"proxy: core (\d+) (queue=.*)", text):
         out[int(m.group(1))] = dict(kv.split("=", 1) for kv in m.group(2).split())
     return out
+
+
+def stop_guest(ns, g):
+    """`corenet-stop` to the admin port until the guest exits; checks exit 0 and no crash;
+    returns the final per-core counters."""
+    u = [sys.executable, "-c", "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"
+         f".sendto(b'corenet-stop', ('{GUEST}', {ADMIN_PORT}))"]
+    rc = None
+    for _ in range(20):
+        subprocess.run(ns.exec(u), check=True, timeout=10)
+        rc = g.wait(1)
+        if rc is not None:
+            break
+    check(rc == 0, f"guest did not exit with 0 after corenet-stop (status {rc}): {g.tail()}")
+    text = g.text().decode(errors="replace")
+    check("PANIC" not in text and "EXCEPTION" not in text, g.tail())
+    return final_lines(text)
+
+
+def control():
+    """Negative control: with the device's RSS off, QEMU's tap picks the queue by its own flow
+    hash, so backend replies land on cores that did not open the connection and wrong_core
+    must rise. Proves the counter (and so the main check) can fail. Not run by default: a
+    software steering fallback for RSS-less devices would make it pass legitimately."""
+    ns = Netns()
+    backends = []
+    g = None
+    try:
+        for port in BACKENDS:
+            backends.append(subprocess.Popen(ns.exec([sys.executable, "-c", BACKEND, str(port), "120"]),
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
+        g = Guest(ns, smp=2, queues=2, tag="-rss-off", nic_opts="rss=off",
+                  cmdline=f"log=debug backends=10.0.0.1:{BACKENDS[0]},10.0.0.1:{BACKENDS[1]}")
+        time.sleep(0.5)
+
+        def wrong_core_rises():
+            try:
+                run_clients(ns, 60, 20, 3, 4096, timeout=120, conn_timeout=3)
+            except Exception:
+                pass  # mis-steered handshakes time out; only the counters matter here
+            cores = stop_guest(ns, g)
+            wrong = {c: int(kv["wrong_core"]) for c, kv in cores.items()}
+            check(sum(wrong.values()) > 0, f"wrong_core stayed 0 with RSS off: {wrong}")
+            return f"wrong_core per core {wrong}"
+        case("control-rss-off-wrong-core-rises", wrong_core_rises)
+    finally:
+        if g:
+            g.stop()
+        for p in backends:
+            stop_pid(p)
+        ns.delete()
 
 
 def suite(quick, n):
@@ -246,18 +302,7 @@ def suite(quick, n):
         case("backend-down-closes-clients", connect_failure)
 
         def stop_and_counters():
-            u = ["python3", "-c", "import socket,sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"
-                 f".sendto(b'corenet-stop', ('{GUEST}', {ADMIN_PORT}))"]
-            rc = None
-            for _ in range(20):
-                subprocess.run(ns.exec(u), check=True, timeout=10)
-                rc = g.wait(1)
-                if rc is not None:
-                    break
-            check(rc == 0, f"guest did not exit with 0 after corenet-stop (status {rc}): {g.tail()}")
-            text = g.text().decode(errors="replace")
-            check("PANIC" not in text and "EXCEPTION" not in text, g.tail())
-            cores = final_lines(text)
+            cores = stop_guest(ns, g)
             check(sorted(cores) == [0, 1], f"final lines for cores {sorted(cores)}: {g.tail()}")
             for c, kv in cores.items():
                 check(int(kv["done"]) > 0, f"core {c} proxied nothing: {kv}")
@@ -282,6 +327,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--connections", type=int, default=0)
+    ap.add_argument("--control", action="store_true", help="also run the RSS-off negative control")
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("proxy e2e ... skipped (needs root: network namespaces)")
@@ -292,6 +338,8 @@ def main():
                    cwd=ROOT, check=True)
     n = a.connections or (200 if a.quick else 400)
     suite(a.quick, n)
+    if a.control:
+        control()
     passed = sum(1 for r in results if r[1])
     failed = len(results) - passed
     print()
