@@ -17,6 +17,8 @@ extern crate alloc;
 pub mod config;
 pub mod pipe;
 pub mod stats;
+#[cfg(any(test, feature = "testbed"))]
+pub mod testbed;
 
 #[cfg(test)]
 mod tests;
