@@ -34,7 +34,8 @@ pub struct NetCounters {
     pub config_updates: Counter,
     /// TCP segments for a port of the ephemeral range that belong to another core's active
     /// open: the steering table maps (remote, local port) to another queue, or the port is
-    /// neither held nor resting here while no connection of this core matches. Replies to
+    /// neither held nor resting here while no connection of this core matches (bare SYNs
+    /// excluded: they open connections). Replies to
     /// computed ports must never land here: this stays 0 when the NIC steers as predicted.
     pub wrong_core: Counter,
     /// Polls that stopped ingress because the budget was used up with frames still queued.

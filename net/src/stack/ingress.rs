@@ -88,7 +88,10 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                     self.mark(i);
                     return r;
                 }
-                self.check_wrong_core(&tuple);
+                if !syn {
+                    // A bare SYN opens a connection; it is never a reply to ours.
+                    self.check_wrong_core(&tuple);
+                }
                 if syn {
                     return self.ingress_syn(tuple);
                 }

@@ -90,6 +90,16 @@ fn a_segment_for_a_port_another_core_would_use_is_counted() {
     cores[0].poll(1000);
     cores[1].poll(1000);
     assert_eq!(wrong_core(&cores), [0, 1]);
+    // A bare SYN to such a port opens a connection (refused here): not a reply either.
+    nic.deliver(syn_to(remote, port));
+    cores[0].poll(1500);
+    cores[1].poll(1500);
+    assert_eq!(
+        cores[1].counters().refused.get(),
+        1,
+        "the SYN reached core 1"
+    );
+    assert_eq!(wrong_core(&cores), [0, 1]);
     // A port outside the ephemeral range (a server port) is not an active open's reply.
     nic.deliver(router_syn_ack_for(remote, 80));
     cores[0].poll(2000);
@@ -99,6 +109,27 @@ fn a_segment_for_a_port_another_core_would_use_is_counted() {
 
 /// A SYN-ACK from `remote` to `OUR_IP:port`, built by asking the router to answer a SYN.
 fn router_syn_ack_for(remote: ([u8; 4], u16), port: u16) -> Vec<u8> {
+    router_answer(&our_syn(remote, port)).unwrap()
+}
+
+/// A bare SYN from `remote` to `OUR_IP:port` (the router's reply to our SYN, mirrored).
+fn syn_to(remote: ([u8; 4], u16), port: u16) -> Vec<u8> {
+    let mut f = our_syn(remote, port);
+    // Swap MACs, addresses and ports: the checksum is invariant under these swaps.
+    let (a, b) = (f[0..6].to_vec(), f[6..12].to_vec());
+    f[0..6].copy_from_slice(&b);
+    f[6..12].copy_from_slice(&a);
+    let (a, b) = (f[26..30].to_vec(), f[30..34].to_vec());
+    f[26..30].copy_from_slice(&b);
+    f[30..34].copy_from_slice(&a);
+    let (a, b) = (f[34..36].to_vec(), f[36..38].to_vec());
+    f[34..36].copy_from_slice(&b);
+    f[36..38].copy_from_slice(&a);
+    f
+}
+
+/// A SYN from `OUR_IP:port` to `remote`, as our stack would send it.
+fn our_syn(remote: ([u8; 4], u16), port: u16) -> Vec<u8> {
     use smoltcp::phy::ChecksumCapabilities;
     use smoltcp::wire::{
         EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, IpProtocol,
@@ -145,5 +176,5 @@ fn router_syn_ack_for(remote: ([u8; 4], u16), port: u16) -> Vec<u8> {
         &IpAddress::Ipv4(dst),
         &caps,
     );
-    router_answer(&out).unwrap()
+    out
 }
