@@ -21,7 +21,7 @@ are stopped by PID. Closes with `N passed, N failed`.
 With --control, also a negative control: the same guest with the device's RSS off must count
 wrong_core > 0 (see control()).
 
-Usage: tests/e2e/proxy.py [--quick] [--connections N] [--control]
+Usage: tests/e2e/proxy.py [--quick] [--connections N] [--control] [--cores N]
 """
 import argparse
 import os
@@ -268,7 +268,7 @@ def control():
         ns.delete()
 
 
-def suite(quick, n):
+def suite(quick, n, ncores=2):
     ns = Netns()
     backends = {}
     g = None
@@ -279,7 +279,7 @@ def suite(quick, n):
                                               stdout=log, stderr=subprocess.STDOUT)
         cmdline = (f"listen={PROXY_PORT} admin={ADMIN_PORT} "
                    f"backends=10.0.0.1:{BACKENDS[0]},10.0.0.1:{BACKENDS[1]}")
-        g = Guest(ns, smp=2, queues=2, cmdline=cmdline)
+        g = Guest(ns, smp=ncores, queues=ncores, cmdline=cmdline)
         time.sleep(0.5)
 
         def many():
@@ -288,7 +288,7 @@ def suite(quick, n):
             by = r["by_backend"]
             check(all(by.get(f"B{p}", 0) > 0 for p in BACKENDS), f"not every backend used: {by}")
             return f"{n} connections, by backend {by}"
-        case(f"proxied-{n}-connections-both-backends", many)
+        case(f"{ncores}q-proxied-{n}-connections-both-backends", many)
 
         def connect_failure():
             stop_pid(backends.pop(BACKENDS[1]))
@@ -299,11 +299,11 @@ def suite(quick, n):
             check(r["ok"] + r["closed"] == m, f"{r}")
             check(set(r["by_backend"]) <= {f"B{BACKENDS[0]}"}, f"{r}")
             return f"{r['ok']} served by {BACKENDS[0]}, {r['closed']} closed (backend {BACKENDS[1]} down)"
-        case("backend-down-closes-clients", connect_failure)
+        case(f"{ncores}q-backend-down-closes-clients", connect_failure)
 
         def stop_and_counters():
             cores = stop_guest(ns, g)
-            check(sorted(cores) == [0, 1], f"final lines for cores {sorted(cores)}: {g.tail()}")
+            check(sorted(cores) == list(range(ncores)), f"final lines for cores {sorted(cores)}: {g.tail()}")
             for c, kv in cores.items():
                 check(int(kv["done"]) > 0, f"core {c} proxied nothing: {kv}")
                 check(kv["wrong_core"] == "0", f"core {c}: wrong_core={kv['wrong_core']}")
@@ -314,7 +314,7 @@ def suite(quick, n):
             check(failed > 0, "no connect failure counted while a backend was down")
             return "; ".join(f"core {c}: done={kv['done']} connect_failed={kv['connect_failed']} "
                              f"backends={kv['backends']} wrong_core={kv['wrong_core']}" for c, kv in sorted(cores.items()))
-        case("stop-every-core-proxied-wrong-core-0", stop_and_counters)
+        case(f"{ncores}q-stop-every-core-proxied-wrong-core-0", stop_and_counters)
     finally:
         if g:
             g.stop()
@@ -328,6 +328,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--connections", type=int, default=0)
     ap.add_argument("--control", action="store_true", help="also run the RSS-off negative control")
+    ap.add_argument("--cores", type=int, default=2, help="vCPUs = queue pairs (default 2)")
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("proxy e2e ... skipped (needs root: network namespaces)")
@@ -337,7 +338,7 @@ def main():
     subprocess.run(["cargo", "build", "-q", "--release", "--target", "x86_64-unknown-none", "-p", "proxy"],
                    cwd=ROOT, check=True)
     n = a.connections or (200 if a.quick else 400)
-    suite(a.quick, n)
+    suite(a.quick, n, a.cores)
     if a.control:
         control()
     passed = sum(1 for r in results if r[1])
