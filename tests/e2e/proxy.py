@@ -21,7 +21,7 @@ are stopped by PID. Closes with `N passed, N failed`.
 With --control, also a negative control: the same guest with the device's RSS off must count
 wrong_core > 0 (see control()).
 
-Usage: tests/e2e/proxy.py [--quick] [--connections N] [--control] [--cores N]
+Usage: tests/e2e/proxy.py [--quick] [--connections N] [--control] [--cores N] [--accel tcg]
 """
 import argparse
 import os
@@ -38,6 +38,7 @@ GUEST = "10.0.0.2"
 PROXY_PORT, ADMIN_PORT = 8000, 9999
 BACKENDS = (9001, 9002)
 QEMU_TIMEOUT = 300
+ACCEL = "auto"  # --accel: auto | kvm | tcg, passed to qemu-run.sh
 
 results = []
 
@@ -162,7 +163,8 @@ class Guest:
         self.log = open(self.log_path, "wb")
         extra = ["--nic-opts", nic_opts] if nic_opts else []
         cmd = ns.exec([os.path.join(ROOT, "qemu-run.sh"), "--kernel", IMG, "--smp", str(smp), "--net", "tap",
-                       "--queues", str(queues), "--timeout", str(QEMU_TIMEOUT), "--cmdline", cmdline] + extra)
+                       "--queues", str(queues), "--timeout", str(QEMU_TIMEOUT), "--accel", ACCEL,
+                       "--cmdline", cmdline] + extra)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
         deadline = time.monotonic() + 60
@@ -329,7 +331,10 @@ def main():
     ap.add_argument("--connections", type=int, default=0)
     ap.add_argument("--control", action="store_true", help="also run the RSS-off negative control")
     ap.add_argument("--cores", type=int, default=2, help="vCPUs = queue pairs (default 2)")
+    ap.add_argument("--accel", default="auto", choices=["auto", "kvm", "tcg"])
     a = ap.parse_args()
+    global ACCEL
+    ACCEL = a.accel
     if os.geteuid() != 0:
         print("proxy e2e ... skipped (needs root: network namespaces)")
         print("\n0 passed, 0 failed")
