@@ -145,3 +145,46 @@ fn a_refused_backend_closes_the_client() {
 
     assert_eq!(w.cores.iter().map(|c| c.connections()).sum::<usize>(), 0);
 }
+
+#[test]
+fn a_client_reset_aborts_the_backend() {
+    let mut w = World::new();
+    let b = w.backend_listener();
+    let c = w.client(43000);
+    w.run(50);
+    w.sock(c).send_slice(b"partial request").unwrap();
+    w.run(50);
+    assert_eq!(w.sock(b).state(), State::Established);
+    w.sock(c).abort();
+    w.run(50);
+    assert_eq!(w.outcomes, [Outcome::Aborted]);
+    assert_eq!(w.sock(b).state(), State::Closed, "backend was reset");
+    w.run(50);
+    assert_eq!(w.cores.iter().map(|c| c.connections()).sum::<usize>(), 0);
+}
+
+#[test]
+fn a_backend_closing_first_is_forwarded_and_the_client_may_still_send() {
+    let mut w = World::new();
+    let b = w.backend_listener();
+    let c = w.client(44000);
+    w.run(50);
+    // The backend answers and closes before the client is done (an HTTP/1.0 server).
+    w.sock(b).send_slice(b"banner").unwrap();
+    w.sock(b).close();
+    w.run(50);
+    let mut buf = [0u8; 16];
+    assert_eq!(w.sock(c).recv_slice(&mut buf), Ok(6));
+    assert_eq!(&buf[..6], b"banner");
+    assert!(!w.sock(c).may_recv(), "the backend's FIN reached the client");
+    // Half-closed the other way: what the client still sends reaches the backend.
+    w.sock(c).send_slice(b"late").unwrap();
+    w.sock(c).close();
+    w.run(50);
+    assert_eq!(w.sock(b).recv_slice(&mut buf), Ok(4));
+    assert_eq!(&buf[..4], b"late");
+    w.run(50);
+    assert_eq!(w.outcomes, [Outcome::Done]);
+    w.run(11_000);
+    assert_eq!(w.cores.iter().map(|c| c.connections()).sum::<usize>(), 0);
+}
