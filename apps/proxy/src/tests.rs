@@ -176,7 +176,10 @@ fn a_backend_closing_first_is_forwarded_and_the_client_may_still_send() {
     let mut buf = [0u8; 16];
     assert_eq!(w.sock(c).recv_slice(&mut buf), Ok(6));
     assert_eq!(&buf[..6], b"banner");
-    assert!(!w.sock(c).may_recv(), "the backend's FIN reached the client");
+    assert!(
+        !w.sock(c).may_recv(),
+        "the backend's FIN reached the client"
+    );
     // Half-closed the other way: what the client still sends reaches the backend.
     w.sock(c).send_slice(b"late").unwrap();
     w.sock(c).close();
