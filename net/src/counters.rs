@@ -32,6 +32,12 @@ pub struct NetCounters {
     pub frames_from_peers: Counter,
     /// IPv4 configuration changes applied (DHCP lease gained or lost).
     pub config_updates: Counter,
+    /// TCP segments for a port of the ephemeral range that belong to another core's active
+    /// open: the steering table maps (remote, local port) to another queue, or the port is
+    /// neither held nor resting here while no connection of this core matches (bare SYNs
+    /// excluded: they open connections). Replies to
+    /// computed ports must never land here: this stays 0 when the NIC steers as predicted.
+    pub wrong_core: Counter,
     /// Polls that stopped ingress because the budget was used up with frames still queued.
     pub budget_exhausted: Counter,
 }
@@ -52,6 +58,7 @@ pub struct NetSnapshot {
     pub drop_mesh_full: u64,
     pub frames_from_peers: u64,
     pub config_updates: u64,
+    pub wrong_core: u64,
     pub budget_exhausted: u64,
 }
 
@@ -71,6 +78,7 @@ impl NetCounters {
             drop_mesh_full: self.drop_mesh_full.get(),
             frames_from_peers: self.frames_from_peers.get(),
             config_updates: self.config_updates.get(),
+            wrong_core: self.wrong_core.get(),
             budget_exhausted: self.budget_exhausted.get(),
         }
     }

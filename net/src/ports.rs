@@ -127,6 +127,20 @@ impl PortAllocator {
         Ok(port)
     }
 
+    /// Whether `port` is one of this core's: held by a connection, or resting in TIME-WAIT
+    /// at `now_us` (late segments of a finished connection are still ours).
+    pub fn holds(&self, port: u16, now_us: u64) -> bool {
+        port.checked_sub(self.lo)
+            .filter(|_| port <= self.hi)
+            .and_then(|i| self.state.get(usize::from(i)))
+            .is_some_and(|&s| s == IN_USE || s > now_us)
+    }
+
+    /// Whether `port` is in this allocator's ephemeral range.
+    pub fn in_range(&self, port: u16) -> bool {
+        (self.lo..=self.hi).contains(&port)
+    }
+
     /// Gives a port back at `now_us`; it can be handed out again after TIME-WAIT.
     pub fn release(&mut self, port: u16, now_us: u64) -> Result<(), ReleaseError> {
         let i = port
@@ -204,7 +218,9 @@ mod tests {
         assert_eq!(got.len(), expect.len());
         assert_eq!(a.allocate(local, remote, 0), Err(AllocError::Exhausted));
 
+        assert!(a.holds(got[0], 0) && a.in_range(got[0]) && !a.in_range(range.1 + 1));
         a.release(got[0], 100).unwrap();
+        assert!(a.holds(got[0], 1_099) && !a.holds(got[0], 1_100));
         assert_eq!(
             a.release(got[0], 100),
             Err(ReleaseError::NotAllocated(got[0]))

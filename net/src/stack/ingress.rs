@@ -88,6 +88,10 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                     self.mark(i);
                     return r;
                 }
+                if !syn {
+                    // A bare SYN opens a connection; it is never a reply to ours.
+                    self.check_wrong_core(&tuple);
+                }
                 if syn {
                     return self.ingress_syn(tuple);
                 }
@@ -109,6 +113,28 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 self.dev.discard();
                 PollIngressSingleResult::PacketProcessed
             }
+        }
+    }
+
+    /// A TCP segment matched no connection of this core: if its local port is in the
+    /// ephemeral range (and nobody listens on it), it is a reply to an active open, and
+    /// replies to our active opens are steered here by construction. So either the steering
+    /// table sends it elsewhere (the NIC disagrees with our prediction) or the port is not
+    /// ours (another core opened it and the reply was mis-steered): count it. Only misses
+    /// pay for the hash; a found flow was opened here with a port predicted for this queue.
+    fn check_wrong_core(&mut self, tuple: &Tuple) {
+        let port = tuple.local_port;
+        if !self.ports.in_range(port) || self.listeners.iter().any(|l| l.port == port) {
+            return;
+        }
+        let Some(local) = self.ipv4.map(|c| c.ip) else {
+            return;
+        };
+        let remote = (tuple.remote, tuple.remote_port);
+        let steered = self.ports.solver().reply_queue(local, remote, port);
+        let now_us = self.now.total_micros() as u64;
+        if steered != self.queue() || !self.ports.holds(port, now_us) {
+            self.counters.wrong_core.inc();
         }
     }
 

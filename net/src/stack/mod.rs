@@ -359,4 +359,8 @@ mod tests_dhcp;
 #[cfg(test)]
 mod tests_faults;
 #[cfg(test)]
+mod tests_halfclose;
+#[cfg(test)]
 mod tests_rss;
+#[cfg(test)]
+mod tests_wrong_core;

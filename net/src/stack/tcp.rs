@@ -246,7 +246,9 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         c: TcpConn,
         f: impl FnOnce(&[u8]) -> usize,
     ) -> Result<usize, RecvError> {
-        let (s, b) = self.user_socket_mut(c).ok_or(RecvError::BadHandle)?;
+        // Reading stays allowed after `close`: a half-closed connection still delivers what
+        // the peer sends until its FIN.
+        let (s, b) = self.user_socket_mut(c, true).ok_or(RecvError::BadHandle)?;
         let state = s.state();
         let mut empty = false;
         let r = match s.recv(|data| {
@@ -271,7 +273,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
 
     /// Queues bytes for sending; returns how many fit.
     pub fn send(&mut self, c: TcpConn, data: &[u8]) -> Result<usize, SendError> {
-        let (s, b) = self.user_socket_mut(c).ok_or(SendError::BadHandle)?;
+        let (s, b) = self.user_socket_mut(c, false).ok_or(SendError::BadHandle)?;
         let r = if !s.may_send() {
             if matches!(s.state(), State::SynSent | State::SynReceived) {
                 Err(SendError::WouldBlock)
@@ -298,7 +300,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         c: TcpConn,
         f: impl FnOnce(&mut [u8]) -> usize,
     ) -> Result<usize, SendError> {
-        let (s, b) = self.user_socket_mut(c).ok_or(SendError::BadHandle)?;
+        let (s, b) = self.user_socket_mut(c, false).ok_or(SendError::BadHandle)?;
         let r = if !s.may_send() {
             if matches!(s.state(), State::SynSent | State::SynReceived) {
                 Err(SendError::WouldBlock)
@@ -332,7 +334,10 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     }
 
     fn finish(&mut self, c: TcpConn, abort: bool) -> Result<(), CloseError> {
-        let (s, b) = self.user_socket_mut(c).ok_or(CloseError::BadHandle)?;
+        // `abort` also resets a connection we already closed (half-closed, still reading).
+        let (s, b) = self
+            .user_socket_mut(c, abort)
+            .ok_or(CloseError::BadHandle)?;
         if abort {
             s.abort();
         } else {
@@ -357,12 +362,18 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         Some((conn.set.get::<TcpSocket>(conn.handle), conn))
     }
 
-    fn user_socket_mut(&mut self, c: TcpConn) -> Option<(&mut TcpSocket<'static>, u32)> {
+    /// The socket behind a live handle of this core; `after_close` also accepts one the
+    /// application already closed.
+    fn user_socket_mut(
+        &mut self,
+        c: TcpConn,
+        after_close: bool,
+    ) -> Option<(&mut TcpSocket<'static>, u32)> {
         let slot = self.slots.get_mut(c.index as usize)?;
         let conn = slot.conn.as_mut()?;
         if slot.generation != c.generation
             || c.owner != self.dev.rx_queue().queue_index()
-            || conn.closed
+            || (conn.closed && !after_close)
             || !matches!(conn.origin, Origin::Accepted | Origin::Connected)
         {
             return None;

@@ -17,10 +17,10 @@ use super::*;
 use crate::sim::SimNic;
 
 const ROUTER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 0x99]);
-const ROUTER_IP: [u8; 4] = [10, 0, 0, 254];
+pub(super) const ROUTER_IP: [u8; 4] = [10, 0, 0, 254];
 
 /// A router that answers ARP for itself and SYN-ACKs every SYN, as any remote host would.
-fn router_answer(frame: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn router_answer(frame: &[u8]) -> Option<Vec<u8>> {
     let caps = ChecksumCapabilities::default();
     let eth = EthernetFrame::new_checked(frame).ok()?;
     let us = eth.src_addr();
