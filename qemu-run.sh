@@ -199,7 +199,10 @@ cleanup() {
 trap cleanup EXIT
 case "$net" in
     user)
-        args+=(-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:${fwd_http}-:80,hostfwd=tcp:127.0.0.1:${fwd_echo}-:7,hostfwd=udp:127.0.0.1:${fwd_echo}-:7")
+        fwd="hostfwd=tcp:127.0.0.1:${fwd_http}-:80,hostfwd=tcp:127.0.0.1:${fwd_echo}-:7,hostfwd=udp:127.0.0.1:${fwd_echo}-:7"
+        # The proxy appliance listens on 8000 (its listen= default).
+        [ "$app" = proxy ] && fwd="$fwd,hostfwd=tcp:127.0.0.1:${CORENET_FWD_PROXY:-8000}-:8000"
+        args+=(-netdev "user,id=n0,$fwd")
         args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01${nic_opts:+,$nic_opts}")
         echo "qemu-run.sh: forwarding 127.0.0.1:${fwd_http} -> guest:80 and 127.0.0.1:${fwd_echo} -> guest:7 (tcp+udp)" >&2
         # QEMU's user-mode network: the guest is 10.0.2.15, the gateway (the host) 10.0.2.2.

@@ -60,6 +60,21 @@ if [ "$host_only" = 0 ]; then
     qp=$((qp + ep))
     qf=$((qf + ef))
     rm -f "$e2e_log"
+
+    echo
+    if [ "$(id -u)" = 0 ]; then
+        echo "== proxy end-to-end (tests/e2e/proxy.py)"
+        px_log="$(mktemp)"
+        python3 tests/e2e/proxy.py 2>&1 | tee "$px_log"
+        px_rc=${PIPESTATUS[0]}
+        read -r pp pf < <(tail -n 1 "$px_log" | awk '{ print $1 + 0, $3 + 0 }')
+        if [ "$px_rc" != 0 ] && [ "$pf" = 0 ]; then pf=1; fi
+        qp=$((qp + pp))
+        qf=$((qf + pf))
+        rm -f "$px_log"
+    else
+        echo "== proxy end-to-end: skipped (needs root: network namespaces)"
+    fi
 fi
 
 echo
