@@ -38,6 +38,9 @@ pub struct NetCounters {
     /// excluded: they open connections). Replies to
     /// computed ports must never land here: this stays 0 when the NIC steers as predicted.
     pub wrong_core: Counter,
+    /// Segments for another core's connection (wrong-core arrivals the steering table
+    /// attributes to that core) handed to it over the mesh, so its connection still works.
+    pub forwarded_to_owner: Counter,
     /// Polls that stopped ingress because the budget was used up with frames still queued.
     pub budget_exhausted: Counter,
 }
@@ -59,6 +62,8 @@ pub struct NetSnapshot {
     pub frames_from_peers: u64,
     pub config_updates: u64,
     pub wrong_core: u64,
+    /// See [`NetCounters::forwarded_to_owner`].
+    pub forwarded_to_owner: u64,
     pub budget_exhausted: u64,
 }
 
@@ -79,6 +84,7 @@ impl NetCounters {
             frames_from_peers: self.frames_from_peers.get(),
             config_updates: self.config_updates.get(),
             wrong_core: self.wrong_core.get(),
+            forwarded_to_owner: self.forwarded_to_owner.get(),
             budget_exhausted: self.budget_exhausted.get(),
         }
     }

@@ -20,8 +20,9 @@ use heapless::spsc::{Consumer, Producer, Queue};
 
 use crate::config::Ipv4Config;
 
-/// Messages each ring holds.
-pub const RING: usize = 16;
+/// Messages each ring holds (ARP and DHCP frames, and bursts of segments forwarded to the
+/// core that owns their connection when the NIC does not steer by our table).
+pub const RING: usize = 128;
 
 /// Largest frame passed between cores (an Ethernet frame without FCS).
 pub const MAX_FRAME: usize = 1514;

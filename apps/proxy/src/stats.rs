@@ -63,8 +63,9 @@ impl fmt::Display for Report<'_> {
         }
         write!(
             f,
-            " wrong_core={} connected={} drop_no_socket={} retransmissions={}",
+            " wrong_core={} forwarded_to_owner={} connected={} drop_no_socket={} retransmissions={}",
             self.net.wrong_core,
+            self.net.forwarded_to_owner,
             self.net.connected,
             self.net.drop_no_socket,
             self.net.retransmissions

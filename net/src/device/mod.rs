@@ -39,7 +39,10 @@ pub struct QueueDevice<R: RxQueue, T: TxQueue> {
     /// A TX buffer reserved for the next token.
     spare: Option<TxSlot>,
     /// A frame from another core, received before the queue; replies to it are discarded.
-    injected: Option<InjectedFrame>,
+    /// A frame from another core, taken before the queue; `true` when smoltcp's replies to
+    /// it go out on our queue (a TCP segment for one of our connections), `false` when they
+    /// are discarded (ARP and DHCP frames every core sees).
+    injected: Option<(InjectedFrame, bool)>,
     stats: DeviceStats,
     /// (sequence number, sequence space) of the last TCP segment built, for the stack's
     /// retransmission count.
@@ -71,7 +74,7 @@ impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
         if self.injected.is_none() && self.len == 0 {
             self.harvest();
         }
-        if let Some(f) = &self.injected {
+        if let Some((f, _)) = &self.injected {
             return Some(f);
         }
         (self.len > 0).then(|| self.rx.frame(&self.burst[self.head]))
@@ -80,11 +83,20 @@ impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
     /// Makes `frame` the next frame smoltcp receives. Replies smoltcp makes to it are
     /// discarded: the core that received the original already answered.
     pub fn inject(&mut self, frame: InjectedFrame) {
-        self.injected = Some(frame);
+        self.injected = Some((frame, false));
+    }
+
+    /// Like [`inject`](Self::inject), but smoltcp's replies to the frame are transmitted: for
+    /// a segment another core received for one of this core's connections.
+    pub fn inject_answerable(&mut self, frame: InjectedFrame) {
+        self.injected = Some((frame, true));
     }
 
     /// Drops the next pending frame without giving it to smoltcp (e.g. it failed a check).
     pub fn discard(&mut self) {
+        if self.injected.take().is_some() {
+            return;
+        }
         if let Some(f) = self.pop() {
             self.rx.release(f);
         }
@@ -154,10 +166,27 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
         Self: 'a;
 
     fn receive(&mut self, _now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        if let Some(f) = self.injected.take() {
+        if let Some((_, answerable)) = &self.injected {
+            if !*answerable {
+                let (f, _) = self.injected.take()?;
+                return Some((
+                    QueueRxToken::Injected(f),
+                    QueueTxToken::Discard(&mut self.stats),
+                ));
+            }
+            // Its reply goes out on our queue: reserve the buffer first, as for our frames.
+            if !self.reserve() {
+                return None;
+            }
+            let (f, _) = self.injected.take()?;
             return Some((
                 QueueRxToken::Injected(f),
-                QueueTxToken::Discard(&mut self.stats),
+                QueueTxToken::Queue {
+                    tx: &mut self.tx,
+                    spare: &mut self.spare,
+                    stats: &mut self.stats,
+                    last_tcp: &mut self.last_tcp,
+                },
             ));
         }
         // Reserve the reply's buffer first: without one we must not take the frame.

@@ -21,6 +21,17 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             match msg {
                 Msg::Frame(frame) => {
                     let class = classify(&frame);
+                    if let Class::Tcp { .. } = class {
+                        // A segment for one of our connections that the NIC steered to
+                        // another core: process it as if it had arrived here.
+                        self.dev.inject_answerable(frame);
+                        if self.ingress(class, true) == PollIngressSingleResult::None {
+                            self.dev.discard(); // no TX buffer now; TCP retransmits
+                        }
+                        self.counters.frames_from_peers.inc();
+                        rx += 1;
+                        continue;
+                    }
                     self.dev.inject(frame);
                     let set = match class {
                         Class::DhcpClient | Class::Datagram => &mut self.dgram,
@@ -58,7 +69,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 rx += 1;
                 continue;
             }
-            if self.ingress(class) == PollIngressSingleResult::None {
+            if self.ingress(class, false) == PollIngressSingleResult::None {
                 break; // No TX buffer for a possible reply: leave the frame queued.
             }
             rx += 1;
@@ -70,7 +81,9 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         rx
     }
 
-    pub(super) fn ingress(&mut self, class: Class) -> PollIngressSingleResult {
+    /// Dispatches the frame at the head of the device. `from_peer`: it was forwarded by another
+    /// core (never forwarded again).
+    pub(super) fn ingress(&mut self, class: Class, from_peer: bool) -> PollIngressSingleResult {
         let now = self.now;
         match class {
             Class::Tcp { tuple, syn, rst } => {
@@ -90,7 +103,11 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 }
                 if !syn {
                     // A bare SYN opens a connection; it is never a reply to ours.
-                    self.check_wrong_core(&tuple);
+                    if let Some(owner) = self.check_wrong_core(&tuple)
+                        && !from_peer
+                    {
+                        return self.forward_to(owner);
+                    }
                 }
                 if syn {
                     return self.ingress_syn(tuple);
@@ -122,20 +139,38 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     /// table sends it elsewhere (the NIC disagrees with our prediction) or the port is not
     /// ours (another core opened it and the reply was mis-steered): count it. Only misses
     /// pay for the hash; a found flow was opened here with a port predicted for this queue.
-    fn check_wrong_core(&mut self, tuple: &Tuple) {
+    ///
+    /// Returns the core the table names when that is another one: the connection, if any, is
+    /// there (the NIC steers by its own policy, e.g. multi-queue without RSS), and the caller
+    /// hands the segment over instead of answering it with a RST.
+    fn check_wrong_core(&mut self, tuple: &Tuple) -> Option<u16> {
         let port = tuple.local_port;
         if !self.ports.in_range(port) || self.listeners.iter().any(|l| l.port == port) {
-            return;
+            return None;
         }
-        let Some(local) = self.ipv4.map(|c| c.ip) else {
-            return;
-        };
+        let local = self.ipv4.map(|c| c.ip)?;
         let remote = (tuple.remote, tuple.remote_port);
         let steered = self.ports.solver().reply_queue(local, remote, port);
         let now_us = self.now.total_micros() as u64;
         if steered != self.queue() || !self.ports.holds(port, now_us) {
             self.counters.wrong_core.inc();
         }
+        (steered != self.queue()).then_some(steered)
+    }
+
+    /// Hands the frame at the head of the device to core `owner` over the mesh.
+    fn forward_to(&mut self, owner: u16) -> PollIngressSingleResult {
+        let sent = match (self.dev.peek().map(<[u8]>::to_vec), self.mesh.as_mut()) {
+            (Some(frame), Some(m)) => m.send(usize::from(owner), Msg::Frame(frame)),
+            _ => false,
+        };
+        if sent {
+            self.counters.forwarded_to_owner.inc();
+        } else {
+            self.counters.drop_mesh_full.inc();
+        }
+        self.dev.discard();
+        PollIngressSingleResult::PacketProcessed
     }
 
     /// A SYN for no existing flow: to a listening socket if one is free and the core is

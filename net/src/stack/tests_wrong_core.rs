@@ -55,9 +55,10 @@ fn replies_to_computed_ports_all_come_home() {
 }
 
 #[test]
-fn a_nic_steering_elsewhere_is_counted_on_the_core_it_reaches() {
+fn a_nic_steering_elsewhere_is_counted_and_forwarded_to_the_owner() {
     // The stacks compute ports with `rss`; the NIC was programmed with the queues swapped
-    // (as if the driver and the stack disagreed): every reply lands on the other core.
+    // (as a NIC steering by its own policy would): every reply lands on the other core, which
+    // counts it and hands it to the core that opened the connection, so all of them open.
     let rss = RssConfig::new(2).unwrap();
     let mut swapped = rss.clone();
     for q in swapped.table.iter_mut() {
@@ -65,10 +66,19 @@ fn a_nic_steering_elsewhere_is_counted_on_the_core_it_reaches() {
     }
     let nic = SimNic::new(swapped, 1 << 12);
     let mut cores = super::tests::cores_with(&nic, &rss, true, |c| c.gateway = Some(ROUTER_IP));
-    assert_eq!(open_and_run(&mut cores, &nic, 20), 0);
+    let opened = open_and_run(&mut cores, &nic, 20);
+    assert_eq!(opened, 40);
     let w = wrong_core(&cores);
-    // Each SYN-ACK (and its retransmissions) arrives on the core that did not open it.
+    // Each SYN-ACK arrives on the core that did not open it.
     assert!(w.iter().all(|&n| n >= 20), "{w:?}");
+    let fwd: Vec<u64> = cores
+        .iter()
+        .map(|c| c.counters().snapshot().forwarded_to_owner)
+        .collect();
+    assert_eq!(
+        fwd, w,
+        "every wrong-core arrival for the other core's port is forwarded"
+    );
 }
 
 #[test]
