@@ -271,6 +271,32 @@ def run_wrk(conns, duration, threads):
     return r
 
 
+# /proc/net/tcp states of a connection still being torn down or alive: ESTABLISHED, SYN_SENT,
+# FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING.
+_BUSY = {"01", "02", "04", "05", "08", "09", "0B"}
+
+
+def open_conns():
+    n = 0
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                n += sum(1 for line in list(f)[1:] if line.split()[3] in _BUSY)
+        except OSError:
+            pass
+    return n
+
+
+def settle(limit_s):
+    """After a wrk run the guest may still be closing hundreds of connections (FIN_WAIT1 on
+    this side); the next run would pay for it. Wait, bounded, until none is left; return how
+    many were still open at the limit (recorded, 0 = clean)."""
+    deadline = time.monotonic() + limit_s
+    while (n := open_conns()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return n
+
+
 def ensure_wrk():
     if shutil.which("wrk"):
         return
@@ -310,7 +336,7 @@ def bench_guest(guest, a, results):
             print(f"  boot {guest.name} smp={smp} #{i + 1}: "
                   f"ready {fmt_s(rec.get('ready_s'))} first-200 {fmt_s(rec.get('first200_s'))}", file=sys.stderr)
         # HTTP: one boot, every connection count, warm-up + runs each.
-        budget = a.boot_timeout + len(a.conns) * (a.runs + 1) * (a.duration + 65) + 60
+        budget = a.boot_timeout + len(a.conns) * (a.runs + 1) * (a.duration + 65 + a.settle) + 60
         n += 1
         try:
             with Netns(f"httpbench-{os.getpid()}-{guest.name}-{n}"):
@@ -320,7 +346,12 @@ def bench_guest(guest, a, results):
                 try:
                     for c in a.conns:
                         run_wrk(c, min(2, a.duration), a.threads)  # warm-up, not recorded
-                        runs = [run_wrk(c, a.duration, a.threads) for _ in range(a.runs)]
+                        settle(a.settle)
+                        runs = []
+                        for _ in range(a.runs):
+                            r = run_wrk(c, a.duration, a.threads)
+                            r["left_open_after_settle"] = settle(a.settle)
+                            runs.append(r)
                         row = {"guest": guest.name, "smp": smp, "conns": c, "runs": runs,
                                "rps": med([r.get("rps") for r in runs]),
                                "p50_ms": med([r.get("p50_ms") for r in runs]),
@@ -387,6 +418,16 @@ def print_tables(summary, a):
               f"{fmt_s(r['first200_s_median']):>10} {mm:>16}")
 
 
+def plot(json_path, outdir):
+    """PNG plots through bench/http_plot.py with the first Python that has matplotlib (Debian's
+    is python3-matplotlib for /usr/bin/python3); skipped with a note otherwise."""
+    for py in dict.fromkeys([sys.executable, "/usr/bin/python3"]):
+        if os.path.exists(py) and subprocess.run([py, "-c", "import matplotlib"], capture_output=True).returncode == 0:
+            subprocess.run([py, os.path.join(ROOT, "bench/http_plot.py"), json_path, outdir], timeout=120)
+            return
+    print("plots skipped: no matplotlib (apt-get install python3-matplotlib)")
+
+
 def machine_info():
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     flags = next((line for line in open("/proc/cpuinfo") if line.startswith("flags")), "")
@@ -414,7 +455,10 @@ def main():
     p.add_argument("--boots", type=int, default=5, help="extra boot-only runs per guest and vCPU count")
     p.add_argument("--threads", type=int, default=1, help="wrk threads (the host has 2 cores, shared with QEMU)")
     p.add_argument("--boot-timeout", type=int, default=120)
+    p.add_argument("--settle", type=int, default=30,
+                   help="max seconds to wait after each wrk run for the connections to close")
     p.add_argument("--json", default=os.path.join(ROOT, "target/bench/http.json"))
+    p.add_argument("--plots", help="folder for the PNG plots (default: the JSON file's folder)")
     a = p.parse_args()
     if a.quick:
         a.runs, a.duration, a.smp, a.conns, a.boots = 1, 2, "1", "10,100", 1
@@ -438,7 +482,7 @@ def main():
     results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "command": " ".join(sys.argv), "machine": machine_info(),
                "params": {"runs": a.runs, "duration_s": a.duration, "smp": a.smp, "conns": a.conns,
-                          "boots": a.boots, "wrk_threads": a.threads,
+                          "boots": a.boots, "wrk_threads": a.threads, "settle_s": a.settle,
                           "wrk": " ".join(wrk_argv(max(a.conns), a.duration, a.threads))},
                "guests": {}, "boot": [], "http": [], "errors": [], "console_tail": {}}
     for name in names:
@@ -461,6 +505,7 @@ def main():
     for e in results["errors"]:
         print(f"error: {e['guest']}{' smp=' + str(e['smp']) if 'smp' in e else ''}: {e['error'].splitlines()[0]}")
     print(f"\nresults: {a.json}")
+    plot(a.json, a.plots or os.path.dirname(os.path.abspath(a.json)))
     return 0 if results["http"] else 1
 
 
