@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """bench/http_plot.py: PNG plots of a bench/http_bench.py results file (needs matplotlib).
 
-Usage: bench/http_plot.py RESULTS.json OUTDIR
-Writes OUTDIR/http-rps.png (requests/s vs connections), OUTDIR/http-latency.png (p50/p99 vs
+Usage: bench/http_plot.py RESULTS.json OUTDIR [PREFIX]
+Writes OUTDIR/PREFIXhttp-rps.png (requests/s vs connections), OUTDIR/http-latency.png (p50/p99 vs
 connections) and OUTDIR/boot.png (process start -> ready / first 200). Debian's matplotlib is
 `apt-get install python3-matplotlib`, for /usr/bin/python3.
 """
@@ -25,10 +25,11 @@ def series(rows):
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
     res = json.load(open(sys.argv[1]))
     outdir = sys.argv[2]
+    pre = sys.argv[3] if len(sys.argv) == 4 else ""
     os.makedirs(outdir, exist_ok=True)
     title = f"{res['machine']['accel'].upper()}, {res['machine']['cpu']} x{res['machine']['host_cpus']} ({res['date'][:10]})"
     s = series(res["summary"]["http"])
@@ -39,11 +40,12 @@ def main():
     ax.set_xscale("log")
     ax.set_xlabel("concurrent connections (wrk)")
     ax.set_ylabel("requests/s (median)")
+    ax.set_ylim(bottom=0)
     ax.set_title(f"HTTP, same small page\n{title}", fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(os.path.join(outdir, "http-rps.png"), dpi=110)
+    fig.savefig(os.path.join(outdir, pre + "http-rps.png"), dpi=110)
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for (g, smp), rows in s.items():
@@ -59,7 +61,7 @@ def main():
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(outdir, "http-latency.png"), dpi=110)
+    fig.savefig(os.path.join(outdir, pre + "http-latency.png"), dpi=110)
 
     boots = [b for b in res["summary"]["boot"] if b["ready_s_median"] is not None]
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -70,11 +72,12 @@ def main():
     ax.set_xticks(list(xs))
     ax.set_xticklabels(labels)
     ax.set_ylabel("ms from QEMU process start (median)")
+    ax.set_ylim(bottom=0)
     ax.set_title(f"Boot\n{title}", fontsize=10)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(os.path.join(outdir, "boot.png"), dpi=110)
-    print(f"plots: {outdir}/http-rps.png http-latency.png boot.png")
+    fig.savefig(os.path.join(outdir, pre + "boot.png"), dpi=110)
+    print(f"plots: {outdir}/{pre}http-rps.png, {pre}http-latency.png, {pre}boot.png")
 
 
 if __name__ == "__main__":
