@@ -32,7 +32,11 @@ while [ $# -gt 0 ]; do
 done
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (network namespace + tap)" >&2; exit 2; }
 
-eval "$("$here/build.sh" | grep -E '^(KERNEL|INITRD|CMDLINE)=' | sed 's/^\([A-Z]*\)=\(.*\)$/\1=\x27\2\x27/')"
+KERNEL="" INITRD="" CMDLINE=""
+while IFS='=' read -r key value; do
+    case "$key" in KERNEL) KERNEL="$value" ;; INITRD) INITRD="$value" ;; CMDLINE) CMDLINE="$value" ;; esac
+done < <("$here/build.sh")
+[ -f "$KERNEL" ] && [ -f "$INITRD" ] || { echo "run.sh: build.sh gave no kernel/initrd" >&2; exit 1; }
 qargs=(--kernel "$KERNEL" --net tap --smp "$smp" --cmdline "ip=10.0.0.2/24 gw=10.0.0.1 $CMDLINE" -- -initrd "$INITRD")
 
 ns="lgbench-$$"
