@@ -259,13 +259,37 @@ def wrk_argv(conns, duration, threads):
             "--latency", "--timeout", "5s", f"http://{GUEST_IP}/"]
 
 
+def established():
+    n = 0
+    with open("/proc/net/tcp") as f:
+        for line in list(f)[1:]:
+            fields = line.split()
+            # remote address 10.0.0.2:80 is 0200000A:0050 in /proc/net/tcp
+            n += fields[3] == "01" and fields[2] == "0200000A:0050"
+    return n
+
+
 def run_wrk(conns, duration, threads):
+    """One wrk run; also samples (every 0.5 s) how many connections to the guest are
+    established, since wrk does not say how many of its connections ever got through."""
     argv = wrk_argv(conns, duration, threads)
+    peak = [0]
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(0.5):
+            peak[0] = max(peak[0], established())
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
     try:
         p = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
     except subprocess.TimeoutExpired:
         return {"rps": None, "error": "wrk did not finish in time", "argv": argv}
+    finally:
+        done.set()
+        t.join(timeout=5)
     r = parse_wrk(p.stdout)
+    r["peak_established"] = peak[0]
     if p.returncode != 0 or r["rps"] is None:
         r["error"] = (p.stderr or p.stdout).strip()[-300:]
     return r
@@ -357,11 +381,12 @@ def bench_guest(guest, a, results):
                                "p50_ms": med([r.get("p50_ms") for r in runs]),
                                "p99_ms": med([r.get("p99_ms") for r in runs]),
                                "socket_errors": sum(sum(r.get("errors", {}).values()) for r in runs),
+                               "peak_established": med([r.get("peak_established") for r in runs]),
                                "non_2xx": sum(r.get("non_2xx", 0) for r in runs)}
                         results["http"].append(row)
                         print(f"  http {guest.name} smp={smp} c={c}: {fmt_num(row['rps'])} req/s "
                               f"p50 {fmt_ms(row['p50_ms'])} p99 {fmt_ms(row['p99_ms'])} "
-                              f"errors {row['socket_errors']}", file=sys.stderr)
+                              f"errors {row['socket_errors']} peak-established {row['peak_established']}", file=sys.stderr)
                 finally:
                     b.stop()
                     results["console_tail"][f"{guest.name}-smp{smp}"] = b.lines[-20:]
@@ -398,18 +423,19 @@ def summarize(results):
         lin = base.get((r["smp"], r["conns"]))
         ratio = r["rps"] / lin["rps"] if lin and lin["rps"] and r["rps"] is not None else None
         summary["http"].append({k: r[k] for k in ("guest", "smp", "conns", "rps", "p50_ms", "p99_ms",
-                                                  "socket_errors", "non_2xx")} | {"rps_vs_linux": ratio})
+                                                  "socket_errors", "non_2xx", "peak_established")} | {"rps_vs_linux": ratio})
     return summary
 
 
 def print_tables(summary, a):
     print(f"\nHTTP (wrk -t{a.threads} -d{a.duration}s --latency, median of {a.runs} runs; "
           "TCG: mostly guest instructions per request)")
-    print(f"{'guest':8} {'vCPU':>4} {'conns':>6} {'req/s':>9} {'p50':>10} {'p99':>10} {'sock.err':>8} {'vs linux':>8}")
+    print(f"{'guest':8} {'vCPU':>4} {'conns':>6} {'req/s':>9} {'p50':>10} {'p99':>10} {'sock.err':>8} "
+          f"{'estab.':>7} {'vs linux':>8}")
     for r in summary["http"]:
         ratio = "-" if r["rps_vs_linux"] is None else f"{r['rps_vs_linux']:.2f}x"
         print(f"{r['guest']:8} {r['smp']:>4} {r['conns']:>6} {fmt_num(r['rps']):>9} {fmt_ms(r['p50_ms']):>10} "
-              f"{fmt_ms(r['p99_ms']):>10} {r['socket_errors']:>8} {ratio:>8}")
+              f"{fmt_ms(r['p99_ms']):>10} {r['socket_errors']:>8} {fmt_num(r['peak_established']):>7} {ratio:>8}")
     print("\nBoot (QEMU process start -> ready line / -> first HTTP 200; medians)")
     print(f"{'guest':8} {'vCPU':>4} {'n':>3} {'ready':>9} {'first 200':>10} {'ready min/max':>16}")
     for r in summary["boot"]:
