@@ -167,13 +167,17 @@ class Boot:
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        if not self.ready.wait(boot_timeout) or self.t_ready is None:
+        try:
+            if not self.ready.wait(boot_timeout) or self.t_ready is None:
+                tail = "\n".join(self.lines[-15:])
+                raise RuntimeError(f"{guest.name}: no '{guest.ready_prefix}' within {boot_timeout}s "
+                                   f"(exit {self.proc.poll()}); console tail:\n{tail}")
+            self.ready_s = self.t_ready - self.t0
+            self.first200_s = self._first_200(deadline=self.t0 + boot_timeout) - self.t0
+        except BaseException:
+            # Any failure here, SIGTERM and Ctrl-C included: nobody else holds this boot to stop it.
             self.kill()
-            tail = "\n".join(self.lines[-15:])
-            raise RuntimeError(f"{guest.name}: no '{guest.ready_prefix}' within {boot_timeout}s "
-                               f"(exit {self.proc.returncode}); console tail:\n{tail}")
-        self.ready_s = self.t_ready - self.t0
-        self.first200_s = self._first_200(deadline=self.t0 + boot_timeout) - self.t0
+            raise
 
     def _read(self):
         for raw in self.proc.stdout:
@@ -211,13 +215,33 @@ class Boot:
         self.kill()
 
     def kill(self):
-        if self.proc.poll() is None:
+        # qemu-run.sh's `timeout` moves QEMU into a process group of its own, so the group of
+        # qemu-run.sh is not enough: kill every process of the session started for this boot
+        # (its id is qemu-run.sh's pid, start_new_session), each by its pid.
+        for pid in session_members(self.proc.pid):
             try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         self.proc.wait()
         self.reader.join(timeout=5)
+
+
+def session_members(sid):
+    """Pids of the live processes in session `sid` (field 6 of /proc/PID/stat)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) "
+        if len(fields) > 3 and fields[3] == str(sid):
+            pids.append(int(d))
+    return pids
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,8 +375,10 @@ def bench_guest(guest, a, results):
             try:
                 with Netns(f"httpbench-{os.getpid()}-{guest.name}-{n}"):
                     b = Boot(guest, smp, hard_timeout=a.boot_timeout + 30, boot_timeout=a.boot_timeout)
-                    rec.update(ready_s=b.ready_s, first200_s=b.first200_s)
-                    b.stop()
+                    try:
+                        rec.update(ready_s=b.ready_s, first200_s=b.first200_s)
+                    finally:
+                        b.stop()
             except Exception as e:  # noqa: BLE001 - recorded, the run goes on
                 rec["error"] = str(e)
                 print(f"http_bench.py: {guest.name} smp={smp} boot {i + 1}: {e}", file=sys.stderr)
@@ -498,6 +524,9 @@ def main():
     for g in names:
         if g not in GUESTS:
             p.error(f"unknown guest {g} (known: {', '.join(GUESTS)})")
+    # SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so QEMU is killed and the namespace
+    # deleted by the `finally`/`with` blocks.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ensure_wrk()
     # wrk needs a descriptor per connection.
     need = max(a.conns) + 1024

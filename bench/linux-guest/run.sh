@@ -42,7 +42,9 @@ qargs=(--kernel "$KERNEL" --net tap --smp "$smp" --cmdline "ip=10.0.0.2/24 gw=10
 ns="lgbench-$$"
 ip netns add "$ns"
 cleanup() {
-    if [ -n "${qpid:-}" ]; then kill -KILL -- "-$qpid" 2>/dev/null || true; fi
+    # Every process of the session started for QEMU (timeout moves QEMU into a process group
+    # of its own, so the group is not enough), selected by the session id.
+    if [ -n "${qpid:-}" ]; then pkill -KILL -s "$qpid" 2>/dev/null || true; fi
     ip netns del "$ns" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -53,11 +55,18 @@ if [ "$dry" = 1 ]; then
     exit 0
 fi
 
+# QEMU runs in its own session/process group, so that it is killed as a group by its id on every
+# exit path (Ctrl-C included: the traps below turn signals into an exit, which runs cleanup).
+trap 'exit 130' INT
+trap 'exit 143' TERM
 if [ "${#cmd[@]}" = 0 ]; then
-    # Interactive: console on this terminal. `timeout` puts QEMU in its own process group and
-    # kills the whole group when the time is up.
-    ip netns exec "$ns" timeout -k 5 "$timeout_s" "$root/qemu-run.sh" "${qargs[@]}"
-    exit $?
+    # Interactive: the guest's console output on this terminal until it powers off or times out.
+    setsid ip netns exec "$ns" timeout -k 5 "$timeout_s" "$root/qemu-run.sh" "${qargs[@]}" < /dev/null &
+    qpid=$!
+    rc=0
+    wait "$qpid" || rc=$?
+    qpid=""
+    exit "$rc"
 fi
 
 # Scripted: wait for the ready line, run CMD in the namespace, then ask for poweroff.
