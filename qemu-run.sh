@@ -27,6 +27,7 @@ cmdline=""
 timeout_s=0
 profile=release
 kernel=""
+initrd=""
 grub=0
 acpi=""
 dry_run=0
@@ -44,6 +45,7 @@ this terminal; the script's exit status is the guest's exit code.
 Options:
   --app NAME        appliance to boot (a package under apps/ or tests/); default: httpd
   --kernel PATH     boot this prebuilt image instead of building (used by `cargo run`)
+  --initrd FILE     pass an initial ramdisk (for booting other kernels, e.g. the Linux baseline)
   --smp N           vCPUs (default 2)
   --mem SIZE        guest memory, QEMU syntax (default 512M)
   --machine M       q35 (PCIe, qboot firmware when present) or microvm (virtio-mmio); default q35
@@ -89,6 +91,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --app) app="${2:?}"; shift 2 ;;
         --kernel) kernel="${2:?}"; shift 2 ;;
+        --initrd) initrd="${2:?}"; shift 2 ;;
         --smp) smp="${2:?}"; shift 2 ;;
         --mem) mem="${2:?}"; shift 2 ;;
         --machine) machine="${2:?}"; shift 2 ;;
@@ -197,6 +200,9 @@ cleanup() {
     if [ -n "${qemu_pid:-}" ] && kill -0 "$qemu_pid" 2>/dev/null; then kill "$qemu_pid" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
+# A harness that stops this script stops QEMU too (timeout runs it in its own process group).
+trap 'exit 143' TERM
+trap 'exit 130' INT
 case "$net" in
     user)
         fwd="hostfwd=tcp:127.0.0.1:${fwd_http}-:80,hostfwd=tcp:127.0.0.1:${fwd_echo}-:7,hostfwd=udp:127.0.0.1:${fwd_echo}-:7"
@@ -256,6 +262,7 @@ if [ "$grub" = 1 ]; then
     args+=(-cdrom "$iso" -boot d)
 else
     args+=(-kernel "$kernel")
+    [ -n "$initrd" ] && args+=(-initrd "$initrd")
     [ -n "$cmdline" ] && args+=(-append "$cmdline")
 fi
 args+=("${extra[@]}")
@@ -267,10 +274,12 @@ fi
 
 # ---- run, with a hard timeout, and map QEMU's status back to the guest's ----
 set +e
+# QEMU keeps this script's stdin (the serial console's input) although it runs in the
+# background, which is what lets the script stop it on exit.
 if [ "$timeout_s" -gt 0 ]; then
-    timeout -k 5 "$timeout_s" qemu-system-x86_64 "${args[@]}" </dev/null &
+    timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 "${args[@]}" <&0 &
 else
-    qemu-system-x86_64 "${args[@]}" &
+    qemu-system-x86_64 "${args[@]}" <&0 &
 fi
 qemu_pid=$!
 wait "$qemu_pid"
