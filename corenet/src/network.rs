@@ -160,6 +160,21 @@ struct SoftHw {
     tx: NetTx,
 }
 
+/// Sizes the listen backlog and the connection limit from this core's heap, so that a client
+/// opening connections without end gets RSTs (counted as refused) instead of exhausting the
+/// heap: every socket, listening or connected, holds `2 * tcp_buffer` bytes of buffers.
+fn size_for_heap(cfg: &mut StackConfig, heap: u64) {
+    let per_socket = 2 * cfg.tcp_buffer as u64 + 8 * 1024;
+    // A burst of SYNs (a load generator opening its connections at once) should find listening
+    // sockets ready: up to 64 per port, fewer on small heaps.
+    cfg.backlog = ((heap >> 20) as usize).clamp(8, 64);
+    // Two listening ports (as the bundled appliances use), a quarter of the heap for the
+    // appliance's own state, the rest for connections.
+    let listeners = 2 * cfg.backlog as u64 * per_socket;
+    let budget = heap.saturating_sub(listeners).saturating_sub(heap / 4);
+    cfg.max_connections = ((budget / per_socket) as usize).clamp(16, 16_384);
+}
+
 /// Frames the distributor moves per direction per pass.
 const PUMP_BUDGET: usize = 64;
 /// Frame buffers per direction per core in software mode.
@@ -253,6 +268,7 @@ impl Network {
         };
         let mut cfg = StackConfig::new(info.mac, ip, prefix, core.seed());
         cfg.gateway = gw;
+        size_for_heap(&mut cfg, corenet_kernel::cpu::this().heap.size() as u64);
         let now_us = core.now_ns() / 1000;
         let stack =
             CoreStack::new(cfg, &rss, rx, tx, mesh, now_us).map_err(NetStartError::Stack)?;

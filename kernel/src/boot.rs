@@ -284,17 +284,24 @@ extern "C" fn corenet_boot_main(eax: u32, ebx: u32) -> ! {
     );
 
     mark(3);
-    let heap_total = config.heap * cores as u64;
+    // Leave room for the DMA pools before sizing default heaps from what is free.
+    let heap_size = config.heap.unwrap_or_else(|| {
+        Config::default_heap(
+            fa.free_bytes().saturating_sub(config.dma * cores as u64),
+            cores,
+        )
+    });
+    let heap_total = heap_size * cores as u64;
     let heap_base = fa.alloc(heap_total, 2 << 20).unwrap_or_else(|| {
         boot_fail(format_args!(
             "no room for {cores} heaps of {} MiB ({} MiB free): lower heap= or add memory",
-            config.heap >> 20,
+            heap_size >> 20,
             fa.free_bytes() >> 20
         ))
     });
     // SAFETY: the range was just taken from the frame allocator (RAM, identity mapped
     // writable); no other core runs yet.
-    unsafe { heap::init_heaps(heap_base as usize, config.heap as usize, cores) };
+    unsafe { heap::init_heaps(heap_base as usize, heap_size as usize, cores) };
     let mut dma_base: Vec<u64, MAX_CORES> = Vec::new();
     for c in 0..cores {
         let b = fa.alloc(config.dma, 2 << 20).unwrap_or_else(|| {
@@ -307,7 +314,7 @@ extern "C" fn corenet_boot_main(eax: u32, ebx: u32) -> ! {
     }
     log::info!(
         "memory: {cores} cores x ({} MiB heap + {} MiB DMA) in 2 MiB pages; {} of {} MiB left free",
-        config.heap >> 20,
+        heap_size >> 20,
         config.dma >> 20,
         fa.free_bytes() >> 20,
         free_before >> 20

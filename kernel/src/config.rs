@@ -3,7 +3,7 @@
 //! | key | meaning | default |
 //! |---|---|---|
 //! | `log=` | `error`, `warn`, `info`, `debug`, `trace` or `off` | `info` |
-//! | `heap=` | heap per core, e.g. `16M` (rounded up to 2 MiB) | `16M` |
+//! | `heap=` | heap per core, e.g. `64M` (rounded up to 2 MiB) | half the free RAM shared by the cores, 16M to 256M each |
 //! | `dma=` | DMA pool per core (rounded up to 2 MiB) | `8M` |
 //! | `cores=` | use at most this many cores | all in the MADT |
 //!
@@ -18,8 +18,9 @@ use log::LevelFilter;
 pub struct Config {
     /// Log level.
     pub log: LevelFilter,
-    /// Heap bytes per core (multiple of 2 MiB).
-    pub heap: u64,
+    /// Heap bytes per core (multiple of 2 MiB); `None`: sized from free memory at boot
+    /// ([`Config::default_heap`]).
+    pub heap: Option<u64>,
     /// DMA pool bytes per core (multiple of 2 MiB).
     pub dma: u64,
     /// Upper bound on cores used.
@@ -30,7 +31,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             log: LevelFilter::Info,
-            heap: 16 << 20,
+            heap: None,
             dma: 8 << 20,
             max_cores: None,
         }
@@ -78,6 +79,14 @@ fn size<'a>(key: &'static str, value: &'a str, min: u64) -> Result<u64, ConfigEr
 }
 
 impl Config {
+    /// The heap per core when `heap=` is not given: half of `free` bytes shared by `cores`,
+    /// at least 16 MiB and at most 256 MiB each, in 2 MiB units. Connections cost heap (TCP
+    /// buffers), so a bigger machine serves more of them without being told.
+    pub fn default_heap(free: u64, cores: usize) -> u64 {
+        let share = free / 2 / (cores.max(1) as u64);
+        (share.clamp(16 << 20, 256 << 20) / TWO_MIB) * TWO_MIB
+    }
+
     /// Parses corenet's keys out of `cmdline`; other keys are left to the appliance.
     pub fn parse<'a>(cmdline: &Cmdline<'a>) -> Result<Self, ConfigError<'a>> {
         let mut c = Self::default();
@@ -99,7 +108,7 @@ impl Config {
             };
         }
         if let Some(v) = cmdline.get("heap") {
-            c.heap = size("heap", v, TWO_MIB)?;
+            c.heap = Some(size("heap", v, TWO_MIB)?);
         }
         if let Some(v) = cmdline.get("dma") {
             c.dma = size("dma", v, TWO_MIB)?;
@@ -125,9 +134,18 @@ mod tests {
         assert_eq!(Config::parse(&Cmdline("")).unwrap(), Config::default());
         let c = Config::parse(&Cmdline("log=debug heap=5M dma=2M cores=3 app=x")).unwrap();
         assert_eq!(c.log, LevelFilter::Debug);
-        assert_eq!(c.heap, 6 << 20, "rounded up to 2 MiB");
+        assert_eq!(c.heap, Some(6 << 20), "rounded up to 2 MiB");
         assert_eq!(c.dma, 2 << 20);
         assert_eq!(c.max_cores, Some(3));
+    }
+
+    #[test]
+    fn default_heap_scales_with_memory_and_cores() {
+        assert_eq!(Config::default_heap(480 << 20, 2), 120 << 20);
+        assert_eq!(Config::default_heap(480 << 20, 8), 30 << 20);
+        assert_eq!(Config::default_heap(100 << 20, 8), 16 << 20, "floor");
+        assert_eq!(Config::default_heap(64 << 30, 2), 256 << 20, "ceiling");
+        assert_eq!(Config::default_heap(481 << 20, 3) % (2 << 20), 0);
     }
 
     #[test]
