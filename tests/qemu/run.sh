@@ -117,6 +117,16 @@ if [ "$(id -u)" = 0 ] && command -v ip >/dev/null; then
     nic_case nic-rss-microvm-2q 2 microvm 2
     nic_case nic-device-steering-q35-2q 2 q35 2 rss=off
     nic_case nic-software-steering-q35-1q 2 q35 1
+    burst_log="$logs/nic-burst-recovery-2q.log"
+    if "$root/tests/repro/burst-wedge.sh" 2 >"$burst_log" 2>&1; then
+        passed=$((passed + 1))
+        echo "qemu nic-burst-recovery-2q ... ok ($(tail -n 1 "$burst_log"))"
+    else
+        failed=$((failed + 1))
+        failures+=("nic-burst-recovery-2q")
+        echo "qemu nic-burst-recovery-2q ... FAILED (log: target/qemu-tests/nic-burst-recovery-2q.log)"
+        tail -n 10 "$burst_log" | sed 's/^/    | /'
+    fi
     if [ "$quick" = 0 ]; then
         nic_case nic-rss-microvm-4q 4 microvm 4
         nic_case nic-software-steering-microvm-1q 4 microvm 1

@@ -37,6 +37,8 @@ struct Httpd {
     udp: Option<UdpSocket>,
     limits: Limits,
     next_publish_ns: u64,
+    next_debug_ns: u64,
+    polls_since: u64,
 }
 
 impl Httpd {
@@ -48,6 +50,8 @@ impl Httpd {
             udp: None,
             limits: Limits::default(),
             next_publish_ns: 0,
+            next_debug_ns: 0,
+            polls_since: 0,
         }
     }
 }
@@ -187,7 +191,23 @@ impl Appliance for Httpd {
         if now >= self.next_publish_ns {
             self.next_publish_ns = now + 100_000_000;
             metrics::publish(core, net, self.http.len() + self.echo.len());
+            if now >= self.next_debug_ns {
+                self.next_debug_ns = now + 2_000_000_000;
+                let (rx, tx) = net.stack.queue_counters();
+                corenet::log::debug!(
+                    "httpd: polls={} rx={} tx={} tx_drops={} stack_conns={} http={} echo={}",
+                    self.polls_since,
+                    rx.packets.get(),
+                    tx.packets.get(),
+                    tx.drops.get(),
+                    net.stack.connections(),
+                    self.http.len(),
+                    self.echo.len()
+                );
+                self.polls_since = 0;
+            }
         }
+        self.polls_since += 1;
         if work { Step::Busy } else { Step::Idle }
     }
 }

@@ -36,8 +36,23 @@ pub struct VirtioRx {
     owners: Owners,
     /// Buffers dropped by the current burst (`Verdict::Bad`).
     rejected: [u16; MAX_QUEUE_SIZE],
+    /// Bursts in a row that found nothing: after [`IDLE_KICK`] of them the doorbell is rung
+    /// once even if the suppression state says it is not needed (see `burst`).
+    idle: u32,
     counters: QueueCounters,
 }
+
+/// Empty bursts between two unconditional receive doorbells.
+///
+/// QEMU 7.2 with `rss=on` but no eBPF steering (its software RSS) can leave a receive queue
+/// stalled after an overload: a frame redirected from one queue's backend to another queue that
+/// had no buffers waits on the first queue's backend, which is only flushed when *that* queue is
+/// notified, and a queue with buffers to spare never notifies. Seen as a queue receiving nothing
+/// after a 1 000-connection burst on 2 queues (tests/repro/burst-wedge.sh), and not with a
+/// single queue or with `rss=off`. A doorbell costs one MMIO write; polling cores spin through
+/// empty bursts far faster than this, so the cost is negligible and a stall lasts a few
+/// milliseconds instead of forever.
+pub const IDLE_KICK: u32 = 4096;
 
 impl VirtioRx {
     /// Posts every buffer (publishing, without a doorbell: the device is not live yet).
@@ -58,6 +73,7 @@ impl VirtioRx {
             queue,
             owners,
             rejected: [0; MAX_QUEUE_SIZE],
+            idle: 0,
             counters: QueueCounters::new(),
         };
         rx.ring.publish();
@@ -137,6 +153,14 @@ impl VirtioRx {
         if n > 0 {
             self.counters.packets.add(n as u64);
             self.counters.bytes.add(bytes);
+            self.idle = 0;
+        } else {
+            self.idle += 1;
+            if self.idle >= IDLE_KICK {
+                self.idle = 0;
+                self.ring.kick();
+                self.counters.doorbells.inc();
+            }
         }
         if errors > 0 {
             self.counters.errors.add(errors);
