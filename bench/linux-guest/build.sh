@@ -83,7 +83,7 @@ done <<< "$uris"
 
 # ---- cache check ----
 stamp="$( { printf '%s\n' "${files[@]}" "$CMDLINE" "${want_modules[@]}";
-            sha256sum "$here/build.sh" "$here/init" "$here/nginx.conf" "$here/index.html" | cut -d' ' -f1; } | sha256sum | cut -d' ' -f1)"
+            sha256sum "$here/build.sh" "$here/init" "$here/nginx.conf" "$here/../../apps/httpd/static/index.html" | cut -d' ' -f1; } | sha256sum | cut -d' ' -f1)"
 emit() {
     echo "KERNEL=$out/vmlinuz"
     echo "INITRD=$out/initrd.img"
@@ -146,7 +146,7 @@ done
 echo "$ldd_out" > "$out/ldd.txt"
 
 cp "$here/nginx.conf" "$s/etc/nginx/nginx.conf"
-cp "$here/index.html" "$s/srv/www/index.html"
+cp "$here/../../apps/httpd/static/index.html" "$s/srv/www/index.html"
 printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$s/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$s/etc/group"
 chmod 755 "$s/srv" "$s/srv/www"; chmod 644 "$s/srv/www/index.html"
