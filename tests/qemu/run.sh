@@ -97,13 +97,14 @@ case_run suite-microvm-acpi-smp4 0 'corenet: ready cores=4 |||^[0-9]+ passed, 0 
     --kernel "$tests_img" --machine microvm --acpi on --smp 4 --mem 2G
 
 # NIC steering against Linux in a private network namespace (needs root for netns and taps).
-nic_case() {
-    local name="$1"
-    shift
+# script_case NAME SCRIPT ARGS...: a case that is a whole script (its last line is the summary).
+script_case() {
+    local name="$1" script="$2"
+    shift 2
     local log="$logs/${name}.log"
-    if "$root/tests/qemu/nic-rss.sh" "$@" >"$log" 2>&1; then
+    if "$script" "$@" >"$log" 2>&1; then
         passed=$((passed + 1))
-        echo "qemu $name ... ok ($(grep -a 'nic-tests: PASS' "$log" | sed 's/.*steering=/steering=/'))"
+        echo "qemu $name ... ok ($(grep -a 'nic-tests: PASS' "$log" | sed 's/.*steering=/steering=/'; tail -n 1 "$log" | grep -v ': ok$'))"
     else
         failed=$((failed + 1))
         failures+=("$name")
@@ -111,22 +112,18 @@ nic_case() {
         tail -n 15 "$log" | sed 's/^/    | /'
     fi
 }
+nic_case() {
+    local name="$1"
+    shift
+    script_case "$name" "$root/tests/qemu/nic-rss.sh" "$@"
+}
 if [ "$(id -u)" = 0 ] && command -v ip >/dev/null; then
     nic_case nic-rss-q35-2q 2 q35 2
     nic_case nic-rss-q35-4q 4 q35 4
     nic_case nic-rss-microvm-2q 2 microvm 2
     nic_case nic-device-steering-q35-2q 2 q35 2 rss=off
     nic_case nic-software-steering-q35-1q 2 q35 1
-    burst_log="$logs/nic-burst-recovery-2q.log"
-    if "$root/tests/repro/burst-wedge.sh" 2 >"$burst_log" 2>&1; then
-        passed=$((passed + 1))
-        echo "qemu nic-burst-recovery-2q ... ok ($(tail -n 1 "$burst_log"))"
-    else
-        failed=$((failed + 1))
-        failures+=("nic-burst-recovery-2q")
-        echo "qemu nic-burst-recovery-2q ... FAILED (log: target/qemu-tests/nic-burst-recovery-2q.log)"
-        tail -n 10 "$burst_log" | sed 's/^/    | /'
-    fi
+    script_case nic-burst-recovery-2q "$root/tests/repro/burst-wedge.sh" 2
     if [ "$quick" = 0 ]; then
         nic_case nic-rss-microvm-4q 4 microvm 4
         nic_case nic-software-steering-microvm-1q 4 microvm 1

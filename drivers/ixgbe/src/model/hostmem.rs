@@ -61,10 +61,11 @@ impl HostMem {
     pub(crate) fn write(&mut self, addr: u64, data: &[u8]) -> bool {
         match self.find(addr, data.len()) {
             Some(p) => {
-                // SAFETY: `find` checked that `p..p + data.len()` lies inside a live
-                // allocation of ours; the driver may hold raw pointers into it but never a
-                // reference across this call (it accesses DMA memory volatilely, and only
-                // exposes buffers the device does not own).
+                // The driver may hold raw pointers into this memory but never a reference across
+                // this call (it accesses DMA memory volatilely, and only exposes buffers the
+                // device does not own).
+                // SAFETY: `find` checked that `p..p + data.len()` lies inside a live allocation
+                // of ours; see above for aliasing.
                 unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
                 true
             }
