@@ -197,6 +197,35 @@ static SOFT: [Mutex<Option<(SoftRx, SoftTx)>>; MAX_CORES] = [const { Mutex::new(
 static SOFT_RSS: spin::Once<RssConfig> = spin::Once::new();
 static MESH_READY: AtomicBool = AtomicBool::new(false);
 
+/// An IPv4 address, dotted, or `none`.
+struct Dotted(Option<[u8; 4]>);
+
+impl core::fmt::Display for Dotted {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some([a, b, c, d]) => write!(f, "{a}.{b}.{c}.{d}"),
+            None => f.write_str("none"),
+        }
+    }
+}
+
+/// A configuration's DNS servers, comma-separated, or `none`.
+struct DnsList<'a>(&'a corenet_net::config::Ipv4Config);
+
+impl core::fmt::Display for DnsList<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut any = false;
+        for (i, s) in self.0.dns_servers().enumerate() {
+            write!(f, "{}{}", if i > 0 { "," } else { "" }, Dotted(Some(s)))?;
+            any = true;
+        }
+        if !any {
+            f.write_str("none")?;
+        }
+        Ok(())
+    }
+}
+
 /// How long `start` waits for a DHCP lease.
 const DHCP_TIMEOUT_NS: u64 = 20_000_000_000;
 
@@ -262,12 +291,13 @@ impl Network {
             core::hint::spin_loop();
         }
         let mesh = MESH[core.id()].lock().take();
-        let (ip, prefix, gw) = match setting {
-            IpSetting::Static(c) => (c.ip, c.prefix_len, c.gateway),
-            IpSetting::Dhcp => ([0; 4], 0, None),
+        let (ip, prefix, gw, dns) = match setting {
+            IpSetting::Static(c) => (c.ip, c.prefix_len, c.gateway, c.dns),
+            IpSetting::Dhcp => ([0; 4], 0, None, Default::default()),
         };
         let mut cfg = StackConfig::new(info.mac, ip, prefix, core.seed());
         cfg.gateway = gw;
+        cfg.dns = dns;
         size_for_heap(&mut cfg, corenet_kernel::cpu::this().heap.size() as u64);
         let now_us = core.now_ns() / 1000;
         let stack =
@@ -302,13 +332,11 @@ impl Network {
         }
         if let Some(c) = self.stack.ipv4_config() {
             log::info!(
-                "net: DHCP lease {}.{}.{}.{}/{} gateway {:?}",
-                c.ip[0],
-                c.ip[1],
-                c.ip[2],
-                c.ip[3],
+                "net: DHCP lease {}/{} gateway {} dns {}",
+                Dotted(Some(c.ip)),
                 c.prefix_len,
-                c.gateway
+                Dotted(c.gateway),
+                DnsList(&c),
             );
         }
         Ok(())

@@ -286,7 +286,7 @@ def user_dhcp():
         g = Guest("user-dhcp", smp=2, cmdline="ip=dhcp")
         try:
             log = open(g.log_path, "rb").read().decode(errors="replace")
-            check("net: DHCP lease 10.0.2.15/24" in log, "no DHCP lease line before ready")
+            check("net: DHCP lease 10.0.2.15/24 gateway 10.0.2.2 dns 10.0.2.3" in log, "no DHCP lease line (address, gateway, slirp DNS) before ready")
             out = sh(["curl", "-s", "-m", "10", "-o", "/dev/null", "-w", "%{http_code}", f"http://127.0.0.1:{HTTP_PORT}/"])
             check(out == "200", f"GET / -> {out}")
         finally:

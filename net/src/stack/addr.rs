@@ -55,11 +55,18 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             .poll();
         let c = match event {
             None => return,
-            Some(smoltcp::socket::dhcpv4::Event::Configured(c)) => Some(Ipv4Config {
-                ip: c.address.address().octets(),
-                prefix_len: c.address.prefix_len(),
-                gateway: c.router.map(|r| r.octets()),
-            }),
+            Some(smoltcp::socket::dhcpv4::Event::Configured(c)) => {
+                let mut dns = [None; crate::config::MAX_DNS];
+                for (slot, s) in dns.iter_mut().zip(c.dns_servers.iter()) {
+                    *slot = Some(s.octets());
+                }
+                Some(Ipv4Config {
+                    ip: c.address.address().octets(),
+                    prefix_len: c.address.prefix_len(),
+                    gateway: c.router.map(|r| r.octets()),
+                    dns,
+                })
+            }
             Some(smoltcp::socket::dhcpv4::Event::Deconfigured) => None,
         };
         if c == self.ipv4 {

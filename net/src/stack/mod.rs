@@ -66,6 +66,8 @@ pub struct StackConfig {
     pub prefix_len: u8,
     /// Default gateway, if any.
     pub gateway: Option<[u8; 4]>,
+    /// DNS servers for the application's resolver (with DHCP, the lease's replace them).
+    pub dns: [Option<[u8; 4]>; crate::config::MAX_DNS],
     /// Per-core randomness from the platform: initial sequence numbers, port choice, bucket
     /// hashing. Give every core and every boot a different one.
     pub seed: u64,
@@ -101,6 +103,7 @@ impl StackConfig {
             ip,
             prefix_len,
             gateway: None,
+            dns: [None; crate::config::MAX_DNS],
             seed,
             bucket_bits: 14,
             max_connections: 16_384,
@@ -262,6 +265,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             ip: cfg.ip,
             prefix_len: cfg.prefix_len,
             gateway: cfg.gateway,
+            dns: cfg.dns,
         });
         let mut stack = Self {
             hash_key: cfg.seed.rotate_left(17) ^ 0x5851_f42d_4c95_7f2d,

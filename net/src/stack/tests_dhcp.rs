@@ -17,6 +17,10 @@ use crate::sim::SimNic;
 
 const LEASED: Ipv4Address = Ipv4Address::new(10, 0, 0, 77);
 const ROUTER: Ipv4Address = Ipv4Address::new(10, 0, 0, 1);
+const DNS: [Ipv4Address; 2] = [
+    Ipv4Address::new(10, 0, 0, 53),
+    Ipv4Address::new(192, 168, 0, 53),
+];
 
 /// A DHCP server: OFFER for DISCOVER, ACK for REQUEST, broadcast from `server`.
 fn dhcp_answer(frame: &[u8], server: Ipv4Address) -> Option<Vec<u8>> {
@@ -53,7 +57,7 @@ fn dhcp_answer(frame: &[u8], server: Ipv4Address) -> Option<Vec<u8>> {
         client_identifier: None,
         server_identifier: Some(server),
         parameter_request_list: None,
-        dns_servers: None,
+        dns_servers: Some(heapless::Vec::from_slice(&DNS).ok()?),
         max_size: None,
         lease_duration: Some(3600),
         renew_duration: None,
@@ -126,6 +130,7 @@ fn dhcp_replies_steered_elsewhere_configure_every_core() {
         ip: LEASED.octets(),
         prefix_len: 24,
         gateway: Some(ROUTER.octets()),
+        dns: [Some(DNS[0].octets()), Some(DNS[1].octets()), None],
     });
     for (q, c) in cores.iter().enumerate() {
         assert_eq!(c.ipv4_config(), want, "core {q}");
