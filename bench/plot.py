@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""bench/http_plot.py: PNG plots of a bench/http_bench.py results file (needs matplotlib).
+"""bench/plot.py: PNG plots of a results file of bench/run.py, http_bench.py or host_bench.py.
 
-Usage: bench/http_plot.py RESULTS.json OUTDIR [PREFIX]
-Writes OUTDIR/PREFIXhttp-rps.png (requests/s vs connections), OUTDIR/http-latency.png (p50/p99 vs
-connections) and OUTDIR/boot.png (process start -> ready / first 200). Debian's matplotlib is
+Usage: bench/plot.py RESULTS.json OUTDIR [PREFIX]
+From HTTP results: OUTDIR/PREFIXhttp-rps.png (requests/s vs connections),
+PREFIXhttp-latency.png (p50/p99 vs connections), PREFIXboot.png (process start -> ready / first
+200). From host results: PREFIXhost-connections.png (instructions per packet vs open
+connections, corenet-net vs plain smoltcp). Needs matplotlib: Debian's is
 `apt-get install python3-matplotlib`, for /usr/bin/python3.
 """
 import json
@@ -31,6 +33,34 @@ def main():
     outdir = sys.argv[2]
     pre = sys.argv[3] if len(sys.argv) == 4 else ""
     os.makedirs(outdir, exist_ok=True)
+    # bench/run.py nests both kinds; the two scripts write one kind each.
+    http = res.get("http") if isinstance(res.get("http"), dict) else (res if "summary" in res else None)
+    host = res.get("host") if isinstance(res.get("host"), dict) else (res if "net_echo" in res else None)
+    if http and http.get("summary"):
+        plot_http(http, outdir, pre)
+    if host and host.get("net_echo"):
+        plot_host(host, outdir, pre)
+
+
+def plot_host(res, outdir, pre):
+    rows = res["net_echo"]["rows"]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    x = [r["connections"] for r in rows]
+    ax.plot(x, [r["ours_ir_per_packet"] for r in rows], marker="o", label="corenet-net (flow table)")
+    ax.plot(x, [r["plain_ir_per_packet"] for r in rows], marker="s", label="plain smoltcp 0.14 (one SocketSet)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("open connections on the core")
+    ax.set_ylabel("instructions per packet (callgrind)")
+    ax.set_title(f"Echo server, per packet, same in-memory wire ({res['date'][:10]})", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(outdir, pre + "host-connections.png"), dpi=110)
+    print(f"plots: {outdir}/{pre}host-connections.png")
+
+
+def plot_http(res, outdir, pre):
     title = f"{res['machine']['accel'].upper()}, {res['machine']['cpu']} x{res['machine']['host_cpus']} ({res['date'][:10]})"
     s = series(res["summary"]["http"])
 

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""bench/host_bench.py: per-packet cost on the host (issue 7, setup 5), instructions counted by callgrind.
+
+Collects the driver and stack benchmarks of docs/virtio.md, docs/ixgbe.md and docs/net.md into
+one run and one results file. Every figure is an instruction count (callgrind's `Ir`), so it does
+not depend on how busy the machine is; every ratio compares two figures of this run.
+
+  net-echo     corenet-net's per-core layer vs plain smoltcp 0.14 on the same in-memory wire:
+               the server's iteration per packet with 1, 10, 1 000, 10 000 open connections
+               (net/examples/echo_bench.rs; only `measured_step` is counted).
+  net-soft     software queues for single-queue NICs vs driving the hardware pair directly
+               (net/examples/soft_bench.rs).
+  virtio       the virtio-net driver's receive + transmit path per packet against a fake
+               device, batch 32 and 1 (drivers/virtio/examples/virtio_bench.rs).
+  ixgbe        the 82599 driver against the device model, batch 32, 1, and 32 with checksum
+               offload; two round counts differenced so set-up cancels out; the model's
+               doorbell handler subtracted (drivers/ixgbe/examples/ixgbe_bench.rs).
+
+Output: a JSON file (--json, default target/bench/host.json), a table on stdout, and with
+matplotlib a plot of the connection curve (host-connections.png beside the JSON file).
+Nothing here asserts a figure. Needs valgrind and cargo; no root.
+
+Usage: bench/host_bench.py [--quick] [--json FILE] [--only net-echo,net-soft,virtio,ixgbe]
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EX = os.path.join(ROOT, "target/release/examples")
+
+# Published figures beside ours (not measured here, so never a ratio): ixy.rs and ixy (C)
+# forwarding cost at batch 32 (Emmerich et al., "The Case for Writing Network Drivers in
+# High-Level Programming Languages", ANCS 2019).
+ANCHORS = {"ixy.rs batch 32 (instr/packet, published)": 209, "ixy C batch 32 (instr/packet, published)": 127}
+
+
+def build(pkg, example, features=None):
+    argv = ["cargo", "build", "--release", "-q", "-p", pkg, "--example", example]
+    if features:
+        argv += ["--features", features]
+    subprocess.run(argv, cwd=ROOT, check=True, timeout=1800)
+    return os.path.join(EX, example)
+
+
+def collected(argv, toggle, at_start=True):
+    """Instructions callgrind collected inside functions matching `toggle`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg", f"--toggle-collect={toggle}"]
+        if not at_start:
+            cmd.append("--collect-atstart=no")
+        p = subprocess.run(cmd + argv, capture_output=True, text=True, timeout=1800)
+    m = re.search(r"Collected : (\d+)", p.stderr)
+    if p.returncode != 0 or not m:
+        raise RuntimeError(f"{' '.join(os.path.basename(a) for a in argv)}: callgrind failed: {p.stderr.strip()[-300:]}")
+    return int(m.group(1))
+
+
+def net_echo(quick, out):
+    binary = build("corenet-net", "echo_bench")
+    conns = [10, 1000] if quick else [1, 10, 1000, 10000]
+    rows = []
+    for c in conns:
+        row = {"connections": c}
+        for mode in ("ours", "plain"):
+            # Plain smoltcp visits every socket per packet: fewer echoes keep 10 000 bounded.
+            echoes = 200 if (quick or (mode == "plain" and c >= 1000)) else 2000
+            ir = collected([binary, mode, str(c), str(echoes)], "*measured_step*", at_start=False)
+            row[f"{mode}_ir_per_packet"] = ir / (2 * echoes)  # data in, echo (with ACK) out
+            row[f"{mode}_echoes"] = echoes
+        row["ours_vs_plain"] = row["ours_ir_per_packet"] / row["plain_ir_per_packet"]
+        rows.append(row)
+        print(f"  net-echo {c:>6} connections: ours {row['ours_ir_per_packet']:.0f}, plain smoltcp "
+              f"{row['plain_ir_per_packet']:.0f} Ir/packet ({row['ours_vs_plain']:.3f}x)", file=sys.stderr)
+    ours = [r["ours_ir_per_packet"] for r in rows]
+    out["net_echo"] = {"rows": rows, "ours_spread": max(ours) / min(ours) - 1,
+                       "command": "valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*measured_step*' "
+                                  "target/release/examples/echo_bench <ours|plain> <connections> <echoes>"}
+
+
+def net_soft(quick, out):
+    binary = build("corenet-net", "soft_bench")
+    rounds = 200 if quick else 2000
+    rows = []
+    for frame in (64, 1514):
+        direct = collected([binary, "direct", "1", str(frame), str(rounds)], "*measured_step*", at_start=False)
+        d = direct / (rounds * 64)  # 32 frames in + 32 out per round
+        for cores in ([4] if quick else [1, 4, 8]):
+            soft = collected([binary, "soft", str(cores), str(frame), str(rounds)], "*measured_step*", at_start=False)
+            s = soft / (rounds * 64)
+            rows.append({"frame": frame, "cores": cores, "direct_ir_per_frame": d, "soft_ir_per_frame": s,
+                         "extra": s - d})
+            print(f"  net-soft frame {frame} cores {cores}: soft {s:.0f} vs direct {d:.0f} Ir/frame", file=sys.stderr)
+    out["net_soft"] = {"rows": rows,
+                       "command": "valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*measured_step*' "
+                                  "target/release/examples/soft_bench <soft|direct> <cores> <frame_len> <rounds>"}
+
+
+def virtio(quick, out):
+    binary = build("corenet-virtio", "virtio_bench", "fake")
+    packets = 32000 if quick else 320000
+    rows = []
+    for batch in (32, 1):
+        ir = collected([binary, str(batch), str(packets)], "*driver_step*")
+        rows.append({"batch": batch, "ir_per_packet": ir / packets})
+        print(f"  virtio batch {batch}: {ir / packets:.0f} Ir/packet (rx + tx)", file=sys.stderr)
+    out["virtio"] = {"rows": rows, "anchors": ANCHORS,
+                     "command": "valgrind --tool=callgrind --toggle-collect='*driver_step*' "
+                                "target/release/examples/virtio_bench <batch> <packets>"}
+
+
+def ixgbe(quick, out):
+    binary = build("corenet-ixgbe", "ixgbe_bench", "model")
+    r1, r2 = (200, 600) if quick else (1000, 3000)
+    rows = []
+    for batch, mode in ((32, []), (1, []), (32, ["csum"])):
+        def diff(toggle):
+            return (collected([binary, str(batch), str(r2)] + mode, toggle)
+                    - collected([binary, str(batch), str(r1)] + mode, toggle))
+        pkts = (r2 - r1) * batch
+        drv = diff("*driver_rx_tx*")
+        handler = diff("*Model82599*RegisterAccess*write32*")
+        model = diff("*model_rx*") + diff("*model_tx*") + handler
+        rows.append({"batch": batch, "csum_offload": bool(mode), "driver_ir_per_packet": (drv - handler) / pkts,
+                     "model_ir_per_packet": model / pkts})
+        print(f"  ixgbe batch {batch}{' csum' if mode else ''}: driver {(drv - handler) / pkts:.0f} Ir/packet "
+              f"(device model {model / pkts:.0f})", file=sys.stderr)
+    out["ixgbe"] = {"rows": rows, "anchors": ANCHORS, "command": "drivers/ixgbe/bench.sh (same method)"}
+
+
+SETUPS = {"net-echo": net_echo, "net-soft": net_soft, "virtio": virtio, "ixgbe": ixgbe}
+
+
+def print_table(res):
+    if "net_echo" in res:
+        print("\nPer-packet cost: corenet-net vs plain smoltcp, same wire (callgrind Ir per packet)")
+        print(f"{'connections':>11} {'corenet-net':>12} {'smoltcp':>12} {'ratio':>8}")
+        for r in res["net_echo"]["rows"]:
+            print(f"{r['connections']:>11} {r['ours_ir_per_packet']:>12.0f} {r['plain_ir_per_packet']:>12.0f} "
+                  f"{r['ours_vs_plain']:>7.3f}x")
+        print(f"corenet-net spread across connection counts: {100 * res['net_echo']['ours_spread']:.1f} %")
+    if "net_soft" in res:
+        print("\nSoftware queues (single-queue NIC) vs direct hardware queue (Ir per frame)")
+        for r in res["net_soft"]["rows"]:
+            print(f"  frame {r['frame']:>4} cores {r['cores']}: soft {r['soft_ir_per_frame']:.0f}, "
+                  f"direct {r['direct_ir_per_frame']:.0f}, extra {r['extra']:.0f}")
+    for key, name in (("virtio", "virtio-net driver"), ("ixgbe", "ixgbe driver")):
+        if key in res:
+            print(f"\n{name}, receive + transmit per packet (Ir)")
+            for r in res[key]["rows"]:
+                v = r.get("ir_per_packet", r.get("driver_ir_per_packet"))
+                print(f"  batch {r['batch']:>2}{' csum offload' if r.get('csum_offload') else ''}: {v:.0f}")
+    print("\nAnchors (published, not measured here): " + ", ".join(f"{k} {v}" for k, v in ANCHORS.items()))
+
+
+def plot(json_path, outdir):
+    """The connection-curve plot through bench/plot.py, with the first Python that has
+    matplotlib (Debian's python3-matplotlib is for /usr/bin/python3); skipped otherwise."""
+    for py in dict.fromkeys([sys.executable, "/usr/bin/python3"]):
+        if os.path.exists(py) and subprocess.run([py, "-c", "import matplotlib"], capture_output=True).returncode == 0:
+            subprocess.run([py, os.path.join(ROOT, "bench/plot.py"), json_path, outdir], timeout=120)
+            return
+    print("plots skipped: no matplotlib (apt-get install python3-matplotlib)")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smoke run: fewer rounds and connection counts (~1 min)")
+    p.add_argument("--only", default=",".join(SETUPS), help="comma-separated: " + ", ".join(SETUPS))
+    p.add_argument("--json", default=os.path.join(ROOT, "target/bench/host.json"))
+    a = p.parse_args()
+    names = [n.strip() for n in a.only.split(",") if n.strip()]
+    for n in names:
+        if n not in SETUPS:
+            p.error(f"unknown setup {n}")
+    res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "command": " ".join(["bench/host_bench.py"] + sys.argv[1:]), "quick": a.quick,
+           "valgrind": subprocess.run(["valgrind", "--version"], capture_output=True, text=True).stdout.strip(),
+           "rustc": subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip(),
+           "errors": []}
+    for n in names:
+        print(f"host_bench.py: {n}", file=sys.stderr)
+        try:
+            SETUPS[n](a.quick, res)
+        except Exception as e:  # noqa: BLE001 - recorded, the other setups still run
+            res["errors"].append({"setup": n, "error": str(e)})
+            print(f"host_bench.py: {n}: {e}", file=sys.stderr)
+    os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
+    with open(a.json, "w") as f:
+        json.dump(res, f, indent=1)
+    print_table(res)
+    print(f"\nresults: {a.json}")
+    plot(a.json, os.path.dirname(os.path.abspath(a.json)))
+    return 1 if res["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
