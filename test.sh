@@ -6,7 +6,10 @@
 #   2. in-QEMU tests: tests/qemu/run.sh (boot on 1/2/4/8 cores, q35 and microvm, -cpu max and
 #      qemu64, faults, panics, GRUB/Multiboot2, NIC steering against Linux traffic);
 #   3. end-to-end tests: tests/e2e/e2e.py (the httpd appliance against curl, wrk and raw
-#      sockets; link faults), every QEMU run under a hard timeout.
+#      sockets; link faults), and tests/e2e/proxy.py as root, every QEMU run under a hard
+#      timeout;
+#   4. a smoke run of the benchmark harness's host part (bench/run.py --quick --host-only):
+#      asserts only that every setup produced results, never a figure.
 #
 # Needs the x86_64-unknown-none target and qemu-system-x86 (qemu-run.sh installs them when
 # missing; .ci/run installs everything, including GRUB tools). Closes with
@@ -74,6 +77,32 @@ if [ "$host_only" = 0 ]; then
         rm -f "$px_log"
     else
         echo "== proxy end-to-end: skipped (needs root: network namespaces)"
+    fi
+
+    echo
+    echo "== benchmark harness smoke (bench/run.py --quick --host-only)"
+    if command -v valgrind >/dev/null; then
+        smoke=target/bench-smoke
+        rm -rf "$smoke"
+        timeout 900 python3 bench/run.py --quick --host-only --out "$smoke" >"$smoke.log" 2>&1
+        if python3 - "$smoke/results.json" <<'PY'
+import json, sys
+h = json.load(open(sys.argv[1]))["host"]
+need = [("net_echo", "ours_ir_per_packet"), ("net_echo", "plain_ir_per_packet"),
+        ("net_soft", "soft_ir_per_frame"), ("virtio", "ir_per_packet"), ("ixgbe", "driver_ir_per_packet")]
+missing = [f"{k}.{f}" for k, f in need if not h.get(k, {}).get("rows") or any(r.get(f) is None for r in h[k]["rows"])]
+sys.exit(f"missing results: {missing}" if missing or h["errors"] else 0)
+PY
+        then
+            echo "bench smoke ... ok"
+            qp=$((qp + 1))
+        else
+            echo "bench smoke ... FAILED (log: $smoke.log)"
+            tail -n 20 "$smoke.log"
+            qf=$((qf + 1))
+        fi
+    else
+        echo "bench smoke: skipped (needs valgrind)"
     fi
 fi
 
