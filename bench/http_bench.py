@@ -57,6 +57,7 @@ class LinuxGuest:
     """Debian's cloud kernel + busybox + nginx, built by bench/linux-guest/build.sh."""
     name = "linux"
     ready_prefix = "linux-guest: ready"
+    metrics_path = None
 
     def prepare(self):
         out = subprocess.run([os.path.join(ROOT, "bench/linux-guest/build.sh")], check=True,
@@ -86,6 +87,7 @@ class CorenetGuest:
     harness records the failure and goes on with the other guests."""
     name = "corenet"
     ready_prefix = "corenet: ready"
+    metrics_path = "/metrics"
     app = "httpd"
 
     def prepare(self):
@@ -411,6 +413,10 @@ def bench_guest(guest, a, results):
                                "socket_errors": sum(sum(r.get("errors", {}).values()) for r in runs),
                                "peak_established": med([r.get("peak_established") for r in runs]),
                                "non_2xx": sum(r.get("non_2xx", 0) for r in runs)}
+                        if guest.metrics_path:
+                            # The guest's own counters after the runs (drops, resets, refusals):
+                            # they explain socket errors that wrk reports without a cause.
+                            row["guest_counters"] = fetch_counters(guest.metrics_path)
                         results["http"].append(row)
                         print(f"  http {guest.name} smp={smp} c={c}: {fmt_num(row['rps'])} req/s "
                               f"p50 {fmt_ms(row['p50_ms'])} p99 {fmt_ms(row['p99_ms'])} "
@@ -421,6 +427,23 @@ def bench_guest(guest, a, results):
         except Exception as e:  # noqa: BLE001
             results["errors"].append({"guest": guest.name, "smp": smp, "error": str(e)})
             print(f"http_bench.py: {guest.name} smp={smp}: {e}", file=sys.stderr)
+
+
+def fetch_counters(path):
+    """Non-zero samples of the guest's Prometheus text at `path`, summed over labels."""
+    try:
+        c = http.client.HTTPConnection(GUEST_IP, 80, timeout=10)
+        c.request("GET", path)
+        body = c.getresponse().read().decode(errors="replace")
+        c.close()
+    except (OSError, http.client.HTTPException) as e:
+        return {"error": str(e)}
+    out = {}
+    for line in body.splitlines():
+        m = re.fullmatch(r"([a-z_]+)(?:\{[^}]*\})? (\d+)", line.strip())
+        if m and int(m.group(2)):
+            out[m.group(1)] = out.get(m.group(1), 0) + int(m.group(2))
+    return out
 
 
 def fmt_s(x):

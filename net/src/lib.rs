@@ -94,4 +94,4 @@ pub mod sim;
 pub mod soft;
 pub mod stack;
 
-pub use stack::{CoreStack, StackConfig};
+pub use stack::{CoreStack, StackConfig, TCP_STATES};

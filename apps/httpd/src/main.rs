@@ -131,7 +131,11 @@ impl Appliance for Httpd {
                     Ok(_) => work = true,
                     Err(RecvError::WouldBlock) => {}
                     Err(RecvError::Finished) => conn.peer_closed(),
-                    Err(RecvError::Closed | RecvError::BadHandle) => return false,
+                    Err(RecvError::Closed | RecvError::BadHandle) => {
+                        // Reset or gone: closing the handle is what frees its slot.
+                        let _ = stack.close(*c);
+                        return false;
+                    }
                 }
             }
             while !conn.output().is_empty() {
@@ -141,7 +145,10 @@ impl Appliance for Httpd {
                         work = true;
                     }
                     Err(corenet_net::stack::SendError::WouldBlock) => break,
-                    Err(_) => return false,
+                    Err(_) => {
+                        let _ = stack.close(*c);
+                        return false;
+                    }
                 }
             }
             if conn.done() {
@@ -161,7 +168,10 @@ impl Appliance for Httpd {
                     Ok(_) => work = true,
                     Err(RecvError::WouldBlock) => {}
                     Err(RecvError::Finished) => *peer_done = true,
-                    Err(_) => return false,
+                    Err(_) => {
+                        let _ = stack.close(*c);
+                        return false;
+                    }
                 }
             }
             if !pending.is_empty() {
@@ -171,7 +181,10 @@ impl Appliance for Httpd {
                         work = true;
                     }
                     Err(corenet_net::stack::SendError::WouldBlock) => {}
-                    Err(_) => return false,
+                    Err(_) => {
+                        let _ = stack.close(*c);
+                        return false;
+                    }
                 }
             }
             if *peer_done && pending.is_empty() {

@@ -6,6 +6,7 @@ use corenet::Core;
 use corenet::kernel::boot::machine;
 use corenet::kernel::cpu::{MAX_CORES, percpu};
 use corenet::net::counters::NetSnapshot;
+use corenet::net::stack::TCP_STATES;
 use corenet::network::Network;
 use corenet::nic::counters::CounterSnapshot;
 use corenet_http::Response;
@@ -20,6 +21,7 @@ struct Snapshot {
     rx: CounterSnapshot,
     tx: CounterSnapshot,
     stack_connections: usize,
+    states: [usize; TCP_STATES.len()],
     app_connections: usize,
 }
 
@@ -34,6 +36,7 @@ pub fn publish(core: &Core, net: &Network, app_connections: usize) {
         rx: rx.snapshot(),
         tx: tx.snapshot(),
         stack_connections: net.stack.connections(),
+        states: net.stack.connection_states(),
         app_connections,
     };
     *SLOTS[core.id()].lock() = Some(snap);
@@ -190,6 +193,20 @@ pub fn page(_serving_core: usize) -> Response {
             &[("core", c)],
             s.stack_connections as u64,
         );
+    }
+    m.family(
+        "corenet_tcp_connections",
+        Kind::Gauge,
+        "Connections held by the stack, by TCP state.",
+    );
+    for (c, s) in &snaps {
+        for (state, n) in TCP_STATES.iter().zip(s.states) {
+            m.sample(
+                "corenet_tcp_connections",
+                &[("core", c), ("state", state)],
+                n as u64,
+            );
+        }
     }
     m.family(
         "corenet_app_connections",

@@ -55,6 +55,21 @@ use wheel::Wheel;
 /// a socket waiting for a neighbor for 1 s, so waking it a little late costs nothing).
 const ARP_SWEEP_MS: i64 = 20;
 
+/// TCP state names (RFC 9293, lower case) in the order [`CoreStack::connection_states`] counts.
+pub const TCP_STATES: [&str; 11] = [
+    "closed",
+    "listen",
+    "syn_sent",
+    "syn_received",
+    "established",
+    "fin_wait_1",
+    "fin_wait_2",
+    "close_wait",
+    "closing",
+    "last_ack",
+    "time_wait",
+];
+
 /// Static configuration of one core's stack (the same on every core but `seed`).
 #[derive(Debug, Clone)]
 pub struct StackConfig {
@@ -89,6 +104,14 @@ pub struct StackConfig {
     /// A handshake (SYN-SENT or SYN-RECEIVED) with no answer for this long is abandoned, so
     /// a SYN flood cannot pin connection slots forever. Milliseconds.
     pub handshake_timeout_ms: u64,
+    /// Keep-alive interval of established connections, milliseconds (0: off). A peer that
+    /// answers nothing for three intervals is dead: the connection is reset and freed, so
+    /// clients that vanish (their FIN or RST lost, a host gone) cannot pin connection slots.
+    pub keepalive_ms: u64,
+    /// After the application closes a connection, how long the peer may stay silent before
+    /// the connection is reset and freed (an orphaned FIN-WAIT-2, LAST-ACK or CLOSING whose
+    /// peer is gone; Linux's `tcp_fin_timeout` plays this part). Milliseconds.
+    pub close_timeout_ms: u64,
     /// Frames taken from the RX queue per `poll` at most.
     pub rx_budget: usize,
     /// Egress rounds per connection per `poll` at most.
@@ -113,6 +136,8 @@ impl StackConfig {
             time_wait_us: crate::ports::DEFAULT_TIME_WAIT_US,
             dhcp_core: 0,
             handshake_timeout_ms: 30_000,
+            keepalive_ms: 60_000,
+            close_timeout_ms: 60_000,
             rx_budget: 64,
             tx_rounds: 16,
         }
@@ -313,6 +338,30 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     /// Connections held (any state but LISTEN, including ones not yet accepted).
     pub fn connections(&self) -> usize {
         self.live
+    }
+
+    /// Connections held, by TCP state, in the order of [`TCP_STATES`]. Visits every
+    /// connection: for diagnostics and metrics, not for the per-packet path.
+    pub fn connection_states(&self) -> [usize; TCP_STATES.len()] {
+        use smoltcp::socket::tcp::{Socket, State};
+        let mut n = [0; TCP_STATES.len()];
+        for conn in self.slots.iter().filter_map(|s| s.conn.as_ref()) {
+            let i = match conn.set.get::<Socket>(conn.handle).state() {
+                State::Closed => 0,
+                State::Listen => 1,
+                State::SynSent => 2,
+                State::SynReceived => 3,
+                State::Established => 4,
+                State::FinWait1 => 5,
+                State::FinWait2 => 6,
+                State::CloseWait => 7,
+                State::Closing => 8,
+                State::LastAck => 9,
+                State::TimeWait => 10,
+            };
+            n[i] += 1;
+        }
+        n
     }
 
     /// Ephemeral ports held by active opens (freed when the connection is).

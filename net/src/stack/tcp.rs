@@ -147,8 +147,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     pub(super) fn replenish(&mut self) {
         for l in &mut self.listeners {
             while l.ready.len() < self.cfg.backlog {
-                let mut s = new_socket(self.cfg.tcp_buffer);
-                s.set_timeout(Some(Duration::from_millis(self.cfg.handshake_timeout_ms)));
+                let mut s = new_socket(&self.cfg);
                 if s.listen(l.port).is_err() {
                     break;
                 }
@@ -190,8 +189,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             .ports
             .allocate(self.cfg.ip, remote, now_us)
             .map_err(|AllocError::Exhausted| ConnectError::PortsExhausted)?;
-        let mut s = new_socket(self.cfg.tcp_buffer);
-        s.set_timeout(Some(Duration::from_millis(self.cfg.handshake_timeout_ms)));
+        let mut s = new_socket(&self.cfg);
         let [a, b, c, d] = remote.0;
         let ep = IpEndpoint::new(Ipv4Address::new(a, b, c, d).into(), remote.1);
         if s.connect(self.iface.context(), ep, port).is_err() {
@@ -324,6 +322,10 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
 
     /// Closes our side (FIN after queued data). The handle stays valid for reading what the
     /// peer still sends; resources are freed once the connection is fully closed.
+    ///
+    /// Every accepted or connected handle must end in `close` or [`abort`](Self::abort),
+    /// also after the peer reset the connection or an operation returned `Closed`: like a
+    /// file descriptor, the connection's slot is freed only then.
     pub fn close(&mut self, c: TcpConn) -> Result<(), CloseError> {
         self.finish(c, false)
     }
@@ -334,6 +336,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     }
 
     fn finish(&mut self, c: TcpConn, abort: bool) -> Result<(), CloseError> {
+        let close_timeout = Duration::from_millis(self.cfg.close_timeout_ms);
         // `abort` also resets a connection we already closed (half-closed, still reading).
         let (s, b) = self
             .user_socket_mut(c, abort)
@@ -342,6 +345,9 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             s.abort();
         } else {
             s.close();
+            // An orphan now: a peer silent for this long is gone.
+            s.set_keep_alive(None);
+            s.set_timeout(Some(close_timeout));
         }
         if let Some(conn) = self.slots[c.index as usize].conn.as_mut() {
             conn.closed = true;
@@ -391,8 +397,10 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         let socket = conn.set.get_mut::<TcpSocket>(conn.handle);
         let state = socket.state();
         if conn.handshaking && !matches!(state, State::SynSent | State::SynReceived) {
-            // Past the handshake, smoltcp's timeout would also abort idle connections.
-            socket.set_timeout(None);
+            // Past the handshake: keep-alive probes (armed since the socket was made) keep a
+            // healthy idle connection alive, each answer counting as heard from; three
+            // silent intervals abort it.
+            socket.set_timeout(socket.keep_alive().map(|k| k * 3));
             conn.handshaking = false;
         }
         match conn.origin {
@@ -427,9 +435,15 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     }
 }
 
-fn new_socket(buffer: usize) -> TcpSocket<'static> {
-    TcpSocket::new(
-        tcp::SocketBuffer::new(vec![0; buffer]),
-        tcp::SocketBuffer::new(vec![0; buffer]),
-    )
+/// A socket with this core's buffers and timers: the handshake timeout until
+/// [`CoreStack::settle`] replaces it, and keep-alive, set before `listen`/`connect` (whose
+/// reset leaves it armed from the handshake on, not at once).
+fn new_socket(cfg: &super::StackConfig) -> TcpSocket<'static> {
+    let mut s = TcpSocket::new(
+        tcp::SocketBuffer::new(vec![0; cfg.tcp_buffer]),
+        tcp::SocketBuffer::new(vec![0; cfg.tcp_buffer]),
+    );
+    s.set_timeout(Some(Duration::from_millis(cfg.handshake_timeout_ms)));
+    s.set_keep_alive((cfg.keepalive_ms > 0).then(|| Duration::from_millis(cfg.keepalive_ms)));
+    s
 }

@@ -8,7 +8,7 @@ use smoltcp::iface::SocketHandle;
 use smoltcp::socket::{tcp, udp};
 use smoltcp::wire::{IpEndpoint, Ipv4Address};
 
-use super::tests::{OUR_IP, PEER_IP, Peer, cores_with, run};
+use super::tests::{Core, OUR_IP, PEER_IP, Peer, cores_with, run};
 use super::*;
 use crate::sim::SimNic;
 
@@ -323,4 +323,55 @@ fn unlisten_resets_unaccepted_connections() {
         tcp::State::Closed
     );
     assert_eq!(cores[0].counters().refused.get(), 1);
+}
+
+/// Polls only our cores: the peer is gone (its host vanished, its FIN or RST was lost).
+fn run_without_peer(cores: &mut [Core], nic: &SimNic, now: &mut u64, steps: usize) {
+    for _ in 0..steps {
+        *now += 1000;
+        for c in cores.iter_mut() {
+            c.poll(*now);
+        }
+        while nic.take_sent().is_some() {}
+    }
+}
+
+#[test]
+fn connections_of_a_vanished_peer_are_freed_and_live_ones_kept() {
+    let rss = RssConfig::new(1).unwrap();
+    let nic = SimNic::new(rss.clone(), 4096);
+    let mut cores = cores_with(&nic, &rss, true, |c| {
+        c.keepalive_ms = 100;
+        c.close_timeout_ms = 200;
+    });
+    let mut peer = Peer::new(&nic);
+    cores[0].listen(80).unwrap();
+    let idle = peer.connect(30_001, 80);
+    let _closing = peer.connect(30_002, 80);
+    let mut now = 0;
+    run(&mut cores, &mut peer, &mut now, 30);
+    let a = cores[0].accept(80).unwrap();
+    let b = cores[0].accept(80).unwrap();
+    // A live peer answers keep-alives: idle for ten intervals, still established.
+    run(&mut cores, &mut peer, &mut now, 1000);
+    assert_eq!(cores[0].state(a), Some(ConnState::Established));
+    assert_eq!(
+        peer.sockets.get::<tcp::Socket>(idle).state(),
+        tcp::State::Established
+    );
+    assert_eq!(cores[0].connections(), 2);
+    // The peer vanishes; we close one connection (orphaned once our FIN goes unanswered).
+    cores[0].close(b).unwrap();
+    run_without_peer(&mut cores, &nic, &mut now, 250);
+    assert_eq!(
+        cores[0].connections(),
+        1,
+        "the orphan is freed after close_timeout"
+    );
+    run_without_peer(&mut cores, &nic, &mut now, 400);
+    assert_eq!(cores[0].state(a), Some(ConnState::Closed));
+    assert_eq!(cores[0].recv(a, &mut [0; 4]), Err(RecvError::Closed));
+    cores[0].close(a).unwrap_or(());
+    run_without_peer(&mut cores, &nic, &mut now, 5);
+    assert_eq!(cores[0].connections(), 0, "keep-alive found the dead peer");
 }
