@@ -7,8 +7,8 @@
 //!
 //! Hash inputs follow Microsoft's RSS specification ("Verifying the RSS Hash Calculation"),
 //! which the 82599 (datasheet 7.1.2.8) and virtio-net (spec 5.1.6.4.3) both implement:
-//! IPv4 source address, destination address, then for TCP/UDP source port, destination
-//! port, all in network byte order.
+//! IPv4 (or IPv6) source address, destination address, then for TCP/UDP source port,
+//! destination port, all in network byte order.
 
 /// The 40-byte key from Microsoft's RSS verification suite, also Linux's and DPDK's default.
 pub const DEFAULT_KEY: [u8; 40] = [
@@ -65,6 +65,25 @@ pub fn ipv4_l4_input(src: [u8; 4], dst: [u8; 4], src_port: u16, dst_port: u16) -
     b[4..8].copy_from_slice(&dst);
     b[8..10].copy_from_slice(&src_port.to_be_bytes());
     b[10..].copy_from_slice(&dst_port.to_be_bytes());
+    b
+}
+
+/// The hash input for an IPv6 packet without ports (source and destination addresses).
+pub fn ipv6_input(src: [u8; 16], dst: [u8; 16]) -> [u8; 32] {
+    let mut b = [0u8; 32];
+    b[..16].copy_from_slice(&src);
+    b[16..].copy_from_slice(&dst);
+    b
+}
+
+/// The hash input for an IPv6 TCP or UDP packet, as the receiver sees it (36 bytes: the key's
+/// 40 bytes cover exactly the 288 input bits plus the 32-bit window).
+pub fn ipv6_l4_input(src: [u8; 16], dst: [u8; 16], src_port: u16, dst_port: u16) -> [u8; 36] {
+    let mut b = [0u8; 36];
+    b[..16].copy_from_slice(&src);
+    b[16..32].copy_from_slice(&dst);
+    b[32..34].copy_from_slice(&src_port.to_be_bytes());
+    b[34..].copy_from_slice(&dst_port.to_be_bytes());
     b
 }
 
@@ -125,6 +144,18 @@ impl RssConfig {
     pub fn queue_ipv4_l4(&self, src: [u8; 4], dst: [u8; 4], src_port: u16, dst_port: u16) -> u16 {
         self.queue_for_hash(self.hash_ipv4_l4(src, dst, src_port, dst_port))
     }
+
+    /// Hash of an IPv6 TCP/UDP packet as received (source = the remote peer).
+    #[inline]
+    pub fn hash_ipv6_l4(&self, src: [u8; 16], dst: [u8; 16], src_port: u16, dst_port: u16) -> u32 {
+        toeplitz(&self.key, &ipv6_l4_input(src, dst, src_port, dst_port))
+    }
+
+    /// The queue an IPv6 TCP/UDP packet with this 4-tuple (as received) is steered to.
+    #[inline]
+    pub fn queue_ipv6_l4(&self, src: [u8; 16], dst: [u8; 16], src_port: u16, dst_port: u16) -> u16 {
+        self.queue_for_hash(self.hash_ipv6_l4(src, dst, src_port, dst_port))
+    }
 }
 
 #[cfg(test)]
@@ -184,6 +215,78 @@ mod tests {
             assert_eq!(
                 toeplitz(&DEFAULT_KEY, &ipv4_l4_input(src, dst, sport, dport)),
                 h_tcp
+            );
+        }
+    }
+
+    /// Microsoft's RSS verification suite, IPv6: (dst, dst port, src, src port, hash of the
+    /// addresses only, hash with TCP ports).
+    type Vector6 = (&'static str, u16, &'static str, u16, u32, u32);
+    const VECTORS6: [Vector6; 3] = [
+        (
+            "3ffe:2501:200:3::1",
+            1766,
+            "3ffe:2501:200:1fff::7",
+            2794,
+            0x2cc1_8cd5,
+            0x4020_7d3d,
+        ),
+        (
+            "ff02::1",
+            4739,
+            "3ffe:501:8::260:97ff:fe40:efab",
+            14230,
+            0x0f0c_461c,
+            0xdde5_1bbf,
+        ),
+        (
+            "fe80::200:f8ff:fe21:67cf",
+            38024,
+            "3ffe:1900:4545:3:200:f8ff:fe21:67cf",
+            44251,
+            0x4b61_e985,
+            0x02d1_feef,
+        ),
+    ];
+
+    /// Parses the textual IPv6 forms used above (with at most one `::`).
+    fn v6(s: &str) -> [u8; 16] {
+        let groups = |p: &str| -> ([u16; 8], usize) {
+            let mut g = [0u16; 8];
+            let mut n = 0;
+            for x in p.split(':').filter(|x| !x.is_empty()) {
+                g[n] = u16::from_str_radix(x, 16).unwrap();
+                n += 1;
+            }
+            (g, n)
+        };
+        let (head, tail) = s.split_once("::").unwrap_or((s, ""));
+        let (h, hn) = groups(head);
+        let (t, tn) = groups(tail);
+        let mut all = [0u16; 8];
+        all[..hn].copy_from_slice(&h[..hn]);
+        all[8 - tn..].copy_from_slice(&t[..tn]);
+        let mut out = [0u8; 16];
+        for (i, g) in all.iter().enumerate() {
+            out[2 * i..2 * i + 2].copy_from_slice(&g.to_be_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn microsoft_ipv6_vectors() {
+        for (dst, dport, src, sport, h_ip, h_tcp) in VECTORS6 {
+            let (src, dst) = (v6(src), v6(dst));
+            assert_eq!(toeplitz(&DEFAULT_KEY, &ipv6_input(src, dst)), h_ip);
+            assert_eq!(
+                toeplitz(&DEFAULT_KEY, &ipv6_l4_input(src, dst, sport, dport)),
+                h_tcp
+            );
+            let rss = RssConfig::new(4).unwrap();
+            assert_eq!(rss.hash_ipv6_l4(src, dst, sport, dport), h_tcp);
+            assert_eq!(
+                rss.queue_ipv6_l4(src, dst, sport, dport),
+                rss.queue_for_hash(h_tcp)
             );
         }
     }
