@@ -1,6 +1,6 @@
-//! Static IPv4 configuration from the kernel command line.
+//! Static IPv4 (and IPv6) configuration from the kernel command line.
 //!
-//! Two spellings are accepted, in any order among other words:
+//! Two spellings are accepted for IPv4, in any order among other words:
 //!
 //! - `ip=10.0.0.2/24 gw=10.0.0.1` (CIDR address, optional gateway);
 //! - Linux's `ip=<client-ip>:<server-ip>:<gw-ip>:<netmask>:<host>:<dev>:<autoconf>:<dns0>:<dns1>`
@@ -9,6 +9,9 @@
 //!
 //! `dns=1.1.1.1,9.9.9.9` (up to [`MAX_DNS`] addresses) names DNS servers for a static
 //! configuration and overrides the Linux form's; with DHCP the lease's servers are used.
+//!
+//! IPv6 ([`parse_ipv6_cmdline`]): `ip6=fd00::2/64` (a static global address, RFC 4291 text
+//! form) and optionally `gw6=fd00::1`. The link-local address needs no configuration.
 
 /// An IPv4 interface configuration, static or from DHCP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +131,112 @@ fn dns_list<'a>(
     Ok(out)
 }
 
+/// A static IPv6 global address (the link-local one comes from the MAC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Config {
+    /// Our address.
+    pub ip: [u8; 16],
+    /// Prefix length of the local network.
+    pub prefix_len: u8,
+    /// Default router.
+    pub gateway: Option<[u8; 16]>,
+}
+
+/// Parses `ip6=ADDR/LEN` and `gw6=ADDR`; `Ok(None)` when there is no `ip6=` (a `gw6=`
+/// alone is then ignored, as there is no global address to route from).
+pub fn parse_ipv6_cmdline(cmdline: &str) -> Result<Option<Ipv6Config>, CmdlineError> {
+    let mut ip = None;
+    let mut gw = None;
+    for word in cmdline.split_ascii_whitespace() {
+        if let Some(v) = word.strip_prefix("ip6=") {
+            ip = Some(v);
+        } else if let Some(v) = word.strip_prefix("gw6=") {
+            gw = Some(addr6(v)?);
+        }
+    }
+    let Some(v) = ip else { return Ok(None) };
+    let (a, p) = v.split_once('/').ok_or(CmdlineError::BadAddress)?;
+    let prefix_len: u8 = p.parse().map_err(|_| CmdlineError::BadAddress)?;
+    let ip = addr6(a)?;
+    // Unspecified, multicast and loopback addresses cannot be ours.
+    let loopback = {
+        let mut l = [0u8; 16];
+        l[15] = 1;
+        l
+    };
+    if prefix_len > 128 || ip == [0; 16] || ip[0] == 0xff || ip == loopback {
+        return Err(CmdlineError::BadAddress);
+    }
+    Ok(Some(Ipv6Config {
+        ip,
+        prefix_len,
+        gateway: gw,
+    }))
+}
+
+/// An IPv6 address in RFC 4291 2.2 text form: eight hex groups, at most one `::`, optionally
+/// ending in dotted IPv4.
+pub fn addr6(s: &str) -> Result<[u8; 16], CmdlineError> {
+    // Groups of one side of `::`: up to 8 words (a trailing dotted quad counts as 2, and is
+    // allowed only at the very end).
+    fn side(p: &str, dotted_tail: bool) -> Result<heapless::Vec<u16, 8>, CmdlineError> {
+        let mut out = heapless::Vec::new();
+        if p.is_empty() {
+            return Ok(out);
+        }
+        let parts: heapless::Vec<&str, 9> = {
+            let mut v = heapless::Vec::new();
+            for x in p.split(':') {
+                v.push(x).map_err(|_| CmdlineError::BadAddress)?;
+            }
+            v
+        };
+        let last = parts.len() - 1;
+        for (i, g) in parts.iter().enumerate() {
+            if dotted_tail && i == last && g.contains('.') {
+                let [a, b, c, d] = addr(g)?;
+                out.push(u16::from_be_bytes([a, b]))
+                    .map_err(|_| CmdlineError::BadAddress)?;
+                out.push(u16::from_be_bytes([c, d]))
+                    .map_err(|_| CmdlineError::BadAddress)?;
+                continue;
+            }
+            if g.is_empty() || g.len() > 4 || !g.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(CmdlineError::BadAddress);
+            }
+            let w = u16::from_str_radix(g, 16).map_err(|_| CmdlineError::BadAddress)?;
+            out.push(w).map_err(|_| CmdlineError::BadAddress)?;
+        }
+        Ok(out)
+    }
+    let words: [u16; 8] = match s.split_once("::") {
+        Some((head, tail)) => {
+            if tail.contains("::") {
+                return Err(CmdlineError::BadAddress);
+            }
+            let (h, t) = (side(head, false)?, side(tail, true)?);
+            if h.len() + t.len() > 7 {
+                return Err(CmdlineError::BadAddress);
+            }
+            let mut w = [0u16; 8];
+            w[..h.len()].copy_from_slice(&h);
+            w[8 - t.len()..].copy_from_slice(&t);
+            w
+        }
+        None => {
+            let all = side(s, true)?;
+            all.as_slice()
+                .try_into()
+                .map_err(|_| CmdlineError::BadAddress)?
+        }
+    };
+    let mut out = [0u8; 16];
+    for (i, w) in words.iter().enumerate() {
+        out[2 * i..2 * i + 2].copy_from_slice(&w.to_be_bytes());
+    }
+    Ok(out)
+}
+
 fn addr(s: &str) -> Result<[u8; 4], CmdlineError> {
     let mut out = [0u8; 4];
     let mut parts = s.split('.');
@@ -221,6 +330,72 @@ mod tests {
             "ip=10.1.1.9:::::::x",
         ] {
             assert_eq!(parse_cmdline(bad), Err(CmdlineError::BadDns), "{bad}");
+        }
+    }
+
+    fn v6(groups: [u16; 8]) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        for (i, g) in groups.iter().enumerate() {
+            out[2 * i..2 * i + 2].copy_from_slice(&g.to_be_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn ipv6_words_and_errors() {
+        assert_eq!(
+            parse_ipv6_cmdline("ip=10.0.0.2/24 ip6=fd00::2/64 gw6=fd00::1 quiet"),
+            Ok(Some(Ipv6Config {
+                ip: v6([0xfd00, 0, 0, 0, 0, 0, 0, 2]),
+                prefix_len: 64,
+                gateway: Some(v6([0xfd00, 0, 0, 0, 0, 0, 0, 1])),
+            }))
+        );
+        assert_eq!(parse_ipv6_cmdline("ip=10.0.0.2/24"), Ok(None));
+        assert_eq!(parse_ipv6_cmdline("gw6=fd00::1"), Ok(None));
+        assert_eq!(
+            addr6("2001:db8:0:1:2:3:4:5"),
+            Ok(v6([0x2001, 0xdb8, 0, 1, 2, 3, 4, 5]))
+        );
+        assert_eq!(addr6("::"), Ok([0; 16]));
+        assert_eq!(addr6("fe80::1"), Ok(v6([0xfe80, 0, 0, 0, 0, 0, 0, 1])));
+        assert_eq!(addr6("1::"), Ok(v6([1, 0, 0, 0, 0, 0, 0, 0])));
+        assert_eq!(
+            addr6("::ffff:10.0.0.1"),
+            Ok(v6([0, 0, 0, 0, 0, 0xffff, 0x0a00, 1]))
+        );
+        for bad in [
+            "",
+            ":",
+            ":::",
+            "1::2::3",
+            "fd00:::1",
+            "12345::1",
+            "g::1",
+            "1:2:3:4:5:6:7",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4::5:6:7:8",
+            "1:2:3:4:5:6:7:8::",
+            "::1.2.3",
+            "1.2.3.4::",
+            "fd00::+1",
+        ] {
+            assert_eq!(addr6(bad), Err(CmdlineError::BadAddress), "{bad:?}");
+        }
+        for bad in [
+            "ip6=fd00::2",
+            "ip6=fd00::2/129",
+            "ip6=fd00::2/x",
+            "ip6=::/0",
+            "ip6=::1/128",
+            "ip6=ff02::1/64",
+            "ip6=fd00::2/64 gw6=nope",
+        ] {
+            assert_eq!(
+                parse_ipv6_cmdline(bad),
+                Err(CmdlineError::BadAddress),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -87,6 +87,7 @@ extern crate alloc;
 pub mod config;
 pub mod counters;
 pub mod device;
+pub mod ip;
 pub mod mesh;
 pub mod ports;
 pub mod rss_ports;
@@ -94,4 +95,5 @@ pub mod sim;
 pub mod soft;
 pub mod stack;
 
+pub use ip::IpAddr;
 pub use stack::{CoreStack, StackConfig, TCP_STATES};

@@ -108,22 +108,62 @@ impl PortAllocator {
         remote: ([u8; 4], u16),
         now_us: u64,
     ) -> Result<u16, AllocError> {
-        let mut walk = self
+        let walk = self
             .solver
             .candidates(local, remote, self.queue, self.cursor);
+        Self::take(
+            walk,
+            (self.lo, self.hi),
+            &mut self.state,
+            &mut self.in_use,
+            &mut self.cursor,
+            now_us,
+        )
+    }
+
+    /// [`allocate`](Self::allocate) for an IPv6 connection. Ports are shared between the
+    /// families: one port is held by at most one connection of the core, whatever its family.
+    pub fn allocate_v6(
+        &mut self,
+        local: [u8; 16],
+        remote: ([u8; 16], u16),
+        now_us: u64,
+    ) -> Result<u16, AllocError> {
+        let walk = self
+            .solver
+            .candidates_v6(local, remote, self.queue, self.cursor);
+        Self::take(
+            walk,
+            (self.lo, self.hi),
+            &mut self.state,
+            &mut self.in_use,
+            &mut self.cursor,
+            now_us,
+        )
+    }
+
+    /// The first free candidate of `walk` in range; advances the cursor past it.
+    fn take(
+        mut walk: crate::rss_ports::Candidates<'_>,
+        (lo, hi): (u16, u16),
+        state: &mut [u64],
+        in_use: &mut usize,
+        cursor: &mut u32,
+        now_us: u64,
+    ) -> Result<u16, AllocError> {
         let total = walk.total();
         let mut steps = 0u32;
         let found = walk.find(|&p| {
             steps += 1;
-            p >= self.lo && p <= self.hi && {
-                let s = self.state[usize::from(p - self.lo)];
+            p >= lo && p <= hi && {
+                let s = state[usize::from(p - lo)];
                 s != IN_USE && s <= now_us
             }
         });
         let port = found.ok_or(AllocError::Exhausted)?;
-        self.state[usize::from(port - self.lo)] = IN_USE;
-        self.in_use += 1;
-        self.cursor = self.cursor.wrapping_add(steps) % total.max(1);
+        state[usize::from(port - lo)] = IN_USE;
+        *in_use += 1;
+        *cursor = cursor.wrapping_add(steps) % total.max(1);
         Ok(port)
     }
 

@@ -18,8 +18,12 @@
 //!
 //! [`PortSolver::candidates`] walks that set from a caller-chosen offset; the per-core
 //! allocator in [`crate::ports`] filters it by its ephemeral range and busy/TIME-WAIT state.
+//!
+//! IPv6 is the same algebra on the 36-byte input (addresses 16 + 16, then the ports): the
+//! destination port sits at input bytes 34..36 instead of 10..12, so it meets other key bits
+//! and has its own matrix `M6`, eliminated alongside (`*_v6` methods).
 
-use corenet_nic::steering::{RssConfig, TABLE_LEN, ipv4_l4_input, toeplitz};
+use corenet_nic::steering::{RssConfig, TABLE_LEN, ipv4_l4_input, ipv6_l4_input, toeplitz};
 
 /// Bits of the hash the indirection table looks at.
 const INDEX_BITS: u32 = TABLE_LEN.trailing_zeros();
@@ -30,6 +34,13 @@ const _: () = assert!(TABLE_LEN.is_power_of_two() && INDEX_BITS <= 16);
 #[derive(Debug, Clone)]
 pub struct PortSolver {
     rss: RssConfig,
+    v4: Elimination,
+    v6: Elimination,
+}
+
+/// The eliminated port-to-index matrix of one hash input layout.
+#[derive(Debug, Clone)]
+struct Elimination {
     /// `solve[t]` is a port `p` built only from pivot bits with `M·p = t`, if `t` is reachable.
     solve: [Option<u16>; TABLE_LEN],
     /// Null-space basis: toggling any of these in a port leaves the table index unchanged.
@@ -37,13 +48,25 @@ pub struct PortSolver {
 }
 
 impl PortSolver {
-    /// Eliminates the key's port-bit contributions (a few hundred bit operations).
+    /// Eliminates the key's port-bit contributions (a few hundred bit operations per family).
     pub fn new(rss: &RssConfig) -> Self {
+        Self {
+            rss: rss.clone(),
+            v4: Elimination::new(|b| toeplitz(&rss.key, &ipv4_l4_input([0; 4], [0; 4], 0, 1 << b))),
+            v6: Elimination::new(|b| {
+                toeplitz(&rss.key, &ipv6_l4_input([0; 16], [0; 16], 0, 1 << b))
+            }),
+        }
+    }
+}
+
+impl Elimination {
+    /// `hash_of_bit(b)`: the hash of the input holding only bit `b` of the destination port.
+    fn new(hash_of_bit: impl Fn(u32) -> u32) -> Self {
         // Contribution of each destination-port bit to the table index.
         let mut contrib = [0u32; 16];
         for (b, c) in contrib.iter_mut().enumerate() {
-            let input = ipv4_l4_input([0; 4], [0; 4], 0, 1 << b);
-            *c = toeplitz(&rss.key, &input) & INDEX_MASK;
+            *c = hash_of_bit(b as u32) & INDEX_MASK;
         }
         // Greedy pivots: a column joins when it is independent of those before it.
         // `span[v] = Some(port)` records how to reach index value `v` from the pivots so far.
@@ -72,13 +95,11 @@ impl PortSolver {
                 let _ = null_basis.push((1u16 << b) | fix);
             }
         }
-        Self {
-            rss: rss.clone(),
-            solve,
-            null_basis,
-        }
+        Self { solve, null_basis }
     }
+}
 
+impl PortSolver {
     /// The configuration this solver was built for.
     pub fn rss(&self) -> &RssConfig {
         &self.rss
@@ -87,7 +108,31 @@ impl PortSolver {
     /// Rank of the port-to-index map: `2^rank` distinct table indexes are reachable by
     /// changing the port alone (7 for the default key).
     pub fn rank(&self) -> u32 {
-        16 - self.null_basis.len() as u32
+        16 - self.v4.null_basis.len() as u32
+    }
+
+    /// [`rank`](Self::rank) for IPv6 (also 7 for the default key).
+    pub fn rank_v6(&self) -> u32 {
+        16 - self.v6.null_basis.len() as u32
+    }
+
+    /// [`reply_queue`](Self::reply_queue) for IPv6.
+    pub fn reply_queue_v6(&self, local: [u8; 16], remote: ([u8; 16], u16), local_port: u16) -> u16 {
+        self.rss
+            .queue_ipv6_l4(remote.0, local, remote.1, local_port)
+    }
+
+    /// [`candidates`](Self::candidates) for IPv6.
+    pub fn candidates_v6(
+        &self,
+        local: [u8; 16],
+        remote: ([u8; 16], u16),
+        queue: u16,
+        start: u32,
+    ) -> Candidates<'_> {
+        let base =
+            toeplitz(&self.rss.key, &ipv6_l4_input(remote.0, local, remote.1, 0)) & INDEX_MASK;
+        self.walk(&self.v6, base, queue, start)
     }
 
     /// The queue that a reply to our connection `local:local_port -> remote:remote_port`
@@ -109,19 +154,23 @@ impl PortSolver {
     ) -> Candidates<'_> {
         let base =
             toeplitz(&self.rss.key, &ipv4_l4_input(remote.0, local, remote.1, 0)) & INDEX_MASK;
+        self.walk(&self.v4, base, queue, start)
+    }
+
+    fn walk<'a>(&self, e: &'a Elimination, base: u32, queue: u16, start: u32) -> Candidates<'a> {
         // Pivot-only solutions for every reachable table index naming `queue`.
         let mut heads: heapless::Vec<u16, TABLE_LEN> = heapless::Vec::new();
         for (t, &q) in self.rss.table.iter().enumerate() {
             if q == queue
-                && let Some(p) = self.solve[t ^ base as usize]
+                && let Some(p) = e.solve[t ^ base as usize]
             {
                 let _ = heads.push(p);
             }
         }
-        let per_head = 1u32 << self.null_basis.len();
+        let per_head = 1u32 << e.null_basis.len();
         let total = heads.len() as u32 * per_head;
         Candidates {
-            solver: self,
+            null_basis: &e.null_basis,
             heads,
             total,
             next: if total == 0 { 0 } else { start % total },
@@ -133,7 +182,7 @@ impl PortSolver {
 /// Iterator over the ports whose replies steer to one queue; see [`PortSolver::candidates`].
 #[derive(Debug, Clone)]
 pub struct Candidates<'a> {
-    solver: &'a PortSolver,
+    null_basis: &'a [u16],
     heads: heapless::Vec<u16, TABLE_LEN>,
     total: u32,
     next: u32,
@@ -161,7 +210,7 @@ impl Iterator for Candidates<'_> {
         let nh = self.heads.len() as u32;
         let mut port = self.heads[(i % nh) as usize];
         let mut free = i / nh;
-        for &n in &self.solver.null_basis {
+        for &n in self.null_basis {
             if free & 1 != 0 {
                 port ^= n;
             }
@@ -199,6 +248,37 @@ mod tests {
         }
         // The four queues' candidate sets partition the whole port space.
         assert_eq!(all.len(), 65536);
+    }
+
+    #[test]
+    fn ipv6_candidates_steer_for_random_tuples() {
+        let rss = RssConfig::new(4).unwrap();
+        let s = PortSolver::new(&rss);
+        assert_eq!(s.rank_v6(), INDEX_BITS);
+        let mut x = 0x0123_4567_89ab_cdefu64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..200 {
+            let mut local = [0u8; 16];
+            let mut remote = [0u8; 16];
+            local[..8].copy_from_slice(&next().to_be_bytes());
+            local[8..].copy_from_slice(&next().to_be_bytes());
+            remote[..8].copy_from_slice(&next().to_be_bytes());
+            remote[8..].copy_from_slice(&next().to_be_bytes());
+            let rport = next() as u16;
+            let q = (i % 4) as u16;
+            let c = s.candidates_v6(local, (remote, rport), q, next() as u32);
+            assert_eq!(c.total(), 65536 / 4);
+            // Every candidate of a sample steers home (the whole set for a few tuples).
+            let take = if i < 4 { 65536 } else { 64 };
+            for p in c.take(take) {
+                assert_eq!(s.reply_queue_v6(local, (remote, rport), p), q, "port {p}");
+            }
+        }
     }
 
     #[test]

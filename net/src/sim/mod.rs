@@ -29,10 +29,12 @@ pub const RING: usize = 256;
 pub(crate) const BUF_LEN: usize = 2048;
 
 /// The queue an RSS NIC steers `frame` to: TCP/UDP over IPv4 by the 4-tuple, other IPv4 by
-/// the addresses, fragments by the addresses, anything else to queue 0.
+/// the addresses, fragments by the addresses; IPv6 TCP/UDP (right after the fixed header) by
+/// the 4-tuple, other IPv6 by the addresses; anything else to queue 0.
 pub fn steer(rss: &RssConfig, frame: &[u8]) -> u16 {
     let ip = match frame.get(12..14) {
         Some([0x08, 0x00]) => &frame[14..],
+        Some([0x86, 0xdd]) => return steer_ipv6(rss, &frame[14..]),
         _ => return 0,
     };
     if ip.len() < 20 || ip[0] >> 4 != 4 {
@@ -53,6 +55,28 @@ pub fn steer(rss: &RssConfig, frame: &[u8]) -> u16 {
         _ => rss.queue_for_hash(corenet_nic::toeplitz(
             &rss.key,
             &corenet_nic::steering::ipv4_input(src, dst),
+        )),
+    }
+}
+
+fn steer_ipv6(rss: &RssConfig, ip: &[u8]) -> u16 {
+    let Some(h) = ip.get(..40).filter(|h| h[0] >> 4 == 6) else {
+        return 0;
+    };
+    let mut src = [0u8; 16];
+    let mut dst = [0u8; 16];
+    src.copy_from_slice(&h[8..24]);
+    dst.copy_from_slice(&h[24..40]);
+    match ip.get(40..44) {
+        Some(p) if matches!(h[6], 6 | 17) => rss.queue_ipv6_l4(
+            src,
+            dst,
+            u16::from_be_bytes([p[0], p[1]]),
+            u16::from_be_bytes([p[2], p[3]]),
+        ),
+        _ => rss.queue_for_hash(corenet_nic::toeplitz(
+            &rss.key,
+            &corenet_nic::steering::ipv6_input(src, dst),
         )),
     }
 }

@@ -2,21 +2,25 @@
 //!
 //! The same decision as the 82599 (datasheet 7.1.2.8) and virtio-net (spec 5.1.6.4.3): IPv4
 //! TCP/UDP by the 4-tuple, other IPv4 (and fragments, whose later pieces carry no ports) by
-//! the two addresses, everything else (ARP, IPv6 here) to queue 0. One 802.1Q tag is looked
-//! through, as the 82599 does.
+//! the two addresses; IPv6 TCP/UDP directly after the fixed header by the 4-tuple (36-byte
+//! input), other IPv6 (ICMPv6 and NDP, extension headers) by the two addresses; everything
+//! else (ARP) to queue 0. One 802.1Q tag is looked through, as the 82599 does.
 //!
-//! Toeplitz is linear over GF(2), so the hash of a 12-byte input is the XOR of the hashes of
-//! each byte in its position: a 12 x 256 table of `u32` built once from the key turns the
-//! 96-step bit loop of [`corenet_nic::toeplitz`] into 12 lookups per frame.
+//! Toeplitz is linear over GF(2), so the hash of an input is the XOR of the hashes of each
+//! byte in its position: a 36 x 256 table of `u32` (36 KiB) built once from the key turns
+//! the bit loop of [`corenet_nic::toeplitz`] into one lookup per input byte (12 for IPv4).
 
 use alloc::boxed::Box;
 
-use corenet_nic::steering::{RssConfig, TABLE_LEN, ipv4_input, ipv4_l4_input};
+use corenet_nic::steering::{
+    RssConfig, TABLE_LEN, ipv4_input, ipv4_l4_input, ipv6_input, ipv6_l4_input,
+};
 
-/// Bytes of the longest hash input (IPv4 addresses and ports).
-const INPUT_LEN: usize = 12;
+/// Bytes of the longest hash input (IPv6 addresses and ports).
+const INPUT_LEN: usize = 36;
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
 const ETHERTYPE_VLAN: u16 = 0x8100;
 
 /// A steering decision for one frame, precomputed from an [`RssConfig`].
@@ -49,7 +53,7 @@ impl Steering {
         }
     }
 
-    /// The Toeplitz hash of `input` (at most 12 bytes; the rest is ignored).
+    /// The Toeplitz hash of `input` (at most 36 bytes; the rest is ignored).
     #[inline]
     pub fn hash(&self, input: &[u8]) -> u32 {
         input
@@ -74,6 +78,9 @@ impl Steering {
             ethertype = be16(frame, 16)?;
             l3 = 18;
         }
+        if ethertype == ETHERTYPE_IPV6 {
+            return self.hash_ipv6(frame.get(l3..)?);
+        }
         if ethertype != ETHERTYPE_IPV4 {
             return None;
         }
@@ -94,6 +101,25 @@ impl Steering {
                 u16::from_be_bytes([p[2], p[3]]),
             )),
             _ => self.hash(&ipv4_input(src, dst)),
+        })
+    }
+}
+
+impl Steering {
+    fn hash_ipv6(&self, ip: &[u8]) -> Option<u32> {
+        let h = ip.get(..40).filter(|h| h[0] >> 4 == 6)?;
+        let mut src = [0u8; 16];
+        let mut dst = [0u8; 16];
+        src.copy_from_slice(&h[8..24]);
+        dst.copy_from_slice(&h[24..40]);
+        Some(match ip.get(40..44) {
+            Some(p) if matches!(h[6], 6 | 17) => self.hash(&ipv6_l4_input(
+                src,
+                dst,
+                u16::from_be_bytes([p[0], p[1]]),
+                u16::from_be_bytes([p[2], p[3]]),
+            )),
+            _ => self.hash(&ipv6_input(src, dst)),
         })
     }
 }
@@ -124,7 +150,7 @@ mod tests {
         let st = Steering::new(&rss);
         let mut s = 0x1234_5678_9abc_def1;
         for _ in 0..2000 {
-            let mut input = [0u8; 12];
+            let mut input = [0u8; 36];
             for b in &mut input {
                 *b = xorshift(&mut s) as u8;
             }
@@ -175,6 +201,57 @@ mod tests {
         assert!(per_queue.iter().all(|&n| n > 800), "{per_queue:?}");
     }
 
+    /// An Ethernet + IPv6 frame with next header `nh`, random addresses, then `l4`.
+    fn frame6(vlan: bool, nh: u8, l4: &[u8], s: &mut u64) -> Vec<u8> {
+        let mut f = std::vec![0u8; 12];
+        if vlan {
+            f.extend_from_slice(&[0x81, 0x00, 0x00, 0x05]);
+        }
+        f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0, 0, l4.len() as u8, nh, 64]);
+        for _ in 0..32 {
+            f.push(xorshift(s) as u8);
+        }
+        f.extend_from_slice(l4);
+        f
+    }
+
+    #[test]
+    fn ipv6_steers_by_the_ipv6_toeplitz_like_the_simulated_nic() {
+        let rss = RssConfig::new(4).unwrap();
+        let st = Steering::new(&rss);
+        let mut s = 0x5eed;
+        let mut per_queue = [0usize; 4];
+        for i in 0..4000u32 {
+            let nh = [6, 17, 58, 0][i as usize % 4];
+            let ports = (xorshift(&mut s) as u32).to_be_bytes();
+            let f = frame6(false, nh, &ports, &mut s);
+            let (q, h) = st.classify(&f);
+            assert_eq!(q, steer(&rss, &f), "frame {i}");
+            let src: [u8; 16] = f[22..38].try_into().unwrap();
+            let dst: [u8; 16] = f[38..54].try_into().unwrap();
+            let want = if matches!(nh, 6 | 17) {
+                let sp = u16::from_be_bytes([ports[0], ports[1]]);
+                let dp = u16::from_be_bytes([ports[2], ports[3]]);
+                rss.hash_ipv6_l4(src, dst, sp, dp)
+            } else {
+                corenet_nic::toeplitz(&rss.key, &ipv6_input(src, dst))
+            };
+            assert_eq!(h, Some(want), "frame {i}");
+            per_queue[usize::from(q)] += 1;
+            let mut t = frame6(true, nh, &ports, &mut 0);
+            t[18 + 8..18 + 40].copy_from_slice(&f[14 + 8..14 + 40]);
+            assert_eq!(st.classify(&t), (q, h), "tagged frame {i}");
+        }
+        assert!(per_queue.iter().all(|&n| n > 800), "{per_queue:?}");
+        // Truncated IPv6: addresses-only once the ports are cut, queue 0 before the addresses.
+        let f = frame6(false, 6, &[1, 2, 3, 4], &mut s);
+        for cut in 0..f.len() {
+            let (q, h) = st.classify(&f[..cut]);
+            assert!(q < 4);
+            assert_eq!(h.is_none(), cut < 54, "cut {cut}");
+        }
+    }
+
     #[test]
     fn ports_are_read_after_ip_options() {
         let rss = RssConfig::new(4).unwrap();
@@ -205,6 +282,7 @@ mod tests {
         let mut arp = tcp.clone();
         arp[12..14].copy_from_slice(&[0x08, 0x06]);
         assert_eq!(st.classify(&arp), (0, None));
+        // An IPv4 ethertype with version 6 in the header is not hashed.
         let mut v6 = tcp.clone();
         v6[14] = 0x65;
         assert_eq!(st.classify(&v6), (0, None));

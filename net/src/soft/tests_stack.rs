@@ -289,7 +289,7 @@ fn udp_datagrams_reach_the_hash_core_and_replies_go_back() {
         loop {
             match c.udp_recv_from(socks[q], &mut b) {
                 Ok((n, (addr, port))) => {
-                    assert_eq!((n, addr), (2, PEER_IP));
+                    assert_eq!((n, addr), (2, crate::IpAddr::V4(PEER_IP)));
                     assert_eq!(u16::from_be_bytes([b[0], b[1]]), port);
                     assert_eq!(
                         usize::from(rig.rss.queue_ipv4_l4(PEER_IP, OUR_IP, port, 53)),

@@ -1,4 +1,6 @@
-//! Addresses: static or DHCP configuration applied on every core, and gratuitous ARP.
+//! Addresses: static or DHCP configuration applied on every core, gratuitous ARP, and (with
+//! the `ipv6` feature) the link-local and static IPv6 addresses with unsolicited Neighbor
+//! Advertisements.
 
 use corenet_nic::{RxQueue, TxQueue};
 use smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Address};
@@ -9,9 +11,12 @@ use crate::mesh::Msg;
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     /// Installs (or with `None` removes) this core's address and default route.
+    /// IPv6 addresses (link-local, static global) are kept as they are.
     pub(super) fn apply_ipv4(&mut self, c: Option<Ipv4Config>) {
         self.ipv4 = c;
         self.cfg.ip = c.map_or([0; 4], |c| c.ip);
+        #[cfg(feature = "ipv6")]
+        let v6 = (self.link_local, self.ipv6);
         self.iface.update_ip_addrs(|addrs| {
             addrs.clear();
             if let Some(c) = c {
@@ -21,13 +26,44 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                     c.prefix_len,
                 ));
             }
+            #[cfg(feature = "ipv6")]
+            {
+                use smoltcp::wire::Ipv6Address;
+                if let Some(ll) = v6.0 {
+                    let _ = addrs.push(IpCidr::new(Ipv6Address::from(ll).into(), 64));
+                }
+                if let Some(g) = v6.1 {
+                    let _ = addrs.push(IpCidr::new(Ipv6Address::from(g.ip).into(), g.prefix_len));
+                }
+            }
         });
+        #[cfg(feature = "ipv6")]
+        {
+            self.iface.routes_mut().remove_default_ipv6_route();
+            if let Some(gw) = self.ipv6.and_then(|c| c.gateway) {
+                let _ = self
+                    .iface
+                    .routes_mut()
+                    .add_default_ipv6_route(smoltcp::wire::Ipv6Address::from(gw));
+            }
+        }
         self.iface.routes_mut().remove_default_ipv4_route();
         if let Some([a, b, cc, d]) = c.and_then(|c| c.gateway) {
             let _ = self
                 .iface
                 .routes_mut()
                 .add_default_ipv4_route(Ipv4Address::new(a, b, cc, d));
+        }
+    }
+
+    /// Our IPv6 address for talking to `remote`: link-local for a link-local peer, else the
+    /// global address (link-local when there is none). smoltcp is given the same choice
+    /// explicitly, so RSS port solving and the wire agree.
+    pub(super) fn ipv6_source(&self, remote: [u8; 16]) -> Option<[u8; 16]> {
+        let link_local_peer = remote[0] == 0xfe && remote[1] & 0xc0 == 0x80;
+        match self.ipv6 {
+            Some(g) if !link_local_peer => Some(g.ip),
+            _ => self.link_local,
         }
     }
 
@@ -81,8 +117,71 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     }
 
     /// Sends a gratuitous ARP (a request for our own address) so neighbors and switches
-    /// learn our MAC at start-up. One core is enough: all cores share the MAC and address.
+    /// learn our MAC at start-up, and with IPv6 an unsolicited Neighbor Advertisement (RFC
+    /// 4861 7.2.6, override flag, to all-nodes) per IPv6 address. One core is enough: all
+    /// cores share the MAC and addresses.
     pub fn announce(&mut self) -> Result<(), AnnounceError> {
+        if self.ipv4.is_some() {
+            self.announce_ipv4()?;
+        }
+        #[cfg(feature = "ipv6")]
+        for a in [self.link_local, self.ipv6.map(|c| c.ip)]
+            .into_iter()
+            .flatten()
+        {
+            self.announce_ipv6(a)?;
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "ipv6")]
+    fn announce_ipv6(&mut self, addr: [u8; 16]) -> Result<(), AnnounceError> {
+        use smoltcp::phy::{ChecksumCapabilities, Device as _, TxToken as _};
+        use smoltcp::wire::{
+            EthernetFrame, EthernetProtocol, EthernetRepr, IPV6_LINK_LOCAL_ALL_NODES, Icmpv6Packet,
+            Icmpv6Repr, IpProtocol, Ipv6Address, Ipv6Packet, Ipv6Repr, NdiscNeighborFlags,
+            NdiscRepr, RawHardwareAddress,
+        };
+        let mac = EthernetAddress(self.cfg.mac);
+        let src = Ipv6Address::from(addr);
+        let na = Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
+            flags: NdiscNeighborFlags::OVERRIDE,
+            target_addr: src,
+            lladdr: Some(RawHardwareAddress::from(mac)),
+        });
+        let ip = Ipv6Repr {
+            src_addr: src,
+            dst_addr: IPV6_LINK_LOCAL_ALL_NODES,
+            next_header: IpProtocol::Icmpv6,
+            payload_len: na.buffer_len(),
+            hop_limit: 255,
+        };
+        let eth = EthernetRepr {
+            src_addr: mac,
+            dst_addr: EthernetAddress([0x33, 0x33, 0, 0, 0, 1]),
+            ethertype: EthernetProtocol::Ipv6,
+        };
+        let token = self.dev.transmit(self.now).ok_or(AnnounceError::TxFull)?;
+        token.consume(
+            eth.buffer_len() + ip.buffer_len() + na.buffer_len(),
+            |buf| {
+                let mut frame = EthernetFrame::new_unchecked(buf);
+                eth.emit(&mut frame);
+                let mut p = Ipv6Packet::new_unchecked(frame.payload_mut());
+                ip.emit(&mut p);
+                na.emit(
+                    &src,
+                    &IPV6_LINK_LOCAL_ALL_NODES,
+                    &mut Icmpv6Packet::new_unchecked(p.payload_mut()),
+                    &ChecksumCapabilities::default(),
+                );
+            },
+        );
+        self.dev.flush();
+        Ok(())
+    }
+
+    fn announce_ipv4(&mut self) -> Result<(), AnnounceError> {
         use smoltcp::phy::{Device as _, TxToken as _};
         use smoltcp::wire::{
             ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, EthernetRepr,

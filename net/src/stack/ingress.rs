@@ -8,7 +8,7 @@ use super::{Class, CoreStack, Origin, Tuple, classify};
 use crate::mesh::{MeshPort, Msg};
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
-    /// Receive half: messages from other cores (ARP and DHCP frames, configuration), then up
+    /// Receive half: messages from other cores (ARP, NDP and DHCP frames, configuration), then up
     /// to `rx_budget` frames from the RX queue through the stack. Returns the frames
     /// processed.
     pub fn poll_ingress(&mut self, now_us: u64) -> usize {
@@ -39,7 +39,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                     };
                     self.iface.poll_ingress_single(now, &mut self.dev, set);
                     self.counters.frames_from_peers.inc();
-                    self.arp_seen |= class == Class::Arp;
+                    self.arp_seen |= class.is_neighbor();
                     rx += 1;
                 }
                 Msg::Config(c) => {
@@ -53,7 +53,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         while rx < self.cfg.rx_budget {
             let Some(frame) = self.dev.peek() else { break };
             let class = classify(frame);
-            if class == Class::Arp
+            if class.is_neighbor()
                 && let Some(m) = self.mesh.as_mut()
             {
                 let dropped = m.broadcast(&Msg::Frame(frame.to_vec()));
@@ -73,7 +73,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 break; // No TX buffer for a possible reply: leave the frame queued.
             }
             rx += 1;
-            self.arp_seen |= class == Class::Arp;
+            self.arp_seen |= class.is_neighbor();
         }
         if rx >= self.cfg.rx_budget && self.dev.peek().is_some() {
             self.counters.budget_exhausted.inc();
@@ -122,9 +122,10 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 self.iface
                     .poll_ingress_single(now, &mut self.dev, &mut self.dgram)
             }
-            Class::Arp => self
-                .iface
-                .poll_ingress_single(now, &mut self.dev, &mut self.void),
+            Class::Arp | Class::Ndp => {
+                self.iface
+                    .poll_ingress_single(now, &mut self.dev, &mut self.void)
+            }
             Class::Other => {
                 self.counters.drop_unknown.inc();
                 self.dev.discard();
@@ -148,9 +149,20 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         if !self.ports.in_range(port) || self.listeners.iter().any(|l| l.port == port) {
             return None;
         }
-        let local = self.ipv4.map(|c| c.ip)?;
-        let remote = (tuple.remote, tuple.remote_port);
-        let steered = self.ports.solver().reply_queue(local, remote, port);
+        let steered = match crate::ip::IpAddr::from_mapped(tuple.remote) {
+            crate::ip::IpAddr::V4(remote) => {
+                let local = self.ipv4.map(|c| c.ip)?;
+                self.ports
+                    .solver()
+                    .reply_queue(local, (remote, tuple.remote_port), port)
+            }
+            crate::ip::IpAddr::V6(remote) => {
+                let local = self.ipv6_source(remote)?;
+                self.ports
+                    .solver()
+                    .reply_queue_v6(local, (remote, tuple.remote_port), port)
+            }
+        };
         let now_us = self.now.total_micros() as u64;
         if steered != self.queue() || !self.ports.holds(port, now_us) {
             self.counters.wrong_core.inc();

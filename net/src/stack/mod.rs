@@ -7,7 +7,7 @@
 //! of its own and finds it through a hash table keyed by the flow:
 //!
 //! ```text
-//!   frame --classify--> ARP        -> empty set (the Interface learns the neighbor),
+//!   frame --classify--> ARP, NDP   -> empty set (the Interface learns the neighbor),
 //!                                     copied to the other cores
 //!                       TCP flow   -> table[hash(flow)] -> the connection's own set
 //!                       TCP SYN    -> listen set (backlog) -> socket moved to its own set
@@ -44,7 +44,7 @@ use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet};
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress};
 
-use crate::config::Ipv4Config;
+use crate::config::{Ipv4Config, Ipv6Config};
 use crate::counters::NetCounters;
 use crate::device::QueueDevice;
 use crate::mesh::MeshPort;
@@ -83,6 +83,9 @@ pub struct StackConfig {
     pub gateway: Option<[u8; 4]>,
     /// DNS servers for the application's resolver (with DHCP, the lease's replace them).
     pub dns: [Option<[u8; 4]>; crate::config::MAX_DNS],
+    /// A static global IPv6 address (needs the `ipv6` feature; with it, every core also has
+    /// the link-local address derived from `mac`).
+    pub ipv6: Option<Ipv6Config>,
     /// Per-core randomness from the platform: initial sequence numbers, port choice, bucket
     /// hashing. Give every core and every boot a different one.
     pub seed: u64,
@@ -127,6 +130,7 @@ impl StackConfig {
             prefix_len,
             gateway: None,
             dns: [None; crate::config::MAX_DNS],
+            ipv6: None,
             seed,
             bucket_bits: 14,
             max_connections: 16_384,
@@ -149,8 +153,10 @@ impl StackConfig {
 pub enum StackError {
     /// The ephemeral port configuration does not fit the steering table.
     Ports(PortConfigError),
-    /// `bucket_bits` over 20, a prefix over 32, or a MAC that is not unicast.
+    /// `bucket_bits` over 20, a prefix over 32 (128 for IPv6), or a MAC that is not unicast.
     BadConfig,
+    /// An IPv6 address was configured but the crate was built without the `ipv6` feature.
+    Ipv6Disabled,
 }
 
 /// Errors from [`CoreStack::dhcp_start`].
@@ -249,6 +255,10 @@ pub struct CoreStack<R: RxQueue, T: TxQueue> {
     dhcp: Option<SocketHandle>,
     /// The address in use, if any.
     ipv4: Option<Ipv4Config>,
+    /// The static global IPv6 address, if any.
+    ipv6: Option<Ipv6Config>,
+    /// The IPv6 link-local address (from the MAC), when built with `ipv6`.
+    link_local: Option<[u8; 16]>,
     counters: NetCounters,
     now: Instant,
     hash_key: u64,
@@ -274,6 +284,12 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         let mac = EthernetAddress(cfg.mac);
         if cfg.bucket_bits > 20 || cfg.prefix_len > 32 || !mac.is_unicast() {
             return Err(StackError::BadConfig);
+        }
+        if cfg.ipv6.is_some_and(|c| c.prefix_len > 128) {
+            return Err(StackError::BadConfig);
+        }
+        if cfg!(not(feature = "ipv6")) && cfg.ipv6.is_some() {
+            return Err(StackError::Ipv6Disabled);
         }
         let queue = rx.queue_index();
         let ports = PortAllocator::new(rss, queue, cfg.ephemeral, cfg.time_wait_us, cfg.seed)
@@ -311,11 +327,18 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             mesh,
             dhcp: None,
             ipv4: None,
+            ipv6: None,
+            link_local: None,
             counters: NetCounters::default(),
             now,
             arp_seen: false,
             next_sweep_ms: 0,
         };
+        #[cfg(feature = "ipv6")]
+        {
+            stack.link_local = Some(crate::ip::link_local(stack.cfg.mac));
+            stack.ipv6 = stack.cfg.ipv6;
+        }
         stack.apply_ipv4(initial);
         Ok(stack)
     }
@@ -323,6 +346,16 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     /// The IPv4 configuration in use (static, or from DHCP), if any.
     pub fn ipv4_config(&self) -> Option<Ipv4Config> {
         self.ipv4
+    }
+
+    /// The static global IPv6 address in use, if any.
+    pub fn ipv6_config(&self) -> Option<Ipv6Config> {
+        self.ipv6
+    }
+
+    /// The IPv6 link-local address (derived from the MAC); `None` without the `ipv6` feature.
+    pub fn ipv6_link_local(&self) -> Option<[u8; 16]> {
+        self.link_local
     }
 
     /// This core's counters.
@@ -413,6 +446,8 @@ mod tests_dhcp;
 mod tests_faults;
 #[cfg(test)]
 mod tests_halfclose;
+#[cfg(all(test, feature = "ipv6"))]
+mod tests_ipv6;
 #[cfg(test)]
 mod tests_rss;
 #[cfg(test)]

@@ -7,9 +7,10 @@ use alloc::vec::Vec;
 use corenet_nic::{RxQueue, TxQueue};
 use smoltcp::socket::tcp::{self, Socket as TcpSocket, State};
 use smoltcp::time::Duration;
-use smoltcp::wire::{IpEndpoint, Ipv4Address};
+use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
 use super::{CoreStack, Listener, Origin, Tuple};
+use crate::ip::IpAddr;
 use crate::ports::AllocError;
 
 /// A connection owned by one core's stack. Stale handles (after `close` completed) are
@@ -45,7 +46,8 @@ pub enum AcceptError {
 /// Errors from [`CoreStack::connect`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectError {
-    /// Remote port 0 or an unspecified address.
+    /// Remote port 0, an unspecified address, or one of a family with no local address (IPv6
+    /// without the `ipv6` feature).
     Unaddressable,
     /// The core is at its connection limit.
     TooManyConnections,
@@ -175,30 +177,46 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         })
     }
 
-    /// Opens a connection to `remote` from a local port whose replies the NIC steers back
-    /// to this core. The SYN leaves at the next [`poll`](Self::poll).
-    pub fn connect(&mut self, remote: ([u8; 4], u16)) -> Result<TcpConn, ConnectError> {
-        if remote.1 == 0 || remote.0 == [0; 4] {
+    /// Opens a connection to `remote` (`([u8; 4], port)`, `([u8; 16], port)` or an
+    /// [`IpAddr`]) from a local port whose replies the NIC steers back to this core. The SYN
+    /// leaves at the next [`poll`](Self::poll).
+    pub fn connect<A: Into<IpAddr>>(&mut self, remote: (A, u16)) -> Result<TcpConn, ConnectError> {
+        let (addr, rport) = (remote.0.into(), remote.1);
+        if rport == 0 || addr.is_unspecified() {
             return Err(ConnectError::Unaddressable);
         }
         if self.live >= self.cfg.max_connections {
             return Err(ConnectError::TooManyConnections);
         }
         let now_us = self.now.total_micros() as u64;
-        let port = self
-            .ports
-            .allocate(self.cfg.ip, remote, now_us)
-            .map_err(|AllocError::Exhausted| ConnectError::PortsExhausted)?;
+        // Our address for this peer, known before the port so the port can be solved for it.
+        let local = match addr {
+            IpAddr::V4(_) => IpAddr::V4(self.cfg.ip),
+            IpAddr::V6(a) => IpAddr::V6(self.ipv6_source(a).ok_or(ConnectError::Unaddressable)?),
+        };
+        let (Some(local_sm), Some(remote_sm)) = (local.to_smoltcp(), addr.to_smoltcp()) else {
+            return Err(ConnectError::Unaddressable);
+        };
+        let port = match (local, addr) {
+            (IpAddr::V6(l), IpAddr::V6(r)) => self.ports.allocate_v6(l, (r, rport), now_us),
+            (IpAddr::V4(l), IpAddr::V4(r)) => self.ports.allocate(l, (r, rport), now_us),
+            _ => return Err(ConnectError::Unaddressable),
+        }
+        .map_err(|AllocError::Exhausted| ConnectError::PortsExhausted)?;
         let mut s = new_socket(&self.cfg);
-        let [a, b, c, d] = remote.0;
-        let ep = IpEndpoint::new(Ipv4Address::new(a, b, c, d).into(), remote.1);
-        if s.connect(self.iface.context(), ep, port).is_err() {
+        let ep = IpEndpoint::new(remote_sm, rport);
+        // An unconfigured IPv4 stack (0.0.0.0) lets smoltcp pick, as before.
+        let local_ep = IpListenEndpoint {
+            addr: (!local.is_unspecified()).then_some(local_sm),
+            port,
+        };
+        if s.connect(self.iface.context(), ep, local_ep).is_err() {
             let _ = self.ports.release(port, now_us);
             return Err(ConnectError::Unaddressable);
         }
         let tuple = Tuple {
-            remote: remote.0,
-            remote_port: remote.1,
+            remote: addr.to_mapped(),
+            remote_port: rport,
             local_port: port,
         };
         self.counters.connected.inc();
@@ -211,9 +229,13 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     }
 
     /// The remote endpoint of a connection.
-    pub fn remote(&self, c: TcpConn) -> Option<([u8; 4], u16)> {
-        self.user_conn(c)
-            .map(|(_, conn)| (conn.tuple.remote, conn.tuple.remote_port))
+    pub fn remote(&self, c: TcpConn) -> Option<(IpAddr, u16)> {
+        self.user_conn(c).map(|(_, conn)| {
+            (
+                IpAddr::from_mapped(conn.tuple.remote),
+                conn.tuple.remote_port,
+            )
+        })
     }
 
     /// The coarse state of a connection, `None` for a stale handle.

@@ -129,7 +129,10 @@ fn udp_datagrams_reach_the_steered_core_and_replies_go_back() {
         Err(UdpRecvError::WouldBlock)
     );
     let (n, from) = cores[q].udp_recv_from(socks[q], &mut b).unwrap();
-    assert_eq!((&b[..n], from), (&b"query"[..], (PEER_IP, 4000)));
+    assert_eq!(
+        (&b[..n], from),
+        (&b"query"[..], (crate::IpAddr::V4(PEER_IP), 4000))
+    );
     cores[q].udp_send_to(socks[q], b"answer", from).unwrap();
     run(&mut cores, &mut peer, &mut now, 10);
     let (n, _) = peer
@@ -253,6 +256,13 @@ fn gratuitous_arp_announces_our_address() {
     assert_eq!(&f[20..22], &[0, 1], "request");
     assert_eq!(&f[28..32], &OUR_IP, "sender address");
     assert_eq!(&f[38..42], &OUR_IP, "target address: our own");
+    // With IPv6, an unsolicited Neighbor Advertisement for the link-local address follows
+    // (checked in `tests_ipv6`).
+    #[cfg(feature = "ipv6")]
+    assert_eq!(
+        nic.take_sent().map(|f| f[12..14].to_vec()),
+        Some(std::vec![0x86, 0xdd])
+    );
     assert!(nic.take_sent().is_none());
 }
 

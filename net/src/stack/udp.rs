@@ -9,9 +9,10 @@ use alloc::vec;
 use corenet_nic::{RxQueue, TxQueue};
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::udp::{self, Socket};
-use smoltcp::wire::{IpAddress, IpEndpoint, Ipv4Address};
+use smoltcp::wire::IpEndpoint;
 
 use super::CoreStack;
+use crate::ip::IpAddr;
 
 /// Datagrams (and bytes, in 1500-byte units) each direction buffers.
 const QUEUE: usize = 64;
@@ -90,15 +91,19 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         })
     }
 
-    /// Queues a datagram to `to`; it leaves at the next poll.
-    pub fn udp_send_to(
+    /// Queues a datagram to `to` (`([u8; 4], port)`, `([u8; 16], port)` or an [`IpAddr`]);
+    /// it leaves at the next poll.
+    pub fn udp_send_to<A: Into<IpAddr>>(
         &mut self,
         sock: UdpSocket,
         data: &[u8],
-        to: ([u8; 4], u16),
+        to: (A, u16),
     ) -> Result<(), UdpSendError> {
-        let [a, b, c, d] = to.0;
-        let ep = IpEndpoint::new(IpAddress::Ipv4(Ipv4Address::new(a, b, c, d)), to.1);
+        let addr =
+            to.0.into()
+                .to_smoltcp()
+                .ok_or(UdpSendError::Unaddressable)?;
+        let ep = IpEndpoint::new(addr, to.1);
         self.udp_socket(sock)
             .ok_or(UdpSendError::BadHandle)?
             .send_slice(data, ep)
@@ -113,7 +118,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         &mut self,
         sock: UdpSocket,
         buf: &mut [u8],
-    ) -> Result<(usize, ([u8; 4], u16)), UdpRecvError> {
+    ) -> Result<(usize, (IpAddr, u16)), UdpRecvError> {
         let (n, meta) = self
             .udp_socket(sock)
             .ok_or(UdpRecvError::BadHandle)?
@@ -122,10 +127,10 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 udp::RecvError::Exhausted => UdpRecvError::WouldBlock,
                 udp::RecvError::Truncated => UdpRecvError::Truncated,
             })?;
-        let addr = match meta.endpoint.addr {
-            IpAddress::Ipv4(a) => a.octets(),
-        };
-        Ok((n, (addr, meta.endpoint.port)))
+        Ok((
+            n,
+            (IpAddr::from_smoltcp(meta.endpoint.addr), meta.endpoint.port),
+        ))
     }
 
     /// Unbinds a socket; its handle becomes invalid.

@@ -1,0 +1,1 @@
+//! IPv6 over several per-core stacks (filled in below).
