@@ -385,3 +385,27 @@ fn connections_of_a_vanished_peer_are_freed_and_live_ones_kept() {
     run_without_peer(&mut cores, &nic, &mut now, 5);
     assert_eq!(cores[0].connections(), 0, "keep-alive found the dead peer");
 }
+
+#[cfg(not(feature = "ipv6"))]
+#[test]
+fn ipv6_needs_the_feature() {
+    let rss = RssConfig::new(1).unwrap();
+    let nic = SimNic::new(rss.clone(), 64);
+    let (rx, tx) = nic.queue_pair(0);
+    let mut cfg = StackConfig::new([2, 0, 0, 0, 0, 2], OUR_IP, 24, 1);
+    cfg.ipv6 = Some(crate::config::Ipv6Config {
+        ip: [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+        prefix_len: 64,
+        gateway: None,
+    });
+    assert!(matches!(
+        CoreStack::new(cfg, &rss, rx, tx, None, 0),
+        Err(StackError::Ipv6Disabled)
+    ));
+    let mut cores = cores_with(&nic, &rss, false, |_| {});
+    assert_eq!(cores[0].ipv6_link_local(), None);
+    let mut v6 = [0u8; 16];
+    v6[0] = 0xfd;
+    v6[15] = 1;
+    assert_eq!(cores[0].connect((v6, 7)), Err(ConnectError::Unaddressable));
+}
