@@ -8,6 +8,11 @@
 //! arrives (bounded), so the network is up before the ready line. Core 0 announces the address
 //! with a gratuitous ARP.
 //!
+//! With the `ipv6` feature every core also has the link-local IPv6 address derived from the
+//! MAC, and `ip6=fd00::2/64` (plus optional `gw6=fd00::1`) adds a static global one; core 0
+//! announces them with unsolicited Neighbor Advertisements. Without the feature, `ip6=` is
+//! ignored with a warning.
+//!
 //! With a single hardware queue pair (QEMU user-mode networking, devices without multi-queue)
 //! and several cores, core 0 keeps the hardware pair and a `corenet_net::soft` distributor that
 //! steers each frame to its core's software queue pair by the same Toeplitz table; every core's
@@ -20,7 +25,7 @@
 use core::sync::atomic::{AtomicBool, Ordering};
 use corenet_kernel::Core;
 use corenet_kernel::cpu::MAX_CORES;
-use corenet_net::config::{NetConfig as IpSetting, parse_cmdline};
+use corenet_net::config::{NetConfig as IpSetting, parse_cmdline, parse_ipv6_cmdline};
 use corenet_net::mesh::{self, MeshPort};
 use corenet_net::soft::{Distributor, SoftRx, SoftTx, soft_queues};
 use corenet_net::stack::PollReport;
@@ -255,6 +260,10 @@ impl Network {
         let info = netdev::info(core).clone().map_err(NetStartError::Nic)?;
         let setting = parse_cmdline(core.cmdline().0).map_err(NetStartError::Config)?;
         let tcp_buffer = tcp_buffer(core.cmdline().get("tcpbuf"))?;
+        let mut ipv6 = parse_ipv6_cmdline(core.cmdline().0).map_err(NetStartError::Config)?;
+        if cfg!(not(feature = "ipv6")) && ipv6.take().is_some() && core.id() == 0 {
+            log::warn!("net: ip6= ignored: built without the ipv6 feature");
+        }
         let software = info.steering == Steering::Software && core.count() > 1;
         let mut hw = None;
         let (rx, tx, rss) = if software {
@@ -315,6 +324,7 @@ impl Network {
         if let Some(b) = tcp_buffer {
             cfg.tcp_buffer = b;
         }
+        cfg.ipv6 = ipv6;
         size_for_heap(&mut cfg, corenet_kernel::cpu::this().heap.size() as u64);
         if core.id() == 0 {
             log::info!(
@@ -340,6 +350,18 @@ impl Network {
                 }
             }
             IpSetting::Dhcp => net.wait_for_lease(core)?,
+        }
+        if core.id() == 0 {
+            if let Some(ll) = net.stack.ipv6_link_local() {
+                log::info!("net: IPv6 link-local {}", corenet_net::IpAddr::V6(ll));
+            }
+            if let Some(c) = net.stack.ipv6_config() {
+                log::info!(
+                    "net: IPv6 {}/{}",
+                    corenet_net::IpAddr::V6(c.ip),
+                    c.prefix_len
+                );
+            }
         }
         Ok(net)
     }
