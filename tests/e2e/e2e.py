@@ -7,7 +7,9 @@ and with raw sockets:
 - user-mode networking (forwards on 127.0.0.1): pages, /metrics, error statuses, pipelining,
   partial requests, TCP echo of 1 MB by sha256, UDP echo, wrk with zero errors;
 - a multi-queue tap inside a private network namespace (root): hundreds of connections from
-  the namespace's Linux stack, and /metrics shows every core accepted some;
+  the namespace's Linux stack, and /metrics shows every core accepted some; the same guest
+  over IPv6 (tap fd00::1/64, guest ip6=fd00::2/64): curl, connections on every core, TCP echo
+  by sha256, UDP echo;
 - link faults (loss 5 %, reorder 25 %, duplicate 2 %, corrupt 0.5 %, one run each) between
   Linux TCP and the guest: 10 MB each way through the echo service, sha256 identical, within a
   time bound, guest still serving. `tc netem` needs the kernel's sch_netem, which CI machines
@@ -36,6 +38,7 @@ LOGS = os.path.join(ROOT, "target/e2e")
 INDEX = open(os.path.join(ROOT, "apps/httpd/static/index.html"), "rb").read()
 HTTP_PORT, ECHO_PORT = 18080, 17777
 GUEST = "10.0.0.2"
+GUEST6, HOST6 = "fd00::2", "fd00::1"
 
 results = []
 
@@ -310,7 +313,9 @@ def tap_suite(quick):
     ns = Netns("mq")
     g = None
     try:
-        g = Guest("tap-2q", smp=2, net="tap", ns=ns.name, queues=2)
+        g = Guest("tap-2q", smp=2, net="tap", ns=ns.name, queues=2, cmdline=f"ip6={GUEST6}/64")
+        # qemu-run.sh created the tap (corenet0) in the namespace with 10.0.0.1/24; add IPv6.
+        sh(["ip", "-6", "addr", "add", f"{HOST6}/64", "dev", "corenet0", "nodad"], ns=ns.name)
 
         @case("tap-many-connections-every-core")
         def _():
@@ -371,10 +376,93 @@ print(ok)
             return f"{resets} resets received, none left in CLOSED, 50 new connections served"
         _()
 
+        tap_ipv6_cases(ns, quick)
+
     finally:
         if g:
             g.stop()
         ns.delete()
+
+
+def accepted_per_core(ns, url):
+    m = sh(["curl", "-g", "-s", "-m", "10", url], ns=ns.name)
+    return [int(v) for _, v in re.findall(r'corenet_tcp_accepted_total\{core="(\d+)"\} (\d+)', m)]
+
+
+def tap_ipv6_cases(ns, quick):
+    """The tap guest over IPv6: the stack's NDP, IPv6 classification and steering."""
+    url6 = f"http://[{GUEST6}]"
+
+    @case("tap-ipv6-curl-index")
+    def _():
+        log = open(os.path.join(LOGS, "tap-2q.log"), "rb").read().decode(errors="replace")
+        check("net: IPv6 fd00:0:0:0:0:0:0:2/64" in log, "no IPv6 address line in the guest log")
+        out = sh(["curl", "-g", "-s", "-m", "10", "-D", "-", url6 + "/"], ns=ns.name)
+        check(out.startswith("HTTP/1.1 200"), out[:100])
+        check(out.endswith(INDEX.decode()), "body differs from apps/httpd/static/index.html")
+    _()
+
+    @case("tap-ipv6-connections-every-core")
+    def _():
+        time.sleep(0.3)
+        before = accepted_per_core(ns, url6 + "/metrics")
+        n = 100 if quick else 200
+        script = f"""
+import socket, concurrent.futures as cf
+def one(i):
+    s = socket.create_connection(("{GUEST6}", 80), timeout=20)
+    s.sendall(b"GET / HTTP/1.1\\r\\nHost: g\\r\\nConnection: close\\r\\n\\r\\n")
+    d = b""
+    while True:
+        b = s.recv(65536)
+        if not b: break
+        d += b
+    s.close()
+    return d.startswith(b"HTTP/1.1 200")
+with cf.ThreadPoolExecutor(16) as ex:
+    ok = sum(ex.map(one, range({n})))
+print(ok)
+"""
+        out = sh(["python3", "-c", script], ns=ns.name, timeout=300)
+        check(out.strip() == str(n), f"{out.strip()} of {n} IPv6 connections served")
+        time.sleep(0.3)
+        after = accepted_per_core(ns, url6 + "/metrics")
+        delta = [a - b for a, b in zip(after, before)]
+        check(len(delta) == 2 and all(d > 0 for d in delta), f"IPv6 accepted per core: {delta}")
+        return "IPv6 accepted per core " + ", ".join(f"c{c}={d}" for c, d in enumerate(delta))
+    _()
+
+    @case("tap-ipv6-tcp-echo-1MB")
+    def _():
+        script = f"""
+import sys
+sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
+import e2e
+a, b, n, secs = e2e.echo_transfer("{GUEST6}", 7, {1 << 20}, 120)
+print(a == b, n, round(secs, 1))
+"""
+        out = sh(["python3", "-c", script], ns=ns.name, timeout=150).split()
+        check(out and out[0] == "True", f"sha256 differs or short: {out}")
+        return f"{out[1]} bytes back in {out[2]}s"
+    _()
+
+    @case("tap-ipv6-udp-echo")
+    def _():
+        script = f"""
+import os, socket
+u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+u.settimeout(3)
+ok = 0
+for i in range(20):
+    msg = b"corenet-udp6-%d-" % i + os.urandom(32).hex().encode()
+    u.sendto(msg, ("{GUEST6}", 7))
+    data, frm = u.recvfrom(2048)
+    ok += data == msg and frm[0] == "{GUEST6}"
+print(ok)
+"""
+        out = sh(["python3", "-c", script], ns=ns.name, timeout=90)
+        check(out.strip() == "20", f"{out.strip()} of 20 datagrams echoed")
+    _()
 
 
 FAULTS = [
@@ -438,7 +526,8 @@ def main():
     if os.geteuid() == 0 and "user" not in a.only:
         if "faults" not in a.only:
             tap_suite(a.quick)
-        fault_suite(a.quick)
+        if "tap" not in a.only:
+            fault_suite(a.quick)
     elif os.geteuid() != 0:
         print("e2e tap/netem ... skipped (needs root: network namespaces)")
     passed = sum(1 for r in results if r[1])

@@ -138,9 +138,8 @@ fn classify_ipv6(frame: &[u8]) -> Class {
 /// second word is a constant and the cost is one multiply more than a 4-byte key's.
 #[inline]
 pub fn bucket_of(t: &Tuple, key: u64, bits: u32) -> usize {
-    let r = &t.remote;
-    let hi = u64::from_be_bytes([r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]]);
-    let lo = u64::from_be_bytes([r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]]);
+    let r = u128::from_be_bytes(t.remote);
+    let (hi, lo) = ((r >> 64) as u64, r as u64);
     let x = (lo << 32) | (u64::from(t.remote_port) << 16) | u64::from(t.local_port);
     let y = hi ^ (lo >> 32) ^ key.rotate_left(32);
     let h = (x ^ key).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ y.wrapping_mul(0xd6e8_feb8_6659_fd93);
