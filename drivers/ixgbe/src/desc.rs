@@ -35,6 +35,12 @@ pub const RSSTYPE_IPV4_TCP: u32 = 0x1;
 pub const RSSTYPE_IPV4: u32 = 0x2;
 /// RSS type: UDP over IPv4.
 pub const RSSTYPE_IPV4_UDP: u32 = 0x7;
+/// RSS type: TCP over IPv6.
+pub const RSSTYPE_IPV6_TCP: u32 = 0x3;
+/// RSS type: IPv6 addresses only.
+pub const RSSTYPE_IPV6: u32 = 0x5;
+/// RSS type: UDP over IPv6.
+pub const RSSTYPE_IPV6_UDP: u32 = 0x8;
 
 /// Status: descriptor done.
 pub const RX_STAT_DD: u32 = 1 << 0;

@@ -132,9 +132,12 @@ impl<R: RegisterAccess> Ixgbe<R> {
         // CRC stripping must be set in both places (8.2.3.8.8).
         r.set_bits(HLREG0, HLREG0_RXCRCSTRP);
         r.set_bits(RDRXCTL, RDRXCTL_CRCSTRIP | RDRXCTL_RSCACKC_FCOE_WRFIX);
-        let mut fctrl = r.read32(FCTRL) | FCTRL_BAM;
+        // Multicast is accepted too: IPv6 Neighbor Discovery arrives on solicited-node and
+        // all-nodes groups (33:33:...), and the stack filters by IP address. (Programming the
+        // multicast table array for exactly those groups would be tighter.)
+        let mut fctrl = r.read32(FCTRL) | FCTRL_BAM | FCTRL_MPE;
         if config.promiscuous {
-            fctrl |= FCTRL_UPE | FCTRL_MPE;
+            fctrl |= FCTRL_UPE;
         }
         r.write32(FCTRL, fctrl);
         // The device reads descriptors and buffers without snooping otherwise on some
@@ -177,7 +180,8 @@ impl<R: RegisterAccess> Ixgbe<R> {
         Ok(queues)
     }
 
-    /// 4.6.10.1: MRQC (RSS over IPv4, TCP/IPv4, UDP/IPv4), RSSRK, 128-entry RETA.
+    /// 4.6.10.1: MRQC (RSS over IPv4, TCP/IPv4, UDP/IPv4 and the same for IPv6), RSSRK,
+    /// 128-entry RETA.
     fn setup_rss(&self, rss: &RssConfig) {
         let r = &self.regs;
         for (i, k) in rss.key.chunks_exact(4).enumerate() {
@@ -194,7 +198,13 @@ impl<R: RegisterAccess> Ixgbe<R> {
         r.set_bits(RXCSUM, RXCSUM_PCSD);
         r.write32(
             MRQC,
-            MRQC_MRQE_RSS | MRQC_RSS_IPV4 | MRQC_RSS_TCP_IPV4 | MRQC_RSS_UDP_IPV4,
+            MRQC_MRQE_RSS
+                | MRQC_RSS_IPV4
+                | MRQC_RSS_TCP_IPV4
+                | MRQC_RSS_UDP_IPV4
+                | MRQC_RSS_IPV6
+                | MRQC_RSS_TCP_IPV6
+                | MRQC_RSS_UDP_IPV6,
         );
     }
 

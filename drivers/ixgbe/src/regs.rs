@@ -213,6 +213,12 @@ pub const MRQC_RSS_TCP_IPV4: u32 = 1 << 16;
 pub const MRQC_RSS_IPV4: u32 = 1 << 17;
 /// MRQC: hash UDP over IPv4 (addresses and ports).
 pub const MRQC_RSS_UDP_IPV4: u32 = 1 << 22;
+/// MRQC: hash IPv6 addresses.
+pub const MRQC_RSS_IPV6: u32 = 1 << 20;
+/// MRQC: hash TCP over IPv6 (addresses and ports).
+pub const MRQC_RSS_TCP_IPV6: u32 = 1 << 21;
+/// MRQC: hash UDP over IPv6 (addresses and ports).
+pub const MRQC_RSS_UDP_IPV6: u32 = 1 << 23;
 /// RSS Random Key register `n` of 10 (8.2.3.7.14); byte `4n + i` of the key in bits `8i+7:8i`.
 pub const fn rssrk(n: u16) -> u32 {
     0x0EB80 + 4 * n as u32

@@ -54,6 +54,7 @@ pub enum Corruption {
 
 /// Packet type bits of write-back dword 0 (bits 16:4), 7.1.6.2.
 const PKTTYPE_IPV4: u32 = 1 << 4;
+const PKTTYPE_IPV6: u32 = 1 << 6;
 const PKTTYPE_TCP: u32 = 1 << 8;
 const PKTTYPE_UDP: u32 = 1 << 9;
 
@@ -83,6 +84,9 @@ impl Device {
             hash: 0,
             pkt_type: 0,
         };
+        if f.len() >= 54 && f[12..14] == [0x86, 0xDD] && f[14] >> 4 == 6 {
+            return self.steer_ipv6(f);
+        }
         if f.len() < 34 || f[12..14] != [0x08, 0x00] || f[14] >> 4 != 4 {
             return none;
         }
@@ -127,6 +131,67 @@ impl Device {
             _ if mrqc & MRQC_RSS_IPV4 != 0 => {
                 let input = corenet_nic::steering::ipv4_input(src, dst);
                 (toeplitz(&key, &input), RSSTYPE_IPV4)
+            }
+            _ => return Steering { pkt_type, ..none },
+        };
+        let idx = (hash & 0x7F) as u16;
+        let queue = ((self.get(reta(idx / 4)) >> (8 * (idx % 4))) & 0xF) as u16;
+        Steering {
+            queue,
+            rss_type,
+            hash,
+            pkt_type,
+        }
+    }
+
+    /// IPv6 with TCP/UDP directly after the fixed header (the model parses no extension
+    /// headers; those packets hash on the addresses when MRQC enables IPv6).
+    fn steer_ipv6(&self, f: &[u8]) -> Steering {
+        let mut pkt_type = PKTTYPE_IPV6;
+        let mrqc = self.get(MRQC);
+        let none = Steering {
+            queue: 0,
+            rss_type: RSSTYPE_NONE,
+            hash: 0,
+            pkt_type,
+        };
+        if mrqc & MRQC_MRQE_MASK != MRQC_MRQE_RSS {
+            return none;
+        }
+        let mut src = [0u8; 16];
+        let mut dst = [0u8; 16];
+        src.copy_from_slice(&f[22..38]);
+        dst.copy_from_slice(&f[38..54]);
+        let next = f[20];
+        let l4_enabled = match next {
+            6 => {
+                pkt_type |= PKTTYPE_TCP;
+                mrqc & MRQC_RSS_TCP_IPV6 != 0
+            }
+            17 => {
+                pkt_type |= PKTTYPE_UDP;
+                mrqc & MRQC_RSS_UDP_IPV6 != 0
+            }
+            _ => false,
+        };
+        let key = self.rss_key();
+        let (hash, rss_type) = match f.get(54..58) {
+            Some(p) if l4_enabled => {
+                let (sp, dp) = (
+                    u16::from_be_bytes([p[0], p[1]]),
+                    u16::from_be_bytes([p[2], p[3]]),
+                );
+                let input = corenet_nic::steering::ipv6_l4_input(src, dst, sp, dp);
+                let t = if next == 6 {
+                    RSSTYPE_IPV6_TCP
+                } else {
+                    RSSTYPE_IPV6_UDP
+                };
+                (toeplitz(&key, &input), t)
+            }
+            _ if mrqc & MRQC_RSS_IPV6 != 0 => {
+                let input = corenet_nic::steering::ipv6_input(src, dst);
+                (toeplitz(&key, &input), RSSTYPE_IPV6)
             }
             _ => return Steering { pkt_type, ..none },
         };

@@ -20,6 +20,8 @@ fn full_init_programs_the_datasheet_registers() {
     assert_ne!(model.peek(HLREG0) & HLREG0_RXCRCSTRP, 0);
     assert_ne!(model.peek(RDRXCTL) & RDRXCTL_CRCSTRIP, 0);
     assert_ne!(model.peek(FCTRL) & FCTRL_BAM, 0);
+    // IPv6 neighbor discovery needs multicast (solicited-node groups).
+    assert_ne!(model.peek(FCTRL) & FCTRL_MPE, 0);
     for q in 0..4 {
         assert_eq!(model.peek(rdlen(q)), 64 * 16);
         assert_eq!(model.peek(tdlen(q)), 64 * 16);
@@ -35,7 +37,13 @@ fn full_init_programs_the_datasheet_registers() {
     }
     assert_eq!(
         model.peek(MRQC),
-        MRQC_MRQE_RSS | MRQC_RSS_IPV4 | MRQC_RSS_TCP_IPV4 | MRQC_RSS_UDP_IPV4
+        MRQC_MRQE_RSS
+            | MRQC_RSS_IPV4
+            | MRQC_RSS_TCP_IPV4
+            | MRQC_RSS_UDP_IPV4
+            | MRQC_RSS_IPV6
+            | MRQC_RSS_TCP_IPV6
+            | MRQC_RSS_UDP_IPV6
     );
     assert_eq!(model.peek(rssrk(0)).to_le_bytes(), DEFAULT_KEY[0..4]);
     assert_eq!(model.peek(rssrk(9)).to_le_bytes(), DEFAULT_KEY[36..40]);

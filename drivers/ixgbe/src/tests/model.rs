@@ -3,7 +3,7 @@
 
 use std::vec::Vec;
 
-use corenet_nic::steering::{DEFAULT_KEY, ipv4_l4_input, toeplitz};
+use corenet_nic::steering::{DEFAULT_KEY, ipv4_l4_input, ipv6_input, ipv6_l4_input, toeplitz};
 use corenet_nic::{DmaAllocator, DmaRegion};
 
 use super::*;
@@ -222,6 +222,70 @@ fn rss_queue_is_reta_of_the_low_7_bits_of_the_toeplitz_hash() {
     // UDP is not enabled in MRQC here: hashed on addresses only.
     let f = ipv4_frame(MAC, ([1, 2, 3, 4], [10, 0, 0, 1], 5, 6), false, 0, 0);
     assert_eq!(m.with(|d| d.steer(&f)).rss_type, RSSTYPE_IPV4);
+    // IPv6 is not enabled: not hashed, queue 0.
+    let f6 = ipv6_frame(6, [1; 16], [2; 16], 5, 6);
+    let st = m.with(|d| d.steer(&f6));
+    assert_eq!((st.queue, st.rss_type), (0, RSSTYPE_NONE));
+}
+
+/// Ethernet + IPv6 fixed header with next header `next`, then the ports and padding.
+fn ipv6_frame(next: u8, src: [u8; 16], dst: [u8; 16], sp: u16, dp: u16) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&MAC);
+    f.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0x86, 0xDD, 0x60, 0, 0, 0, 0, 20, next, 64]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&sp.to_be_bytes());
+    f.extend_from_slice(&dp.to_be_bytes());
+    f.resize(f.len() + 16, 0);
+    f
+}
+
+#[test]
+fn ipv6_rss_hashes_the_ipv6_toeplitz_inputs_mrqc_enables() {
+    let m = Model82599::new(ModelParams::default());
+    for i in 0..10u16 {
+        let k = &DEFAULT_KEY[4 * i as usize..4 * i as usize + 4];
+        m.write32(rssrk(i), u32::from_le_bytes([k[0], k[1], k[2], k[3]]));
+    }
+    for i in 0..32u16 {
+        let e = |j: u16| u32::from((4 * i + j) % 4);
+        m.write32(reta(i), e(0) | e(1) << 8 | e(2) << 16 | e(3) << 24);
+    }
+    m.write32(
+        MRQC,
+        MRQC_MRQE_RSS | MRQC_RSS_IPV6 | MRQC_RSS_TCP_IPV6 | MRQC_RSS_UDP_IPV6,
+    );
+    let mut rng = XorShift(99);
+    let mut seen = [0usize; 4];
+    for i in 0..300 {
+        let mut src = [0u8; 16];
+        src[..8].copy_from_slice(&rng.next().to_be_bytes());
+        src[8..].copy_from_slice(&rng.next().to_be_bytes());
+        let dst = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+        let r = rng.next();
+        let (sp, dp) = (r as u16, (r >> 16) as u16);
+        let next = [6, 17, 58][i % 3];
+        let st = m.with(|d| d.steer(&ipv6_frame(next, src, dst, sp, dp)));
+        let (h, t) = match next {
+            6 => (
+                toeplitz(&DEFAULT_KEY, &ipv6_l4_input(src, dst, sp, dp)),
+                RSSTYPE_IPV6_TCP,
+            ),
+            17 => (
+                toeplitz(&DEFAULT_KEY, &ipv6_l4_input(src, dst, sp, dp)),
+                RSSTYPE_IPV6_UDP,
+            ),
+            _ => (toeplitz(&DEFAULT_KEY, &ipv6_input(src, dst)), RSSTYPE_IPV6),
+        };
+        assert_eq!((st.hash, st.rss_type), (h, t), "frame {i}");
+        assert_eq!(u32::from(st.queue), (h & 0x7F) % 4);
+        seen[usize::from(st.queue)] += 1;
+    }
+    assert!(seen.iter().all(|&n| n > 30), "{seen:?}");
+    // Truncated IPv6 (no room for the addresses) is not hashed.
+    let f = ipv6_frame(6, [1; 16], [2; 16], 1, 2);
+    assert_eq!(m.with(|d| d.steer(&f[..50])).rss_type, RSSTYPE_NONE);
 }
 
 #[test]
