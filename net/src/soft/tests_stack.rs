@@ -20,6 +20,10 @@ use crate::stack::{ConnState, CoreStack, SendError, StackConfig, UdpRecvError};
 
 const OUR_IP: [u8; 4] = [10, 0, 0, 2];
 const PEER_IP: [u8; 4] = [10, 0, 0, 1];
+#[cfg(feature = "ipv6")]
+const OUR_IP6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+#[cfg(feature = "ipv6")]
+const PEER_IP6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
 type Core = CoreStack<SoftRx, SoftTx>;
 
@@ -53,6 +57,14 @@ impl Rig {
                 cfg.bucket_bits = 6;
                 // 64 SYNs in one tick, about 16 per core: room for the unlucky core.
                 cfg.backlog = 32;
+                #[cfg(feature = "ipv6")]
+                {
+                    cfg.ipv6 = Some(crate::config::Ipv6Config {
+                        ip: OUR_IP6,
+                        prefix_len: 64,
+                        gateway: None,
+                    });
+                }
                 CoreStack::new(cfg, &rss, rx, tx, ports.next(), 0).unwrap()
             })
             .collect();
@@ -64,6 +76,11 @@ impl Rig {
         let mut peer_iface = Interface::new(cfg, &mut peer_dev, Instant::from_millis(0));
         peer_iface.update_ip_addrs(|a| {
             let _ = a.push(IpCidr::new(Ipv4Address::new(10, 0, 0, 1).into(), 24));
+            #[cfg(feature = "ipv6")]
+            let _ = a.push(IpCidr::new(
+                smoltcp::wire::Ipv6Address::from(PEER_IP6).into(),
+                64,
+            ));
         });
         Self {
             rss,
@@ -171,6 +188,59 @@ fn passive_opens_land_on_the_core_the_hash_names_and_every_core_serves() {
     assert_eq!(d.rx_frames.get(), d.rx_delivered.get());
     // At least a SYN-ACK and the data segment per connection went out.
     assert!(d.tx_frames.get() >= 2 * u64::from(n));
+}
+
+/// IPv6 through the distributor: it steers IPv6 TCP by the IPv6 Toeplitz 4-tuple (passive
+/// opens land on the hash's core), NDP (hashed on addresses) is shared over the mesh, and
+/// active opens come home.
+#[cfg(feature = "ipv6")]
+#[test]
+fn ipv6_opens_both_ways_land_on_the_hash_core() {
+    let mut rig = Rig::new(4, 64, 4096);
+    for c in &mut rig.cores {
+        c.listen(80).unwrap();
+    }
+    let n = 32u16;
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let mut s = Rig::socket(4096);
+            s.connect(
+                rig.peer_iface.context(),
+                (smoltcp::wire::Ipv6Address::from(OUR_IP6), 80),
+                21_000 + i * 11,
+            )
+            .unwrap();
+            rig.peer.add(s)
+        })
+        .collect();
+    for _ in 0..16 {
+        rig.peer_listen(7);
+    }
+    let mut active = Vec::new();
+    for (q, c) in rig.cores.iter_mut().enumerate() {
+        for _ in 0..4 {
+            active.push((q, c.connect((PEER_IP6, 7)).unwrap()));
+        }
+    }
+    rig.run(60);
+    let mut served = 0;
+    for (q, c) in rig.cores.iter_mut().enumerate() {
+        while let Ok(conn) = c.accept(80) {
+            let (addr, port) = c.remote(conn).unwrap();
+            assert_eq!(addr, crate::IpAddr::V6(PEER_IP6));
+            assert_eq!(
+                usize::from(rig.rss.queue_ipv6_l4(PEER_IP6, OUR_IP6, port, 80)),
+                q
+            );
+            served += 1;
+        }
+        assert_eq!(c.counters().wrong_core.get(), 0);
+    }
+    assert_eq!(served, n);
+    for (q, conn) in active {
+        assert_eq!(rig.cores[q].state(conn), Some(ConnState::Established));
+    }
+    let _ = handles;
 }
 
 #[test]

@@ -422,3 +422,66 @@ fn a_stack_without_a_global_address_still_has_its_link_local_one() {
         Err(ConnectError::Unaddressable)
     );
 }
+
+#[test]
+fn hostile_ipv6_frames_never_panic_and_a_real_flow_keeps_working() {
+    let rss = RssConfig::new(2).unwrap();
+    let nic = SimNic::new(rss.clone(), 1 << 16);
+    let mut cores = cores6(&nic, &rss, true);
+    let mut peer = peer6(&nic);
+    for c in &mut cores {
+        c.listen(80).unwrap();
+    }
+    let s = peer_connect(&mut peer, OUR6, 33_000, 80);
+    let ph = peer.sockets.add(s);
+    let mut now = 0;
+    run(&mut cores, &mut peer, &mut now, 20);
+    let mut seed = 0x1234_5678_9abc_u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    // A valid-looking IPv6 header to us (TCP, UDP, ICMPv6 and NDP types, hop-by-hop and
+    // fragment headers) with random payload lengths, tails and frame lengths; runts.
+    let mut template = std::vec![0u8; 54];
+    template[..6].copy_from_slice(&OUR_MAC);
+    template[6..12].copy_from_slice(&PEER_MAC);
+    template[12..14].copy_from_slice(&[0x86, 0xdd]);
+    template[14] = 0x60;
+    template[21] = 255;
+    template[22..38].copy_from_slice(&PEER6);
+    template[38..54].copy_from_slice(&OUR6);
+    for i in 0..3000 {
+        let len = (next() % 140) as usize;
+        let mut f: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        let n = len.min(template.len());
+        f[..n].copy_from_slice(&template[..n]);
+        if len > 20 {
+            f[20] = [6, 17, 58, 0, 44, 43][i % 6];
+            f[18..20].copy_from_slice(&((next() % 200) as u16).to_be_bytes());
+        }
+        if len > 54 && f[20] == 58 && i % 2 == 0 {
+            f[54] = 133 + (next() % 5) as u8;
+        }
+        nic.deliver(f);
+        if i % 100 == 0 {
+            run(&mut cores, &mut peer, &mut now, 1);
+        }
+    }
+    run(&mut cores, &mut peer, &mut now, 20);
+    // The real connection still carries data both ways.
+    let q = rss.queue_ipv6_l4(PEER6, OUR6, 33_000, 80) as usize;
+    let conn = cores[q].accept(80).expect("accepted before the flood");
+    assert_eq!(cores[q].send(conn, b"still here"), Ok(10));
+    let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+    assert_eq!(ps.send_slice(b"and here"), Ok(8));
+    run(&mut cores, &mut peer, &mut now, 20);
+    let mut b = [0u8; 16];
+    assert_eq!(cores[q].recv(conn, &mut b), Ok(8));
+    assert_eq!(&b[..8], b"and here");
+    let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+    assert_eq!(ps.recv_slice(&mut b), Ok(10));
+    assert_eq!(&b[..10], b"still here");
+}
