@@ -1,5 +1,11 @@
 //! Per-core, shared-nothing TCP/IP for corenet, on smoltcp, with RSS-aware flows.
 //!
+//! Protocols: Ethernet, ARP, IPv4, ICMP echo, TCP, UDP, DHCPv4 client; with the `ipv6`
+//! feature also IPv6 (link-local address from the MAC, a static global address, default
+//! router), NDP, ICMPv6 echo, and TCP/UDP over IPv6 with the same O(1) dispatch and RSS
+//! steering. Not: IPv6 extension headers before TCP (answered with RST), SLAAC, DHCPv6, MLD,
+//! IP fragmentation.
+//!
 //! A tour, from the wire up:
 //!
 //! - [`rss_ports`]: Toeplitz is linear over GF(2); [`rss_ports::PortSolver`] uses that to list
@@ -16,10 +22,11 @@
 //! - [`stack`]: one core's stack: an `Interface` over the [`device`], sockets bucketed by flow
 //!   for O(1) dispatch, a listen backlog, a connection limit, a budgeted poll loop, and the
 //!   safe TCP/UDP API (no smoltcp types in it).
-//! - [`mesh`]: SPSC rings between cores: ARP frames to every core, DHCP replies to the DHCP
-//!   core, the configuration it obtains back to all.
+//! - [`mesh`]: SPSC rings between cores: ARP and NDP frames to every core, DHCP replies to
+//!   the DHCP core, the configuration it obtains back to all.
 //! - [`counters`]: per-core counters, single writer, readable from any core.
-//! - [`config`]: static IPv4 configuration from the kernel command line.
+//! - [`config`]: static IPv4 (and IPv6) configuration from the kernel command line.
+//! - [`ip`]: the API's IPv4/IPv6 address type ([`IpAddr`]).
 //!
 //! # Example
 //!

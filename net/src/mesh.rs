@@ -1,4 +1,4 @@
-//! Messages between cores over bounded SPSC rings: ARP frames, DHCP frames, configuration.
+//! Messages between cores over bounded SPSC rings: ARP/NDP frames, DHCP frames, configuration.
 //!
 //! RSS cannot hash ARP, so the NIC puts it on one queue (queue 0 on the 82599 and
 //! virtio-net), yet every core needs the gateway's and peers' MAC addresses. Rather than a
@@ -6,7 +6,8 @@
 //! cache inside each `Interface` anyway), the receiving core copies each ARP frame to every
 //! other core; each core feeds the copies to its own `Interface`, which learns the neighbor
 //! exactly as if the frame had arrived on its own queue (its replies to such copies are
-//! discarded). The same rings carry DHCP replies, which RSS steers to any core, to the core
+//! discarded). IPv6 Neighbor Discovery (ICMPv6 133-137) is shared the same way: RSS hashes
+//! it on the addresses, so a neighbor's advertisement reaches one core only. The same rings carry DHCP replies, which RSS steers to any core, to the core
 //! running the DHCP client, and the configuration it obtains back to every core.
 //!
 //! Each ordered pair of cores has its own `heapless::spsc` ring, so every ring has exactly
