@@ -2,9 +2,9 @@
 # tests/qemu/nic-rss.sh: multi-queue RSS steering against Linux's network stack, in QEMU.
 #
 # Creates a private network namespace, boots tests/nic in it with N vCPUs and an N-queue tap
-# (virtio-net-pci mq=on rss=on, or virtio-mmio on microvm), sends UDP and TCP SYN traffic from
-# many flows from the namespace's Linux stack, then a `corenet-done` datagram. The guest checks
-# that every flow landed on the core its steering table names. The namespace and everything in
+# (virtio-net-pci mq=on rss=on, or virtio-mmio on microvm), sends UDP and TCP SYN traffic of
+# many IPv4 and IPv6 flows from the namespace's Linux stack, then a `corenet-done` datagram.
+# The guest checks that every flow landed on the core its steering table names. The namespace and everything in
 # it are deleted at the end; QEMU runs under a hard timeout.
 #
 # Usage: tests/qemu/nic-rss.sh [N] [q35|microvm] [QUEUES] [NIC_OPTS]   (root; default 2 q35 N)
@@ -50,6 +50,9 @@ fi
 
 # The guest has no IP stack in this test: give Linux its MAC so no ARP is needed.
 ip netns exec "$ns" ip neigh replace 10.0.0.2 lladdr 52:54:00:c0:4e:01 dev corenet0 nud permanent
+# IPv6 flows too (the NIC hashes them with the 36-byte IPv6 input): same static neighbor.
+ip netns exec "$ns" ip -6 addr add fd00::1/64 dev corenet0 nodad
+ip netns exec "$ns" ip -6 neigh replace fd00::2 lladdr 52:54:00:c0:4e:01 dev corenet0 nud permanent
 ip netns exec "$ns" python3 - <<'PY'
 import socket, time
 dst = "10.0.0.2"
@@ -72,12 +75,30 @@ for i in range(32):
         pass
     time.sleep(0.002)
     s.close()
+# IPv6: 32 UDP flows x 2 datagrams, 16 SYNs.
+for i in range(32):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.bind(("fd00::1", 21000 + i * 5))
+    for k in range(2):
+        s.sendto(b"corenet-flow6 %d %d" % (i, k), ("fd00::2", 9100 + (i % 11)))
+        sent += 1
+    s.close()
+    time.sleep(0.002)
+for i in range(16):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.setblocking(False)
+    try:
+        s.connect(("fd00::2", 8100 + i))
+    except BlockingIOError:
+        pass
+    time.sleep(0.002)
+    s.close()
 time.sleep(0.5)
 d = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for _ in range(3):
-    d.sendto(b"corenet-done %d" % (sent + 32), (dst, 9))
+    d.sendto(b"corenet-done %d" % (sent + 32 + 16), (dst, 9))
     time.sleep(0.05)
-print("nic-rss: sent %d UDP datagrams and 32 SYN flows" % sent)
+print("nic-rss: sent %d UDP datagrams (IPv4 and IPv6) and 48 SYN flows" % sent)
 PY
 
 wait "$qpid"

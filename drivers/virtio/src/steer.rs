@@ -11,18 +11,23 @@ use heapless::spsc::{Consumer, Producer, Queue};
 
 const ETH_HDR: usize = 14;
 const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86DD;
 const ETHERTYPE_VLAN: u16 = 0x8100;
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
 
 /// The RSS hash a virtio/82599 device would compute for `frame` (IPv4; TCP/UDP with ports
-/// unless fragmented), or `None` for frames RSS does not classify (they go to queue 0).
+/// unless fragmented; IPv6 likewise, TCP/UDP only directly after the fixed header, else the
+/// addresses), or `None` for frames RSS does not classify (they go to queue 0).
 pub fn frame_hash(cfg: &RssConfig, frame: &[u8]) -> Option<u32> {
     let mut off = ETH_HDR;
     let mut ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
     if ethertype == ETHERTYPE_VLAN {
         ethertype = u16::from_be_bytes([*frame.get(16)?, *frame.get(17)?]);
         off += 4;
+    }
+    if ethertype == ETHERTYPE_IPV6 {
+        return ipv6_hash(cfg, frame.get(off..)?);
     }
     if ethertype != ETHERTYPE_IPV4 {
         return None;
@@ -47,6 +52,24 @@ pub fn frame_hash(cfg: &RssConfig, frame: &[u8]) -> Option<u32> {
     Some(corenet_nic::toeplitz(
         &cfg.key,
         &corenet_nic::steering::ipv4_input(src, dst),
+    ))
+}
+
+fn ipv6_hash(cfg: &RssConfig, ip: &[u8]) -> Option<u32> {
+    let h = ip.get(..40).filter(|h| h[0] >> 4 == 6)?;
+    let src: [u8; 16] = h[8..24].try_into().ok()?;
+    let dst: [u8; 16] = h[24..40].try_into().ok()?;
+    let next = h[6];
+    if (next == IPPROTO_TCP || next == IPPROTO_UDP)
+        && let Some(p) = ip.get(40..44)
+    {
+        let sp = u16::from_be_bytes([p[0], p[1]]);
+        let dp = u16::from_be_bytes([p[2], p[3]]);
+        return Some(cfg.hash_ipv6_l4(src, dst, sp, dp));
+    }
+    Some(corenet_nic::toeplitz(
+        &cfg.key,
+        &corenet_nic::steering::ipv6_input(src, dst),
     ))
 }
 
@@ -163,6 +186,38 @@ mod tests {
         let mut bad_ihl = f;
         bad_ihl[14] = 0x4f;
         assert!(frame_hash(&cfg, &bad_ihl[..40]).is_none());
+    }
+
+    #[test]
+    fn ipv6_hash_is_the_ipv6_toeplitz() {
+        let cfg = RssConfig::new(4).unwrap();
+        // Microsoft vector: 3ffe:2501:200:1fff::7 port 2794 -> 3ffe:2501:200:3::1 port 1766.
+        let src = [
+            0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x1f, 0xff, 0, 0, 0, 0, 0, 0, 0, 7,
+        ];
+        let dst = [
+            0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0, 3, 0, 0, 0, 0, 0, 0, 0, 1,
+        ];
+        let mut f = [0u8; 62];
+        f[12..14].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+        f[14] = 0x60;
+        f[20] = IPPROTO_TCP;
+        f[22..38].copy_from_slice(&src);
+        f[38..54].copy_from_slice(&dst);
+        f[54..56].copy_from_slice(&2794u16.to_be_bytes());
+        f[56..58].copy_from_slice(&1766u16.to_be_bytes());
+        assert_eq!(frame_hash(&cfg, &f), Some(0x4020_7d3d));
+        assert_eq!(target_queue(&cfg, &f), cfg.queue_for_hash(0x4020_7d3d));
+        // ICMPv6 (and anything not TCP/UDP right after the header): addresses only.
+        f[20] = 58;
+        assert_eq!(frame_hash(&cfg, &f), Some(0x2cc1_8cd5));
+        // Truncated before the end of the addresses: unclassified; before the ports: addresses.
+        f[20] = IPPROTO_TCP;
+        assert_eq!(frame_hash(&cfg, &f[..53]), None);
+        assert_eq!(frame_hash(&cfg, &f[..56]), Some(0x2cc1_8cd5));
+        let mut v4 = f;
+        v4[14] = 0x45;
+        assert_eq!(frame_hash(&cfg, &v4), None);
     }
 
     #[test]

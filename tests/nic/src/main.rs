@@ -51,14 +51,35 @@ struct NicTest {
     next_report_ns: u64,
 }
 
-/// (src, dst, sport, dport) of an IPv4 TCP/UDP frame, or the done marker.
+/// (src, dst, sport, dport) of an IPv4 or IPv6 TCP/UDP frame, or the done marker.
 enum Parsed {
     Flow([u8; 4], [u8; 4], u16, u16),
+    Flow6([u8; 16], [u8; 16], u16, u16),
     Done(u64),
     Other,
 }
 
+/// IPv6 TCP/UDP directly after the fixed header.
+fn parse6(f: &[u8]) -> Parsed {
+    let Some(ip) = f.get(14..58) else {
+        return Parsed::Other;
+    };
+    if ip[0] >> 4 != 6 || (ip[6] != 6 && ip[6] != 17) {
+        return Parsed::Other;
+    }
+    let mut src = [0u8; 16];
+    let mut dst = [0u8; 16];
+    src.copy_from_slice(&ip[8..24]);
+    dst.copy_from_slice(&ip[24..40]);
+    let sport = u16::from_be_bytes([ip[40], ip[41]]);
+    let dport = u16::from_be_bytes([ip[42], ip[43]]);
+    Parsed::Flow6(src, dst, sport, dport)
+}
+
 fn parse(f: &[u8]) -> Parsed {
+    if f.get(12..14) == Some(&[0x86, 0xdd]) {
+        return parse6(f);
+    }
     if f.len() < 14 + 20 || f[12..14] != [0x08, 0x00] {
         return Parsed::Other;
     }
@@ -90,41 +111,44 @@ fn account(
     rss: &RssConfig,
     frame: &[u8],
 ) {
-    match parse(frame) {
+    let (want, sp, dp) = match parse(frame) {
         Parsed::Done(n) => {
             EXPECTED.store(n, Ordering::Relaxed);
             DONE.store(true, Ordering::Release);
+            return;
         }
-        Parsed::Other => add(&OTHER[core], 1),
-        Parsed::Flow(s, d, sp, dp) => {
-            let want = usize::from(rss.queue_ipv4_l4(s, d, sp, dp));
-            if device_steering() {
-                // The device's own policy: not predictable, only counted.
-                add(&FRAMES[core], 1);
-                return;
-            }
-            if let Some(spreader) = spreader {
-                // The driver's classifier must agree with this test's own parse.
-                if usize::from(target_queue(rss, frame)) != want {
-                    add(&WRONG[core], 1);
-                    return;
-                }
-                let tag = (u32::from(sp) << 16) | u32::from(dp);
-                if spreader.send(want as u16, tag).is_err() {
-                    add(&SPREAD_DROPS, 1);
-                }
+        Parsed::Other => {
+            add(&OTHER[core], 1);
+            return;
+        }
+        Parsed::Flow(s, d, sp, dp) => (usize::from(rss.queue_ipv4_l4(s, d, sp, dp)), sp, dp),
+        Parsed::Flow6(s, d, sp, dp) => (usize::from(rss.queue_ipv6_l4(s, d, sp, dp)), sp, dp),
+    };
+    if device_steering() {
+        // The device's own policy: not predictable, only counted.
+        add(&FRAMES[core], 1);
+        return;
+    }
+    if let Some(spreader) = spreader {
+        // The driver's classifier must agree with this test's own parse.
+        if usize::from(target_queue(rss, frame)) != want {
+            add(&WRONG[core], 1);
+            return;
+        }
+        let tag = (u32::from(sp) << 16) | u32::from(dp);
+        if spreader.send(want as u16, tag).is_err() {
+            add(&SPREAD_DROPS, 1);
+        }
+    } else {
+        add(&FRAMES[core], 1);
+        add(
+            if want == core {
+                &MATCHED[core]
             } else {
-                add(&FRAMES[core], 1);
-                add(
-                    if want == core {
-                        &MATCHED[core]
-                    } else {
-                        &WRONG[core]
-                    },
-                    1,
-                );
-            }
-        }
+                &WRONG[core]
+            },
+            1,
+        );
     }
 }
 
