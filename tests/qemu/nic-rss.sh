@@ -4,8 +4,8 @@
 # Creates a private network namespace, boots tests/nic in it with N vCPUs and an N-queue tap
 # (virtio-net-pci mq=on rss=on, or virtio-mmio on microvm), sends UDP and TCP SYN traffic of
 # many IPv4 and IPv6 flows from the namespace's Linux stack, then a `corenet-done` datagram.
-# The guest checks that every flow landed on the core its steering table names. The namespace and everything in
-# it are deleted at the end; QEMU runs under a hard timeout.
+# The guest checks that every flow landed on the core its steering table names. The namespace
+# and everything in it are deleted at the end; QEMU runs under a hard timeout.
 #
 # Usage: tests/qemu/nic-rss.sh [N] [q35|microvm] [QUEUES] [NIC_OPTS]   (root; default 2 q35 N)
 # NIC_OPTS=rss=off leaves steering to the device (multi-queue without RSS): then only the
