@@ -14,6 +14,9 @@ backends (a small threaded Python server started here, bounded lifetime) and the
 - `corenet-stop` on the admin UDP port: every core prints its final counters; every core
   proxied some, none aborted, and `wrong_core=0` on every core (backend replies always reached
   the core that opened the backend connection); the guest exits with 0.
+- the same over IPv6 (tap fd00::1/64, guest `ip6=fd00::2/64`, clients to [fd00::2]:8000,
+  `backends=[fd00::1]:9001,[fd00::1]:9002`): every answer checked, both backends used, every
+  core proxied some and `wrong_core=0` (IPv6 active opens take RSS-solved ports too).
 
 Every QEMU run has a hard timeout and is stopped by PID; the namespace is deleted; backends
 are stopped by PID. Closes with `N passed, N failed`.
@@ -24,6 +27,7 @@ can fail), and the stack forwards each one to the core that owns it, so every co
 still served (see device_steering()).
 
 Usage: tests/e2e/proxy.py [--quick] [--connections N] [--control] [--cores N] [--accel tcg]
+                          [--no-device-steering] [--only-ipv6]
 """
 import argparse
 import os
@@ -37,6 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 IMG = os.path.join(ROOT, "target/x86_64-unknown-none/release/proxy")
 LOGS = os.path.join(ROOT, "target/e2e")
 GUEST = "10.0.0.2"
+GUEST6, HOST6 = "fd00::2", "fd00::1"
 PROXY_PORT, ADMIN_PORT = 8000, 9999
 BACKENDS = (9001, 9002)
 QEMU_TIMEOUT = 300
@@ -66,8 +71,10 @@ def check(cond, msg):
 BACKEND = r"""
 import hashlib, socket, sys, threading, time
 port, seconds = int(sys.argv[1]), float(sys.argv[2])
-srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("0.0.0.0", port)); srv.listen(512); srv.settimeout(0.5)
+v6 = len(sys.argv) > 3 and sys.argv[3] == "6"
+srv = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("::" if v6 else "0.0.0.0", port)); srv.listen(512); srv.settimeout(0.5)
 def serve(c):
     try:
         c.settimeout(30)
@@ -205,9 +212,9 @@ class Guest:
             self.log.close()
 
 
-def run_clients(ns, n, par, seed, maxlen, timeout=300, conn_timeout=30):
+def run_clients(ns, n, par, seed, maxlen, timeout=300, conn_timeout=30, host=GUEST):
     import json
-    p = subprocess.run(ns.exec([sys.executable, "-c", CLIENT, GUEST, str(PROXY_PORT), str(n), str(par), str(seed),
+    p = subprocess.run(ns.exec([sys.executable, "-c", CLIENT, host, str(PROXY_PORT), str(n), str(par), str(seed),
                                 str(maxlen), str(conn_timeout)]), capture_output=True, timeout=timeout)
     check(p.returncode == 0, f"client script failed: {p.stderr.decode(errors='replace')[-400:]}")
     return json.loads(p.stdout.decode().strip().splitlines()[-1])
@@ -325,11 +332,54 @@ def suite(quick, n, ncores=2):
         ns.delete()
 
 
+def ipv6_suite(quick, n, ncores=2):
+    """Clients and backends over IPv6: the proxy's backend connections are IPv6 active opens,
+    so wrong_core=0 checks the IPv6 RSS port solver against QEMU's virtio-net RSS."""
+    ns = Netns()
+    backends = []
+    g = None
+    try:
+        for port in BACKENDS:
+            log = open(os.path.join(LOGS, f"proxy-backend6-{port}.log"), "wb")
+            backends.append(subprocess.Popen(
+                ns.exec([sys.executable, "-c", BACKEND, str(port), str(QEMU_TIMEOUT), "6"]),
+                stdout=log, stderr=subprocess.STDOUT))
+        cmdline = (f"listen={PROXY_PORT} admin={ADMIN_PORT} ip6={GUEST6}/64 "
+                   f"backends=[{HOST6}]:{BACKENDS[0]},[{HOST6}]:{BACKENDS[1]}")
+        g = Guest(ns, smp=ncores, queues=ncores, cmdline=cmdline, tag="-ipv6")
+        # qemu-run.sh created the tap (corenet0) with 10.0.0.1/24; add the IPv6 side.
+        subprocess.run(ns.exec(["ip", "-6", "addr", "add", f"{HOST6}/64", "dev", "corenet0", "nodad"]),
+                       check=True, timeout=10)
+        time.sleep(0.5)
+
+        def proxied_and_home():
+            r = run_clients(ns, n, 32, 5, 64 << 10 if quick else 256 << 10, host=GUEST6)
+            check(r["ok"] == n, f"{r['ok']} of {n} answered correctly; closed {r['closed']}; bad {r['bad']}")
+            by = r["by_backend"]
+            check(all(by.get(f"B{p}", 0) > 0 for p in BACKENDS), f"not every backend used: {by}")
+            cores = stop_guest(ns, g)
+            check(sorted(cores) == list(range(ncores)), f"final lines for cores {sorted(cores)}: {g.tail()}")
+            for c, kv in cores.items():
+                check(int(kv["done"]) > 0, f"core {c} proxied nothing: {kv}")
+                check(kv["wrong_core"] == "0", f"core {c}: wrong_core={kv['wrong_core']}")
+                check(kv["aborted"] == "0", f"core {c} aborted pipes: {kv}")
+            return f"{n} connections, by backend {by}; " + "; ".join(
+                f"core {c}: done={kv['done']} wrong_core={kv['wrong_core']}" for c, kv in sorted(cores.items()))
+        case(f"{ncores}q-ipv6-proxied-{n}-connections-wrong-core-0", proxied_and_home)
+    finally:
+        if g:
+            g.stop()
+        for p in backends:
+            stop_pid(p)
+        ns.delete()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--connections", type=int, default=0)
     ap.add_argument("--no-device-steering", action="store_true", help="skip the RSS-off fallback case")
+    ap.add_argument("--only-ipv6", action="store_true", help="run only the IPv6 suite")
     ap.add_argument("--cores", type=int, default=2, help="vCPUs = queue pairs (default 2)")
     ap.add_argument("--accel", default="auto", choices=["auto", "kvm", "tcg"])
     a = ap.parse_args()
@@ -343,8 +393,10 @@ def main():
     subprocess.run(["cargo", "build", "-q", "--release", "--target", "x86_64-unknown-none", "-p", "proxy"],
                    cwd=ROOT, check=True)
     n = a.connections or (200 if a.quick else 400)
-    suite(a.quick, n, a.cores)
-    if not a.no_device_steering:
+    if not a.only_ipv6:
+        suite(a.quick, n, a.cores)
+    ipv6_suite(a.quick, n, a.cores)
+    if not a.no_device_steering and not a.only_ipv6:
         device_steering()
     passed = sum(1 for r in results if r[1])
     failed = len(results) - passed

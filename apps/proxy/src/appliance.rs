@@ -72,7 +72,7 @@ impl Appliance for Proxy {
             Ok(c) => c,
             Err(e) => {
                 corenet::log::error!(
-                    "proxy: bad command line: {e:?} (want backends=a.b.c.d:port,...)"
+                    "proxy: bad command line: {e:?} (want backends=a.b.c.d:port or [ipv6]:port,...)"
                 );
                 return p;
             }

@@ -1,6 +1,7 @@
 //! The proxy's kernel command-line keys: `listen=`, `backends=`, `admin=`.
 
 use corenet::boot::Cmdline;
+use corenet::net::IpAddr;
 use heapless::Vec;
 
 /// Backends a proxy relays to at most.
@@ -12,8 +13,8 @@ pub const DEFAULT_LISTEN: u16 = 8000;
 /// UDP port of the admin commands (`corenet-stop`) unless `admin=` says otherwise.
 pub const DEFAULT_ADMIN: u16 = 9999;
 
-/// A backend: IPv4 address and TCP port.
-pub type Backend = ([u8; 4], u16);
+/// A backend: IPv4 or IPv6 address and TCP port.
+pub type Backend = (IpAddr, u16);
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +36,8 @@ pub enum ConfigError {
     BadAdmin,
     /// `backends=` is missing or empty.
     NoBackends,
-    /// The n-th (0-based) entry of `backends=` is not `a.b.c.d:port` with a nonzero port.
+    /// The n-th (0-based) entry of `backends=` is not `a.b.c.d:port` or `[ipv6]:port` with a
+    /// nonzero port and a specified address.
     BadBackend(usize),
     /// More than [`MAX_BACKENDS`] entries.
     TooManyBackends,
@@ -78,6 +80,12 @@ pub fn parse(cmdline: &str) -> Result<ProxyConfig, ConfigError> {
 }
 
 fn parse_backend(s: &str) -> Option<Backend> {
+    if let Some(rest) = s.strip_prefix('[') {
+        let (addr, port) = rest.split_once("]:")?;
+        let port = port.parse::<u16>().ok().filter(|&p| p != 0)?;
+        let ip = corenet::net::config::addr6(addr).ok()?;
+        return (ip != [0; 16]).then_some((IpAddr::V6(ip), port));
+    }
     let (addr, port) = s.split_once(':')?;
     let port = port.parse::<u16>().ok().filter(|&p| p != 0)?;
     let mut ip = [0u8; 4];
@@ -88,7 +96,7 @@ fn parse_backend(s: &str) -> Option<Backend> {
     if parts.next().is_some() || ip == [0; 4] {
         return None;
     }
-    Some((ip, port))
+    Some((IpAddr::V4(ip), port))
 }
 
 #[cfg(test)]
@@ -102,7 +110,18 @@ mod tests {
         assert_eq!(c.admin, DEFAULT_ADMIN);
         assert_eq!(
             c.backends.as_slice(),
-            &[([10, 0, 0, 1], 9001), ([10, 0, 0, 1], 9002)]
+            &[
+                (IpAddr::V4([10, 0, 0, 1]), 9001),
+                (IpAddr::V4([10, 0, 0, 1]), 9002)
+            ]
+        );
+        let c = parse("backends=[fd00::1]:9001,10.0.0.1:9002").unwrap();
+        let mut v6 = [0u8; 16];
+        v6[0] = 0xfd;
+        v6[15] = 1;
+        assert_eq!(
+            c.backends.as_slice(),
+            &[(IpAddr::V6(v6), 9001), (IpAddr::V4([10, 0, 0, 1]), 9002)]
         );
         let c = parse("listen=81 admin=0 backends=192.168.1.200:80,").unwrap();
         assert_eq!((c.listen, c.admin, c.backends.len()), (81, 0, 1));
@@ -126,6 +145,12 @@ mod tests {
             "1.2.3.256:80",
             "0.0.0.0:80",
             ":80",
+            "[fd00::1]",
+            "[fd00::1]:0",
+            "[fd00::1:80",
+            "fd00::1:80",
+            "[::]:80",
+            "[fd00:::1]:80",
         ] {
             let line = alloc_line(bad);
             assert_eq!(

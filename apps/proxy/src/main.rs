@@ -1,8 +1,8 @@
 //! corenet's TCP proxy appliance (`./qemu-run.sh --app proxy`).
 //!
 //! Every core accepts clients on `listen=` (default 8000) and relays each one to the next
-//! backend of `backends=a.b.c.d:port,...` (round robin per core), opening the backend side
-//! on the same core with a local port whose replies RSS steers back to it. Per-core counters
+//! backend of `backends=a.b.c.d:port,[ipv6]:port,...` (round robin per core), opening the
+//! backend side on the same core with a local port whose replies RSS steers back to it. Per-core counters
 //! go to the console at debug level (`log=debug`) every second; a UDP datagram
 //! `corenet-stop` to `admin=` (default 9999) makes every core print its final
 //! `proxy: core N ... wrong_core=0 ...` line and the machine exit with 0.
