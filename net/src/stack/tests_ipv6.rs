@@ -485,3 +485,49 @@ fn hostile_ipv6_frames_never_panic_and_a_real_flow_keeps_working() {
     assert_eq!(ps.recv_slice(&mut b), Ok(10));
     assert_eq!(&b[..10], b"still here");
 }
+
+#[test]
+fn ipv6_replies_a_nic_steers_elsewhere_are_counted_and_forwarded_to_the_owner() {
+    // The stacks solve ports with `rss`; the NIC's table has the queues swapped, so every
+    // SYN-ACK lands on the core that did not open the connection, which counts it and hands
+    // it over the mesh: all connections still open.
+    let rss = RssConfig::new(2).unwrap();
+    let mut swapped = rss.clone();
+    for q in swapped.table.iter_mut() {
+        *q = 1 - *q;
+    }
+    let nic = SimNic::new(swapped, 4096);
+    let mut cores = cores6(&nic, &rss, true);
+    let mut peer = peer6(&nic);
+    let per_core = 10;
+    for _ in 0..2 * per_core {
+        let mut s = Peer::socket(4096);
+        s.listen(7).unwrap();
+        peer.sockets.add(s);
+    }
+    let mut conns = Vec::new();
+    for (q, c) in cores.iter_mut().enumerate() {
+        for _ in 0..per_core {
+            conns.push((q, c.connect((PEER6, 7)).unwrap()));
+        }
+    }
+    let mut now = 0;
+    run(&mut cores, &mut peer, &mut now, 60);
+    for &(q, conn) in &conns {
+        assert_eq!(
+            cores[q].state(conn),
+            Some(ConnState::Established),
+            "core {q}"
+        );
+    }
+    let wrong: Vec<u64> = cores
+        .iter()
+        .map(|c| c.counters().wrong_core.get())
+        .collect();
+    let fwd: Vec<u64> = cores
+        .iter()
+        .map(|c| c.counters().forwarded_to_owner.get())
+        .collect();
+    assert!(wrong.iter().all(|&n| n >= per_core as u64), "{wrong:?}");
+    assert_eq!(fwd, wrong);
+}
