@@ -531,3 +531,172 @@ fn ipv6_replies_a_nic_steers_elsewhere_are_counted_and_forwarded_to_the_owner() 
     assert!(wrong.iter().all(|&n| n >= per_core as u64), "{wrong:?}");
     assert_eq!(fwd, wrong);
 }
+
+/// fd00::fe, the IPv6 router.
+const ROUTER6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xfe];
+const ROUTER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x99];
+
+/// An IPv6 router: answers Neighbor Solicitations for its address and SYN-ACKs every SYN,
+/// as any remote host behind it would.
+fn router6_answer(frame: &[u8]) -> Option<Vec<u8>> {
+    use smoltcp::wire::{
+        EthernetAddress, EthernetRepr, IpAddress, IpProtocol, Ipv6Repr, TcpControl, TcpPacket,
+        TcpRepr, TcpSeqNumber,
+    };
+    let caps = ChecksumCapabilities::default();
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EthernetProtocol::Ipv6 {
+        return None;
+    }
+    let pkt = Ipv6Packet::new_checked(eth.payload()).ok()?;
+    let ip = Ipv6Repr::parse(&pkt).ok()?;
+    let router = Ipv6Address::from(ROUTER6);
+    let emit = |ip_out: Ipv6Repr, body: &dyn Fn(&mut [u8])| {
+        let mut out = std::vec![0u8; 14 + ip_out.buffer_len() + ip_out.payload_len];
+        let mut f = EthernetFrame::new_unchecked(&mut out[..]);
+        EthernetRepr {
+            src_addr: EthernetAddress(ROUTER_MAC),
+            dst_addr: eth.src_addr(),
+            ethertype: EthernetProtocol::Ipv6,
+        }
+        .emit(&mut f);
+        let mut p = Ipv6Packet::new_unchecked(f.payload_mut());
+        ip_out.emit(&mut p);
+        body(p.payload_mut());
+        out
+    };
+    match ip.next_header {
+        IpProtocol::Icmpv6 => {
+            let icmp = Icmpv6Repr::parse(
+                &ip.src_addr,
+                &ip.dst_addr,
+                &Icmpv6Packet::new_checked(pkt.payload()).ok()?,
+                &caps,
+            )
+            .ok()?;
+            let Icmpv6Repr::Ndisc(NdiscRepr::NeighborSolicit { target_addr, .. }) = icmp else {
+                return None;
+            };
+            if target_addr != router {
+                return None;
+            }
+            let na = Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
+                flags: NdiscNeighborFlags::SOLICITED | NdiscNeighborFlags::ROUTER,
+                target_addr: router,
+                lladdr: Some(RawHardwareAddress::from_bytes(&ROUTER_MAC)),
+            });
+            let ip_out = Ipv6Repr {
+                src_addr: router,
+                dst_addr: ip.src_addr,
+                next_header: IpProtocol::Icmpv6,
+                payload_len: na.buffer_len(),
+                hop_limit: 255,
+            };
+            Some(emit(ip_out, &|b| {
+                na.emit(
+                    &router,
+                    &ip.src_addr,
+                    &mut Icmpv6Packet::new_unchecked(b),
+                    &caps,
+                )
+            }))
+        }
+        IpProtocol::Tcp => {
+            let (src, dst) = (IpAddress::Ipv6(ip.src_addr), IpAddress::Ipv6(ip.dst_addr));
+            let tcp = TcpRepr::parse(
+                &TcpPacket::new_checked(pkt.payload()).ok()?,
+                &src,
+                &dst,
+                &caps,
+            )
+            .ok()?;
+            if tcp.control != TcpControl::Syn || tcp.ack_number.is_some() {
+                return None;
+            }
+            let reply = TcpRepr {
+                src_port: tcp.dst_port,
+                dst_port: tcp.src_port,
+                control: TcpControl::Syn,
+                seq_number: TcpSeqNumber(1000),
+                ack_number: Some(tcp.seq_number + 1),
+                window_len: 8192,
+                window_scale: None,
+                max_seg_size: Some(1440),
+                sack_permitted: false,
+                sack_ranges: [None; 3],
+                timestamp: None,
+                payload: &[],
+            };
+            let ip_out = Ipv6Repr {
+                src_addr: ip.dst_addr,
+                dst_addr: ip.src_addr,
+                next_header: IpProtocol::Tcp,
+                payload_len: reply.buffer_len(),
+                hop_limit: 64,
+            };
+            Some(emit(ip_out, &|b| {
+                reply.emit(&mut TcpPacket::new_unchecked(b), &dst, &src, &caps)
+            }))
+        }
+        _ => None,
+    }
+}
+
+#[test]
+fn thousands_of_ipv6_active_opens_via_gw6_to_random_endpoints_come_home() {
+    const N: usize = 4000;
+    let queues = 4;
+    let rss = RssConfig::new(queues).unwrap();
+    let nic = SimNic::new(rss.clone(), 1 << 16);
+    let mut cores = cores_with(&nic, &rss, true, |c| {
+        c.tcp_buffer = 256;
+        c.bucket_bits = 12;
+        c.ipv6 = Some(Ipv6Config {
+            ip: OUR6,
+            prefix_len: 64,
+            gateway: Some(ROUTER6),
+        });
+    });
+    let mut seed = 0x0fed_cba9_8765_4321_u64;
+    let mut conns = Vec::with_capacity(N);
+    for i in 0..N {
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        // 2001:db8::/32 (documentation prefix), random below it: off-link, via the router.
+        let mut addr = [0u8; 16];
+        addr[..8].copy_from_slice(&next().to_be_bytes());
+        addr[8..].copy_from_slice(&next().to_be_bytes());
+        addr[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        let port = (next() as u16).max(1);
+        let q = i % queues;
+        let c = cores[q].connect((addr, port)).unwrap();
+        let lport = cores[q].local_port(c).unwrap();
+        assert_eq!(rss.queue_ipv6_l4(addr, OUR6, port, lport) as usize, q);
+        conns.push((q, c));
+    }
+    let mut now = 0;
+    for _ in 0..200 {
+        now += 1000;
+        for c in cores.iter_mut() {
+            c.poll(now);
+        }
+        while let Some(f) = nic.take_sent() {
+            if let Some(r) = router6_answer(&f) {
+                nic.deliver(r);
+            }
+        }
+    }
+    let established = conns
+        .iter()
+        .filter(|&&(q, c)| cores[q].state(c) == Some(ConnState::Established))
+        .count();
+    assert_eq!(established, N);
+    for c in &cores {
+        assert_eq!(c.counters().wrong_core.get(), 0);
+        assert_eq!(c.counters().drop_no_socket.get(), 0);
+    }
+}
