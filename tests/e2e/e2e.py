@@ -9,7 +9,7 @@ and with raw sockets:
 - a multi-queue tap inside a private network namespace (root): hundreds of connections from
   the namespace's Linux stack, and /metrics shows every core accepted some; the same guest
   over IPv6 (tap fd00::1/64, guest ip6=fd00::2/64): curl, connections on every core, TCP echo
-  by sha256, UDP echo;
+  by sha256, ICMPv6 echo (global and link-local address, raw socket), UDP echo;
 - link faults (loss 5 %, reorder 25 %, duplicate 2 %, corrupt 0.5 %, one run each) between
   Linux TCP and the guest: 10 MB each way through the echo service, sha256 identical, within a
   time bound, guest still serving. `tc netem` needs the kernel's sch_netem, which CI machines
@@ -444,6 +444,36 @@ print(a == b, n, round(secs, 1))
         out = sh(["python3", "-c", script], ns=ns.name, timeout=150).split()
         check(out and out[0] == "True", f"sha256 differs or short: {out}")
         return f"{out[1]} bytes back in {out[2]}s"
+    _()
+
+    @case("tap-ipv6-icmp-echo-global-and-link-local")
+    def _():
+        log = open(os.path.join(LOGS, "tap-2q.log"), "rb").read().decode(errors="replace")
+        m = re.search(r"net: IPv6 link-local ([0-9a-f:]+)", log)
+        check(m, "no link-local line in the guest log")
+        script = f"""
+import os, socket, struct, time
+ok = 0
+for target in ("{GUEST6}", "{m.group(1)}%corenet0"):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    s.settimeout(3)
+    ident = os.getpid() & 0xffff
+    for seq in range(3):
+        data = b"corenet-ping6-" + os.urandom(8).hex().encode()
+        # Type 128 (echo request); the kernel fills in the ICMPv6 checksum.
+        s.sendto(struct.pack("!BBHHH", 128, 0, 0, ident, seq) + data, (target, 0))
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            pkt, _ = s.recvfrom(2048)
+            if pkt[0] == 129 and struct.unpack("!HH", pkt[4:8]) == (ident, seq) and pkt[8:] == data:
+                ok += 1
+                break
+    s.close()
+print(ok)
+"""
+        out = sh(["python3", "-c", script], ns=ns.name, timeout=60)
+        check(out.strip() == "6", f"{out.strip()} of 6 echo replies (3 global, 3 link-local)")
+        return f"link-local {m.group(1)}"
     _()
 
     @case("tap-ipv6-udp-echo")
