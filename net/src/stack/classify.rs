@@ -107,8 +107,9 @@ fn tcp_class(remote: [u8; 16], tcp: &[u8]) -> Class {
 
 /// IPv6: only the fixed 40-byte header is looked at. TCP behind extension headers (rare:
 /// hop-by-hop, routing or fragment headers) goes to the datagram set, which holds no TCP
-/// socket: smoltcp answers it with RST, or drops it (fragments: no reassembly). NDP is recognised only directly after the fixed header too, which
-/// is where RFC 4861 puts it (hop limit 255, no extension headers in practice).
+/// socket: smoltcp answers it with RST, or drops it (fragments: no reassembly). NDP is
+/// recognised only directly after the fixed header too, which is where RFC 4861 puts it (hop
+/// limit 255, no extension headers in practice).
 #[cfg(feature = "ipv6")]
 fn classify_ipv6(frame: &[u8]) -> Class {
     let Some(ip) = frame.get(14..54) else {
