@@ -96,7 +96,7 @@ if [ "$host_only" = 0 ]; then
 import json, sys
 h = json.load(open(sys.argv[1]))["host"]
 need = [("net_echo", "ours_ir_per_packet"), ("net_echo", "plain_ir_per_packet"),
-        ("net_soft", "soft_ir_per_frame"), ("virtio", "ir_per_packet"), ("ixgbe", "driver_ir_per_packet")]
+        ("net_echo_ipv6", "ours6_ir_per_packet"), ("net_soft", "soft_ir_per_frame"), ("virtio", "ir_per_packet"), ("ixgbe", "driver_ir_per_packet")]
 missing = [f"{k}.{f}" for k, f in need if not h.get(k, {}).get("rows") or any(r.get(f) is None for r in h[k]["rows"])]
 sys.exit(f"missing results: {missing}" if missing or h["errors"] else 0)
 PY

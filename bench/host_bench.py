@@ -8,6 +8,8 @@ not depend on how busy the machine is; every ratio compares two figures of this 
   net-echo     corenet-net's per-core layer vs plain smoltcp 0.14 on the same in-memory wire:
                the server's iteration per packet with 1, 10, 1 000, 10 000 open connections
                (net/examples/echo_bench.rs; only `measured_step` is counted).
+  net-echo-ipv6  the same built with the `ipv6` feature (as httpd is): IPv4 and IPv6 traffic,
+               plain smoltcp with proto-ipv6.
   net-soft     software queues for single-queue NICs vs driving the hardware pair directly
                (net/examples/soft_bench.rs).
   virtio       the virtio-net driver's receive + transmit path per packet against a fake
@@ -20,7 +22,7 @@ Output: a JSON file (--json, default target/bench/host.json), a table on stdout,
 matplotlib a plot of the connection curve (host-connections.png beside the JSON file).
 Nothing here asserts a figure. Needs valgrind and cargo; no root.
 
-Usage: bench/host_bench.py [--quick] [--json FILE] [--only net-echo,net-soft,virtio,ixgbe]
+Usage: bench/host_bench.py [--quick] [--json FILE] [--only net-echo,net-echo-ipv6,net-soft,virtio,ixgbe]
 """
 import argparse
 import datetime
@@ -32,6 +34,8 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from http_bench import plot  # noqa: E402 - the same plotting step for both result kinds
 EX = os.path.join(ROOT, "target/release/examples")
 
 # Published figures beside ours (not measured here, so never a ratio): ixy.rs and ixy (C)
@@ -41,6 +45,7 @@ ANCHORS = {"ixy.rs batch 32 (instr/packet, published)": 209, "ixy C batch 32 (in
 
 
 def build(pkg, example, features=None):
+    # Features change what cargo builds into the same target path: each setup builds its own.
     argv = ["cargo", "build", "--release", "-q", "-p", pkg, "--example", example]
     if features:
         argv += ["--features", features]
@@ -81,6 +86,24 @@ def net_echo(quick, out):
     out["net_echo"] = {"rows": rows, "ours_spread": max(ours) / min(ours) - 1,
                        "command": "valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*measured_step*' "
                                   "target/release/examples/echo_bench <ours|plain> <connections> <echoes>"}
+
+
+def net_echo_ipv6(quick, out):
+    """The same echo with corenet-net's `ipv6` feature (as the httpd appliance builds it):
+    IPv4 traffic, IPv6 traffic (`ours6`), and plain smoltcp built with proto-ipv6."""
+    binary = build("corenet-net", "echo_bench", "ipv6")
+    rows = []
+    for c in ([1000] if quick else [1, 1000]):
+        row = {"connections": c}
+        for mode in ("ours", "ours6", "plain"):
+            echoes = 200 if (quick or (mode == "plain" and c >= 1000)) else 2000
+            ir = collected([binary, mode, str(c), str(echoes)], "*measured_step*", at_start=False)
+            row[f"{mode}_ir_per_packet"] = ir / (2 * echoes)
+        rows.append(row)
+        print(f"  net-echo-ipv6 {c:>5} connections: ours IPv4 {row['ours_ir_per_packet']:.0f}, ours IPv6 "
+              f"{row['ours6_ir_per_packet']:.0f}, plain smoltcp (proto-ipv6) {row['plain_ir_per_packet']:.0f} "
+              "Ir/packet", file=sys.stderr)
+    out["net_echo_ipv6"] = {"rows": rows, "command": "the same, built with --features ipv6; ours6 = IPv6 traffic"}
 
 
 def net_soft(quick, out):
@@ -133,7 +156,8 @@ def ixgbe(quick, out):
     out["ixgbe"] = {"rows": rows, "anchors": ANCHORS, "command": "drivers/ixgbe/bench.sh (same method)"}
 
 
-SETUPS = {"net-echo": net_echo, "net-soft": net_soft, "virtio": virtio, "ixgbe": ixgbe}
+SETUPS = {"net-echo": net_echo, "net-echo-ipv6": net_echo_ipv6, "net-soft": net_soft, "virtio": virtio,
+          "ixgbe": ixgbe}
 
 
 def print_table(res):
@@ -144,6 +168,12 @@ def print_table(res):
             print(f"{r['connections']:>11} {r['ours_ir_per_packet']:>12.0f} {r['plain_ir_per_packet']:>12.0f} "
                   f"{r['ours_vs_plain']:>7.3f}x")
         print(f"corenet-net spread across connection counts: {100 * res['net_echo']['ours_spread']:.1f} %")
+    if "net_echo_ipv6" in res:
+        print("\nWith the ipv6 feature (as httpd builds it), Ir per packet")
+        print(f"{'connections':>11} {'IPv4':>8} {'IPv6':>8} {'smoltcp':>8}")
+        for r in res["net_echo_ipv6"]["rows"]:
+            print(f"{r['connections']:>11} {r['ours_ir_per_packet']:>8.0f} {r['ours6_ir_per_packet']:>8.0f} "
+                  f"{r['plain_ir_per_packet']:>8.0f}")
     if "net_soft" in res:
         print("\nSoftware queues (single-queue NIC) vs direct hardware queue (Ir per frame)")
         for r in res["net_soft"]["rows"]:
@@ -156,16 +186,6 @@ def print_table(res):
                 v = r.get("ir_per_packet", r.get("driver_ir_per_packet"))
                 print(f"  batch {r['batch']:>2}{' csum offload' if r.get('csum_offload') else ''}: {v:.0f}")
     print("\nAnchors (published, not measured here): " + ", ".join(f"{k} {v}" for k, v in ANCHORS.items()))
-
-
-def plot(json_path, outdir):
-    """The connection-curve plot through bench/plot.py, with the first Python that has
-    matplotlib (Debian's python3-matplotlib is for /usr/bin/python3); skipped otherwise."""
-    for py in dict.fromkeys([sys.executable, "/usr/bin/python3"]):
-        if os.path.exists(py) and subprocess.run([py, "-c", "import matplotlib"], capture_output=True).returncode == 0:
-            subprocess.run([py, os.path.join(ROOT, "bench/plot.py"), json_path, outdir], timeout=120)
-            return
-    print("plots skipped: no matplotlib (apt-get install python3-matplotlib)")
 
 
 def main():

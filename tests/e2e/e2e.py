@@ -299,6 +299,28 @@ def user_dhcp():
 
 # ---------------------------------------------------------------- multi-queue tap in a netns
 
+def many_gets(ns, host, n, threads):
+    """`n` one-shot HTTP GETs to `host` from Linux inside namespace `ns`, `threads` at a
+    time; returns the count of 200s as printed by the child."""
+    script = f"""
+import socket, concurrent.futures as cf
+def one(i):
+    s = socket.create_connection(("{host}", 80), timeout=20)
+    s.sendall(b"GET / HTTP/1.1\\r\\nHost: g\\r\\nConnection: close\\r\\n\\r\\n")
+    d = b""
+    while True:
+        b = s.recv(65536)
+        if not b: break
+        d += b
+    s.close()
+    return d.startswith(b"HTTP/1.1 200")
+with cf.ThreadPoolExecutor({threads}) as ex:
+    ok = sum(ex.map(one, range({n})))
+print(ok)
+"""
+    return sh(["python3", "-c", script], ns=ns, timeout=300)
+
+
 class Netns:
     def __init__(self, tag):
         self.name = f"corenet-e2e-{tag}-{os.getpid()}"
@@ -320,23 +342,7 @@ def tap_suite(quick):
         @case("tap-many-connections-every-core")
         def _():
             n = 200 if quick else 400
-            script = f"""
-import socket, concurrent.futures as cf
-def one(i):
-    s = socket.create_connection(("{GUEST}", 80), timeout=20)
-    s.sendall(b"GET / HTTP/1.1\\r\\nHost: g\\r\\nConnection: close\\r\\n\\r\\n")
-    d = b""
-    while True:
-        b = s.recv(65536)
-        if not b: break
-        d += b
-    s.close()
-    return d.startswith(b"HTTP/1.1 200")
-with cf.ThreadPoolExecutor(32) as ex:
-    ok = sum(ex.map(one, range({n})))
-print(ok)
-"""
-            out = sh(["python3", "-c", script], ns=ns.name, timeout=300)
+            out = many_gets(ns.name, GUEST, n, 32)
             check(out.strip() == str(n), f"{out.strip()} of {n} connections served")
             time.sleep(0.3)
             m = sh(["curl", "-s", "-m", "10", f"http://{GUEST}/metrics"], ns=ns.name)
@@ -407,23 +413,7 @@ def tap_ipv6_cases(ns, quick):
         time.sleep(0.3)
         before = accepted_per_core(ns, url6 + "/metrics")
         n = 100 if quick else 200
-        script = f"""
-import socket, concurrent.futures as cf
-def one(i):
-    s = socket.create_connection(("{GUEST6}", 80), timeout=20)
-    s.sendall(b"GET / HTTP/1.1\\r\\nHost: g\\r\\nConnection: close\\r\\n\\r\\n")
-    d = b""
-    while True:
-        b = s.recv(65536)
-        if not b: break
-        d += b
-    s.close()
-    return d.startswith(b"HTTP/1.1 200")
-with cf.ThreadPoolExecutor(16) as ex:
-    ok = sum(ex.map(one, range({n})))
-print(ok)
-"""
-        out = sh(["python3", "-c", script], ns=ns.name, timeout=300)
+        out = many_gets(ns.name, GUEST6, n, 16)
         check(out.strip() == str(n), f"{out.strip()} of {n} IPv6 connections served")
         time.sleep(0.3)
         after = accepted_per_core(ns, url6 + "/metrics")
