@@ -14,10 +14,10 @@ plus the commands), target/bench/host.json and http.json, and the plots beside t
 ratios. No timing is asserted anywhere.
 
 Usage: sudo bench/run.py [--quick] [--host-only | --http-only] [--out DIR] [-- http_bench options]
-  --quick      smoke run (~3 minutes with a cached Linux guest): 1 vCPU, 10 and 100
+  --quick      smoke run (~1 minute once built, Linux guest cached): 1 vCPU, 10 and 100
                connections, one run of 2 s, one boot; host benchmarks with fewer rounds.
   default      what docs/BENCHMARKS.md reports: 3 runs of 5 s, 1 and 2 vCPUs, 10 / 1 000 /
-               10 000 connections, 3 boots per guest and vCPU count (about 25 minutes).
+               10 000 connections, 3 boots per guest and vCPU count (10-20 minutes here).
 """
 import argparse
 import datetime
