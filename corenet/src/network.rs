@@ -215,13 +215,13 @@ static SOFT: [Mutex<Option<(SoftRx, SoftTx)>>; MAX_CORES] = [const { Mutex::new(
 static SOFT_RSS: spin::Once<RssConfig> = spin::Once::new();
 static MESH_READY: AtomicBool = AtomicBool::new(false);
 
-/// An IPv4 address, dotted, or `none`.
-struct Dotted(Option<[u8; 4]>);
+/// An optional IPv4 address for the log, or `none`.
+struct OrNone(Option<[u8; 4]>);
 
-impl core::fmt::Display for Dotted {
+impl core::fmt::Display for OrNone {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self.0 {
-            Some([a, b, c, d]) => write!(f, "{a}.{b}.{c}.{d}"),
+            Some(a) => corenet_net::IpAddr::V4(a).fmt(f),
             None => f.write_str("none"),
         }
     }
@@ -234,7 +234,8 @@ impl core::fmt::Display for DnsList<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let mut any = false;
         for (i, s) in self.0.dns_servers().enumerate() {
-            write!(f, "{}{}", if i > 0 { "," } else { "" }, Dotted(Some(s)))?;
+            let sep = if i > 0 { "," } else { "" };
+            write!(f, "{sep}{}", corenet_net::IpAddr::V4(s))?;
             any = true;
         }
         if !any {
@@ -380,9 +381,9 @@ impl Network {
         if let Some(c) = self.stack.ipv4_config() {
             log::info!(
                 "net: DHCP lease {}/{} gateway {} dns {}",
-                Dotted(Some(c.ip)),
+                corenet_net::IpAddr::V4(c.ip),
                 c.prefix_len,
-                Dotted(c.gateway),
+                OrNone(c.gateway),
                 DnsList(&c),
             );
         }

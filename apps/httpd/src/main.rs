@@ -37,6 +37,7 @@ struct Httpd {
     udp: Option<UdpSocket>,
     limits: Limits,
     next_publish_ns: u64,
+    next_states_ns: u64,
     next_debug_ns: u64,
     polls_since: u64,
 }
@@ -50,6 +51,7 @@ impl Httpd {
             udp: None,
             limits: Limits::default(),
             next_publish_ns: 0,
+            next_states_ns: 0,
             next_debug_ns: 0,
             polls_since: 0,
         }
@@ -203,7 +205,11 @@ impl Appliance for Httpd {
         let now = core.now_ns();
         if now >= self.next_publish_ns {
             self.next_publish_ns = now + 100_000_000;
-            metrics::publish(core, net, self.http.len() + self.echo.len());
+            let recount = now >= self.next_states_ns;
+            if recount {
+                self.next_states_ns = now + 1_000_000_000;
+            }
+            metrics::publish(core, net, self.http.len() + self.echo.len(), recount);
             if now >= self.next_debug_ns {
                 self.next_debug_ns = now + 2_000_000_000;
                 let (rx, tx) = net.stack.queue_counters();

@@ -27,19 +27,26 @@ struct Snapshot {
 
 static SLOTS: [Mutex<Option<Snapshot>>; MAX_CORES] = [const { Mutex::new(None) }; MAX_CORES];
 
-/// Copies this core's counters into its slot (owner core only).
-pub fn publish(core: &Core, net: &Network, app_connections: usize) {
+/// Copies this core's counters into its slot (owner core only). The per-state connection
+/// counts visit every connection, so they are recounted only when `recount_states` is set
+/// (the caller does it once a second) and carried over otherwise.
+pub fn publish(core: &Core, net: &Network, app_connections: usize, recount_states: bool) {
     let (rx, tx) = net.stack.queue_counters();
+    let mut slot = SLOTS[core.id()].lock();
+    let states = match (recount_states, slot.as_ref()) {
+        (false, Some(prev)) => prev.states,
+        _ => net.stack.connection_states(),
+    };
     let snap = Snapshot {
         queue: net.stack.queue(),
         net: net.stack.counters().snapshot(),
         rx: rx.snapshot(),
         tx: tx.snapshot(),
         stack_connections: net.stack.connections(),
-        states: net.stack.connection_states(),
+        states,
         app_connections,
     };
-    *SLOTS[core.id()].lock() = Some(snap);
+    *slot = Some(snap);
 }
 
 type Field = fn(&Snapshot) -> u64;
@@ -197,7 +204,7 @@ pub fn page(_serving_core: usize) -> Response {
     m.family(
         "corenet_tcp_connections",
         Kind::Gauge,
-        "Connections held by the stack, by TCP state.",
+        "Connections held by the stack, by TCP state (recounted every second).",
     );
     for (c, s) in &snaps {
         for (state, n) in TCP_STATES.iter().zip(s.states) {

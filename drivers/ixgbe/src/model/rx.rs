@@ -134,14 +134,7 @@ impl Device {
             }
             _ => return Steering { pkt_type, ..none },
         };
-        let idx = (hash & 0x7F) as u16;
-        let queue = ((self.get(reta(idx / 4)) >> (8 * (idx % 4))) & 0xF) as u16;
-        Steering {
-            queue,
-            rss_type,
-            hash,
-            pkt_type,
-        }
+        self.via_reta(hash, rss_type, pkt_type)
     }
 
     /// IPv6 with TCP/UDP directly after the fixed header (the model parses no extension
@@ -195,6 +188,11 @@ impl Device {
             }
             _ => return Steering { pkt_type, ..none },
         };
+        self.via_reta(hash, rss_type, pkt_type)
+    }
+
+    /// The queue the redirection table names for `hash` (its low 7 bits pick the entry).
+    fn via_reta(&self, hash: u32, rss_type: u32, pkt_type: u32) -> Steering {
         let idx = (hash & 0x7F) as u16;
         let queue = ((self.get(reta(idx / 4)) >> (8 * (idx % 4))) & 0xF) as u16;
         Steering {
