@@ -18,6 +18,7 @@ pub struct NetCounters {
     /// Segments with RST received (for any flow, known or not).
     pub resets_received: Counter,
     /// SYNs dropped because every listening socket of the port was taken in this poll.
+    /// Stays 0 since each SYN gets a socket of its own (SYN floods: see the SYN block below).
     pub drop_backlog_empty: Counter,
     /// Half-open connections that died before `accept` (reset or timed out).
     pub embryonic_dropped: Counter,
@@ -43,6 +44,21 @@ pub struct NetCounters {
     pub forwarded_to_owner: Counter,
     /// Polls that stopped ingress because the budget was used up with frames still queued.
     pub budget_exhausted: Counter,
+    // --- issue 11, SYN floods (half-open set, SYN cookies) ---
+    /// SYN-ACKs with a SYN cookie sent (SYNs past their port's half-open budget).
+    pub syncookies_sent: Counter,
+    /// Connections made from a valid cookie ACK.
+    pub syncookies_validated: Counter,
+    /// ACKs for no connection, on a port that sent cookies lately, whose cookie was not ours,
+    /// for another flow, or expired (answered with RST like any stray segment).
+    pub syncookies_rejected: Counter,
+    /// Half-open connections freed to make room (oldest first) at the core's half-open bound
+    /// or connection limit.
+    pub half_open_evicted: Counter,
+    /// SYNs past the half-open budget dropped because no TX buffer was free for the cookie.
+    pub syn_drop_tx_full: Counter,
+    /// IPv6 SYNs past the half-open budget, dropped (no IPv6 SYN cookies).
+    pub syn_drop_no_cookie: Counter,
 }
 
 /// A plain copy of [`NetCounters`] at one moment.
@@ -65,6 +81,13 @@ pub struct NetSnapshot {
     /// See [`NetCounters::forwarded_to_owner`].
     pub forwarded_to_owner: u64,
     pub budget_exhausted: u64,
+    // --- issue 11, SYN floods ---
+    pub syncookies_sent: u64,
+    pub syncookies_validated: u64,
+    pub syncookies_rejected: u64,
+    pub half_open_evicted: u64,
+    pub syn_drop_tx_full: u64,
+    pub syn_drop_no_cookie: u64,
 }
 
 impl NetCounters {
@@ -86,6 +109,13 @@ impl NetCounters {
             wrong_core: self.wrong_core.get(),
             forwarded_to_owner: self.forwarded_to_owner.get(),
             budget_exhausted: self.budget_exhausted.get(),
+            // --- issue 11, SYN floods ---
+            syncookies_sent: self.syncookies_sent.get(),
+            syncookies_validated: self.syncookies_validated.get(),
+            syncookies_rejected: self.syncookies_rejected.get(),
+            half_open_evicted: self.half_open_evicted.get(),
+            syn_drop_tx_full: self.syn_drop_tx_full.get(),
+            syn_drop_no_cookie: self.syn_drop_no_cookie.get(),
         }
     }
 }

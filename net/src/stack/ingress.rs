@@ -4,7 +4,7 @@ use corenet_nic::{RxQueue, TxQueue};
 use smoltcp::iface::PollIngressSingleResult;
 use smoltcp::time::Instant;
 
-use super::{Class, CoreStack, Origin, Tuple, classify};
+use super::{Class, CoreStack, Tuple, classify};
 use crate::mesh::{MeshPort, Msg};
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
@@ -118,6 +118,9 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 if syn {
                     return self.ingress_syn(*tuple);
                 }
+                if !rst && let Some(r) = self.cookie_ack(tuple, from_peer) {
+                    return r;
+                }
                 if !rst {
                     self.counters.drop_no_socket.inc();
                 }
@@ -191,43 +194,27 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         PollIngressSingleResult::PacketProcessed
     }
 
-    /// A SYN for no existing flow: to a listening socket if one is free and the core is
-    /// under its limit, otherwise to no socket at all (smoltcp answers RST).
+    /// A SYN for no existing flow: to a fresh listening socket (a half-open connection) if
+    /// the port's half-open budget allows, the oldest half-open connection evicted if the
+    /// core's half-open bound needs it. Past the port's budget, or at the core's connection
+    /// limit while half-open connections hold part of it, a SYN cookie (its ACK, proof of a
+    /// real peer, may evict a half-open connection). Refused (RST from smoltcp) when nobody
+    /// listens or the limit is held by connections past the handshake.
     pub(super) fn ingress_syn(&mut self, tuple: Tuple) -> PollIngressSingleResult {
-        let now = self.now;
         let li = self
             .listeners
             .iter()
             .position(|l| l.port == tuple.local_port);
-        let Some(li) = li.filter(|_| self.live < self.cfg.max_connections) else {
-            // Not listening, or at the limit: no socket takes it and smoltcp answers RST.
-            self.counters.refused.inc();
-            return self
-                .iface
-                .poll_ingress_single(now, &mut self.dev, &mut self.void);
+        let Some(li) = li else {
+            return self.refuse();
         };
-        if self.listeners[li].ready.is_empty() {
-            // Under the limit but this poll's backlog is used up: drop quietly, as Linux
-            // does with a full SYN queue; the peer retransmits after we replenish.
-            self.counters.drop_backlog_empty.inc();
-            self.dev.discard();
-            return PollIngressSingleResult::PacketProcessed;
+        if self.listeners[li].half_open >= self.cfg.half_open_per_port
+            || self.live >= self.cfg.max_connections
+            || !self.make_room(true)
+        {
+            // (`make_room` fails only with a half-open bound of 0: cookies only.)
+            return self.send_cookie(li, tuple);
         }
-        let r = self
-            .iface
-            .poll_ingress_single(now, &mut self.dev, &mut self.listen_set);
-        // At most one listening socket changed state: find it among this port's few.
-        let listener = &mut self.listeners[li];
-        let moved = listener.ready.iter().position(|&h| {
-            let s = self.listen_set.get::<smoltcp::socket::tcp::Socket>(h);
-            s.state() != smoltcp::socket::tcp::State::Listen
-        });
-        if let Some(i) = moved {
-            let h = listener.ready.swap_remove(i);
-            let socket = self.listen_set.remove(h);
-            let port = listener.port;
-            self.insert_conn(tuple, socket, Origin::Embryonic(port));
-        }
-        r
+        self.passive_open(li, tuple)
     }
 }

@@ -10,7 +10,8 @@
 //!   frame --classify--> ARP, NDP   -> empty set (the Interface learns the neighbor),
 //!                                     copied to the other cores
 //!                       TCP flow   -> table[hash(flow)] -> the connection's own set
-//!                       TCP SYN    -> listen set (backlog) -> socket moved to its own set
+//!                       TCP SYN    -> a fresh listening socket in its own set (half-open),
+//!                                     or, past the port's half-open budget, a SYN cookie
 //!                       UDP / ICMP -> datagram set
 //! ```
 //!
@@ -23,7 +24,12 @@ mod addr;
 mod classify;
 mod egress;
 mod flows;
+mod halfopen;
 mod ingress;
+mod keys;
+mod syncookie;
+mod synflood;
+mod synwire;
 mod tcp;
 mod udp;
 mod wheel;
@@ -86,15 +92,29 @@ pub struct StackConfig {
     /// A static global IPv6 address (needs the `ipv6` feature; with it, every core also has
     /// the link-local address derived from `mac`).
     pub ipv6: Option<Ipv6Config>,
-    /// Per-core randomness from the platform: initial sequence numbers, port choice, bucket
-    /// hashing. Give every core and every boot a different one.
+    /// Per-core randomness from the platform. Every secret of the core is derived from it
+    /// with a keyed hash (SipHash, one label each): the RFC 6528 ISN key, the SYN cookie key,
+    /// the flow table's hash key, the port allocator's start. Give every core and every boot
+    /// a different one.
     pub seed: u64,
     /// log2 of the flow table's size; about log2(`max_connections`) keeps chains short.
     pub bucket_bits: u32,
     /// Connections (any state but LISTEN) a core holds at most; SYNs beyond get RST.
     pub max_connections: usize,
-    /// Listening sockets kept ready per listening port.
+    /// Listening sockets kept ready (allocated ahead) per listening port; each SYN takes one,
+    /// or a new one when none is left.
     pub backlog: usize,
+    /// Half-open (SYN-RECEIVED) passive connections a listening port may hold; SYNs beyond it
+    /// are answered with SYN cookies (RFC 4987) and hold no state. Default 8 x the default
+    /// `backlog` (128).
+    pub half_open_per_port: usize,
+    /// Half-open passive connections a core holds at most, over all ports; at the bound the
+    /// oldest is evicted (freed) to make room. Default 256.
+    pub half_open_max: usize,
+    /// A passive handshake (SYN-RECEIVED) not completed in this long is abandoned and its
+    /// slot freed. Milliseconds; default 3000 (the peer's ACK normally comes within one
+    /// round trip; smoltcp sends the SYN-ACK again after 1 s and 2 s more).
+    pub syn_received_timeout_ms: u64,
     /// TCP receive and send buffer per connection, bytes.
     pub tcp_buffer: usize,
     /// Ephemeral port range for `connect`.
@@ -104,8 +124,8 @@ pub struct StackConfig {
     /// The core that runs the DHCP client, when one is started; the others forward DHCP
     /// replies to it.
     pub dhcp_core: u16,
-    /// A handshake (SYN-SENT or SYN-RECEIVED) with no answer for this long is abandoned, so
-    /// a SYN flood cannot pin connection slots forever. Milliseconds.
+    /// An active open (SYN-SENT) with no answer for this long is abandoned. Milliseconds.
+    /// Passive opens use `syn_received_timeout_ms`.
     pub handshake_timeout_ms: u64,
     /// Keep-alive interval of established connections, milliseconds (0: off). A peer that
     /// answers nothing for three intervals is dead: the connection is reset and freed, so
@@ -135,6 +155,9 @@ impl StackConfig {
             bucket_bits: 14,
             max_connections: 16_384,
             backlog: 16,
+            half_open_per_port: 128,
+            half_open_max: 256,
+            syn_received_timeout_ms: 3_000,
             tcp_buffer: 16 * 1024,
             ephemeral: crate::ports::DEFAULT_RANGE,
             time_wait_us: crate::ports::DEFAULT_TIME_WAIT_US,
@@ -191,10 +214,15 @@ struct Bucket {
 
 struct Listener {
     port: u16,
-    /// Sockets in LISTEN in the listen set.
-    ready: Vec<SocketHandle>,
+    /// Sockets in LISTEN allocated ahead (each SYN takes one into a set of its own).
+    ready: Vec<smoltcp::socket::tcp::Socket<'static>>,
     /// Established connections waiting for `accept`.
     accept: VecDeque<u32>,
+    /// Half-open connections of this port now.
+    half_open: usize,
+    /// Cookie ACKs are looked for until then (µs): two cookie periods after the last cookie
+    /// sent, so a port that never sent one pays nothing for stray ACKs.
+    cookies_until_us: u64,
 }
 
 /// Where a connection came from, and whether the application has seen it.
@@ -227,6 +255,8 @@ struct Conn {
     /// One past the highest sequence number sent: a segment starting below it is a
     /// retransmission.
     snd_max: Option<u32>,
+    /// In the half-open set (a passive open in SYN-RECEIVED).
+    half_open: bool,
 }
 
 struct Slot {
@@ -241,7 +271,6 @@ pub struct CoreStack<R: RxQueue, T: TxQueue> {
     iface: Interface,
     buckets: Vec<Bucket>,
     dirty: Vec<u32>,
-    listen_set: SocketSet<'static>,
     listeners: Vec<Listener>,
     dgram: SocketSet<'static>,
     void: SocketSet<'static>,
@@ -262,6 +291,13 @@ pub struct CoreStack<R: RxQueue, T: TxQueue> {
     counters: NetCounters,
     now: Instant,
     hash_key: u64,
+    /// Every secret of the core, derived from `cfg.seed`.
+    keys: keys::Keys,
+    /// Half-open connections (slot, generation) in arrival order; entries of connections
+    /// that left the set go stale and are skipped.
+    half_open_fifo: VecDeque<(u32, u32)>,
+    /// Connections in the half-open set.
+    half_open_count: usize,
     /// An ARP frame was processed and the connections have not been swept since.
     arp_seen: bool,
     /// Earliest time (ms) of the next ARP-triggered sweep.
@@ -292,12 +328,19 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             return Err(StackError::Ipv6Disabled);
         }
         let queue = rx.queue_index();
-        let ports = PortAllocator::new(rss, queue, cfg.ephemeral, cfg.time_wait_us, cfg.seed)
-            .map_err(StackError::Ports)?;
+        let keys = keys::Keys::derive(cfg.seed);
+        let ports = PortAllocator::new(
+            rss,
+            queue,
+            cfg.ephemeral,
+            cfg.time_wait_us,
+            keys.port_cursor,
+        )
+        .map_err(StackError::Ports)?;
         let mut dev = QueueDevice::new(rx, tx);
         let now = Instant::from_micros(now_us as i64);
         let mut icfg = IfaceConfig::new(HardwareAddress::Ethernet(mac));
-        icfg.random_seed = cfg.seed;
+        icfg.random_seed = keys.smoltcp_rng;
         let iface = Interface::new(icfg, &mut dev, now);
         let buckets = (0..1usize << cfg.bucket_bits)
             .map(|_| Bucket { flows: Vec::new() })
@@ -309,13 +352,15 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             dns: cfg.dns,
         });
         let mut stack = Self {
-            hash_key: cfg.seed.rotate_left(17) ^ 0x5851_f42d_4c95_7f2d,
+            hash_key: keys.flow_hash,
+            keys,
+            half_open_fifo: VecDeque::new(),
+            half_open_count: 0,
             cfg,
             dev,
             iface,
             buckets,
             dirty: Vec::new(),
-            listen_set: SocketSet::new(vec![]),
             listeners: Vec::new(),
             dgram: SocketSet::new(vec![]),
             void: SocketSet::new(vec![]),
