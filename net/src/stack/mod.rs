@@ -496,4 +496,6 @@ mod tests_ipv6;
 #[cfg(test)]
 mod tests_rss;
 #[cfg(test)]
+mod tests_synflood;
+#[cfg(test)]
 mod tests_wrong_core;

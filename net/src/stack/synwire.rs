@@ -106,9 +106,8 @@ fn tcp_repr(
     }
 }
 
-/// Writes an Ethernet/IPv4/TCP frame (`buf` exactly [`frame_len`] long).
-#[allow(clippy::too_many_arguments, reason = "one frame's header fields")]
-fn emit(
+/// Writes an Ethernet/IPv4/TCP frame (`buf` exactly 34 bytes + `tcp.buffer_len()` long).
+pub(super) fn emit(
     buf: &mut [u8],
     dst_mac: [u8; 6],
     src_mac: [u8; 6],

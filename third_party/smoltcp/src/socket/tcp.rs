@@ -1686,6 +1686,15 @@ impl<'a> Socket<'a> {
                     net_debug!("unacceptable ACK in response to SYN|ACK");
                     return Some(Self::rst_reply(ip_repr, repr));
                 }
+                if self.remote_last_ack.is_none() {
+                    // The SYN|ACK was sent on our behalf (the application answered the SYN
+                    // itself, e.g. with a SYN cookie, and chose our ISN with
+                    // `set_initial_sequence`): account for it as if we had sent it, with the
+                    // window we would have advertised, so the receive window is open.
+                    self.remote_last_seq = self.local_seq_no + 1;
+                    self.remote_last_ack = Some(self.remote_seq_no);
+                    self.remote_last_win = self.scaled_window();
+                }
             }
             // Every acknowledgement must be for transmitted but unacknowledged data.
             (_, _, Some(ack_number)) => {
