@@ -138,6 +138,37 @@ const CORE_COUNTERS: &[(&str, &str, Field)] = &[
         "Polls that stopped at the receive budget.",
         |s| s.net.budget_exhausted,
     ),
+    // --- issue 11, SYN floods (half-open set, SYN cookies) ---
+    (
+        "corenet_tcp_syncookies_sent_total",
+        "SYN-ACKs with a SYN cookie sent (SYNs past the port's half-open budget).",
+        |s| s.net.syncookies_sent,
+    ),
+    (
+        "corenet_tcp_syncookies_validated_total",
+        "Connections made from a valid SYN cookie ACK.",
+        |s| s.net.syncookies_validated,
+    ),
+    (
+        "corenet_tcp_syncookies_rejected_total",
+        "ACKs with an invalid or expired SYN cookie (answered with RST).",
+        |s| s.net.syncookies_rejected,
+    ),
+    (
+        "corenet_tcp_half_open_evicted_total",
+        "Half-open connections evicted (oldest first) at the core's half-open bound.",
+        |s| s.net.half_open_evicted,
+    ),
+    (
+        "corenet_tcp_syn_dropped_tx_full_total",
+        "SYNs past the half-open budget dropped: no TX buffer for the cookie SYN-ACK.",
+        |s| s.net.syn_drop_tx_full,
+    ),
+    (
+        "corenet_tcp_syn_dropped_no_cookie_total",
+        "IPv6 SYNs past the half-open budget dropped (no IPv6 SYN cookies).",
+        |s| s.net.syn_drop_no_cookie,
+    ),
 ];
 
 const DROPS: &[(&str, Field)] = &[
