@@ -57,8 +57,6 @@ pub struct NetCounters {
     pub half_open_evicted: Counter,
     /// SYNs past the half-open budget dropped because no TX buffer was free for the cookie.
     pub syn_drop_tx_full: Counter,
-    /// IPv6 SYNs past the half-open budget, dropped (no IPv6 SYN cookies).
-    pub syn_drop_no_cookie: Counter,
 }
 
 /// A plain copy of [`NetCounters`] at one moment.
@@ -87,7 +85,6 @@ pub struct NetSnapshot {
     pub syncookies_rejected: u64,
     pub half_open_evicted: u64,
     pub syn_drop_tx_full: u64,
-    pub syn_drop_no_cookie: u64,
 }
 
 impl NetCounters {
@@ -115,7 +112,6 @@ impl NetCounters {
             syncookies_rejected: self.syncookies_rejected.get(),
             half_open_evicted: self.half_open_evicted.get(),
             syn_drop_tx_full: self.syn_drop_tx_full.get(),
-            syn_drop_no_cookie: self.syn_drop_no_cookie.get(),
         }
     }
 }

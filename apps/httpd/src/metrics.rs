@@ -164,11 +164,6 @@ const CORE_COUNTERS: &[(&str, &str, Field)] = &[
         "SYNs past the half-open budget dropped: no TX buffer for the cookie SYN-ACK.",
         |s| s.net.syn_drop_tx_full,
     ),
-    (
-        "corenet_tcp_syn_dropped_no_cookie_total",
-        "IPv6 SYNs past the half-open budget dropped (no IPv6 SYN cookies).",
-        |s| s.net.syn_drop_no_cookie,
-    ),
 ];
 
 const DROPS: &[(&str, Field)] = &[

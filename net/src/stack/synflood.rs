@@ -11,12 +11,30 @@ use smoltcp::socket::tcp::{Socket as TcpSocket, State};
 use super::{CoreStack, Origin, Tuple, syncookie, synwire};
 use crate::ip::IpAddr;
 
-/// The MSS our cookie SYN-ACK announces: a 1500-byte MTU less IPv4 and TCP headers.
-const OUR_MSS: u16 = 1460;
+/// The MSS our cookie SYN-ACK announces: a 1500-byte MTU less the IP and TCP headers.
+fn our_mss(peer: IpAddr) -> u16 {
+    match peer {
+        IpAddr::V4(_) => 1460,
+        IpAddr::V6(_) => 1440,
+    }
+}
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
+    /// Whether `a` is one of this core's addresses (IPv4, IPv6 global or link-local).
+    fn is_ours(&self) -> impl Fn(IpAddr) -> bool + use<R, T> {
+        let (v4, v6, ll) = (
+            self.ipv4.map(|c| c.ip),
+            self.ipv6.map(|c| c.ip),
+            self.link_local,
+        );
+        move |a| match a {
+            IpAddr::V4(a) => v4 == Some(a),
+            IpAddr::V6(a) => v6 == Some(a) || ll == Some(a),
+        }
+    }
+
     /// Answers the SYN at the head of the device (for listener `li`, flow `tuple`) with a
-    /// cookie SYN-ACK built here, keeping no state. IPv4 only: an IPv6 SYN is dropped.
+    /// cookie SYN-ACK built here, keeping no state.
     pub(super) fn send_cookie(&mut self, li: usize, tuple: Tuple) -> PollIngressSingleResult {
         let now = self.now;
         let now_us = now.total_micros() as u64;
@@ -24,15 +42,12 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             // Even a valid cookie ACK would find no room: refuse now, as without cookies.
             return self.refuse();
         }
-        let IpAddr::V4(_) = IpAddr::from_mapped(tuple.remote) else {
-            self.counters.syn_drop_no_cookie.inc();
-            self.dev.discard();
-            return PollIngressSingleResult::PacketProcessed;
-        };
-        let seg = match (self.ipv4, self.dev.peek()) {
-            (Some(c), Some(f)) => synwire::parse(f, c.ip).filter(|s| s.syn),
-            _ => None,
-        };
+        let is_ours = self.is_ours();
+        let seg = self
+            .dev
+            .peek()
+            .and_then(|f| synwire::parse(f, is_ours))
+            .filter(|s| s.syn);
         let Some(seg) = seg else {
             // Malformed, or not to our address: smoltcp decides (drops it, or RST).
             return self
@@ -40,12 +55,12 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 .poll_ingress_single(now, &mut self.dev, &mut self.void);
         };
         let cookie = syncookie::encode(&self.keys.cookie, &tuple, seg.seq, seg.mss, now_us);
-        let (mac, window) = (self.cfg.mac, self.cfg.tcp_buffer.min(0xffff) as u16);
+        let window = self.cfg.tcp_buffer.min(0xffff) as u16;
+        let (tcp, len) = synwire::syn_ack(&seg, cookie, our_mss(seg.src), window);
+        let mac = self.cfg.mac;
         match self.dev.transmit(now) {
             Some(tok) => {
-                tok.consume(synwire::frame_len(), |buf| {
-                    synwire::write_syn_ack(buf, &seg, mac, cookie, OUR_MSS, window);
-                });
+                tok.consume(len, |buf| synwire::write_syn_ack(buf, &seg, mac, &tcp));
                 self.counters.syncookies_sent.inc();
                 let l = &mut self.listeners[li];
                 l.cookies_until_us = now_us + 2 * syncookie::COOKIE_PERIOD_US;
@@ -72,8 +87,8 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             .listeners
             .iter()
             .position(|l| l.port == tuple.local_port && now_us < l.cookies_until_us)?;
-        let ip = self.ipv4?.ip;
-        let seg = self.dev.peek().and_then(|f| synwire::parse(f, ip))?;
+        let is_ours = self.is_ours();
+        let seg = self.dev.peek().and_then(|f| synwire::parse(f, is_ours))?;
         let ack = seg.ack?;
         if seg.syn || seg.rst_or_fin {
             return None;

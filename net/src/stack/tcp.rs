@@ -418,17 +418,18 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         let Some(conn) = self.slots[i as usize].conn.as_mut() else {
             return false;
         };
-        let state = conn.set.get::<TcpSocket>(conn.handle).state();
+        let socket = conn.set.get_mut::<TcpSocket>(conn.handle);
+        let state = socket.state();
         if conn.half_open && state != State::SynReceived {
             // Out of the half-open set: established (queued below) or dead (dropped below).
+            // (`leave_half_open` inlined: `conn` borrows the slots.)
             conn.half_open = false;
+            self.half_open_count = self.half_open_count.saturating_sub(1);
             let port = conn.tuple.local_port;
-            self.leave_half_open(port);
+            if let Some(l) = self.listeners.iter_mut().find(|l| l.port == port) {
+                l.half_open = l.half_open.saturating_sub(1);
+            }
         }
-        let Some(conn) = self.slots[i as usize].conn.as_mut() else {
-            return false;
-        };
-        let socket = conn.set.get_mut::<TcpSocket>(conn.handle);
         if conn.handshaking && !matches!(state, State::SynSent | State::SynReceived) {
             // Past the handshake: keep-alive probes (armed since the socket was made) keep a
             // healthy idle connection alive, each answer counting as heard from; three

@@ -24,7 +24,8 @@ const ATTACKER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x66];
 /// A TCP segment from `src` as an Ethernet frame to us.
 fn segment(src_mac: [u8; 6], src: [u8; 4], r: &TcpRepr) -> Vec<u8> {
     let mut f = std::vec![0u8; 34 + r.buffer_len()];
-    synwire::emit(&mut f, OUR_MAC, src_mac, src, OUR_IP, 64, r);
+    let (src, dst) = (crate::ip::IpAddr::V4(src), crate::ip::IpAddr::V4(OUR_IP));
+    synwire::emit(&mut f, (OUR_MAC, src_mac), (src, dst), 64, r);
     f
 }
 
@@ -325,7 +326,7 @@ fn teach_peer_mac(nic: &SimNic, core: &mut Core, now: u64) {
 
 fn sent_segments(nic: &SimNic) -> Vec<Segment> {
     core::iter::from_fn(|| nic.take_sent())
-        .filter_map(|f| synwire::parse(&f, PEER_IP))
+        .filter_map(|f| synwire::parse(&f, |a| a == crate::ip::IpAddr::V4(PEER_IP)))
         .collect()
 }
 
@@ -393,4 +394,72 @@ fn isns_are_rfc6528_on_the_wire() {
     // Another seed: other ISNs for the same tuple at the same time.
     let other = keys::isn(&keys::Keys::derive(SEED0 + 1).isn, &tuple(3000, 80), now);
     assert_ne!(other, keys::isn(&key, &tuple(3000, 80), now));
+}
+
+/// Cookies only (a half-open budget of 0), over IPv6: the handshake, then data both ways
+/// right away (the peer's first data is not held up by a closed window).
+#[cfg(feature = "ipv6")]
+#[test]
+fn ipv6_clients_get_cookies_and_are_served() {
+    use smoltcp::wire::{IpCidr, Ipv6Address};
+    const OUR6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+    const PEER6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    let rss = RssConfig::new(1).unwrap();
+    let nic = SimNic::new(rss.clone(), 4096);
+    let mut cores = cores_with(&nic, &rss, true, |c| {
+        c.half_open_per_port = 0;
+        c.ipv6 = Some(crate::config::Ipv6Config {
+            ip: OUR6,
+            prefix_len: 64,
+            gateway: None,
+        });
+    });
+    let mut core = cores.pop().unwrap();
+    let mut peer = Peer::new(&nic);
+    peer.iface.update_ip_addrs(|a| {
+        let _ = a.push(IpCidr::new(Ipv6Address::from(PEER6).into(), 64));
+    });
+    core.listen(80).unwrap();
+    let mut handles = Vec::new();
+    for port in [41_000u16, 41_001] {
+        let mut s = Peer::socket(4096);
+        s.connect(peer.iface.context(), (Ipv6Address::from(OUR6), 80), port)
+            .unwrap();
+        handles.push(peer.sockets.add(s));
+    }
+    let mut now = 0;
+    let mut conns = Vec::new();
+    for _ in 0..30 {
+        tick(&mut core, &mut peer, &mut now);
+        while let Ok(c) = core.accept(80) {
+            conns.push(c);
+        }
+    }
+    let c = core.counters().snapshot();
+    assert_eq!(conns.len(), 2, "{c:?}");
+    assert_eq!((c.syncookies_sent, c.syncookies_validated), (2, 2));
+    assert_eq!(core.half_open(), 0);
+    for &h in &handles {
+        let s = peer.sockets.get_mut::<tcp::Socket>(h);
+        assert_eq!(s.state(), tcp::State::Established);
+        s.send_slice(b"GET").unwrap();
+    }
+    for &c in &conns {
+        assert_eq!(core.send(c, b"200"), Ok(3));
+    }
+    for _ in 0..10 {
+        tick(&mut core, &mut peer, &mut now);
+    }
+    for &c in &conns {
+        let mut b = [0u8; 3];
+        assert_eq!(core.recv(c, &mut b), Ok(3));
+        assert_eq!(&b, b"GET");
+    }
+    for &h in &handles {
+        let mut b = [0u8; 3];
+        let s = peer.sockets.get_mut::<tcp::Socket>(h);
+        assert_eq!(s.recv_slice(&mut b), Ok(3));
+        assert_eq!(&b, b"200");
+    }
+    assert_eq!(core.counters().retransmissions.get(), 0);
 }
