@@ -494,7 +494,11 @@ mod tests_halfclose;
 #[cfg(all(test, feature = "ipv6"))]
 mod tests_ipv6;
 #[cfg(test)]
+mod tests_isn;
+#[cfg(test)]
 mod tests_rss;
+#[cfg(all(test, feature = "ipv6"))]
+mod tests_syncookie6;
 #[cfg(test)]
 mod tests_synflood;
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! SYN floods on a virtual clock: service during and after a spoofed flood, the bounded
-//! half-open set, and RFC 6528 ISNs seen on the wire.
+//! SYN floods on a virtual clock: service during and after a spoofed flood, and the bounded
+//! half-open set (oldest evicted, SYN-RECEIVED timeout).
 
 extern crate std;
 
@@ -8,28 +8,25 @@ use std::vec::Vec;
 
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
-use smoltcp::wire::{
-    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
-    Ipv4Address, TcpControl, TcpRepr, TcpSeqNumber,
-};
+use smoltcp::wire::{TcpControl, TcpRepr, TcpSeqNumber};
 
-use super::synwire::{self, Segment};
+use super::synwire;
 use super::tests::{Core, OUR_IP, PEER_IP, Peer, cores_with};
 use super::*;
 use crate::sim::SimNic;
 
-const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
+pub(super) const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
 const ATTACKER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x66];
 
 /// A TCP segment from `src` as an Ethernet frame to us.
-fn segment(src_mac: [u8; 6], src: [u8; 4], r: &TcpRepr) -> Vec<u8> {
+pub(super) fn segment(src_mac: [u8; 6], src: [u8; 4], r: &TcpRepr) -> Vec<u8> {
     let mut f = std::vec![0u8; 34 + r.buffer_len()];
     let (src, dst) = (crate::ip::IpAddr::V4(src), crate::ip::IpAddr::V4(OUR_IP));
     synwire::emit(&mut f, (OUR_MAC, src_mac), (src, dst), 64, r);
     f
 }
 
-fn syn_repr(sport: u16, dport: u16, seq: u32) -> TcpRepr<'static> {
+pub(super) fn syn_repr(sport: u16, dport: u16, seq: u32) -> TcpRepr<'static> {
     TcpRepr {
         src_port: sport,
         dst_port: dport,
@@ -88,13 +85,11 @@ impl Rng {
 }
 
 /// One simulated millisecond: the peer, then the core.
-fn tick(core: &mut Core, peer: &mut Peer, now: &mut u64) {
+pub(super) fn tick(core: &mut Core, peer: &mut Peer, now: &mut u64) {
     *now += 1000;
     peer.poll(*now);
     core.poll(*now);
 }
-
-const SEED0: u64 = 1000; // the seed `cores_with` gives core 0
 
 #[test]
 fn a_flood_does_not_stop_service() {
@@ -302,164 +297,4 @@ fn at_the_core_bound_the_oldest_half_open_connection_goes() {
         core.poll(now);
     }
     assert_eq!((core.half_open(), core.connections()), (0, 0));
-}
-
-/// Makes the core learn the peer's MAC (an ARP request from it), as a real peer would.
-fn teach_peer_mac(nic: &SimNic, core: &mut Core, now: u64) {
-    let arp = ArpRepr::EthernetIpv4 {
-        operation: ArpOperation::Request,
-        source_hardware_addr: EthernetAddress([2, 0, 0, 0, 0, 1]),
-        source_protocol_addr: Ipv4Address::from(PEER_IP),
-        target_hardware_addr: EthernetAddress([0; 6]),
-        target_protocol_addr: Ipv4Address::from(OUR_IP),
-    };
-    let mut f = std::vec![0u8; 14 + arp.buffer_len()];
-    let mut eth = EthernetFrame::new_unchecked(&mut f[..]);
-    eth.set_dst_addr(EthernetAddress::BROADCAST);
-    eth.set_src_addr(EthernetAddress([2, 0, 0, 0, 0, 1]));
-    eth.set_ethertype(EthernetProtocol::Arp);
-    arp.emit(&mut ArpPacket::new_unchecked(&mut f[14..]));
-    nic.deliver(f);
-    core.poll(now);
-    while nic.take_sent().is_some() {}
-}
-
-fn sent_segments(nic: &SimNic) -> Vec<Segment> {
-    core::iter::from_fn(|| nic.take_sent())
-        .filter_map(|f| synwire::parse(&f, |a| a == crate::ip::IpAddr::V4(PEER_IP)))
-        .collect()
-}
-
-#[test]
-fn isns_are_rfc6528_on_the_wire() {
-    let rss = RssConfig::new(1).unwrap();
-    let nic = SimNic::new(rss.clone(), 4096);
-    let mut cores = cores_with(&nic, &rss, true, |_| {});
-    let core = &mut cores[0];
-    core.listen(80).unwrap();
-    let key = keys::Keys::derive(SEED0).isn;
-    let mut now = 1_000_000;
-    teach_peer_mac(&nic, core, now);
-    let tuple = |rport, lport| Tuple {
-        remote: crate::ip::mapped(PEER_IP),
-        remote_port: rport,
-        local_port: lport,
-    };
-    // Passive opens: the SYN-ACK's ISN is M + F(tuple) at the time of the SYN.
-    let mut isns = Vec::new();
-    let mut times = Vec::new();
-    for (i, rport) in [3000u16, 3001, 3000].into_iter().enumerate() {
-        if i == 2 {
-            // The first connection is gone (RST from the peer); its tuple comes back later.
-            let mut rst = syn_repr(3000, 80, 101);
-            rst.control = TcpControl::Rst;
-            nic.deliver(segment([2, 0, 0, 0, 0, 1], PEER_IP, &rst));
-            now += 500_000;
-            core.poll(now);
-        }
-        nic.deliver(segment(
-            [2, 0, 0, 0, 0, 1],
-            PEER_IP,
-            &syn_repr(rport, 80, 100),
-        ));
-        now += 1000;
-        core.poll(now);
-        let segs = sent_segments(&nic);
-        let sa = segs
-            .iter()
-            .find(|s| s.syn && s.ack.is_some())
-            .expect("SYN-ACK");
-        assert_eq!(
-            sa.seq,
-            keys::isn(&key, &tuple(rport, 80), now),
-            "port {rport}"
-        );
-        isns.push(sa.seq);
-        times.push(now);
-    }
-    // Same tuple half a second later: the clock moved it forward, one per 4 µs.
-    assert_eq!(
-        isns[2].wrapping_sub(isns[0]) as u64,
-        (times[2] - times[0]) / 4
-    );
-    // Active open: the SYN's ISN too.
-    let conn = core.connect((PEER_IP, 7)).unwrap();
-    let lport = core.local_port(conn).unwrap();
-    let at = now;
-    now += 1000;
-    core.poll(now);
-    let segs = sent_segments(&nic);
-    let syn = segs.iter().find(|s| s.syn && s.ack.is_none()).expect("SYN");
-    assert_eq!(syn.seq, keys::isn(&key, &tuple(7, lport), at));
-    // Another seed: other ISNs for the same tuple at the same time.
-    let other = keys::isn(&keys::Keys::derive(SEED0 + 1).isn, &tuple(3000, 80), now);
-    assert_ne!(other, keys::isn(&key, &tuple(3000, 80), now));
-}
-
-/// Cookies only (a half-open budget of 0), over IPv6: the handshake, then data both ways
-/// right away (the peer's first data is not held up by a closed window).
-#[cfg(feature = "ipv6")]
-#[test]
-fn ipv6_clients_get_cookies_and_are_served() {
-    use smoltcp::wire::{IpCidr, Ipv6Address};
-    const OUR6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
-    const PEER6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-    let rss = RssConfig::new(1).unwrap();
-    let nic = SimNic::new(rss.clone(), 4096);
-    let mut cores = cores_with(&nic, &rss, true, |c| {
-        c.half_open_per_port = 0;
-        c.ipv6 = Some(crate::config::Ipv6Config {
-            ip: OUR6,
-            prefix_len: 64,
-            gateway: None,
-        });
-    });
-    let mut core = cores.pop().unwrap();
-    let mut peer = Peer::new(&nic);
-    peer.iface.update_ip_addrs(|a| {
-        let _ = a.push(IpCidr::new(Ipv6Address::from(PEER6).into(), 64));
-    });
-    core.listen(80).unwrap();
-    let mut handles = Vec::new();
-    for port in [41_000u16, 41_001] {
-        let mut s = Peer::socket(4096);
-        s.connect(peer.iface.context(), (Ipv6Address::from(OUR6), 80), port)
-            .unwrap();
-        handles.push(peer.sockets.add(s));
-    }
-    let mut now = 0;
-    let mut conns = Vec::new();
-    for _ in 0..30 {
-        tick(&mut core, &mut peer, &mut now);
-        while let Ok(c) = core.accept(80) {
-            conns.push(c);
-        }
-    }
-    let c = core.counters().snapshot();
-    assert_eq!(conns.len(), 2, "{c:?}");
-    assert_eq!((c.syncookies_sent, c.syncookies_validated), (2, 2));
-    assert_eq!(core.half_open(), 0);
-    for &h in &handles {
-        let s = peer.sockets.get_mut::<tcp::Socket>(h);
-        assert_eq!(s.state(), tcp::State::Established);
-        s.send_slice(b"GET").unwrap();
-    }
-    for &c in &conns {
-        assert_eq!(core.send(c, b"200"), Ok(3));
-    }
-    for _ in 0..10 {
-        tick(&mut core, &mut peer, &mut now);
-    }
-    for &c in &conns {
-        let mut b = [0u8; 3];
-        assert_eq!(core.recv(c, &mut b), Ok(3));
-        assert_eq!(&b, b"GET");
-    }
-    for &h in &handles {
-        let mut b = [0u8; 3];
-        let s = peer.sockets.get_mut::<tcp::Socket>(h);
-        assert_eq!(s.recv_slice(&mut b), Ok(3));
-        assert_eq!(&b, b"200");
-    }
-    assert_eq!(core.counters().retransmissions.get(), 0);
 }

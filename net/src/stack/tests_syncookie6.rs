@@ -1,0 +1,79 @@
+//! SYN cookies over IPv6, end to end against a plain smoltcp peer.
+
+extern crate std;
+
+use std::vec::Vec;
+
+use smoltcp::socket::tcp;
+
+use super::tests::{Peer, cores_with};
+use super::tests_synflood::tick;
+use super::*;
+use crate::sim::SimNic;
+
+/// Cookies only (a half-open budget of 0), over IPv6: the handshake, then data both ways
+/// right away (the peer's first data is not held up by a closed window).
+#[test]
+fn ipv6_clients_get_cookies_and_are_served() {
+    use smoltcp::wire::{IpCidr, Ipv6Address};
+    const OUR6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+    const PEER6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    let rss = RssConfig::new(1).unwrap();
+    let nic = SimNic::new(rss.clone(), 4096);
+    let mut cores = cores_with(&nic, &rss, true, |c| {
+        c.half_open_per_port = 0;
+        c.ipv6 = Some(crate::config::Ipv6Config {
+            ip: OUR6,
+            prefix_len: 64,
+            gateway: None,
+        });
+    });
+    let mut core = cores.pop().unwrap();
+    let mut peer = Peer::new(&nic);
+    peer.iface.update_ip_addrs(|a| {
+        let _ = a.push(IpCidr::new(Ipv6Address::from(PEER6).into(), 64));
+    });
+    core.listen(80).unwrap();
+    let mut handles = Vec::new();
+    for port in [41_000u16, 41_001] {
+        let mut s = Peer::socket(4096);
+        s.connect(peer.iface.context(), (Ipv6Address::from(OUR6), 80), port)
+            .unwrap();
+        handles.push(peer.sockets.add(s));
+    }
+    let mut now = 0;
+    let mut conns = Vec::new();
+    for _ in 0..30 {
+        tick(&mut core, &mut peer, &mut now);
+        while let Ok(c) = core.accept(80) {
+            conns.push(c);
+        }
+    }
+    let c = core.counters().snapshot();
+    assert_eq!(conns.len(), 2, "{c:?}");
+    assert_eq!((c.syncookies_sent, c.syncookies_validated), (2, 2));
+    assert_eq!(core.half_open(), 0);
+    for &h in &handles {
+        let s = peer.sockets.get_mut::<tcp::Socket>(h);
+        assert_eq!(s.state(), tcp::State::Established);
+        s.send_slice(b"GET").unwrap();
+    }
+    for &c in &conns {
+        assert_eq!(core.send(c, b"200"), Ok(3));
+    }
+    for _ in 0..10 {
+        tick(&mut core, &mut peer, &mut now);
+    }
+    for &c in &conns {
+        let mut b = [0u8; 3];
+        assert_eq!(core.recv(c, &mut b), Ok(3));
+        assert_eq!(&b, b"GET");
+    }
+    for &h in &handles {
+        let mut b = [0u8; 3];
+        let s = peer.sockets.get_mut::<tcp::Socket>(h);
+        assert_eq!(s.recv_slice(&mut b), Ok(3));
+        assert_eq!(&b, b"200");
+    }
+    assert_eq!(core.counters().retransmissions.get(), 0);
+}
