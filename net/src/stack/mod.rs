@@ -497,8 +497,8 @@ mod tests_ipv6;
 mod tests_isn;
 #[cfg(test)]
 mod tests_rss;
-#[cfg(all(test, feature = "ipv6"))]
-mod tests_syncookie6;
+#[cfg(test)]
+mod tests_syncookie;
 #[cfg(test)]
 mod tests_synflood;
 #[cfg(test)]
