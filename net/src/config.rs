@@ -12,6 +12,9 @@
 //!
 //! IPv6 ([`parse_ipv6_cmdline`]): `ip6=fd00::2/64` (a static global address, RFC 4291 text
 //! form) and optionally `gw6=fd00::1`. The link-local address needs no configuration.
+//!
+//! A gateway must be a unicast neighbor ([`check_gateway_v4`], [`check_gateway_v6`]): one that
+//! is not is a boot error here, and the stack refuses it from any other source (DHCP).
 
 /// An IPv4 interface configuration, static or from DHCP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +70,67 @@ pub enum CmdlineError {
     BadNetmask,
     /// More than [`MAX_DNS`] DNS servers, or one that does not parse.
     BadDns,
+    /// A gateway (`gw=`, the Linux form's gateway field, `gw6=`) that is not a unicast
+    /// address on the configured subnet (see [`check_gateway_v4`]).
+    BadGateway(GatewayError),
+}
+
+/// Why a gateway cannot be used (from [`check_gateway_v4`] or [`check_gateway_v6`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatewayError {
+    /// Unspecified, broadcast (limited or the subnet's), multicast, reserved or loopback.
+    NotUnicast,
+    /// Not on the local subnet (IPv6: neither link-local nor in the global prefix), so it
+    /// could not be reached without a gateway itself.
+    OffSubnet,
+    /// Our own address.
+    OwnAddress,
+}
+
+/// Checks that `gw` can be the IPv4 default gateway of `ip`/`prefix_len`: a unicast address
+/// of the same subnet other than `ip` and than the subnet's network and broadcast addresses
+/// (both usable on a /31, RFC 3021). smoltcp's neighbor cache only holds unicast addresses.
+pub fn check_gateway_v4(ip: [u8; 4], prefix_len: u8, gw: [u8; 4]) -> Result<(), GatewayError> {
+    let g = u32::from_be_bytes(gw);
+    // 0/8 "this network", 127/8 loopback, 224/4 multicast, 240/4 reserved and broadcast.
+    if matches!(gw[0], 0 | 127 | 224..=255) {
+        return Err(GatewayError::NotUnicast);
+    }
+    if gw == ip {
+        return Err(GatewayError::OwnAddress);
+    }
+    let mask = u32::MAX
+        .checked_shl(32 - u32::from(prefix_len.min(32)))
+        .unwrap_or(0);
+    if g & mask != u32::from_be_bytes(ip) & mask {
+        return Err(GatewayError::OffSubnet);
+    }
+    if prefix_len <= 30 && (g & !mask == 0 || g & !mask == !mask) {
+        return Err(GatewayError::NotUnicast);
+    }
+    Ok(())
+}
+
+/// Checks that `gw` can be the IPv6 default router next to our global address `ip`/
+/// `prefix_len`: unicast (not unspecified, loopback or multicast), not `ip`, and link-local
+/// (what routers normally advertise) or inside our prefix.
+pub fn check_gateway_v6(ip: [u8; 16], prefix_len: u8, gw: [u8; 16]) -> Result<(), GatewayError> {
+    let loopback = u128::from_be_bytes(gw) == 1;
+    if gw == [0; 16] || gw[0] == 0xff || loopback {
+        return Err(GatewayError::NotUnicast);
+    }
+    if gw == ip {
+        return Err(GatewayError::OwnAddress);
+    }
+    let link_local = gw[0] == 0xfe && gw[1] & 0xc0 == 0x80;
+    let mask = u128::MAX
+        .checked_shl(128 - u32::from(prefix_len.min(128)))
+        .unwrap_or(0);
+    let on_prefix = u128::from_be_bytes(gw) & mask == u128::from_be_bytes(ip) & mask;
+    if !link_local && !on_prefix {
+        return Err(GatewayError::OffSubnet);
+    }
+    Ok(())
 }
 
 /// Parses the network words of a command line.
@@ -94,7 +158,7 @@ pub fn parse_cmdline(cmdline: &str) -> Result<NetConfig, CmdlineError> {
         }
         let mut c = Ipv4Config::new(addr(a)?, prefix_len, gw);
         c.dns = dns.unwrap_or_default();
-        return Ok(NetConfig::Static(c));
+        return checked(c);
     }
     let mut f = v.split(':');
     let ip = addr(f.next().unwrap_or(""))?;
@@ -117,6 +181,14 @@ pub fn parse_cmdline(cmdline: &str) -> Result<NetConfig, CmdlineError> {
     let linux_dns = dns_list(f.skip(3).take(2).filter(|d| !d.is_empty()))?;
     let mut c = Ipv4Config::new(ip, prefix_len, gateway);
     c.dns = dns.unwrap_or(linux_dns);
+    checked(c)
+}
+
+/// A static configuration whose gateway, if any, passes [`check_gateway_v4`].
+fn checked(c: Ipv4Config) -> Result<NetConfig, CmdlineError> {
+    if let Some(gw) = c.gateway {
+        check_gateway_v4(c.ip, c.prefix_len, gw).map_err(CmdlineError::BadGateway)?;
+    }
     Ok(NetConfig::Static(c))
 }
 
@@ -166,6 +238,9 @@ pub fn parse_ipv6_cmdline(cmdline: &str) -> Result<Option<Ipv6Config>, CmdlineEr
     };
     if prefix_len > 128 || ip == [0; 16] || ip[0] == 0xff || ip == loopback {
         return Err(CmdlineError::BadAddress);
+    }
+    if let Some(g) = gw {
+        check_gateway_v6(ip, prefix_len, g).map_err(CmdlineError::BadGateway)?;
     }
     Ok(Some(Ipv6Config {
         ip,
@@ -331,6 +406,60 @@ mod tests {
         ] {
             assert_eq!(parse_cmdline(bad), Err(CmdlineError::BadDns), "{bad}");
         }
+    }
+
+    #[test]
+    fn gateways_must_be_unicast_neighbors() {
+        use GatewayError::*;
+        for (line, want) in [
+            ("ip=10.0.0.2/24 gw=0.0.0.0", NotUnicast),
+            ("ip=10.0.0.2/24 gw=255.255.255.255", NotUnicast),
+            ("ip=10.0.0.2/24 gw=224.0.0.1", NotUnicast),
+            ("ip=10.0.0.2/24 gw=239.1.2.3", NotUnicast),
+            ("ip=10.0.0.2/24 gw=240.0.0.1", NotUnicast),
+            ("ip=10.0.0.2/24 gw=127.0.0.1", NotUnicast),
+            ("ip=10.0.0.2/24 gw=10.0.0.255", NotUnicast),
+            ("ip=10.0.0.2/24 gw=10.0.0.0", NotUnicast),
+            ("ip=10.0.0.2/24 gw=10.0.1.1", OffSubnet),
+            ("ip=10.0.0.2/24 gw=192.168.0.1", OffSubnet),
+            ("ip=10.0.0.2/32 gw=10.0.0.1", OffSubnet),
+            ("ip=10.0.0.2/24 gw=10.0.0.2", OwnAddress),
+            ("ip=10.0.0.2::255.255.255.255:255.255.255.0", NotUnicast),
+            ("ip=10.0.0.2::224.0.0.1:255.255.255.0", NotUnicast),
+            ("ip=10.0.0.2::10.9.0.1:255.255.255.0", OffSubnet),
+            ("ip=10.0.0.2:::255.255.255.0 gw=0.0.0.0", NotUnicast),
+        ] {
+            assert_eq!(
+                parse_cmdline(line),
+                Err(CmdlineError::BadGateway(want)),
+                "{line}"
+            );
+        }
+        for good in [
+            "ip=10.0.0.2/24 gw=10.0.0.1",
+            "ip=10.0.0.2/24 gw=10.0.0.254",
+            "ip=10.0.0.2/8 gw=10.200.0.1",
+            "ip=10.0.0.2/31 gw=10.0.0.3",
+            "ip=10.0.0.2::10.0.0.1:255.255.255.0",
+            "ip=dhcp gw=0.0.0.0",
+        ] {
+            assert!(parse_cmdline(good).is_ok(), "{good}");
+        }
+        for (line, want) in [
+            ("ip6=fd00::2/64 gw6=::", NotUnicast),
+            ("ip6=fd00::2/64 gw6=::1", NotUnicast),
+            ("ip6=fd00::2/64 gw6=ff02::2", NotUnicast),
+            ("ip6=fd00::2/64 gw6=fd00:1::1", OffSubnet),
+            ("ip6=fd00::2/64 gw6=fd00::2", OwnAddress),
+        ] {
+            assert_eq!(
+                parse_ipv6_cmdline(line),
+                Err(CmdlineError::BadGateway(want)),
+                "{line}"
+            );
+        }
+        assert!(parse_ipv6_cmdline("ip6=fd00::2/64 gw6=fe80::1").is_ok());
+        assert!(parse_ipv6_cmdline("ip6=fd00::2/64 gw6=fd00::ffff").is_ok());
     }
 
     fn v6(groups: [u16; 8]) -> [u8; 16] {

@@ -43,6 +43,20 @@ pub struct NetCounters {
     pub forwarded_to_owner: Counter,
     /// Polls that stopped ingress because the budget was used up with frames still queued.
     pub budget_exhausted: Counter,
+    // guard (issue 11: gateways, neighbors, ICMP rate limit, mesh config delivery)
+    /// Gateways refused before reaching smoltcp: not a unicast address on the subnet
+    /// (static configuration or one handed over by another core).
+    pub bad_gateway: Counter,
+    /// DHCP leases ignored because their router option is not a unicast address on the
+    /// leased subnet (a rogue or broken server).
+    pub dhcp_bad_router: Counter,
+    /// ARP and NDP frames dropped before smoltcp and not copied to other cores: not for one
+    /// of our addresses, and not about a neighbor we know or asked for.
+    pub neighbor_ignored: Counter,
+    /// ICMP error and echo replies suppressed by the per-core ICMP rate limit.
+    pub icmp_rate_limited: Counter,
+    /// IPv4 configurations sent again to a core whose ring was full at the first attempt.
+    pub config_resent: Counter,
 }
 
 /// A plain copy of [`NetCounters`] at one moment.
@@ -65,6 +79,12 @@ pub struct NetSnapshot {
     /// See [`NetCounters::forwarded_to_owner`].
     pub forwarded_to_owner: u64,
     pub budget_exhausted: u64,
+    // guard (issue 11)
+    pub bad_gateway: u64,
+    pub dhcp_bad_router: u64,
+    pub neighbor_ignored: u64,
+    pub icmp_rate_limited: u64,
+    pub config_resent: u64,
 }
 
 impl NetCounters {
@@ -86,6 +106,12 @@ impl NetCounters {
             wrong_core: self.wrong_core.get(),
             forwarded_to_owner: self.forwarded_to_owner.get(),
             budget_exhausted: self.budget_exhausted.get(),
+            // guard (issue 11)
+            bad_gateway: self.bad_gateway.get(),
+            dhcp_bad_router: self.dhcp_bad_router.get(),
+            neighbor_ignored: self.neighbor_ignored.get(),
+            icmp_rate_limited: self.icmp_rate_limited.get(),
+            config_resent: self.config_resent.get(),
         }
     }
 }

@@ -266,6 +266,11 @@ pub struct CoreStack<R: RxQueue, T: TxQueue> {
     arp_seen: bool,
     /// Earliest time (ms) of the next ARP-triggered sweep.
     next_sweep_ms: i64,
+    /// When (ms) the DHCP client starts over after a lease with a bad router.
+    dhcp_restart_ms: Option<i64>,
+    /// The DHCP client was reset after a rejected lease: its next "deconfigured" is about
+    /// that lease, not the configuration in use.
+    dhcp_rejected: bool,
 }
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
@@ -333,11 +338,23 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             now,
             arp_seen: false,
             next_sweep_ms: 0,
+            dhcp_restart_ms: None,
+            dhcp_rejected: false,
         };
         #[cfg(feature = "ipv6")]
         {
             stack.link_local = Some(crate::ip::link_local(stack.cfg.mac));
-            stack.ipv6 = stack.cfg.ipv6;
+            stack.ipv6 = stack.cfg.ipv6.map(|mut c| {
+                // Like IPv4's in `apply_ipv4`: never a non-unicast neighbor for smoltcp.
+                if let Some(gw) = c.gateway
+                    && let Err(e) = crate::config::check_gateway_v6(c.ip, c.prefix_len, gw)
+                {
+                    log::error!("net: IPv6 gateway refused ({e:?}); no default route");
+                    stack.counters.bad_gateway.inc();
+                    c.gateway = None;
+                }
+                c
+            });
         }
         stack.apply_ipv4(initial);
         Ok(stack)
@@ -444,6 +461,8 @@ mod tests_churn;
 mod tests_dhcp;
 #[cfg(test)]
 mod tests_faults;
+#[cfg(test)]
+mod tests_gateway;
 #[cfg(test)]
 mod tests_halfclose;
 #[cfg(all(test, feature = "ipv6"))]

@@ -15,7 +15,7 @@ use super::tests::cores_with;
 use super::*;
 use crate::sim::SimNic;
 
-const LEASED: Ipv4Address = Ipv4Address::new(10, 0, 0, 77);
+pub(super) const LEASED: Ipv4Address = Ipv4Address::new(10, 0, 0, 77);
 const ROUTER: Ipv4Address = Ipv4Address::new(10, 0, 0, 1);
 const DNS: [Ipv4Address; 2] = [
     Ipv4Address::new(10, 0, 0, 53),
@@ -24,6 +24,15 @@ const DNS: [Ipv4Address; 2] = [
 
 /// A DHCP server: OFFER for DISCOVER, ACK for REQUEST, broadcast from `server`.
 fn dhcp_answer(frame: &[u8], server: Ipv4Address) -> Option<Vec<u8>> {
+    dhcp_answer_with(frame, server, Some(ROUTER))
+}
+
+/// [`dhcp_answer`] with the router option `router` (a rogue server's, in the gateway tests).
+pub(super) fn dhcp_answer_with(
+    frame: &[u8],
+    server: Ipv4Address,
+    router: Option<Ipv4Address>,
+) -> Option<Vec<u8>> {
     let caps = ChecksumCapabilities::default();
     let eth = EthernetFrame::new_checked(frame).ok()?;
     if eth.ethertype() != EthernetProtocol::Ipv4 {
@@ -49,7 +58,7 @@ fn dhcp_answer(frame: &[u8], server: Ipv4Address) -> Option<Vec<u8>> {
         client_ip: Ipv4Address::UNSPECIFIED,
         your_ip: LEASED,
         server_ip: server,
-        router: Some(ROUTER),
+        router,
         subnet_mask: Some(Ipv4Address::new(255, 255, 255, 0)),
         relay_agent_ip: Ipv4Address::UNSPECIFIED,
         broadcast: false,

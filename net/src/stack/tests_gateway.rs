@@ -1,0 +1,102 @@
+//! Gateways that are not unicast neighbors on the subnet: from a rogue DHCP server or handed
+//! to the stack directly. None may reach smoltcp's neighbor cache (which asserts a unicast
+//! address and would panic on the first off-link send).
+
+extern crate std;
+
+use smoltcp::wire::Ipv4Address;
+
+use super::tests::{OUR_IP, cores_with};
+use super::tests_dhcp::{LEASED, dhcp_answer_with};
+use super::*;
+use crate::sim::SimNic;
+
+const BAD_ROUTERS: [[u8; 4]; 6] = [
+    [0, 0, 0, 0],
+    [255, 255, 255, 255],
+    [224, 0, 0, 1],
+    [10, 0, 0, 255], // the subnet's broadcast address
+    [10, 0, 1, 1],   // off the /24
+    [127, 0, 0, 1],
+];
+
+/// Runs a DHCP exchange with a server offering `router`, then sends off-link traffic.
+fn lease_with_router(router: [u8; 4]) -> Vec<Core> {
+    let rss = RssConfig::new(2).unwrap();
+    let nic = SimNic::new(rss.clone(), 4096);
+    let mut cores = cores_with(&nic, &rss, true, |c| c.ip = [0; 4]);
+    cores[0].dhcp_start().unwrap();
+    let server = Ipv4Address::new(10, 0, 0, 9);
+    let router = Ipv4Address::from(router);
+    let mut now = 0;
+    let step = |cores: &mut [Core], now: &mut u64| {
+        *now += 1000;
+        for c in cores.iter_mut() {
+            c.poll(*now);
+        }
+        while let Some(f) = nic.take_sent() {
+            if let Some(r) = dhcp_answer_with(&f, server, Some(router)) {
+                nic.deliver(r);
+            }
+        }
+    };
+    for _ in 0..50 {
+        step(&mut cores, &mut now);
+    }
+    // Off-link traffic from every core: TCP and UDP.
+    for c in cores.iter_mut() {
+        let _ = c.connect(([192, 0, 2, 1], 80));
+        if let Ok(u) = c.udp_bind(5353) {
+            let _ = c.udp_send_to(u, b"x", ([192, 0, 2, 1], 53));
+        }
+    }
+    for _ in 0..20 {
+        step(&mut cores, &mut now);
+    }
+    cores
+}
+
+type Core = super::tests::Core;
+
+#[test]
+fn a_lease_with_a_bad_router_is_ignored_and_off_link_sends_do_not_panic() {
+    for bad in BAD_ROUTERS {
+        let cores = lease_with_router(bad);
+        for (q, c) in cores.iter().enumerate() {
+            assert_eq!(c.ipv4_config(), None, "router {bad:?}, core {q}");
+        }
+        assert!(
+            cores[0].counters().dhcp_bad_router.get() >= 1,
+            "router {bad:?}"
+        );
+    }
+}
+
+#[test]
+fn a_good_router_is_still_taken() {
+    let cores = lease_with_router([10, 0, 0, 1]);
+    for c in &cores {
+        let cfg = c.ipv4_config().unwrap();
+        assert_eq!(cfg.ip, LEASED.octets());
+        assert_eq!(cfg.gateway, Some([10, 0, 0, 1]));
+    }
+    assert_eq!(cores[0].counters().dhcp_bad_router.get(), 0);
+}
+
+#[test]
+fn a_static_bad_gateway_is_never_installed() {
+    for bad in BAD_ROUTERS {
+        let rss = RssConfig::new(1).unwrap();
+        let nic = SimNic::new(rss.clone(), 4096);
+        let mut cores = cores_with(&nic, &rss, false, |c| c.gateway = Some(bad));
+        let c = &mut cores[0];
+        assert_eq!(c.ipv4_config().map(|c| c.ip), Some(OUR_IP));
+        assert_eq!(c.ipv4_config().and_then(|c| c.gateway), None, "{bad:?}");
+        assert_eq!(c.counters().bad_gateway.get(), 1, "{bad:?}");
+        let _ = c.connect(([192, 0, 2, 1], 80));
+        for t in 1..10 {
+            c.poll(t * 1000);
+        }
+        while nic.take_sent().is_some() {}
+    }
+}
