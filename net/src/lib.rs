@@ -97,6 +97,7 @@ pub mod device;
 pub mod ip;
 pub mod mesh;
 pub mod ports;
+pub mod ratelimit;
 pub mod rss_ports;
 pub mod sim;
 pub mod soft;

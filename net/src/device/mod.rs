@@ -7,8 +7,14 @@
 //! is reserved *before* a token is returned (kept as a spare when a token goes unused), so
 //! [`Device::receive`] and [`Device::transmit`] return `None` exactly when the queue cannot
 //! give a buffer. Submitted frames reach the device at [`QueueDevice::flush`], once per poll.
+//!
+//! ICMP errors and echo replies (which smoltcp sends on its own: port unreachable for a
+//! closed UDP port, echo replies) pass a per-core token bucket ([`QueueDevice::set_icmp_limit`])
+//! once built: over the budget, the buffer goes back to the queue unsent, and is counted.
 
 use corenet_nic::{Offload, RxFrame, RxQueue, TxQueue, TxSlot};
+
+use crate::ratelimit::TokenBucket;
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
@@ -47,6 +53,30 @@ pub struct QueueDevice<R: RxQueue, T: TxQueue> {
     /// (sequence number, sequence space) of the last TCP segment built, for the stack's
     /// retransmission count.
     last_tcp: Option<(u32, u32)>,
+    icmp: IcmpLimit,
+}
+
+/// The ICMP rate limit of one queue: the bucket, the clock of the current poll, and the
+/// frames dropped since the stack last looked.
+#[derive(Debug, Default)]
+pub struct IcmpLimit {
+    bucket: Option<TokenBucket>,
+    now_us: u64,
+    dropped: u64,
+}
+
+impl IcmpLimit {
+    /// True when `frame` is an ICMP error or echo reply over the budget: drop it.
+    fn over(&mut self, frame: &[u8]) -> bool {
+        let Some(b) = self.bucket.as_mut() else {
+            return false;
+        };
+        if !limited_icmp(frame) || b.try_take(self.now_us) {
+            return false;
+        }
+        self.dropped += 1;
+        true
+    }
 }
 
 /// A frame handed over from another core (ARP, DHCP: rare, so a heap buffer is fine).
@@ -65,7 +95,19 @@ impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
             injected: None,
             last_tcp: None,
             stats: DeviceStats::default(),
+            icmp: IcmpLimit::default(),
         }
+    }
+
+    /// Limits the ICMP errors and echo replies this queue sends with `bucket` (none: no
+    /// limit, the default).
+    pub fn set_icmp_limit(&mut self, bucket: Option<TokenBucket>) {
+        self.icmp.bucket = bucket;
+    }
+
+    /// ICMP frames dropped by the rate limit since the last call.
+    pub fn take_icmp_limited(&mut self) -> u64 {
+        core::mem::take(&mut self.icmp.dropped)
     }
 
     /// The bytes of the next frame smoltcp would receive, harvesting a burst if none is
@@ -165,7 +207,8 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
     where
         Self: 'a;
 
-    fn receive(&mut self, _now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        self.icmp.now_us = now.total_micros() as u64;
         if let Some((_, answerable)) = &self.injected {
             if !*answerable {
                 let (f, _) = self.injected.take()?;
@@ -186,6 +229,7 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
                     spare: &mut self.spare,
                     stats: &mut self.stats,
                     last_tcp: &mut self.last_tcp,
+                    icmp: &mut self.icmp,
                 },
             ));
         }
@@ -205,11 +249,13 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
                 spare: &mut self.spare,
                 stats: &mut self.stats,
                 last_tcp: &mut self.last_tcp,
+                icmp: &mut self.icmp,
             },
         ))
     }
 
-    fn transmit(&mut self, _now: Instant) -> Option<Self::TxToken<'_>> {
+    fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>> {
+        self.icmp.now_us = now.total_micros() as u64;
         if !self.reserve() {
             return None;
         }
@@ -218,6 +264,7 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
             spare: &mut self.spare,
             stats: &mut self.stats,
             last_tcp: &mut self.last_tcp,
+            icmp: &mut self.icmp,
         })
     }
 
@@ -287,6 +334,8 @@ pub enum QueueTxToken<'a, T: TxQueue> {
         stats: &'a mut DeviceStats,
         /// Where the segment's sequence range is noted.
         last_tcp: &'a mut Option<(u32, u32)>,
+        /// The ICMP rate limit.
+        icmp: &'a mut IcmpLimit,
     },
     /// A reply to an injected frame: built in scratch and dropped.
     Discard(&'a mut DeviceStats),
@@ -297,13 +346,14 @@ impl<T: TxQueue> phy::TxToken for QueueTxToken<'_, T> {
     where
         F: FnOnce(&mut [u8]) -> Ret,
     {
-        let (tx, spare, stats, last_tcp) = match self {
+        let (tx, spare, stats, last_tcp, icmp) = match self {
             QueueTxToken::Queue {
                 tx,
                 spare,
                 stats,
                 last_tcp,
-            } => (tx, spare, stats, last_tcp),
+                icmp,
+            } => (tx, spare, stats, last_tcp, icmp),
             QueueTxToken::Discard(_) => return f(&mut alloc::vec![0u8; len]),
         };
         let Some(slot) = spare.take() else {
@@ -319,12 +369,35 @@ impl<T: TxQueue> phy::TxToken for QueueTxToken<'_, T> {
             return f(&mut alloc::vec![0u8; len]);
         }
         let r = f(&mut buf[..len]);
+        if icmp.over(&buf[..len]) {
+            tx.cancel(slot);
+            return r;
+        }
         if let Some(seg) = tcp_sequence(&buf[..len]) {
             *last_tcp = Some(seg);
         }
         tx.submit(slot, len, Offload::default());
         stats.tx_frames += 1;
         r
+    }
+}
+
+/// An ICMPv4 echo reply, destination unreachable, time exceeded or parameter problem, or an
+/// ICMPv6 error (types 1-4) or echo reply: what the stack sends in answer to others' traffic.
+/// NDP and our own requests are not limited.
+fn limited_icmp(frame: &[u8]) -> bool {
+    match frame.get(12..14) {
+        Some([0x08, 0x00]) => {
+            let Some(ip) = frame.get(14..34) else {
+                return false;
+            };
+            let ihl = usize::from(ip[0] & 0x0f) * 4;
+            ip[9] == 1 && matches!(frame.get(14 + ihl), Some(0 | 3 | 11 | 12))
+        }
+        Some([0x86, 0xdd]) => {
+            frame.get(20) == Some(&58) && matches!(frame.get(54), Some(1..=4 | 129))
+        }
+        _ => false,
     }
 }
 

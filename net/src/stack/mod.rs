@@ -119,6 +119,13 @@ pub struct StackConfig {
     pub rx_budget: usize,
     /// Egress rounds per connection per `poll` at most.
     pub tx_rounds: usize,
+    // guard (issue 11)
+    /// ICMP errors (e.g. port unreachable for a closed UDP port) and echo replies this core
+    /// sends per second at most, on average (Linux: `icmp_msgs_per_sec`, 1000); the excess
+    /// is dropped and counted (`icmp_rate_limited`).
+    pub icmp_rate: u32,
+    /// ... and at most this many at once (Linux: `icmp_msgs_burst`, 50). 0: none at all.
+    pub icmp_burst: u32,
 }
 
 impl StackConfig {
@@ -144,6 +151,8 @@ impl StackConfig {
             close_timeout_ms: 60_000,
             rx_budget: 64,
             tx_rounds: 16,
+            icmp_rate: 1000,
+            icmp_burst: 50,
         }
     }
 }
@@ -300,6 +309,11 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         let ports = PortAllocator::new(rss, queue, cfg.ephemeral, cfg.time_wait_us, cfg.seed)
             .map_err(StackError::Ports)?;
         let mut dev = QueueDevice::new(rx, tx);
+        dev.set_icmp_limit(Some(crate::ratelimit::TokenBucket::new(
+            cfg.icmp_rate,
+            cfg.icmp_burst,
+            now_us,
+        )));
         let now = Instant::from_micros(now_us as i64);
         let mut icfg = IfaceConfig::new(HardwareAddress::Ethernet(mac));
         icfg.random_seed = cfg.seed;
@@ -465,6 +479,8 @@ mod tests_faults;
 mod tests_gateway;
 #[cfg(test)]
 mod tests_halfclose;
+#[cfg(test)]
+mod tests_icmp;
 #[cfg(all(test, feature = "ipv6"))]
 mod tests_ipv6;
 #[cfg(test)]
