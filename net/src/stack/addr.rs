@@ -20,6 +20,15 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     /// smoltcp's neighbor cache asserts unicast addresses, so whatever the source (command
     /// line, DHCP, another core), such a gateway must never become a route.
     pub(super) fn apply_ipv4(&mut self, c: Option<Ipv4Config>) {
+        let c = c.filter(|c| {
+            // smoltcp panics on a broadcast or multicast interface address.
+            let a = Ipv4Address::from(c.ip);
+            let ok = !a.is_broadcast() && !a.is_multicast() && c.prefix_len <= 32;
+            if !ok {
+                log::error!("net: address {:?}/{} refused", c.ip, c.prefix_len);
+            }
+            ok
+        });
         let c = c.map(|mut c| {
             if let Some(gw) = c.gateway
                 && let Err(e) = check_gateway_v4(c.ip, c.prefix_len, gw)
@@ -77,6 +86,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 .routes_mut()
                 .add_default_ipv4_route(Ipv4Address::new(a, b, cc, d));
         }
+        self.protect_routers();
     }
 
     /// Our IPv6 address for talking to `remote`: link-local for a link-local peer, else the

@@ -4,6 +4,7 @@ use corenet_nic::{RxQueue, TxQueue};
 use smoltcp::iface::PollIngressSingleResult;
 use smoltcp::time::Instant;
 
+use super::neighbors::{Ours, neighbor_wanted};
 use super::{Class, CoreStack, Origin, Tuple, classify};
 use crate::mesh::{MeshPort, Msg};
 
@@ -53,11 +54,24 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         while rx < self.cfg.rx_budget {
             let Some(frame) = self.dev.peek() else { break };
             let class = classify(frame);
-            if class.is_neighbor()
-                && let Some(m) = self.mesh.as_mut()
-            {
-                let dropped = m.broadcast(&Msg::Frame(frame.to_vec()));
-                self.counters.drop_mesh_full.add(dropped);
+            if class.is_neighbor() {
+                // Neighbor frames about others are dropped before costing every core a copy
+                // (see neighbors.rs).
+                let ours = Ours {
+                    ipv4: self.ipv4,
+                    link_local: self.link_local,
+                    ipv6: self.ipv6,
+                };
+                if !neighbor_wanted(frame, &ours, &self.iface) {
+                    self.counters.neighbor_ignored.inc();
+                    self.dev.discard();
+                    rx += 1;
+                    continue;
+                }
+                if let Some(m) = self.mesh.as_mut() {
+                    let dropped = m.broadcast(&Msg::Frame(frame.to_vec()));
+                    self.counters.drop_mesh_full.add(dropped);
+                }
             }
             if class == Class::DhcpClient && !dhcp_here {
                 let to = usize::from(self.cfg.dhcp_core);

@@ -24,6 +24,7 @@ mod classify;
 mod egress;
 mod flows;
 mod ingress;
+mod neighbors;
 mod tcp;
 mod udp;
 mod wheel;
@@ -483,6 +484,8 @@ mod tests_halfclose;
 mod tests_icmp;
 #[cfg(all(test, feature = "ipv6"))]
 mod tests_ipv6;
+#[cfg(test)]
+mod tests_neighbors;
 #[cfg(test)]
 mod tests_rss;
 #[cfg(test)]
