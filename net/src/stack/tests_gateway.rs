@@ -100,3 +100,35 @@ fn a_static_bad_gateway_is_never_installed() {
         while nic.take_sent().is_some() {}
     }
 }
+
+#[test]
+fn after_a_rogue_lease_the_client_looks_again_and_takes_a_good_one() {
+    let rss = RssConfig::new(1).unwrap();
+    let nic = SimNic::new(rss.clone(), 4096);
+    let mut core = cores_with(&nic, &rss, false, |c| c.ip = [0; 4]).remove(0);
+    core.dhcp_start().unwrap();
+    let server = Ipv4Address::new(10, 0, 0, 9);
+    let mut now = 0;
+    // 15 s in 100 ms steps: a rogue answers for the first 5 s, a good server afterwards.
+    for _ in 0..150 {
+        now += 100_000;
+        core.poll(now);
+        let router = if now < 5_000_000 {
+            [255, 255, 255, 255]
+        } else {
+            [10, 0, 0, 1]
+        };
+        while let Some(f) = nic.take_sent() {
+            if let Some(r) = dhcp_answer_with(&f, server, Some(Ipv4Address::from(router))) {
+                nic.deliver(r);
+            }
+        }
+        if now < 5_000_000 {
+            assert_eq!(core.ipv4_config(), None);
+        }
+    }
+    assert!(core.counters().dhcp_bad_router.get() >= 1);
+    let cfg = core.ipv4_config().expect("the good lease");
+    assert_eq!(cfg.gateway, Some([10, 0, 0, 1]));
+    assert_eq!(core.counters().bad_gateway.get(), 0);
+}
