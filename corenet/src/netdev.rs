@@ -201,9 +201,25 @@ pub fn rss_key(core: &Core) -> [u8; 40] {
         if let Some(w) = word.filter(|&w| w != "random") {
             log::warn!("nic: rsskey={w} unknown (random|default): using a random key");
         }
-        let mut key = [0u8; 40];
-        for chunk in key.chunks_mut(8) {
-            chunk.copy_from_slice(&core.seed().to_le_bytes());
+        // About one random key in a thousand leaves some table indexes unreachable by the
+        // local port alone (active opens could then miss ports for some remotes): draw again.
+        let draw = || {
+            let mut key = [0u8; 40];
+            for chunk in key.chunks_mut(8) {
+                chunk.copy_from_slice(&core.seed().to_le_bytes());
+            }
+            key
+        };
+        let solvable = |key: [u8; 40]| {
+            RssConfig::with_key(key, 1)
+                .is_ok_and(|r| corenet_net::rss_ports::PortSolver::new(&r).full_rank())
+        };
+        let mut key = draw();
+        for _ in 0..16 {
+            if solvable(key) {
+                break;
+            }
+            key = draw();
         }
         log::info!("nic: RSS key: random for this boot");
         key
