@@ -132,3 +132,116 @@ fn after_a_rogue_lease_the_client_looks_again_and_takes_a_good_one() {
     assert_eq!(cfg.gateway, Some([10, 0, 0, 1]));
     assert_eq!(core.counters().bad_gateway.get(), 0);
 }
+
+/// A frame from `src` (any address, as a hostile host may write it) to us: a TCP SYN to
+/// `port`, or with `udp` a datagram to `port`.
+fn from_source(src: [u8; 4], port: u16, udp: bool) -> Vec<u8> {
+    use smoltcp::phy::ChecksumCapabilities;
+    use smoltcp::wire::{
+        EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, IpProtocol,
+        Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber, UdpPacket, UdpRepr,
+    };
+    let caps = ChecksumCapabilities::default();
+    let (s, d) = (IpAddress::from(Ipv4Address::from(src)), {
+        IpAddress::from(Ipv4Address::from(OUR_IP))
+    });
+    let tcp = TcpRepr {
+        src_port: 40_000,
+        dst_port: port,
+        control: TcpControl::Syn,
+        seq_number: TcpSeqNumber(1),
+        ack_number: None,
+        window_len: 1000,
+        window_scale: None,
+        max_seg_size: Some(1460),
+        sack_permitted: false,
+        sack_ranges: [None; 3],
+        timestamp: None,
+        payload: &[],
+    };
+    let len = if udp { 8 + 3 } else { tcp.buffer_len() };
+    let mut out = std::vec![0u8; 14 + 20 + len];
+    let mut f = EthernetFrame::new_unchecked(&mut out[..]);
+    EthernetRepr {
+        src_addr: EthernetAddress([2, 0, 0, 0, 0, 0x66]),
+        dst_addr: EthernetAddress([2, 0, 0, 0, 0, 2]),
+        ethertype: EthernetProtocol::Ipv4,
+    }
+    .emit(&mut f);
+    let mut p = Ipv4Packet::new_unchecked(f.payload_mut());
+    Ipv4Repr {
+        src_addr: Ipv4Address::from(src),
+        dst_addr: Ipv4Address::from(OUR_IP),
+        next_header: if udp {
+            IpProtocol::Udp
+        } else {
+            IpProtocol::Tcp
+        },
+        payload_len: len,
+        hop_limit: 64,
+    }
+    .emit(&mut p, &caps);
+    if udp {
+        UdpRepr {
+            src_port: 40_000,
+            dst_port: port,
+        }
+        .emit(
+            &mut UdpPacket::new_unchecked(p.payload_mut()),
+            &s,
+            &d,
+            3,
+            |b| b.copy_from_slice(b"abc"),
+            &caps,
+        );
+    } else {
+        tcp.emit(
+            &mut TcpPacket::new_unchecked(p.payload_mut()),
+            &s,
+            &d,
+            &caps,
+        );
+    }
+    out
+}
+
+#[test]
+fn traffic_from_non_unicast_sources_never_reaches_the_neighbor_cache() {
+    for gateway in [None, Some([10, 0, 0, 1])] {
+        let rss = RssConfig::new(1).unwrap();
+        let nic = SimNic::new(rss.clone(), 4096);
+        let mut c = cores_with(&nic, &rss, false, |c| c.gateway = gateway).remove(0);
+        c.listen(80).unwrap();
+        let u = c.udp_bind(7).unwrap();
+        let mut now = 0;
+        for src in [
+            [0, 0, 0, 0],
+            [255, 255, 255, 255],
+            [10, 0, 0, 255],
+            [224, 0, 0, 5],
+            [127, 0, 0, 1],
+            [240, 1, 2, 3],
+        ] {
+            for (port, udp) in [(80, false), (81, false), (7, true), (9, true)] {
+                nic.deliver(from_source(src, port, udp));
+            }
+            for _ in 0..3 {
+                now += 1000;
+                c.poll(now);
+                // An echo service answers whatever arrived.
+                let mut buf = [0u8; 64];
+                while let Ok((n, from)) = c.udp_recv_from(u, &mut buf) {
+                    let _ = c.udp_send_to(u, &buf[..n], from);
+                }
+                while let Ok(conn) = c.accept(80) {
+                    let _ = c.send(conn, b"hi");
+                }
+            }
+        }
+        for _ in 0..50 {
+            now += 100_000;
+            c.poll(now);
+        }
+        while nic.take_sent().is_some() {}
+    }
+}
