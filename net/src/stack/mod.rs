@@ -484,6 +484,8 @@ mod tests_halfclose;
 mod tests_icmp;
 #[cfg(all(test, feature = "ipv6"))]
 mod tests_ipv6;
+#[cfg(all(test, feature = "ipv6"))]
+mod tests_ndp;
 #[cfg(test)]
 mod tests_neighbors;
 #[cfg(test)]
