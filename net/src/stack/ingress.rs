@@ -4,6 +4,7 @@ use corenet_nic::{RxQueue, TxQueue};
 use smoltcp::iface::PollIngressSingleResult;
 use smoltcp::time::Instant;
 
+use super::dhcp_filter::refuse_dhcp_reply;
 use super::neighbors::{Ours, neighbor_wanted};
 use super::{Class, CoreStack, Origin, Tuple, classify};
 use crate::mesh::{MeshPort, Msg};
@@ -31,6 +32,12 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                         }
                         self.counters.frames_from_peers.inc();
                         rx += 1;
+                        continue;
+                    }
+                    if class == Class::DhcpClient
+                        && self.dhcp.is_some()
+                        && refuse_dhcp_reply(&self.counters, &frame)
+                    {
                         continue;
                     }
                     self.dev.inject(frame);
@@ -72,6 +79,15 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                     let dropped = m.broadcast(&Msg::Frame(frame.to_vec()));
                     self.counters.drop_mesh_full.add(dropped);
                 }
+            }
+            if class == Class::DhcpClient
+                && dhcp_here
+                && self.dhcp.is_some()
+                && refuse_dhcp_reply(&self.counters, frame)
+            {
+                self.dev.discard();
+                rx += 1;
+                continue;
             }
             if class == Class::DhcpClient && !dhcp_here {
                 let to = usize::from(self.cfg.dhcp_core);

@@ -21,6 +21,7 @@
 
 mod addr;
 mod classify;
+mod dhcp_filter;
 mod egress;
 mod flows;
 mod ingress;

@@ -245,3 +245,37 @@ fn traffic_from_non_unicast_sources_never_reaches_the_neighbor_cache() {
         while nic.take_sent().is_some() {}
     }
 }
+
+#[test]
+fn with_a_rogue_server_answering_first_the_good_lease_is_still_taken() {
+    let rss = RssConfig::new(2).unwrap();
+    let nic = SimNic::new(rss.clone(), 4096);
+    let mut cores = cores_with(&nic, &rss, true, |c| c.ip = [0; 4]);
+    cores[0].dhcp_start().unwrap();
+    let (rogue, good) = (
+        Ipv4Address::new(10, 0, 0, 66),
+        Ipv4Address::new(10, 0, 0, 9),
+    );
+    let mut now = 0;
+    for _ in 0..50 {
+        now += 1000;
+        for c in cores.iter_mut() {
+            c.poll(now);
+        }
+        while let Some(f) = nic.take_sent() {
+            // The rogue is faster: its answer is always first on the wire.
+            let bad = Ipv4Address::new(224, 0, 0, 1);
+            if let Some(r) = dhcp_answer_with(&f, rogue, Some(bad)) {
+                nic.deliver(r);
+            }
+            if let Some(r) = dhcp_answer_with(&f, good, Some(Ipv4Address::new(10, 0, 0, 1))) {
+                nic.deliver(r);
+            }
+        }
+    }
+    for c in &cores {
+        let cfg = c.ipv4_config().expect("the good lease");
+        assert_eq!(cfg.gateway, Some([10, 0, 0, 1]));
+    }
+    assert!(cores[0].counters().dhcp_bad_router.get() >= 1);
+}
