@@ -13,10 +13,10 @@
 //! once built: over the budget, the buffer goes back to the queue unsent, and is counted.
 
 use corenet_nic::{Offload, RxFrame, RxQueue, TxQueue, TxSlot};
-
-use crate::ratelimit::TokenBucket;
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
+
+use crate::ratelimit::TokenBucket;
 
 /// Frames harvested per `rx_burst`.
 pub const BURST: usize = 32;
