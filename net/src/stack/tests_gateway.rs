@@ -26,7 +26,11 @@ fn lease_with_router(router: [u8; 4]) -> Vec<Core> {
     let nic = SimNic::new(rss.clone(), 4096);
     let mut cores = cores_with(&nic, &rss, true, |c| c.ip = [0; 4]);
     cores[0].dhcp_start().unwrap();
-    let server = Ipv4Address::new(10, 0, 0, 9);
+    // A server whose replies RSS sends to core 1: they reach the DHCP core over the mesh.
+    let server = (2..=250)
+        .map(|n| Ipv4Address::new(10, 0, 0, n))
+        .find(|s| rss.queue_ipv4_l4(s.octets(), [255; 4], 67, 68) == 1)
+        .unwrap();
     let router = Ipv4Address::from(router);
     let mut now = 0;
     let step = |cores: &mut [Core], now: &mut u64| {
@@ -68,6 +72,10 @@ fn a_lease_with_a_bad_router_is_ignored_and_off_link_sends_do_not_panic() {
         assert!(
             cores[0].counters().dhcp_bad_router.get() >= 1,
             "router {bad:?}"
+        );
+        assert!(
+            cores[1].counters().dhcp_bad_router.get() == 0,
+            "filtered on core 0"
         );
     }
 }
