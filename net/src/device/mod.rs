@@ -49,6 +49,13 @@ pub struct QueueDevice<R: RxQueue, T: TxQueue> {
     /// it go out on our queue (a TCP segment for one of our connections), `false` when they
     /// are discarded (ARP and DHCP frames every core sees).
     injected: Option<(InjectedFrame, bool)>,
+    st: TxState,
+}
+
+/// What a TX token updates, behind one pointer (tokens are moved around by smoltcp on every
+/// packet: each extra pointer in them costs instructions).
+#[derive(Debug, Default)]
+pub struct TxState {
     stats: DeviceStats,
     /// (sequence number, sequence space) of the last TCP segment built, for the stack's
     /// retransmission count.
@@ -93,21 +100,25 @@ impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
             len: 0,
             spare: None,
             injected: None,
-            last_tcp: None,
-            stats: DeviceStats::default(),
-            icmp: IcmpLimit::default(),
+            st: TxState::default(),
         }
     }
 
     /// Limits the ICMP errors and echo replies this queue sends with `bucket` (none: no
     /// limit, the default).
     pub fn set_icmp_limit(&mut self, bucket: Option<TokenBucket>) {
-        self.icmp.bucket = bucket;
+        self.st.icmp.bucket = bucket;
+    }
+
+    /// The time of the current poll, for the ICMP rate limit (set once per poll rather than
+    /// on every token: that is on the per-packet path).
+    pub fn set_clock(&mut self, now_us: u64) {
+        self.st.icmp.now_us = now_us;
     }
 
     /// ICMP frames dropped by the rate limit since the last call.
     pub fn take_icmp_limited(&mut self) -> u64 {
-        core::mem::take(&mut self.icmp.dropped)
+        core::mem::take(&mut self.st.icmp.dropped)
     }
 
     /// The bytes of the next frame smoltcp would receive, harvesting a burst if none is
@@ -147,7 +158,7 @@ impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
     /// The last TCP segment transmitted since the previous call: its sequence number and the
     /// sequence space it covers (payload, plus one each for SYN and FIN).
     pub fn take_last_tcp(&mut self) -> Option<(u32, u32)> {
-        self.last_tcp.take()
+        self.st.last_tcp.take()
     }
 
     /// Rings the TX doorbell once for everything built since the last flush.
@@ -157,7 +168,7 @@ impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
 
     /// Adapter counters.
     pub fn stats(&self) -> DeviceStats {
-        self.stats
+        self.st.stats
     }
 
     /// The RX queue.
@@ -207,14 +218,13 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
     where
         Self: 'a;
 
-    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        self.icmp.now_us = now.total_micros() as u64;
+    fn receive(&mut self, _now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
         if let Some((_, answerable)) = &self.injected {
             if !*answerable {
                 let (f, _) = self.injected.take()?;
                 return Some((
                     QueueRxToken::Injected(f),
-                    QueueTxToken::Discard(&mut self.stats),
+                    QueueTxToken::Discard(&mut self.st.stats),
                 ));
             }
             // Its reply goes out on our queue: reserve the buffer first, as for our frames.
@@ -227,9 +237,7 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
                 QueueTxToken::Queue {
                     tx: &mut self.tx,
                     spare: &mut self.spare,
-                    stats: &mut self.stats,
-                    last_tcp: &mut self.last_tcp,
-                    icmp: &mut self.icmp,
+                    st: &mut self.st,
                 },
             ));
         }
@@ -238,7 +246,7 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
             return None;
         }
         let frame = self.pop()?;
-        self.stats.rx_frames += 1;
+        self.st.stats.rx_frames += 1;
         Some((
             QueueRxToken::Queue {
                 rx: &mut self.rx,
@@ -247,24 +255,19 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
             QueueTxToken::Queue {
                 tx: &mut self.tx,
                 spare: &mut self.spare,
-                stats: &mut self.stats,
-                last_tcp: &mut self.last_tcp,
-                icmp: &mut self.icmp,
+                st: &mut self.st,
             },
         ))
     }
 
-    fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>> {
-        self.icmp.now_us = now.total_micros() as u64;
+    fn transmit(&mut self, _now: Instant) -> Option<Self::TxToken<'_>> {
         if !self.reserve() {
             return None;
         }
         Some(QueueTxToken::Queue {
             tx: &mut self.tx,
             spare: &mut self.spare,
-            stats: &mut self.stats,
-            last_tcp: &mut self.last_tcp,
-            icmp: &mut self.icmp,
+            st: &mut self.st,
         })
     }
 
@@ -330,12 +333,8 @@ pub enum QueueTxToken<'a, T: TxQueue> {
         tx: &'a mut T,
         /// The reserved buffer (always `Some` while the token lives).
         spare: &'a mut Option<TxSlot>,
-        /// Adapter counters.
-        stats: &'a mut DeviceStats,
-        /// Where the segment's sequence range is noted.
-        last_tcp: &'a mut Option<(u32, u32)>,
-        /// The ICMP rate limit.
-        icmp: &'a mut IcmpLimit,
+        /// Counters, the last TCP segment's range, the ICMP rate limit.
+        st: &'a mut TxState,
     },
     /// A reply to an injected frame: built in scratch and dropped.
     Discard(&'a mut DeviceStats),
@@ -346,38 +345,32 @@ impl<T: TxQueue> phy::TxToken for QueueTxToken<'_, T> {
     where
         F: FnOnce(&mut [u8]) -> Ret,
     {
-        let (tx, spare, stats, last_tcp, icmp) = match self {
-            QueueTxToken::Queue {
-                tx,
-                spare,
-                stats,
-                last_tcp,
-                icmp,
-            } => (tx, spare, stats, last_tcp, icmp),
+        let (tx, spare, st) = match self {
+            QueueTxToken::Queue { tx, spare, st } => (tx, spare, st),
             QueueTxToken::Discard(_) => return f(&mut alloc::vec![0u8; len]),
         };
         let Some(slot) = spare.take() else {
             // Unreachable by construction (a token exists only with a spare); stay total.
-            stats.tx_oversize += 1;
+            st.stats.tx_oversize += 1;
             return f(&mut alloc::vec![0u8; len]);
         };
         let buf = tx.buffer(&slot);
         if len > buf.len() {
             // smoltcp honours our MTU, so this is a bug upstream; never fail the token.
             *spare = Some(slot);
-            stats.tx_oversize += 1;
+            st.stats.tx_oversize += 1;
             return f(&mut alloc::vec![0u8; len]);
         }
         let r = f(&mut buf[..len]);
-        if icmp.over(&buf[..len]) {
+        if st.icmp.over(&buf[..len]) {
             tx.cancel(slot);
             return r;
         }
         if let Some(seg) = tcp_sequence(&buf[..len]) {
-            *last_tcp = Some(seg);
+            st.last_tcp = Some(seg);
         }
         tx.submit(slot, len, Offload::default());
-        stats.tx_frames += 1;
+        st.stats.tx_frames += 1;
         r
     }
 }

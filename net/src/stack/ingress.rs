@@ -15,6 +15,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     /// processed.
     pub fn poll_ingress(&mut self, now_us: u64) -> usize {
         self.now = Instant::from_micros(now_us as i64);
+        self.dev.set_clock(now_us);
         let now = self.now;
         let mut rx = 0;
 
