@@ -272,7 +272,8 @@ impl Network {
             // software queue pair by the same Toeplitz table a multi-queue NIC would use.
             if core.id() == 0 {
                 let pair = netdev::take_queues(core).ok_or(NetStartError::NoQueue)?;
-                let rss = RssConfig::new(core.count()).map_err(|_| NetStartError::NoQueue)?;
+                let rss = RssConfig::with_key(netdev::rss_key(core), core.count())
+                    .map_err(|_| NetStartError::NoQueue)?;
                 let (distributor, pairs) =
                     soft_queues(&rss, SOFT_DEPTH).map_err(|_| NetStartError::NoQueue)?;
                 for (i, p) in pairs.into_iter().enumerate() {
@@ -305,7 +306,11 @@ impl Network {
             let pair = netdev::take_queues(core).ok_or(NetStartError::NoQueue)?;
             let rss = match &info.rss {
                 Some(r) => r.clone(),
-                None => RssConfig::new(info.pairs.max(1)).map_err(|_| NetStartError::NoQueue)?,
+                // The device steers by its own policy (e.g. virtio multi-queue without RSS):
+                // the table only tells which core an active open's replies should reach;
+                // segments arriving elsewhere are handed to their connection's core.
+                None => RssConfig::with_key(netdev::rss_key(core), info.pairs.max(1))
+                    .map_err(|_| NetStartError::NoQueue)?,
             };
             let (rx, tx) = split(pair);
             (rx, tx, rss)

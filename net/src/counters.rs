@@ -57,6 +57,20 @@ pub struct NetCounters {
     pub half_open_evicted: Counter,
     /// SYNs past the half-open budget dropped because no TX buffer was free for the cookie.
     pub syn_drop_tx_full: Counter,
+    // guard (issue 11: gateways, neighbors, ICMP rate limit, mesh config delivery)
+    /// Gateways refused before reaching smoltcp: not a unicast address on the subnet
+    /// (static configuration or one handed over by another core).
+    pub bad_gateway: Counter,
+    /// DHCP leases ignored because their router option is not a unicast address on the
+    /// leased subnet (a rogue or broken server).
+    pub dhcp_bad_router: Counter,
+    /// ARP and NDP frames dropped before smoltcp and not copied to other cores: not for one
+    /// of our addresses, and not about a neighbor we know or asked for.
+    pub neighbor_ignored: Counter,
+    /// ICMP error and echo replies suppressed by the per-core ICMP rate limit.
+    pub icmp_rate_limited: Counter,
+    /// IPv4 configurations sent again to a core whose ring was full at the first attempt.
+    pub config_resent: Counter,
 }
 
 /// A plain copy of [`NetCounters`] at one moment.
@@ -85,6 +99,12 @@ pub struct NetSnapshot {
     pub syncookies_rejected: u64,
     pub half_open_evicted: u64,
     pub syn_drop_tx_full: u64,
+    // guard (issue 11)
+    pub bad_gateway: u64,
+    pub dhcp_bad_router: u64,
+    pub neighbor_ignored: u64,
+    pub icmp_rate_limited: u64,
+    pub config_resent: u64,
 }
 
 impl NetCounters {
@@ -112,6 +132,12 @@ impl NetCounters {
             syncookies_rejected: self.syncookies_rejected.get(),
             half_open_evicted: self.half_open_evicted.get(),
             syn_drop_tx_full: self.syn_drop_tx_full.get(),
+            // guard (issue 11)
+            bad_gateway: self.bad_gateway.get(),
+            dhcp_bad_router: self.dhcp_bad_router.get(),
+            neighbor_ignored: self.neighbor_ignored.get(),
+            icmp_rate_limited: self.icmp_rate_limited.get(),
+            config_resent: self.config_resent.get(),
         }
     }
 }

@@ -164,6 +164,32 @@ const CORE_COUNTERS: &[(&str, &str, Field)] = &[
         "SYNs past the half-open budget dropped: no TX buffer for the cookie SYN-ACK.",
         |s| s.net.syn_drop_tx_full,
     ),
+    // guard (issue 11: gateways, neighbors, ICMP rate limit, mesh config delivery)
+    (
+        "corenet_bad_gateway_total",
+        "Gateways refused: not a unicast address on the subnet.",
+        |s| s.net.bad_gateway,
+    ),
+    (
+        "corenet_dhcp_bad_router_total",
+        "DHCP leases ignored for a router that is not a unicast address on the subnet.",
+        |s| s.net.dhcp_bad_router,
+    ),
+    (
+        "corenet_neighbor_ignored_total",
+        "ARP and NDP frames dropped: not for us, not about a known neighbor.",
+        |s| s.net.neighbor_ignored,
+    ),
+    (
+        "corenet_icmp_rate_limited_total",
+        "ICMP errors and echo replies dropped by the per-core rate limit.",
+        |s| s.net.icmp_rate_limited,
+    ),
+    (
+        "corenet_config_resent_total",
+        "IP configurations sent again to a core whose mesh ring was full.",
+        |s| s.net.config_resent,
+    ),
 ];
 
 const DROPS: &[(&str, Field)] = &[

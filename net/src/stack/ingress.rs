@@ -4,6 +4,8 @@ use corenet_nic::{RxQueue, TxQueue};
 use smoltcp::iface::PollIngressSingleResult;
 use smoltcp::time::Instant;
 
+use super::dhcp_filter::refuse_dhcp_reply;
+use super::neighbors::{Ours, neighbor_wanted};
 use super::{Class, CoreStack, Tuple, classify};
 use crate::mesh::{MeshPort, Msg};
 
@@ -13,6 +15,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     /// processed.
     pub fn poll_ingress(&mut self, now_us: u64) -> usize {
         self.now = Instant::from_micros(now_us as i64);
+        self.dev.set_clock(now_us);
         let now = self.now;
         let mut rx = 0;
 
@@ -30,6 +33,12 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                         }
                         self.counters.frames_from_peers.inc();
                         rx += 1;
+                        continue;
+                    }
+                    if class == Class::DhcpClient
+                        && self.dhcp.is_some()
+                        && refuse_dhcp_reply(&self.counters, &frame)
+                    {
                         continue;
                     }
                     self.dev.inject(frame);
@@ -53,11 +62,33 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         while rx < self.cfg.rx_budget {
             let Some(frame) = self.dev.peek() else { break };
             let class = classify(frame);
-            if class.is_neighbor()
-                && let Some(m) = self.mesh.as_mut()
+            if class.is_neighbor() {
+                // Neighbor frames about others are dropped before costing every core a copy
+                // (see neighbors.rs).
+                let ours = Ours {
+                    ipv4: self.ipv4,
+                    link_local: self.link_local,
+                    ipv6: self.ipv6,
+                };
+                if !neighbor_wanted(frame, &ours, &self.iface) {
+                    self.counters.neighbor_ignored.inc();
+                    self.dev.discard();
+                    rx += 1;
+                    continue;
+                }
+                if let Some(m) = self.mesh.as_mut() {
+                    let dropped = m.broadcast(&Msg::Frame(frame.to_vec()));
+                    self.counters.drop_mesh_full.add(dropped);
+                }
+            }
+            if class == Class::DhcpClient
+                && dhcp_here
+                && self.dhcp.is_some()
+                && refuse_dhcp_reply(&self.counters, frame)
             {
-                let dropped = m.broadcast(&Msg::Frame(frame.to_vec()));
-                self.counters.drop_mesh_full.add(dropped);
+                self.dev.discard();
+                rx += 1;
+                continue;
             }
             if class == Class::DhcpClient && !dhcp_here {
                 let to = usize::from(self.cfg.dhcp_core);

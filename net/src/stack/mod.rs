@@ -22,6 +22,7 @@
 
 mod addr;
 mod classify;
+mod dhcp_filter;
 mod egress;
 mod flows;
 mod halfopen;
@@ -30,6 +31,7 @@ mod keys;
 mod syncookie;
 mod synflood;
 mod synwire;
+mod neighbors;
 mod tcp;
 mod udp;
 mod wheel;
@@ -139,6 +141,13 @@ pub struct StackConfig {
     pub rx_budget: usize,
     /// Egress rounds per connection per `poll` at most.
     pub tx_rounds: usize,
+    // guard (issue 11)
+    /// ICMP errors (e.g. port unreachable for a closed UDP port) and echo replies this core
+    /// sends per second at most, on average (Linux: `icmp_msgs_per_sec`, 1000); the excess
+    /// is dropped and counted (`icmp_rate_limited`).
+    pub icmp_rate: u32,
+    /// ... and at most this many at once (Linux: `icmp_msgs_burst`, 50). 0: none at all.
+    pub icmp_burst: u32,
 }
 
 impl StackConfig {
@@ -167,6 +176,8 @@ impl StackConfig {
             close_timeout_ms: 60_000,
             rx_budget: 64,
             tx_rounds: 16,
+            icmp_rate: 1000,
+            icmp_burst: 50,
         }
     }
 }
@@ -302,6 +313,11 @@ pub struct CoreStack<R: RxQueue, T: TxQueue> {
     arp_seen: bool,
     /// Earliest time (ms) of the next ARP-triggered sweep.
     next_sweep_ms: i64,
+    /// When (ms) the DHCP client starts over after a lease with a bad router.
+    dhcp_restart_ms: Option<i64>,
+    /// The DHCP client was reset after a rejected lease: its next "deconfigured" is about
+    /// that lease, not the configuration in use.
+    dhcp_rejected: bool,
 }
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
@@ -338,6 +354,11 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         )
         .map_err(StackError::Ports)?;
         let mut dev = QueueDevice::new(rx, tx);
+        dev.set_icmp_limit(Some(crate::ratelimit::TokenBucket::new(
+            cfg.icmp_rate,
+            cfg.icmp_burst,
+            now_us,
+        )));
         let now = Instant::from_micros(now_us as i64);
         let mut icfg = IfaceConfig::new(HardwareAddress::Ethernet(mac));
         icfg.random_seed = keys.smoltcp_rng;
@@ -378,11 +399,23 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             now,
             arp_seen: false,
             next_sweep_ms: 0,
+            dhcp_restart_ms: None,
+            dhcp_rejected: false,
         };
         #[cfg(feature = "ipv6")]
         {
             stack.link_local = Some(crate::ip::link_local(stack.cfg.mac));
-            stack.ipv6 = stack.cfg.ipv6;
+            stack.ipv6 = stack.cfg.ipv6.map(|mut c| {
+                // Like IPv4's in `apply_ipv4`: never a non-unicast neighbor for smoltcp.
+                if let Some(gw) = c.gateway
+                    && let Err(e) = crate::config::check_gateway_v6(c.ip, c.prefix_len, gw)
+                {
+                    log::error!("net: IPv6 gateway refused ({e:?}); no default route");
+                    stack.counters.bad_gateway.inc();
+                    c.gateway = None;
+                }
+                c
+            });
         }
         stack.apply_ipv4(initial);
         Ok(stack)
@@ -490,9 +523,17 @@ mod tests_dhcp;
 #[cfg(test)]
 mod tests_faults;
 #[cfg(test)]
+mod tests_gateway;
+#[cfg(test)]
 mod tests_halfclose;
+#[cfg(test)]
+mod tests_icmp;
 #[cfg(all(test, feature = "ipv6"))]
 mod tests_ipv6;
+#[cfg(all(test, feature = "ipv6"))]
+mod tests_ndp;
+#[cfg(test)]
+mod tests_neighbors;
 #[cfg(test)]
 mod tests_isn;
 #[cfg(test)]
