@@ -4,38 +4,39 @@
 //!   per-core and per-queue counters and heap use; other paths are 404, other methods 405,
 //!   malformed requests 400, oversized ones 413/431. Keep-alive and pipelining per RFC 9112.
 //! - TCP echo on port 7 (with back-pressure: bytes are read only when they can be queued
-//!   back) and UDP echo on port 7.
+//!   back) and UDP echo on port 7 (replies rate-limited per core).
+//! - Against slow and greedy clients: bounded buffers charged to a per-core pool (a
+//!   connection that would overdraw it is reset, a new one answered 503), header, idle and
+//!   send timeouts, and eviction of the longest-idle connection near the connection limit
+//!   (see `serve.rs` and `corenet_http::{budget, timers, settings}`).
 //!
 //! Every core runs the same loop on its own stack; RSS (or the single-queue software
 //! fallback) decides which core serves a connection. Command-line keys: `ip=` / `gw=` (or
-//! `ip=dhcp`), plus corenet's own (`log=`, `heap=`, ...).
+//! `ip=dhcp`), corenet's own (`log=`, `heap=`, `tcpbuf=`, ...), and httpd's own
+//! (`http_header_timeout=`, `http_idle_timeout=`, `http_send_timeout=`, `udp_echo_rate=`,
+//! `udp_echo_burst=`: see `corenet_http::settings`).
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
 mod metrics;
+mod serve;
+mod server_metrics;
 
-use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+use corenet::budget::AppMemory;
 use corenet::network::{NetStartError, Network};
 use corenet::{Appliance, Core, Step};
-use corenet_http::{Conn, Limits, Request, Response, Status};
-use corenet_net::stack::{RecvError, TcpConn, UdpSocket};
-
-use corenet::net as corenet_net;
+use corenet_http::settings::Settings;
+use corenet_http::{Request, Response, Status};
 
 static INDEX: &[u8] = include_bytes!("../static/index.html");
-
-/// Echo bytes buffered per connection at most (reading stops beyond).
-const ECHO_BUFFER: usize = 64 * 1024;
 
 struct Httpd {
     /// `None` on a core that got no queue (a single-queue NIC before software steering).
     net: Option<Network>,
-    http: Vec<(TcpConn, Conn)>,
-    echo: Vec<(TcpConn, Vec<u8>, bool)>,
-    udp: Option<UdpSocket>,
-    limits: Limits,
+    server: Option<serve::Server>,
     next_publish_ns: u64,
     next_states_ns: u64,
     next_debug_ns: u64,
@@ -46,10 +47,7 @@ impl Httpd {
     fn idle() -> Self {
         Httpd {
             net: None,
-            http: Vec::new(),
-            echo: Vec::new(),
-            udp: None,
-            limits: Limits::default(),
+            server: None,
             next_publish_ns: 0,
             next_states_ns: 0,
             next_debug_ns: 0,
@@ -70,7 +68,14 @@ impl Appliance for Httpd {
     const NAME: &'static str = "httpd";
 
     fn init(core: &mut Core) -> Self {
-        let mut net = match Network::start(core) {
+        let cmdline = core.cmdline();
+        let settings = Settings::parse(&|k| cmdline.get(k))
+            .unwrap_or_else(|e| panic!("httpd: {}= takes {}", e.key, e.expected));
+        let app = AppMemory {
+            per_connection: serve::PER_CONNECTION,
+            listen_ports: 2,
+        };
+        let mut net = match Network::start_with(core, &app) {
             Ok(n) => n,
             Err(NetStartError::NoQueue) => {
                 corenet::log::warn!(
@@ -96,10 +101,26 @@ impl Appliance for Httpd {
                 c.ip[3],
                 core.count()
             );
+            let t = settings.timeouts;
+            corenet::log::info!(
+                "httpd: timeouts header {} s, idle {} s, send {} s; udp echo {}/s per core (burst {})",
+                t.header_ns / 1_000_000_000,
+                t.idle_ns / 1_000_000_000,
+                t.send_ns / 1_000_000_000,
+                settings.udp_echo_rate,
+                settings.udp_echo_burst
+            );
         }
+        let server = serve::Server::new(
+            settings,
+            udp,
+            net.plan.max_connections,
+            net.plan.app_pool as usize,
+            core.now_ns(),
+        );
         Httpd {
             net: Some(net),
-            udp,
+            server: Some(server),
             ..Httpd::idle()
         }
     }
@@ -108,108 +129,26 @@ impl Appliance for Httpd {
         let Some(net) = self.net.as_mut() else {
             return Step::Idle;
         };
+        let Some(server) = self.server.as_mut() else {
+            return Step::Idle;
+        };
         let report = net.poll(core);
-        let mut work = report.rx_frames > 0;
-        let stack = &mut net.stack;
-        while let Ok(c) = stack.accept(80) {
-            self.http.push((c, Conn::new()));
-            work = true;
-        }
-        while let Ok(c) = stack.accept(7) {
-            self.echo.push((c, Vec::new(), false));
-            work = true;
-        }
         let id = core.id();
-        let limits = self.limits;
-        self.http.retain_mut(|(c, conn)| {
-            let room = conn.input_room(&limits);
-            if room > 0 {
-                let r = stack.recv_with(*c, |data| {
-                    let n = data.len().min(room);
-                    conn.on_input(&data[..n], &limits, &mut |req| route(id, req));
-                    n
-                });
-                match r {
-                    Ok(_) => work = true,
-                    Err(RecvError::WouldBlock) => {}
-                    Err(RecvError::Finished) => conn.peer_closed(),
-                    Err(RecvError::Closed | RecvError::BadHandle) => {
-                        // Reset or gone: closing the handle is what frees its slot.
-                        let _ = stack.close(*c);
-                        return false;
-                    }
-                }
-            }
-            while !conn.output().is_empty() {
-                match stack.send(*c, conn.output()) {
-                    Ok(n) => {
-                        conn.consumed(n);
-                        work = true;
-                    }
-                    Err(corenet_net::stack::SendError::WouldBlock) => break,
-                    Err(_) => {
-                        let _ = stack.close(*c);
-                        return false;
-                    }
-                }
-            }
-            if conn.done() {
-                let _ = stack.close(*c);
-                return false;
-            }
-            true
-        });
-        self.echo.retain_mut(|(c, pending, peer_done)| {
-            if !*peer_done && pending.len() < ECHO_BUFFER {
-                let room = ECHO_BUFFER - pending.len();
-                match stack.recv_with(*c, |data| {
-                    let n = data.len().min(room);
-                    pending.extend_from_slice(&data[..n]);
-                    n
-                }) {
-                    Ok(_) => work = true,
-                    Err(RecvError::WouldBlock) => {}
-                    Err(RecvError::Finished) => *peer_done = true,
-                    Err(_) => {
-                        let _ = stack.close(*c);
-                        return false;
-                    }
-                }
-            }
-            if !pending.is_empty() {
-                match stack.send(*c, pending) {
-                    Ok(n) => {
-                        pending.drain(..n);
-                        work = true;
-                    }
-                    Err(corenet_net::stack::SendError::WouldBlock) => {}
-                    Err(_) => {
-                        let _ = stack.close(*c);
-                        return false;
-                    }
-                }
-            }
-            if *peer_done && pending.is_empty() {
-                let _ = stack.close(*c);
-                return false;
-            }
-            true
-        });
-        if let Some(u) = self.udp {
-            let mut buf = [0u8; 1500];
-            while let Ok((n, from)) = stack.udp_recv_from(u, &mut buf) {
-                let _ = stack.udp_send_to(u, &buf[..n], from);
-                work = true;
-            }
-        }
         let now = core.now_ns();
+        let heap = &corenet::kernel::cpu::this().heap;
+        let heap_free = heap
+            .size()
+            .saturating_sub(heap.used.load(Ordering::Relaxed) as usize);
+        let moved = server.poll(&mut net.stack, now, heap_free, &mut |req| route(id, req));
+        let work = report.rx_frames > 0 || moved;
         if now >= self.next_publish_ns {
             self.next_publish_ns = now + 100_000_000;
             let recount = now >= self.next_states_ns;
             if recount {
                 self.next_states_ns = now + 1_000_000_000;
             }
-            metrics::publish(core, net, self.http.len() + self.echo.len(), recount);
+            let conns = server.http.len() + server.echo.len();
+            metrics::publish(core, net, conns, server.stats, recount);
             if now >= self.next_debug_ns {
                 self.next_debug_ns = now + 2_000_000_000;
                 let (rx, tx) = net.stack.queue_counters();
@@ -220,8 +159,8 @@ impl Appliance for Httpd {
                     tx.packets.get(),
                     tx.drops.get(),
                     net.stack.connections(),
-                    self.http.len(),
-                    self.echo.len()
+                    server.http.len(),
+                    server.echo.len()
                 );
                 self.polls_since = 0;
             }
