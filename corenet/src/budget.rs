@@ -67,7 +67,8 @@ impl MemoryPlan {
         let reserve = heap / 16;
         let per_connection = per_socket + app.per_connection as u64;
         let share = (heap - heap / 4).saturating_sub(listeners);
-        let max_connections = ((share / per_connection) as usize).clamp(CONNECTIONS.0, CONNECTIONS.1);
+        let max_connections =
+            ((share / per_connection) as usize).clamp(CONNECTIONS.0, CONNECTIONS.1);
         let app_pool = heap
             .saturating_sub(reserve + listeners)
             .saturating_sub(max_connections as u64 * per_connection);
@@ -119,7 +120,10 @@ mod tests {
         };
         let a = MemoryPlan::new(64 << 20, 16 * 1024, &small);
         let b = MemoryPlan::new(64 << 20, 16 * 1024, &big);
-        assert!(b.max_connections * 2 <= a.max_connections + 2, "{a:?} {b:?}");
+        assert!(
+            b.max_connections * 2 <= a.max_connections + 2,
+            "{a:?} {b:?}"
+        );
         check_sums(&a, &small);
         check_sums(&b, &big);
     }

@@ -332,7 +332,11 @@ impl Network {
             cfg.tcp_buffer = b;
         }
         cfg.ipv6 = ipv6;
-        let plan = size_for_heap(&mut cfg, corenet_kernel::cpu::this().heap.size() as u64, app);
+        let plan = size_for_heap(
+            &mut cfg,
+            corenet_kernel::cpu::this().heap.size() as u64,
+            app,
+        );
         if core.id() == 0 {
             log::info!(
                 "net: {} connections per core at most, backlog {}, TCP buffers {} bytes each way, {} KiB per core for application buffers",

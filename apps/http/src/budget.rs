@@ -121,7 +121,9 @@ pub fn try_grow(
     if need > max_capacity {
         return Err(GrowError::OverLimit);
     }
-    let target = need.max((cap * 2).min(max_capacity)).max(MIN_CAPACITY.min(max_capacity));
+    let target = need
+        .max((cap * 2).min(max_capacity))
+        .max(MIN_CAPACITY.min(max_capacity));
     pool.try_take(target - cap)?;
     if v.try_reserve_exact(target - v.len()).is_err() {
         pool.give(target - cap);

@@ -35,7 +35,7 @@ impl Default for Limits {
         Self {
             max_head: 8 * 1024,
             max_body: 64 * 1024,
-            max_out: 32 * 1024,
+            max_out: 16 * 1024,
             keep_out: 2 * 1024,
         }
     }
@@ -84,31 +84,39 @@ impl Conn {
     }
 
     /// Takes received bytes (at most [`input_room`](Self::input_room)) and answers every
-    /// complete request through `route` while output is below its bound. An error means a
-    /// buffer could not grow: shed the connection (and [`release`](Self::release) it).
+    /// complete request through `route` while output is below its bound. Returns how many
+    /// bytes it took: requests that arrive while output is at its bound are left unread (in
+    /// the TCP receive window) rather than buffered. An error means a buffer could not grow:
+    /// shed the connection (and [`release`](Self::release) it).
     pub fn on_input(
         &mut self,
         data: &[u8],
         l: &Limits,
         pool: &mut Pool,
         route: &mut dyn FnMut(&Request<'_>) -> Response,
-    ) -> Result<(), GrowError> {
+    ) -> Result<usize, GrowError> {
         if self.closing || data.is_empty() {
-            return self.pump(l, pool, route);
+            return self.pump(l, pool, route).map(|_| 0);
         }
         if !self.input.is_empty() {
+            // Completing a buffered partial request needs these bytes whatever follows.
             try_grow(&mut self.input, data.len(), l.max_input(), pool)?;
             self.input.extend_from_slice(data);
-            return self.pump(l, pool, route);
+            self.pump(l, pool, route)?;
+            return Ok(data.len());
         }
-        // Nothing buffered: parse in place and keep only what is left over.
+        // Nothing buffered: parse in place and keep only a partial request at the end.
         let used = self.answer(data, l, pool, route)?;
         let rest = &data[used..];
-        if !self.closing && !rest.is_empty() {
-            try_grow(&mut self.input, rest.len(), l.max_input(), pool)?;
-            self.input.extend_from_slice(rest);
+        if self.closing || rest.is_empty() {
+            return Ok(data.len());
         }
-        Ok(())
+        if self.pending() >= l.max_out {
+            return Ok(used);
+        }
+        try_grow(&mut self.input, rest.len(), l.max_input(), pool)?;
+        self.input.extend_from_slice(rest);
+        Ok(data.len())
     }
 
     /// Answers requests already buffered (after output drained below its bound). Cheap when

@@ -26,12 +26,12 @@ extern crate std;
 pub mod budget;
 pub mod conn;
 pub mod echo;
-pub mod ratelimit;
-pub mod settings;
-pub mod timers;
 pub mod metrics;
+pub mod ratelimit;
 pub mod request;
 pub mod response;
+pub mod settings;
+pub mod timers;
 
 pub use budget::{GrowError, Pool};
 pub use conn::{Conn, Limits};

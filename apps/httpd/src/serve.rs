@@ -200,26 +200,30 @@ impl Server {
         let mut work = false;
         self.http.retain_mut(|h| {
             let conn = &mut h.conn;
-            let mut ok = Ok(());
+            let mut ok = Ok(0);
             let room = conn.input_room(&limits);
-            if room > 0 {
-                let r = stack.recv_with(h.c, |data| {
+            // No room: not even a look (that would mark the connection for egress every
+            // pass); a reset shows up as a failed send below.
+            let r = match room {
+                0 => Err(RecvError::WouldBlock),
+                _ => stack.recv_with(h.c, |data| {
                     let n = data.len().min(room);
                     ok = conn.on_input(&data[..n], &limits, pool, route);
-                    n
-                });
-                match r {
-                    Ok(_) => work = true,
-                    Err(RecvError::WouldBlock) => {}
-                    Err(RecvError::Finished) => conn.peer_closed(),
-                    Err(RecvError::Closed | RecvError::BadHandle) => {
-                        // Reset or gone: closing the handle is what frees its slot.
-                        conn.release(pool);
-                        let _ = stack.close(h.c);
-                        return false;
-                    }
+                    *ok.as_ref().unwrap_or(&n)
+                }),
+            };
+            match r {
+                Ok(n) => work |= n > 0,
+                Err(RecvError::WouldBlock) => {}
+                Err(RecvError::Finished) => conn.peer_closed(),
+                Err(RecvError::Closed | RecvError::BadHandle) => {
+                    // Reset or gone: closing the handle is what frees its slot.
+                    conn.release(pool);
+                    let _ = stack.close(h.c);
+                    return false;
                 }
             }
+            let mut ok = ok.map(|_| ());
             if ok.is_ok() {
                 ok = conn.pump(&limits, pool, route);
             }
@@ -272,21 +276,22 @@ impl Server {
         self.echo.retain_mut(|e| {
             let room = e.echo.room(echo::MAX_PENDING);
             let mut ok = Ok(());
-            if room > 0 {
-                let r = stack.recv_with(e.c, |data| {
+            let r = match room {
+                0 => Err(RecvError::WouldBlock),
+                _ => stack.recv_with(e.c, |data| {
                     let n = data.len().min(room);
                     ok = e.echo.on_input(&data[..n], echo::MAX_PENDING, pool);
                     if ok.is_ok() { n } else { 0 }
-                });
-                match r {
-                    Ok(_) => work = true,
-                    Err(RecvError::WouldBlock) => {}
-                    Err(RecvError::Finished) => e.echo.peer_closed(),
-                    Err(_) => {
-                        e.echo.release(pool);
-                        let _ = stack.close(e.c);
-                        return false;
-                    }
+                }),
+            };
+            match r {
+                Ok(n) => work |= n > 0,
+                Err(RecvError::WouldBlock) => {}
+                Err(RecvError::Finished) => e.echo.peer_closed(),
+                Err(_) => {
+                    e.echo.release(pool);
+                    let _ = stack.close(e.c);
+                    return false;
                 }
             }
             if ok.is_err() {

@@ -60,7 +60,11 @@ fn split_request_waits_for_the_rest() {
 #[test]
 fn close_semantics() {
     let (mut c, mut p) = (Conn::new(), Pool::new(1 << 20));
-    let out = run(&mut c, &mut p, b"GET / HTTP/1.0\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+    let out = run(
+        &mut c,
+        &mut p,
+        b"GET / HTTP/1.0\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+    );
     assert_eq!(codes(&out), ["200"], "nothing after a closing request");
     assert!(out.contains("Connection: close"));
     assert!(c.done());
@@ -103,17 +107,44 @@ fn bodies_are_skipped_and_back_pressure_holds() {
     assert_eq!(codes(&out), ["405", "200"]);
     let l = Limits { max_out: 64, ..L };
     let mut c = Conn::new();
-    c.on_input(&b"GET / HTTP/1.1\r\n\r\n".repeat(10), &l, &mut p, &mut router)
-        .unwrap();
+    let wire = b"GET / HTTP/1.1\r\n\r\n".repeat(10);
+    let took = c.on_input(&wire, &l, &mut p, &mut router).unwrap();
     assert!(c.requests < 10, "stops answering at the output bound");
+    assert_eq!(
+        took,
+        c.requests as usize * 18,
+        "the rest stays in the window"
+    );
+    assert_eq!(c.input.capacity(), 0, "nothing else buffered");
     assert_eq!(c.input_room(&l), 0);
     assert_eq!(c.phase(), Phase::Sending);
     let n = c.output().len();
     c.consumed(n);
     assert!(c.input_room(&l) > 0);
     let before = c.requests;
-    c.pump(&l, &mut p, &mut router).unwrap();
-    assert!(c.requests > before, "buffered requests resume without new input");
+    c.on_input(&wire[took..], &l, &mut p, &mut router).unwrap();
+    assert!(c.requests > before, "reading resumes once output drained");
+    // A partial request is buffered whatever the output (it may straddle the ring's end).
+    let mut c = Conn::new();
+    c.on_input(b"GET / HT", &l, &mut p, &mut router).unwrap();
+    assert_eq!(
+        c.on_input(
+            b"TP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\nGET /",
+            &l,
+            &mut p,
+            &mut router
+        ),
+        Ok(33),
+        "taken whole"
+    );
+    assert_eq!(c.phase(), Phase::Sending);
+    while !c.output().is_empty() {
+        let n = c.output().len();
+        c.consumed(n);
+        c.pump(&l, &mut p, &mut router).unwrap();
+    }
+    assert_eq!(c.requests, 2);
+    assert_eq!(c.phase(), Phase::Reading, "the buffered partial request");
 }
 
 /// The greedy client of issue 11: pipelines thousands of GETs as fast as the server reads
@@ -131,16 +162,18 @@ fn slow_reader_pipelining_stays_bounded_and_in_order() {
         wire.extend_from_slice(std::format!("GET {path}?n={i} HTTP/1.1\r\n\r\n").as_bytes());
     }
     let largest = Response::new(Status::Ok, "text/plain", &[b'x'; 3000]).encoded_len(false, true);
-    let bound = L.max_memory(largest);
+    // Output: below max_out plus one response; input: a partial request at most (the
+    // smallest buffer), because complete requests beyond the bound stay in the window.
+    let bound = L.max_out + largest + 512;
     let mut got = StdVec::new();
     let mut at = 0;
     let mut peak_out = 0;
     for _ in 0..2_000_000 {
         // The "TCP receive window": the server takes what it has room for, in odd chunks.
         let take = c.input_room(&L).min(wire.len() - at).min(97);
-        c.on_input(&wire[at..at + take], &L, &mut p, &mut router)
+        at += c
+            .on_input(&wire[at..at + take], &L, &mut p, &mut router)
             .unwrap();
-        at += take;
         peak_out = peak_out.max(c.output().len());
         assert!(c.memory() <= bound, "memory {} > {bound}", c.memory());
         assert_eq!(p.used(), c.memory(), "pool charged exactly what is held");
@@ -189,20 +222,27 @@ fn over_budget_growth_is_an_error_not_a_panic() {
 }
 
 #[test]
-fn peer_close_still_answers_buffered_requests() {
+fn peer_close_still_answers_requests_read_before_it() {
     let l = Limits { max_out: 64, ..L };
     let mut p = Pool::new(1 << 20);
     let mut c = Conn::new();
-    c.on_input(&b"GET / HTTP/1.1\r\n\r\n".repeat(6), &l, &mut p, &mut router)
-        .unwrap();
-    c.on_input(b"GET / HT", &l, &mut p, &mut router).unwrap();
-    c.peer_closed();
+    let mut wire = b"GET / HTTP/1.1\r\n\r\n".repeat(6);
+    wire.extend_from_slice(b"GET / HT");
+    let mut at = 0;
     let mut out = String::new();
     for _ in 0..100 {
+        let take = c.input_room(&l).min(wire.len() - at);
+        at += c
+            .on_input(&wire[at..at + take], &l, &mut p, &mut router)
+            .unwrap();
+        if at == wire.len() {
+            // The FIN is seen once everything before it was read.
+            c.peer_closed();
+        }
+        c.pump(&l, &mut p, &mut router).unwrap();
         out.push_str(core::str::from_utf8(c.output()).unwrap());
         let n = c.output().len();
         c.consumed(n);
-        c.pump(&l, &mut p, &mut router).unwrap();
         if c.done() {
             break;
         }
