@@ -81,10 +81,11 @@ impl Timer {
     }
 
     /// Records the phase after a pass; `progress` says the peer took output in this pass,
-    /// which restarts the sending clock. Reading bytes restarts nothing: a request has to
-    /// complete, not merely move.
+    /// which restarts the sending and idle clocks (an answered request is activity even
+    /// when the connection is idle again by the end of the pass). Reading bytes restarts
+    /// nothing: a request has to complete, not merely move.
     pub fn update(&mut self, now_ns: u64, phase: Phase, progress: bool) {
-        if phase != self.phase || (phase == Phase::Sending && progress) {
+        if phase != self.phase || (phase != Phase::Reading && progress) {
             self.phase = phase;
             self.since_ns = now_ns;
         }
@@ -151,6 +152,8 @@ mod tests {
         t.update(68 * SECOND, Phase::Idle, true);
         assert_eq!(t.expired(127 * SECOND, &T), None);
         assert_eq!(t.expired(128 * SECOND, &T), Some(Expiry::Idle));
+        t.update(120 * SECOND, Phase::Idle, true); // a request answered within the pass
+        assert_eq!(t.expired(179 * SECOND, &T), None);
         t.update(100 * SECOND, Phase::Reading, false); // next request's first byte
         assert_eq!(t.expired(109 * SECOND, &T), None);
         assert_eq!(t.expired(110 * SECOND, &T), Some(Expiry::Header));

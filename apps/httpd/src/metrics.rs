@@ -24,7 +24,7 @@ struct Snapshot {
     states: [usize; TCP_STATES.len()],
     app_connections: usize,
     /// httpd's own counters (slow and greedy clients, buffer pool): see `server_metrics`.
-    server: crate::serve::Stats,
+    server: corenet_httpd::serve::Stats,
 }
 
 static SLOTS: [Mutex<Option<Snapshot>>; MAX_CORES] = [const { Mutex::new(None) }; MAX_CORES];
@@ -36,7 +36,7 @@ pub fn publish(
     core: &Core,
     net: &Network,
     app_connections: usize,
-    server: crate::serve::Stats,
+    server: corenet_httpd::serve::Stats,
     recount_states: bool,
 ) {
     let (rx, tx) = net.stack.queue_counters();

@@ -3,8 +3,9 @@
 //! module only moves bytes between them and the stack.
 
 use alloc::vec::Vec;
+use corenet::net::CoreStack;
 use corenet::net::stack::{RecvError, SendError, TcpConn, UdpSocket};
-use corenet::network::Stack;
+use corenet::nic::{RxQueue, TxQueue};
 use corenet_http::budget::Pool;
 use corenet_http::echo::{self, Echo};
 use corenet_http::ratelimit::TokenBucket;
@@ -106,9 +107,9 @@ impl Server {
     }
 
     /// One pass; returns whether anything moved. `heap_free` is the core's free heap now.
-    pub fn poll(
+    pub fn poll<R: RxQueue, T: TxQueue>(
         &mut self,
-        stack: &mut Stack,
+        stack: &mut CoreStack<R, T>,
         now: u64,
         heap_free: usize,
         route: &mut dyn FnMut(&Request<'_>) -> Response,
@@ -124,7 +125,7 @@ impl Server {
         work
     }
 
-    fn accept(&mut self, stack: &mut Stack, now: u64) -> bool {
+    fn accept<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) -> bool {
         let mut work = false;
         while let Ok(c) = stack.accept(80) {
             work = true;
@@ -162,7 +163,7 @@ impl Server {
 
     /// Near the connection limit, resets the connections idle for longest, so new clients
     /// find a slot instead of a RST.
-    fn evict(&mut self, stack: &mut Stack) {
+    fn evict<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>) {
         for _ in 0..EVICT_PER_PASS {
             if !should_evict(stack.connections(), self.max_connections) {
                 return;
@@ -188,9 +189,9 @@ impl Server {
         }
     }
 
-    fn serve_http(
+    fn serve_http<R: RxQueue, T: TxQueue>(
         &mut self,
-        stack: &mut Stack,
+        stack: &mut CoreStack<R, T>,
         now: u64,
         route: &mut dyn FnMut(&Request<'_>) -> Response,
     ) -> bool {
@@ -268,7 +269,11 @@ impl Server {
         work
     }
 
-    fn serve_echo(&mut self, stack: &mut Stack, now: u64) -> bool {
+    fn serve_echo<R: RxQueue, T: TxQueue>(
+        &mut self,
+        stack: &mut CoreStack<R, T>,
+        now: u64,
+    ) -> bool {
         let timeouts = self.settings.timeouts;
         let pool = &mut self.pool;
         let stats = &mut self.stats;
@@ -334,7 +339,7 @@ impl Server {
         work
     }
 
-    fn serve_udp(&mut self, stack: &mut Stack, now: u64) -> bool {
+    fn serve_udp<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) -> bool {
         let Some(u) = self.udp else { return false };
         let mut buf = [0u8; 1500];
         let mut work = false;
@@ -350,7 +355,12 @@ impl Server {
 
 /// Ends a connection whose deadline passed: an idle one politely (FIN), a stuck one with RST
 /// (its slot is free at once).
-fn expire(stack: &mut Stack, c: TcpConn, e: Expiry, stats: &mut Stats) {
+fn expire<R: RxQueue, T: TxQueue>(
+    stack: &mut CoreStack<R, T>,
+    c: TcpConn,
+    e: Expiry,
+    stats: &mut Stats,
+) {
     match e {
         Expiry::Idle => {
             stats.idle_timeouts += 1;

@@ -3,7 +3,7 @@
 
 use corenet_http::metrics::{Kind, Metrics};
 
-use crate::serve::Stats;
+use corenet_httpd::serve::Stats;
 
 type Field = fn(&Stats) -> u64;
 
