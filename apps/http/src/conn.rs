@@ -16,6 +16,9 @@ use crate::request::{Method, Parse, ParseError, Request, parse};
 use crate::response::{Response, Status};
 use crate::timers::Phase;
 
+/// Bytes appended at a time to a buffered partial request.
+const CHUNK: usize = 1024;
+
 /// Bounds that keep a connection's memory fixed whatever the client sends.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -98,24 +101,36 @@ impl Conn {
         if self.closing || data.is_empty() {
             return self.pump(l, pool, route).map(|_| 0);
         }
-        if !self.input.is_empty() {
-            // Completing a buffered partial request needs these bytes whatever follows.
-            try_grow(&mut self.input, data.len(), l.max_input(), pool)?;
-            self.input.extend_from_slice(data);
+        let mut at = 0;
+        while at < data.len() {
+            // Buffered complete requests first: then the buffer holds a partial request at
+            // most, and only that is ever extended.
             self.pump(l, pool, route)?;
-            return Ok(data.len());
+            if self.closing {
+                return Ok(data.len());
+            }
+            if self.pending() >= l.max_out {
+                return Ok(at);
+            }
+            if self.input.is_empty() {
+                // Nothing buffered: parse in place and keep only a partial request at the end.
+                at += self.answer(&data[at..], l, pool, route)?;
+                if self.closing || at == data.len() || self.pending() >= l.max_out {
+                    continue;
+                }
+                let rest = &data[at..];
+                try_grow(&mut self.input, rest.len(), l.max_input(), pool)?;
+                self.input.extend_from_slice(rest);
+                return Ok(data.len());
+            }
+            // Completing the partial request a chunk at a time, so what follows it is parsed
+            // in place (or left in the window) rather than copied.
+            let n = (data.len() - at).min(CHUNK);
+            try_grow(&mut self.input, n, l.max_input(), pool)?;
+            self.input.extend_from_slice(&data[at..at + n]);
+            at += n;
         }
-        // Nothing buffered: parse in place and keep only a partial request at the end.
-        let used = self.answer(data, l, pool, route)?;
-        let rest = &data[used..];
-        if self.closing || rest.is_empty() {
-            return Ok(data.len());
-        }
-        if self.pending() >= l.max_out {
-            return Ok(used);
-        }
-        try_grow(&mut self.input, rest.len(), l.max_input(), pool)?;
-        self.input.extend_from_slice(rest);
+        self.pump(l, pool, route)?;
         Ok(data.len())
     }
 

@@ -153,6 +153,11 @@ fn bodies_are_skipped_and_back_pressure_holds() {
 /// this very scenario, growing with the count).
 #[test]
 fn slow_reader_pipelining_stays_bounded_and_in_order() {
+    // Real head and body limits (the input bound is then 72 KiB), a small output bound.
+    let l = Limits {
+        max_out: 4096,
+        ..Limits::default()
+    };
     let mut p = Pool::new(1 << 20);
     let mut c = Conn::new();
     let reqs = 5000;
@@ -162,17 +167,20 @@ fn slow_reader_pipelining_stays_bounded_and_in_order() {
         wire.extend_from_slice(std::format!("GET {path}?n={i} HTTP/1.1\r\n\r\n").as_bytes());
     }
     let largest = Response::new(Status::Ok, "text/plain", &[b'x'; 3000]).encoded_len(false, true);
-    // Output: below max_out plus one response; input: a partial request at most (the
-    // smallest buffer), because complete requests beyond the bound stay in the window.
-    let bound = L.max_out + largest + 512;
+    // Output: below max_out plus one response; input: a partial request (under 64 bytes
+    // here) and one chunk, at most doubled by growth, because complete requests beyond the
+    // output bound stay in the window.
+    let bound = l.max_out + largest + 2 * (CHUNK + 64);
     let mut got = StdVec::new();
     let mut at = 0;
     let mut peak_out = 0;
-    for _ in 0..2_000_000 {
-        // The "TCP receive window": the server takes what it has room for, in odd chunks.
-        let take = c.input_room(&L).min(wire.len() - at).min(97);
+    for round in 0..2_000_000 {
+        // The "TCP receive window": the server sees what it has room for, in segments of
+        // odd sizes that split requests.
+        let seg = [97, 1460, 4096][round % 3];
+        let take = c.input_room(&l).min(wire.len() - at).min(seg);
         at += c
-            .on_input(&wire[at..at + take], &L, &mut p, &mut router)
+            .on_input(&wire[at..at + take], &l, &mut p, &mut router)
             .unwrap();
         peak_out = peak_out.max(c.output().len());
         assert!(c.memory() <= bound, "memory {} > {bound}", c.memory());
@@ -180,12 +188,12 @@ fn slow_reader_pipelining_stays_bounded_and_in_order() {
         let n = c.output().len().min(100);
         got.extend_from_slice(&c.output()[..n]);
         c.consumed(n);
-        c.trim(&L, &mut p);
+        c.trim(&l, &mut p);
         if at == wire.len() && c.output().is_empty() && c.requests == reqs {
             break;
         }
     }
-    assert!(peak_out <= L.max_out + largest, "output {peak_out}");
+    assert!(peak_out <= l.max_out + largest, "output {peak_out}");
     assert_eq!(c.requests, reqs);
     let text = String::from_utf8(got).unwrap();
     let n_ok = text.matches("HTTP/1.1 200 OK").count();
