@@ -103,12 +103,17 @@ impl Timer {
 }
 
 /// Index of the connection idle for longest (the eviction victim when a core runs out of
-/// connection slots), or `None` when no connection is idle: busy and half-read ones are left
-/// to their own deadlines.
-pub fn oldest_idle<'a>(timers: impl Iterator<Item = &'a Timer>) -> Option<usize> {
+/// connection slots), or `None` when no connection has been idle for `min_idle_ns`: busy and
+/// half-read ones are left to their own deadlines, and one that has just gone idle may still
+/// have its last response in flight in the TCP send buffer, which a reset would destroy.
+pub fn oldest_idle<'a>(
+    timers: impl Iterator<Item = &'a Timer>,
+    now_ns: u64,
+    min_idle_ns: u64,
+) -> Option<usize> {
     timers
         .enumerate()
-        .filter(|(_, t)| t.phase == Phase::Idle)
+        .filter(|(_, t)| t.phase == Phase::Idle && now_ns.saturating_sub(t.since_ns) >= min_idle_ns)
         .min_by_key(|(_, t)| t.since_ns)
         .map(|(i, _)| i)
 }
@@ -174,8 +179,10 @@ mod tests {
             Timer::new(3, Phase::Idle),
             Timer::new(4, Phase::Idle),
         ];
-        assert_eq!(oldest_idle(ts.iter()), Some(3));
-        assert_eq!(oldest_idle(ts[..3].iter().take(1)), None);
+        assert_eq!(oldest_idle(ts.iter(), 10, 0), Some(3));
+        assert_eq!(oldest_idle(ts.iter(), 10, 7), Some(3));
+        assert_eq!(oldest_idle(ts.iter(), 10, 8), None, "none idle long enough");
+        assert_eq!(oldest_idle(ts[..3].iter().take(1), 10, 0), None);
         assert!(!should_evict(10, 256));
         assert!(!should_evict(239, 256));
         assert!(should_evict(240, 256));

@@ -32,6 +32,9 @@ pub struct EchoConn {
 const ADMIT: usize = 4 * 1024;
 /// Connections evicted per pass at most.
 const EVICT_PER_PASS: usize = 8;
+/// A connection is an eviction candidate once idle this long (its last response has left the
+/// TCP send buffer by then unless the peer stopped reading).
+const EVICT_MIN_IDLE_NS: u64 = 1_000_000_000;
 
 /// What the server did about slow, greedy and excess clients (per core, monotonic).
 #[derive(Debug, Default, Clone, Copy)]
@@ -116,7 +119,7 @@ impl Server {
     ) -> bool {
         self.pool.observe_heap_free(heap_free);
         let mut work = self.accept(stack, now);
-        self.evict(stack);
+        self.evict(stack, now);
         work |= self.serve_http(stack, now, route);
         work |= self.serve_echo(stack, now);
         work |= self.serve_udp(stack, now);
@@ -163,13 +166,14 @@ impl Server {
 
     /// Near the connection limit, resets the connections idle for longest, so new clients
     /// find a slot instead of a RST.
-    fn evict<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>) {
+    fn evict<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) {
         for _ in 0..EVICT_PER_PASS {
             if !should_evict(stack.connections(), self.max_connections) {
                 return;
             }
             let timers = self.http.iter().map(|h| &h.timer);
-            let Some(i) = oldest_idle(timers.chain(self.echo.iter().map(|e| &e.timer))) else {
+            let all = timers.chain(self.echo.iter().map(|e| &e.timer));
+            let Some(i) = oldest_idle(all, now, EVICT_MIN_IDLE_NS) else {
                 return;
             };
             if i < self.http.len() {

@@ -161,11 +161,16 @@ fn at_the_limit_the_oldest_idle_connection_makes_room() {
     // 20 slots: eviction starts when fewer than 20/16 + 1 = 2 are free.
     let mut b = Bed::new(20, 1 << 20, Settings::default());
     let mut conns = Vec::new();
-    for _ in 0..30 {
+    for i in 0..30 {
         let c = b.connect(80);
         assert!(ok(&b.get(c, "/").0), "every client served");
         conns.push(c);
-        b.run(10, 1);
+        if i < 17 {
+            b.run(10, 1);
+        } else {
+            // Idle for a second: old enough to be evicted.
+            b.run(100, 10);
+        }
     }
     assert_eq!(b.server.counters().refused.get(), 0, "nobody refused");
     assert!(b.srv.stats.evictions >= 10, "{}", b.srv.stats.evictions);
