@@ -102,18 +102,23 @@ impl Timer {
     }
 }
 
-/// Index of the connection idle for longest (the eviction victim when a core runs out of
-/// connection slots), or `None` when no connection has been idle for `min_idle_ns`: busy and
-/// half-read ones are left to their own deadlines, and one that has just gone idle may still
-/// have its last response in flight in the TCP send buffer, which a reset would destroy.
-pub fn oldest_idle<'a>(
+/// Index of the connection in `phase` for longest, if it has been for `min_ns` at least.
+///
+/// Eviction asks for [`Phase::Idle`] first: the connection idle for longest makes room for a
+/// new one. A connection that has just gone idle may still have its last response in flight
+/// in the TCP send buffer, which a reset would destroy: hence the minimum. When no connection
+/// is idle, the next victim is the one whose request has been incomplete for longest
+/// ([`Phase::Reading`]; a slowloris client fills every slot with those), never one that is
+/// being sent a response.
+pub fn oldest_in<'a>(
     timers: impl Iterator<Item = &'a Timer>,
+    phase: Phase,
     now_ns: u64,
-    min_idle_ns: u64,
+    min_ns: u64,
 ) -> Option<usize> {
     timers
         .enumerate()
-        .filter(|(_, t)| t.phase == Phase::Idle && now_ns.saturating_sub(t.since_ns) >= min_idle_ns)
+        .filter(|(_, t)| t.phase == phase && now_ns.saturating_sub(t.since_ns) >= min_ns)
         .min_by_key(|(_, t)| t.since_ns)
         .map(|(i, _)| i)
 }
@@ -171,7 +176,7 @@ mod tests {
     }
 
     #[test]
-    fn eviction_picks_the_longest_idle() {
+    fn eviction_picks_the_longest_in_a_phase() {
         let ts = [
             Timer::new(1, Phase::Reading),
             Timer::new(5, Phase::Idle),
@@ -179,10 +184,13 @@ mod tests {
             Timer::new(3, Phase::Idle),
             Timer::new(4, Phase::Idle),
         ];
-        assert_eq!(oldest_idle(ts.iter(), 10, 0), Some(3));
-        assert_eq!(oldest_idle(ts.iter(), 10, 7), Some(3));
-        assert_eq!(oldest_idle(ts.iter(), 10, 8), None, "none idle long enough");
-        assert_eq!(oldest_idle(ts[..3].iter().take(1), 10, 0), None);
+        let idle = |n, min| oldest_in(ts.iter(), Phase::Idle, n, min);
+        assert_eq!(idle(10, 0), Some(3));
+        assert_eq!(idle(10, 7), Some(3));
+        assert_eq!(idle(10, 8), None, "none idle long enough");
+        assert_eq!(oldest_in(ts[..1].iter(), Phase::Idle, 10, 0), None);
+        assert_eq!(oldest_in(ts.iter(), Phase::Reading, 10, 9), Some(0));
+        assert_eq!(oldest_in(ts.iter(), Phase::Reading, 10, 10), None);
         assert!(!should_evict(10, 256));
         assert!(!should_evict(239, 256));
         assert!(should_evict(240, 256));

@@ -10,7 +10,7 @@ use corenet_http::budget::Pool;
 use corenet_http::echo::{self, Echo};
 use corenet_http::ratelimit::TokenBucket;
 use corenet_http::settings::Settings;
-use corenet_http::timers::{Expiry, Phase, Timer, oldest_idle, should_evict};
+use corenet_http::timers::{Expiry, Phase, Timer, oldest_in, should_evict};
 use corenet_http::{Conn, Limits, Request, Response};
 
 /// An HTTP connection.
@@ -33,8 +33,9 @@ const ADMIT: usize = 4 * 1024;
 /// Connections evicted per pass at most.
 const EVICT_PER_PASS: usize = 8;
 /// A connection is an eviction candidate once idle this long (its last response has left the
-/// TCP send buffer by then unless the peer stopped reading).
-const EVICT_MIN_IDLE_NS: u64 = 1_000_000_000;
+/// TCP send buffer by then unless the peer stopped reading), or once its request has been
+/// incomplete this long (a client on a working link sends a head in one go).
+const EVICT_MIN_AGE_NS: u64 = 1_000_000_000;
 
 /// What the server did about slow, greedy and excess clients (per core, monotonic).
 #[derive(Debug, Default, Clone, Copy)]
@@ -47,6 +48,8 @@ pub struct Stats {
     pub send_timeouts: u64,
     /// Idle connections evicted near the connection limit (reset).
     pub evictions: u64,
+    /// Connections with an overdue request evicted near the limit (reset).
+    pub evictions_slow: u64,
     /// Connections answered 503 because the buffer pool was short.
     pub unavailable: u64,
     /// Connections reset because a buffer could not grow.
@@ -164,16 +167,14 @@ impl Server {
         work
     }
 
-    /// Near the connection limit, resets the connections idle for longest, so new clients
-    /// find a slot instead of a RST.
+    /// Near the connection limit, resets the connections idle for longest (else those whose
+    /// request has been incomplete for longest), so new clients find a slot instead of a RST.
     fn evict<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) {
-        for _ in 0..EVICT_PER_PASS {
-            if !should_evict(stack.connections(), self.max_connections) {
-                return;
-            }
-            let timers = self.http.iter().map(|h| &h.timer);
-            let all = timers.chain(self.echo.iter().map(|e| &e.timer));
-            let Some(i) = oldest_idle(all, now, EVICT_MIN_IDLE_NS) else {
+        let mut gone = 0;
+        while gone < EVICT_PER_PASS
+            && should_evict(stack.connections() - gone, self.max_connections)
+        {
+            let Some((i, slow)) = self.victim(now) else {
                 return;
             };
             if i < self.http.len() {
@@ -185,12 +186,27 @@ impl Server {
                 e.echo.release(&mut self.pool);
                 let _ = stack.abort(e.c);
             }
-            self.stats.evictions += 1;
-            // The aborted slot is freed at the next egress: count it gone now.
-            if !should_evict(stack.connections() - 1, self.max_connections) {
-                return;
+            if slow {
+                self.stats.evictions_slow += 1;
+            } else {
+                self.stats.evictions += 1;
             }
+            // The aborted slot is freed at the next egress: count it gone now.
+            gone += 1;
         }
+    }
+
+    /// The eviction victim: index over HTTP then echo connections, and whether it is a slow
+    /// reader rather than an idle one.
+    fn victim(&self, now: u64) -> Option<(usize, bool)> {
+        let all = || {
+            let http = self.http.iter().map(|h| &h.timer);
+            http.chain(self.echo.iter().map(|e| &e.timer))
+        };
+        if let Some(i) = oldest_in(all(), Phase::Idle, now, EVICT_MIN_AGE_NS) {
+            return Some((i, false));
+        }
+        oldest_in(all(), Phase::Reading, now, EVICT_MIN_AGE_NS).map(|i| (i, true))
     }
 
     fn serve_http<R: RxQueue, T: TxQueue>(

@@ -9,11 +9,6 @@ type Field = fn(&Stats) -> u64;
 
 const COUNTERS: &[(&str, &str, Field)] = &[
     (
-        "corenet_http_evictions_total",
-        "Idle connections reset near the connection limit to make room for new ones.",
-        |s| s.evictions,
-    ),
-    (
         "corenet_http_unavailable_total",
         "Connections answered 503 and closed because the buffer pool was short.",
         |s| s.unavailable,
@@ -29,6 +24,8 @@ const COUNTERS: &[(&str, &str, Field)] = &[
         |s| s.udp_echo_dropped,
     ),
 ];
+
+const EVICTIONS: &[(&str, Field)] = &[("idle", |s| s.evictions), ("slow", |s| s.evictions_slow)];
 
 const TIMEOUTS: &[(&str, Field)] = &[
     ("header", |s| s.header_timeouts),
@@ -61,6 +58,21 @@ pub fn families<'a>(m: &mut Metrics, cores: impl Iterator<Item = (usize, &'a Sta
             m.sample(
                 "corenet_http_timeouts_total",
                 &[("core", &c), ("reason", reason)],
+                f(s),
+            );
+        }
+    }
+    m.family(
+        "corenet_http_evictions_total",
+        Kind::Counter,
+        "Connections reset near the connection limit to make room for new ones: idle ones \
+         first, else those whose request is overdue (slow).",
+    );
+    for (c, s) in cores.clone() {
+        for (kind, f) in EVICTIONS {
+            m.sample(
+                "corenet_http_evictions_total",
+                &[("core", &c), ("kind", kind)],
                 f(s),
             );
         }

@@ -264,3 +264,25 @@ fn udp_echo_is_rate_limited_per_core() {
     }
     assert_eq!(got, 10, "burst refilled to 5, no more");
 }
+
+#[test]
+fn at_the_limit_with_no_idle_connection_the_slowest_request_makes_room() {
+    let mut b = Bed::new(20, 1 << 20, Settings::default());
+    // Slowloris fills the slots: each sent half a head and nothing since.
+    let slow: Vec<TcpConn> = (0..18)
+        .map(|_| {
+            let c = b.connect(80);
+            b.client.send(c, b"GET / HTTP/1.1\r\nX-Slow: a").unwrap();
+            c
+        })
+        .collect();
+    b.run(100, 15);
+    for _ in 0..10 {
+        let c = b.connect(80);
+        assert!(ok(&b.get(c, "/").0), "fresh clients served at the limit");
+        b.run(10, 1);
+    }
+    assert_eq!(b.server.counters().refused.get(), 0);
+    assert!(b.srv.stats.evictions_slow >= 8, "{:?}", b.srv.stats);
+    assert!(b.read(slow[0]).1, "the oldest slow one went first");
+}
