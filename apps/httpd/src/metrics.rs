@@ -23,6 +23,8 @@ struct Snapshot {
     stack_connections: usize,
     states: [usize; TCP_STATES.len()],
     app_connections: usize,
+    /// httpd's own counters (slow and greedy clients, buffer pool): see `server_metrics`.
+    server: corenet_httpd::serve::Stats,
 }
 
 static SLOTS: [Mutex<Option<Snapshot>>; MAX_CORES] = [const { Mutex::new(None) }; MAX_CORES];
@@ -30,7 +32,13 @@ static SLOTS: [Mutex<Option<Snapshot>>; MAX_CORES] = [const { Mutex::new(None) }
 /// Copies this core's counters into its slot (owner core only). The per-state connection
 /// counts visit every connection, so they are recounted only when `recount_states` is set
 /// (the caller does it once a second) and carried over otherwise.
-pub fn publish(core: &Core, net: &Network, app_connections: usize, recount_states: bool) {
+pub fn publish(
+    core: &Core,
+    net: &Network,
+    app_connections: usize,
+    server: corenet_httpd::serve::Stats,
+    recount_states: bool,
+) {
     let (rx, tx) = net.stack.queue_counters();
     let mut slot = SLOTS[core.id()].lock();
     let states = match (recount_states, slot.as_ref()) {
@@ -45,6 +53,7 @@ pub fn publish(core: &Core, net: &Network, app_connections: usize, recount_state
         stack_connections: net.stack.connections(),
         states,
         app_connections,
+        server,
     };
     *slot = Some(snap);
 }
@@ -241,6 +250,7 @@ pub fn page(_serving_core: usize) -> Response {
             );
         }
     }
+    crate::server_metrics::families(&mut m, snaps.iter().map(|(c, s)| (*c, &s.server)));
     m.family(
         "corenet_tcp_connections_active",
         Kind::Gauge,
