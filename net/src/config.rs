@@ -66,7 +66,8 @@ pub enum NetConfig {
 pub enum CmdlineError {
     /// No `ip=` word.
     Missing,
-    /// An address, prefix or netmask that does not parse.
+    /// An address, prefix or netmask that does not parse, or an address that cannot be ours
+    /// (0.0.0.0/8, multicast, reserved, broadcast).
     BadAddress,
     /// A netmask whose ones are not contiguous.
     BadNetmask,
@@ -128,8 +129,12 @@ pub fn parse_cmdline(cmdline: &str) -> Result<NetConfig, CmdlineError> {
     checked(c)
 }
 
-/// A static configuration whose gateway, if any, passes [`check_gateway_v4`].
+/// A static configuration with a unicast address (smoltcp refuses others; 0.0.0.0 would
+/// leave the stack unconfigured) whose gateway, if any, passes [`check_gateway_v4`].
 fn checked(c: Ipv4Config) -> Result<NetConfig, CmdlineError> {
+    if matches!(c.ip[0], 0 | 224..=255) {
+        return Err(CmdlineError::BadAddress);
+    }
     if let Some(gw) = c.gateway {
         check_gateway_v4(c.ip, c.prefix_len, gw).map_err(CmdlineError::BadGateway)?;
     }
@@ -313,6 +318,14 @@ mod tests {
             parse_cmdline("ip=1.2.3.4:::255.0.255.0"),
             Err(CmdlineError::BadNetmask)
         );
+        for bad in [
+            "ip=0.0.0.0/24",
+            "ip=255.255.255.255/24",
+            "ip=224.0.0.1/24",
+            "ip=240.0.0.1:::255.255.255.0",
+        ] {
+            assert_eq!(parse_cmdline(bad), Err(CmdlineError::BadAddress), "{bad}");
+        }
     }
 
     #[test]

@@ -187,7 +187,8 @@ impl StackConfig {
 pub enum StackError {
     /// The ephemeral port configuration does not fit the steering table.
     Ports(PortConfigError),
-    /// `bucket_bits` over 20, a prefix over 32 (128 for IPv6), or a MAC that is not unicast.
+    /// `bucket_bits` over 20, a prefix over 32 (128 for IPv6), a multicast IPv6 address, or a
+    /// MAC that is not unicast.
     BadConfig,
     /// An IPv6 address was configured but the crate was built without the `ipv6` feature.
     Ipv6Disabled,
@@ -337,7 +338,8 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         if cfg.bucket_bits > 20 || cfg.prefix_len > 32 || !mac.is_unicast() {
             return Err(StackError::BadConfig);
         }
-        if cfg.ipv6.is_some_and(|c| c.prefix_len > 128) {
+        // smoltcp panics on a multicast interface address.
+        if cfg.ipv6.is_some_and(|c| c.prefix_len > 128 || c.ip[0] == 0xff) {
             return Err(StackError::BadConfig);
         }
         if cfg!(not(feature = "ipv6")) && cfg.ipv6.is_some() {
