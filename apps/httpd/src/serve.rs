@@ -4,14 +4,17 @@
 
 use alloc::vec::Vec;
 use corenet::net::CoreStack;
-use corenet::net::stack::{RecvError, SendError, TcpConn, UdpSocket};
+use corenet::net::stack::{TcpConn, UdpSocket};
 use corenet::nic::{RxQueue, TxQueue};
 use corenet_http::budget::Pool;
-use corenet_http::echo::{self, Echo};
+use corenet_http::echo::Echo;
 use corenet_http::ratelimit::TokenBucket;
 use corenet_http::settings::Settings;
-use corenet_http::timers::{Expiry, Phase, Timer, oldest_in, should_evict};
+use corenet_http::timers::{Phase, Timer, oldest_in, should_evict};
 use corenet_http::{Conn, Limits, Request, Response};
+
+mod echo_io;
+mod http_io;
 
 /// An HTTP connection.
 pub struct Http {
@@ -172,7 +175,10 @@ impl Server {
     fn evict<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) {
         let mut gone = 0;
         while gone < EVICT_PER_PASS
-            && should_evict(stack.connections() - gone, self.max_connections)
+            && should_evict(
+                stack.connections().saturating_sub(gone),
+                self.max_connections,
+            )
         {
             let Some((i, slow)) = self.victim(now) else {
                 return;
@@ -207,192 +213,5 @@ impl Server {
             return Some((i, false));
         }
         oldest_in(all(), Phase::Reading, now, EVICT_MIN_AGE_NS).map(|i| (i, true))
-    }
-
-    fn serve_http<R: RxQueue, T: TxQueue>(
-        &mut self,
-        stack: &mut CoreStack<R, T>,
-        now: u64,
-        route: &mut dyn FnMut(&Request<'_>) -> Response,
-    ) -> bool {
-        let (limits, timeouts) = (self.limits, self.settings.timeouts);
-        let pool = &mut self.pool;
-        let stats = &mut self.stats;
-        let mut work = false;
-        self.http.retain_mut(|h| {
-            let conn = &mut h.conn;
-            let mut ok = Ok(0);
-            let room = conn.input_room(&limits);
-            // No room: not even a look (that would mark the connection for egress every
-            // pass); a reset shows up as a failed send below.
-            let r = match room {
-                0 => Err(RecvError::WouldBlock),
-                _ => stack.recv_with(h.c, |data| {
-                    let n = data.len().min(room);
-                    ok = conn.on_input(&data[..n], &limits, pool, route);
-                    *ok.as_ref().unwrap_or(&n)
-                }),
-            };
-            match r {
-                Ok(n) => work |= n > 0,
-                Err(RecvError::WouldBlock) => {}
-                Err(RecvError::Finished) => conn.peer_closed(),
-                Err(RecvError::Closed | RecvError::BadHandle) => {
-                    // Reset or gone: closing the handle is what frees its slot.
-                    conn.release(pool);
-                    let _ = stack.close(h.c);
-                    return false;
-                }
-            }
-            let mut ok = ok.map(|_| ());
-            if ok.is_ok() {
-                ok = conn.pump(&limits, pool, route);
-            }
-            if ok.is_err() {
-                stats.shed += 1;
-                conn.release(pool);
-                let _ = stack.abort(h.c);
-                return false;
-            }
-            let mut progress = false;
-            while !conn.output().is_empty() {
-                match stack.send(h.c, conn.output()) {
-                    Ok(0) | Err(SendError::WouldBlock) => break,
-                    Ok(n) => {
-                        conn.consumed(n);
-                        progress = true;
-                    }
-                    Err(_) => {
-                        conn.release(pool);
-                        let _ = stack.close(h.c);
-                        return false;
-                    }
-                }
-            }
-            work |= progress;
-            conn.trim(&limits, pool);
-            if conn.done() {
-                conn.release(pool);
-                let _ = stack.close(h.c);
-                return false;
-            }
-            h.timer.update(now, conn.phase(), progress);
-            match h.timer.expired(now, &timeouts) {
-                None => true,
-                Some(e) => {
-                    conn.release(pool);
-                    expire(stack, h.c, e, stats);
-                    false
-                }
-            }
-        });
-        work
-    }
-
-    fn serve_echo<R: RxQueue, T: TxQueue>(
-        &mut self,
-        stack: &mut CoreStack<R, T>,
-        now: u64,
-    ) -> bool {
-        let timeouts = self.settings.timeouts;
-        let pool = &mut self.pool;
-        let stats = &mut self.stats;
-        let mut work = false;
-        self.echo.retain_mut(|e| {
-            let room = e.echo.room(echo::MAX_PENDING);
-            let mut ok = Ok(());
-            let r = match room {
-                0 => Err(RecvError::WouldBlock),
-                _ => stack.recv_with(e.c, |data| {
-                    let n = data.len().min(room);
-                    ok = e.echo.on_input(&data[..n], echo::MAX_PENDING, pool);
-                    if ok.is_ok() { n } else { 0 }
-                }),
-            };
-            match r {
-                Ok(n) => work |= n > 0,
-                Err(RecvError::WouldBlock) => {}
-                Err(RecvError::Finished) => e.echo.peer_closed(),
-                Err(_) => {
-                    e.echo.release(pool);
-                    let _ = stack.close(e.c);
-                    return false;
-                }
-            }
-            if ok.is_err() {
-                stats.shed += 1;
-                e.echo.release(pool);
-                let _ = stack.abort(e.c);
-                return false;
-            }
-            let mut progress = false;
-            if !e.echo.output().is_empty() {
-                match stack.send(e.c, e.echo.output()) {
-                    Ok(n) => {
-                        e.echo.consumed(n, pool);
-                        progress = n > 0;
-                    }
-                    Err(SendError::WouldBlock) => {}
-                    Err(_) => {
-                        e.echo.release(pool);
-                        let _ = stack.close(e.c);
-                        return false;
-                    }
-                }
-            }
-            work |= progress;
-            if e.echo.done() {
-                e.echo.release(pool);
-                let _ = stack.close(e.c);
-                return false;
-            }
-            e.timer.update(now, e.echo.phase(), progress);
-            match e.timer.expired(now, &timeouts) {
-                None => true,
-                Some(x) => {
-                    e.echo.release(pool);
-                    expire(stack, e.c, x, stats);
-                    false
-                }
-            }
-        });
-        work
-    }
-
-    fn serve_udp<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) -> bool {
-        let Some(u) = self.udp else { return false };
-        let mut buf = [0u8; 1500];
-        let mut work = false;
-        while let Ok((n, from)) = stack.udp_recv_from(u, &mut buf) {
-            work = true;
-            if self.udp_bucket.allow(now) {
-                let _ = stack.udp_send_to(u, &buf[..n], from);
-            }
-        }
-        work
-    }
-}
-
-/// Ends a connection whose deadline passed: an idle one politely (FIN), a stuck one with RST
-/// (its slot is free at once).
-fn expire<R: RxQueue, T: TxQueue>(
-    stack: &mut CoreStack<R, T>,
-    c: TcpConn,
-    e: Expiry,
-    stats: &mut Stats,
-) {
-    match e {
-        Expiry::Idle => {
-            stats.idle_timeouts += 1;
-            let _ = stack.close(c);
-        }
-        Expiry::Header => {
-            stats.header_timeouts += 1;
-            let _ = stack.abort(c);
-        }
-        Expiry::Send => {
-            stats.send_timeouts += 1;
-            let _ = stack.abort(c);
-        }
     }
 }
