@@ -28,10 +28,10 @@ mod flows;
 mod halfopen;
 mod ingress;
 mod keys;
+mod neighbors;
 mod syncookie;
 mod synflood;
 mod synwire;
-mod neighbors;
 mod tcp;
 mod udp;
 mod wheel;
@@ -339,7 +339,10 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             return Err(StackError::BadConfig);
         }
         // smoltcp panics on a multicast interface address.
-        if cfg.ipv6.is_some_and(|c| c.prefix_len > 128 || c.ip[0] == 0xff) {
+        if cfg
+            .ipv6
+            .is_some_and(|c| c.prefix_len > 128 || c.ip[0] == 0xff)
+        {
             return Err(StackError::BadConfig);
         }
         if cfg!(not(feature = "ipv6")) && cfg.ipv6.is_some() {
@@ -532,12 +535,14 @@ mod tests_halfclose;
 mod tests_icmp;
 #[cfg(all(test, feature = "ipv6"))]
 mod tests_ipv6;
+#[cfg(test)]
+mod tests_isn;
 #[cfg(all(test, feature = "ipv6"))]
 mod tests_ndp;
 #[cfg(test)]
 mod tests_neighbors;
 #[cfg(test)]
-mod tests_isn;
+mod tests_review;
 #[cfg(test)]
 mod tests_rss;
 #[cfg(test)]
