@@ -282,3 +282,67 @@ fn hostile_frames_never_exceed_the_limits() {
         assert!(s.syncookies_sent > 0 && s.syncookies_validated > 0, "{s:?}");
     }
 }
+
+/// A spoofed SYN flood spread over three listening ports: every port stays under its
+/// half-open budget (3 x 128 > the core's 256), so without care no cookie is ever sent and
+/// each SYN evicts the oldest half-open connection, a real client's included, long before
+/// its ACK comes back. Real clients must still be served, as with one port flooded.
+#[test]
+fn a_flood_over_three_ports_still_serves_real_clients() {
+    use super::tests::{PEER_IP, Peer};
+    use super::tests_synflood::{segment, syn_repr};
+    use smoltcp::socket::tcp;
+    let rss = RssConfig::new(1).unwrap();
+    let nic = SimNic::new(rss.clone(), 1 << 16);
+    let mut cores = cores_with(&nic, &rss, true, |c| {
+        c.max_connections = 2000;
+        c.rx_budget = 256;
+        c.gateway = Some(PEER_IP);
+    });
+    let mut core = cores.pop().unwrap();
+    let mut peer = Peer::new(&nic);
+    for port in [80, 81, 82] {
+        core.listen(port).unwrap();
+    }
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut now = 0;
+    let mut clients = Vec::new();
+    let mut accepted = 0;
+    for ms in 0..400u64 {
+        for k in 0..120u64 {
+            let r = rng.next();
+            let src = [
+                100,
+                64 + (r as u8 & 63),
+                (r >> 8) as u8,
+                (r >> 16) as u8 | 1,
+            ];
+            let port = [80, 81, 82][(k % 3) as usize];
+            let sport = 1024 + (r >> 24) as u16 % 60_000;
+            nic.deliver(segment(
+                THEIR_MAC,
+                src,
+                &syn_repr(sport, port, (r >> 32) as u32),
+            ));
+        }
+        if ms % 100 == 50 && ms < 300 {
+            clients.push(peer.connect(40_000 + ms as u16, 80));
+        }
+        // The client is 5 ms away: 600 spoofed SYNs arrive between its SYN and its ACK.
+        now += 1000;
+        if ms % 5 == 0 {
+            peer.poll(now);
+        }
+        core.poll(now);
+        while core.accept(80).is_ok() {
+            accepted += 1;
+        }
+        assert!(core.half_open() <= 256);
+    }
+    let c = core.counters().snapshot();
+    for &h in &clients {
+        let s = peer.sockets.get::<tcp::Socket>(h);
+        assert_eq!(s.state(), tcp::State::Established, "{c:?}");
+    }
+    assert_eq!(accepted, clients.len(), "{c:?}");
+}
