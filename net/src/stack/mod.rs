@@ -544,6 +544,10 @@ mod tests_ndp;
 mod tests_neighbors;
 #[cfg(test)]
 mod tests_review;
+#[cfg(all(test, feature = "ipv6"))]
+mod tests_review6;
+#[cfg(test)]
+mod tests_review_dhcp;
 #[cfg(test)]
 mod tests_rss;
 #[cfg(test)]
