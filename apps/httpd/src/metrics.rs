@@ -199,6 +199,12 @@ const CORE_COUNTERS: &[(&str, &str, Field)] = &[
         "IP configurations sent again to a core whose mesh ring was full.",
         |s| s.net.config_resent,
     ),
+    // review (issue 11: DHCP servers that cannot be one)
+    (
+        "corenet_dhcp_bad_server_total",
+        "DHCP offers and acks dropped: their IP source cannot be a server (0/8, 127/8, multicast, reserved).",
+        |s| s.net.dhcp_bad_server,
+    ),
 ];
 
 const DROPS: &[(&str, Field)] = &[
