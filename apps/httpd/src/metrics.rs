@@ -331,6 +331,18 @@ pub fn page(_serving_core: usize) -> Response {
             percpu(c).heap.size() as u64,
         );
     }
+    m.family(
+        "corenet_heap_alloc_failures_total",
+        Kind::Counter,
+        "Allocations the core's heap refused (fallible ones shed a connection).",
+    );
+    for c in 0..cores {
+        m.sample(
+            "corenet_heap_alloc_failures_total",
+            &[("core", &c)],
+            percpu(c).heap.failures.load(Ordering::Relaxed),
+        );
+    }
     Response {
         status: Status::Ok,
         content_type: "text/plain; version=0.0.4; charset=utf-8",
