@@ -81,11 +81,12 @@ impl Timer {
     }
 
     /// Records the phase after a pass; `progress` says the peer took output in this pass,
-    /// which restarts the sending and idle clocks (an answered request is activity even
-    /// when the connection is idle again by the end of the pass). Reading bytes restarts
-    /// nothing: a request has to complete, not merely move.
+    /// which restarts every clock (an answered request is activity even when the connection
+    /// is idle again by the end of the pass, or already holds the start of the next request:
+    /// a pipelining client whose segments split requests ends every pass `Reading`). Reading
+    /// bytes restarts nothing: a request has to complete, not merely move.
     pub fn update(&mut self, now_ns: u64, phase: Phase, progress: bool) {
-        if phase != self.phase || (phase != Phase::Reading && progress) {
+        if phase != self.phase || progress {
             self.phase = phase;
             self.since_ns = now_ns;
         }

@@ -286,3 +286,25 @@ fn at_the_limit_with_no_idle_connection_the_slowest_request_makes_room() {
     assert!(b.srv.stats.evictions_slow >= 8, "{:?}", b.srv.stats);
     assert!(b.read(slow[0]).1, "the oldest slow one went first");
 }
+
+#[test]
+fn a_pipelining_client_whose_segments_split_requests_is_not_timed_out() {
+    // Every segment completes the request before it and starts the next one, so the
+    // connection ends each pass holding a partial request; requests complete every 2 s.
+    let mut b = Bed::new(64, 1 << 20, Settings::default());
+    let c = b.connect(80);
+    b.client.send(c, b"GET / HTTP/1.1\r\n\r\nGET / HT").unwrap();
+    let mut answered = 0;
+    for _ in 0..15 {
+        b.run(1, 10);
+        answered += b.read(c).0.windows(4).filter(|w| w == b" 200").count();
+        b.run(2000, 1);
+        b.client.send(c, b"TP/1.1\r\n\r\nGET / HT").unwrap();
+    }
+    b.run(1, 10);
+    let (resp, closed) = b.read(c);
+    answered += resp.windows(4).filter(|w| w == b" 200").count();
+    assert_eq!(b.srv.stats.header_timeouts, 0, "{:?}", b.srv.stats);
+    assert!(!closed, "a working client keeps its connection");
+    assert_eq!(answered, 16);
+}
