@@ -202,6 +202,15 @@ impl Server {
         }
     }
 
+    /// Bytes the live connections' buffers hold, and what the pool says is charged: the two
+    /// must agree.
+    #[cfg(test)]
+    pub(crate) fn held_and_charged(&self) -> (usize, usize) {
+        let http = self.http.iter().map(|h| h.conn.memory());
+        let held = http.sum::<usize>() + self.echo.iter().map(|e| e.echo.memory()).sum::<usize>();
+        (held, self.pool.used())
+    }
+
     /// The eviction victim: index over HTTP then echo connections, and whether it is a slow
     /// reader rather than an idle one.
     fn victim(&self, now: u64) -> Option<(usize, bool)> {

@@ -308,3 +308,109 @@ fn a_pipelining_client_whose_segments_split_requests_is_not_timed_out() {
     assert!(!closed, "a working client keeps its connection");
     assert_eq!(answered, 16);
 }
+
+/// Seeded random clients over many connection lifecycles: valid, pipelined, split, oversized
+/// and garbage requests and echo data; peers that read, read slowly or never, half-close,
+/// close, or reset mid-request; pools small enough to shed and answer 503; a connection limit
+/// small enough to evict; clock jumps past every deadline. After every pass the pool is
+/// charged exactly what the connections hold, and once every client is gone it is back at 0.
+#[test]
+fn random_lifecycles_return_every_pool_byte() {
+    let pieces: [&[u8]; 9] = [
+        b"GET / HTTP/1.1\r\n\r\n",
+        b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"HEAD /nope HTTP/1.1\r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
+        b"POST / HTTP/1.1\r\nContent-Length: 3000\r\n\r\n",
+        b"GET / HTTP/1.0\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX: ",
+        b"\r\n\r\n",
+        b"\xff\x00garbage",
+    ];
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let mut lifecycles = 0;
+    // Shed, 503, evicted, header / idle / send timeouts: every way out was taken.
+    let mut seen = [0u64; 6];
+    for round in 0..6u64 {
+        let pool = [6 * 1024, 24 * 1024, 1 << 20][round as usize % 3];
+        let mut s = Settings::default();
+        s.timeouts.send_ns = 20 * SECOND;
+        let mut b = Bed::new(20, pool, s);
+        let mut live: Vec<(TcpConn, bool)> = Vec::new();
+        for _ in 0..600 {
+            match next(10) {
+                0..=1 if live.len() < 40 => {
+                    if let Ok(c) = b
+                        .client
+                        .connect((SERVER, if next(4) == 0 { 7 } else { 80 }))
+                    {
+                        live.push((c, next(3) != 0));
+                        lifecycles += 1;
+                    }
+                }
+                2..=5 if !live.is_empty() => {
+                    let (c, _) = live[next(live.len() as u64) as usize];
+                    let mut wire = Vec::new();
+                    for _ in 0..1 + next(12) {
+                        wire.extend_from_slice(pieces[next(pieces.len() as u64) as usize]);
+                    }
+                    if next(5) == 0 {
+                        wire.extend_from_slice(&BIG[..next(6000) as usize]);
+                    }
+                    let _ = b.client.send(c, &wire);
+                }
+                6 if !live.is_empty() => {
+                    let (c, _) = live.swap_remove(next(live.len() as u64) as usize);
+                    let _ = match next(3) {
+                        0 => b.client.abort(c),
+                        _ => b.client.close(c),
+                    };
+                }
+                _ => {}
+            }
+            let ms =
+                [1, 1, 1, 1, 10, 10, 300, 1500][next(8) as usize] + 25_000 * (next(60) == 0) as u64;
+            b.step(ms);
+            // Readers read; the others leave everything in their window.
+            for &(c, reads) in &live {
+                if reads {
+                    let _ = b.read(c);
+                }
+            }
+            let (held, charged) = b.srv.held_and_charged();
+            assert_eq!(held, charged, "round {round}: {:?}", b.srv.stats);
+            assert!(charged <= pool, "round {round}");
+        }
+        let st = b.srv.stats;
+        for (sum, n) in seen.iter_mut().zip([
+            st.shed,
+            st.unavailable,
+            st.evictions + st.evictions_slow,
+            st.header_timeouts,
+            st.idle_timeouts,
+            st.send_timeouts,
+        ]) {
+            *sum += n;
+        }
+        for (c, _) in live.drain(..) {
+            let _ = b.client.abort(c);
+        }
+        b.run(1, 20);
+        b.run(30_000, 4);
+        assert_eq!(
+            (b.srv.http.len(), b.srv.echo.len(), b.srv.stats.pool_used),
+            (0, 0, 0),
+            "round {round}: {:?}",
+            b.srv.stats
+        );
+        assert_eq!(b.srv.held_and_charged(), (0, 0));
+    }
+    assert!(lifecycles > 400, "{lifecycles}");
+    assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
+}
