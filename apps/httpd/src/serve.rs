@@ -173,12 +173,11 @@ impl Server {
     /// Near the connection limit, resets the connections idle for longest (else those whose
     /// request has been incomplete for longest), so new clients find a slot instead of a RST.
     fn evict<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) {
+        // Half-open connections do not count: the stack frees the oldest of them for a new
+        // SYN at the limit, so they leave room for new clients already.
+        let held = stack.connections().saturating_sub(stack.half_open());
         let mut gone = 0;
-        while gone < EVICT_PER_PASS
-            && should_evict(
-                stack.connections().saturating_sub(gone),
-                self.max_connections,
-            )
+        while gone < EVICT_PER_PASS && should_evict(held.saturating_sub(gone), self.max_connections)
         {
             let Some((i, slow)) = self.victim(now) else {
                 return;

@@ -414,3 +414,43 @@ fn random_lifecycles_return_every_pool_byte() {
     assert!(lifecycles > 400, "{lifecycles}");
     assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
 }
+
+#[test]
+fn half_open_connections_do_not_make_idle_clients_evicted() {
+    // 20 slots; 5 keep-alive clients idle, then a SYN flood whose SYN-ACKs go nowhere holds
+    // 15 half-open connections. The stack frees the oldest half-open one for each new SYN
+    // at the limit, so those slots are not taken: no idle client needs to make room.
+    let mut b = Bed::new(20, 1 << 20, Settings::default());
+    let idle: Vec<TcpConn> = (0..5)
+        .map(|_| {
+            let c = b.connect(80);
+            assert!(ok(&b.get(c, "/").0));
+            c
+        })
+        .collect();
+    b.run(1000, 2);
+    let flood: Vec<TcpConn> = (0..15)
+        .map(|_| b.client.connect((SERVER, 80)).unwrap())
+        .collect();
+    for _ in 0..20 {
+        b.now_us += 50_000;
+        b.client.poll(b.now_us);
+        while let Some(f) = b.cnic.take_sent() {
+            b.snic.deliver(f);
+        }
+        b.server.poll(b.now_us);
+        b.srv
+            .poll(&mut b.server, b.now_us * 1000, 1 << 40, &mut route);
+        b.server.poll(b.now_us);
+        // The spoofed sources never answer.
+        while b.snic.take_sent().is_some() {}
+    }
+    assert!(b.server.half_open() >= 10, "{}", b.server.half_open());
+    assert_eq!(b.srv.stats.evictions, 0, "{:?}", b.srv.stats);
+    for c in flood {
+        let _ = b.client.abort(c);
+    }
+    for &c in &idle {
+        assert!(ok(&b.get(c, "/").0), "idle client still served");
+    }
+}
