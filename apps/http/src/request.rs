@@ -124,7 +124,9 @@ pub fn parse(buf: &[u8], max_head: usize, max_body: usize) -> Parse<'_> {
         }
         let value = value.trim_matches(|c| c == ' ' || c == '\t');
         if name.eq_ignore_ascii_case("content-length") {
-            let Ok(n) = value.parse::<usize>() else {
+            // 1*DIGIT only: `parse` alone would also take a leading '+'.
+            let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+            let (true, Ok(n)) = (digits, value.parse::<usize>()) else {
                 return Parse::Error(ParseError::BadRequest);
             };
             if body_len.is_some_and(|b| b != n) {
@@ -245,6 +247,24 @@ mod tests {
         );
         assert_eq!(e(&[b'a'; 100]), ParseError::HeadTooLarge);
         assert_eq!(e(&[0xff, 0xfe, 0x00]), ParseError::BadRequest);
+    }
+
+    #[test]
+    fn content_length_is_digits_only() {
+        // Rust's integer parser takes a leading '+'; RFC 9110 (8.6) does not: a front proxy
+        // that rejects or reads it differently would disagree with us on where the body ends.
+        for v in ["+1", "+0", " 1 1", "0x1", "1.0"] {
+            let head = std::format!("POST / HTTP/1.1\r\nContent-Length: {v}\r\n\r\nx");
+            assert_eq!(
+                parse(head.as_bytes(), 64, 16),
+                Parse::Error(ParseError::BadRequest),
+                "{v:?}"
+            );
+        }
+        assert_eq!(
+            req(b"POST / HTTP/1.1\r\nContent-Length: 01\r\n\r\nx").body_len,
+            1
+        );
     }
 
     #[test]
