@@ -123,6 +123,9 @@ pub fn parse(buf: &[u8], max_head: usize, max_body: usize) -> Parse<'_> {
             return Parse::Error(ParseError::BadRequest); // also rejects obs-fold and spaces
         }
         let value = value.trim_matches(|c| c == ' ' || c == '\t');
+        if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Parse::Error(ParseError::BadRequest); // a bare CR or LF ends lines elsewhere
+        }
         if name.eq_ignore_ascii_case("content-length") {
             // 1*DIGIT only: `parse` alone would also take a leading '+'.
             let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
@@ -265,6 +268,24 @@ mod tests {
             req(b"POST / HTTP/1.1\r\nContent-Length: 01\r\n\r\nx").body_len,
             1
         );
+    }
+
+    #[test]
+    fn bare_cr_lf_or_nul_in_a_field_is_rejected() {
+        // RFC 9110 5.5: reject (or replace). A front proxy that ends lines at a bare LF would
+        // see a Content-Length here that we would not.
+        for b in [
+            &b"POST / HTTP/1.1\r\nX: a\nContent-Length: 5\r\n\r\nhello"[..],
+            b"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
+            b"GET / HTTP/1.1\r\nX: a\0b\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse(b, 64, 16),
+                Parse::Error(ParseError::BadRequest),
+                "{b:?}"
+            );
+        }
+        assert_eq!(req(b"GET / HTTP/1.1\r\nX: a\tb\r\n\r\n").body_len, 0);
     }
 
     #[test]
