@@ -51,7 +51,8 @@ pub struct Stats {
     pub send_timeouts: u64,
     /// Idle connections evicted near the connection limit (reset).
     pub evictions: u64,
-    /// Connections with an overdue request evicted near the limit (reset).
+    /// Connections with an overdue request evicted near the limit or, largest buffer first,
+    /// when the pool is short (reset).
     pub evictions_slow: u64,
     /// Connections answered 503 because the buffer pool was short.
     pub unavailable: u64,
@@ -138,6 +139,9 @@ impl Server {
         let mut work = false;
         while let Ok(c) = stack.accept(80) {
             work = true;
+            if self.pool.available() < ADMIT {
+                self.reclaim(stack, now);
+            }
             if self.pool.available() < ADMIT || self.http.len() >= self.max_connections {
                 // Over the memory budget: say so (the socket's own send buffer holds it)
                 // and close, rather than take a connection that cannot be served.
@@ -197,6 +201,29 @@ impl Server {
                 self.stats.evictions += 1;
             }
             // The aborted slot is freed at the next egress: count it gone now.
+            gone += 1;
+        }
+    }
+
+    /// When the pool is short, resets connections whose request has been incomplete for at
+    /// least [`EVICT_MIN_AGE_NS`], the largest buffer first: a few clients that start big
+    /// requests and never finish them would otherwise hold the pool (503 for everyone) for
+    /// the header timeout, long before they hold the connection slots.
+    fn reclaim<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) {
+        let mut gone = 0;
+        while gone < EVICT_PER_PASS && self.pool.available() < ADMIT {
+            let stuck = self.http.iter().enumerate().filter(|(_, h)| {
+                h.timer.phase() == Phase::Reading
+                    && now.saturating_sub(h.timer.since_ns()) >= EVICT_MIN_AGE_NS
+                    && h.conn.memory() > 0
+            });
+            let Some((i, _)) = stuck.max_by_key(|(_, h)| h.conn.memory()) else {
+                return;
+            };
+            let mut h = self.http.swap_remove(i);
+            h.conn.release(&mut self.pool);
+            let _ = stack.abort(h.c);
+            self.stats.evictions_slow += 1;
             gone += 1;
         }
     }

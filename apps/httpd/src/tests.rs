@@ -454,3 +454,37 @@ fn half_open_connections_do_not_make_idle_clients_evicted() {
         assert!(ok(&b.get(c, "/").0), "idle client still served");
     }
 }
+
+#[test]
+fn requests_left_incomplete_cannot_hold_the_pool_against_new_clients() {
+    // Nine clients each send a head announcing a 64 KiB body and most of the body, then
+    // nothing: together they hold the whole pool, far below the connection limit.
+    let most = corenet_http::Limits::default().max_input();
+    let pool = 8 * most + 3000;
+    let mut b = Bed::new(64, pool, Settings::default());
+    let hogs: Vec<TcpConn> = (0..9).map(|_| b.connect(80)).collect();
+    for &c in &hogs {
+        b.client
+            .send(c, b"POST / HTTP/1.1\r\nContent-Length: 65536\r\n\r\n")
+            .unwrap();
+    }
+    for _ in 0..20 {
+        for &c in &hogs {
+            let _ = b.client.send(c, &BIG[..3000]);
+        }
+        b.run(1, 5);
+    }
+    b.run(100, 12);
+    assert!(
+        b.srv.stats.pool_used == 8 * most as u64,
+        "the hogs hold the pool: {:?}",
+        b.srv.stats
+    );
+    for i in 0..3 {
+        let c = b.connect(80);
+        let (resp, _) = b.get(c, "/");
+        assert!(ok(&resp), "new client {i} served: {:?}", b.srv.stats);
+    }
+    assert_eq!(b.srv.stats.unavailable, 0);
+    assert!(b.srv.stats.evictions_slow >= 1, "{:?}", b.srv.stats);
+}
