@@ -109,8 +109,9 @@ impl Timer {
 /// new one. A connection that has just gone idle may still have its last response in flight
 /// in the TCP send buffer, which a reset would destroy: hence the minimum. When no connection
 /// is idle, the next victim is the one whose request has been incomplete for longest
-/// ([`Phase::Reading`]; a slowloris client fills every slot with those), never one that is
-/// being sent a response.
+/// ([`Phase::Reading`]; a slowloris client fills every slot with those), and last the one
+/// whose peer has taken no output for longest ([`Phase::Sending`]: `since` is its last
+/// progress, so a peer that reads is never old enough).
 pub fn oldest_in<'a>(
     timers: impl Iterator<Item = &'a Timer>,
     phase: Phase,

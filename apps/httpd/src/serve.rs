@@ -36,8 +36,9 @@ const ADMIT: usize = 4 * 1024;
 /// Connections evicted per pass at most.
 const EVICT_PER_PASS: usize = 8;
 /// A connection is an eviction candidate once idle this long (its last response has left the
-/// TCP send buffer by then unless the peer stopped reading), or once its request has been
-/// incomplete this long (a client on a working link sends a head in one go).
+/// TCP send buffer by then unless the peer stopped reading), once its request has been
+/// incomplete this long (a client on a working link sends a head in one go), or once its peer
+/// has taken none of its output this long (its window stayed shut).
 const EVICT_MIN_AGE_NS: u64 = 1_000_000_000;
 
 /// What the server did about slow, greedy and excess clients (per core, monotonic).
@@ -51,8 +52,8 @@ pub struct Stats {
     pub send_timeouts: u64,
     /// Idle connections evicted near the connection limit (reset).
     pub evictions: u64,
-    /// Connections with an overdue request evicted near the limit or, largest buffer first,
-    /// when the pool is short (reset).
+    /// Connections with an overdue request or stalled output evicted near the limit or,
+    /// largest buffer first, when the pool is short (reset).
     pub evictions_slow: u64,
     /// Connections answered 503 because the buffer pool was short.
     pub unavailable: u64,
@@ -175,7 +176,8 @@ impl Server {
     }
 
     /// Near the connection limit, resets the connections idle for longest (else those whose
-    /// request has been incomplete for longest), so new clients find a slot instead of a RST.
+    /// request has been incomplete, else whose output has stalled, for longest), so new
+    /// clients find a slot instead of a RST.
     fn evict<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) {
         // Half-open connections do not count: the stack frees the oldest of them for a new
         // SYN at the limit, so they leave room for new clients already.
@@ -205,15 +207,16 @@ impl Server {
         }
     }
 
-    /// When the pool is short, resets connections whose request has been incomplete for at
-    /// least [`EVICT_MIN_AGE_NS`], the largest buffer first: a few clients that start big
-    /// requests and never finish them would otherwise hold the pool (503 for everyone) for
-    /// the header timeout, long before they hold the connection slots.
+    /// When the pool is short, resets connections whose request has been incomplete, or
+    /// whose peer has taken none of its output, for at least [`EVICT_MIN_AGE_NS`], the
+    /// largest buffer first: a few clients that start big requests and never finish them, or
+    /// pipeline requests and stop reading, would otherwise hold the pool (503 for everyone)
+    /// for the header or send timeout, long before they hold the connection slots.
     fn reclaim<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) {
         let mut gone = 0;
         while gone < EVICT_PER_PASS && self.pool.available() < ADMIT {
             let stuck = self.http.iter().enumerate().filter(|(_, h)| {
-                h.timer.phase() == Phase::Reading
+                h.timer.phase() != Phase::Idle
                     && now.saturating_sub(h.timer.since_ns()) >= EVICT_MIN_AGE_NS
                     && h.conn.memory() > 0
             });
@@ -237,6 +240,12 @@ impl Server {
         (held, self.pool.used())
     }
 
+    /// Bytes the pool can still charge.
+    #[cfg(test)]
+    pub(crate) fn pool_available(&self) -> usize {
+        self.pool.available()
+    }
+
     /// The eviction victim: index over HTTP then echo connections, and whether it is a slow
     /// reader rather than an idle one.
     fn victim(&self, now: u64) -> Option<(usize, bool)> {
@@ -247,6 +256,11 @@ impl Server {
         if let Some(i) = oldest_in(all(), Phase::Idle, now, EVICT_MIN_AGE_NS) {
             return Some((i, false));
         }
-        oldest_in(all(), Phase::Reading, now, EVICT_MIN_AGE_NS).map(|i| (i, true))
+        // Then a request incomplete for longest, then the peer that has taken none of its
+        // output for longest (a peer that takes a byte a minute stays under the send timeout
+        // for good); a connection whose peer reads is never a victim.
+        oldest_in(all(), Phase::Reading, now, EVICT_MIN_AGE_NS)
+            .or_else(|| oldest_in(all(), Phase::Sending, now, EVICT_MIN_AGE_NS))
+            .map(|i| (i, true))
     }
 }

@@ -488,3 +488,58 @@ fn requests_left_incomplete_cannot_hold_the_pool_against_new_clients() {
     assert_eq!(b.srv.stats.unavailable, 0);
     assert!(b.srv.stats.evictions_slow >= 1, "{:?}", b.srv.stats);
 }
+
+#[test]
+fn peers_that_stopped_reading_cannot_hold_every_slot() {
+    // 20 clients of 20 slots pipeline requests for a big page and stop reading: their
+    // responses stall in the TCP window. (Taking a byte now and then would keep each of them
+    // under the send timeout for good.) A new client must still find a slot.
+    let mut b = Bed::new(20, 1 << 20, Settings::default());
+    let reqs = "GET /big HTTP/1.1\r\n\r\n".repeat(20);
+    let stalled: Vec<TcpConn> = (0..20)
+        .map(|_| {
+            let c = b.connect(80);
+            b.client.send(c, reqs.as_bytes()).unwrap();
+            c
+        })
+        .collect();
+    b.run(100, 30);
+    for i in 0..3 {
+        let c = b.connect(80);
+        assert!(
+            ok(&b.get(c, "/").0),
+            "new client {i} served: {:?}",
+            b.srv.stats
+        );
+        let _ = b.client.close(c);
+        b.run(10, 2);
+    }
+    assert_eq!(b.server.counters().refused.get(), 0);
+    assert!(b.read(stalled[0]).1, "the one stalled longest went first");
+}
+
+#[test]
+fn peers_that_stopped_reading_cannot_hold_the_pool_against_new_clients() {
+    let reqs = "GET /big HTTP/1.1\r\n\r\n".repeat(20);
+    // What one stalled reader holds: 8 of them, and 3000 bytes more, make the pool.
+    let mut one = Bed::new(64, 1 << 20, Settings::default());
+    let c = one.connect(80);
+    one.client.send(c, reqs.as_bytes()).unwrap();
+    one.run(100, 30);
+    let held = one.srv.stats.pool_used as usize;
+    let mut b = Bed::new(64, 8 * held + 3000, Settings::default());
+    for _ in 0..8 {
+        let c = b.connect(80);
+        b.client.send(c, reqs.as_bytes()).unwrap();
+        b.run(1, 5);
+    }
+    b.run(100, 30);
+    assert!(
+        b.srv.pool_available() < 4096,
+        "the stalled readers hold the pool: {:?}",
+        b.srv.stats
+    );
+    let c = b.connect(80);
+    assert!(ok(&b.get(c, "/").0), "new client served: {:?}", b.srv.stats);
+    assert_eq!(b.srv.stats.unavailable, 0);
+}
