@@ -207,25 +207,34 @@ impl Server {
         }
     }
 
-    /// When the pool is short, resets connections whose request has been incomplete, or
-    /// whose peer has taken none of its output, for at least [`EVICT_MIN_AGE_NS`], the
+    /// When the pool is short, resets connections (HTTP or echo) whose request has been
+    /// incomplete, or whose peer has taken none of its output, for at least [`EVICT_MIN_AGE_NS`], the
     /// largest buffer first: a few clients that start big requests and never finish them, or
     /// pipeline requests and stop reading, would otherwise hold the pool (503 for everyone)
     /// for the header or send timeout, long before they hold the connection slots.
     fn reclaim<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) {
         let mut gone = 0;
         while gone < EVICT_PER_PASS && self.pool.available() < ADMIT {
-            let stuck = self.http.iter().enumerate().filter(|(_, h)| {
-                h.timer.phase() != Phase::Idle
-                    && now.saturating_sub(h.timer.since_ns()) >= EVICT_MIN_AGE_NS
-                    && h.conn.memory() > 0
+            // HTTP connections, then echo ones, as (timer, bytes held).
+            let http = self.http.iter().map(|h| (&h.timer, h.conn.memory()));
+            let all = http.chain(self.echo.iter().map(|e| (&e.timer, e.echo.memory())));
+            let stuck = all.enumerate().filter(|(_, (t, held))| {
+                t.phase() != Phase::Idle
+                    && now.saturating_sub(t.since_ns()) >= EVICT_MIN_AGE_NS
+                    && *held > 0
             });
-            let Some((i, _)) = stuck.max_by_key(|(_, h)| h.conn.memory()) else {
+            let Some((i, _)) = stuck.max_by_key(|(_, (_, held))| *held) else {
                 return;
             };
-            let mut h = self.http.swap_remove(i);
-            h.conn.release(&mut self.pool);
-            let _ = stack.abort(h.c);
+            if i < self.http.len() {
+                let mut h = self.http.swap_remove(i);
+                h.conn.release(&mut self.pool);
+                let _ = stack.abort(h.c);
+            } else {
+                let mut e = self.echo.swap_remove(i - self.http.len());
+                e.echo.release(&mut self.pool);
+                let _ = stack.abort(e.c);
+            }
             self.stats.evictions_slow += 1;
             gone += 1;
         }

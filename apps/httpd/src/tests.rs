@@ -543,3 +543,21 @@ fn peers_that_stopped_reading_cannot_hold_the_pool_against_new_clients() {
     assert!(ok(&b.get(c, "/").0), "new client served: {:?}", b.srv.stats);
     assert_eq!(b.srv.stats.unavailable, 0);
 }
+
+#[test]
+fn echo_peers_that_stopped_reading_cannot_hold_the_pool_against_http_clients() {
+    let max = corenet_http::echo::MAX_PENDING;
+    let mut b = Bed::new(64, 6 * max + 3000, Settings::default());
+    for _ in 0..6 {
+        let c = b.connect(7);
+        for _ in 0..8 {
+            let _ = b.client.send(c, &BIG[..4000]);
+            b.run(1, 3);
+        }
+    }
+    b.run(100, 30);
+    assert!(b.srv.pool_available() < 4096, "{:?}", b.srv.stats);
+    let c = b.connect(80);
+    assert!(ok(&b.get(c, "/").0), "new client served: {:?}", b.srv.stats);
+    assert_eq!(b.srv.stats.unavailable, 0);
+}
