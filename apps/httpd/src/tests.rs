@@ -561,3 +561,23 @@ fn echo_peers_that_stopped_reading_cannot_hold_the_pool_against_http_clients() {
     assert!(ok(&b.get(c, "/").0), "new client served: {:?}", b.srv.stats);
     assert_eq!(b.srv.stats.unavailable, 0);
 }
+
+#[test]
+fn a_body_trickled_after_the_head_is_reset_at_the_header_timeout() {
+    let mut b = Bed::new(64, 1 << 20, Settings::default());
+    let c = b.connect(80);
+    b.client
+        .send(c, b"POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n")
+        .unwrap();
+    b.run(1, 5);
+    // A body byte every 2 s: the request never completes within 10 s.
+    for _ in 0..4 {
+        b.run(2000, 1);
+        b.client.send(c, b"x").unwrap();
+    }
+    assert_eq!(b.srv.stats.header_timeouts, 0, "not before 10 s");
+    b.run(1000, 3);
+    assert_eq!(b.srv.stats.header_timeouts, 1);
+    assert!(b.read(c).1, "reset");
+    assert_eq!((b.srv.http.len(), b.srv.stats.pool_used), (0, 0));
+}
