@@ -348,3 +348,20 @@ fn random_clients_keep_the_accounting_exact_and_memory_bounded() {
         "{answered} requests: the clients got far enough"
     );
 }
+
+#[test]
+fn releasing_twice_returns_nothing_more() {
+    let mut p = Pool::new(1 << 20);
+    let (mut a, mut b) = (Conn::new(), Conn::new());
+    a.on_input(b"GET / HTTP/1.1\r\n\r\nGET / HT", &L, &mut p, &mut router)
+        .unwrap();
+    b.on_input(b"GET /big HTTP/1.1\r\n\r\n", &L, &mut p, &mut router)
+        .unwrap();
+    let held_b = b.memory();
+    assert!(a.memory() > 0 && held_b > 0);
+    a.release(&mut p);
+    a.release(&mut p);
+    assert_eq!(p.used(), held_b, "b's charge untouched");
+    b.release(&mut p);
+    assert_eq!(p.used(), 0);
+}
