@@ -208,10 +208,11 @@ impl Server {
     }
 
     /// When the pool is short, resets connections (HTTP or echo) whose request has been
-    /// incomplete, or whose peer has taken none of its output, for at least [`EVICT_MIN_AGE_NS`], the
-    /// largest buffer first: a few clients that start big requests and never finish them, or
-    /// pipeline requests and stop reading, would otherwise hold the pool (503 for everyone)
-    /// for the header or send timeout, long before they hold the connection slots.
+    /// incomplete, or whose peer has taken none of its output, for at least
+    /// [`EVICT_MIN_AGE_NS`], the largest buffer first: a few clients that start big requests
+    /// and never finish them, or pipeline requests or echo data and stop reading, would
+    /// otherwise hold the pool (503 for everyone) for the header or send timeout, long before
+    /// they hold the connection slots.
     fn reclaim<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) {
         let mut gone = 0;
         while gone < EVICT_PER_PASS && self.pool.available() < ADMIT {
