@@ -75,6 +75,25 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
 
 /// Parses the request at the start of `buf` with the given limits on head and body size.
 pub fn parse(buf: &[u8], max_head: usize, max_body: usize) -> Parse<'_> {
+    parse_needing(buf, max_head, max_body).0
+}
+
+/// [`parse`], and with [`Parse::Partial`] the length `buf` must reach before parsing it again
+/// can tell more: its head and the body it announces once the head is complete, else one byte
+/// more. A body arriving in small pieces is then not parsed again for every piece.
+pub fn parse_needing(buf: &[u8], max_head: usize, max_body: usize) -> (Parse<'_>, usize) {
+    let mut need = buf.len() + 1;
+    let p = parse_head(buf, max_head, max_body, &mut need);
+    (p, need)
+}
+
+#[cfg(test)]
+std::thread_local! {
+    /// Heads parsed on this thread (tests count the work a trickling client causes).
+    pub(crate) static HEADS_PARSED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+fn parse_head<'a>(buf: &'a [u8], max_head: usize, max_body: usize, need: &mut usize) -> Parse<'a> {
     let Some(head_len) = find_head_end(&buf[..buf.len().min(max_head + 4)]) else {
         // Tolerate bare-LF-free garbage only up to the limit.
         return if buf.len() > max_head {
@@ -85,6 +104,8 @@ pub fn parse(buf: &[u8], max_head: usize, max_body: usize) -> Parse<'_> {
             Parse::Partial
         };
     };
+    #[cfg(test)]
+    HEADS_PARSED.with(|n| n.set(n.get() + 1));
     let Ok(head) = core::str::from_utf8(&buf[..head_len - 4]) else {
         return Parse::Error(ParseError::BadRequest);
     };
@@ -154,6 +175,7 @@ pub fn parse(buf: &[u8], max_head: usize, max_body: usize) -> Parse<'_> {
     }
     let total_len = head_len + body_len;
     if buf.len() < total_len {
+        *need = total_len;
         return Parse::Partial;
     }
     Parse::Complete(Request {
