@@ -36,8 +36,9 @@ const ADMIT: usize = 4 * 1024;
 /// Connections evicted per pass at most.
 const EVICT_PER_PASS: usize = 8;
 /// A connection is an eviction candidate once idle this long (its last response has left the
-/// TCP send buffer by then unless the peer stopped reading), or once its request has been
-/// incomplete this long (a client on a working link sends a head in one go).
+/// TCP send buffer by then unless the peer stopped reading), once its request has been
+/// incomplete this long (a client on a working link sends a head in one go), or once its peer
+/// has taken none of its output this long (its window stayed shut).
 const EVICT_MIN_AGE_NS: u64 = 1_000_000_000;
 
 /// What the server did about slow, greedy and excess clients (per core, monotonic).
@@ -51,7 +52,8 @@ pub struct Stats {
     pub send_timeouts: u64,
     /// Idle connections evicted near the connection limit (reset).
     pub evictions: u64,
-    /// Connections with an overdue request evicted near the limit (reset).
+    /// Connections with an overdue request or stalled output evicted near the limit or,
+    /// largest buffer first, when the pool is short (reset).
     pub evictions_slow: u64,
     /// Connections answered 503 because the buffer pool was short.
     pub unavailable: u64,
@@ -138,6 +140,9 @@ impl Server {
         let mut work = false;
         while let Ok(c) = stack.accept(80) {
             work = true;
+            if self.pool.available() < ADMIT {
+                self.reclaim(stack, now);
+            }
             if self.pool.available() < ADMIT || self.http.len() >= self.max_connections {
                 // Over the memory budget: say so (the socket's own send buffer holds it)
                 // and close, rather than take a connection that cannot be served.
@@ -171,14 +176,14 @@ impl Server {
     }
 
     /// Near the connection limit, resets the connections idle for longest (else those whose
-    /// request has been incomplete for longest), so new clients find a slot instead of a RST.
+    /// request has been incomplete, else whose output has stalled, for longest), so new
+    /// clients find a slot instead of a RST.
     fn evict<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) {
+        // Half-open connections do not count: the stack frees the oldest of them for a new
+        // SYN at the limit, so they leave room for new clients already.
+        let held = stack.connections().saturating_sub(stack.half_open());
         let mut gone = 0;
-        while gone < EVICT_PER_PASS
-            && should_evict(
-                stack.connections().saturating_sub(gone),
-                self.max_connections,
-            )
+        while gone < EVICT_PER_PASS && should_evict(held.saturating_sub(gone), self.max_connections)
         {
             let Some((i, slow)) = self.victim(now) else {
                 return;
@@ -202,6 +207,55 @@ impl Server {
         }
     }
 
+    /// When the pool is short, resets connections (HTTP or echo) whose request has been
+    /// incomplete, or whose peer has taken none of its output, for at least
+    /// [`EVICT_MIN_AGE_NS`], the largest buffer first: a few clients that start big requests
+    /// and never finish them, or pipeline requests or echo data and stop reading, would
+    /// otherwise hold the pool (503 for everyone) for the header or send timeout, long before
+    /// they hold the connection slots.
+    fn reclaim<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) {
+        let mut gone = 0;
+        while gone < EVICT_PER_PASS && self.pool.available() < ADMIT {
+            // HTTP connections, then echo ones, as (timer, bytes held).
+            let http = self.http.iter().map(|h| (&h.timer, h.conn.memory()));
+            let all = http.chain(self.echo.iter().map(|e| (&e.timer, e.echo.memory())));
+            let stuck = all.enumerate().filter(|(_, (t, held))| {
+                t.phase() != Phase::Idle
+                    && now.saturating_sub(t.since_ns()) >= EVICT_MIN_AGE_NS
+                    && *held > 0
+            });
+            let Some((i, _)) = stuck.max_by_key(|(_, (_, held))| *held) else {
+                return;
+            };
+            if i < self.http.len() {
+                let mut h = self.http.swap_remove(i);
+                h.conn.release(&mut self.pool);
+                let _ = stack.abort(h.c);
+            } else {
+                let mut e = self.echo.swap_remove(i - self.http.len());
+                e.echo.release(&mut self.pool);
+                let _ = stack.abort(e.c);
+            }
+            self.stats.evictions_slow += 1;
+            gone += 1;
+        }
+    }
+
+    /// Bytes the live connections' buffers hold, and what the pool says is charged: the two
+    /// must agree.
+    #[cfg(test)]
+    pub(crate) fn held_and_charged(&self) -> (usize, usize) {
+        let http = self.http.iter().map(|h| h.conn.memory());
+        let held = http.sum::<usize>() + self.echo.iter().map(|e| e.echo.memory()).sum::<usize>();
+        (held, self.pool.used())
+    }
+
+    /// Bytes the pool can still charge.
+    #[cfg(test)]
+    pub(crate) fn pool_available(&self) -> usize {
+        self.pool.available()
+    }
+
     /// The eviction victim: index over HTTP then echo connections, and whether it is a slow
     /// reader rather than an idle one.
     fn victim(&self, now: u64) -> Option<(usize, bool)> {
@@ -212,6 +266,11 @@ impl Server {
         if let Some(i) = oldest_in(all(), Phase::Idle, now, EVICT_MIN_AGE_NS) {
             return Some((i, false));
         }
-        oldest_in(all(), Phase::Reading, now, EVICT_MIN_AGE_NS).map(|i| (i, true))
+        // Then a request incomplete for longest, then the peer that has taken none of its
+        // output for longest (a peer that takes a byte a minute stays under the send timeout
+        // for good); a connection whose peer reads is never a victim.
+        oldest_in(all(), Phase::Reading, now, EVICT_MIN_AGE_NS)
+            .or_else(|| oldest_in(all(), Phase::Sending, now, EVICT_MIN_AGE_NS))
+            .map(|i| (i, true))
     }
 }

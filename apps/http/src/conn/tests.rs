@@ -348,3 +348,47 @@ fn random_clients_keep_the_accounting_exact_and_memory_bounded() {
         "{answered} requests: the clients got far enough"
     );
 }
+
+#[test]
+fn releasing_twice_returns_nothing_more() {
+    let mut p = Pool::new(1 << 20);
+    let (mut a, mut b) = (Conn::new(), Conn::new());
+    a.on_input(b"GET / HTTP/1.1\r\n\r\nGET / HT", &L, &mut p, &mut router)
+        .unwrap();
+    b.on_input(b"GET /big HTTP/1.1\r\n\r\n", &L, &mut p, &mut router)
+        .unwrap();
+    let held_b = b.memory();
+    assert!(a.memory() > 0 && held_b > 0);
+    a.release(&mut p);
+    a.release(&mut p);
+    assert_eq!(p.used(), held_b, "b's charge untouched");
+    b.release(&mut p);
+    assert_eq!(p.used(), 0);
+}
+
+#[test]
+fn a_body_arriving_byte_by_byte_is_not_parsed_again_for_every_byte() {
+    let l = Limits::default();
+    let mut p = Pool::new(1 << 20);
+    let mut c = Conn::new();
+    let mut head = StdVec::new();
+    head.extend_from_slice(b"POST / HTTP/1.1\r\nX: ");
+    head.resize(7000, b'a');
+    head.extend_from_slice(b"\r\nContent-Length: 2000\r\n\r\n");
+    c.on_input(&head, &l, &mut p, &mut router).unwrap();
+    let before = crate::request::HEADS_PARSED.with(|n| n.get());
+    for _ in 0..1999 {
+        assert_eq!(c.on_input(b"x", &l, &mut p, &mut router), Ok(1));
+        c.pump(&l, &mut p, &mut router).unwrap();
+    }
+    assert!(c.output().is_empty());
+    c.on_input(b"GET", &l, &mut p, &mut router).unwrap();
+    assert!(String::from_utf8_lossy(c.output()).starts_with("HTTP/1.1 405"));
+    let parsed = crate::request::HEADS_PARSED.with(|n| n.get()) - before;
+    // Each head parse of a 7 KB head is ~50 us of CPU for a 1-byte segment.
+    assert!(parsed <= 4, "the 7 KB head parsed {parsed} times");
+    c.consumed(c.output().len());
+    assert_eq!(c.phase(), Phase::Reading, "GET buffered");
+    c.release(&mut p);
+    assert_eq!(p.used(), 0);
+}
