@@ -91,16 +91,21 @@ impl Rig {
         })
     }
 
-    /// Polls every core (twice, so mesh messages are taken), then reads what was sent.
+    /// Polls every core and reads what they sent, answering ARP requests for the peers;
+    /// three rounds, so mesh messages and the answers are taken.
     fn poll(&mut self) {
-        for _ in 0..2 {
+        for _ in 0..3 {
             self.now_us += 1000;
             for c in &mut self.cores {
                 c.poll(self.now_us);
             }
-        }
-        while let Some(f) = self.nic.take_sent() {
-            self.observe(&f);
+            let mut answers = Vec::new();
+            while let Some(f) = self.nic.take_sent() {
+                answers.extend(self.observe(&f));
+            }
+            for a in answers {
+                self.deliver(a);
+            }
         }
         for (q, c) in self.cores.iter().enumerate() {
             assert!(
@@ -112,17 +117,22 @@ impl Rig {
         }
     }
 
-    /// Learns sequence numbers and the DHCP transaction id from a frame the stack sent.
-    fn observe(&mut self, f: &[u8]) {
+    /// Learns sequence numbers and the DHCP transaction id from a frame the stack sent; the
+    /// answer of a peer to an ARP request for it.
+    fn observe(&mut self, f: &[u8]) -> Option<Vec<u8>> {
+        if f.get(12..14) == Some(&[0x08, 0x06]) && f.len() >= 42 && f[21] == 1 {
+            let target = [f[38], f[39], f[40], f[41]];
+            let p = PEERS.iter().position(|&a| a == target)?;
+            let ours = (MAC, [f[28], f[29], f[30], f[31]]);
+            return Some(arp_frame(MAC, 2, (peer_mac(p), target), ours));
+        }
         if f.get(12..14) != Some(&[0x08, 0x00]) || f.len() < 34 {
-            return;
+            return None;
         }
         let ihl = usize::from(f[14] & 0x0f) * 4;
         let total = usize::from(u16::from_be_bytes([f[16], f[17]]));
         let dst = [f[30], f[31], f[32], f[33]];
-        let Some(l4) = f.get(14 + ihl..(14 + total).min(f.len())) else {
-            return;
-        };
+        let l4 = f.get(14 + ihl..(14 + total).min(f.len()))?;
         match f[23] {
             6 if l4.len() >= 20 => {
                 let sport = u16::from_be_bytes([l4[0], l4[1]]);
@@ -141,6 +151,7 @@ impl Rig {
             }
             _ => {}
         }
+        None
     }
 
     fn deliver(&mut self, frame: Vec<u8>) {
@@ -362,5 +373,90 @@ pub fn run(data: &[u8]) {
     for _ in 0..4 {
         r.now_us += 60_000_000;
         r.poll();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segment(r: &mut Rig, flags: u8, payload: &[u8]) {
+        let (src, sport) = (PEERS[1], 1000);
+        let flow = r.flows.entry((src, sport, 80)).or_default();
+        if flags & 0x02 != 0 {
+            flow.peer_next = 7;
+        }
+        let t = Tcp { sport, dport: 80, seq: flow.peer_next, ack: flow.stack_next, flags, window: 8192 };
+        flow.peer_next = flow.peer_next.wrapping_add(payload.len() as u32 + u32::from(flags & 3 != 0));
+        let f = tcp_frame((MAC, peer_mac(1)), (src, IP), t, &[], payload);
+        r.deliver(f);
+        r.poll();
+    }
+
+    /// A DHCP server offering a lease whose router is `router`, and the answer to the
+    /// client's REQUEST.
+    fn lease(r: &mut Rig, router: [u8; 4]) {
+        for message_type in [DhcpMessageType::Offer, DhcpMessageType::Ack] {
+            let reply = DhcpRepr {
+                message_type,
+                transaction_id: r.dhcp_xid.expect("a DISCOVER or REQUEST seen"),
+                secs: 0,
+                client_hardware_address: EthernetAddress(MAC),
+                client_ip: Ipv4Address::UNSPECIFIED,
+                your_ip: Ipv4Address::from(IP),
+                server_ip: Ipv4Address::from(GATEWAY),
+                router: Some(Ipv4Address::from(router)),
+                subnet_mask: Some(Ipv4Address::new(255, 255, 255, 0)),
+                relay_agent_ip: Ipv4Address::UNSPECIFIED,
+                broadcast: false,
+                requested_ip: None,
+                client_identifier: None,
+                server_identifier: Some(Ipv4Address::from(GATEWAY)),
+                parameter_request_list: None,
+                dns_servers: None,
+                max_size: None,
+                lease_duration: Some(3600),
+                renew_duration: None,
+                rebind_duration: None,
+                additional_options: &[],
+            };
+            let mut payload = vec![0u8; reply.buffer_len()];
+            reply.emit(&mut DhcpPacket::new_unchecked(&mut payload[..])).unwrap();
+            let f = udp_frame((BROADCAST_MAC, peer_mac(0)), (GATEWAY, [255; 4]), (67, 68), &payload);
+            r.deliver(f);
+            r.poll();
+        }
+    }
+
+    /// A lease naming a router that is not a unicast address on the subnet must not stop
+    /// the machine at the first off-link send (issue 11: smoltcp's neighbor cache asserted).
+    #[test]
+    fn bad_dhcp_router_then_off_link_syn() {
+        for router in [[0, 0, 0, 0], [255, 255, 255, 255], [224, 0, 0, 1], [10, 0, 0, 255], [192, 0, 2, 1]] {
+            let mut r = Rig::new(1).unwrap();
+            r.poll();
+            lease(&mut r, router);
+            assert!(r.cores[0].ipv4_config().is_some(), "leased with router {router:?}");
+            let t = Tcp { sport: 1000, dport: 80, seq: 7, ack: 0, flags: 0x02, window: 8192 };
+            for c in 0..4u8 {
+                let f = tcp_frame((MAC, peer_mac(0)), ([192, 0, 2, 7 + c], IP), t, &[], &[]);
+                r.deliver(f);
+            }
+            r.poll();
+        }
+    }
+
+    /// The rig's peer completes a handshake (answering ARP, tracking sequence numbers), so
+    /// fuzzed segments reach established connections.
+    #[test]
+    fn a_peer_can_connect() {
+        let mut r = Rig::new(0x0e).unwrap();
+        r.poll();
+        segment(&mut r, 0x02, &[]);
+        assert!(r.flows[&(PEERS[1], 1000, 80)].stack_next != 0, "no SYN-ACK seen");
+        segment(&mut r, 0x10, &[]);
+        segment(&mut r, 0x18, b"GET / HTTP/1.1\r\n\r\n");
+        let est: usize = r.cores.iter().map(|c| c.connection_states()[4]).sum();
+        assert_eq!(est, 1);
     }
 }
