@@ -15,7 +15,7 @@ pub fn run(data: &[u8]) {
     let c = Cmdline(s);
     for (k, v) in c.iter() {
         assert!(!k.is_empty() || v.is_some());
-        assert_eq!(c.has(k), true);
+        assert!(c.has(k));
     }
     let _ = c.get("ip");
     let _ = c.all("virtio_mmio.device").count();

@@ -31,7 +31,9 @@ fn steerings() -> &'static [(RssConfig, Steering)] {
 fn well_formed_ip(frame: &[u8]) -> bool {
     match frame.get(12..14) {
         Some([0x08, 0x00]) => {
-            let Some(&v) = frame.get(14) else { return false };
+            let Some(&v) = frame.get(14) else {
+                return false;
+            };
             let ihl = usize::from(v & 0x0f) * 4;
             v >> 4 == 4 && ihl >= 20 && frame.len() >= 14 + ihl
         }
@@ -50,7 +52,11 @@ pub fn run(data: &[u8]) {
 
     let class = classify(frame);
     if let Class::Tcp { .. } = class {
-        assert!(frame.len() >= 14 + 20 + 14, "TCP class from a {}-byte frame", frame.len());
+        assert!(
+            frame.len() >= 14 + 20 + 14,
+            "TCP class from a {}-byte frame",
+            frame.len()
+        );
     }
     if matches!(class, Class::Arp) {
         assert_eq!(frame.get(12..14), Some(&[0x08, 0x06][..]));
@@ -66,7 +72,10 @@ pub fn run(data: &[u8]) {
     }
     if well_formed_ip(frame) {
         assert_eq!(soft_hash, virtio_hash, "soft and virtio steering disagree");
-        assert_eq!(soft_q, sim_q, "soft steering and the simulated NIC disagree");
+        assert_eq!(
+            soft_q, sim_q,
+            "soft steering and the simulated NIC disagree"
+        );
     }
 
     // The byte-table hash is the bitwise Toeplitz hash, for any input up to 36 bytes.

@@ -27,7 +27,10 @@ fn check_parse(buf: &[u8], l: &Limits) {
     if let Parse::Complete(r) = parse(buf, l.max_head, l.max_body) {
         assert!(r.total_len <= buf.len(), "request past the input");
         assert!(r.body_len <= l.max_body);
-        assert!(r.total_len - r.body_len <= l.max_head + 4, "head over the limit");
+        assert!(
+            r.total_len - r.body_len <= l.max_head + 4,
+            "head over the limit"
+        );
         assert!(r.target.starts_with('/'));
     }
 }
@@ -35,8 +38,11 @@ fn check_parse(buf: &[u8], l: &Limits) {
 /// The harness.
 pub fn run(data: &[u8]) {
     let mut u = Unstructured::new(data);
-    let (Ok(h), Ok(b), Ok(o)) = (u.arbitrary::<u8>(), u.arbitrary::<u8>(), u.arbitrary::<u8>())
-    else {
+    let (Ok(h), Ok(b), Ok(o)) = (
+        u.arbitrary::<u8>(),
+        u.arbitrary::<u8>(),
+        u.arbitrary::<u8>(),
+    ) else {
         return;
     };
     let l = Limits {
@@ -59,7 +65,11 @@ pub fn run(data: &[u8]) {
             }
             1 => {
                 let n = usize::from(u.arbitrary::<u8>().unwrap_or(0));
-                let path = if u.arbitrary::<bool>().unwrap_or(false) { "/big" } else { "/" };
+                let path = if u.arbitrary::<bool>().unwrap_or(false) {
+                    "/big"
+                } else {
+                    "/"
+                };
                 let one = format!("GET {path} HTTP/1.1\r\n\r\n");
                 let all = one.repeat(n);
                 let room = c.input_room(&l);

@@ -36,7 +36,9 @@ pub fn run(data: &[u8]) {
     ) else {
         panic!("bring-up against the model failed");
     };
-    let Some(mut pair) = pairs.into_iter().next() else { return };
+    let Some(mut pair) = pairs.into_iter().next() else {
+        return;
+    };
     let ring = usize::from(ring);
     let mut held: Vec<RxFrame> = Vec::new();
     let mut allocated: Vec<TxSlot> = Vec::new();
@@ -66,7 +68,12 @@ pub fn run(data: &[u8]) {
                     _ => Corruption::NoEop,
                 };
                 model.with(|d| d.corrupt_next_rx(c));
-                let f = udp_frame((mac, [2, 0, 0, 0, 0, 1]), ([10, 0, 0, 1], [10, 0, 0, 2]), (1, 7), &[0; 64]);
+                let f = udp_frame(
+                    (mac, [2, 0, 0, 0, 0, 1]),
+                    ([10, 0, 0, 1], [10, 0, 0, 2]),
+                    (1, 7),
+                    &[0; 64],
+                );
                 model.inject(&f);
             }
             2 => {
@@ -89,7 +96,10 @@ pub fn run(data: &[u8]) {
                 for f in &frames[..n] {
                     assert!(usize::from(f.len) <= BUF_SIZE && f.len > 0);
                     assert_eq!(pair.rx.frame(f).len(), usize::from(f.len));
-                    assert!(!held.iter().any(|h| h.slot == f.slot), "buffer handed out twice");
+                    assert!(
+                        !held.iter().any(|h| h.slot == f.slot),
+                        "buffer handed out twice"
+                    );
                     held.push(*f);
                 }
             }

@@ -43,9 +43,12 @@ pub mod stack;
 #[cfg(not(target_os = "none"))]
 pub mod virtio;
 
+/// A harness: panics when an invariant breaks.
+pub type Harness = fn(&[u8]);
+
 /// Every harness by name: the name is the libFuzzer binary's and the corpus directory's.
 #[cfg(not(target_os = "none"))]
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Harness)] = &[
     ("frames", frames::run),
     ("http", http::run),
     ("cmdline", cmdline::run),

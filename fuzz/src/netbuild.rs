@@ -39,7 +39,10 @@ pub fn fix_checksums(frame: &mut [u8]) {
         return;
     }
     let proto = ip[9];
-    let (src, dst) = ([ip[12], ip[13], ip[14], ip[15]], [ip[16], ip[17], ip[18], ip[19]]);
+    let (src, dst) = (
+        [ip[12], ip[13], ip[14], ip[15]],
+        [ip[16], ip[17], ip[18], ip[19]],
+    );
     let l4 = &mut ip[ihl..total];
     let at = match proto {
         1 if l4.len() >= 4 => 2,
@@ -114,7 +117,7 @@ pub fn tcp_frame(
     f.extend_from_slice(&t.dport.to_be_bytes());
     f.extend_from_slice(&t.seq.to_be_bytes());
     f.extend_from_slice(&t.ack.to_be_bytes());
-    f.push(((20 + opt_len) / 4 << 4) as u8);
+    f.push((((20 + opt_len) / 4) << 4) as u8);
     f.push(t.flags);
     f.extend_from_slice(&t.window.to_be_bytes());
     f.extend_from_slice(&[0, 0, 0, 0]);
@@ -170,7 +173,14 @@ mod tests {
         let f = tcp_frame(
             ([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1]),
             ([10, 0, 0, 1], [10, 0, 0, 2]),
-            Tcp { sport: 1000, dport: 80, seq: 1, ack: 0, flags: 2, window: 1000 },
+            Tcp {
+                sport: 1000,
+                dport: 80,
+                seq: 1,
+                ack: 0,
+                flags: 2,
+                window: 1000,
+            },
             &[2, 4, 5, 0xb4],
             b"hello",
         );

@@ -15,9 +15,7 @@ use corenet_net::sim::{SimNic, SimRxQueue, SimTxQueue};
 use corenet_net::stack::TcpConn;
 use corenet_net::{CoreStack, StackConfig, mesh};
 use corenet_nic::RssConfig;
-use smoltcp::wire::{
-    DhcpMessageType, DhcpPacket, DhcpRepr, EthernetAddress, Ipv4Address,
-};
+use smoltcp::wire::{DhcpMessageType, DhcpPacket, DhcpRepr, EthernetAddress, Ipv4Address};
 
 use crate::netbuild::{Tcp, arp_frame, fix_checksums, tcp_frame, udp_frame};
 
@@ -140,8 +138,7 @@ impl Rig {
                 let seq = u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]);
                 let flags = l4[13];
                 let hdr = usize::from(l4[12] >> 4) * 4;
-                let len = l4.len().saturating_sub(hdr) as u32
-                    + u32::from(flags & 0x03 != 0); // SYN or FIN takes a number
+                let len = l4.len().saturating_sub(hdr) as u32 + u32::from(flags & 0x03 != 0); // SYN or FIN takes a number
                 let flow = self.flows.entry((dst, dport, sport)).or_default();
                 flow.stack_next = seq.wrapping_add(len);
             }
@@ -197,20 +194,36 @@ fn tcp_op(r: &mut Rig, u: &mut Unstructured<'_>) {
     flow.peer_next = seq
         .wrapping_add(payload.len() as u32)
         .wrapping_add(u32::from(flags & 0x03 != 0));
-    let t = Tcp { sport, dport, seq, ack, flags, window };
+    let t = Tcp {
+        sport,
+        dport,
+        seq,
+        ack,
+        flags,
+        window,
+    };
     let f = tcp_frame((MAC, peer_mac(p)), (src, IP), t, options, payload);
     r.deliver(f);
 }
 
 fn udp_op(r: &mut Rig, u: &mut Unstructured<'_>) {
     let p = usize::from(u.arbitrary::<u8>().unwrap_or(0)) % PEERS.len();
-    let dst = if u.arbitrary::<bool>().unwrap_or(false) { [255; 4] } else { IP };
+    let dst = if u.arbitrary::<bool>().unwrap_or(false) {
+        [255; 4]
+    } else {
+        IP
+    };
     let dst_mac = if dst == IP { MAC } else { BROADCAST_MAC };
     let sport = pick(u, &[5000, 67, 53]);
     let dport = pick(u, &[7, 7, 9, 68, 67, 53]);
     let n = usize::from(u.arbitrary::<u16>().unwrap_or(0) % 1400).min(u.len());
     let payload = u.bytes(n).unwrap_or(&[]);
-    let f = udp_frame((dst_mac, peer_mac(p)), (PEERS[p], dst), (sport, dport), payload);
+    let f = udp_frame(
+        (dst_mac, peer_mac(p)),
+        (PEERS[p], dst),
+        (sport, dport),
+        payload,
+    );
     r.deliver(f);
 }
 
@@ -223,14 +236,22 @@ fn arp_op(r: &mut Rig, u: &mut Unstructured<'_>) {
     };
     let sender_ip = ipv4(u);
     let target_ip = ipv4(u);
-    let dst = if u.arbitrary::<bool>().unwrap_or(true) { BROADCAST_MAC } else { MAC };
+    let dst = if u.arbitrary::<bool>().unwrap_or(true) {
+        BROADCAST_MAC
+    } else {
+        MAC
+    };
     r.deliver(arp_frame(dst, op, (mac, sender_ip), (MAC, target_ip)));
 }
 
 fn dhcp_op(r: &mut Rig, u: &mut Unstructured<'_>) {
     let message_type = pick(
         u,
-        &[DhcpMessageType::Offer, DhcpMessageType::Ack, DhcpMessageType::Nak],
+        &[
+            DhcpMessageType::Offer,
+            DhcpMessageType::Ack,
+            DhcpMessageType::Nak,
+        ],
     );
     let transaction_id = match r.dhcp_xid {
         Some(x) if u.arbitrary::<bool>().unwrap_or(true) => x,
@@ -273,17 +294,28 @@ fn dhcp_op(r: &mut Rig, u: &mut Unstructured<'_>) {
         parameter_request_list: None,
         dns_servers: Some(dns),
         max_size: None,
-        lease_duration: u.arbitrary::<bool>().unwrap_or(true).then(|| u.arbitrary().unwrap_or(60)),
+        lease_duration: u
+            .arbitrary::<bool>()
+            .unwrap_or(true)
+            .then(|| u.arbitrary().unwrap_or(60)),
         renew_duration: None,
         rebind_duration: None,
         additional_options: &[],
     };
     let mut payload = vec![0u8; reply.buffer_len()];
-    if reply.emit(&mut DhcpPacket::new_unchecked(&mut payload[..])).is_err() {
+    if reply
+        .emit(&mut DhcpPacket::new_unchecked(&mut payload[..]))
+        .is_err()
+    {
         return;
     }
     let p = PEERS.iter().position(|&a| a == server).unwrap_or(0);
-    let f = udp_frame((BROADCAST_MAC, peer_mac(p)), (server, [255; 4]), (67, 68), &payload);
+    let f = udp_frame(
+        (BROADCAST_MAC, peer_mac(p)),
+        (server, [255; 4]),
+        (67, 68),
+        &payload,
+    );
     r.deliver(f);
 }
 
@@ -386,8 +418,17 @@ mod tests {
         if flags & 0x02 != 0 {
             flow.peer_next = 7;
         }
-        let t = Tcp { sport, dport: 80, seq: flow.peer_next, ack: flow.stack_next, flags, window: 8192 };
-        flow.peer_next = flow.peer_next.wrapping_add(payload.len() as u32 + u32::from(flags & 3 != 0));
+        let t = Tcp {
+            sport,
+            dport: 80,
+            seq: flow.peer_next,
+            ack: flow.stack_next,
+            flags,
+            window: 8192,
+        };
+        flow.peer_next = flow
+            .peer_next
+            .wrapping_add(payload.len() as u32 + u32::from(flags & 3 != 0));
         let f = tcp_frame((MAC, peer_mac(1)), (src, IP), t, &[], payload);
         r.deliver(f);
         r.poll();
@@ -421,8 +462,15 @@ mod tests {
                 additional_options: &[],
             };
             let mut payload = vec![0u8; reply.buffer_len()];
-            reply.emit(&mut DhcpPacket::new_unchecked(&mut payload[..])).unwrap();
-            let f = udp_frame((BROADCAST_MAC, peer_mac(0)), (GATEWAY, [255; 4]), (67, 68), &payload);
+            reply
+                .emit(&mut DhcpPacket::new_unchecked(&mut payload[..]))
+                .unwrap();
+            let f = udp_frame(
+                (BROADCAST_MAC, peer_mac(0)),
+                (GATEWAY, [255; 4]),
+                (67, 68),
+                &payload,
+            );
             r.deliver(f);
             r.poll();
         }
@@ -432,12 +480,28 @@ mod tests {
     /// the machine at the first off-link send (issue 11: smoltcp's neighbor cache asserted).
     #[test]
     fn bad_dhcp_router_then_off_link_syn() {
-        for router in [[0, 0, 0, 0], [255, 255, 255, 255], [224, 0, 0, 1], [10, 0, 0, 255], [192, 0, 2, 1]] {
+        for router in [
+            [0, 0, 0, 0],
+            [255, 255, 255, 255],
+            [224, 0, 0, 1],
+            [10, 0, 0, 255],
+            [192, 0, 2, 1],
+        ] {
             let mut r = Rig::new(1).unwrap();
             r.poll();
             lease(&mut r, router);
-            assert!(r.cores[0].ipv4_config().is_some(), "leased with router {router:?}");
-            let t = Tcp { sport: 1000, dport: 80, seq: 7, ack: 0, flags: 0x02, window: 8192 };
+            assert!(
+                r.cores[0].ipv4_config().is_some(),
+                "leased with router {router:?}"
+            );
+            let t = Tcp {
+                sport: 1000,
+                dport: 80,
+                seq: 7,
+                ack: 0,
+                flags: 0x02,
+                window: 8192,
+            };
             for c in 0..4u8 {
                 let f = tcp_frame((MAC, peer_mac(0)), ([192, 0, 2, 7 + c], IP), t, &[], &[]);
                 r.deliver(f);
@@ -453,7 +517,10 @@ mod tests {
         let mut r = Rig::new(0x0e).unwrap();
         r.poll();
         segment(&mut r, 0x02, &[]);
-        assert!(r.flows[&(PEERS[1], 1000, 80)].stack_next != 0, "no SYN-ACK seen");
+        assert!(
+            r.flows[&(PEERS[1], 1000, 80)].stack_next != 0,
+            "no SYN-ACK seen"
+        );
         segment(&mut r, 0x10, &[]);
         segment(&mut r, 0x18, b"GET / HTTP/1.1\r\n\r\n");
         let est: usize = r.cores.iter().map(|c| c.connection_states()[4]).sum();

@@ -46,7 +46,9 @@ pub fn run(data: &[u8]) {
     let Ok((_net, pairs)) = VirtioNet::new(t, FakeNotify::default(), &mut dma, &cfg) else {
         panic!("bring-up against the default fake device failed");
     };
-    let Some(mut p) = pairs.into_iter().next() else { return };
+    let Some(mut p) = pairs.into_iter().next() else {
+        return;
+    };
     let qsize = usize::from(dev.queue_size(RXQ));
 
     let mut held: Vec<RxFrame> = Vec::new();
@@ -91,7 +93,11 @@ pub fn run(data: &[u8]) {
                 dev.push_used_raw(RXQ, id, len);
             }
             3 => {
-                let q = if u.arbitrary::<bool>().unwrap_or(true) { RXQ } else { TXQ };
+                let q = if u.arbitrary::<bool>().unwrap_or(true) {
+                    RXQ
+                } else {
+                    TXQ
+                };
                 let jump = u.arbitrary::<u16>().unwrap_or(1);
                 dev.set_used_idx(q, dev.used_idx(q).wrapping_add(jump));
                 lied = true;
@@ -121,9 +127,16 @@ pub fn run(data: &[u8]) {
             6 => {
                 // A caller's forged token: refused unless it is exactly a frame it holds.
                 let slot = u.arbitrary::<u16>().unwrap_or(0);
-                let forged = RxFrame { slot, len: 60, ..RxFrame::default() };
+                let forged = RxFrame {
+                    slot,
+                    len: 60,
+                    ..RxFrame::default()
+                };
                 if !held.iter().any(|h| h.slot == slot) {
-                    assert!(p.rx.frame(&forged).is_empty(), "forged rx slot {slot} accepted");
+                    assert!(
+                        p.rx.frame(&forged).is_empty(),
+                        "forged rx slot {slot} accepted"
+                    );
                     p.rx.release(forged);
                 }
             }
@@ -152,7 +165,10 @@ pub fn run(data: &[u8]) {
                 let slot = u.arbitrary::<u16>().unwrap_or(0);
                 if !tx_held.iter().any(|h| h.slot == slot) {
                     let forged = TxSlot { slot };
-                    assert!(p.tx.buffer(&forged).is_empty(), "forged tx slot {slot} accepted");
+                    assert!(
+                        p.tx.buffer(&forged).is_empty(),
+                        "forged tx slot {slot} accepted"
+                    );
                     p.tx.submit(forged, 60, Offload::default());
                 }
             }

@@ -11,7 +11,12 @@ fn inputs(target: &str) -> Vec<PathBuf> {
         let Ok(entries) = fs::read_dir(root.join(dir).join(target)) else {
             continue;
         };
-        files.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()));
+        files.extend(
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_file()),
+        );
     }
     files.sort();
     files
@@ -23,7 +28,10 @@ fn replay(target: &str) {
         .find(|(n, _)| *n == target)
         .expect("a harness of that name");
     let files = inputs(target);
-    assert!(!files.is_empty(), "no corpus for {target}: fuzz/corpus/{target}/ is empty");
+    assert!(
+        !files.is_empty(),
+        "no corpus for {target}: fuzz/corpus/{target}/ is empty"
+    );
     for f in &files {
         let data = fs::read(f).expect("readable input");
         eprintln!("replay {target}: {}", f.display());
@@ -36,7 +44,9 @@ fn every_target_has_a_test() {
     let names: Vec<_> = corenet_fuzz::TARGETS.iter().map(|(n, _)| *n).collect();
     assert_eq!(
         names,
-        ["frames", "http", "cmdline", "bootinfo", "stack", "virtio", "ixgbe"]
+        [
+            "frames", "http", "cmdline", "bootinfo", "stack", "virtio", "ixgbe"
+        ]
     );
 }
 
