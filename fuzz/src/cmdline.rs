@@ -1,5 +1,5 @@
 //! The kernel command line: corenet's own keys, the network keys (`ip=`, `gw=`, `dns=`,
-//! `ip6=`, `gw6=`), virtio-mmio devices and sizes. No panic, and what parses is in range.
+//! `ip6=`, `gw6=`), virtio-mmio devices, sizes, and the proxy appliance's keys. No panic, and what parses is in range.
 //!
 //! Input: the command line (UTF-8; other bytes are dropped as the boot code refuses them).
 
@@ -38,4 +38,8 @@ pub fn run(data: &[u8]) {
     }
     let _ = corenet_virtio::cmdline::parse_device(s);
     let _ = parse_size(s);
+    if let Ok(p) = corenet_proxy::config::parse(s) {
+        assert!(p.listen != 0 && !p.backends.is_empty());
+        assert!(p.backends.iter().all(|&(_, port)| port != 0));
+    }
 }

@@ -25,19 +25,20 @@ fn steerings() -> &'static [(RssConfig, Steering)] {
     })
 }
 
-/// A frame RSS hashes on a well-formed IPv4 header (version 4, IHL of 20 bytes or more,
-/// the whole header present) or IPv6, with no VLAN tag. On these every steering parser must
-/// make the same decision; malformed ones only have to be harmless.
-fn well_formed_ip(frame: &[u8]) -> bool {
-    match frame.get(12..14) {
+/// Whether the IP header at `l3` (ethertype at `l3 - 2`) is one RSS hashes and well formed:
+/// IPv4 with version 4, an IHL of 20 bytes or more and the whole header present, or IPv6
+/// with its fixed header present. On these every steering parser must make the same
+/// decision; malformed ones only have to be harmless.
+fn well_formed_ip(frame: &[u8], l3: usize) -> bool {
+    match frame.get(l3 - 2..l3) {
         Some([0x08, 0x00]) => {
-            let Some(&v) = frame.get(14) else {
+            let Some(&v) = frame.get(l3) else {
                 return false;
             };
             let ihl = usize::from(v & 0x0f) * 4;
-            v >> 4 == 4 && ihl >= 20 && frame.len() >= 14 + ihl
+            v >> 4 == 4 && ihl >= 20 && frame.len() >= l3 + ihl
         }
-        Some([0x86, 0xdd]) => frame.get(14).is_some_and(|v| v >> 4 == 6) && frame.len() >= 54,
+        Some([0x86, 0xdd]) => frame.get(l3).is_some_and(|v| v >> 4 == 6) && frame.len() >= l3 + 40,
         _ => false,
     }
 }
@@ -70,11 +71,19 @@ pub fn run(data: &[u8]) {
     if let Some(h) = soft_hash {
         assert_eq!(soft_q, rss.queue_for_hash(h));
     }
-    if well_formed_ip(frame) {
+    if well_formed_ip(frame, 14) {
         assert_eq!(soft_hash, virtio_hash, "soft and virtio steering disagree");
         assert_eq!(
             soft_q, sim_q,
             "soft steering and the simulated NIC disagree"
+        );
+    }
+    // One 802.1Q tag: software steering and virtio's look through it (the simulated NIC
+    // does not).
+    if frame.get(12..14) == Some(&[0x81, 0x00]) && well_formed_ip(frame, 18) {
+        assert_eq!(
+            soft_hash, virtio_hash,
+            "soft and virtio steering disagree (VLAN)"
         );
     }
 

@@ -366,8 +366,9 @@ fn app_op(r: &mut Rig, u: &mut Unstructured<'_>) {
 
 fn connect_op(r: &mut Rig, u: &mut Unstructured<'_>) {
     let q = usize::from(u.arbitrary::<u8>().unwrap_or(0)) % CORES;
-    let p = PEERS[usize::from(u.arbitrary::<u8>().unwrap_or(0)) % PEERS.len()];
-    let port = pick(u, &[80u16, 443, 7]);
+    // Mostly peers; also our own address, 0.0.0.0, broadcast and anything else.
+    let p = ipv4(u);
+    let port = pick(u, &[80u16, 443, 7, 0]);
     if let Ok(c) = r.cores[q].connect((p, port)) {
         r.conns.push((q, c));
     }
