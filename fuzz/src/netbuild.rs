@@ -22,6 +22,9 @@ fn csum(mut sum: u32, data: &[u8]) -> u16 {
 /// Recomputes the IPv4 header checksum and the TCP, UDP or ICMP checksum of an Ethernet
 /// frame wherever its lengths let a receiver find them; leaves anything else alone.
 pub fn fix_checksums(frame: &mut [u8]) {
+    if frame.get(12..14) == Some(&[0x86, 0xdd]) {
+        return fix_ipv6(frame);
+    }
     if frame.get(12..14) != Some(&[0x08, 0x00]) {
         return;
     }
@@ -63,6 +66,35 @@ pub fn fix_checksums(frame: &mut [u8]) {
         let c = csum(partial, l4);
         if proto == 17 && c == 0 { 0xffff } else { c }
     };
+    l4[at..at + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+/// IPv6: the TCP, UDP or ICMPv6 checksum right after the fixed header.
+fn fix_ipv6(frame: &mut [u8]) {
+    let Some(ip) = frame.get_mut(14..) else {
+        return;
+    };
+    if ip.len() < 40 || ip[0] >> 4 != 6 {
+        return;
+    }
+    let len = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+    let next = ip[6];
+    let mut pseudo = [0u8; 40];
+    pseudo[..32].copy_from_slice(&ip[8..40]);
+    pseudo[32..36].copy_from_slice(&(len as u32).to_be_bytes());
+    pseudo[39] = next;
+    let Some(l4) = ip.get_mut(40..40 + len) else {
+        return;
+    };
+    let at = match next {
+        58 if l4.len() >= 4 => 2,
+        6 if l4.len() >= 20 => 16,
+        17 if l4.len() >= 8 => 6,
+        _ => return,
+    };
+    l4[at..at + 2].fill(0);
+    let c = csum(u32::from(!csum(0, &pseudo)), l4);
+    let c = if next == 17 && c == 0 { 0xffff } else { c };
     l4[at..at + 2].copy_from_slice(&c.to_be_bytes());
 }
 

@@ -1,4 +1,4 @@
-//! ARP, DHCP, TCP, UDP and arbitrary frames through two `CoreStack`s on the simulated
+//! ARP, DHCP, TCP, UDP, IPv6 (NDP, TCP, UDP) and arbitrary frames through two `CoreStack`s on the simulated
 //! multi-queue NIC, with the mesh between them and an application accepting, reading,
 //! writing, closing and connecting: no panic anywhere (smoltcp included), and no core ever
 //! holds more connections than its configured limit.
@@ -331,6 +331,36 @@ fn raw_op(r: &mut Rig, u: &mut Unstructured<'_>) {
     r.deliver(f);
 }
 
+/// An IPv6 packet (TCP, UDP, ICMPv6 with NDP, extension headers) from a neighbor, its
+/// upper-layer checksum made valid.
+fn ipv6_op(r: &mut Rig, u: &mut Unstructured<'_>) {
+    let ours = r.cores[0].ipv6_link_local().unwrap_or([0; 16]);
+    let mut solicited = [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 0];
+    solicited[13..].copy_from_slice(&ours[13..]);
+    let peer = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+    let site = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10];
+    let all_nodes = [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    let src = pick(u, &[peer, peer, site, [0; 16], all_nodes]);
+    let dst = pick(u, &[ours, ours, solicited, all_nodes, site]);
+    let next = pick(u, &[6u8, 58, 58, 17, 0, 44]);
+    let n = usize::from(u.arbitrary::<u16>().unwrap_or(0) % 1400).min(u.len());
+    let payload = u.bytes(n).unwrap_or(&[]);
+    let dst_mac = if dst[0] == 0xff {
+        [0x33, 0x33, dst[12], dst[13], dst[14], dst[15]]
+    } else {
+        MAC
+    };
+    let mut f = crate::netbuild::eth(dst_mac, peer_mac(1), 0x86dd);
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    f.extend_from_slice(&[next, 255]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(payload);
+    fix_checksums(&mut f);
+    r.deliver(f);
+}
+
 fn app_op(r: &mut Rig, u: &mut Unstructured<'_>) {
     for (q, c) in r.cores.iter_mut().enumerate() {
         while let Ok(conn) = c.accept(80) {
@@ -390,7 +420,7 @@ pub fn run(data: &[u8]) {
             break;
         }
         let op = u.arbitrary::<u8>().unwrap_or(0);
-        match op % 9 {
+        match op % 10 {
             0 | 1 => tcp_op(&mut r, &mut u),
             2 => udp_op(&mut r, &mut u),
             3 => arp_op(&mut r, &mut u),
@@ -398,7 +428,8 @@ pub fn run(data: &[u8]) {
             5 => raw_op(&mut r, &mut u),
             6 => r.now_us += u64::from(u.arbitrary::<u16>().unwrap_or(0)) * 1000,
             7 => app_op(&mut r, &mut u),
-            _ => connect_op(&mut r, &mut u),
+            8 => connect_op(&mut r, &mut u),
+            _ => ipv6_op(&mut r, &mut u),
         }
         r.poll();
     }
@@ -526,5 +557,42 @@ mod tests {
         segment(&mut r, 0x18, b"GET / HTTP/1.1\r\n\r\n");
         let est: usize = r.cores.iter().map(|c| c.connection_states()[4]).sum();
         assert_eq!(est, 1);
+    }
+
+    /// An IPv6 SYN to the link-local address, its checksum made valid by the harness, is
+    /// answered: fuzzed IPv6 reaches the stack's TCP.
+    #[test]
+    fn ipv6_syn_is_answered() {
+        let mut r = Rig::new(0x0e).unwrap();
+        r.poll();
+        let ours = r.cores[0].ipv6_link_local().unwrap();
+        let mut f = crate::netbuild::eth(MAC, peer_mac(1), 0x86dd);
+        let mut tcp = [0u8; 20];
+        tcp[0..2].copy_from_slice(&1000u16.to_be_bytes());
+        tcp[2..4].copy_from_slice(&80u16.to_be_bytes());
+        tcp[12] = 0x50;
+        tcp[13] = 0x02;
+        tcp[14] = 0x20;
+        f.extend_from_slice(&[0x60, 0, 0, 0, 0, 20, 6, 64]);
+        f.extend_from_slice(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        f.extend_from_slice(&ours);
+        f.extend_from_slice(&tcp);
+        fix_checksums(&mut f);
+        r.deliver(f);
+        let before: u64 = r
+            .cores
+            .iter()
+            .map(|c| c.queue_counters().1.packets.get())
+            .sum();
+        r.poll();
+        let after: u64 = r
+            .cores
+            .iter()
+            .map(|c| c.queue_counters().1.packets.get())
+            .sum();
+        assert!(
+            after > before,
+            "no answer (neighbor solicitation or SYN-ACK) to an IPv6 SYN"
+        );
     }
 }
