@@ -75,7 +75,7 @@ for t in "${targets[@]}"; do
         -artifact_prefix="$artifacts/" >"$log" 2>&1
     rc=$?
     set -e
-    grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' "$log" | tr '\n' ' '
+    grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' "$log" | tr '\n' ' ' || true
     echo
     if [ "$rc" != 0 ]; then
         echo "== fuzz: $t FAILED (exit $rc); last lines of $log:"
