@@ -4,6 +4,10 @@
 //!
 //! Input: three bytes of limits, then operations (receive a chunk, receive N pipelined
 //! GETs, the client reads K bytes, the client half-closes).
+//!
+//! Also: the same byte stream cut into segments anywhere is answered the same as in one
+//! piece (incremental parsing does not depend on where TCP cut the stream), up to the first
+//! error that closes the connection.
 
 use arbitrary::Unstructured;
 use corenet_http::request::{Parse, parse};
@@ -35,6 +39,75 @@ fn check_parse(buf: &[u8], l: &Limits) {
     }
 }
 
+/// Status codes of the responses in `out`, up to and including the first that closes the
+/// connection for a malformed request (which one depends on how much was buffered: a head
+/// cut short may be a 400 where the whole one is a 431).
+fn statuses(out: &[u8]) -> (Vec<u16>, bool) {
+    let mut codes = Vec::new();
+    for w in out.windows(12) {
+        if &w[..9] == b"HTTP/1.1 " {
+            let code = w[9..12]
+                .iter()
+                .fold(0u16, |a, &d| a * 10 + u16::from(d.wrapping_sub(b'0')));
+            codes.push(code);
+            if matches!(code, 400 | 413 | 431 | 501 | 505) {
+                return (codes, true);
+            }
+        }
+    }
+    (codes, false)
+}
+
+/// Feeds `stream` cut at `cuts` to a fresh connection whose client reads everything at
+/// once, giving it only what the connection has room for (as TCP would hold the rest);
+/// returns everything answered.
+fn answer(stream: &[u8], cuts: &[usize], l: &Limits) -> Vec<u8> {
+    let mut c = Conn::new();
+    let mut route = route;
+    let mut out = Vec::new();
+    let mut at = 0;
+    let mut ends = cuts.iter().copied().chain([stream.len()]);
+    let mut end = ends.next().unwrap_or(stream.len());
+    // Each round takes bytes, answers a buffered request, or ends.
+    for _ in 0..2 * stream.len() + cuts.len() + 4 {
+        while at >= end && end < stream.len() {
+            end = ends.next().unwrap_or(stream.len()).max(end);
+        }
+        let room = c.input_room(l);
+        let n = (end - at).min(room);
+        c.on_input(&stream[at..at + n], l, &mut route);
+        at += n;
+        let produced = c.output().len();
+        out.extend_from_slice(c.output());
+        c.consumed(produced);
+        if c.done() || (n == 0 && produced == 0 && at >= stream.len()) {
+            break;
+        }
+    }
+    out
+}
+
+/// The segmentation check: `data` is the stream, its first byte picks the cuts.
+fn check_segmentation(data: &[u8], l: &Limits) {
+    let Some((&step, stream)) = data.split_first() else {
+        return;
+    };
+    let step = usize::from(step % 16) + 1;
+    let cuts: Vec<usize> = (step..stream.len()).step_by(step).collect();
+    let (whole, whole_err) = statuses(&answer(stream, &[], l));
+    let (cut, cut_err) = statuses(&answer(stream, &cuts, l));
+    // The same answers, but for the status of a closing error, which may differ.
+    assert_eq!(
+        whole_err, cut_err,
+        "answers depend on segmentation: {whole:?} vs {cut:?}"
+    );
+    let keep = whole.len().saturating_sub(usize::from(whole_err));
+    assert!(
+        whole.len() == cut.len() && whole[..keep] == cut[..keep],
+        "answers depend on segmentation: {whole:?} vs {cut:?}"
+    );
+}
+
 /// The harness.
 pub fn run(data: &[u8]) {
     let mut u = Unstructured::new(data);
@@ -50,6 +123,7 @@ pub fn run(data: &[u8]) {
         max_body: usize::from(b) * 4,
         max_out: 64 + usize::from(o) * 16,
     };
+    check_segmentation(u.peek_bytes(u.len()).unwrap_or(&[]), &l);
     let mut c = Conn::new();
     let mut route = route;
     while !u.is_empty() {
