@@ -69,26 +69,35 @@ for t in "${targets[@]}"; do
     mkdir -p "$scratch" "$artifacts" "fuzz/corpus/$t" "fuzz/regressions/$t"
     log="$out/$t.log"
     echo "== fuzz: $t for ${per}s"
-    set +e
-    "$CARGO_TARGET_DIR/$host/release/$t" "$scratch" "fuzz/corpus/$t" "fuzz/regressions/$t" \
-        -max_total_time="$per" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
-        -artifact_prefix="$artifacts/" >"$log" 2>&1
-    rc=$?
-    set -e
-    grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' "$log" | tr '\n' ' ' || true
-    echo
-    if [ "$rc" != 0 ]; then
-        echo "== fuzz: $t FAILED (exit $rc); last lines of $log:"
-        tail -n 40 "$log"
-        crash=$(ls -t "$artifacts"/* 2>/dev/null | head -n 1 || true)
-        if [ -n "$crash" ]; then
-            echo "crashing input: $crash"
-            echo "base64: $(base64 -w0 "$crash")"
-            echo "replay: $CARGO_TARGET_DIR/$host/release/$t $crash"
-            echo "keep it: cp $crash fuzz/regressions/$t/ (then cargo test -p corenet-fuzz)"
+    # One libFuzzer process per 120 s at most: the stack harness leaks the mesh's rings
+    # (~10 KiB a run, see docs/FUZZING.md), and a fresh process starts from the corpus
+    # directories where the last one stopped.
+    left=$per
+    touch "$out/.start-$t"
+    while [ "$left" -gt 0 ]; do
+        slice=$(( left < 120 ? left : 120 ))
+        left=$(( left - slice ))
+        set +e
+        "$CARGO_TARGET_DIR/$host/release/$t" "$scratch" "fuzz/corpus/$t" "fuzz/regressions/$t" \
+            -max_total_time="$slice" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+            -artifact_prefix="$artifacts/" >"$log" 2>&1
+        rc=$?
+        set -e
+        grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' "$log" | tr '\n' ' ' || true
+        echo
+        if [ "$rc" != 0 ]; then
+            echo "== fuzz: $t FAILED (exit $rc); last lines of $log:"
+            tail -n 40 "$log"
+            crash=$(find "$artifacts" -type f -newer "$out/.start-$t" | head -n 1)
+            if [ -n "$crash" ]; then
+                echo "crashing input: $crash"
+                echo "base64: $(base64 -w0 "$crash")"
+                echo "replay: $CARGO_TARGET_DIR/$host/release/$t $crash"
+                echo "keep it: cp $crash fuzz/regressions/$t/ (then cargo test -p corenet-fuzz)"
+            fi
+            exit 1
         fi
-        exit 1
-    fi
+    done
     if [ "$merge" = 1 ]; then
         "$CARGO_TARGET_DIR/$host/release/$t" -merge=1 "fuzz/corpus/$t" "$scratch" >>"$log" 2>&1
         echo "merged: $(ls "fuzz/corpus/$t" | wc -l) inputs in fuzz/corpus/$t"
