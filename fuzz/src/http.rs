@@ -118,10 +118,15 @@ pub fn run(data: &[u8]) {
     ) else {
         return;
     };
+    #[allow(
+        clippy::needless_update,
+        reason = "limits added to Limits later keep their defaults"
+    )]
     let l = Limits {
         max_head: 16 + usize::from(h) * 4,
         max_body: usize::from(b) * 4,
         max_out: 64 + usize::from(o) * 16,
+        ..Limits::default()
     };
     check_segmentation(u.peek_bytes(u.len()).unwrap_or(&[]), &l);
     let mut c = Conn::new();
