@@ -266,10 +266,17 @@ mod tests {
         let max_head = whole.len() - 2;
         assert!(matches!(parse(whole, max_head, 0), Parse::Complete(_)));
         for cut in 0..whole.len() {
-            assert_eq!(parse(&whole[..cut], max_head, 0), Parse::Partial, "cut at {cut}");
+            assert_eq!(
+                parse(&whole[..cut], max_head, 0),
+                Parse::Partial,
+                "cut at {cut}"
+            );
         }
         let longer = b"GET / HTTP/1.1\r\nX: abcdefghijk\r\n\r\n";
-        assert_eq!(parse(longer, max_head - 3, 0), Parse::Error(ParseError::HeadTooLarge));
+        assert_eq!(
+            parse(longer, max_head - 3, 0),
+            Parse::Error(ParseError::HeadTooLarge)
+        );
     }
 
     /// A UTF-8 field value is accepted whether the head arrives whole or cut anywhere, even
