@@ -102,8 +102,9 @@ impl<R: RegisterAccess> IxgbeRx<R> {
 
     /// Buffers (posted to the device, free, held by the caller): always summing to the ring
     /// size, whatever the device does.
-    #[cfg(test)]
-    pub(crate) fn accounting(&self) -> (usize, usize, usize) {
+    /// For tests and the fuzz harness (feature `model`).
+    #[cfg(any(test, feature = "model"))]
+    pub fn accounting(&self) -> (usize, usize, usize) {
         let held = self.held.iter().filter(|&&h| h).count();
         (usize::from(self.posted), self.free.len(), held)
     }

@@ -45,7 +45,7 @@ impl IndexStack {
         self.slots.get(self.len).copied()
     }
 
-    #[cfg(test)]
+    #[cfg(any(test, feature = "model"))]
     pub(crate) fn len(&self) -> usize {
         self.len
     }

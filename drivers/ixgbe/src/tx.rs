@@ -140,8 +140,9 @@ impl<R: RegisterAccess> IxgbeTx<R> {
 
     /// Buffers (in flight or unflushed, free, allocated to the caller): always summing to the
     /// ring size minus two, whatever the device does.
-    #[cfg(test)]
-    pub(crate) fn accounting(&self) -> (usize, usize, usize) {
+    /// For tests and the fuzz harness (feature `model`).
+    #[cfg(any(test, feature = "model"))]
+    pub fn accounting(&self) -> (usize, usize, usize) {
         let allocated = self.allocated.iter().filter(|&&a| a).count();
         let queued = usize::from(self.in_flight + self.unflushed - self.ctx_in_ring);
         (queued, self.free.len(), allocated)

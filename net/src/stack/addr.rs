@@ -73,14 +73,30 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         {
             self.iface.routes_mut().remove_default_ipv6_route();
             if let Some(gw) = self.ipv6.and_then(|c| c.gateway) {
-                let _ = self
-                    .iface
-                    .routes_mut()
-                    .add_default_ipv6_route(smoltcp::wire::Ipv6Address::from(gw));
+                // smoltcp's neighbor cache asserts a unicast next hop.
+                let a = smoltcp::wire::Ipv6Address::from(gw);
+                if a.is_multicast() || a.is_unspecified() {
+                    log::error!("net: IPv6 gateway {a} is not a unicast address: no default route");
+                } else {
+                    let _ = self.iface.routes_mut().add_default_ipv6_route(a);
+                }
             }
         }
         self.iface.routes_mut().remove_default_ipv4_route();
-        if let Some([a, b, cc, d]) = c.and_then(|c| c.gateway) {
+        if let Some(c) = c
+            && let Some([a, b, cc, d]) = c.gateway
+        {
+            if !gateway_usable(&c) {
+                log::error!(
+                    "net: gateway {a}.{b}.{cc}.{d} is not a unicast address of {}.{}.{}.{}/{}: no default route",
+                    c.ip[0],
+                    c.ip[1],
+                    c.ip[2],
+                    c.ip[3],
+                    c.prefix_len
+                );
+                return;
+            }
             let _ = self
                 .iface
                 .routes_mut()
@@ -287,4 +303,19 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         self.dev.flush();
         Ok(())
     }
+}
+
+/// Whether `c.gateway` can be a next hop: not 0.0.0.0, not a broadcast (limited, or the
+/// subnet's own when the prefix leaves room for one) and not multicast. smoltcp's neighbor
+/// cache asserts a unicast address, so a lease or `gw=` naming one of these would otherwise
+/// stop the machine at the first off-link send (issue 11, found again by the stack fuzz
+/// harness).
+fn gateway_usable(c: &Ipv4Config) -> bool {
+    let Some(gw) = c.gateway else { return false };
+    let g = Ipv4Address::from(gw);
+    let subnet_broadcast = c.prefix_len < 31 && {
+        let host_mask = u32::MAX.checked_shr(u32::from(c.prefix_len)).unwrap_or(0);
+        u32::from_be_bytes(gw) & host_mask == host_mask
+    };
+    !(g.is_unspecified() || g.is_broadcast() || g.is_multicast() || subnet_broadcast)
 }
