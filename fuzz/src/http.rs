@@ -145,7 +145,7 @@ pub fn run(data: &[u8]) {
     let mut c = Conn::new();
     let mut route = route;
     // An error sheds the connection, as the appliance does: released, a fresh one follows.
-    let mut shed = |c: &mut Conn, pool: &mut Pool| {
+    let shed = |c: &mut Conn, pool: &mut Pool| {
         c.release(pool);
         assert_eq!(pool.used(), 0, "a released connection still holds pool bytes");
         *c = Conn::new();
