@@ -9,8 +9,9 @@ Each subcommand is bounded in time and count and prints one JSON object on stdou
 - `slowloris HOST PORT CONNS SECONDS INTERVAL`: CONNS connections that each send a request
   line and then one more header byte every INTERVAL seconds, for SECONDS; reports how many
   connected and how many the server closed (and when);
-- `pipeline HOST PORT CONNS MAX_BYTES SECONDS`: CONNS connections that pipeline GETs (up to
-  MAX_BYTES of requests each) with a small receive buffer and never read, for SECONDS;
+- `pipeline HOST PORT CONNS MAX_BYTES SECONDS READ_BPS`: CONNS connections that pipeline GETs
+  (up to MAX_BYTES of requests each) with a small receive buffer for SECONDS; half never read,
+  half read READ_BPS bytes/s at most;
 - `udpflood HOST PORT COUNT SECONDS`: COUNT 64-byte datagrams at most, as fast as possible for
   SECONDS at most, counting the datagrams that come back and the ICMP port-unreachable
   messages the host receives from HOST meanwhile (raw socket; needs root).
@@ -121,7 +122,9 @@ def slowloris(host, port, conns, seconds, interval):
             "first_close_s": closed_at[0] if closed_at else None, "seconds": round(time.time() - t0, 1)}
 
 
-def pipeline(host, port, conns, max_bytes, seconds):
+def pipeline(host, port, conns, max_bytes, seconds, read_bps):
+    """Even-numbered connections never read; odd ones read READ_BPS bytes/s at most (a slow
+    reader drains some output, so a server that only compacts a fully drained buffer grows)."""
     req = b"GET / HTTP/1.1\r\nHost: g\r\n\r\n"
     socks = []
     for _ in range(conns):
@@ -132,11 +135,24 @@ def pipeline(host, port, conns, max_bytes, seconds):
         s.setblocking(False)
         socks.append(s)
     sent = [0] * conns
+    read = [0] * conns
     chunk = req * 256
-    end = time.time() + seconds
+    t0 = time.time()
+    end = t0 + seconds
     while time.time() < end:
         progress = False
         for i, s in enumerate(socks):
+            if i % 2 and read_bps:
+                allowed = int(read_bps * (time.time() - t0)) - read[i]
+                try:
+                    while allowed > 0:
+                        b = s.recv(min(allowed, 65536))
+                        if not b:
+                            break
+                        read[i] += len(b)
+                        allowed -= len(b)
+                except (BlockingIOError, OSError):
+                    pass
             if sent[i] >= max_bytes:
                 continue
             try:
@@ -147,10 +163,10 @@ def pipeline(host, port, conns, max_bytes, seconds):
             except OSError:
                 sent[i] = max_bytes  # reset by the server: nothing more to send
         if not progress:
-            time.sleep(0.05)
+            time.sleep(0.02)
     for s in socks:
         s.close()
-    return {"requests_sent": sum(sent) // len(req), "bytes_sent": sum(sent)}
+    return {"requests_sent": sum(sent) // len(req), "bytes_sent": sum(sent), "bytes_read": sum(read)}
 
 
 def udpflood(host, port, count, seconds):
@@ -204,7 +220,7 @@ def main():
     elif cmd == "slowloris":
         r = slowloris(a[0], int(a[1]), int(a[2]), float(a[3]), float(a[4]))
     elif cmd == "pipeline":
-        r = pipeline(a[0], int(a[1]), int(a[2]), int(a[3]), float(a[4]))
+        r = pipeline(a[0], int(a[1]), int(a[2]), int(a[3]), float(a[4]), float(a[5]))
     elif cmd == "udpflood":
         r = udpflood(a[0], int(a[1]), int(a[2]), float(a[3]))
     else:

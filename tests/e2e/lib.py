@@ -46,7 +46,9 @@ class Netns:
         return ["ip", "netns", "exec", self.name] + cmd
 
     def delete(self):
-        subprocess.run(["ip", "netns", "del", self.name], check=False)
+        if self.name:
+            subprocess.run(["ip", "netns", "del", self.name], check=False)
+            self.name = None
 
 
 class Vm:
