@@ -7,8 +7,9 @@ Each subcommand is bounded in time and count and prints one JSON object on stdou
   started at wall-clock START + i * INTERVAL, each in its own thread with TIMEOUT; reports
   `[[t_start, t_end, ok], ...]`;
 - `slowloris HOST PORT CONNS SECONDS INTERVAL`: CONNS connections that each send a request
-  line and then one more header byte every INTERVAL seconds, for SECONDS; reports how many
-  connected and how many the server closed (and when);
+  line and then one more header byte every INTERVAL seconds, for SECONDS; a connection the
+  server closes is replaced (3 * CONNS connects at most); reports how many connected and how
+  many the server closed (and when);
 - `pipeline HOST PORT CONNS MAX_BYTES SECONDS READ_BPS`: CONNS connections that pipeline GETs
   (up to MAX_BYTES of requests each) with a small receive buffer for SECONDS; half never read,
   half read READ_BPS bytes/s at most;
@@ -71,41 +72,47 @@ def raise_nofile(n):
 
 
 def slowloris(host, port, conns, seconds, interval):
+    """CONNS slow connections; one the server closes is replaced (3 * CONNS opens at most)."""
     raise_nofile(conns)
     t0 = time.time()
-    socks = []
-    connect_deadline = t0 + min(30, seconds / 2)
-    for _ in range(conns):
-        if time.time() > connect_deadline:
-            break
+    end = t0 + seconds
+    max_opens = 3 * conns
+    opens = 0
+    connecting = set()
+
+    def open_one():
+        nonlocal opens
         s = socket.socket()
         s.setblocking(False)
         s.connect_ex((host, port))
-        socks.append(s)
-    # Wait (bounded) for the connects to complete, then send the request line.
-    pending = set(socks)
-    connected = set()
-    while pending and time.time() < connect_deadline + 5:
-        _, w, _ = select.select([], list(pending)[:1000], [], 0.5)
-        for s in w:
-            pending.discard(s)
-            if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+        connecting.add(s)
+        opens += 1
+
+    for _ in range(conns):
+        open_one()
+    live = set()
+    ever_connected = 0
+    closed_at = []
+    header = b"X-a: b\r\n"
+    k = 0
+    while time.time() < end:
+        # Connects that completed get their request line; failed ones are dropped.
+        if connecting:
+            _, w, _ = select.select([], list(connecting)[:1000], [], 0.2)
+            for s in w:
+                connecting.discard(s)
                 try:
-                    s.send(b"GET / HTTP/1.1\r\nHost: g\r\n")
-                    connected.add(s)
+                    if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                        s.send(b"GET / HTTP/1.1\r\nHost: g\r\n")
+                        live.add(s)
+                        ever_connected += 1
+                        continue
                 except OSError:
                     pass
-    for s in pending:
-        s.close()
-    header = b"X-a: b\r\n"
-    closed_at = []
-    live = set(connected)
-    k = 0
-    end = t0 + seconds
-    while time.time() < end and live:
+                s.close()
         for s in list(live):
             try:
-                # The server closing (EOF, RST, or a response) frees the slot we hold.
+                # The server closing (EOF, RST, or a response) frees the slot we held.
                 r, _, _ = select.select([s], [], [], 0)
                 if r and not s.recv(4096):
                     raise OSError("closed")
@@ -114,11 +121,14 @@ def slowloris(host, port, conns, seconds, interval):
                 closed_at.append(round(time.time() - t0, 1))
                 live.discard(s)
                 s.close()
+                if opens < max_opens:
+                    open_one()
         k += 1
         time.sleep(min(interval, max(0, end - time.time())))
-    for s in live:
+    held = len(live)
+    for s in live | connecting:
         s.close()
-    return {"opened": len(socks), "connected": len(connected), "closed_by_server": len(closed_at),
+    return {"opens": opens, "connected": ever_connected, "held_at_end": held, "closed_by_server": len(closed_at),
             "first_close_s": closed_at[0] if closed_at else None, "seconds": round(time.time() - t0, 1)}
 
 

@@ -17,6 +17,9 @@ from lib import LOGS, check
 ATTACKS = os.path.join(HERE, "attacks.py")
 # ICMP errors per second of flood a rate-limited guest may send (Linux: icmp_msgs_per_sec 1000).
 ICMP_ERRORS_PER_S_MAX = 1000
+# UDP echo replies per second and burst per core (httpd's udp_echo_rate / udp_echo_burst
+# defaults), checked once httpd exports corenet_udp_echo_dropped_total.
+UDP_ECHO_PER_S_MAX, UDP_ECHO_BURST = 1000, 100
 # Heap a guest may add per pipelining connection: httpd's input (72 KiB) and output (256 KiB)
 # limits plus the TCP buffers, rounded up. Today's output buffer is compacted only once fully
 # drained, so a slow reader makes it grow with everything it ever read.
@@ -244,9 +247,12 @@ def slowloris(env):
     t.finish(rec, before)
     served, tried = rec["probes_during"]
     s = rec["slowloris"]
-    summary = (f"{s['connected']} slow connections, {s['closed_by_server']} closed by the server "
-               f"(first after {s['first_close_s']} s); new clients served during: {served}/{tried}")
+    summary = (f"{s['connected']} slow connections ({s['opens']} connects), {s['closed_by_server']} closed by the "
+               f"server (first after {s['first_close_s']} s); new clients served during: {served}/{tried}")
     check(served * 2 >= tried and tried > 0, "new clients not served during slowloris: " + summary)
+    if before and "corenet_http_timeouts_total{reason=header}" in before:
+        # httpd has a header timeout (shorter than the attack): slow connections are reset.
+        check(s["closed_by_server"] > 0, "no slow connection reclaimed: " + summary)
     return summary
 
 
@@ -303,6 +309,9 @@ def udp_flood(env):
         r["served_after_s"] = t.served_within(10)
         if r["served_after_s"] is None:
             failures.append(f"{what}: not serving after the flood")
+        if env.corenet and what == "echo" and "corenet_udp_echo_dropped_total" in (before or {}) and \
+                r["echoed"] > (UDP_ECHO_PER_S_MAX * (r["seconds"] + 1) + UDP_ECHO_BURST) * env.smp:
+            failures.append(f"echo: {r['echoed']} replies in {r['seconds']} s (not rate limited)")
         if env.corenet and what == "closed" and r["icmp_unreachable"] > ICMP_ERRORS_PER_S_MAX * env.smp * (r["seconds"] + 1):
             failures.append(f"closed port: {r['icmp_unreachable']} ICMP errors in {r['seconds']} s (not rate limited)")
     t.finish(rec, before)
