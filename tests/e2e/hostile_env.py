@@ -27,6 +27,15 @@ class Env:
         self.guest, self.smp, self.quick, self.linux = guest, smp, quick, linux
         self.corenet = guest == "corenet"
         self.record = {}
+        self.targets = []
+
+    def cleanup(self):
+        """Stops every guest and deletes every namespace a case left behind (a case that
+        raised before its `finish`)."""
+        for t in self.targets:
+            t.vm.stop()
+            t.ns.delete()
+        self.targets = []
 
     def boot(self, tag, cmdline="", prepare=None, wait_ready=True):
         ns = Netns(tag, prefix="corenet-hostile")
@@ -47,7 +56,9 @@ class Env:
         except BaseException:
             ns.delete()
             raise
-        return Target(self, ns, vm)
+        t = Target(self, ns, vm)
+        self.targets.append(t)
+        return t
 
 
 class Target:
@@ -103,10 +114,12 @@ class Target:
             rec["guest_crashed"] = any(w in text for w in ("PANIC", "EXCEPTION", "Kernel panic", "BOOT FAILED"))
             if rec["guest_crashed"]:
                 rec["console_tail"] = text[-600:]
+                rec["crash_line"] = next((line.strip() for line in text.splitlines()
+                                          if any(w in line for w in ("PANIC", "EXCEPTION", "Kernel panic", "BOOT FAILED"))), "")
         finally:
             self.vm.stop()
             self.ns.delete()
-        check(not rec["guest_crashed"], f"guest crashed: {rec.get('console_tail', '')[-300:]}")
+        check(not rec["guest_crashed"], f"guest crashed: {rec.get('crash_line', '')}")
         check(rec["alive_at_end"], "guest not serving at the end of the case")
 
 
