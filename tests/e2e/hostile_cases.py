@@ -197,8 +197,9 @@ def bad_gw(env):
         line = re.search(r"corenet: BOOT FAILED: .*", text)
         rec[gw] = {"exit": rc, "boot_failed_line": line.group(0).strip() if line else None,
                    "booted": "corenet: ready" in text, "panic": "PANIC" in text}
-        if rc != 5 or not line or "gw" not in line.group(0):
-            failures.append(f"gw={gw}: exit {rc}, {rec[gw]['boot_failed_line'] or ('booted' if rec[gw]['booted'] else text[-200:])}")
+        if rc != 5 or not line or not re.search(r"(?i)gw|gateway", line.group(0)):
+            crash = next((ln.strip() for ln in text.splitlines() if "PANIC" in ln or "EXCEPTION" in ln), "")
+            failures.append(f"gw={gw}: exit {rc}, {rec[gw]['boot_failed_line'] or ('booted' if rec[gw]['booted'] else crash or text[-200:])}")
     check(not failures, "; ".join(failures))
     return "; ".join(f"gw={k}: exit {v['exit']}" for k, v in rec.items())
 
