@@ -43,6 +43,7 @@ pub use log;
 
 #[cfg(target_os = "none")]
 pub use corenet_kernel::exit::{code as exit_code, exit};
+pub mod budget;
 #[cfg(target_os = "none")]
 pub mod netdev;
 #[cfg(target_os = "none")]

@@ -184,9 +184,54 @@ fn publish<T: corenet_virtio::virtio_drivers::transport::Transport>(
     }
 }
 
+static RSS_KEY: Once<[u8; 40]> = Once::new();
+
+/// The Toeplitz key every steering table of this boot uses (the NIC's RSS, or the software
+/// distributor's), chosen once. `rsskey=random` (the default) draws it from the CPU's random
+/// source (RDSEED, RDRAND, else TSC jitter), so a peer cannot choose the core its flows land
+/// on; `rsskey=default` keeps the published Microsoft/Linux key, for reproducible benchmarks
+/// and tests that predict steering from outside the guest. The key itself is never logged.
+pub fn rss_key(core: &Core) -> [u8; 40] {
+    *RSS_KEY.call_once(|| {
+        let word = core.cmdline().get("rsskey");
+        if word == Some("default") {
+            log::info!("nic: RSS key: the published default (rsskey=default)");
+            return corenet_nic::steering::DEFAULT_KEY;
+        }
+        if let Some(w) = word.filter(|&w| w != "random") {
+            log::warn!("nic: rsskey={w} unknown (random|default): using a random key");
+        }
+        // About one random key in a thousand leaves some table indexes unreachable by the
+        // local port alone (active opens could then miss ports for some remotes): draw again.
+        let draw = || {
+            let mut key = [0u8; 40];
+            for chunk in key.chunks_mut(8) {
+                chunk.copy_from_slice(&core.seed().to_le_bytes());
+            }
+            key
+        };
+        let solvable = |key: [u8; 40]| {
+            RssConfig::with_key(key, 1)
+                .is_ok_and(|r| corenet_net::rss_ports::PortSolver::new(&r).full_rank())
+        };
+        let mut key = draw();
+        for _ in 0..16 {
+            if solvable(key) {
+                break;
+            }
+            key = draw();
+        }
+        log::info!("nic: RSS key: random for this boot");
+        key
+    })
+}
+
 fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
-    let rss = RssConfig::new(core.count().min(corenet_nic::steering::TABLE_LEN))
-        .map_err(|e| device_error("steering", &e))?;
+    let rss = RssConfig::with_key(
+        rss_key(core),
+        core.count().min(corenet_nic::steering::TABLE_LEN),
+    )
+    .map_err(|e| device_error("steering", &e))?;
     let mut cfg = NetConfig::new(rss.clone());
     // No checksum offload: with GUEST_CSUM a device may deliver frames whose L4 checksum is
     // only partial (virtio NEEDS_CSUM, e.g. from a Linux peer over a tap), and smoltcp can only

@@ -34,6 +34,7 @@ use corenet_nic::{QueueCounters, RssConfig, RxFrame, RxQueue, TxQueue, TxSlot};
 use corenet_virtio::{VirtioRx, VirtioTx};
 use spin::Mutex;
 
+use crate::budget::{AppMemory, MemoryPlan};
 use crate::netdev::{self, NicError, NicInfo, QueuePair};
 use corenet_ixgbe::{IxgbeRx, IxgbeTx, Mmio};
 use corenet_virtio::Steering;
@@ -178,19 +179,14 @@ fn tcp_buffer(v: Option<&str>) -> Result<Option<usize>, NetStartError> {
     }
 }
 
-/// Sizes the listen backlog and the connection limit from this core's heap, so that a client
-/// opening connections without end gets RSTs (counted as refused) instead of exhausting the
-/// heap: every socket, listening or connected, holds `2 * tcp_buffer` bytes of buffers.
-fn size_for_heap(cfg: &mut StackConfig, heap: u64) {
-    let per_socket = 2 * cfg.tcp_buffer as u64 + 8 * 1024;
-    // A burst of SYNs (a load generator opening its connections at once) should find listening
-    // sockets ready: up to 64 per port, fewer on small heaps.
-    cfg.backlog = ((heap >> 20) as usize).clamp(8, 64);
-    // Two listening ports (as the bundled appliances use), a quarter of the heap for the
-    // appliance's own state, the rest for connections.
-    let listeners = 2 * cfg.backlog as u64 * per_socket;
-    let budget = heap.saturating_sub(listeners).saturating_sub(heap / 4);
-    cfg.max_connections = ((budget / per_socket) as usize).clamp(16, 16_384);
+/// Sizes the listen backlog and the connection limit from this core's memory budget (see
+/// [`crate::budget`]), so that a client opening connections without end gets RSTs (counted as
+/// refused) instead of exhausting the heap.
+fn size_for_heap(cfg: &mut StackConfig, heap: u64, app: &AppMemory) -> MemoryPlan {
+    let plan = MemoryPlan::new(heap, cfg.tcp_buffer, app);
+    cfg.backlog = plan.backlog;
+    cfg.max_connections = plan.max_connections;
+    plan
 }
 
 /// Frames the distributor moves per direction per pass.
@@ -208,6 +204,8 @@ pub struct Network {
     pub info: NicInfo,
     /// The steering table the stack predicts with.
     pub rss: RssConfig,
+    /// This core's memory budget: the connection limit and the appliance's buffer pool.
+    pub plan: MemoryPlan,
 }
 
 static MESH: [Mutex<Option<MeshPort>>; MAX_CORES] = [const { Mutex::new(None) }; MAX_CORES];
@@ -249,8 +247,16 @@ impl core::fmt::Display for DnsList<'_> {
 const DHCP_TIMEOUT_NS: u64 = 20_000_000_000;
 
 impl Network {
-    /// Brings up this core's network (call from `Appliance::init` on every core).
+    /// Brings up this core's network (call from `Appliance::init` on every core), for an
+    /// appliance with [`AppMemory::default`]'s needs.
     pub fn start(core: &mut Core) -> Result<Self, NetStartError> {
+        Self::start_with(core, &AppMemory::default())
+    }
+
+    /// [`start`](Self::start) for an appliance that keeps `app` per connection: the
+    /// connection limit pays for it, and [`plan`](Self::plan) says how much the appliance
+    /// may buffer in all.
+    pub fn start_with(core: &mut Core, app: &AppMemory) -> Result<Self, NetStartError> {
         if core.id() == 0 {
             let _ = netdev::bring_up(core);
             for (i, port) in mesh::mesh(core.count()).into_iter().enumerate() {
@@ -272,7 +278,8 @@ impl Network {
             // software queue pair by the same Toeplitz table a multi-queue NIC would use.
             if core.id() == 0 {
                 let pair = netdev::take_queues(core).ok_or(NetStartError::NoQueue)?;
-                let rss = RssConfig::new(core.count()).map_err(|_| NetStartError::NoQueue)?;
+                let rss = RssConfig::with_key(netdev::rss_key(core), core.count())
+                    .map_err(|_| NetStartError::NoQueue)?;
                 let (distributor, pairs) =
                     soft_queues(&rss, SOFT_DEPTH).map_err(|_| NetStartError::NoQueue)?;
                 for (i, p) in pairs.into_iter().enumerate() {
@@ -305,7 +312,11 @@ impl Network {
             let pair = netdev::take_queues(core).ok_or(NetStartError::NoQueue)?;
             let rss = match &info.rss {
                 Some(r) => r.clone(),
-                None => RssConfig::new(info.pairs.max(1)).map_err(|_| NetStartError::NoQueue)?,
+                // The device steers by its own policy (e.g. virtio multi-queue without RSS):
+                // the table only tells which core an active open's replies should reach;
+                // segments arriving elsewhere are handed to their connection's core.
+                None => RssConfig::with_key(netdev::rss_key(core), info.pairs.max(1))
+                    .map_err(|_| NetStartError::NoQueue)?,
             };
             let (rx, tx) = split(pair);
             (rx, tx, rss)
@@ -326,13 +337,18 @@ impl Network {
             cfg.tcp_buffer = b;
         }
         cfg.ipv6 = ipv6;
-        size_for_heap(&mut cfg, corenet_kernel::cpu::this().heap.size() as u64);
+        let plan = size_for_heap(
+            &mut cfg,
+            corenet_kernel::cpu::this().heap.size() as u64,
+            app,
+        );
         if core.id() == 0 {
             log::info!(
-                "net: {} connections per core at most, backlog {}, TCP buffers {} bytes each way",
+                "net: {} connections per core at most, backlog {}, TCP buffers {} bytes each way, {} KiB per core for application buffers",
                 cfg.max_connections,
                 cfg.backlog,
-                cfg.tcp_buffer
+                cfg.tcp_buffer,
+                plan.app_pool >> 10
             );
         }
         let now_us = core.now_ns() / 1000;
@@ -343,6 +359,7 @@ impl Network {
             stack,
             info,
             rss,
+            plan,
         };
         match setting {
             IpSetting::Static(_) => {

@@ -12,6 +12,9 @@
 //!
 //! IPv6 ([`parse_ipv6_cmdline`]): `ip6=fd00::2/64` (a static global address, RFC 4291 text
 //! form) and optionally `gw6=fd00::1`. The link-local address needs no configuration.
+//!
+//! A gateway must be a unicast neighbor ([`check_gateway_v4`], [`check_gateway_v6`]): one that
+//! is not is a boot error here, and the stack refuses it from any other source (DHCP).
 
 /// An IPv4 interface configuration, static or from DHCP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,8 @@ impl Ipv4Config {
     }
 }
 
+pub use crate::gateway::{GatewayError, check_gateway_v4, check_gateway_v6};
+
 /// What the command line asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetConfig {
@@ -61,12 +66,16 @@ pub enum NetConfig {
 pub enum CmdlineError {
     /// No `ip=` word.
     Missing,
-    /// An address, prefix or netmask that does not parse.
+    /// An address, prefix or netmask that does not parse, or an address that cannot be ours
+    /// (0.0.0.0/8, multicast, reserved, broadcast).
     BadAddress,
     /// A netmask whose ones are not contiguous.
     BadNetmask,
     /// More than [`MAX_DNS`] DNS servers, or one that does not parse.
     BadDns,
+    /// A gateway (`gw=`, the Linux form's gateway field, `gw6=`) that is not a unicast
+    /// address on the configured subnet (see [`check_gateway_v4`]).
+    BadGateway(GatewayError),
 }
 
 /// Parses the network words of a command line.
@@ -94,7 +103,7 @@ pub fn parse_cmdline(cmdline: &str) -> Result<NetConfig, CmdlineError> {
         }
         let mut c = Ipv4Config::new(addr(a)?, prefix_len, gw);
         c.dns = dns.unwrap_or_default();
-        return Ok(NetConfig::Static(c));
+        return checked(c);
     }
     let mut f = v.split(':');
     let ip = addr(f.next().unwrap_or(""))?;
@@ -117,6 +126,18 @@ pub fn parse_cmdline(cmdline: &str) -> Result<NetConfig, CmdlineError> {
     let linux_dns = dns_list(f.skip(3).take(2).filter(|d| !d.is_empty()))?;
     let mut c = Ipv4Config::new(ip, prefix_len, gateway);
     c.dns = dns.unwrap_or(linux_dns);
+    checked(c)
+}
+
+/// A static configuration with a unicast address (smoltcp refuses others; 0.0.0.0 would
+/// leave the stack unconfigured) whose gateway, if any, passes [`check_gateway_v4`].
+fn checked(c: Ipv4Config) -> Result<NetConfig, CmdlineError> {
+    if matches!(c.ip[0], 0 | 224..=255) {
+        return Err(CmdlineError::BadAddress);
+    }
+    if let Some(gw) = c.gateway {
+        check_gateway_v4(c.ip, c.prefix_len, gw).map_err(CmdlineError::BadGateway)?;
+    }
     Ok(NetConfig::Static(c))
 }
 
@@ -166,6 +187,9 @@ pub fn parse_ipv6_cmdline(cmdline: &str) -> Result<Option<Ipv6Config>, CmdlineEr
     };
     if prefix_len > 128 || ip == [0; 16] || ip[0] == 0xff || ip == loopback {
         return Err(CmdlineError::BadAddress);
+    }
+    if let Some(g) = gw {
+        check_gateway_v6(ip, prefix_len, g).map_err(CmdlineError::BadGateway)?;
     }
     Ok(Some(Ipv6Config {
         ip,
@@ -294,6 +318,14 @@ mod tests {
             parse_cmdline("ip=1.2.3.4:::255.0.255.0"),
             Err(CmdlineError::BadNetmask)
         );
+        for bad in [
+            "ip=0.0.0.0/24",
+            "ip=255.255.255.255/24",
+            "ip=224.0.0.1/24",
+            "ip=240.0.0.1:::255.255.255.0",
+        ] {
+            assert_eq!(parse_cmdline(bad), Err(CmdlineError::BadAddress), "{bad}");
+        }
     }
 
     #[test]

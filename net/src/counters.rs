@@ -18,6 +18,7 @@ pub struct NetCounters {
     /// Segments with RST received (for any flow, known or not).
     pub resets_received: Counter,
     /// SYNs dropped because every listening socket of the port was taken in this poll.
+    /// Stays 0 since each SYN gets a socket of its own (SYN floods: see the SYN block below).
     pub drop_backlog_empty: Counter,
     /// Half-open connections that died before `accept` (reset or timed out).
     pub embryonic_dropped: Counter,
@@ -43,6 +44,33 @@ pub struct NetCounters {
     pub forwarded_to_owner: Counter,
     /// Polls that stopped ingress because the budget was used up with frames still queued.
     pub budget_exhausted: Counter,
+    // --- issue 11, SYN floods (half-open set, SYN cookies) ---
+    /// SYN-ACKs with a SYN cookie sent (SYNs past their port's half-open budget).
+    pub syncookies_sent: Counter,
+    /// Connections made from a valid cookie ACK.
+    pub syncookies_validated: Counter,
+    /// ACKs for no connection, on a port that sent cookies lately, whose cookie was not ours,
+    /// for another flow, or expired (answered with RST like any stray segment).
+    pub syncookies_rejected: Counter,
+    /// Half-open connections freed to make room (oldest first) at the core's half-open bound
+    /// or connection limit.
+    pub half_open_evicted: Counter,
+    /// SYNs past the half-open budget dropped because no TX buffer was free for the cookie.
+    pub syn_drop_tx_full: Counter,
+    // guard (issue 11: gateways, neighbors, ICMP rate limit, mesh config delivery)
+    /// Gateways refused before reaching smoltcp: not a unicast address on the subnet
+    /// (static configuration or one handed over by another core).
+    pub bad_gateway: Counter,
+    /// DHCP leases ignored because their router option is not a unicast address on the
+    /// leased subnet (a rogue or broken server).
+    pub dhcp_bad_router: Counter,
+    /// ARP and NDP frames dropped before smoltcp and not copied to other cores: not for one
+    /// of our addresses, and not about a neighbor we know or asked for.
+    pub neighbor_ignored: Counter,
+    /// ICMP error and echo replies suppressed by the per-core ICMP rate limit.
+    pub icmp_rate_limited: Counter,
+    /// IPv4 configurations sent again to a core whose ring was full at the first attempt.
+    pub config_resent: Counter,
 }
 
 /// A plain copy of [`NetCounters`] at one moment.
@@ -65,6 +93,18 @@ pub struct NetSnapshot {
     /// See [`NetCounters::forwarded_to_owner`].
     pub forwarded_to_owner: u64,
     pub budget_exhausted: u64,
+    // --- issue 11, SYN floods ---
+    pub syncookies_sent: u64,
+    pub syncookies_validated: u64,
+    pub syncookies_rejected: u64,
+    pub half_open_evicted: u64,
+    pub syn_drop_tx_full: u64,
+    // guard (issue 11)
+    pub bad_gateway: u64,
+    pub dhcp_bad_router: u64,
+    pub neighbor_ignored: u64,
+    pub icmp_rate_limited: u64,
+    pub config_resent: u64,
 }
 
 impl NetCounters {
@@ -86,6 +126,18 @@ impl NetCounters {
             wrong_core: self.wrong_core.get(),
             forwarded_to_owner: self.forwarded_to_owner.get(),
             budget_exhausted: self.budget_exhausted.get(),
+            // --- issue 11, SYN floods ---
+            syncookies_sent: self.syncookies_sent.get(),
+            syncookies_validated: self.syncookies_validated.get(),
+            syncookies_rejected: self.syncookies_rejected.get(),
+            half_open_evicted: self.half_open_evicted.get(),
+            syn_drop_tx_full: self.syn_drop_tx_full.get(),
+            // guard (issue 11)
+            bad_gateway: self.bad_gateway.get(),
+            dhcp_bad_router: self.dhcp_bad_router.get(),
+            neighbor_ignored: self.neighbor_ignored.get(),
+            icmp_rate_limited: self.icmp_rate_limited.get(),
+            config_resent: self.config_resent.get(),
         }
     }
 }

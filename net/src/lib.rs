@@ -26,6 +26,8 @@
 //!   the DHCP core, the configuration it obtains back to all.
 //! - [`counters`]: per-core counters, single writer, readable from any core.
 //! - [`config`]: static IPv4 (and IPv6) configuration from the kernel command line.
+//! - [`gateway`]: which addresses can be a default gateway (unicast neighbors on the subnet).
+//! - [`ratelimit`]: a token bucket on the caller's clock (the per-core ICMP limit).
 //! - [`ip`]: the API's IPv4/IPv6 address type ([`IpAddr`]).
 //!
 //! # Example
@@ -94,9 +96,11 @@ extern crate alloc;
 pub mod config;
 pub mod counters;
 pub mod device;
+pub mod gateway;
 pub mod ip;
 pub mod mesh;
 pub mod ports;
+pub mod ratelimit;
 pub mod rss_ports;
 pub mod sim;
 pub mod soft;

@@ -13,6 +13,12 @@
 //! Each ordered pair of cores has its own `heapless::spsc` ring, so every ring has exactly
 //! one producer and one consumer and no lock. Traffic is rare (ARP, DHCP), so rings are
 //! small; a full ring drops the message and the sender counts it.
+//!
+//! Frames may be lost that way (ARP is retried, TCP retransmits), but a configuration must
+//! not be: [`MeshPort::publish_config`] remembers each core whose ring was full, and
+//! [`MeshPort::retry_config`] (called on every poll) sends those cores the *latest*
+//! configuration until it fits. Only the latest matters, so a core that missed several
+//! updates gets just the last one.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -42,6 +48,10 @@ pub struct MeshPort {
     core: usize,
     to: Vec<Option<Producer<'static, Msg>>>,
     from: Vec<Consumer<'static, Msg>>,
+    /// The configuration last published, for cores that have not received it yet.
+    config: Option<Ipv4Config>,
+    /// Cores whose ring was full when [`config`](Self::config) was published.
+    config_pending: Vec<usize>,
 }
 
 /// Builds the rings between `cores` cores; element `i` goes to core `i`.
@@ -54,6 +64,8 @@ pub fn mesh(cores: usize) -> Vec<MeshPort> {
             core,
             to: (0..cores).map(|_| None).collect(),
             from: Vec::new(),
+            config: None,
+            config_pending: Vec::new(),
         })
         .collect();
     for src in 0..cores {
@@ -96,6 +108,45 @@ impl MeshPort {
         }
     }
 
+    /// Sends configuration `c` to every other core, remembering the cores whose ring was
+    /// full so that [`retry_config`](Self::retry_config) delivers it later. Returns how many
+    /// copies could not be sent now.
+    pub fn publish_config(&mut self, c: Option<Ipv4Config>) -> u64 {
+        self.config = c;
+        self.config_pending.clear();
+        for (dst, p) in self.to.iter_mut().enumerate() {
+            if let Some(p) = p
+                && p.enqueue(Msg::Config(c)).is_err()
+            {
+                self.config_pending.push(dst);
+            }
+        }
+        self.config_pending.len() as u64
+    }
+
+    /// Sends the latest published configuration to the cores that missed it, as far as
+    /// their rings have room now. Returns how many were delivered by this call.
+    pub fn retry_config(&mut self) -> u64 {
+        if self.config_pending.is_empty() {
+            return 0;
+        }
+        let (to, c) = (&mut self.to, self.config);
+        let before = self.config_pending.len();
+        self.config_pending.retain(|&dst| {
+            let sent = to
+                .get_mut(dst)
+                .and_then(Option::as_mut)
+                .is_some_and(|p| p.enqueue(Msg::Config(c)).is_ok());
+            !sent
+        });
+        (before - self.config_pending.len()) as u64
+    }
+
+    /// Cores still waiting for the latest published configuration.
+    pub fn config_pending(&self) -> usize {
+        self.config_pending.len()
+    }
+
     /// The next message another core sent here.
     pub fn receive(&mut self) -> Option<Msg> {
         self.from.iter_mut().find_map(|c| c.dequeue())
@@ -130,5 +181,34 @@ mod tests {
         assert_eq!(m[0].broadcast(&f), 2);
         assert!(!m[0].send(1, Msg::Config(None)));
         assert_eq!(m[1].broadcast(&Msg::Frame(vec![0; MAX_FRAME + 1])), 2);
+    }
+
+    #[test]
+    fn a_config_meeting_a_full_ring_is_delivered_later_and_only_the_latest() {
+        let mut m = mesh(3);
+        let f = Msg::Frame(vec![1]);
+        // Core 1's ring from core 0 is full; core 2's is not.
+        let mut queued = 0;
+        while m[0].send(1, f.clone()) {
+            queued += 1;
+        }
+        assert!(queued >= RING - 1);
+        let a = Some(Ipv4Config::new([10, 0, 0, 2], 24, None));
+        let b = Some(Ipv4Config::new([10, 0, 0, 3], 24, Some([10, 0, 0, 1])));
+        assert_eq!(m[0].publish_config(a), 1);
+        assert_eq!(m[0].config_pending(), 1);
+        assert_eq!(m[2].receive(), Some(Msg::Config(a)));
+        assert_eq!(m[0].retry_config(), 0, "still full");
+        // A newer configuration while core 1 still waits: core 1 only ever gets the newer.
+        assert_eq!(m[0].publish_config(b), 1);
+        assert_eq!(m[2].receive(), Some(Msg::Config(b)));
+        for _ in 0..queued {
+            assert_eq!(m[1].receive(), Some(f.clone()));
+        }
+        assert_eq!(m[0].retry_config(), 1);
+        assert_eq!(m[0].config_pending(), 0);
+        assert_eq!(m[1].receive(), Some(Msg::Config(b)));
+        assert_eq!(m[1].receive(), None);
+        assert_eq!(m[0].retry_config(), 0);
     }
 }

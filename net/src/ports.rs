@@ -63,14 +63,15 @@ pub struct PortAllocator {
 
 impl PortAllocator {
     /// An allocator for the core that owns RX queue `queue`, handing out ports in
-    /// `lo..=hi`. `seed` (from the platform's randomness) picks the starting point so port
-    /// choices are not predictable across boots.
+    /// `lo..=hi`. `cursor_key` (a secret from the platform's randomness; the stack derives it
+    /// from its seed with a keyed hash of its own, unrelated to the flow table's key) picks
+    /// the starting point so port choices are not predictable across boots.
     pub fn new(
         rss: &RssConfig,
         queue: u16,
         (lo, hi): (u16, u16),
         time_wait_us: u64,
-        seed: u64,
+        cursor_key: u64,
     ) -> Result<Self, PortConfigError> {
         if lo == 0 || lo > hi {
             return Err(PortConfigError::BadRange(lo, hi));
@@ -85,7 +86,7 @@ impl PortAllocator {
             hi,
             time_wait_us,
             state: vec![0; usize::from(hi - lo) + 1],
-            cursor: (seed ^ (seed >> 32)) as u32,
+            cursor: (cursor_key ^ (cursor_key >> 32)) as u32,
             in_use: 0,
         })
     }

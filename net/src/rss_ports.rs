@@ -116,6 +116,14 @@ impl PortSolver {
         16 - self.v6.null_basis.len() as u32
     }
 
+    /// Whether the port alone reaches every table index, for IPv4 and IPv6: then every queue
+    /// named in the table has ports for every remote endpoint. A key drawn at random misses
+    /// this about once in a thousand draws (the port's bits meet a 22-bit stretch of the
+    /// key, whose sliding windows may be linearly dependent); draw again then.
+    pub fn full_rank(&self) -> bool {
+        self.rank() == INDEX_BITS && self.rank_v6() == INDEX_BITS
+    }
+
     /// [`reply_queue`](Self::reply_queue) for IPv6.
     pub fn reply_queue_v6(&self, local: [u8; 16], remote: ([u8; 16], u16), local_port: u16) -> u16 {
         self.rss
@@ -292,6 +300,26 @@ mod tests {
             s.candidates([1, 2, 3, 4], ([5, 6, 7, 8], 80), 1, 0).count(),
             0
         );
+    }
+
+    #[test]
+    fn random_keys_mostly_have_full_rank_and_zero_keys_do_not() {
+        let mut x = 0x1234_5678_u64;
+        let full = (0..2000)
+            .filter(|_| {
+                let mut key = [0u8; 40];
+                for chunk in key.chunks_mut(8) {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    chunk.copy_from_slice(&(x ^ (x >> 29)).to_le_bytes());
+                }
+                PortSolver::new(&RssConfig::with_key(key, 4).unwrap()).full_rank()
+            })
+            .count();
+        assert!(full > 1900 && full < 2000, "{full} of 2000 random keys");
+        assert!(PortSolver::new(&RssConfig::new(4).unwrap()).full_rank());
+        assert!(!PortSolver::new(&RssConfig::with_key([0; 40], 4).unwrap()).full_rank());
     }
 
     #[test]

@@ -105,6 +105,13 @@ wait "$qpid"
 rc=$?
 qpid=""
 grep -a "nic-tests:" "$log"
+# The guest steers with a key drawn at boot (rsskey=random, the default) and checks every
+# flow against the table it programmed into QEMU, so a key the device and the stack
+# disagree on fails the run.
+if ! grep -aq "RSS key: random for this boot" "$log"; then
+    echo "nic-rss: the guest did not report a random RSS key"
+    rc=1
+fi
 if [ "$rc" = 0 ] && grep -aq "nic-tests: PASS" "$log"; then
     echo "nic-rss $machine x$n queues=$queues: ok"
     exit 0

@@ -1,9 +1,23 @@
-//! One HTTP connection: input buffering, pipelined requests answered in order, keep-alive.
+//! One HTTP connection: bounded input and output, pipelined requests answered in order with
+//! back-pressure, keep-alive.
+//!
+//! Memory per connection is bounded whatever the client does: input holds at most one request
+//! (head and body), and requests are parsed only while the unsent output is below
+//! [`Limits::max_out`], so a client that pipelines requests without reading leaves them in
+//! its TCP receive window (flow control pushes back on it) instead of in our heap. Output is
+//! compacted before each response is appended, so its size is the unsent bytes, not
+//! everything ever sent. Every growth is charged to the core's [`Pool`] and may fail: the
+//! caller then sheds the connection.
 
 use alloc::vec::Vec;
 
+use crate::budget::{GrowError, Pool, release, shrink, try_grow};
 use crate::request::{Method, Parse, ParseError, Request, parse};
 use crate::response::{Response, Status};
+use crate::timers::Phase;
+
+/// Bytes appended at a time to a buffered partial request.
+const CHUNK: usize = 1024;
 
 /// Bounds that keep a connection's memory fixed whatever the client sends.
 #[derive(Debug, Clone, Copy)]
@@ -12,8 +26,11 @@ pub struct Limits {
     pub max_head: usize,
     /// Largest request body (bodies are read and discarded).
     pub max_body: usize,
-    /// Output buffered before the connection stops reading (back-pressure).
+    /// Unsent output above which no further request is parsed and no input read
+    /// (back-pressure). Output never exceeds this plus one response.
     pub max_out: usize,
+    /// Output capacity kept between requests (more is given back to the pool).
+    pub keep_out: usize,
 }
 
 impl Default for Limits {
@@ -21,8 +38,21 @@ impl Default for Limits {
         Self {
             max_head: 8 * 1024,
             max_body: 64 * 1024,
-            max_out: 256 * 1024,
+            max_out: 16 * 1024,
+            keep_out: 2 * 1024,
         }
+    }
+}
+
+impl Limits {
+    /// Largest input a connection buffers: one whole request.
+    pub fn max_input(&self) -> usize {
+        self.max_head + 4 + self.max_body
+    }
+
+    /// A connection's buffers at most, given the largest response the router makes.
+    pub fn max_memory(&self, largest_response: usize) -> usize {
+        self.max_input() + self.max_out + largest_response
     }
 }
 
@@ -33,6 +63,7 @@ pub struct Conn {
     out: Vec<u8>,
     sent: usize,
     closing: bool,
+    peer_done: bool,
     /// Requests answered on this connection.
     pub requests: u64,
 }
@@ -43,41 +74,116 @@ impl Conn {
         Self::default()
     }
 
-    /// How many more input bytes the connection accepts now (0: stop reading).
-    pub fn input_room(&self, l: &Limits) -> usize {
-        if self.closing || self.out.len() - self.sent >= l.max_out {
-            return 0;
-        }
-        (l.max_head + l.max_body + 4).saturating_sub(self.input.len())
+    fn pending(&self) -> usize {
+        self.out.len() - self.sent
     }
 
-    /// Takes received bytes and answers every complete request through `route`.
+    /// How many more input bytes the connection accepts now (0: stop reading).
+    pub fn input_room(&self, l: &Limits) -> usize {
+        if self.closing || self.peer_done || self.pending() >= l.max_out {
+            return 0;
+        }
+        l.max_input().saturating_sub(self.input.len())
+    }
+
+    /// Takes received bytes (at most [`input_room`](Self::input_room)) and answers every
+    /// complete request through `route` while output is below its bound. Returns how many
+    /// bytes it took: requests that arrive while output is at its bound are left unread (in
+    /// the TCP receive window) rather than buffered. An error means a buffer could not grow:
+    /// shed the connection (and [`release`](Self::release) it).
     pub fn on_input(
         &mut self,
         data: &[u8],
         l: &Limits,
+        pool: &mut Pool,
         route: &mut dyn FnMut(&Request<'_>) -> Response,
-    ) {
-        if self.closing {
-            return;
+    ) -> Result<usize, GrowError> {
+        if self.closing || data.is_empty() {
+            return self.pump(l, pool, route).map(|_| 0);
         }
-        self.input.extend_from_slice(data);
         let mut at = 0;
-        while at < self.input.len() && self.out.len() - self.sent < l.max_out {
-            match parse(&self.input[at..], l.max_head, l.max_body) {
+        while at < data.len() {
+            // Buffered complete requests first: then the buffer holds a partial request at
+            // most, and only that is ever extended.
+            self.pump(l, pool, route)?;
+            if self.closing {
+                return Ok(data.len());
+            }
+            if self.pending() >= l.max_out {
+                return Ok(at);
+            }
+            if self.input.is_empty() {
+                // Nothing buffered: parse in place and keep only a partial request at the end.
+                at += self.answer(&data[at..], l, pool, route)?;
+                if self.closing || at == data.len() || self.pending() >= l.max_out {
+                    continue;
+                }
+                let rest = &data[at..];
+                try_grow(&mut self.input, rest.len(), l.max_input(), pool)?;
+                self.input.extend_from_slice(rest);
+                return Ok(data.len());
+            }
+            // Completing the partial request a chunk at a time, so what follows it is parsed
+            // in place (or left in the window) rather than copied.
+            let n = (data.len() - at).min(CHUNK);
+            try_grow(&mut self.input, n, l.max_input(), pool)?;
+            self.input.extend_from_slice(&data[at..at + n]);
+            at += n;
+        }
+        self.pump(l, pool, route)?;
+        Ok(data.len())
+    }
+
+    /// Answers requests already buffered (after output drained below its bound). Cheap when
+    /// there is nothing to do; call it every pass.
+    pub fn pump(
+        &mut self,
+        l: &Limits,
+        pool: &mut Pool,
+        route: &mut dyn FnMut(&Request<'_>) -> Response,
+    ) -> Result<(), GrowError> {
+        if self.input.is_empty() {
+            if self.peer_done {
+                self.closing = true;
+            }
+            return Ok(());
+        }
+        if self.closing || self.pending() >= l.max_out {
+            return Ok(());
+        }
+        let mut input = core::mem::take(&mut self.input);
+        let r = self.answer(&input, l, pool, route);
+        if let Ok(used) = r {
+            input.drain(..used);
+        }
+        self.input = input;
+        if self.closing {
+            self.input.clear();
+        }
+        r.map(|_| ())
+    }
+
+    /// Answers the requests at the start of `buf`; returns the bytes consumed.
+    fn answer(
+        &mut self,
+        buf: &[u8],
+        l: &Limits,
+        pool: &mut Pool,
+        route: &mut dyn FnMut(&Request<'_>) -> Response,
+    ) -> Result<usize, GrowError> {
+        let mut at = 0;
+        while at < buf.len() && !self.closing && self.pending() < l.max_out {
+            match parse(&buf[at..], l.max_head, l.max_body) {
                 Parse::Partial => break,
                 Parse::Complete(req) => {
                     let resp = match req.method {
                         Method::Get | Method::Head => route(&req),
                         Method::Other => Response::error(Status::MethodNotAllowed),
                     };
-                    resp.write(&mut self.out, req.method == Method::Head, req.keep_alive);
+                    self.push(&resp, req.method == Method::Head, req.keep_alive, l, pool)?;
                     self.requests += 1;
                     at += req.total_len;
-                    if !req.keep_alive {
-                        self.closing = true;
-                        break;
-                    }
+                    self.closing = !req.keep_alive;
                 }
                 Parse::Error(e) => {
                     let status = match e {
@@ -87,17 +193,38 @@ impl Conn {
                         ParseError::NotImplemented => Status::NotImplemented,
                         ParseError::BadVersion => Status::VersionNotSupported,
                     };
-                    Response::error(status).write(&mut self.out, false, false);
+                    self.push(&Response::error(status), false, false, l, pool)?;
                     self.closing = true;
-                    break;
+                    at = buf.len();
                 }
             }
         }
-        if self.closing {
-            self.input.clear();
-        } else {
-            self.input.drain(..at);
+        // A peer that finished sending gets answers to its complete requests only.
+        if self.peer_done && self.pending() < l.max_out && !self.closing {
+            self.closing = true;
+            at = buf.len();
         }
+        Ok(at)
+    }
+
+    /// Appends one response, compacting sent bytes away first.
+    fn push(
+        &mut self,
+        resp: &Response,
+        head_only: bool,
+        keep_alive: bool,
+        l: &Limits,
+        pool: &mut Pool,
+    ) -> Result<(), GrowError> {
+        if self.sent > 0 {
+            self.out.drain(..self.sent);
+            self.sent = 0;
+        }
+        let n = resp.encoded_len(head_only, keep_alive);
+        let need = self.out.len() + n;
+        try_grow(&mut self.out, n, need.max(l.max_out), pool)?;
+        resp.write(&mut self.out, head_only, keep_alive);
+        Ok(())
     }
 
     /// Bytes waiting to be sent.
@@ -114,132 +241,50 @@ impl Conn {
         }
     }
 
+    /// Gives idle capacity back to the pool: output beyond [`Limits::keep_out`] once it is
+    /// drained, input once it is empty.
+    pub fn trim(&mut self, l: &Limits, pool: &mut Pool) {
+        if self.out.is_empty() {
+            shrink(&mut self.out, l.keep_out, pool);
+        }
+        if self.input.is_empty() {
+            shrink(&mut self.input, 0, pool);
+        }
+    }
+
+    /// Frees the buffers and returns their bytes to the pool (the connection is gone).
+    pub fn release(&mut self, pool: &mut Pool) {
+        release(&mut self.input, pool);
+        release(&mut self.out, pool);
+        self.sent = 0;
+    }
+
+    /// Bytes of buffer capacity this connection holds (what it has charged to the pool).
+    pub fn memory(&self) -> usize {
+        self.input.capacity() + self.out.capacity()
+    }
+
     /// The connection should be closed now: it asked to (or erred) and all output is sent.
     pub fn done(&self) -> bool {
         self.closing && self.output().is_empty()
     }
 
-    /// The peer finished sending: answer nothing more than what is buffered.
+    /// What the connection waits for, for its deadline.
+    pub fn phase(&self) -> Phase {
+        if !self.output().is_empty() {
+            Phase::Sending
+        } else if !self.input.is_empty() || (self.requests == 0 && !self.closing) {
+            Phase::Reading
+        } else {
+            Phase::Idle
+        }
+    }
+
+    /// The peer finished sending: answer the complete requests buffered, nothing more.
     pub fn peer_closed(&mut self) {
-        self.closing = true;
-        self.input.clear();
+        self.peer_done = true;
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::string::String;
-
-    fn router(r: &Request<'_>) -> Response {
-        match r.path() {
-            "/" => Response::new(Status::Ok, "text/html", b"<h1>hi</h1>"),
-            _ => Response::error(Status::NotFound),
-        }
-    }
-
-    fn run(c: &mut Conn, input: &[u8]) -> String {
-        let l = Limits {
-            max_head: 256,
-            max_body: 32,
-            max_out: 4096,
-        };
-        c.on_input(input, &l, &mut router);
-        let s = String::from_utf8(c.output().to_vec()).unwrap();
-        let n = c.output().len();
-        c.consumed(n);
-        s
-    }
-
-    #[test]
-    fn pipelined_requests_answered_in_order() {
-        let mut c = Conn::new();
-        let out = run(
-            &mut c,
-            b"GET / HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\n\r\nHEAD / HTTP/1.1\r\n\r\n",
-        );
-        let codes: std::vec::Vec<_> = out
-            .match_indices("HTTP/1.1 ")
-            .map(|(i, _)| &out[i + 9..i + 12])
-            .collect();
-        assert_eq!(codes, ["200", "404", "200"]);
-        assert_eq!(out.matches("<h1>hi</h1>").count(), 1, "HEAD has no body");
-        assert_eq!(c.requests, 3);
-        assert!(!c.done());
-    }
-
-    #[test]
-    fn split_request_waits_for_the_rest() {
-        let mut c = Conn::new();
-        assert_eq!(run(&mut c, b"GET / HT"), "");
-        assert_eq!(run(&mut c, b"TP/1.1\r\nHost: a\r"), "");
-        assert!(run(&mut c, b"\n\r\n").starts_with("HTTP/1.1 200 OK"));
-    }
-
-    #[test]
-    fn close_semantics() {
-        let mut c = Conn::new();
-        let out = run(&mut c, b"GET / HTTP/1.0\r\n\r\nGET / HTTP/1.1\r\n\r\n");
-        assert_eq!(
-            out.matches("HTTP/1.1 200").count(),
-            1,
-            "nothing after a closing request"
-        );
-        assert!(out.contains("Connection: close"));
-        assert!(c.done());
-    }
-
-    #[test]
-    fn errors_answer_and_close() {
-        for (input, code) in [
-            (&b"BREW / HTTP/1.1\r\n\r\n"[..], "405"),
-            (b"GET / HTTP/1.1\r\nbad header\r\n\r\n", "400"),
-            (b"POST / HTTP/1.1\r\nContent-Length: 999\r\n\r\n", "413"),
-            (b"GET / HTTP/3\r\n\r\n", "505"),
-        ] {
-            let mut c = Conn::new();
-            let out = run(&mut c, input);
-            assert!(out.starts_with(&std::format!("HTTP/1.1 {code}")), "{out}");
-            if code == "405" {
-                assert!(out.contains("Allow: GET, HEAD"));
-                assert!(
-                    !c.done(),
-                    "405 on a well-formed request keeps the connection"
-                );
-            } else {
-                assert!(c.done());
-            }
-        }
-        let mut c = Conn::new();
-        let out = run(&mut c, &[b'x'; 300]);
-        assert!(out.starts_with("HTTP/1.1 431"));
-    }
-
-    #[test]
-    fn bodies_are_skipped_and_back_pressure_holds() {
-        let mut c = Conn::new();
-        let out = run(
-            &mut c,
-            b"POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcdGET / HTTP/1.1\r\n\r\n",
-        );
-        assert!(out.starts_with("HTTP/1.1 405"));
-        assert!(out.contains("HTTP/1.1 200"));
-        let l = Limits {
-            max_head: 256,
-            max_body: 32,
-            max_out: 64,
-        };
-        let mut c = Conn::new();
-        c.on_input(&b"GET / HTTP/1.1\r\n\r\n".repeat(10), &l, &mut router);
-        assert!(
-            c.requests < 10,
-            "stops answering once output is over the limit"
-        );
-        assert_eq!(c.input_room(&l), 0);
-        let n = c.output().len();
-        c.consumed(n);
-        assert!(c.input_room(&l) > 0);
-        c.on_input(b"", &l, &mut router);
-        assert!(c.requests > 1);
-    }
-}
+mod tests;

@@ -104,6 +104,40 @@ impl Response {
         r
     }
 
+    /// Bytes [`write`](Self::write) appends, so the buffer can be grown fallibly first.
+    pub fn encoded_len(&self, head_only: bool, keep_alive: bool) -> usize {
+        struct Count(usize);
+        impl core::fmt::Write for Count {
+            fn write_str(&mut self, s: &str) -> core::fmt::Result {
+                self.0 += s.len();
+                Ok(())
+            }
+        }
+        let (code, reason) = self.status.line();
+        let body = self.body.bytes();
+        let mut n = Count(0);
+        let _ = core::fmt::write(
+            &mut n,
+            format_args!(
+                "HTTP/1.1 {code} {reason}\r\nServer: corenet\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
+                self.content_type,
+                body.len()
+            ),
+        );
+        if let Some((k, v)) = self.extra {
+            let _ = core::fmt::write(&mut n, format_args!("{k}: {v}\r\n"));
+        }
+        n.0 += if keep_alive {
+            KEEP_ALIVE.len()
+        } else {
+            CLOSE.len()
+        };
+        if !head_only {
+            n.0 += body.len();
+        }
+        n.0
+    }
+
     /// Appends the encoded response to `out`.
     pub fn write(&self, out: &mut Vec<u8>, head_only: bool, keep_alive: bool) {
         let (code, reason) = self.status.line();
@@ -119,16 +153,15 @@ impl Response {
         if let Some((k, v)) = self.extra {
             push_fmt(out, format_args!("{k}: {v}\r\n"));
         }
-        out.extend_from_slice(if keep_alive {
-            b"Connection: keep-alive\r\n\r\n"
-        } else {
-            b"Connection: close\r\n\r\n"
-        });
+        out.extend_from_slice(if keep_alive { KEEP_ALIVE } else { CLOSE });
         if !head_only {
             out.extend_from_slice(body);
         }
     }
 }
+
+const KEEP_ALIVE: &[u8] = b"Connection: keep-alive\r\n\r\n";
+const CLOSE: &[u8] = b"Connection: close\r\n\r\n";
 
 /// `write!` into a byte vector.
 pub fn push_fmt(out: &mut Vec<u8>, args: core::fmt::Arguments<'_>) {
@@ -140,4 +173,24 @@ pub fn push_fmt(out: &mut Vec<u8>, args: core::fmt::Arguments<'_>) {
         }
     }
     let _ = core::fmt::write(&mut W(out), args);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_len_matches_write() {
+        for r in [
+            Response::new(Status::Ok, "text/html", b"<h1>hi</h1>"),
+            Response::error(Status::MethodNotAllowed),
+            Response::error(Status::Unavailable),
+        ] {
+            for (head, ka) in [(false, false), (false, true), (true, true)] {
+                let mut v = Vec::new();
+                r.write(&mut v, head, ka);
+                assert_eq!(r.encoded_len(head, ka), v.len());
+            }
+        }
+    }
 }

@@ -23,6 +23,8 @@ struct Snapshot {
     stack_connections: usize,
     states: [usize; TCP_STATES.len()],
     app_connections: usize,
+    /// httpd's own counters (slow and greedy clients, buffer pool): see `server_metrics`.
+    server: corenet_httpd::serve::Stats,
 }
 
 static SLOTS: [Mutex<Option<Snapshot>>; MAX_CORES] = [const { Mutex::new(None) }; MAX_CORES];
@@ -30,7 +32,13 @@ static SLOTS: [Mutex<Option<Snapshot>>; MAX_CORES] = [const { Mutex::new(None) }
 /// Copies this core's counters into its slot (owner core only). The per-state connection
 /// counts visit every connection, so they are recounted only when `recount_states` is set
 /// (the caller does it once a second) and carried over otherwise.
-pub fn publish(core: &Core, net: &Network, app_connections: usize, recount_states: bool) {
+pub fn publish(
+    core: &Core,
+    net: &Network,
+    app_connections: usize,
+    server: corenet_httpd::serve::Stats,
+    recount_states: bool,
+) {
     let (rx, tx) = net.stack.queue_counters();
     let mut slot = SLOTS[core.id()].lock();
     let states = match (recount_states, slot.as_ref()) {
@@ -45,6 +53,7 @@ pub fn publish(core: &Core, net: &Network, app_connections: usize, recount_state
         stack_connections: net.stack.connections(),
         states,
         app_connections,
+        server,
     };
     *slot = Some(snap);
 }
@@ -138,6 +147,58 @@ const CORE_COUNTERS: &[(&str, &str, Field)] = &[
         "Polls that stopped at the receive budget.",
         |s| s.net.budget_exhausted,
     ),
+    // --- issue 11, SYN floods (half-open set, SYN cookies) ---
+    (
+        "corenet_tcp_syncookies_sent_total",
+        "SYN-ACKs with a SYN cookie sent (SYNs past the port's half-open budget).",
+        |s| s.net.syncookies_sent,
+    ),
+    (
+        "corenet_tcp_syncookies_validated_total",
+        "Connections made from a valid SYN cookie ACK.",
+        |s| s.net.syncookies_validated,
+    ),
+    (
+        "corenet_tcp_syncookies_rejected_total",
+        "ACKs with an invalid or expired SYN cookie (answered with RST).",
+        |s| s.net.syncookies_rejected,
+    ),
+    (
+        "corenet_tcp_half_open_evicted_total",
+        "Half-open connections evicted (oldest first) at the core's half-open bound.",
+        |s| s.net.half_open_evicted,
+    ),
+    (
+        "corenet_tcp_syn_dropped_tx_full_total",
+        "SYNs past the half-open budget dropped: no TX buffer for the cookie SYN-ACK.",
+        |s| s.net.syn_drop_tx_full,
+    ),
+    // guard (issue 11: gateways, neighbors, ICMP rate limit, mesh config delivery)
+    (
+        "corenet_bad_gateway_total",
+        "Gateways refused: not a unicast address on the subnet.",
+        |s| s.net.bad_gateway,
+    ),
+    (
+        "corenet_dhcp_bad_router_total",
+        "DHCP leases ignored for a router that is not a unicast address on the subnet.",
+        |s| s.net.dhcp_bad_router,
+    ),
+    (
+        "corenet_neighbor_ignored_total",
+        "ARP and NDP frames dropped: not for us, not about a known neighbor.",
+        |s| s.net.neighbor_ignored,
+    ),
+    (
+        "corenet_icmp_rate_limited_total",
+        "ICMP errors and echo replies dropped by the per-core rate limit.",
+        |s| s.net.icmp_rate_limited,
+    ),
+    (
+        "corenet_config_resent_total",
+        "IP configurations sent again to a core whose mesh ring was full.",
+        |s| s.net.config_resent,
+    ),
 ];
 
 const DROPS: &[(&str, Field)] = &[
@@ -189,6 +250,7 @@ pub fn page(_serving_core: usize) -> Response {
             );
         }
     }
+    crate::server_metrics::families(&mut m, snaps.iter().map(|(c, s)| (*c, &s.server)));
     m.family(
         "corenet_tcp_connections_active",
         Kind::Gauge,

@@ -7,10 +7,16 @@
 //! is reserved *before* a token is returned (kept as a spare when a token goes unused), so
 //! [`Device::receive`] and [`Device::transmit`] return `None` exactly when the queue cannot
 //! give a buffer. Submitted frames reach the device at [`QueueDevice::flush`], once per poll.
+//!
+//! ICMP errors and echo replies (which smoltcp sends on its own: port unreachable for a
+//! closed UDP port, echo replies) pass a per-core token bucket ([`QueueDevice::set_icmp_limit`])
+//! once built: over the budget, the buffer goes back to the queue unsent, and is counted.
 
 use corenet_nic::{Offload, RxFrame, RxQueue, TxQueue, TxSlot};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
+
+use crate::ratelimit::TokenBucket;
 
 /// Frames harvested per `rx_burst`.
 pub const BURST: usize = 32;
@@ -43,10 +49,41 @@ pub struct QueueDevice<R: RxQueue, T: TxQueue> {
     /// it go out on our queue (a TCP segment for one of our connections), `false` when they
     /// are discarded (ARP and DHCP frames every core sees).
     injected: Option<(InjectedFrame, bool)>,
+    st: TxState,
+}
+
+/// What a TX token updates, behind one pointer (tokens are moved around by smoltcp on every
+/// packet: each extra pointer in them costs instructions).
+#[derive(Debug, Default)]
+pub struct TxState {
     stats: DeviceStats,
     /// (sequence number, sequence space) of the last TCP segment built, for the stack's
     /// retransmission count.
     last_tcp: Option<(u32, u32)>,
+    icmp: IcmpLimit,
+}
+
+/// The ICMP rate limit of one queue: the bucket, the clock of the current poll, and the
+/// frames dropped since the stack last looked.
+#[derive(Debug, Default)]
+pub struct IcmpLimit {
+    bucket: Option<TokenBucket>,
+    now_us: u64,
+    dropped: u64,
+}
+
+impl IcmpLimit {
+    /// True when `frame` is an ICMP error or echo reply over the budget: drop it.
+    fn over(&mut self, frame: &[u8]) -> bool {
+        let Some(b) = self.bucket.as_mut() else {
+            return false;
+        };
+        if !limited_icmp(frame) || b.try_take(self.now_us) {
+            return false;
+        }
+        self.dropped += 1;
+        true
+    }
 }
 
 /// A frame handed over from another core (ARP, DHCP: rare, so a heap buffer is fine).
@@ -63,9 +100,25 @@ impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
             len: 0,
             spare: None,
             injected: None,
-            last_tcp: None,
-            stats: DeviceStats::default(),
+            st: TxState::default(),
         }
+    }
+
+    /// Limits the ICMP errors and echo replies this queue sends with `bucket` (none: no
+    /// limit, the default).
+    pub fn set_icmp_limit(&mut self, bucket: Option<TokenBucket>) {
+        self.st.icmp.bucket = bucket;
+    }
+
+    /// The time of the current poll, for the ICMP rate limit (set once per poll rather than
+    /// on every token: that is on the per-packet path).
+    pub fn set_clock(&mut self, now_us: u64) {
+        self.st.icmp.now_us = now_us;
+    }
+
+    /// ICMP frames dropped by the rate limit since the last call.
+    pub fn take_icmp_limited(&mut self) -> u64 {
+        core::mem::take(&mut self.st.icmp.dropped)
     }
 
     /// The bytes of the next frame smoltcp would receive, harvesting a burst if none is
@@ -105,7 +158,7 @@ impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
     /// The last TCP segment transmitted since the previous call: its sequence number and the
     /// sequence space it covers (payload, plus one each for SYN and FIN).
     pub fn take_last_tcp(&mut self) -> Option<(u32, u32)> {
-        self.last_tcp.take()
+        self.st.last_tcp.take()
     }
 
     /// Rings the TX doorbell once for everything built since the last flush.
@@ -115,7 +168,7 @@ impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
 
     /// Adapter counters.
     pub fn stats(&self) -> DeviceStats {
-        self.stats
+        self.st.stats
     }
 
     /// The RX queue.
@@ -171,7 +224,7 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
                 let (f, _) = self.injected.take()?;
                 return Some((
                     QueueRxToken::Injected(f),
-                    QueueTxToken::Discard(&mut self.stats),
+                    QueueTxToken::Discard(&mut self.st.stats),
                 ));
             }
             // Its reply goes out on our queue: reserve the buffer first, as for our frames.
@@ -184,8 +237,7 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
                 QueueTxToken::Queue {
                     tx: &mut self.tx,
                     spare: &mut self.spare,
-                    stats: &mut self.stats,
-                    last_tcp: &mut self.last_tcp,
+                    st: &mut self.st,
                 },
             ));
         }
@@ -194,7 +246,7 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
             return None;
         }
         let frame = self.pop()?;
-        self.stats.rx_frames += 1;
+        self.st.stats.rx_frames += 1;
         Some((
             QueueRxToken::Queue {
                 rx: &mut self.rx,
@@ -203,8 +255,7 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
             QueueTxToken::Queue {
                 tx: &mut self.tx,
                 spare: &mut self.spare,
-                stats: &mut self.stats,
-                last_tcp: &mut self.last_tcp,
+                st: &mut self.st,
             },
         ))
     }
@@ -216,8 +267,7 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
         Some(QueueTxToken::Queue {
             tx: &mut self.tx,
             spare: &mut self.spare,
-            stats: &mut self.stats,
-            last_tcp: &mut self.last_tcp,
+            st: &mut self.st,
         })
     }
 
@@ -283,10 +333,8 @@ pub enum QueueTxToken<'a, T: TxQueue> {
         tx: &'a mut T,
         /// The reserved buffer (always `Some` while the token lives).
         spare: &'a mut Option<TxSlot>,
-        /// Adapter counters.
-        stats: &'a mut DeviceStats,
-        /// Where the segment's sequence range is noted.
-        last_tcp: &'a mut Option<(u32, u32)>,
+        /// Counters, the last TCP segment's range, the ICMP rate limit.
+        st: &'a mut TxState,
     },
     /// A reply to an injected frame: built in scratch and dropped.
     Discard(&'a mut DeviceStats),
@@ -297,34 +345,52 @@ impl<T: TxQueue> phy::TxToken for QueueTxToken<'_, T> {
     where
         F: FnOnce(&mut [u8]) -> Ret,
     {
-        let (tx, spare, stats, last_tcp) = match self {
-            QueueTxToken::Queue {
-                tx,
-                spare,
-                stats,
-                last_tcp,
-            } => (tx, spare, stats, last_tcp),
+        let (tx, spare, st) = match self {
+            QueueTxToken::Queue { tx, spare, st } => (tx, spare, st),
             QueueTxToken::Discard(_) => return f(&mut alloc::vec![0u8; len]),
         };
         let Some(slot) = spare.take() else {
             // Unreachable by construction (a token exists only with a spare); stay total.
-            stats.tx_oversize += 1;
+            st.stats.tx_oversize += 1;
             return f(&mut alloc::vec![0u8; len]);
         };
         let buf = tx.buffer(&slot);
         if len > buf.len() {
             // smoltcp honours our MTU, so this is a bug upstream; never fail the token.
             *spare = Some(slot);
-            stats.tx_oversize += 1;
+            st.stats.tx_oversize += 1;
             return f(&mut alloc::vec![0u8; len]);
         }
         let r = f(&mut buf[..len]);
+        if st.icmp.over(&buf[..len]) {
+            tx.cancel(slot);
+            return r;
+        }
         if let Some(seg) = tcp_sequence(&buf[..len]) {
-            *last_tcp = Some(seg);
+            st.last_tcp = Some(seg);
         }
         tx.submit(slot, len, Offload::default());
-        stats.tx_frames += 1;
+        st.stats.tx_frames += 1;
         r
+    }
+}
+
+/// An ICMPv4 echo reply, destination unreachable, time exceeded or parameter problem, or an
+/// ICMPv6 error (types 1-4) or echo reply: what the stack sends in answer to others' traffic.
+/// NDP and our own requests are not limited.
+fn limited_icmp(frame: &[u8]) -> bool {
+    match frame.get(12..14) {
+        Some([0x08, 0x00]) => {
+            let Some(ip) = frame.get(14..34) else {
+                return false;
+            };
+            let ihl = usize::from(ip[0] & 0x0f) * 4;
+            ip[9] == 1 && matches!(frame.get(14 + ihl), Some(0 | 3 | 11 | 12))
+        }
+        Some([0x86, 0xdd]) => {
+            frame.get(20) == Some(&58) && matches!(frame.get(54), Some(1..=4 | 129))
+        }
+        _ => false,
     }
 }
 

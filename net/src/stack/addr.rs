@@ -6,13 +6,45 @@ use corenet_nic::{RxQueue, TxQueue};
 use smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Address};
 
 use super::{AnnounceError, CoreStack, DhcpError};
-use crate::config::Ipv4Config;
-use crate::mesh::Msg;
+use crate::config::{Ipv4Config, check_gateway_v4};
+
+/// After a lease with a bad router, how long the DHCP client rests before it looks for
+/// another server: a rogue server that answers at once cannot make it spin.
+const DHCP_REJECT_BACKOFF_MS: i64 = 10_000;
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     /// Installs (or with `None` removes) this core's address and default route.
     /// IPv6 addresses (link-local, static global) are kept as they are.
+    ///
+    /// A gateway that is not a unicast address on the subnet is dropped (logged, counted):
+    /// smoltcp's neighbor cache asserts unicast addresses, so whatever the source (command
+    /// line, DHCP, another core), such a gateway must never become a route.
     pub(super) fn apply_ipv4(&mut self, c: Option<Ipv4Config>) {
+        let c = c.filter(|c| {
+            // smoltcp panics on a broadcast or multicast interface address.
+            let a = Ipv4Address::from(c.ip);
+            let ok = !a.is_broadcast() && !a.is_multicast() && c.prefix_len <= 32;
+            if !ok {
+                log::error!("net: address {:?}/{} refused", c.ip, c.prefix_len);
+            }
+            ok
+        });
+        let c = c.map(|mut c| {
+            if let Some(gw) = c.gateway
+                && let Err(e) = check_gateway_v4(c.ip, c.prefix_len, gw)
+            {
+                log::error!(
+                    "net: gateway {}.{}.{}.{} refused ({e:?}); no default route",
+                    gw[0],
+                    gw[1],
+                    gw[2],
+                    gw[3]
+                );
+                self.counters.bad_gateway.inc();
+                c.gateway = None;
+            }
+            c
+        });
         self.ipv4 = c;
         self.cfg.ip = c.map_or([0; 4], |c| c.ip);
         #[cfg(feature = "ipv6")]
@@ -54,6 +86,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 .routes_mut()
                 .add_default_ipv4_route(Ipv4Address::new(a, b, cc, d));
         }
+        self.protect_routers();
     }
 
     /// Our IPv6 address for talking to `remote`: link-local for a link-local peer, else the
@@ -82,15 +115,46 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         Ok(())
     }
 
-    /// After egress on the DHCP core: adopt and share a new or lost lease.
+    /// After egress on the DHCP core: adopt and share a new or lost lease, and resend the
+    /// configuration to cores that missed it.
+    ///
+    /// A lease whose router is not a unicast address on the leased subnet is ignored
+    /// (logged, counted): the configuration in use stays, and after
+    /// [`DHCP_REJECT_BACKOFF_MS`] the client starts over to find another server.
     pub(super) fn poll_dhcp(&mut self) {
+        self.resend_config();
         let Some(h) = self.dhcp else { return };
-        let event = self
-            .dgram
-            .get_mut::<smoltcp::socket::dhcpv4::Socket>(h)
-            .poll();
+        let now_ms = self.now.total_millis();
+        let socket = self.dgram.get_mut::<smoltcp::socket::dhcpv4::Socket>(h);
+        if self.dhcp_restart_ms.is_some_and(|t| now_ms >= t) {
+            self.dhcp_restart_ms = None;
+            // The rejected lease is the client's state: forget it and discover again. The
+            // "deconfigured" this reports is about the rejected lease, not ours.
+            socket.reset();
+            self.dhcp_rejected = true;
+        }
+        let event = socket.poll();
         let c = match event {
             None => return,
+            Some(smoltcp::socket::dhcpv4::Event::Configured(c))
+                if c.router.is_some_and(|r| {
+                    let a = c.address;
+                    check_gateway_v4(a.address().octets(), a.prefix_len(), r.octets()).is_err()
+                }) =>
+            {
+                let (a, r) = (c.address, c.router);
+                log::error!(
+                    "net: DHCP lease {a} from {} ignored: router {r:?} is not a unicast address on the subnet",
+                    c.server.address
+                );
+                self.counters.dhcp_bad_router.inc();
+                self.dhcp_restart_ms = Some(now_ms + DHCP_REJECT_BACKOFF_MS);
+                return;
+            }
+            Some(smoltcp::socket::dhcpv4::Event::Deconfigured) if self.dhcp_rejected => {
+                self.dhcp_rejected = false;
+                return;
+            }
             Some(smoltcp::socket::dhcpv4::Event::Configured(c)) => {
                 let mut dns = [None; crate::config::MAX_DNS];
                 for (slot, s) in dns.iter_mut().zip(c.dns_servers.iter()) {
@@ -108,11 +172,24 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         if c == self.ipv4 {
             return; // e.g. the "deconfigured" a fresh client reports first
         }
+        self.dhcp_rejected = false;
         self.apply_ipv4(c);
         self.counters.config_updates.inc();
+        self.share_config();
+    }
+
+    /// Sends the configuration in use to every other core (kept for those whose ring is full).
+    fn share_config(&mut self) {
         if let Some(m) = self.mesh.as_mut() {
-            let dropped = m.broadcast(&Msg::Config(c));
-            self.counters.drop_mesh_full.add(dropped);
+            let missed = m.publish_config(self.ipv4);
+            self.counters.drop_mesh_full.add(missed);
+        }
+    }
+
+    /// Delivers the configuration to cores that missed it (see [`crate::mesh`]).
+    fn resend_config(&mut self) {
+        if let Some(m) = self.mesh.as_mut() {
+            self.counters.config_resent.add(m.retry_config());
         }
     }
 

@@ -41,6 +41,8 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         self.poll_dhcp();
         let polled = self.egress_dirty();
         self.dev.flush();
+        let limited = self.dev.take_icmp_limited();
+        self.counters.icmp_rate_limited.add(limited);
         polled
     }
 

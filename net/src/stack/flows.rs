@@ -26,6 +26,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             closed: false,
             handshaking: true,
             snd_max: None,
+            half_open: false,
         };
         let idx = match self.free_slots.pop() {
             Some(i) => {
@@ -59,6 +60,9 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         slot.generation = slot.generation.wrapping_add(1);
         self.free_slots.push(idx);
         self.live -= 1;
+        if conn.half_open {
+            self.leave_half_open(conn.tuple.local_port);
+        }
         let b = self.bucket_of(&conn.tuple);
         self.buckets[b].flows.retain(|&(_, i)| i != idx);
         if conn.origin == Origin::Connected {

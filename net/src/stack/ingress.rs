@@ -4,7 +4,9 @@ use corenet_nic::{RxQueue, TxQueue};
 use smoltcp::iface::PollIngressSingleResult;
 use smoltcp::time::Instant;
 
-use super::{Class, CoreStack, Origin, Tuple, classify};
+use super::dhcp_filter::refuse_dhcp_reply;
+use super::neighbors::{Ours, neighbor_wanted};
+use super::{Class, CoreStack, Tuple, classify};
 use crate::mesh::{MeshPort, Msg};
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
@@ -13,6 +15,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     /// processed.
     pub fn poll_ingress(&mut self, now_us: u64) -> usize {
         self.now = Instant::from_micros(now_us as i64);
+        self.dev.set_clock(now_us);
         let now = self.now;
         let mut rx = 0;
 
@@ -30,6 +33,12 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                         }
                         self.counters.frames_from_peers.inc();
                         rx += 1;
+                        continue;
+                    }
+                    if class == Class::DhcpClient
+                        && self.dhcp.is_some()
+                        && refuse_dhcp_reply(&self.counters, &frame)
+                    {
                         continue;
                     }
                     self.dev.inject(frame);
@@ -53,11 +62,33 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         while rx < self.cfg.rx_budget {
             let Some(frame) = self.dev.peek() else { break };
             let class = classify(frame);
-            if class.is_neighbor()
-                && let Some(m) = self.mesh.as_mut()
+            if class.is_neighbor() {
+                // Neighbor frames about others are dropped before costing every core a copy
+                // (see neighbors.rs).
+                let ours = Ours {
+                    ipv4: self.ipv4,
+                    link_local: self.link_local,
+                    ipv6: self.ipv6,
+                };
+                if !neighbor_wanted(frame, &ours, &self.iface) {
+                    self.counters.neighbor_ignored.inc();
+                    self.dev.discard();
+                    rx += 1;
+                    continue;
+                }
+                if let Some(m) = self.mesh.as_mut() {
+                    let dropped = m.broadcast(&Msg::Frame(frame.to_vec()));
+                    self.counters.drop_mesh_full.add(dropped);
+                }
+            }
+            if class == Class::DhcpClient
+                && dhcp_here
+                && self.dhcp.is_some()
+                && refuse_dhcp_reply(&self.counters, frame)
             {
-                let dropped = m.broadcast(&Msg::Frame(frame.to_vec()));
-                self.counters.drop_mesh_full.add(dropped);
+                self.dev.discard();
+                rx += 1;
+                continue;
             }
             if class == Class::DhcpClient && !dhcp_here {
                 let to = usize::from(self.cfg.dhcp_core);
@@ -117,6 +148,9 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 }
                 if syn {
                     return self.ingress_syn(*tuple);
+                }
+                if !rst && let Some(r) = self.cookie_ack(tuple, from_peer) {
+                    return r;
                 }
                 if !rst {
                     self.counters.drop_no_socket.inc();
@@ -191,43 +225,27 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         PollIngressSingleResult::PacketProcessed
     }
 
-    /// A SYN for no existing flow: to a listening socket if one is free and the core is
-    /// under its limit, otherwise to no socket at all (smoltcp answers RST).
+    /// A SYN for no existing flow: to a fresh listening socket (a half-open connection) if
+    /// the port's half-open budget allows, the oldest half-open connection evicted if the
+    /// core's half-open bound needs it. Past the port's budget, or at the core's connection
+    /// limit while half-open connections hold part of it, a SYN cookie (its ACK, proof of a
+    /// real peer, may evict a half-open connection). Refused (RST from smoltcp) when nobody
+    /// listens or the limit is held by connections past the handshake.
     pub(super) fn ingress_syn(&mut self, tuple: Tuple) -> PollIngressSingleResult {
-        let now = self.now;
         let li = self
             .listeners
             .iter()
             .position(|l| l.port == tuple.local_port);
-        let Some(li) = li.filter(|_| self.live < self.cfg.max_connections) else {
-            // Not listening, or at the limit: no socket takes it and smoltcp answers RST.
-            self.counters.refused.inc();
-            return self
-                .iface
-                .poll_ingress_single(now, &mut self.dev, &mut self.void);
+        let Some(li) = li else {
+            return self.refuse();
         };
-        if self.listeners[li].ready.is_empty() {
-            // Under the limit but this poll's backlog is used up: drop quietly, as Linux
-            // does with a full SYN queue; the peer retransmits after we replenish.
-            self.counters.drop_backlog_empty.inc();
-            self.dev.discard();
-            return PollIngressSingleResult::PacketProcessed;
+        if self.listeners[li].half_open >= self.cfg.half_open_per_port
+            || self.live >= self.cfg.max_connections
+            || !self.make_room(true)
+        {
+            // (`make_room` fails only with a half-open bound of 0: cookies only.)
+            return self.send_cookie(li, tuple);
         }
-        let r = self
-            .iface
-            .poll_ingress_single(now, &mut self.dev, &mut self.listen_set);
-        // At most one listening socket changed state: find it among this port's few.
-        let listener = &mut self.listeners[li];
-        let moved = listener.ready.iter().position(|&h| {
-            let s = self.listen_set.get::<smoltcp::socket::tcp::Socket>(h);
-            s.state() != smoltcp::socket::tcp::State::Listen
-        });
-        if let Some(i) = moved {
-            let h = listener.ready.swap_remove(i);
-            let socket = self.listen_set.remove(h);
-            let port = listener.port;
-            self.insert_conn(tuple, socket, Origin::Embryonic(port));
-        }
-        r
+        self.passive_open(li, tuple)
     }
 }

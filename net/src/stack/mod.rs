@@ -10,7 +10,8 @@
 //!   frame --classify--> ARP, NDP   -> empty set (the Interface learns the neighbor),
 //!                                     copied to the other cores
 //!                       TCP flow   -> table[hash(flow)] -> the connection's own set
-//!                       TCP SYN    -> listen set (backlog) -> socket moved to its own set
+//!                       TCP SYN    -> a fresh listening socket in its own set (half-open),
+//!                                     or, past the port's half-open budget, a SYN cookie
 //!                       UDP / ICMP -> datagram set
 //! ```
 //!
@@ -21,9 +22,16 @@
 
 mod addr;
 mod classify;
+mod dhcp_filter;
 mod egress;
 mod flows;
+mod halfopen;
 mod ingress;
+mod keys;
+mod syncookie;
+mod synflood;
+mod synwire;
+mod neighbors;
 mod tcp;
 mod udp;
 mod wheel;
@@ -86,15 +94,29 @@ pub struct StackConfig {
     /// A static global IPv6 address (needs the `ipv6` feature; with it, every core also has
     /// the link-local address derived from `mac`).
     pub ipv6: Option<Ipv6Config>,
-    /// Per-core randomness from the platform: initial sequence numbers, port choice, bucket
-    /// hashing. Give every core and every boot a different one.
+    /// Per-core randomness from the platform. Every secret of the core is derived from it
+    /// with a keyed hash (SipHash, one label each): the RFC 6528 ISN key, the SYN cookie key,
+    /// the flow table's hash key, the port allocator's start. Give every core and every boot
+    /// a different one.
     pub seed: u64,
     /// log2 of the flow table's size; about log2(`max_connections`) keeps chains short.
     pub bucket_bits: u32,
     /// Connections (any state but LISTEN) a core holds at most; SYNs beyond get RST.
     pub max_connections: usize,
-    /// Listening sockets kept ready per listening port.
+    /// Listening sockets kept ready (allocated ahead) per listening port; each SYN takes one,
+    /// or a new one when none is left.
     pub backlog: usize,
+    /// Half-open (SYN-RECEIVED) passive connections a listening port may hold; SYNs beyond it
+    /// are answered with SYN cookies (RFC 4987) and hold no state. Default 8 x the default
+    /// `backlog` (128).
+    pub half_open_per_port: usize,
+    /// Half-open passive connections a core holds at most, over all ports; at the bound the
+    /// oldest is evicted (freed) to make room. Default 256.
+    pub half_open_max: usize,
+    /// A passive handshake (SYN-RECEIVED) not completed in this long is abandoned and its
+    /// slot freed. Milliseconds; default 3000 (the peer's ACK normally comes within one
+    /// round trip; smoltcp sends the SYN-ACK again after 1 s and 2 s more).
+    pub syn_received_timeout_ms: u64,
     /// TCP receive and send buffer per connection, bytes.
     pub tcp_buffer: usize,
     /// Ephemeral port range for `connect`.
@@ -104,8 +126,8 @@ pub struct StackConfig {
     /// The core that runs the DHCP client, when one is started; the others forward DHCP
     /// replies to it.
     pub dhcp_core: u16,
-    /// A handshake (SYN-SENT or SYN-RECEIVED) with no answer for this long is abandoned, so
-    /// a SYN flood cannot pin connection slots forever. Milliseconds.
+    /// An active open (SYN-SENT) with no answer for this long is abandoned. Milliseconds.
+    /// Passive opens use `syn_received_timeout_ms`.
     pub handshake_timeout_ms: u64,
     /// Keep-alive interval of established connections, milliseconds (0: off). A peer that
     /// answers nothing for three intervals is dead: the connection is reset and freed, so
@@ -119,6 +141,13 @@ pub struct StackConfig {
     pub rx_budget: usize,
     /// Egress rounds per connection per `poll` at most.
     pub tx_rounds: usize,
+    // guard (issue 11)
+    /// ICMP errors (e.g. port unreachable for a closed UDP port) and echo replies this core
+    /// sends per second at most, on average (Linux: `icmp_msgs_per_sec`, 1000); the excess
+    /// is dropped and counted (`icmp_rate_limited`).
+    pub icmp_rate: u32,
+    /// ... and at most this many at once (Linux: `icmp_msgs_burst`, 50). 0: none at all.
+    pub icmp_burst: u32,
 }
 
 impl StackConfig {
@@ -135,6 +164,9 @@ impl StackConfig {
             bucket_bits: 14,
             max_connections: 16_384,
             backlog: 16,
+            half_open_per_port: 128,
+            half_open_max: 256,
+            syn_received_timeout_ms: 3_000,
             tcp_buffer: 16 * 1024,
             ephemeral: crate::ports::DEFAULT_RANGE,
             time_wait_us: crate::ports::DEFAULT_TIME_WAIT_US,
@@ -144,6 +176,8 @@ impl StackConfig {
             close_timeout_ms: 60_000,
             rx_budget: 64,
             tx_rounds: 16,
+            icmp_rate: 1000,
+            icmp_burst: 50,
         }
     }
 }
@@ -153,7 +187,8 @@ impl StackConfig {
 pub enum StackError {
     /// The ephemeral port configuration does not fit the steering table.
     Ports(PortConfigError),
-    /// `bucket_bits` over 20, a prefix over 32 (128 for IPv6), or a MAC that is not unicast.
+    /// `bucket_bits` over 20, a prefix over 32 (128 for IPv6), a multicast IPv6 address, or a
+    /// MAC that is not unicast.
     BadConfig,
     /// An IPv6 address was configured but the crate was built without the `ipv6` feature.
     Ipv6Disabled,
@@ -191,10 +226,15 @@ struct Bucket {
 
 struct Listener {
     port: u16,
-    /// Sockets in LISTEN in the listen set.
-    ready: Vec<SocketHandle>,
+    /// Sockets in LISTEN allocated ahead (each SYN takes one into a set of its own).
+    ready: Vec<smoltcp::socket::tcp::Socket<'static>>,
     /// Established connections waiting for `accept`.
     accept: VecDeque<u32>,
+    /// Half-open connections of this port now.
+    half_open: usize,
+    /// Cookie ACKs are looked for until then (µs): two cookie periods after the last cookie
+    /// sent, so a port that never sent one pays nothing for stray ACKs.
+    cookies_until_us: u64,
 }
 
 /// Where a connection came from, and whether the application has seen it.
@@ -227,6 +267,8 @@ struct Conn {
     /// One past the highest sequence number sent: a segment starting below it is a
     /// retransmission.
     snd_max: Option<u32>,
+    /// In the half-open set (a passive open in SYN-RECEIVED).
+    half_open: bool,
 }
 
 struct Slot {
@@ -241,7 +283,6 @@ pub struct CoreStack<R: RxQueue, T: TxQueue> {
     iface: Interface,
     buckets: Vec<Bucket>,
     dirty: Vec<u32>,
-    listen_set: SocketSet<'static>,
     listeners: Vec<Listener>,
     dgram: SocketSet<'static>,
     void: SocketSet<'static>,
@@ -262,10 +303,22 @@ pub struct CoreStack<R: RxQueue, T: TxQueue> {
     counters: NetCounters,
     now: Instant,
     hash_key: u64,
+    /// Every secret of the core, derived from `cfg.seed`.
+    keys: keys::Keys,
+    /// Half-open connections (slot, generation) in arrival order; entries of connections
+    /// that left the set go stale and are skipped.
+    half_open_fifo: VecDeque<(u32, u32)>,
+    /// Connections in the half-open set.
+    half_open_count: usize,
     /// An ARP frame was processed and the connections have not been swept since.
     arp_seen: bool,
     /// Earliest time (ms) of the next ARP-triggered sweep.
     next_sweep_ms: i64,
+    /// When (ms) the DHCP client starts over after a lease with a bad router.
+    dhcp_restart_ms: Option<i64>,
+    /// The DHCP client was reset after a rejected lease: its next "deconfigured" is about
+    /// that lease, not the configuration in use.
+    dhcp_rejected: bool,
 }
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
@@ -285,19 +338,32 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         if cfg.bucket_bits > 20 || cfg.prefix_len > 32 || !mac.is_unicast() {
             return Err(StackError::BadConfig);
         }
-        if cfg.ipv6.is_some_and(|c| c.prefix_len > 128) {
+        // smoltcp panics on a multicast interface address.
+        if cfg.ipv6.is_some_and(|c| c.prefix_len > 128 || c.ip[0] == 0xff) {
             return Err(StackError::BadConfig);
         }
         if cfg!(not(feature = "ipv6")) && cfg.ipv6.is_some() {
             return Err(StackError::Ipv6Disabled);
         }
         let queue = rx.queue_index();
-        let ports = PortAllocator::new(rss, queue, cfg.ephemeral, cfg.time_wait_us, cfg.seed)
-            .map_err(StackError::Ports)?;
+        let keys = keys::Keys::derive(cfg.seed);
+        let ports = PortAllocator::new(
+            rss,
+            queue,
+            cfg.ephemeral,
+            cfg.time_wait_us,
+            keys.port_cursor,
+        )
+        .map_err(StackError::Ports)?;
         let mut dev = QueueDevice::new(rx, tx);
+        dev.set_icmp_limit(Some(crate::ratelimit::TokenBucket::new(
+            cfg.icmp_rate,
+            cfg.icmp_burst,
+            now_us,
+        )));
         let now = Instant::from_micros(now_us as i64);
         let mut icfg = IfaceConfig::new(HardwareAddress::Ethernet(mac));
-        icfg.random_seed = cfg.seed;
+        icfg.random_seed = keys.smoltcp_rng;
         let iface = Interface::new(icfg, &mut dev, now);
         let buckets = (0..1usize << cfg.bucket_bits)
             .map(|_| Bucket { flows: Vec::new() })
@@ -309,13 +375,15 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             dns: cfg.dns,
         });
         let mut stack = Self {
-            hash_key: cfg.seed.rotate_left(17) ^ 0x5851_f42d_4c95_7f2d,
+            hash_key: keys.flow_hash,
+            keys,
+            half_open_fifo: VecDeque::new(),
+            half_open_count: 0,
             cfg,
             dev,
             iface,
             buckets,
             dirty: Vec::new(),
-            listen_set: SocketSet::new(vec![]),
             listeners: Vec::new(),
             dgram: SocketSet::new(vec![]),
             void: SocketSet::new(vec![]),
@@ -333,11 +401,23 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             now,
             arp_seen: false,
             next_sweep_ms: 0,
+            dhcp_restart_ms: None,
+            dhcp_rejected: false,
         };
         #[cfg(feature = "ipv6")]
         {
             stack.link_local = Some(crate::ip::link_local(stack.cfg.mac));
-            stack.ipv6 = stack.cfg.ipv6;
+            stack.ipv6 = stack.cfg.ipv6.map(|mut c| {
+                // Like IPv4's in `apply_ipv4`: never a non-unicast neighbor for smoltcp.
+                if let Some(gw) = c.gateway
+                    && let Err(e) = crate::config::check_gateway_v6(c.ip, c.prefix_len, gw)
+                {
+                    log::error!("net: IPv6 gateway refused ({e:?}); no default route");
+                    stack.counters.bad_gateway.inc();
+                    c.gateway = None;
+                }
+                c
+            });
         }
         stack.apply_ipv4(initial);
         Ok(stack)
@@ -445,10 +525,24 @@ mod tests_dhcp;
 #[cfg(test)]
 mod tests_faults;
 #[cfg(test)]
+mod tests_gateway;
+#[cfg(test)]
 mod tests_halfclose;
+#[cfg(test)]
+mod tests_icmp;
 #[cfg(all(test, feature = "ipv6"))]
 mod tests_ipv6;
+#[cfg(all(test, feature = "ipv6"))]
+mod tests_ndp;
+#[cfg(test)]
+mod tests_neighbors;
+#[cfg(test)]
+mod tests_isn;
 #[cfg(test)]
 mod tests_rss;
+#[cfg(test)]
+mod tests_syncookie;
+#[cfg(test)]
+mod tests_synflood;
 #[cfg(test)]
 mod tests_wrong_core;

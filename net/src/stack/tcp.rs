@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use corenet_nic::{RxQueue, TxQueue};
 use smoltcp::socket::tcp::{self, Socket as TcpSocket, State};
 use smoltcp::time::Duration;
-use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
+use smoltcp::wire::{IpEndpoint, IpListenEndpoint, TcpSeqNumber};
 
 use super::{CoreStack, Listener, Origin, Tuple};
 use crate::ip::IpAddr;
@@ -115,6 +115,8 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             port,
             ready: Vec::new(),
             accept: VecDeque::new(),
+            half_open: 0,
+            cookies_until_us: 0,
         });
         self.replenish();
         Ok(())
@@ -129,9 +131,6 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             .position(|l| l.port == port)
             .ok_or(ListenError::NotListening)?;
         let l = self.listeners.swap_remove(li);
-        for h in l.ready {
-            self.listen_set.remove(h);
-        }
         // Half-open ones (still Embryonic) are found by `settle` and dropped as their
         // listener is gone; queued ones are reset now.
         for idx in l.accept {
@@ -153,7 +152,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 if s.listen(l.port).is_err() {
                     break;
                 }
-                l.ready.push(self.listen_set.add(s));
+                l.ready.push(s);
             }
         }
     }
@@ -203,7 +202,15 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             _ => return Err(ConnectError::Unaddressable),
         }
         .map_err(|AllocError::Exhausted| ConnectError::PortsExhausted)?;
+        let tuple = Tuple {
+            remote: addr.to_mapped(),
+            remote_port: rport,
+            local_port: port,
+        };
         let mut s = new_socket(&self.cfg);
+        // RFC 6528, as for passive opens.
+        let isn = super::keys::isn(&self.keys.isn, &tuple, now_us);
+        s.set_initial_sequence(Some(TcpSeqNumber(isn as i32)));
         let ep = IpEndpoint::new(remote_sm, rport);
         // An unconfigured IPv4 stack (0.0.0.0) lets smoltcp pick, as before.
         let local_ep = IpListenEndpoint {
@@ -214,11 +221,6 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             let _ = self.ports.release(port, now_us);
             return Err(ConnectError::Unaddressable);
         }
-        let tuple = Tuple {
-            remote: addr.to_mapped(),
-            remote_port: rport,
-            local_port: port,
-        };
         self.counters.connected.inc();
         Ok(self.insert_conn(tuple, s, Origin::Connected))
     }
@@ -418,6 +420,16 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         };
         let socket = conn.set.get_mut::<TcpSocket>(conn.handle);
         let state = socket.state();
+        if conn.half_open && state != State::SynReceived {
+            // Out of the half-open set: established (queued below) or dead (dropped below).
+            // (`leave_half_open` inlined: `conn` borrows the slots.)
+            conn.half_open = false;
+            self.half_open_count = self.half_open_count.saturating_sub(1);
+            let port = conn.tuple.local_port;
+            if let Some(l) = self.listeners.iter_mut().find(|l| l.port == port) {
+                l.half_open = l.half_open.saturating_sub(1);
+            }
+        }
         if conn.handshaking && !matches!(state, State::SynSent | State::SynReceived) {
             // Past the handshake: keep-alive probes (armed since the socket was made) keep a
             // healthy idle connection alive, each answer counting as heard from; three
@@ -460,7 +472,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
 /// A socket with this core's buffers and timers: the handshake timeout until
 /// [`CoreStack::settle`] replaces it, and keep-alive, set before `listen`/`connect` (whose
 /// reset leaves it armed from the handshake on, not at once).
-fn new_socket(cfg: &super::StackConfig) -> TcpSocket<'static> {
+pub(super) fn new_socket(cfg: &super::StackConfig) -> TcpSocket<'static> {
     let mut s = TcpSocket::new(
         tcp::SocketBuffer::new(vec![0; cfg.tcp_buffer]),
         tcp::SocketBuffer::new(vec![0; cfg.tcp_buffer]),

@@ -15,7 +15,7 @@ use super::tests::cores_with;
 use super::*;
 use crate::sim::SimNic;
 
-const LEASED: Ipv4Address = Ipv4Address::new(10, 0, 0, 77);
+pub(super) const LEASED: Ipv4Address = Ipv4Address::new(10, 0, 0, 77);
 const ROUTER: Ipv4Address = Ipv4Address::new(10, 0, 0, 1);
 const DNS: [Ipv4Address; 2] = [
     Ipv4Address::new(10, 0, 0, 53),
@@ -24,6 +24,15 @@ const DNS: [Ipv4Address; 2] = [
 
 /// A DHCP server: OFFER for DISCOVER, ACK for REQUEST, broadcast from `server`.
 fn dhcp_answer(frame: &[u8], server: Ipv4Address) -> Option<Vec<u8>> {
+    dhcp_answer_with(frame, server, Some(ROUTER))
+}
+
+/// [`dhcp_answer`] with the router option `router` (a rogue server's, in the gateway tests).
+pub(super) fn dhcp_answer_with(
+    frame: &[u8],
+    server: Ipv4Address,
+    router: Option<Ipv4Address>,
+) -> Option<Vec<u8>> {
     let caps = ChecksumCapabilities::default();
     let eth = EthernetFrame::new_checked(frame).ok()?;
     if eth.ethertype() != EthernetProtocol::Ipv4 {
@@ -49,7 +58,7 @@ fn dhcp_answer(frame: &[u8], server: Ipv4Address) -> Option<Vec<u8>> {
         client_ip: Ipv4Address::UNSPECIFIED,
         your_ip: LEASED,
         server_ip: server,
-        router: Some(ROUTER),
+        router,
         subnet_mask: Some(Ipv4Address::new(255, 255, 255, 0)),
         relay_agent_ip: Ipv4Address::UNSPECIFIED,
         broadcast: false,
@@ -138,4 +147,46 @@ fn dhcp_replies_steered_elsewhere_configure_every_core() {
     }
     // OFFER and ACK both went through another core.
     assert!(cores[0].counters().frames_from_peers.get() >= 2);
+}
+
+#[test]
+fn a_config_that_meets_a_full_ring_reaches_the_core_later() {
+    let rss = RssConfig::new(2).unwrap();
+    // A server whose replies land on the DHCP core itself: only core 0 needs to poll.
+    let server = (2..=250)
+        .map(|n| Ipv4Address::new(10, 0, 0, n))
+        .find(|s| rss.queue_ipv4_l4(s.octets(), [255; 4], 67, 68) == 0)
+        .unwrap();
+    let nic = SimNic::new(rss.clone(), 4096);
+    let mut cores = cores_with(&nic, &rss, true, |c| c.ip = [0; 4]);
+    cores[0].dhcp_start().unwrap();
+    // Core 1 is busy (not polling) and its ring from core 0 is full.
+    let m = cores[0].mesh.as_mut().unwrap();
+    while m.send(1, crate::mesh::Msg::Frame(std::vec![0; 60])) {}
+    let mut now = 0;
+    for _ in 0..50 {
+        now += 1000;
+        cores[0].poll(now);
+        while let Some(f) = nic.take_sent() {
+            if let Some(r) = dhcp_answer(&f, server) {
+                nic.deliver(r);
+            }
+        }
+    }
+    assert_eq!(cores[0].ipv4_config().map(|c| c.ip), Some(LEASED.octets()));
+    assert_eq!(
+        cores[0].counters().drop_mesh_full.get(),
+        1,
+        "the first copy"
+    );
+    // Core 1 catches up; core 0 resends the configuration at its next poll.
+    for _ in 0..3 {
+        now += 1000;
+        for c in cores.iter_mut() {
+            c.poll(now);
+        }
+    }
+    assert_eq!(cores[1].ipv4_config(), cores[0].ipv4_config());
+    assert_eq!(cores[0].counters().config_resent.get(), 1);
+    assert_eq!(cores[1].counters().config_updates.get(), 1);
 }

@@ -215,10 +215,10 @@ impl Appliance for NicTest {
             corenet::println!("nic-tests: no NIC: {:?}", netdev::info(core));
             return Step::Done(1);
         };
-        let rss = info
-            .rss
-            .clone()
-            .unwrap_or_else(|| RssConfig::new(core.count()).unwrap_or_else(|_| unreachable!()));
+        let rss = info.rss.clone().unwrap_or_else(|| {
+            RssConfig::with_key(netdev::rss_key(core), core.count())
+                .unwrap_or_else(|_| unreachable!())
+        });
         let mut busy = false;
         if let Some(pair) = self.pair.as_mut() {
             let mut frames = [RxFrame::default(); 32];

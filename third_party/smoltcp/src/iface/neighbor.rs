@@ -41,11 +41,17 @@ impl Answer {
     }
 }
 
+/// Addresses that can be protected from eviction at once (see [`Cache::set_protected`]).
+pub const MAX_PROTECTED: usize = 2;
+
 /// A neighbor cache backed by a map.
 #[derive(Debug)]
 pub struct Cache {
     storage: LinearMap<IpAddress, Neighbor, IFACE_NEIGHBOR_CACHE_COUNT>,
     silent_until: Instant,
+    /// Never chosen for eviction (e.g. the default routers), so that hosts filling the
+    /// cache cannot push them out.
+    protected: heapless::Vec<IpAddress, MAX_PROTECTED>,
 }
 
 impl Cache {
@@ -60,7 +66,25 @@ impl Cache {
         Self {
             storage: LinearMap::new(),
             silent_until: Instant::from_millis(0),
+            protected: heapless::Vec::new(),
         }
+    }
+
+    /// Protects the entries of `addrs` from eviction: a full cache makes room by evicting
+    /// the entry closest to expiry among the others. Addresses beyond [`MAX_PROTECTED`] are
+    /// ignored. Protected entries still expire and can still be replaced by a newer mapping.
+    pub fn set_protected(&mut self, addrs: &[IpAddress]) {
+        self.protected.clear();
+        for a in addrs.iter().take(MAX_PROTECTED) {
+            let _ = self.protected.push(*a);
+        }
+    }
+
+    /// Whether an unexpired entry for `protocol_addr` exists.
+    pub fn contains(&self, protocol_addr: &IpAddress, timestamp: Instant) -> bool {
+        self.storage
+            .get(protocol_addr)
+            .is_some_and(|n| timestamp < n.expires_at)
     }
 
     pub fn reset_expiry_if_existing(
@@ -121,10 +145,13 @@ impl Cache {
             }
             Err((protocol_addr, neighbor)) => {
                 // If we're going down this branch, it means the cache is full, and we need to evict an entry.
+                // Unprotected entries first; only a cache holding nothing else evicts a
+                // protected one.
+                let protected = &self.protected;
                 let old_protocol_addr = *self
                     .storage
                     .iter()
-                    .min_by_key(|(_, neighbor)| neighbor.expires_at)
+                    .min_by_key(|(addr, neighbor)| (protected.contains(addr), neighbor.expires_at))
                     .expect("empty neighbor cache storage")
                     .0;
 
@@ -230,6 +257,29 @@ mod test {
                 .lookup(&MOCK_IP_ADDR_2.into(), Instant::from_millis(0))
                 .found()
         );
+    }
+
+    #[cfg(feature = "proto-ipv4")]
+    #[test]
+    fn test_protected_entry_is_not_evicted() {
+        let router = IpAddress::v4(10, 0, 0, 1);
+        let mut cache = Cache::new();
+        cache.set_protected(&[router]);
+        cache.fill(router, HADDR_A, Instant::from_millis(0));
+        // Many later neighbors, far beyond capacity: the oldest entry, protected, stays.
+        for i in 0..(2 * IFACE_NEIGHBOR_CACHE_COUNT).min(250) {
+            let addr = IpAddress::v4(10, 0, 1, i as u8);
+            cache.fill(addr, HADDR_B, Instant::from_millis(1 + i as i64));
+        }
+        assert_eq!(
+            cache.lookup(&router, Instant::from_millis(1000)),
+            Answer::Found(HADDR_A)
+        );
+        assert!(cache.contains(&router, Instant::from_millis(1000)));
+        // Unprotected, it is the first to go.
+        cache.set_protected(&[]);
+        cache.fill(IpAddress::v4(10, 0, 2, 1), HADDR_B, Instant::from_millis(2000));
+        assert!(!cache.contains(&router, Instant::from_millis(2000)));
     }
 
     #[test]

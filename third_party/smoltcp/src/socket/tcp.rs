@@ -489,6 +489,9 @@ pub struct Socket<'a> {
     /// The sequence number corresponding to the beginning of the transmit buffer.
     /// I.e. an ACK(local_seq_no+n) packet removes n bytes from the transmit buffer.
     local_seq_no: TcpSeqNumber,
+    /// The initial sequence number the next `connect` or SYN received in LISTEN uses instead
+    /// of a random one (see [`Socket::set_initial_sequence`]).
+    initial_seq: Option<TcpSeqNumber>,
     /// The sequence number corresponding to the beginning of the receive buffer.
     /// I.e. userspace reading n bytes adds n to remote_seq_no.
     remote_seq_no: TcpSeqNumber,
@@ -600,6 +603,7 @@ impl<'a> Socket<'a> {
             listen_endpoint: IpListenEndpoint::default(),
             tuple: None,
             local_seq_no: TcpSeqNumber::default(),
+            initial_seq: None,
             remote_seq_no: TcpSeqNumber::default(),
             remote_last_seq: TcpSeqNumber::default(),
             remote_last_ack: None,
@@ -1060,10 +1064,25 @@ impl<'a> Socket<'a> {
         });
         self.set_state(State::SynSent);
 
-        let seq = Self::random_seq_no(cx);
+        let seq = self
+            .initial_seq
+            .take()
+            .unwrap_or_else(|| Self::random_seq_no(cx));
         self.local_seq_no = seq;
         self.remote_last_seq = seq;
         Ok(())
+    }
+
+    /// Sets the initial sequence number of the next connection this socket opens: the next
+    /// [`connect`](Self::connect), or the next SYN accepted in the LISTEN state, uses `seq`
+    /// instead of a random number from the interface's RNG. It is used once; `None` clears it.
+    /// [`listen`](Self::listen) and `connect` keep a value set before them.
+    ///
+    /// This lets the application choose ISNs as RFC 6528 recommends (a clock plus a keyed hash
+    /// of the connection's endpoints, which only the application can key per boot), or answer
+    /// a SYN whose SYN-ACK it already sent itself (e.g. with a SYN cookie, RFC 4987).
+    pub fn set_initial_sequence(&mut self, seq: Option<TcpSeqNumber>) {
+        self.initial_seq = seq;
     }
 
     #[cfg(test)]
@@ -1667,6 +1686,15 @@ impl<'a> Socket<'a> {
                     net_debug!("unacceptable ACK in response to SYN|ACK");
                     return Some(Self::rst_reply(ip_repr, repr));
                 }
+                if self.remote_last_ack.is_none() {
+                    // The SYN|ACK was sent on our behalf (the application answered the SYN
+                    // itself, e.g. with a SYN cookie, and chose our ISN with
+                    // `set_initial_sequence`): account for it as if we had sent it, with the
+                    // window we would have advertised, so the receive window is open.
+                    self.remote_last_seq = self.local_seq_no + 1;
+                    self.remote_last_ack = Some(self.remote_seq_no);
+                    self.remote_last_win = self.scaled_window();
+                }
             }
             // Every acknowledgement must be for transmitted but unacknowledged data.
             (_, _, Some(ack_number)) => {
@@ -1916,7 +1944,10 @@ impl<'a> Socket<'a> {
                     local: IpEndpoint::new(ip_repr.dst_addr(), repr.dst_port),
                     remote: IpEndpoint::new(ip_repr.src_addr(), repr.src_port),
                 });
-                self.local_seq_no = Self::random_seq_no(cx);
+                self.local_seq_no = self
+                    .initial_seq
+                    .take()
+                    .unwrap_or_else(|| Self::random_seq_no(cx));
                 self.remote_seq_no = repr.seq_number + 1;
                 self.remote_last_seq = self.local_seq_no;
                 self.remote_has_sack = repr.sack_permitted;
@@ -3521,6 +3552,36 @@ mod test {
             }
         );
         sanity!(s, socket_syn_received());
+    }
+
+    #[test]
+    fn test_listen_syn_initial_sequence() {
+        let mut s = socket_listen();
+        s.socket.set_initial_sequence(Some(LOCAL_SEQ + 77));
+        send!(
+            s,
+            TcpRepr {
+                control: TcpControl::Syn,
+                seq_number: REMOTE_SEQ,
+                ack_number: None,
+                ..SEND_TEMPL
+            }
+        );
+        assert_eq!(s.state, State::SynReceived);
+        assert_eq!(s.local_seq_no, LOCAL_SEQ + 77);
+        // Used once: a later connection draws from the RNG again.
+        assert_eq!(s.initial_seq, None);
+    }
+
+    #[test]
+    fn test_connect_initial_sequence() {
+        let mut s = socket();
+        s.socket.set_initial_sequence(Some(TcpSeqNumber(123_456)));
+        s.socket
+            .connect(&mut s.cx, REMOTE_END, LOCAL_END.port)
+            .unwrap();
+        assert_eq!(s.local_seq_no, TcpSeqNumber(123_456));
+        assert_eq!(s.initial_seq, None);
     }
 
     #[test]

@@ -410,6 +410,21 @@ impl Interface {
         }
     }
 
+    /// Protects the neighbor cache entries of `addrs` (at most two, e.g. the IPv4 and IPv6
+    /// default routers) from eviction: when the cache is full, a new neighbor evicts the
+    /// oldest of the other entries, so hosts that fill the cache (spoofed ARP or NDP) cannot
+    /// push the router out. Replaces any previous set; further addresses are ignored.
+    #[cfg(any(feature = "medium-ethernet", feature = "medium-ieee802154"))]
+    pub fn set_protected_neighbors(&mut self, addrs: &[IpAddress]) {
+        self.inner.neighbor_cache.set_protected(addrs);
+    }
+
+    /// Whether the neighbor cache holds an unexpired entry for `addr`.
+    #[cfg(any(feature = "medium-ethernet", feature = "medium-ieee802154"))]
+    pub fn neighbor_cached(&self, addr: &IpAddress) -> bool {
+        self.inner.neighbor_cache.contains(addr, self.inner.now)
+    }
+
     /// Check whether the interface has the given IP address assigned.
     pub fn has_ip_addr<T: Into<IpAddress>>(&self, addr: T) -> bool {
         self.inner.has_ip_addr(addr)
