@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from lib import LOGS, ROOT, Netns, Skip, Vm, check, parse_metrics, sh, summed
+from lib import LOGS, ROOT, Netns, Vm, check, parse_metrics, sh, summed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IMG = os.path.join(ROOT, "target/x86_64-unknown-none/release/httpd")
