@@ -29,8 +29,10 @@
 //!
 //! The layers underneath, each its own crate: [`kernel`] (boot, memory, CPUs, clock),
 //! [`nic`] (the per-core queue interface and RSS steering), [`virtio`] and [`ixgbe`] (the
-//! drivers), [`net`] (per-core TCP/IP). The runtime is only built for the guest target; on the
-//! host this crate re-exports the logic crates for tests and tools.
+//! drivers), [`net`] (per-core TCP/IP). [`budget`] splits each core's heap between TCP
+//! sockets, the appliance's per-connection state and its buffer pool, which sizes the
+//! connection limit. The runtime is only built for the guest target; on the host this crate
+//! re-exports the logic crates for tests and tools.
 #![no_std]
 
 pub use corenet_boot as boot;

@@ -46,6 +46,13 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
             format_args!("corenet: PANIC on core {me}: {}", info.message()),
         ),
     };
+    // An exhausted heap panics in Rust's allocation-error handler ("memory allocation of N
+    // bytes failed"); the heap's own record says which request and in what state.
+    if crate::memory::heap::has_failed() {
+        let _ = core::fmt::Write::write_str(&mut w, " [last refused allocation: ");
+        let _ = crate::memory::heap::write_last_failure(&mut w);
+        let _ = core::fmt::Write::write_str(&mut w, "]");
+    }
     w.finish(true);
     stop_machine(crate::exit::code::PANIC)
 }

@@ -71,6 +71,10 @@ pub struct NetCounters {
     pub icmp_rate_limited: Counter,
     /// IPv4 configurations sent again to a core whose ring was full at the first attempt.
     pub config_resent: Counter,
+    // review (issue 11)
+    /// DHCP offers and acks dropped because their IP source, which smoltcp's client takes as
+    /// the server's address for renewals, cannot be one (0.0.0.0 among others).
+    pub dhcp_bad_server: Counter,
 }
 
 /// A plain copy of [`NetCounters`] at one moment.
@@ -105,6 +109,8 @@ pub struct NetSnapshot {
     pub neighbor_ignored: u64,
     pub icmp_rate_limited: u64,
     pub config_resent: u64,
+    // review (issue 11)
+    pub dhcp_bad_server: u64,
 }
 
 impl NetCounters {
@@ -138,6 +144,8 @@ impl NetCounters {
             neighbor_ignored: self.neighbor_ignored.get(),
             icmp_rate_limited: self.icmp_rate_limited.get(),
             config_resent: self.config_resent.get(),
+            // review (issue 11)
+            dhcp_bad_server: self.dhcp_bad_server.get(),
         }
     }
 }

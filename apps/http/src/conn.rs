@@ -12,7 +12,7 @@
 use alloc::vec::Vec;
 
 use crate::budget::{GrowError, Pool, release, shrink, try_grow};
-use crate::request::{Method, Parse, ParseError, Request, parse};
+use crate::request::{Method, Parse, ParseError, Request, parse_needing};
 use crate::response::{Response, Status};
 use crate::timers::Phase;
 
@@ -64,6 +64,9 @@ pub struct Conn {
     sent: usize,
     closing: bool,
     peer_done: bool,
+    /// Input length before which the buffered partial request cannot be complete (its body
+    /// is still arriving): it is not parsed again until then.
+    need: usize,
     /// Requests answered on this connection.
     pub requests: u64,
 }
@@ -151,6 +154,9 @@ impl Conn {
         if self.closing || self.pending() >= l.max_out {
             return Ok(());
         }
+        if !self.peer_done && self.input.len() < self.need {
+            return Ok(());
+        }
         let mut input = core::mem::take(&mut self.input);
         let r = self.answer(&input, l, pool, route);
         if let Ok(used) = r {
@@ -172,9 +178,15 @@ impl Conn {
         route: &mut dyn FnMut(&Request<'_>) -> Response,
     ) -> Result<usize, GrowError> {
         let mut at = 0;
+        self.need = 0;
         while at < buf.len() && !self.closing && self.pending() < l.max_out {
-            match parse(&buf[at..], l.max_head, l.max_body) {
-                Parse::Partial => break,
+            let (parsed, need) = parse_needing(&buf[at..], l.max_head, l.max_body);
+            match parsed {
+                Parse::Partial => {
+                    // Where the partial request starts is where the buffered input will.
+                    self.need = need;
+                    break;
+                }
                 Parse::Complete(req) => {
                     let resp = match req.method {
                         Method::Get | Method::Head => route(&req),

@@ -75,6 +75,25 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
 
 /// Parses the request at the start of `buf` with the given limits on head and body size.
 pub fn parse(buf: &[u8], max_head: usize, max_body: usize) -> Parse<'_> {
+    parse_needing(buf, max_head, max_body).0
+}
+
+/// [`parse`], and with [`Parse::Partial`] the length `buf` must reach before parsing it again
+/// can tell more: its head and the body it announces once the head is complete, else one byte
+/// more. A body arriving in small pieces is then not parsed again for every piece.
+pub fn parse_needing(buf: &[u8], max_head: usize, max_body: usize) -> (Parse<'_>, usize) {
+    let mut need = buf.len() + 1;
+    let p = parse_head(buf, max_head, max_body, &mut need);
+    (p, need)
+}
+
+#[cfg(test)]
+std::thread_local! {
+    /// Heads parsed on this thread (tests count the work a trickling client causes).
+    pub(crate) static HEADS_PARSED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+fn parse_head<'a>(buf: &'a [u8], max_head: usize, max_body: usize, need: &mut usize) -> Parse<'a> {
     let Some(head_len) = find_head_end(&buf[..buf.len().min(max_head + 4)]) else {
         // Tolerate bare-LF-free garbage only up to the limit.
         return if buf.len() > max_head {
@@ -85,6 +104,8 @@ pub fn parse(buf: &[u8], max_head: usize, max_body: usize) -> Parse<'_> {
             Parse::Partial
         };
     };
+    #[cfg(test)]
+    HEADS_PARSED.with(|n| n.set(n.get() + 1));
     let Ok(head) = core::str::from_utf8(&buf[..head_len - 4]) else {
         return Parse::Error(ParseError::BadRequest);
     };
@@ -123,8 +144,13 @@ pub fn parse(buf: &[u8], max_head: usize, max_body: usize) -> Parse<'_> {
             return Parse::Error(ParseError::BadRequest); // also rejects obs-fold and spaces
         }
         let value = value.trim_matches(|c| c == ' ' || c == '\t');
+        if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Parse::Error(ParseError::BadRequest); // a bare CR or LF ends lines elsewhere
+        }
         if name.eq_ignore_ascii_case("content-length") {
-            let Ok(n) = value.parse::<usize>() else {
+            // 1*DIGIT only: `parse` alone would also take a leading '+'.
+            let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+            let (true, Ok(n)) = (digits, value.parse::<usize>()) else {
                 return Parse::Error(ParseError::BadRequest);
             };
             if body_len.is_some_and(|b| b != n) {
@@ -149,6 +175,7 @@ pub fn parse(buf: &[u8], max_head: usize, max_body: usize) -> Parse<'_> {
     }
     let total_len = head_len + body_len;
     if buf.len() < total_len {
+        *need = total_len;
         return Parse::Partial;
     }
     Parse::Complete(Request {
@@ -245,6 +272,42 @@ mod tests {
         );
         assert_eq!(e(&[b'a'; 100]), ParseError::HeadTooLarge);
         assert_eq!(e(&[0xff, 0xfe, 0x00]), ParseError::BadRequest);
+    }
+
+    #[test]
+    fn content_length_is_digits_only() {
+        // Rust's integer parser takes a leading '+'; RFC 9110 (8.6) does not: a front proxy
+        // that rejects or reads it differently would disagree with us on where the body ends.
+        for v in ["+1", "+0", " 1 1", "0x1", "1.0"] {
+            let head = std::format!("POST / HTTP/1.1\r\nContent-Length: {v}\r\n\r\nx");
+            assert_eq!(
+                parse(head.as_bytes(), 64, 16),
+                Parse::Error(ParseError::BadRequest),
+                "{v:?}"
+            );
+        }
+        assert_eq!(
+            req(b"POST / HTTP/1.1\r\nContent-Length: 01\r\n\r\nx").body_len,
+            1
+        );
+    }
+
+    #[test]
+    fn bare_cr_lf_or_nul_in_a_field_is_rejected() {
+        // RFC 9110 5.5: reject (or replace). A front proxy that ends lines at a bare LF would
+        // see a Content-Length here that we would not.
+        for b in [
+            &b"POST / HTTP/1.1\r\nX: a\nContent-Length: 5\r\n\r\nhello"[..],
+            b"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
+            b"GET / HTTP/1.1\r\nX: a\0b\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse(b, 64, 16),
+                Parse::Error(ParseError::BadRequest),
+                "{b:?}"
+            );
+        }
+        assert_eq!(req(b"GET / HTTP/1.1\r\nX: a\tb\r\n\r\n").body_len, 0);
     }
 
     #[test]

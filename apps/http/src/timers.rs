@@ -81,11 +81,12 @@ impl Timer {
     }
 
     /// Records the phase after a pass; `progress` says the peer took output in this pass,
-    /// which restarts the sending and idle clocks (an answered request is activity even
-    /// when the connection is idle again by the end of the pass). Reading bytes restarts
-    /// nothing: a request has to complete, not merely move.
+    /// which restarts every clock (an answered request is activity even when the connection
+    /// is idle again by the end of the pass, or already holds the start of the next request:
+    /// a pipelining client whose segments split requests ends every pass `Reading`). Reading
+    /// bytes restarts nothing: a request has to complete, not merely move.
     pub fn update(&mut self, now_ns: u64, phase: Phase, progress: bool) {
-        if phase != self.phase || (phase != Phase::Reading && progress) {
+        if phase != self.phase || progress {
             self.phase = phase;
             self.since_ns = now_ns;
         }
@@ -108,8 +109,9 @@ impl Timer {
 /// new one. A connection that has just gone idle may still have its last response in flight
 /// in the TCP send buffer, which a reset would destroy: hence the minimum. When no connection
 /// is idle, the next victim is the one whose request has been incomplete for longest
-/// ([`Phase::Reading`]; a slowloris client fills every slot with those), never one that is
-/// being sent a response.
+/// ([`Phase::Reading`]; a slowloris client fills every slot with those), and last the one
+/// whose peer has taken no output for longest ([`Phase::Sending`]: `since` is its last
+/// progress, so a peer that reads is never old enough).
 pub fn oldest_in<'a>(
     timers: impl Iterator<Item = &'a Timer>,
     phase: Phase,

@@ -199,6 +199,12 @@ const CORE_COUNTERS: &[(&str, &str, Field)] = &[
         "IP configurations sent again to a core whose mesh ring was full.",
         |s| s.net.config_resent,
     ),
+    // review (issue 11: DHCP servers that cannot be one)
+    (
+        "corenet_dhcp_bad_server_total",
+        "DHCP offers and acks dropped: their IP source cannot be a server (0/8, 127/8, multicast, reserved).",
+        |s| s.net.dhcp_bad_server,
+    ),
 ];
 
 const DROPS: &[(&str, Field)] = &[
@@ -323,6 +329,18 @@ pub fn page(_serving_core: usize) -> Response {
             "corenet_heap_size_bytes",
             &[("core", &c)],
             percpu(c).heap.size() as u64,
+        );
+    }
+    m.family(
+        "corenet_heap_alloc_failures_total",
+        Kind::Counter,
+        "Allocations the core's heap refused (fallible ones shed a connection).",
+    );
+    for c in 0..cores {
+        m.sample(
+            "corenet_heap_alloc_failures_total",
+            &[("core", &c)],
+            percpu(c).heap.failures.load(Ordering::Relaxed),
         );
     }
     Response {

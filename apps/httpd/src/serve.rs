@@ -4,14 +4,17 @@
 
 use alloc::vec::Vec;
 use corenet::net::CoreStack;
-use corenet::net::stack::{RecvError, SendError, TcpConn, UdpSocket};
+use corenet::net::stack::{TcpConn, UdpSocket};
 use corenet::nic::{RxQueue, TxQueue};
 use corenet_http::budget::Pool;
-use corenet_http::echo::{self, Echo};
+use corenet_http::echo::Echo;
 use corenet_http::ratelimit::TokenBucket;
 use corenet_http::settings::Settings;
-use corenet_http::timers::{Expiry, Phase, Timer, oldest_in, should_evict};
+use corenet_http::timers::{Phase, Timer, oldest_in, should_evict};
 use corenet_http::{Conn, Limits, Request, Response};
+
+mod echo_io;
+mod http_io;
 
 /// An HTTP connection.
 pub struct Http {
@@ -33,8 +36,9 @@ const ADMIT: usize = 4 * 1024;
 /// Connections evicted per pass at most.
 const EVICT_PER_PASS: usize = 8;
 /// A connection is an eviction candidate once idle this long (its last response has left the
-/// TCP send buffer by then unless the peer stopped reading), or once its request has been
-/// incomplete this long (a client on a working link sends a head in one go).
+/// TCP send buffer by then unless the peer stopped reading), once its request has been
+/// incomplete this long (a client on a working link sends a head in one go), or once its peer
+/// has taken none of its output this long (its window stayed shut).
 const EVICT_MIN_AGE_NS: u64 = 1_000_000_000;
 
 /// What the server did about slow, greedy and excess clients (per core, monotonic).
@@ -48,7 +52,8 @@ pub struct Stats {
     pub send_timeouts: u64,
     /// Idle connections evicted near the connection limit (reset).
     pub evictions: u64,
-    /// Connections with an overdue request evicted near the limit (reset).
+    /// Connections with an overdue request or stalled output evicted near the limit or,
+    /// largest buffer first, when the pool is short (reset).
     pub evictions_slow: u64,
     /// Connections answered 503 because the buffer pool was short.
     pub unavailable: u64,
@@ -135,6 +140,9 @@ impl Server {
         let mut work = false;
         while let Ok(c) = stack.accept(80) {
             work = true;
+            if self.pool.available() < ADMIT {
+                self.reclaim(stack, now);
+            }
             if self.pool.available() < ADMIT || self.http.len() >= self.max_connections {
                 // Over the memory budget: say so (the socket's own send buffer holds it)
                 // and close, rather than take a connection that cannot be served.
@@ -168,11 +176,14 @@ impl Server {
     }
 
     /// Near the connection limit, resets the connections idle for longest (else those whose
-    /// request has been incomplete for longest), so new clients find a slot instead of a RST.
+    /// request has been incomplete, else whose output has stalled, for longest), so new
+    /// clients find a slot instead of a RST.
     fn evict<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) {
+        // Half-open connections do not count: the stack frees the oldest of them for a new
+        // SYN at the limit, so they leave room for new clients already.
+        let held = stack.connections().saturating_sub(stack.half_open());
         let mut gone = 0;
-        while gone < EVICT_PER_PASS
-            && should_evict(stack.connections() - gone, self.max_connections)
+        while gone < EVICT_PER_PASS && should_evict(held.saturating_sub(gone), self.max_connections)
         {
             let Some((i, slow)) = self.victim(now) else {
                 return;
@@ -196,6 +207,55 @@ impl Server {
         }
     }
 
+    /// When the pool is short, resets connections (HTTP or echo) whose request has been
+    /// incomplete, or whose peer has taken none of its output, for at least
+    /// [`EVICT_MIN_AGE_NS`], the largest buffer first: a few clients that start big requests
+    /// and never finish them, or pipeline requests or echo data and stop reading, would
+    /// otherwise hold the pool (503 for everyone) for the header or send timeout, long before
+    /// they hold the connection slots.
+    fn reclaim<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) {
+        let mut gone = 0;
+        while gone < EVICT_PER_PASS && self.pool.available() < ADMIT {
+            // HTTP connections, then echo ones, as (timer, bytes held).
+            let http = self.http.iter().map(|h| (&h.timer, h.conn.memory()));
+            let all = http.chain(self.echo.iter().map(|e| (&e.timer, e.echo.memory())));
+            let stuck = all.enumerate().filter(|(_, (t, held))| {
+                t.phase() != Phase::Idle
+                    && now.saturating_sub(t.since_ns()) >= EVICT_MIN_AGE_NS
+                    && *held > 0
+            });
+            let Some((i, _)) = stuck.max_by_key(|(_, (_, held))| *held) else {
+                return;
+            };
+            if i < self.http.len() {
+                let mut h = self.http.swap_remove(i);
+                h.conn.release(&mut self.pool);
+                let _ = stack.abort(h.c);
+            } else {
+                let mut e = self.echo.swap_remove(i - self.http.len());
+                e.echo.release(&mut self.pool);
+                let _ = stack.abort(e.c);
+            }
+            self.stats.evictions_slow += 1;
+            gone += 1;
+        }
+    }
+
+    /// Bytes the live connections' buffers hold, and what the pool says is charged: the two
+    /// must agree.
+    #[cfg(test)]
+    pub(crate) fn held_and_charged(&self) -> (usize, usize) {
+        let http = self.http.iter().map(|h| h.conn.memory());
+        let held = http.sum::<usize>() + self.echo.iter().map(|e| e.echo.memory()).sum::<usize>();
+        (held, self.pool.used())
+    }
+
+    /// Bytes the pool can still charge.
+    #[cfg(test)]
+    pub(crate) fn pool_available(&self) -> usize {
+        self.pool.available()
+    }
+
     /// The eviction victim: index over HTTP then echo connections, and whether it is a slow
     /// reader rather than an idle one.
     fn victim(&self, now: u64) -> Option<(usize, bool)> {
@@ -206,193 +266,11 @@ impl Server {
         if let Some(i) = oldest_in(all(), Phase::Idle, now, EVICT_MIN_AGE_NS) {
             return Some((i, false));
         }
-        oldest_in(all(), Phase::Reading, now, EVICT_MIN_AGE_NS).map(|i| (i, true))
-    }
-
-    fn serve_http<R: RxQueue, T: TxQueue>(
-        &mut self,
-        stack: &mut CoreStack<R, T>,
-        now: u64,
-        route: &mut dyn FnMut(&Request<'_>) -> Response,
-    ) -> bool {
-        let (limits, timeouts) = (self.limits, self.settings.timeouts);
-        let pool = &mut self.pool;
-        let stats = &mut self.stats;
-        let mut work = false;
-        self.http.retain_mut(|h| {
-            let conn = &mut h.conn;
-            let mut ok = Ok(0);
-            let room = conn.input_room(&limits);
-            // No room: not even a look (that would mark the connection for egress every
-            // pass); a reset shows up as a failed send below.
-            let r = match room {
-                0 => Err(RecvError::WouldBlock),
-                _ => stack.recv_with(h.c, |data| {
-                    let n = data.len().min(room);
-                    ok = conn.on_input(&data[..n], &limits, pool, route);
-                    *ok.as_ref().unwrap_or(&n)
-                }),
-            };
-            match r {
-                Ok(n) => work |= n > 0,
-                Err(RecvError::WouldBlock) => {}
-                Err(RecvError::Finished) => conn.peer_closed(),
-                Err(RecvError::Closed | RecvError::BadHandle) => {
-                    // Reset or gone: closing the handle is what frees its slot.
-                    conn.release(pool);
-                    let _ = stack.close(h.c);
-                    return false;
-                }
-            }
-            let mut ok = ok.map(|_| ());
-            if ok.is_ok() {
-                ok = conn.pump(&limits, pool, route);
-            }
-            if ok.is_err() {
-                stats.shed += 1;
-                conn.release(pool);
-                let _ = stack.abort(h.c);
-                return false;
-            }
-            let mut progress = false;
-            while !conn.output().is_empty() {
-                match stack.send(h.c, conn.output()) {
-                    Ok(0) | Err(SendError::WouldBlock) => break,
-                    Ok(n) => {
-                        conn.consumed(n);
-                        progress = true;
-                    }
-                    Err(_) => {
-                        conn.release(pool);
-                        let _ = stack.close(h.c);
-                        return false;
-                    }
-                }
-            }
-            work |= progress;
-            conn.trim(&limits, pool);
-            if conn.done() {
-                conn.release(pool);
-                let _ = stack.close(h.c);
-                return false;
-            }
-            h.timer.update(now, conn.phase(), progress);
-            match h.timer.expired(now, &timeouts) {
-                None => true,
-                Some(e) => {
-                    conn.release(pool);
-                    expire(stack, h.c, e, stats);
-                    false
-                }
-            }
-        });
-        work
-    }
-
-    fn serve_echo<R: RxQueue, T: TxQueue>(
-        &mut self,
-        stack: &mut CoreStack<R, T>,
-        now: u64,
-    ) -> bool {
-        let timeouts = self.settings.timeouts;
-        let pool = &mut self.pool;
-        let stats = &mut self.stats;
-        let mut work = false;
-        self.echo.retain_mut(|e| {
-            let room = e.echo.room(echo::MAX_PENDING);
-            let mut ok = Ok(());
-            let r = match room {
-                0 => Err(RecvError::WouldBlock),
-                _ => stack.recv_with(e.c, |data| {
-                    let n = data.len().min(room);
-                    ok = e.echo.on_input(&data[..n], echo::MAX_PENDING, pool);
-                    if ok.is_ok() { n } else { 0 }
-                }),
-            };
-            match r {
-                Ok(n) => work |= n > 0,
-                Err(RecvError::WouldBlock) => {}
-                Err(RecvError::Finished) => e.echo.peer_closed(),
-                Err(_) => {
-                    e.echo.release(pool);
-                    let _ = stack.close(e.c);
-                    return false;
-                }
-            }
-            if ok.is_err() {
-                stats.shed += 1;
-                e.echo.release(pool);
-                let _ = stack.abort(e.c);
-                return false;
-            }
-            let mut progress = false;
-            if !e.echo.output().is_empty() {
-                match stack.send(e.c, e.echo.output()) {
-                    Ok(n) => {
-                        e.echo.consumed(n, pool);
-                        progress = n > 0;
-                    }
-                    Err(SendError::WouldBlock) => {}
-                    Err(_) => {
-                        e.echo.release(pool);
-                        let _ = stack.close(e.c);
-                        return false;
-                    }
-                }
-            }
-            work |= progress;
-            if e.echo.done() {
-                e.echo.release(pool);
-                let _ = stack.close(e.c);
-                return false;
-            }
-            e.timer.update(now, e.echo.phase(), progress);
-            match e.timer.expired(now, &timeouts) {
-                None => true,
-                Some(x) => {
-                    e.echo.release(pool);
-                    expire(stack, e.c, x, stats);
-                    false
-                }
-            }
-        });
-        work
-    }
-
-    fn serve_udp<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) -> bool {
-        let Some(u) = self.udp else { return false };
-        let mut buf = [0u8; 1500];
-        let mut work = false;
-        while let Ok((n, from)) = stack.udp_recv_from(u, &mut buf) {
-            work = true;
-            if self.udp_bucket.allow(now) {
-                let _ = stack.udp_send_to(u, &buf[..n], from);
-            }
-        }
-        work
-    }
-}
-
-/// Ends a connection whose deadline passed: an idle one politely (FIN), a stuck one with RST
-/// (its slot is free at once).
-fn expire<R: RxQueue, T: TxQueue>(
-    stack: &mut CoreStack<R, T>,
-    c: TcpConn,
-    e: Expiry,
-    stats: &mut Stats,
-) {
-    match e {
-        Expiry::Idle => {
-            stats.idle_timeouts += 1;
-            let _ = stack.close(c);
-        }
-        Expiry::Header => {
-            stats.header_timeouts += 1;
-            let _ = stack.abort(c);
-        }
-        Expiry::Send => {
-            stats.send_timeouts += 1;
-            let _ = stack.abort(c);
-        }
+        // Then a request incomplete for longest, then the peer that has taken none of its
+        // output for longest (a peer that takes a byte a minute stays under the send timeout
+        // for good); a connection whose peer reads is never a victim.
+        oldest_in(all(), Phase::Reading, now, EVICT_MIN_AGE_NS)
+            .or_else(|| oldest_in(all(), Phase::Sending, now, EVICT_MIN_AGE_NS))
+            .map(|i| (i, true))
     }
 }

@@ -66,7 +66,8 @@ pub fn families<'a>(m: &mut Metrics, cores: impl Iterator<Item = (usize, &'a Sta
         "corenet_http_evictions_total",
         Kind::Counter,
         "Connections reset near the connection limit to make room for new ones: idle ones \
-         first, else those whose request is overdue (slow).",
+         first, else those whose request is overdue or whose output stalled (slow); also \
+         those holding the most buffer when the pool is short (slow).",
     );
     for (c, s) in cores.clone() {
         for (kind, f) in EVICTIONS {

@@ -286,3 +286,5 @@ fn at_the_limit_with_no_idle_connection_the_slowest_request_makes_room() {
     assert!(b.srv.stats.evictions_slow >= 8, "{:?}", b.srv.stats);
     assert!(b.read(slow[0]).1, "the oldest slow one went first");
 }
+
+mod hostile;

@@ -6,7 +6,11 @@
 //! lock-free remote-free list; the owner drains it at its next allocation. The owner of an
 //! address is `(addr - base) / size`: O(1), no search.
 //!
-//! Out of memory is a panic naming the core, the request and the heap's state.
+//! Out of memory returns null, as `GlobalAlloc` allows, so fallible allocations
+//! (`Vec::try_reserve`, `Box::try_new`-style code) see an error and can shed load, while an
+//! infallible allocation ends in Rust's allocation-error panic. The failure is recorded per
+//! core (request and heap state) and the panic report prints it, so an exhausted heap still
+//! names the core, the request and the heap's state.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
@@ -24,6 +28,10 @@ pub struct LocalHeap {
     pub used: AtomicU64,
     /// Peak of `used`.
     pub peak: AtomicU64,
+    /// Allocations refused because the heap had no block large enough.
+    pub failures: AtomicU64,
+    /// The last refused request: size in the low 48 bits, log2(align) above (0: none yet).
+    last_failure: AtomicU64,
 }
 
 // SAFETY: `heap` is only touched by the owning core (enforced by `CorenetAllocator`, which
@@ -46,7 +54,15 @@ impl LocalHeap {
             remote: AtomicPtr::new(null_mut()),
             used: AtomicU64::new(0),
             peak: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            last_failure: AtomicU64::new(0),
         }
+    }
+
+    /// The last allocation this heap refused, as (size, align), if any.
+    pub fn last_failure(&self) -> Option<(usize, usize)> {
+        let v = self.last_failure.load(Ordering::Relaxed);
+        (v != 0).then(|| ((v & ((1 << 48) - 1)) as usize, 1usize << (v >> 48)))
     }
 
     /// Size of the heap in bytes.
@@ -151,15 +167,15 @@ unsafe impl GlobalAlloc for CorenetAllocator {
                 }
                 p.as_ptr()
             }
-            Err(()) => panic!(
-                "out of memory on core {}: request {} bytes (align {}), heap {} bytes, {} used, {} free",
-                cpu::core_id(),
-                layout.size(),
-                layout.align(),
-                heap.size(),
-                heap.used(),
-                heap.free()
-            ),
+            Err(()) => {
+                // Fallible callers (try_reserve) get the error; for the others Rust's
+                // allocation-error handler panics, and the panic report prints this record.
+                let packed = layout.size() as u64 & ((1 << 48) - 1)
+                    | u64::from(layout.align().trailing_zeros()) << 48;
+                h.last_failure.store(packed, Ordering::Relaxed);
+                h.failures.fetch_add(1, Ordering::Relaxed);
+                null_mut()
+            }
         }
     }
 
@@ -196,4 +212,33 @@ unsafe impl GlobalAlloc for CorenetAllocator {
             }
         }
     }
+}
+
+/// Whether this core's heap ever refused an allocation.
+pub fn has_failed() -> bool {
+    HEAP_BASE.load(Ordering::Acquire) != 0 && cpu::this().heap.last_failure().is_some()
+}
+
+/// Writes "out of memory on core N: request S bytes (align A), heap H bytes, U used, F free"
+/// for the last allocation this core's heap refused; nothing if it never refused one. For the
+/// panic report: reads this core's heap without allocating.
+pub fn write_last_failure(w: &mut dyn core::fmt::Write) -> core::fmt::Result {
+    if HEAP_BASE.load(Ordering::Acquire) == 0 {
+        return Ok(());
+    }
+    let h = &cpu::this().heap;
+    let Some((size, align)) = h.last_failure() else {
+        return Ok(());
+    };
+    // SAFETY: this core's heap, read on this core; the allocator is not running (we are in
+    // the panic path of this core, which does not allocate).
+    let heap = unsafe { &*h.heap.get() };
+    write!(
+        w,
+        "out of memory on core {}: request {size} bytes (align {align}), heap {} bytes, {} used, {} free",
+        cpu::core_id(),
+        heap.size(),
+        heap.used(),
+        heap.free()
+    )
 }

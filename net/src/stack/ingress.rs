@@ -226,11 +226,16 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     }
 
     /// A SYN for no existing flow: to a fresh listening socket (a half-open connection) if
-    /// the port's half-open budget allows, the oldest half-open connection evicted if the
-    /// core's half-open bound needs it. Past the port's budget, or at the core's connection
-    /// limit while half-open connections hold part of it, a SYN cookie (its ACK, proof of a
-    /// real peer, may evict a half-open connection). Refused (RST from smoltcp) when nobody
-    /// listens or the limit is held by connections past the handshake.
+    /// the port's half-open budget and the core's half-open bound allow. Past either, or at
+    /// the core's connection limit while half-open connections hold part of it, a SYN cookie
+    /// (its ACK, proof of a real peer, may evict the oldest half-open connection). Refused
+    /// (RST from smoltcp) when nobody listens or the limit is held by connections past the
+    /// handshake.
+    ///
+    /// A SYN never evicts a half-open connection: when the ports' budgets add up to more than
+    /// the core's bound, a flood spread over the ports would otherwise keep every port under
+    /// its budget, never send a cookie, and evict each real client's half-open connection
+    /// (one SYN per eviction) before its ACK could come back.
     pub(super) fn ingress_syn(&mut self, tuple: Tuple) -> PollIngressSingleResult {
         let li = self
             .listeners
@@ -240,10 +245,11 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             return self.refuse();
         };
         if self.listeners[li].half_open >= self.cfg.half_open_per_port
+            || self.half_open_count >= self.cfg.half_open_max
             || self.live >= self.cfg.max_connections
             || !self.make_room(true)
         {
-            // (`make_room` fails only with a half-open bound of 0: cookies only.)
+            // (`make_room` cannot fail here: both bounds were just checked.)
             return self.send_cookie(li, tuple);
         }
         self.passive_open(li, tuple)

@@ -28,10 +28,10 @@ mod flows;
 mod halfopen;
 mod ingress;
 mod keys;
+mod neighbors;
 mod syncookie;
 mod synflood;
 mod synwire;
-mod neighbors;
 mod tcp;
 mod udp;
 mod wheel;
@@ -110,8 +110,9 @@ pub struct StackConfig {
     /// are answered with SYN cookies (RFC 4987) and hold no state. Default 8 x the default
     /// `backlog` (128).
     pub half_open_per_port: usize,
-    /// Half-open passive connections a core holds at most, over all ports; at the bound the
-    /// oldest is evicted (freed) to make room. Default 256.
+    /// Half-open passive connections a core holds at most, over all ports; at the bound
+    /// further SYNs get SYN cookies, as past a port's budget (a SYN never evicts: see
+    /// `ingress_syn`). Default 256.
     pub half_open_max: usize,
     /// A passive handshake (SYN-RECEIVED) not completed in this long is abandoned and its
     /// slot freed. Milliseconds; default 3000 (the peer's ACK normally comes within one
@@ -339,7 +340,10 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             return Err(StackError::BadConfig);
         }
         // smoltcp panics on a multicast interface address.
-        if cfg.ipv6.is_some_and(|c| c.prefix_len > 128 || c.ip[0] == 0xff) {
+        if cfg
+            .ipv6
+            .is_some_and(|c| c.prefix_len > 128 || c.ip[0] == 0xff)
+        {
             return Err(StackError::BadConfig);
         }
         if cfg!(not(feature = "ipv6")) && cfg.ipv6.is_some() {
@@ -532,12 +536,18 @@ mod tests_halfclose;
 mod tests_icmp;
 #[cfg(all(test, feature = "ipv6"))]
 mod tests_ipv6;
+#[cfg(test)]
+mod tests_isn;
 #[cfg(all(test, feature = "ipv6"))]
 mod tests_ndp;
 #[cfg(test)]
 mod tests_neighbors;
 #[cfg(test)]
-mod tests_isn;
+mod tests_review;
+#[cfg(all(test, feature = "ipv6"))]
+mod tests_review6;
+#[cfg(test)]
+mod tests_review_dhcp;
 #[cfg(test)]
 mod tests_rss;
 #[cfg(test)]

@@ -240,12 +240,13 @@ fn a_flood_does_not_stop_service() {
 }
 
 #[test]
-fn at_the_core_bound_the_oldest_half_open_connection_goes() {
+fn at_the_core_bound_syns_get_cookies_and_a_cookie_ack_evicts_the_oldest() {
     let rss = RssConfig::new(1).unwrap();
     let nic = SimNic::new(rss.clone(), 4096);
     let mut cores = cores_with(&nic, &rss, true, |c| {
         c.half_open_max = 8;
         c.half_open_per_port = 6;
+        c.max_connections = 8;
         c.gateway = Some(PEER_IP);
     });
     let core = &mut cores[0];
@@ -253,7 +254,9 @@ fn at_the_core_bound_the_oldest_half_open_connection_goes() {
     core.listen(81).unwrap();
     let src = |i: u8| [100, 64, 0, i];
     let mut now = 0;
-    // 5 SYNs to each port, 1 ms apart: sources 1..=10 in arrival order.
+    // 5 SYNs to each port, 1 ms apart: sources 1..=10 in arrival order. The first 8 fill
+    // the core's half-open bound (both ports under their budget of 6); 9 and 10 get cookies
+    // and evict nobody.
     for i in 1..=10u8 {
         let port = if i % 2 == 1 { 80 } else { 81 };
         nic.deliver(segment(ATTACKER_MAC, src(i), &syn_repr(5000, port, 7)));
@@ -262,39 +265,54 @@ fn at_the_core_bound_the_oldest_half_open_connection_goes() {
         assert!(core.half_open() <= 8);
     }
     let c = core.counters().snapshot();
-    assert_eq!((core.half_open(), c.half_open_evicted), (8, 2));
+    assert_eq!((core.half_open(), c.half_open_evicted), (8, 0));
+    assert_eq!(c.syncookies_sent, 2);
     assert_eq!(core.connections(), 8);
-    // Sources 1 and 2 (the oldest) were evicted: their ACKs find no connection; 3's does.
-    let ack = |i: u8, port| {
+    // Source 9 answers its cookie: at the connection limit, the oldest half-open connection
+    // (source 1) is evicted for it.
+    let mut cookie = None;
+    while let Some(f) = nic.take_sent() {
+        if let Some(s) = synwire::parse(&f, |_| true)
+            && s.dst == crate::ip::IpAddr::V4(src(9))
+        {
+            cookie = Some(s.seq);
+        }
+    }
+    let ack = |i: u8, port, ack: u32| {
         let mut a = syn_repr(5000, port, 8);
         a.control = TcpControl::None;
-        a.ack_number = Some(TcpSeqNumber(1));
+        a.max_seg_size = None;
+        a.ack_number = Some(TcpSeqNumber(ack as i32));
         segment(ATTACKER_MAC, src(i), &a)
     };
-    nic.deliver(ack(1, 80));
-    nic.deliver(ack(2, 81));
-    now += 1000;
-    core.poll(now);
-    assert_eq!(core.counters().drop_no_socket.get(), 2);
-    nic.deliver(ack(3, 80));
-    now += 1000;
-    core.poll(now);
-    assert_eq!(core.counters().drop_no_socket.get(), 2);
-    // SYNs 11..=15 to port 80: the first four evict the oldest (3, 4, 5, 6) and fill port
-    // 80's budget (6); the fifth gets a cookie instead and evicts nobody.
-    for i in 11..=15u8 {
-        nic.deliver(segment(ATTACKER_MAC, src(i), &syn_repr(5000, 80, 7)));
-    }
+    nic.deliver(ack(
+        9,
+        80,
+        cookie.expect("cookie SYN-ACK to 9").wrapping_add(1),
+    ));
     now += 1000;
     core.poll(now);
     let c = core.counters().snapshot();
-    assert_eq!(c.half_open_evicted, 6);
-    assert_eq!(c.syncookies_sent, 1);
-    assert_eq!(core.half_open(), 8);
-    // Past the SYN-RECEIVED timeout every one of them is gone.
+    assert_eq!((c.syncookies_validated, c.half_open_evicted), (1, 1));
+    assert_eq!((core.half_open(), core.connections()), (7, 8));
+    let conn = core.accept(80).expect("cookie connection accepted");
+    assert_eq!(
+        core.remote(conn),
+        Some((crate::ip::IpAddr::V4(src(9)), 5000))
+    );
+    // Source 1's connection is gone: its ACK finds nothing (and is no cookie); 3's is there.
+    nic.deliver(ack(1, 80, 1));
+    now += 1000;
+    core.poll(now);
+    assert_eq!(core.counters().drop_no_socket.get(), 1);
+    nic.deliver(ack(3, 80, 1));
+    now += 1000;
+    core.poll(now);
+    assert_eq!(core.counters().drop_no_socket.get(), 1);
+    // Past the SYN-RECEIVED timeout every half-open one is gone.
     for _ in 0..40 {
         now += 100_000;
         core.poll(now);
     }
-    assert_eq!((core.half_open(), core.connections()), (0, 0));
+    assert_eq!((core.half_open(), core.connections()), (0, 1));
 }

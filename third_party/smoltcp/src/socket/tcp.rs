@@ -3585,6 +3585,36 @@ mod test {
     }
 
     #[test]
+    fn test_syn_ack_sent_on_our_behalf() {
+        // The application answered the SYN itself (e.g. a SYN cookie carrying our ISN), so
+        // this socket never sent a SYN|ACK: the peer's ACK, with data, still completes the
+        // handshake and the data is taken (the receive window is open).
+        let mut s = socket_listen();
+        s.socket.set_initial_sequence(Some(LOCAL_SEQ));
+        send!(
+            s,
+            TcpRepr {
+                control: TcpControl::Syn,
+                seq_number: REMOTE_SEQ,
+                ack_number: None,
+                ..SEND_TEMPL
+            }
+        );
+        assert_eq!(s.state, State::SynReceived);
+        send!(
+            s,
+            TcpRepr {
+                seq_number: REMOTE_SEQ + 1,
+                ack_number: Some(LOCAL_SEQ + 1),
+                payload: &b"abcdef"[..],
+                ..SEND_TEMPL
+            }
+        );
+        assert_eq!(s.state, State::Established);
+        assert_eq!(s.rx_buffer.dequeue_many(6), &b"abcdef"[..]);
+    }
+
+    #[test]
     fn test_listen_syn_reject_ack() {
         let mut s = socket_listen();
 
