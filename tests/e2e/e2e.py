@@ -17,8 +17,8 @@ and with raw sockets:
   and QEMU's `-netdev dgram`.
 
 Every QEMU run has a hard timeout and is stopped by PID; every namespace is deleted; all
-traffic stays on loopback or inside the namespace. Prints one line per case and closes with
-`N passed, N failed`.
+traffic stays on loopback or inside the namespace. Prints one line per case (`e2e NAME ...
+ok|FAILED|skipped (reason)`) and closes with `N passed, N failed, N skipped`.
 
 Usage: tests/e2e/e2e.py [--quick] [--only SUBSTRING]
 """
@@ -32,6 +32,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib import Netns, check, sh  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 IMG = os.path.join(ROOT, "target/x86_64-unknown-none/release/httpd")
 LOGS = os.path.join(ROOT, "target/e2e")
@@ -41,6 +44,7 @@ GUEST = "10.0.0.2"
 GUEST6, HOST6 = "fd00::2", "fd00::1"
 
 results = []
+skipped = []
 
 
 def case(name):
@@ -56,11 +60,6 @@ def case(name):
                 print(f"e2e {name} ... FAILED: {e}", flush=True)
         return run
     return wrap
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 class Guest:
@@ -108,15 +107,6 @@ class Guest:
         self.log.close()
         text = open(self.log_path, "rb").read()
         check(b"PANIC" not in text and b"EXCEPTION" not in text, f"guest failed: {self.tail()}")
-
-
-def sh(cmd, ns=None, timeout=120, check_rc=True):
-    if ns:
-        cmd = ["ip", "netns", "exec", ns] + cmd
-    p = subprocess.run(cmd, capture_output=True, timeout=timeout)
-    if check_rc and p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} -> {p.returncode}: {p.stderr.decode(errors='replace')[-300:]}")
-    return p.stdout.decode(errors="replace")
 
 
 def raw_http(host, port, payload, expect_close=True, timeout=10):
@@ -319,16 +309,6 @@ with cf.ThreadPoolExecutor({threads}) as ex:
 print(ok)
 """
     return sh(["python3", "-c", script], ns=ns, timeout=300)
-
-
-class Netns:
-    def __init__(self, tag):
-        self.name = f"corenet-e2e-{tag}-{os.getpid()}"
-        subprocess.run(["ip", "netns", "add", self.name], check=True)
-        subprocess.run(["ip", "-n", self.name, "link", "set", "lo", "up"], check=True)
-
-    def delete(self):
-        subprocess.run(["ip", "netns", "del", self.name], check=False)
 
 
 def tap_suite(quick):
@@ -549,11 +529,12 @@ def main():
         if "tap" not in a.only:
             fault_suite(a.quick)
     elif os.geteuid() != 0:
-        print("e2e tap/netem ... skipped (needs root: network namespaces)")
+        skipped.append("tap/faults")
+        print("e2e tap/faults ... skipped (needs root: network namespaces)")
     passed = sum(1 for r in results if r[1])
     failed = len(results) - passed
     print()
-    print(f"{passed} passed, {failed} failed")
+    print(f"{passed} passed, {failed} failed, {len(skipped)} skipped")
     return 0 if failed == 0 and passed > 0 else 1
 
 

@@ -19,7 +19,7 @@ backends (a small threaded Python server started here, bounded lifetime) and the
   core proxied some and `wrong_core=0` (IPv6 active opens take RSS-solved ports too).
 
 Every QEMU run has a hard timeout and is stopped by PID; the namespace is deleted; backends
-are stopped by PID. Closes with `N passed, N failed`.
+are stopped by PID. Closes with `N passed, N failed, N skipped` (not root: one skipped line).
 
 Also the device-steering fallback (RSS off: the device picks queues by its own hash): backend
 replies land on cores that did not open the connection, wrong_core rises (so the main check
@@ -387,7 +387,7 @@ def main():
     ACCEL = a.accel
     if os.geteuid() != 0:
         print("proxy e2e ... skipped (needs root: network namespaces)")
-        print("\n0 passed, 0 failed")
+        print("\n0 passed, 0 failed, 1 skipped")
         return 0
     os.makedirs(LOGS, exist_ok=True)
     subprocess.run(["cargo", "build", "-q", "--release", "--target", "x86_64-unknown-none", "-p", "proxy"],
@@ -401,7 +401,7 @@ def main():
     passed = sum(1 for r in results if r[1])
     failed = len(results) - passed
     print()
-    print(f"{passed} passed, {failed} failed")
+    print(f"{passed} passed, {failed} failed, 0 skipped")
     return 0 if failed == 0 and passed > 0 else 1
 
 

@@ -4,7 +4,8 @@
 # Boots the in-guest test binary over machine x CPU model x core count, provokes faults and
 # panics and checks the reports and exit codes, boots through GRUB (Multiboot2), and checks
 # the default appliance's ready line. Every QEMU run has a hard timeout (qemu-run.sh kills it
-# by PID). Prints one line per case and closes with `N passed, N failed`.
+# by PID). Prints one line per case (`NAME ... ok|FAILED|skipped (reason)`) and closes with
+# `N passed, N failed, N skipped`.
 #
 # Usage: tests/qemu/run.sh [--quick]   (--quick: a smaller matrix for local iteration)
 set -uo pipefail
@@ -18,12 +19,13 @@ quick=0
 
 passed=0
 failed=0
+skipped=0
 failures=()
 
 # Build once; every case below boots prebuilt images.
 (cd "$root" && cargo build -q --release --target x86_64-unknown-none -p guest-tests -p hello -p nic-tests) || {
     echo "building the guest images failed"
-    echo "0 passed, 1 failed"
+    echo "0 passed, 1 failed, 0 skipped"
     exit 1
 }
 tests_img="$root/target/x86_64-unknown-none/release/guest-tests"
@@ -132,6 +134,7 @@ elif [ "${CI:-}" = true ]; then
     failed=$((failed + 1))
     echo "qemu nic-rss ... FAILED (needs root and iproute2 for network namespaces)"
 else
+    skipped=$((skipped + 1))
     echo "qemu nic-rss ... skipped (needs root: network namespaces and taps)"
 fi
 
@@ -142,10 +145,11 @@ elif [ "${CI:-}" = true ]; then
     failed=$((failed + 1))
     echo "qemu grub-multiboot2 ... FAILED (grub-mkrescue/xorriso missing; .ci/run installs them)"
 else
+    skipped=$((skipped + 1))
     echo "qemu grub-multiboot2 ... skipped (install grub-pc-bin grub-common xorriso mtools)"
 fi
 
 echo
 [ "$failed" -gt 0 ] && echo "failed cases: ${failures[*]}"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
