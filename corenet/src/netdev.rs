@@ -58,6 +58,19 @@ pub enum NicError {
     Timeout,
 }
 
+impl core::fmt::Display for NicError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NotFound => f.write_str(
+                "no network device (virtio-net on PCI or MMIO, or an Intel 82599) was found",
+            ),
+            Self::OutOfMemory => f.write_str("out of memory for the NIC's rings and buffers"),
+            Self::Device(e) => write!(f, "the NIC did not come up: {e}"),
+            Self::Timeout => f.write_str("core 0 did not finish bringing up the NIC in time"),
+        }
+    }
+}
+
 enum Device {
     Pci(VirtioNet<PciTransport>),
     Mmio(VirtioNet<MmioTransport<'static>>),

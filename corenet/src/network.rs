@@ -161,6 +161,24 @@ pub enum NetStartError {
     DhcpTimeout,
 }
 
+impl core::fmt::Display for NetStartError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Nic(e) => e.fmt(f),
+            Self::NoQueue => f.write_str("the NIC has no queue pair for this core"),
+            Self::Config(e) => e.fmt(f),
+            Self::TcpBuffer => f.write_str("tcpbuf= takes a size from 1K to 1M (e.g. 4K)"),
+            Self::Stack(e) => write!(f, "the stack refused the configuration: {e:?}"),
+            Self::DhcpTimeout => write!(
+                f,
+                "no usable DHCP lease within {} s (offers naming a gateway that is not a \
+                 unicast neighbor, or from an address that cannot be a server, are ignored)",
+                DHCP_TIMEOUT_NS / 1_000_000_000
+            ),
+        }
+    }
+}
+
 /// The single hardware queue pair and its distributor, on the core that owns them.
 struct SoftHw {
     distributor: Distributor,
@@ -253,6 +271,24 @@ impl Network {
         Self::start_with(core, &AppMemory::default())
     }
 
+    /// [`start_with`](Self::start_with) for an appliance's `init`, with the usual policy: a
+    /// core the NIC has no queue for gets `None` (it logs a warning and serves nothing), and any
+    /// other error (no NIC, a bad `ip=`/`gw=`/`tcpbuf=`, no DHCP lease) stops the machine with a
+    /// clear `corenet: BOOT FAILED: <name>: network: ...` line and exit code 5, not a panic.
+    pub fn start_or_stop(core: &mut Core, app: &AppMemory, name: &str) -> Option<Self> {
+        match Self::start_with(core, app) {
+            Ok(n) => Some(n),
+            Err(NetStartError::NoQueue) => {
+                log::warn!(
+                    "{name}: core {} has no NIC queue; it serves nothing",
+                    core.id()
+                );
+                None
+            }
+            Err(e) => corenet_kernel::boot::boot_fail(format_args!("{name}: network: {e}")),
+        }
+    }
+
     /// [`start`](Self::start) for an appliance that keeps `app` per connection: the
     /// connection limit pays for it, and [`plan`](Self::plan) says how much the appliance
     /// may buffer in all.
@@ -264,10 +300,11 @@ impl Network {
             }
             MESH_READY.store(true, Ordering::Release);
         }
-        let info = netdev::info(core).clone().map_err(NetStartError::Nic)?;
+        // The command line first: a mistake in it is reported whether or not a NIC is there.
         let setting = parse_cmdline(core.cmdline().0).map_err(NetStartError::Config)?;
         let tcp_buffer = tcp_buffer(core.cmdline().get("tcpbuf"))?;
         let mut ipv6 = parse_ipv6_cmdline(core.cmdline().0).map_err(NetStartError::Config)?;
+        let info = netdev::info(core).clone().map_err(NetStartError::Nic)?;
         if cfg!(not(feature = "ipv6")) && ipv6.take().is_some() && core.id() == 0 {
             log::warn!("net: ip6= ignored: built without the ipv6 feature");
         }

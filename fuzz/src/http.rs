@@ -147,7 +147,11 @@ pub fn run(data: &[u8]) {
     // An error sheds the connection, as the appliance does: released, a fresh one follows.
     let shed = |c: &mut Conn, pool: &mut Pool| {
         c.release(pool);
-        assert_eq!(pool.used(), 0, "a released connection still holds pool bytes");
+        assert_eq!(
+            pool.used(),
+            0,
+            "a released connection still holds pool bytes"
+        );
         *c = Conn::new();
     };
     while !u.is_empty() {
@@ -197,7 +201,11 @@ pub fn run(data: &[u8]) {
         }
         // Every buffer byte is charged to the pool, and the buffers stay within the bound
         // the memory plan sizes connection limits with.
-        assert_eq!(pool.used(), c.memory(), "pool charge differs from the buffers");
+        assert_eq!(
+            pool.used(),
+            c.memory(),
+            "pool charge differs from the buffers"
+        );
         assert!(
             c.memory() <= l.max_memory(MAX_RESPONSE),
             "{} bytes of buffers (bound {})",

@@ -81,7 +81,12 @@ impl PhysRead for IdentityPhys {
 }
 
 /// Prints a boot failure and exits with [`exit::code::BOOT_FAILURE`].
+/// When several cores fail (each core's `init` meets the same bad command line), the first
+/// reports and the others halt.
 pub fn boot_fail(args: Arguments<'_>) -> ! {
+    if !crate::panic::claim_report() {
+        crate::exit::halt_forever()
+    }
     let mut w = serial::LineWriter::new();
     let _ = core::fmt::Write::write_fmt(&mut w, format_args!("corenet: BOOT FAILED: {args}"));
     w.finish(true);

@@ -8,6 +8,16 @@ pub static STOPPING: AtomicBool = AtomicBool::new(false);
 const NOBODY: usize = usize::MAX;
 static PANIC_CORE: AtomicUsize = AtomicUsize::new(NOBODY);
 
+/// Claims the report of the machine's end for this core: false when another core already
+/// reports a panic or a boot failure (the caller then halts, so one report is printed).
+pub(crate) fn claim_report() -> bool {
+    let me = crate::cpu::core_id();
+    match PANIC_CORE.compare_exchange(NOBODY, me, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => true,
+        Err(owner) => owner == me,
+    }
+}
+
 /// Stops all other cores (NMI, which halts them in the exception handler) and exits the
 /// machine with `code`.
 pub fn stop_machine(code: u8) -> ! {

@@ -78,6 +78,29 @@ pub enum CmdlineError {
     BadGateway(GatewayError),
 }
 
+impl core::fmt::Display for CmdlineError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Missing => f.write_str(
+                "no ip= on the command line (ip=a.b.c.d/len, ip=dhcp or the Linux form \
+                 ip=addr::gw:netmask)",
+            ),
+            Self::BadAddress => f.write_str(
+                "ip= or ip6= is not an address we can own (a unicast address with a prefix \
+                 length of at most 32, 128 for IPv6)",
+            ),
+            Self::BadNetmask => f.write_str("the netmask's ones are not contiguous"),
+            Self::BadDns => write!(
+                f,
+                "dns= takes up to {MAX_DNS} IPv4 addresses, comma-separated"
+            ),
+            Self::BadGateway(e) => {
+                write!(f, "the gateway (gw=, gw6= or ip='s gateway field) is {e}")
+            }
+        }
+    }
+}
+
 /// Parses the network words of a command line.
 pub fn parse_cmdline(cmdline: &str) -> Result<NetConfig, CmdlineError> {
     let mut ip = None;

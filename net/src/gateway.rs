@@ -18,6 +18,18 @@ pub enum GatewayError {
     OwnAddress,
 }
 
+impl core::fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::NotUnicast => {
+                "not a unicast address (0.0.0.0, a broadcast, multicast, reserved or loopback)"
+            }
+            Self::OffSubnet => "not on the local subnet",
+            Self::OwnAddress => "our own address",
+        })
+    }
+}
+
 /// Checks that `gw` can be the IPv4 default gateway of `ip`/`prefix_len`: a unicast address
 /// of the same subnet other than `ip` and than the subnet's network and broadcast addresses
 /// (both usable on a /31, RFC 3021). smoltcp's neighbor cache only holds unicast addresses.

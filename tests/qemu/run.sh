@@ -23,7 +23,7 @@ skipped=0
 failures=()
 
 # Build once; every case below boots prebuilt images.
-(cd "$root" && cargo build -q --release --target x86_64-unknown-none -p guest-tests -p hello -p nic-tests) || {
+(cd "$root" && cargo build -q --release --target x86_64-unknown-none -p guest-tests -p hello -p nic-tests -p httpd) || {
     echo "building the guest images failed"
     echo "0 passed, 1 failed, 0 skipped"
     exit 1
@@ -88,6 +88,12 @@ case_run panic-microvm-qemu64 3 'PANIC on core 3 ' \
     --kernel "$tests_img" --smp 4 --machine microvm --cpu qemu64 --cmdline test=panic
 case_run bad-cmdline 5 'BOOT FAILED: kernel command line: log="loud" is invalid: expected one of' \
     --kernel "$hello_img" --cmdline "log=loud"
+# The default appliance stops with a boot error, not a panic, on a network it cannot use.
+httpd_img="$root/target/x86_64-unknown-none/release/httpd"
+case_run httpd-no-nic 5 'BOOT FAILED: httpd: network: no network device' \
+    --kernel "$httpd_img" --smp 2 --cmdline "ip=10.0.0.2/24"
+case_run httpd-bad-gateway 5 'BOOT FAILED: httpd: network: the gateway .* is not a unicast address' \
+    --kernel "$httpd_img" --smp 2 --cmdline "ip=10.0.0.2/24 gw=10.0.0.255"
 case_run cores-limit 0 'corenet: ready cores=1 |||^[0-9]+ passed, 0 failed$' \
     --kernel "$tests_img" --smp 2 --cmdline cores=1
 case_run hello-default-appliance 0 'hello from core 1 of 2|||corenet: ready cores=2 boot_us=[0-9]+ app=hello ' \

@@ -18,7 +18,8 @@
 
 use core::sync::atomic::Ordering;
 use corenet::budget::AppMemory;
-use corenet::network::{NetStartError, Network};
+use corenet::kernel::boot::boot_fail;
+use corenet::network::Network;
 use corenet::{Appliance, Core, Step};
 use corenet_http::settings::Settings;
 use corenet_http::{Request, Response, Status};
@@ -65,21 +66,13 @@ impl Appliance for Httpd {
     fn init(core: &mut Core) -> Self {
         let cmdline = core.cmdline();
         let settings = Settings::parse(&|k| cmdline.get(k))
-            .unwrap_or_else(|e| panic!("httpd: {}= takes {}", e.key, e.expected));
+            .unwrap_or_else(|e| boot_fail(format_args!("httpd: {}= takes {}", e.key, e.expected)));
         let app = AppMemory {
             per_connection: serve::PER_CONNECTION,
             listen_ports: 2,
         };
-        let mut net = match Network::start_with(core, &app) {
-            Ok(n) => n,
-            Err(NetStartError::NoQueue) => {
-                corenet::log::warn!(
-                    "httpd: core {} has no NIC queue; it serves nothing",
-                    core.id()
-                );
-                return Httpd::idle();
-            }
-            Err(e) => panic!("core {}: network: {e:?}", core.id()),
+        let Some(mut net) = Network::start_or_stop(core, &app, Self::NAME) else {
+            return Httpd::idle();
         };
         let s = &mut net.stack;
         s.listen(80).unwrap_or_else(|e| panic!("listen 80: {e:?}"));

@@ -3,8 +3,10 @@
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 
+use corenet::budget::AppMemory;
+use corenet::kernel::boot::boot_fail;
 use corenet::net::stack::UdpSocket;
-use corenet::network::{NetStartError, Network};
+use corenet::network::Network;
 use corenet::{Appliance, Core, Step};
 use corenet_proxy::config::{self, ProxyConfig};
 use corenet_proxy::pipe::{Outcome, PIPE_BUFFER, Pipe};
@@ -68,26 +70,14 @@ impl Appliance for Proxy {
             stats: ProxyStats::default(),
             next_report_ns: 0,
         };
-        let cfg = match config::parse(core.cmdline().0) {
-            Ok(c) => c,
-            Err(e) => {
-                corenet::log::error!(
-                    "proxy: bad command line: {e:?} (want backends=a.b.c.d:port or [ipv6]:port,...)"
-                );
-                return p;
-            }
-        };
-        let mut net = match Network::start(core) {
-            Ok(n) => n,
-            Err(NetStartError::NoQueue) => {
-                corenet::log::warn!(
-                    "proxy: core {} has no NIC queue; it relays nothing",
-                    core.id()
-                );
-                p.cfg = Some(cfg);
-                return p;
-            }
-            Err(e) => panic!("core {}: network: {e:?}", core.id()),
+        let cfg = config::parse(core.cmdline().0).unwrap_or_else(|e| {
+            boot_fail(format_args!(
+                "proxy: bad command line: {e:?} (want backends=a.b.c.d:port or [ipv6]:port,...)"
+            ))
+        });
+        let Some(mut net) = Network::start_or_stop(core, &AppMemory::default(), Self::NAME) else {
+            p.cfg = Some(cfg);
+            return p;
         };
         let s = &mut net.stack;
         s.listen(cfg.listen)
