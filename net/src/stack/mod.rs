@@ -543,6 +543,8 @@ mod tests_ndp;
 #[cfg(test)]
 mod tests_neighbors;
 #[cfg(test)]
+mod tests_recovery;
+#[cfg(test)]
 mod tests_review;
 #[cfg(all(test, feature = "ipv6"))]
 mod tests_review6;
