@@ -63,7 +63,11 @@ fn send_losing(
     let len = (segments * MSS) as usize;
     let rss = RssConfig::new(1).unwrap();
     let nic = SimNic::new(rss.clone(), 4096);
-    let mut cores = cores_with(&nic, &rss, false, |c| c.tcp_buffer = len.max(4096));
+    // RFC 6298's 1 s minimum RTO, so that a recovery within a second cannot be an RTO.
+    let mut cores = cores_with(&nic, &rss, false, |c| {
+        c.tcp_buffer = len.max(4096);
+        c.tcp_rto_min_ms = MIN_RTO_MS;
+    });
     let mut peer = Peer::new(&nic);
     cores[0].listen(5001).unwrap();
     let mut s = Peer::socket(256 * 1024);

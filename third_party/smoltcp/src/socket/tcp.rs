@@ -186,6 +186,8 @@ struct RttEstimator {
     timestamp: Option<(Instant, TcpSeqNumber)>,
     max_seq_sent: Option<TcpSeqNumber>,
     rto_count: u8,
+    /// The lower bound of a computed RTO, milliseconds (RFC 6298 2.4).
+    min_rto: u32,
 }
 
 impl Default for RttEstimator {
@@ -198,6 +200,7 @@ impl Default for RttEstimator {
             timestamp: None,
             max_seq_sent: None,
             rto_count: 0,
+            min_rto: RTTE_MIN_RTO,
         }
     }
 }
@@ -227,7 +230,7 @@ impl RttEstimator {
 
         // RFC 6298 (2.2), (2.3)
         let margin = RTTE_MIN_MARGIN.max(self.rttvar * RTTE_K);
-        self.rto = (self.srtt + margin).clamp(RTTE_MIN_RTO, RTTE_MAX_RTO);
+        self.rto = (self.srtt + margin).clamp(self.min_rto, RTTE_MAX_RTO);
 
         self.rto_count = 0;
 
@@ -832,6 +835,14 @@ impl<'a> Socket<'a> {
         self.timeout = duration
     }
 
+    /// Set the lower bound of the retransmission timeout computed from round-trip time
+    /// samples (default 1 second, RFC 6298 2.4; Linux uses 200 ms). It survives `listen`,
+    /// `connect` and `abort`; it does not change the initial RTO of 1 second, and is capped at
+    /// the 60 s maximum.
+    pub fn set_min_rto(&mut self, min: Duration) {
+        self.rtte.min_rto = (min.total_millis() as u32).clamp(1, RTTE_MAX_RTO);
+    }
+
     /// Set the ACK delay duration.
     ///
     /// By default, the ACK delay is set to 10ms.
@@ -940,7 +951,10 @@ impl<'a> Socket<'a> {
 
         self.state = State::Closed;
         self.timer = Timer::new();
-        self.rtte = RttEstimator::default();
+        self.rtte = RttEstimator {
+            min_rto: self.rtte.min_rto,
+            ..RttEstimator::default()
+        };
         self.assembler = Assembler::new();
         self.tx_buffer.clear();
         self.rx_buffer.clear();
@@ -2369,6 +2383,7 @@ impl<'a> Socket<'a> {
     /// `RecoveryPoint` is acknowledged.
     fn sack_recovery_on_ack(&mut self, repr: &TcpRepr, ack_len: usize) {
         self.sack_board.advance(self.local_seq_no);
+        let sacked = self.sack_board.sacked();
         if self.remote_has_sack {
             for &(left, right) in repr.sack_ranges.iter().flatten() {
                 self.sack_board.add(
@@ -2379,7 +2394,9 @@ impl<'a> Socket<'a> {
                 );
             }
         }
-        if ack_len > 0 {
+        // RFC 8985 (7.4): a probe is answered, so another may follow, once an ACK
+        // acknowledges or SACKs new data.
+        if ack_len > 0 || self.sack_board.sacked() > sacked {
             self.probe_sent = false;
         }
         match self.recovery_point {
@@ -3023,6 +3040,21 @@ impl<'a> Socket<'a> {
             // so that it will expire after RTO seconds.
             let rto = self.retransmit_delay();
             self.timer.set_for_retransmit(cx.now(), rto);
+        } else if repr.segment_len() > 0
+            && !self.probe_sent
+            && matches!(self.timer, Timer::Retransmit { .. })
+        {
+            // RFC 8985 (7.2): the probe timer restarts with each transmission, so that it
+            // runs two round trips from the last segment sent; and once more than one
+            // segment is in flight it no longer allows for a delayed ACK, so an RTO armed
+            // for a single segment becomes a probe. A running RTO is left alone (RFC 6298).
+            let was_probe = self.probe_armed;
+            let delay = self.retransmit_delay();
+            if self.probe_armed {
+                self.timer.set_for_retransmit(cx.now(), delay);
+            } else {
+                self.probe_armed = was_probe;
+            }
         }
 
         if self.state == State::Closed {
