@@ -57,11 +57,14 @@ impl Controller for Reno {
         }
 
         let inc = if self.cwnd < self.ssthresh {
-            // Slow start: increase `cwnd` by 1 MSS per ACK.
-            len.min(self.mss)
+            // Slow start: increase `cwnd` by the octets acknowledged, at most 2 MSS per ACK
+            // (RFC 3465 appropriate byte counting, L = 2), so that a receiver acknowledging
+            // every other segment does not halve the growth.
+            len.min(2 * self.mss)
         } else {
-            // Congestion avoidance: increase by ~1 MSS per RTT.
-            (self.mss * self.mss / self.cwnd).max(1)
+            // Congestion avoidance: increase by ~1 MSS per RTT, counting acknowledged octets
+            // rather than ACKs (RFC 3465) for the same reason.
+            (self.mss * len.min(self.cwnd) / self.cwnd).max(1)
         };
 
         self.cwnd = self.cwnd.saturating_add(inc).min(self.rwnd).max(self.mss);
