@@ -176,7 +176,7 @@ impl Wire {
     }
 
     /// A frame the host sent: the test's filter, then the seeded faults.
-    fn from_host(&mut self, frame: Vec<u8>) {
+    fn sent_by_host(&mut self, frame: Vec<u8>) {
         if let Some(f) = self.tx_filter.as_mut()
             && f(&frame)
         {

@@ -565,6 +565,8 @@ mod tests_review_dhcp;
 #[cfg(test)]
 mod tests_rss;
 #[cfg(test)]
+mod tests_rto;
+#[cfg(test)]
 mod tests_syncookie;
 #[cfg(test)]
 mod tests_synflood;

@@ -38,7 +38,7 @@ impl Sent {
 }
 
 /// `(seq, payload length, SYN)` of a TCP/IPv4 frame.
-fn tcp_seg(frame: &[u8]) -> Option<(u32, u32, bool)> {
+pub(super) fn tcp_seg(frame: &[u8]) -> Option<(u32, u32, bool)> {
     let ip = frame.get(14..)?;
     if frame.get(12..14)? != [0x08, 0x00] || *ip.get(9)? != 6 {
         return None;
