@@ -6925,9 +6925,11 @@ mod test {
             ..SEND_TEMPL
         });
         // The ACK of the first packet should restart the retransmit timer and delay a retransmission.
-        recv_nothing!(s, time 2399);
+        // With an RTT sample of 600 ms and one segment in flight, the timer now runs for a tail
+        // loss probe: 2 * SRTT + 200 ms (RFC 8985 7.2), before the RTO (600 + 4 * 300 ms).
+        recv_nothing!(s, time 1999);
         // The second packet should be re-sent.
-        recv!(s, time 2400, Ok(TcpRepr {
+        recv!(s, time 2000, Ok(TcpRepr {
             control:    TcpControl::Psh,
             seq_number: LOCAL_SEQ + 1 + 6,
             ack_number: Some(REMOTE_SEQ + 1),
