@@ -5,20 +5,20 @@
 
 use std::sync::OnceLock;
 
-use corenet_net::soft::Steering;
+use corenet_net::soft::SteerTable;
 use corenet_net::stack::{Class, classify};
 use corenet_nic::RssConfig;
 
 const MAX_QUEUES: usize = 8;
 
 /// The precomputed software steering of each queue count (building it costs 9 216 hashes).
-fn steerings() -> &'static [(RssConfig, Steering)] {
-    static S: OnceLock<Vec<(RssConfig, Steering)>> = OnceLock::new();
+fn steerings() -> &'static [(RssConfig, SteerTable)] {
+    static S: OnceLock<Vec<(RssConfig, SteerTable)>> = OnceLock::new();
     S.get_or_init(|| {
         (1..=MAX_QUEUES)
             .filter_map(|q| RssConfig::new(q).ok())
             .map(|rss| {
-                let s = Steering::new(&rss);
+                let s = SteerTable::new(&rss);
                 (rss, s)
             })
             .collect()

@@ -94,6 +94,19 @@ pub enum RssConfigError {
     BadQueueCount(usize),
 }
 
+impl core::fmt::Display for RssConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::BadQueueCount(n) => write!(
+                f,
+                "{n} queues: zero, or more than the indirection table addresses"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for RssConfigError {}
+
 /// The steering configuration of one NIC: key, queue count and indirection table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RssConfig {

@@ -24,13 +24,13 @@ const ETHERTYPE_IPV6: u16 = 0x86dd;
 const ETHERTYPE_VLAN: u16 = 0x8100;
 
 /// A steering decision for one frame, precomputed from an [`RssConfig`].
-pub struct Steering {
+pub struct SteerTable {
     /// `bytes[i][b]`: the Toeplitz hash of an input that is zero but for byte `i` = `b`.
     bytes: Box<[[u32; 256]; INPUT_LEN]>,
     table: [u16; TABLE_LEN],
 }
 
-impl Steering {
+impl SteerTable {
     /// Precomputes the byte tables of `rss.key` and copies its indirection table.
     pub fn new(rss: &RssConfig) -> Self {
         let mut bytes = Box::new([[0u32; 256]; INPUT_LEN]);
@@ -105,7 +105,7 @@ impl Steering {
     }
 }
 
-impl Steering {
+impl SteerTable {
     fn hash_ipv6(&self, ip: &[u8]) -> Option<u32> {
         let h = ip.get(..40).filter(|h| h[0] >> 4 == 6)?;
         let mut src = [0u8; 16];
@@ -147,7 +147,7 @@ mod tests {
     #[test]
     fn byte_tables_match_the_bitwise_hash() {
         let rss = RssConfig::new(5).unwrap();
-        let st = Steering::new(&rss);
+        let st = SteerTable::new(&rss);
         let mut s = 0x1234_5678_9abc_def1;
         for _ in 0..2000 {
             let mut input = [0u8; 36];
@@ -181,7 +181,7 @@ mod tests {
     #[test]
     fn decisions_match_the_simulated_rss_nic() {
         let rss = RssConfig::new(4).unwrap();
-        let st = Steering::new(&rss);
+        let st = SteerTable::new(&rss);
         let mut s = 0xdead_beef;
         let mut per_queue = [0usize; 4];
         for i in 0..4000u32 {
@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn ipv6_steers_by_the_ipv6_toeplitz_like_the_simulated_nic() {
         let rss = RssConfig::new(4).unwrap();
-        let st = Steering::new(&rss);
+        let st = SteerTable::new(&rss);
         let mut s = 0x5eed;
         let mut per_queue = [0usize; 4];
         for i in 0..4000u32 {
@@ -255,7 +255,7 @@ mod tests {
     #[test]
     fn ports_are_read_after_ip_options() {
         let rss = RssConfig::new(4).unwrap();
-        let st = Steering::new(&rss);
+        let st = SteerTable::new(&rss);
         let mut f = frame(false, 17, 0, &[], &mut 3);
         f[14] = 0x46; // 24-byte header: 4 bytes of options, then the UDP ports
         f.extend_from_slice(&[1, 1, 1, 1, 0x12, 0x34, 0x00, 0x35]);
@@ -269,7 +269,7 @@ mod tests {
     #[test]
     fn unhashable_and_truncated_frames_go_to_queue_0() {
         let rss = RssConfig::new(4).unwrap();
-        let st = Steering::new(&rss);
+        let st = SteerTable::new(&rss);
         let mut s = 7;
         let tcp = frame(false, 6, 0x4000, &[1, 2, 3, 4], &mut s);
         for cut in 0..tcp.len() {
