@@ -63,7 +63,14 @@ pub fn run(data: &[u8]) {
         assert_eq!(frame.get(12..14), Some(&[0x08, 0x06][..]));
     }
 
+    // The one RSS input parser every software steering uses (corenet_nic::steering).
+    let input = corenet_nic::steering::frame_input(frame);
+    if let Some(i) = input {
+        assert!(matches!(i.bytes().len(), 8 | 12 | 32 | 36));
+    }
+
     let (soft_q, soft_hash) = soft.classify(frame);
+    assert_eq!(input.is_some(), soft_hash.is_some());
     let sim_q = corenet_net::sim::steer(rss, frame);
     let virtio_hash = corenet_virtio::steer::frame_hash(rss, frame);
     let virtio_q = corenet_virtio::steer::target_queue(rss, frame);
