@@ -1,7 +1,8 @@
-//! Which RSS hash input a received frame gives: the one parser behind every "which queue
-//! would the NIC pick for this frame" (virtio's software steering, net's software queues and
-//! simulated NIC). The 82599 device model keeps an independent one on purpose, so that the
-//! driver is checked against a second reading of the datasheet.
+//! Which RSS hash input a received frame gives: the one frame parser for software steering.
+//!
+//! Behind every "which queue would the NIC pick for this frame": virtio's software steering,
+//! net's software queues and its simulated NIC. The 82599 device model keeps an independent
+//! one on purpose, so that the driver is checked against a second reading of the datasheet.
 //!
 //! The frame is untrusted: every read is bounds-checked, nothing panics, and a frame too short
 //! for the header it claims gets no hash (it goes to queue 0, as a NIC sends what it cannot
