@@ -104,6 +104,14 @@ impl Controller for Reno {
 
     fn set_mss(&mut self, mss: usize) {
         self.mss = mss;
+        // RFC 5681 (3.1): the initial window is 2 to 4 segments, by the segment size (it was
+        // 2048 octets whatever the MSS: less than two full segments of 1460).
+        let initial_window = match mss {
+            0..=1095 => 4 * mss,
+            1096..=2190 => 3 * mss,
+            _ => 2 * mss,
+        };
+        self.cwnd = self.cwnd.max(initial_window);
     }
 
     fn set_remote_window(&mut self, remote_window: usize) {
