@@ -12,6 +12,7 @@
 //! - [`serve`]: one pass over a core's clients and rings, over its `CoreStack`.
 //! - [`links`]: the rings between cores that carry parts and replies (no lock).
 //! - [`settings`]: the appliance's command-line keys.
+//! - [`sim`]: several cores in one thread, for tests and fuzzing.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -28,6 +29,7 @@ pub mod route;
 pub mod serve;
 pub mod session;
 pub mod settings;
+pub mod sim;
 pub mod store;
 
 #[cfg(test)]

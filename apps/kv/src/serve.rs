@@ -132,6 +132,8 @@ impl Server {
         }
         self.node.store.expire_cycle(now_ms, 32);
         self.node.info.clients = self.clients.len();
+        let st = &self.stats;
+        self.node.info.conns = [st.accepted, st.refused, st.shed, st.timeouts];
     }
 
     fn accept<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) -> bool {
@@ -156,6 +158,7 @@ impl Server {
                     shed: false,
                 },
             );
+            self.node.info.clients = self.clients.len();
         }
         work
     }

@@ -28,6 +28,9 @@ pub struct ServerInfo {
     pub commands: u64,
     /// Commands forwarded to other cores.
     pub forwarded: u64,
+    /// Connections accepted, refused at the limit, shed (a buffer could not grow), and
+    /// closed by a deadline, on this core.
+    pub conns: [u64; 4],
 }
 
 pub(super) fn run(name: &str, a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
@@ -162,7 +165,8 @@ fn info(x: &mut Exec<'_>, out: &mut Vec<u8>) {
              # Clients\r\nconnected_clients:{}\r\n\r\n\
              # Memory\r\nused_memory:{}\r\nmaxmemory:{}\r\nmaxmemory_policy:{}\r\n\r\n\
              # Stats\r\ntotal_commands_processed:{}\r\nforwarded_commands:{}\r\n\
-             keyspace_hits:{}\r\nkeyspace_misses:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\n\
+             total_connections_received:{}\r\nrejected_connections:{}\r\n\
+             shed_connections:{}\r\ntimedout_connections:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\n\
              oom_rejections:{}\r\n\r\n# Keyspace\r\ndb0:keys={},expires={},avg_ttl=0\r\n",
             i.uptime_ms / 1000,
             i.core,
@@ -176,6 +180,10 @@ fn info(x: &mut Exec<'_>, out: &mut Vec<u8>) {
             },
             i.commands,
             i.forwarded,
+            i.conns[0],
+            i.conns[1],
+            i.conns[2],
+            i.conns[3],
             st.hits,
             st.misses,
             st.expired,

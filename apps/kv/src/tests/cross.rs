@@ -8,59 +8,10 @@ use alloc::vec::Vec;
 use corenet_http::budget::Pool;
 
 use super::node;
-use crate::links::{Links, Msg, links};
-use crate::node::Node;
 use crate::route::{Combine, Plan, combine, owner, plan};
 use crate::session::{Limits, Session};
+use crate::sim::Machine;
 use crate::store::Policy;
-
-struct Machine {
-    nodes: Vec<Node>,
-    links: Vec<Links>,
-    pool: Pool,
-}
-
-impl Machine {
-    fn new(cores: usize) -> Self {
-        Self {
-            nodes: (0..cores)
-                .map(|c| Node::new(c, cores, 1 << 20, Policy::NoEviction, c as u64))
-                .collect(),
-            links: links(cores),
-            pool: Pool::new(1 << 20),
-        }
-    }
-
-    /// One pass of every core; `sessions` are `(core, session)`.
-    fn step(&mut self, sessions: &mut [(usize, Session)], l: &Limits) {
-        for c in 0..self.nodes.len() {
-            while let Some(m) = self.links[c].receive() {
-                match m {
-                    Msg::Forward(f) => {
-                        let r = self.nodes[c].serve(&f, 0);
-                        assert!(self.links[c].send(f.from, Msg::Reply(r)));
-                    }
-                    Msg::Reply(r) => {
-                        let (_, s) = sessions
-                            .iter_mut()
-                            .find(|(sc, s)| *sc == c && s.token == r.token)
-                            .expect("a reply for a live session on its core");
-                        s.deliver(r.seq, r.part, r.bytes, l, &mut self.pool).unwrap();
-                    }
-                }
-            }
-            for (c2, s) in sessions.iter_mut() {
-                if *c2 == c {
-                    s.pump(l, &mut self.pool, &mut self.nodes[c], 0).unwrap();
-                }
-            }
-            for (to, f) in self.nodes[c].outbox.drain(..) {
-                assert!(self.links[c].send(to, Msg::Forward(f)));
-            }
-            self.links[c].flush();
-        }
-    }
-}
 
 fn encode(cmd: &str, out: &mut Vec<u8>) {
     let words: Vec<&str> = cmd.split(' ').collect();
@@ -109,31 +60,9 @@ fn reference(cmds: &[String]) -> Vec<u8> {
 }
 
 fn run_pipelined(cores: usize, cmds: &[String], chunk: usize, l: &Limits) -> Vec<u8> {
-    let mut m = Machine::new(cores);
     let mut input = Vec::new();
     cmds.iter().for_each(|c| encode(c, &mut input));
-    // The client on the last core, so most keys live elsewhere.
-    let mut sessions = [(cores - 1, Session::new(7))];
-    let mut got = Vec::new();
-    let mut at = 0;
-    let mut passes = 0;
-    while at < input.len() || !sessions[0].1.idle() {
-        passes += 1;
-        assert!(passes < 100_000, "no progress at byte {at}");
-        let (c, s) = &mut sessions[0];
-        let room = s.input_room(l).min(chunk).min(input.len() - at);
-        if room > 0 {
-            s.on_input(&input[at..at + room], l, &mut m.pool, &mut m.nodes[*c], 0)
-                .unwrap();
-            at += room;
-        }
-        m.step(&mut sessions, l);
-        let s = &mut sessions[0].1;
-        got.extend_from_slice(s.output());
-        let n = s.output().len();
-        s.consumed(n);
-    }
-    got
+    Machine::new(cores, 1 << 20, 1 << 20).serve_one(&input, chunk, l)
 }
 
 #[test]
@@ -198,7 +127,7 @@ fn partition_and_plans() {
 
 #[test]
 fn quit_and_protocol_errors_close_after_the_replies_before_them() {
-    let mut m = Machine::new(2);
+    let mut m = Machine::new(2, 1 << 20, 1 << 20);
     let l = Limits::default();
     let mut sessions = [(1, Session::new(3))];
     let (c, s) = &mut sessions[0];
@@ -209,7 +138,7 @@ fn quit_and_protocol_errors_close_after_the_replies_before_them() {
     input.extend_from_slice(b"QUIT\r\nPING\r\n");
     s.on_input(&input, &l, &mut m.pool, &mut m.nodes[*c], 0).unwrap();
     for _ in 0..4 {
-        m.step(&mut sessions, &l);
+        m.step(&mut sessions, &l).unwrap();
     }
     let s = &mut sessions[0].1;
     assert_eq!(s.output(), b"+OK\r\n+OK\r\n+OK\r\n+OK\r\n+OK\r\n");
