@@ -196,7 +196,11 @@ fn inline(buf: &[u8], l: &Limits, args: &mut Vec<Range<usize>>) -> Parse {
     if nl >= l.max_request {
         return Parse::Error(ProtoError::InlineTooBig);
     }
-    let line_end = if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
+    let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
     let line = &buf[..line_end];
     let mut i = 0;
     while i < line.len() {

@@ -85,18 +85,26 @@ pub fn plan(args: &[&[u8]], me: usize, cores: usize) -> Plan {
         | "quit" | "reset" => return Plan::Here,
         "dbsize" | "flushall" | "flushdb" => (
             (0..cores).map(|c| part(c, args[0], &args[1..])).collect(),
-            if name == "dbsize" { Combine::Sum } else { Combine::Ok },
+            if name == "dbsize" {
+                Combine::Sum
+            } else {
+                Combine::Ok
+            },
         ),
         "mget" => (
-            keys.iter().map(|k| part(owner(k, cores), args[0], &[k])).collect(),
+            keys.iter()
+                .map(|k| part(owner(k, cores), args[0], &[k]))
+                .collect(),
             Combine::Array,
         ),
         "del" | "unlink" | "exists" => (
-            keys.iter().map(|k| part(owner(k, cores), args[0], &[k])).collect(),
+            keys.iter()
+                .map(|k| part(owner(k, cores), args[0], &[k]))
+                .collect(),
             Combine::Sum,
         ),
         "mset" => {
-            if keys.len() % 2 != 0 {
+            if !keys.len().is_multiple_of(2) {
                 return Plan::Here;
             }
             (

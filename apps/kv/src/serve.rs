@@ -184,7 +184,9 @@ impl Server {
                         continue;
                     };
                     let pool = &mut self.pool;
-                    cl.shed |= cl.s.deliver(r.seq, r.part, r.bytes, &self.limits, pool).is_err();
+                    cl.shed |=
+                        cl.s.deliver(r.seq, r.part, r.bytes, &self.limits, pool)
+                            .is_err();
                 }
             }
         }

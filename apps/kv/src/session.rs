@@ -149,8 +149,11 @@ impl Session {
                 self.input.clear();
             }
         }
-        if self.peer_done && self.input.is_empty() {
+        // The peer is done and what it left is answered (the rest, if any, is a partial
+        // command that can never complete): close once the replies are out.
+        if self.peer_done && !self.blocked(l) {
             self.closing = true;
+            self.input.clear();
         }
         Ok(())
     }
@@ -176,8 +179,10 @@ impl Session {
                     if ranges.is_empty() {
                         continue;
                     }
-                    let args: Vec<&[u8]> =
-                        ranges.iter().map(|g| &buf[base + g.start..base + g.end]).collect();
+                    let args: Vec<&[u8]> = ranges
+                        .iter()
+                        .map(|g| &buf[base + g.start..base + g.end])
+                        .collect();
                     r = self.command(&args, l, pool, node, now_ms);
                 }
                 Parse::Error(e) => {
@@ -277,7 +282,9 @@ impl Session {
     /// Moves the filled slots at the front to the output.
     fn flush_slots(&mut self, l: &Limits, pool: &mut Pool) -> Result<(), GrowError> {
         while self.slots.front().is_some_and(|s| s.missing == 0) {
-            let Some(s) = self.slots.pop_front() else { break };
+            let Some(s) = self.slots.pop_front() else {
+                break;
+            };
             self.base += 1;
             let parts: Vec<Vec<u8>> = s.parts.into_iter().flatten().collect();
             let n: usize = parts.iter().map(|p| p.len()).sum();

@@ -79,7 +79,13 @@ impl Machine {
             let (c, s) = &mut sessions[0];
             let room = s.input_room(l).min(chunk.max(1)).min(input.len() - at);
             if room > 0 {
-                let r = s.on_input(&input[at..at + room], l, &mut self.pool, &mut self.nodes[*c], 0);
+                let r = s.on_input(
+                    &input[at..at + room],
+                    l,
+                    &mut self.pool,
+                    &mut self.nodes[*c],
+                    0,
+                );
                 if r.is_err() {
                     break;
                 }
@@ -89,8 +95,15 @@ impl Machine {
                 break;
             }
             let s = &mut sessions[0].1;
-            assert_eq!(self.pool.used(), s.memory(), "pool charged what the session holds");
-            assert!(s.output().len() <= l.max_out + l.max_reply, "unsent output bounded");
+            assert_eq!(
+                self.pool.used(),
+                s.memory(),
+                "pool charged what the session holds"
+            );
+            assert!(
+                s.output().len() <= l.max_out + l.max_reply,
+                "unsent output bounded"
+            );
             got.extend_from_slice(s.output());
             let n = s.output().len();
             s.consumed(n);
@@ -99,9 +112,8 @@ impl Machine {
                 break;
             }
             if at == input.len() {
-                if s.idle() {
-                    s.peer_closed();
-                }
+                // The client sent everything and half-closes, as TCP would tell us.
+                s.peer_closed();
                 idle_passes += 1;
                 // Every part is answered within a pass or two of being sent.
                 assert!(idle_passes < 10_000, "a session waits for good");

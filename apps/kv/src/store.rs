@@ -285,7 +285,12 @@ impl Store {
     /// accounting the cost change; an emptied collection deletes the key, as in Redis. The
     /// memory check comes before, in [`admit`](Self::admit), as Redis checks before it runs
     /// a write command.
-    pub fn update<R>(&mut self, key: &[u8], now: u64, f: impl FnOnce(&mut Option<Entry>) -> R) -> R {
+    pub fn update<R>(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        f: impl FnOnce(&mut Option<Entry>) -> R,
+    ) -> R {
         self.expire_if_due(key, now);
         self.clock += 1;
         let mut slot = self.map.remove(key);

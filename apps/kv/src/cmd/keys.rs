@@ -93,7 +93,10 @@ fn expire(name: &str, a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
         match (&b[..n], cond) {
             (c @ (b"NX" | b"XX" | b"GT" | b"LT"), None) => cond = Some(c.to_vec()),
             _ => {
-                reply::error(out, "ERR NX and XX, GT or LT options at the same time are not compatible");
+                reply::error(
+                    out,
+                    "ERR NX and XX, GT or LT options at the same time are not compatible",
+                );
                 return;
             }
         }

@@ -109,8 +109,16 @@ fn pop(front: bool, a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
 /// Redis's index range: negatives from the end, clamped; `None` when empty.
 pub(super) fn range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
     let len = len as i64;
-    let s = if start < 0 { (len + start).max(0) } else { start };
-    let e = if stop < 0 { len + stop } else { stop.min(len - 1) };
+    let s = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let e = if stop < 0 {
+        len + stop
+    } else {
+        stop.min(len - 1)
+    };
     if s > e || s >= len {
         None
     } else {
@@ -119,8 +127,12 @@ pub(super) fn range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)>
 }
 
 fn lrange(a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
-    let Some(start) = int_arg(a[1], out) else { return };
-    let Some(stop) = int_arg(a[2], out) else { return };
+    let Some(start) = int_arg(a[1], out) else {
+        return;
+    };
+    let Some(stop) = int_arg(a[2], out) else {
+        return;
+    };
     match x.store.get(a[0], x.now_ms).map(|e| &e.value) {
         None => reply::array(out, 0),
         Some(Value::List(l)) => match range(start, stop, l.len()) {

@@ -145,8 +145,8 @@ pub fn execute(args: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
     }
     let a = &args[1..];
     match lname {
-        "get" | "set" | "setnx" | "incr" | "decr" | "incrby" | "decrby" | "append"
-        | "strlen" | "mget" | "mset" => strings::run(lname, a, x, out),
+        "get" | "set" | "setnx" | "incr" | "decr" | "incrby" | "decrby" | "append" | "strlen"
+        | "mget" | "mset" => strings::run(lname, a, x, out),
         "lpush" | "rpush" | "lpop" | "rpop" | "llen" | "lrange" => lists::run(lname, a, x, out),
         "sadd" | "srem" | "spop" | "scard" | "sismember" | "hset" | "hget" | "hlen" | "zadd"
         | "zpopmin" | "zcard" | "zscore" => sets::run(lname, a, x, out),

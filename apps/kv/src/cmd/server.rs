@@ -75,7 +75,10 @@ fn hello(a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
                 return;
             }
             None => {
-                reply::error(out, "ERR Protocol version is not an integer or out of range");
+                reply::error(
+                    out,
+                    "ERR Protocol version is not an integer or out of range",
+                );
                 return;
             }
         }
@@ -116,7 +119,10 @@ fn client(a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
 fn config(a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
     let (b, n) = upper(a[0]);
     if &b[..n] != b"GET" || a.len() < 2 {
-        reply::error(out, "ERR CONFIG SET is not supported; use the kernel command line");
+        reply::error(
+            out,
+            "ERR CONFIG SET is not supported; use the kernel command line",
+        );
         return;
     }
     let mut pairs: Vec<(&[u8], Vec<u8>)> = Vec::new();

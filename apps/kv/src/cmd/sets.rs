@@ -36,26 +36,36 @@ fn int_or_wrongtype(r: Result<usize, ()>, out: &mut Vec<u8>) {
 pub(super) fn run(name: &str, a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
     match name {
         "sadd" => {
-            let r = with(a[0], x, || Value::Set(BTreeSet::new()), |v| match v {
-                Value::Set(s) => Some(a[1..].iter().filter(|m| s.insert(m.to_vec())).count()),
-                _ => None,
-            });
+            let r = with(
+                a[0],
+                x,
+                || Value::Set(BTreeSet::new()),
+                |v| match v {
+                    Value::Set(s) => Some(a[1..].iter().filter(|m| s.insert(m.to_vec())).count()),
+                    _ => None,
+                },
+            );
             int_or_wrongtype(r, out);
         }
         "hset" => {
-            if a.len() % 2 != 1 {
+            if a.len().is_multiple_of(2) {
                 reply::arity(out, "hset");
                 return;
             }
-            let r = with(a[0], x, || Value::Hash(BTreeMap::new()), |v| match v {
-                Value::Hash(h) => Some(
-                    a[1..]
-                        .chunks(2)
-                        .filter(|fv| h.insert(fv[0].to_vec(), fv[1].to_vec()).is_none())
-                        .count(),
-                ),
-                _ => None,
-            });
+            let r = with(
+                a[0],
+                x,
+                || Value::Hash(BTreeMap::new()),
+                |v| match v {
+                    Value::Hash(h) => Some(
+                        a[1..]
+                            .chunks(2)
+                            .filter(|fv| h.insert(fv[0].to_vec(), fv[1].to_vec()).is_none())
+                            .count(),
+                    ),
+                    _ => None,
+                },
+            );
             int_or_wrongtype(r, out);
         }
         "zadd" => zadd(a, x, out),
@@ -184,7 +194,7 @@ fn zadd(a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
         i += 1;
     }
     let pairs = &a[i..];
-    if pairs.is_empty() || pairs.len() % 2 != 0 {
+    if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
         reply::error(out, reply::SYNTAX);
         return;
     }
@@ -205,28 +215,31 @@ fn zadd(a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
             }
         }
     }
-    let r = with(a[0], x, || Value::ZSet(ZSet::default()), |v| {
-        let Value::ZSet(z) = v else { return None };
-        let (mut added, mut changed) = (0, 0);
-        for (s, m) in &scores {
-            match z.by_member.get(*m).copied() {
-                Some(old) if !nx => {
-                    if old != *s {
+    let r = with(
+        a[0],
+        x,
+        || Value::ZSet(ZSet::default()),
+        |v| {
+            let Value::ZSet(z) = v else { return None };
+            let (mut added, mut changed) = (0, 0);
+            for (s, m) in &scores {
+                match z.by_member.get(*m).copied() {
+                    Some(old) if !nx && old != *s => {
                         z.by_score.remove(&(old, m.to_vec()));
                         z.by_score.insert((*s, m.to_vec()));
                         z.by_member.insert(m.to_vec(), *s);
                         changed += 1;
                     }
+                    None if !xx => {
+                        z.by_score.insert((*s, m.to_vec()));
+                        z.by_member.insert(m.to_vec(), *s);
+                        added += 1;
+                    }
+                    _ => {}
                 }
-                None if !xx => {
-                    z.by_score.insert((*s, m.to_vec()));
-                    z.by_member.insert(m.to_vec(), *s);
-                    added += 1;
-                }
-                _ => {}
             }
-        }
-        Some(if ch { added + changed } else { added })
-    });
+            Some(if ch { added + changed } else { added })
+        },
+    );
     int_or_wrongtype(r, out);
 }

@@ -16,7 +16,11 @@ pub(super) fn run(name: &str, a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) 
         "decr" => incr_by(a[0], -1, x, out),
         "incrby" | "decrby" => {
             let Some(n) = int_arg(a[1], out) else { return };
-            let n = if name == "decrby" { n.checked_neg() } else { Some(n) };
+            let n = if name == "decrby" {
+                n.checked_neg()
+            } else {
+                Some(n)
+            };
             match n {
                 Some(n) => incr_by(a[0], n, x, out),
                 None => reply::error(out, reply::OVERFLOW),
@@ -39,7 +43,7 @@ pub(super) fn run(name: &str, a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) 
         }
         _ => {
             // mset
-            if a.len() % 2 != 0 {
+            if !a.len().is_multiple_of(2) {
                 reply::arity(out, "mset");
                 return;
             }
@@ -123,7 +127,11 @@ fn set(a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
     let exists = old.is_some();
     let write = !(nx && exists || xx && !exists);
     if write {
-        let exp = if keepttl { old.as_ref().and_then(|o| o.1) } else { expires };
+        let exp = if keepttl {
+            old.as_ref().and_then(|o| o.1)
+        } else {
+            expires
+        };
         store_str(key, val.to_vec(), exp, x);
     }
     match (get_old, write) {

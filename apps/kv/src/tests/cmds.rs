@@ -72,7 +72,11 @@ fn expiry_ttl_and_keys() {
     assert_eq!(at(&mut n, 0, "TTL k"), ":-1\r\n");
     assert_eq!(at(&mut n, 0, "SET e v EX 1"), "+OK\r\n");
     assert_eq!(at(&mut n, 0, "DBSIZE"), ":2\r\n");
-    assert_eq!(at(&mut n, 5000, "DBSIZE"), ":1\r\n", "expired key collected");
+    assert_eq!(
+        at(&mut n, 5000, "DBSIZE"),
+        ":1\r\n",
+        "expired key collected"
+    );
     assert_eq!(at(&mut n, 0, "EXISTS k k nope"), ":2\r\n");
     assert_eq!(at(&mut n, 0, "TYPE k"), "+string\r\n");
     assert_eq!(at(&mut n, 0, "DEL k nope"), ":1\r\n");
@@ -91,12 +95,19 @@ fn lists() {
         run(&mut n, "LRANGE l 0 -1"),
         "*3\r\n$1\r\nb\r\n$1\r\na\r\n$1\r\nc\r\n"
     );
-    assert_eq!(run(&mut n, "LRANGE l -2 99"), "*2\r\n$1\r\na\r\n$1\r\nc\r\n");
+    assert_eq!(
+        run(&mut n, "LRANGE l -2 99"),
+        "*2\r\n$1\r\na\r\n$1\r\nc\r\n"
+    );
     assert_eq!(run(&mut n, "LRANGE l 5 9"), "*0\r\n");
     assert_eq!(run(&mut n, "LPOP l"), "$1\r\nb\r\n");
     assert_eq!(run(&mut n, "RPOP l"), "$1\r\nc\r\n");
     assert_eq!(run(&mut n, "LPOP l 5"), "*1\r\n$1\r\na\r\n");
-    assert_eq!(run(&mut n, "EXISTS l"), ":0\r\n", "an emptied list is deleted");
+    assert_eq!(
+        run(&mut n, "EXISTS l"),
+        ":0\r\n",
+        "an emptied list is deleted"
+    );
     assert_eq!(run(&mut n, "LPOP l"), "$-1\r\n");
     assert_eq!(run(&mut n, "LPOP l 2"), "*-1\r\n");
     assert_eq!(run(&mut n, "SET s x"), "+OK\r\n");
@@ -104,7 +115,11 @@ fn lists() {
     assert_eq!(run(&mut n, "LPUSH s a"), wrong);
     assert_eq!(run(&mut n, "LPOP s"), wrong);
     assert_eq!(run(&mut n, "LRANGE s 0 1"), wrong);
-    assert_eq!(run(&mut n, "GET s"), "$1\r\nx\r\n", "unchanged by a failed push");
+    assert_eq!(
+        run(&mut n, "GET s"),
+        "$1\r\nx\r\n",
+        "unchanged by a failed push"
+    );
     assert_eq!(run(&mut n, "RPUSH l x"), ":1\r\n");
     assert_eq!(run(&mut n, "GET l"), wrong);
 }
@@ -128,7 +143,10 @@ fn sets_hashes_sorted_sets() {
     );
     assert_eq!(run(&mut n, "ZADD z 2 b 1 a 1.5 c"), ":3\r\n");
     assert_eq!(run(&mut n, "ZADD z CH 3 a"), ":1\r\n");
-    assert_eq!(run(&mut n, "ZADD z x a"), "-ERR value is not a valid float\r\n");
+    assert_eq!(
+        run(&mut n, "ZADD z x a"),
+        "-ERR value is not a valid float\r\n"
+    );
     assert_eq!(
         run(&mut n, "ZPOPMIN z 2"),
         "*4\r\n$1\r\nc\r\n$3\r\n1.5\r\n$1\r\nb\r\n$1\r\n2\r\n"
@@ -154,7 +172,10 @@ fn handshakes_and_errors_as_redis_answers_them() {
         run(&mut n, "GET"),
         "-ERR wrong number of arguments for 'get' command\r\n"
     );
-    assert_eq!(run(&mut n, "HELLO 3"), "-NOPROTO unsupported protocol version\r\n");
+    assert_eq!(
+        run(&mut n, "HELLO 3"),
+        "-NOPROTO unsupported protocol version\r\n"
+    );
     assert!(run(&mut n, "HELLO 2").starts_with("*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n"));
     assert_eq!(run(&mut n, "CLIENT SETNAME x"), "+OK\r\n");
     assert_eq!(

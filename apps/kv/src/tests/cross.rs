@@ -24,7 +24,9 @@ fn encode(cmd: &str, out: &mut Vec<u8>) {
 fn commands(count: usize, seed: u64) -> Vec<String> {
     let mut x = seed;
     let mut next = |m: u64| {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (x >> 33) % m
     };
     (0..count)
@@ -104,7 +106,11 @@ fn partition_and_plans() {
     let me = owner(b"k", 2);
     assert_eq!(plan(&[b"GET", b"k"], me, 2), Plan::Here);
     assert_eq!(plan(&[b"PING"], 0, 2), Plan::Here);
-    assert_eq!(plan(&[b"GET"], 0, 2), Plan::Here, "arity errors answered here");
+    assert_eq!(
+        plan(&[b"GET"], 0, 2),
+        Plan::Here,
+        "arity errors answered here"
+    );
     match plan(&[b"GET", b"k"], 1 - me, 2) {
         Plan::Split(p, Combine::Single) => assert_eq!(p[0].owner, me),
         other => panic!("{other:?}"),
@@ -114,14 +120,22 @@ fn partition_and_plans() {
         other => panic!("{other:?}"),
     }
     let mut out = Vec::new();
-    combine(Combine::Sum, &[b":2\r\n".to_vec(), b":3\r\n".to_vec()], &mut out);
+    combine(
+        Combine::Sum,
+        &[b":2\r\n".to_vec(), b":3\r\n".to_vec()],
+        &mut out,
+    );
     assert_eq!(out, b":5\r\n");
     out.clear();
     let parts = [b"*1\r\n$1\r\na\r\n".to_vec(), b"*1\r\n$-1\r\n".to_vec()];
     combine(Combine::Array, &parts, &mut out);
     assert_eq!(out, b"*2\r\n$1\r\na\r\n$-1\r\n");
     out.clear();
-    combine(Combine::Ok, &[b"+OK\r\n".to_vec(), b"-OOM x\r\n".to_vec()], &mut out);
+    combine(
+        Combine::Ok,
+        &[b"+OK\r\n".to_vec(), b"-OOM x\r\n".to_vec()],
+        &mut out,
+    );
     assert_eq!(out, b"-OOM x\r\n");
 }
 
@@ -136,7 +150,8 @@ fn quit_and_protocol_errors_close_after_the_replies_before_them() {
         encode(&format!("SET {k} 1"), &mut input);
     }
     input.extend_from_slice(b"QUIT\r\nPING\r\n");
-    s.on_input(&input, &l, &mut m.pool, &mut m.nodes[*c], 0).unwrap();
+    s.on_input(&input, &l, &mut m.pool, &mut m.nodes[*c], 0)
+        .unwrap();
     for _ in 0..4 {
         m.step(&mut sessions, &l).unwrap();
     }
@@ -147,8 +162,14 @@ fn quit_and_protocol_errors_close_after_the_replies_before_them() {
     assert!(s.done());
 
     let mut s = Session::new(4);
-    s.on_input(b"PING\r\n*1\r\n+x\r\nPING\r\n", &l, &mut m.pool, &mut m.nodes[0], 0)
-        .unwrap();
+    s.on_input(
+        b"PING\r\n*1\r\n+x\r\nPING\r\n",
+        &l,
+        &mut m.pool,
+        &mut m.nodes[0],
+        0,
+    )
+    .unwrap();
     assert_eq!(
         s.output(),
         b"+PONG\r\n-ERR Protocol error: expected '$', got '+'\r\n"
@@ -174,7 +195,8 @@ fn a_pipelining_client_that_does_not_read_is_bounded() {
         if room == 0 {
             break;
         }
-        s.on_input(&input[at..at + room], &l, &mut pool, &mut n, 0).unwrap();
+        s.on_input(&input[at..at + room], &l, &mut pool, &mut n, 0)
+            .unwrap();
         at += room;
     }
     assert!(at < input.len(), "stopped reading");
@@ -183,4 +205,28 @@ fn a_pipelining_client_that_does_not_read_is_bounded() {
     assert_eq!(pool.used(), s.memory());
     s.release(&mut pool);
     assert_eq!(pool.used(), 0);
+}
+
+#[test]
+fn a_half_close_after_a_partial_command_closes_after_the_replies() {
+    let mut m = Machine::new(2, 1 << 20, 1 << 20);
+    let l = Limits::default();
+    let mut sessions = [(1, Session::new(5))];
+    let (c, s) = &mut sessions[0];
+    s.on_input(
+        b"*2\r\n$3\r\nGET\r\n$1\r\nq\r\nPIN",
+        &l,
+        &mut m.pool,
+        &mut m.nodes[*c],
+        0,
+    )
+    .unwrap();
+    s.peer_closed();
+    for _ in 0..4 {
+        m.step(&mut sessions, &l).unwrap();
+    }
+    let s = &mut sessions[0].1;
+    assert_eq!(s.output(), b"$-1\r\n");
+    s.consumed(5);
+    assert!(s.done(), "closes: the partial command can never complete");
 }

@@ -83,7 +83,16 @@ fn integers_parse_as_redis_reads_them() {
     assert_eq!(parse_i64(b"-42"), Some(-42));
     assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
     assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-    for bad in [&b""[..], b"-", b"+1", b"01", b"-0", b"1 ", b"9223372036854775808", b"1.5"] {
+    for bad in [
+        &b""[..],
+        b"-",
+        b"+1",
+        b"01",
+        b"-0",
+        b"1 ",
+        b"9223372036854775808",
+        b"1.5",
+    ] {
         assert_eq!(parse_i64(bad), None, "{bad:?}");
     }
 }

@@ -8,9 +8,15 @@ fn noeviction_refuses_writes_over_the_limit_with_oom() {
     let mut n = node(4096, Policy::NoEviction);
     let mut refused = 0;
     for i in 0..100 {
-        let r = run(&mut n, &format!("SET key{i} 0123456789012345678901234567890123456789"));
+        let r = run(
+            &mut n,
+            &format!("SET key{i} 0123456789012345678901234567890123456789"),
+        );
         if r.starts_with("-OOM") {
-            assert_eq!(r, "-OOM command not allowed when used memory > 'maxmemory'.\r\n");
+            assert_eq!(
+                r,
+                "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
+            );
             refused += 1;
         }
     }
