@@ -7,6 +7,7 @@
 //! Input: a byte of limits (request size, output bound), a byte picking the cut size and
 //! the core count, then the client's byte stream.
 
+use corenet_kv::links::rings;
 use corenet_kv::resp::{self, Parse};
 use corenet_kv::session::Limits;
 use corenet_kv::sim::Machine;
@@ -60,8 +61,10 @@ pub fn run(data: &[u8]) {
     check_parse(stream, &l.resp);
     let chunk = usize::from(shape & 0x0f) + 1;
     let cores = usize::from(shape >> 6) % 3 + 1;
-    let whole = Machine::new(1, 1 << 20, 1 << 24).serve_one(stream, stream.len().max(1), &l);
-    let spread = Machine::new(cores, 1 << 20, 1 << 24).serve_one(stream, chunk, &l);
+    let whole =
+        Machine::new(1, 1 << 20, 1 << 24, &mut []).serve_one(stream, stream.len().max(1), &l);
+    let mut q = rings(cores);
+    let spread = Machine::new(cores, 1 << 20, 1 << 24, &mut q).serve_one(stream, chunk, &l);
     if !mentions_core_specific(stream) {
         assert!(
             whole == spread,

@@ -25,7 +25,7 @@ use spin::{Mutex, Once};
 
 /// Every core's ends of the rings, each taken once by its core at start-up (the only lock,
 /// never on the request path).
-static LINKS: Once<Vec<Mutex<Option<Links>>>> = Once::new();
+static LINKS: Once<Vec<Mutex<Option<Links<'static>>>>> = Once::new();
 
 struct Kv {
     net: Option<Network>,

@@ -26,19 +26,31 @@ pub enum Msg {
     Reply(Reply),
 }
 
-/// One core's ends of the rings.
-pub struct Links {
+/// One core's ends of the rings (which live for `'a`).
+pub struct Links<'a> {
     me: usize,
-    to: Vec<Option<Producer<'static, Msg>>>,
-    from: Vec<Consumer<'static, Msg>>,
+    to: Vec<Option<Producer<'a, Msg>>>,
+    from: Vec<Consumer<'a, Msg>>,
     backlog: Vec<VecDeque<Msg>>,
     next_from: usize,
 }
 
-/// Builds the rings between `cores` cores; element `i` is core `i`'s. The rings are leaked:
-/// they live as long as the program, which lets each end move to its core.
-pub fn links(cores: usize) -> Vec<Links> {
-    let mut all: Vec<Links> = (0..cores)
+/// The rings `cores` cores need (one per ordered pair), for [`wire`].
+pub fn rings(cores: usize) -> Vec<Queue<Msg, RING>> {
+    (0..cores * cores.saturating_sub(1))
+        .map(|_| Queue::new())
+        .collect()
+}
+
+/// Builds the rings between `cores` cores for the rest of the program (leaked once at
+/// start-up, which lets each end move to its core); element `i` is core `i`'s.
+pub fn links(cores: usize) -> Vec<Links<'static>> {
+    wire(cores, Box::leak(rings(cores).into_boxed_slice()))
+}
+
+/// Splits `queues` (from [`rings`]) into every core's ends; element `i` is core `i`'s.
+pub fn wire(cores: usize, queues: &mut [Queue<Msg, RING>]) -> Vec<Links<'_>> {
+    let mut all: Vec<Links<'_>> = (0..cores)
         .map(|me| Links {
             me,
             to: (0..cores).map(|_| None).collect(),
@@ -47,10 +59,12 @@ pub fn links(cores: usize) -> Vec<Links> {
             next_from: 0,
         })
         .collect();
+    let mut queues = queues.iter_mut();
     for src in 0..cores {
         for dst in 0..cores {
-            if src != dst {
-                let q: &'static mut Queue<Msg, RING> = Box::leak(Box::new(Queue::new()));
+            if src != dst
+                && let Some(q) = queues.next()
+            {
                 let (p, c) = q.split();
                 all[src].to[dst] = Some(p);
                 all[dst].from.push(c);
@@ -60,7 +74,7 @@ pub fn links(cores: usize) -> Vec<Links> {
     all
 }
 
-impl Links {
+impl Links<'_> {
     /// This core.
     pub fn core(&self) -> usize {
         self.me

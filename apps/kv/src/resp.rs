@@ -69,7 +69,7 @@ pub enum Parse {
     /// A request of this many bytes; its arguments are in the caller's vector (none: an
     /// empty line or `*0`, which Redis skips without a reply).
     Complete(usize),
-    /// More bytes are needed.
+    /// More bytes are needed (only ever below [`Limits::max_request`] bytes).
     Partial,
     /// Malformed: answer and close.
     Error(ProtoError),
@@ -128,10 +128,12 @@ pub fn parse(buf: &[u8], l: &Limits, args: &mut Vec<Range<usize>>) -> Parse {
 
 fn multibulk(buf: &[u8], l: &Limits, args: &mut Vec<Range<usize>>) -> Parse {
     let Some(end) = crlf(buf, 1) else {
+        // `Partial` only below the request bound: a connection holding a full buffer that
+        // is still partial would wait for good.
         return if buf.len() > 32 {
             Parse::Error(ProtoError::MultibulkLength)
         } else {
-            Parse::Partial
+            partial(buf, l)
         };
     };
     let n = match parse_i64(&buf[1..end]) {

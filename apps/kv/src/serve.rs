@@ -50,7 +50,7 @@ pub struct Stats {
 pub struct Server {
     /// The keys and the command engine.
     pub node: Node,
-    links: Option<Links>,
+    links: Option<Links<'static>>,
     clients: BTreeMap<u64, Client>,
     next_token: u64,
     pool: Pool,
@@ -66,7 +66,7 @@ impl Server {
     /// A server on `port` with `links` to the other cores (`None`: single core).
     pub fn new(
         node: Node,
-        links: Option<Links>,
+        links: Option<Links<'static>>,
         port: u16,
         max_connections: usize,
         pool_bytes: usize,

@@ -5,28 +5,30 @@ use alloc::vec::Vec;
 
 use corenet_http::budget::{GrowError, Pool};
 
-use crate::links::{Links, Msg, links};
+use crate::links::{Links, Msg, RING, wire};
 use crate::node::Node;
 use crate::session::{Limits, Session};
 use crate::store::Policy;
+use heapless::spsc::Queue;
 
-/// The cores.
-pub struct Machine {
+/// The cores, with their rings in `'a` (from [`crate::links::rings`]).
+pub struct Machine<'a> {
     /// Each core's server.
     pub nodes: Vec<Node>,
-    links: Vec<Links>,
+    links: Vec<Links<'a>>,
     /// The buffer pool (shared by all sessions here).
     pub pool: Pool,
 }
 
-impl Machine {
-    /// `cores` cores with `store` bytes of keys each and a `pool`-byte buffer pool.
-    pub fn new(cores: usize, store: usize, pool: usize) -> Self {
+impl<'a> Machine<'a> {
+    /// `cores` cores with `store` bytes of keys each and a `pool`-byte buffer pool, over
+    /// `rings` (`crate::links::rings(cores)`).
+    pub fn new(cores: usize, store: usize, pool: usize, rings: &'a mut [Queue<Msg, RING>]) -> Self {
         Self {
             nodes: (0..cores)
                 .map(|c| Node::new(c, cores, store, Policy::NoEviction, c as u64 + 1))
                 .collect(),
-            links: links(cores),
+            links: wire(cores, rings),
             pool: Pool::new(pool),
         }
     }
@@ -75,7 +77,14 @@ impl Machine {
         let mut got = Vec::new();
         let mut at = 0;
         let mut idle_passes = 0;
+        let mut passes = 0usize;
         loop {
+            passes += 1;
+            // Each pass takes input or answers; a session that does neither is stuck.
+            assert!(
+                passes < 4 * input.len() + 10_000,
+                "a session makes no progress"
+            );
             let (c, s) = &mut sessions[0];
             let room = s.input_room(l).min(chunk.max(1)).min(input.len() - at);
             if room > 0 {

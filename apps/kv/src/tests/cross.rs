@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use corenet_http::budget::Pool;
 
 use super::node;
+use crate::links::rings;
 use crate::route::{Combine, Plan, combine, owner, plan};
 use crate::session::{Limits, Session};
 use crate::sim::Machine;
@@ -64,7 +65,8 @@ fn reference(cmds: &[String]) -> Vec<u8> {
 fn run_pipelined(cores: usize, cmds: &[String], chunk: usize, l: &Limits) -> Vec<u8> {
     let mut input = Vec::new();
     cmds.iter().for_each(|c| encode(c, &mut input));
-    Machine::new(cores, 1 << 20, 1 << 20).serve_one(&input, chunk, l)
+    let mut q = rings(cores);
+    Machine::new(cores, 1 << 20, 1 << 20, &mut q).serve_one(&input, chunk, l)
 }
 
 #[test]
@@ -141,7 +143,8 @@ fn partition_and_plans() {
 
 #[test]
 fn quit_and_protocol_errors_close_after_the_replies_before_them() {
-    let mut m = Machine::new(2, 1 << 20, 1 << 20);
+    let mut q = rings(2);
+    let mut m = Machine::new(2, 1 << 20, 1 << 20, &mut q);
     let l = Limits::default();
     let mut sessions = [(1, Session::new(3))];
     let (c, s) = &mut sessions[0];
@@ -209,7 +212,8 @@ fn a_pipelining_client_that_does_not_read_is_bounded() {
 
 #[test]
 fn a_half_close_after_a_partial_command_closes_after_the_replies() {
-    let mut m = Machine::new(2, 1 << 20, 1 << 20);
+    let mut q = rings(2);
+    let mut m = Machine::new(2, 1 << 20, 1 << 20, &mut q);
     let l = Limits::default();
     let mut sessions = [(1, Session::new(5))];
     let (c, s) = &mut sessions[0];

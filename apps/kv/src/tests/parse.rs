@@ -67,6 +67,15 @@ fn malformed_requests_are_redis_protocol_errors() {
     for (buf, e) in cases {
         assert_eq!(parse(buf, &l, &mut r), Parse::Error(*e), "{:?}", buf);
     }
+    // A count line without its CRLF at the bound is an error, not partial for good.
+    let tight = Limits {
+        max_request: 4,
+        max_args: 4,
+    };
+    assert_eq!(
+        parse(b"*2\r\0", &tight, &mut r),
+        Parse::Error(ProtoError::BulkLength)
+    );
     // A request that would exceed the bound is refused before it is all buffered.
     assert_eq!(
         parse(b"*2\r\n$3\r\nGET\r\n$50\r\n", &l, &mut r),
