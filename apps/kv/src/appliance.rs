@@ -30,6 +30,8 @@ static LINKS: Once<Vec<Mutex<Option<Links<'static>>>>> = Once::new();
 struct Kv {
     net: Option<Network>,
     server: Server,
+    /// When INFO's copy of the stack's counters is next refreshed.
+    next_counters_ns: u64,
 }
 
 /// Free bytes of this core's heap.
@@ -105,7 +107,11 @@ impl Appliance for Kv {
             }
         }
         let server = Server::new(node, links, settings.port, max_conns, buffers, timeouts);
-        Kv { net, server }
+        Kv {
+            net,
+            server,
+            next_counters_ns: 0,
+        }
     }
 
     fn poll(&mut self, core: &mut Core) -> Step {
@@ -115,6 +121,18 @@ impl Appliance for Kv {
             Some(net) => {
                 let report = net.poll(core);
                 let moved = self.server.poll(&mut net.stack, now, heap_free());
+                if now >= self.next_counters_ns {
+                    self.next_counters_ns = now + 100_000_000;
+                    let c = net.stack.counters().snapshot();
+                    self.server.node.info.net = [
+                        c.accepted,
+                        c.refused,
+                        c.resets_received,
+                        c.drop_no_socket,
+                        c.drop_backlog_empty,
+                        c.syncookies_sent,
+                    ];
+                }
                 report.rx_frames > 0 || moved
             }
             None => self.server.poll_remote(now),

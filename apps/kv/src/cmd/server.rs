@@ -31,6 +31,9 @@ pub struct ServerInfo {
     /// Connections accepted, refused at the limit, shed (a buffer could not grow), and
     /// closed by a deadline, on this core.
     pub conns: [u64; 4],
+    /// The core's TCP stack: connections accepted, SYNs refused, resets received, segments
+    /// for no socket (answered RST), SYNs with no listener free, SYN cookies sent.
+    pub net: [u64; 6],
 }
 
 pub(super) fn run(name: &str, a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
@@ -173,7 +176,9 @@ fn info(x: &mut Exec<'_>, out: &mut Vec<u8>) {
              # Stats\r\ntotal_commands_processed:{}\r\nforwarded_commands:{}\r\n\
              total_connections_received:{}\r\nrejected_connections:{}\r\n\
              shed_connections:{}\r\ntimedout_connections:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\n\
-             oom_rejections:{}\r\n\r\n# Keyspace\r\ndb0:keys={},expires={},avg_ttl=0\r\n",
+             oom_rejections:{}\r\n\r\n# Net\r\ntcp_accepted:{}\r\ntcp_refused:{}\r\n\
+             tcp_resets_received:{}\r\ntcp_drop_no_socket:{}\r\ntcp_drop_backlog_empty:{}\r\n\
+             tcp_syncookies_sent:{}\r\n\r\n# Keyspace\r\ndb0:keys={},expires={},avg_ttl=0\r\n",
             i.uptime_ms / 1000,
             i.core,
             i.cores,
@@ -195,6 +200,12 @@ fn info(x: &mut Exec<'_>, out: &mut Vec<u8>) {
             st.expired,
             st.evicted,
             st.oom,
+            i.net[0],
+            i.net[1],
+            i.net[2],
+            i.net[3],
+            i.net[4],
+            i.net[5],
             s.len(),
             s.volatile(),
         ),
