@@ -113,6 +113,21 @@ def pipelined(port):
     return f"{n} pipelined INCRs answered in order"
 
 
+def guest_resets(port):
+    """What the guest's cores say about resets and shed connections (INFO from a few
+    connections, one line per core seen)."""
+    seen = {}
+    for _ in range(6):
+        info = cli(port, "info")
+        core = re.search(r"serving_core:(\d+)", info)
+        keys = ("tcp_refused", "tcp_drop_no_socket", "tcp_resets_received", "shed_connections",
+                "rejected_connections", "timedout_connections")
+        vals = [f"{k}={m.group(1)}" for k in keys if (m := re.search(rf"{k}:(\d+)", info))]
+        if core:
+            seen[core.group(1)] = ",".join(vals)
+    return "; ".join(f"core {c}: {v}" for c, v in sorted(seen.items()))
+
+
 def benchmark(port, n, figures):
     import subprocess
     # QEMU's user-mode network listens on the forwarded port with a backlog of 1, so 50
@@ -129,8 +144,8 @@ def benchmark(port, n, figures):
             continue
         if p.returncode == 0:
             break
-        err = (p.stderr + p.stdout).decode(errors="replace").replace("\r", "\n").strip().splitlines()
-        note += f"attempt {attempt + 1}: {err[-1] if err else p.returncode}; "
+        err = (p.stdout + p.stderr).decode(errors="replace").replace("\r", "\n").strip().splitlines()
+        note += f"attempt {attempt + 1}: {err[-1] if err else p.returncode} (guest: {guest_resets(port)}); "
     else:
         raise AssertionError(note)
     text = p.stdout.decode(errors="replace").replace("\r", "\n")
