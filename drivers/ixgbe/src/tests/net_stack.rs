@@ -238,7 +238,7 @@ fn transfer(rig: &mut Rig, len: u64) -> u64 {
     // Each core carried its own connection: at least one full-sized segment per 1500 bytes.
     let w = rig.wire.borrow();
     assert!(
-        w.log.tcp_sent.iter().all(|&n| n as u64 >= len / 1500),
+        w.log.tcp_sent.iter().all(|&n| n >= len / 1500),
         "{:?}",
         w.log
     );
