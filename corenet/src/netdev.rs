@@ -10,7 +10,7 @@
 //! from hugepages carved for that pair; the device-wide part (control queue, link status)
 //! stays with core 0 behind [`with_device`].
 
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use corenet_ixgbe::{Ixgbe, Mmio};
 use corenet_kernel::Core;
 use corenet_kernel::cpu::MAX_CORES;
@@ -97,6 +97,15 @@ static DEVICE: Mutex<Option<Device>> = Mutex::new(None);
 static PAIRS: [Mutex<Option<QueuePair>>; MAX_CORES] = [const { Mutex::new(None) }; MAX_CORES];
 static INFO: Once<Result<NicInfo, NicError>> = Once::new();
 static STATE: AtomicU8 = AtomicU8::new(0);
+/// Set when every virtio-pci receive queue raises an MSI-X interrupt on its core.
+static RX_MSIX: AtomicBool = AtomicBool::new(false);
+
+/// Whether receive queues can interrupt (wake) their core: virtio-pci with MSI-X, set up when
+/// `idle=` is not `poll`. virtio-mmio and the 82599 are polled only (a halted core that reads
+/// one wakes every `network::NIC_POLL_NS`).
+pub fn rx_interrupts() -> bool {
+    RX_MSIX.load(Ordering::Acquire)
+}
 
 /// A kernel DMA pool as a `corenet_nic::DmaAllocator`.
 struct Pool(DmaPool);
@@ -301,6 +310,26 @@ fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
     };
     let (net, pairs) = probe_pci::<IdentityHal<HalPool>, _, _>(&mut root, &cam, df, &mut dma, &cfg)
         .map_err(|e| device_error("virtio-pci", &e))?;
+    if corenet_kernel::boot::machine().config.idle != corenet_kernel::idle::IdlePolicy::Poll {
+        // Receive queue k belongs to core k (`take_queues`): its vector goes to that core.
+        let dest = |k: u16| {
+            corenet_kernel::cpu::percpu(usize::from(k))
+                .apic_id
+                .load(Ordering::Relaxed)
+        };
+        let mut cam_w = cam;
+        match corenet_virtio::msix::enable_rx_msix::<IdentityHal<HalPool>, _>(
+            &mut root,
+            &mut cam_w,
+            df,
+            pairs.len() as u16,
+            corenet_kernel::cpu::wake::VECTOR_NIC,
+            &dest,
+        ) {
+            Ok(()) => RX_MSIX.store(true, Ordering::Release),
+            Err(e) => log::warn!("nic: no receive interrupts ({e:?}): idle cores poll the NIC"),
+        }
+    }
     let info = publish(&net, pairs, "virtio-pci");
     *DEVICE.lock() = Some(Device::Pci(net));
     Ok(info)

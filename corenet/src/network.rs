@@ -70,6 +70,24 @@ pub enum NetTx {
     Ixgbe(IxgbeTx<Mmio>),
 }
 
+impl NetRx {
+    /// Asks the NIC to interrupt this core on the next frame (virtio-pci with MSI-X only):
+    /// `Some(pending)` when armed (`pending`: frames already wait), `None` when this queue
+    /// cannot interrupt.
+    fn arm_interrupt(&mut self) -> Option<bool> {
+        match self {
+            NetRx::Virtio(q) if netdev::rx_interrupts() => Some(q.enable_interrupt()),
+            _ => None,
+        }
+    }
+
+    fn disarm_interrupt(&mut self) {
+        if let NetRx::Virtio(q) = self {
+            q.disable_interrupt();
+        }
+    }
+}
+
 /// Splits a driver's queue pair into this module's queue types.
 pub fn split(pair: QueuePair) -> (NetRx, NetTx) {
     match pair {
@@ -224,13 +242,16 @@ pub struct Network {
     pub rss: RssConfig,
     /// This core's memory budget: the connection limit and the appliance's buffer pool.
     pub plan: MemoryPlan,
-    /// This core reads a hardware receive queue (which raises no interrupt yet).
+    /// This core reads a hardware receive queue.
     polls_nic: bool,
+    /// That queue's interrupt is armed (this core is halting or just woke).
+    rx_armed: bool,
 }
 
-/// Longest halt of a core that reads a hardware receive queue: NIC receive interrupts are not
-/// wired up yet, so such a core wakes this often to look at its queue (the cost of an idle
-/// core is then this wake-up rate; a packet arriving at an idle core waits up to this long).
+/// Longest halt of a core that reads a hardware receive queue that cannot interrupt
+/// (virtio-mmio, the 82599, virtio-pci without MSI-X): such a core wakes this often to look at
+/// its queue (the cost of an idle core is then this wake-up rate; a packet arriving at an idle
+/// core waits up to this long).
 pub const NIC_POLL_NS: u64 = 1_000_000;
 
 static MESH: [Mutex<Option<MeshPort>>; MAX_CORES] = [const { Mutex::new(None) }; MAX_CORES];
@@ -409,6 +430,7 @@ impl Network {
             rss,
             plan,
             polls_nic,
+            rx_armed: false,
         };
         match setting {
             IpSetting::Static(_) => {
@@ -460,6 +482,10 @@ impl Network {
     /// queue, first one distributor pass).
     #[inline]
     pub fn poll(&mut self, core: &Core) -> PollReport {
+        if self.rx_armed {
+            self.rx_armed = false;
+            self.rx_mut().disarm_interrupt();
+        }
         let mut pumped = 0;
         if let Some(hw) = self.hw.as_mut() {
             let r = hw.distributor.pump(&mut hw.rx, &mut hw.tx, PUMP_BUDGET);
@@ -470,21 +496,42 @@ impl Network {
         report
     }
 
-    /// For [`Appliance::next_deadline_ns`](corenet_kernel::Appliance::next_deadline_ns): when
-    /// this core must be woken (ns since boot) to run the stack's timers and, on a core that
-    /// reads a hardware queue, to look at it (see [`NIC_POLL_NS`]). Other sources of work
-    /// (the distributor's software queues, mesh messages) wake the core with an IPI.
+    /// For [`Appliance::next_deadline_ns`](corenet_kernel::Appliance::next_deadline_ns): arms
+    /// this core's receive interrupt where the NIC has one (the next poll disarms it) and
+    /// says when the core must be woken (ns since boot) to run the stack's timers and, on a
+    /// core that reads a hardware queue that cannot interrupt, to look at it (see
+    /// [`NIC_POLL_NS`]). Other sources of work (the distributor's software queues, mesh
+    /// messages) wake the core with an IPI.
     pub fn next_deadline_ns(&mut self, core: &Core) -> Option<u64> {
+        // Called after the last look, right before the halt: a frame that arrived since that
+        // look is seen here (`pending`) and the halt ends at once; later ones interrupt.
+        if self.polls_nic && !self.rx_armed {
+            match self.rx_mut().arm_interrupt() {
+                Some(pending) => {
+                    self.rx_armed = true;
+                    if pending {
+                        return Some(0);
+                    }
+                }
+                None => {}
+            }
+        }
         let stack = self
             .stack
             .next_deadline_ms()
             .map(|ms| u64::try_from(ms).unwrap_or(0).saturating_mul(1_000_000));
-        let nic = self
-            .polls_nic
-            .then(|| core.now_ns().saturating_add(NIC_POLL_NS));
+        let nic =
+            (self.polls_nic && !self.rx_armed).then(|| core.now_ns().saturating_add(NIC_POLL_NS));
         match (stack, nic) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
+        }
+    }
+
+    fn rx_mut(&mut self) -> &mut NetRx {
+        match self.hw.as_mut() {
+            Some(hw) => &mut hw.rx,
+            None => self.stack.rx_queue_mut(),
         }
     }
 

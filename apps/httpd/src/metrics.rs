@@ -402,13 +402,14 @@ fn idle_families(m: &mut Metrics, cores: usize) {
     m.family(
         "corenet_cpu_wakeups_total",
         Kind::Counter,
-        "Halts ended, by wake-up source (NIC receive interrupts are not wired up yet).",
+        "Halts ended, by wake-up source (timer, ipi, nic: virtio-pci MSI-X only).",
     );
     for c in 0..cores {
         let s = wake::stats(c);
         for (source, v) in [
             ("timer", s.wake_timer.load(Ordering::Relaxed)),
             ("ipi", s.wake_ipi.load(Ordering::Relaxed)),
+            ("nic", s.wake_nic.load(Ordering::Relaxed)),
         ] {
             m.sample(
                 "corenet_cpu_wakeups_total",

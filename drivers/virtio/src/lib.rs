@@ -28,6 +28,7 @@ pub mod doorbell;
 pub mod fake;
 pub mod features;
 pub mod hal;
+pub mod msix;
 mod owners;
 pub mod pci;
 pub mod probe;

@@ -81,6 +81,17 @@ impl VirtioRx {
     }
 
     /// Rings the doorbell once after DRIVER_OK for the buffers posted in `new`.
+    /// Enables this queue's receive interrupt (its MSI-X vector, see
+    /// [`crate::msix`]) before the core halts; true when frames already wait.
+    pub fn enable_interrupt(&mut self) -> bool {
+        self.ring.enable_interrupt()
+    }
+
+    /// Back to polling: the device raises no receive interrupt.
+    pub fn disable_interrupt(&mut self) {
+        self.ring.disable_interrupt()
+    }
+
     pub(crate) fn start(&mut self) {
         self.ring.kick();
         self.counters.doorbells.inc();

@@ -1,4 +1,5 @@
-//! Wake-up interrupts for halted cores: the local APIC timer, the wake IPI, their counters.
+//! Wake-up interrupts for halted cores: the local APIC timer, the wake IPI, NIC receive
+//! interrupts (MSI-X), and their counters.
 //!
 //! The handlers only count and acknowledge (EOI): all work stays in the run loop, which the
 //! interrupt ends the `hlt` of. The timer uses TSC-deadline mode where CPUID has it (one MSR
@@ -20,6 +21,8 @@ use crate::idle::Sleeper;
 pub const VECTOR_TIMER: u8 = 0x20;
 /// Vector of the wake IPI one core sends another.
 pub const VECTOR_IPI: u8 = 0x21;
+/// Vector of NIC receive interrupts (MSI-X, one per queue, each steered to its queue's core).
+pub const VECTOR_NIC: u8 = 0x22;
 /// Vector of spurious APIC interrupts (set in the SVR by `apic::init`).
 pub const VECTOR_SPURIOUS: u8 = 0xff;
 
@@ -66,6 +69,7 @@ corenet_wake_stub_\n:
     .text
     CORENET_WAKE_STUB 32
     CORENET_WAKE_STUB 33
+    CORENET_WAKE_STUB 34
 
     .p2align 4
     .global corenet_spurious_stub
@@ -77,6 +81,7 @@ corenet_spurious_stub:
 unsafe extern "C" {
     fn corenet_wake_stub_32();
     fn corenet_wake_stub_33();
+    fn corenet_wake_stub_34();
     fn corenet_spurious_stub();
 }
 
@@ -96,6 +101,8 @@ pub struct IdleStats {
     pub wake_timer: AtomicU64,
     /// Wake-ups by another core's IPI.
     pub wake_ipi: AtomicU64,
+    /// Wake-ups by a NIC receive interrupt.
+    pub wake_nic: AtomicU64,
     /// Wake IPIs this core sent.
     pub ipis_sent: AtomicU64,
 }
@@ -109,6 +116,7 @@ impl IdleStats {
             refused: AtomicU64::new(0),
             wake_timer: AtomicU64::new(0),
             wake_ipi: AtomicU64::new(0),
+            wake_nic: AtomicU64::new(0),
             ipis_sent: AtomicU64::new(0),
         }
     }
@@ -145,9 +153,10 @@ pub fn wake(core: usize) {
 
 /// Adds the wake vectors to the IDT (called while it is built).
 pub(super) fn install(idt: &mut InterruptDescriptorTable) {
-    let entries: [(u8, unsafe extern "C" fn()); 3] = [
+    let entries: [(u8, unsafe extern "C" fn()); 4] = [
         (VECTOR_TIMER, corenet_wake_stub_32),
         (VECTOR_IPI, corenet_wake_stub_33),
+        (VECTOR_NIC, corenet_wake_stub_34),
         (VECTOR_SPURIOUS, corenet_spurious_stub),
     ];
     for (v, f) in entries {
@@ -163,11 +172,12 @@ pub(super) fn install(idt: &mut InterruptDescriptorTable) {
 #[unsafe(no_mangle)]
 extern "C" fn corenet_wake_interrupt(vector: u32) {
     let s = &STATS[core_id() % MAX_CORES];
-    if vector == u32::from(VECTOR_TIMER) {
-        s.wake_timer.fetch_add(1, Ordering::Relaxed);
-    } else {
-        s.wake_ipi.fetch_add(1, Ordering::Relaxed);
-    }
+    let counter = match vector {
+        v if v == u32::from(VECTOR_TIMER) => &s.wake_timer,
+        v if v == u32::from(VECTOR_NIC) => &s.wake_nic,
+        _ => &s.wake_ipi,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
     apic::eoi();
 }
 
