@@ -168,7 +168,7 @@ impl Appliance for Proxy {
     }
 
     /// Every source of work can wake this core (see `Network::next_deadline_ns`); a stop
-    /// requested on another core is seen at the next deadline (100 ms at the latest).
+    /// requested on another core is seen at the next deadline (the 1 s report at the latest).
     fn arm_wakeups(&mut self, _core: &mut Core) -> bool {
         true
     }
