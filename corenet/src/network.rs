@@ -505,15 +505,13 @@ impl Network {
     pub fn next_deadline_ns(&mut self, core: &Core) -> Option<u64> {
         // Called after the last look, right before the halt: a frame that arrived since that
         // look is seen here (`pending`) and the halt ends at once; later ones interrupt.
-        if self.polls_nic && !self.rx_armed {
-            match self.rx_mut().arm_interrupt() {
-                Some(pending) => {
-                    self.rx_armed = true;
-                    if pending {
-                        return Some(0);
-                    }
-                }
-                None => {}
+        if self.polls_nic
+            && !self.rx_armed
+            && let Some(pending) = self.rx_mut().arm_interrupt()
+        {
+            self.rx_armed = true;
+            if pending {
+                return Some(0);
             }
         }
         let stack = self
