@@ -310,29 +310,40 @@ fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
     };
     let (net, pairs) = probe_pci::<IdentityHal<HalPool>, _, _>(&mut root, &cam, df, &mut dma, &cfg)
         .map_err(|e| device_error("virtio-pci", &e))?;
-    if corenet_kernel::boot::machine().config.idle != corenet_kernel::idle::IdlePolicy::Poll {
-        // Receive queue k belongs to core k (`take_queues`): its vector goes to that core.
-        let dest = |k: u16| {
-            corenet_kernel::cpu::percpu(usize::from(k))
-                .apic_id
-                .load(Ordering::Relaxed)
-        };
-        let mut cam_w = cam;
-        match corenet_virtio::msix::enable_rx_msix::<IdentityHal<HalPool>, _>(
-            &mut root,
-            &mut cam_w,
-            df,
-            pairs.len() as u16,
-            corenet_kernel::cpu::wake::VECTOR_NIC,
-            &dest,
-        ) {
-            Ok(()) => RX_MSIX.store(true, Ordering::Release),
-            Err(e) => log::warn!("nic: no receive interrupts ({e:?}): idle cores poll the NIC"),
-        }
-    }
+    let queues = pairs.len() as u16;
     let info = publish(&net, pairs, "virtio-pci");
+    if corenet_kernel::boot::machine().config.idle != corenet_kernel::idle::IdlePolicy::Poll {
+        enable_rx_interrupts(&mut root, cam, df, queues);
+    }
     *DEVICE.lock() = Some(Device::Pci(net));
     Ok(info)
+}
+
+/// Points receive queue k's MSI-X vector at core k (its owner, see [`take_queues`]). Not
+/// inlined: the probe's frame is already large, and every core's stack is bounded.
+#[inline(never)]
+fn enable_rx_interrupts(
+    root: &mut PciRoot<KernelCam>,
+    mut cam: KernelCam,
+    df: DeviceFunction,
+    queues: u16,
+) {
+    let dest = |k: u16| {
+        corenet_kernel::cpu::percpu(usize::from(k))
+            .apic_id
+            .load(Ordering::Relaxed)
+    };
+    match corenet_virtio::msix::enable_rx_msix::<IdentityHal<HalPool>, _>(
+        root,
+        &mut cam,
+        df,
+        queues,
+        corenet_kernel::cpu::wake::VECTOR_NIC,
+        &dest,
+    ) {
+        Ok(()) => RX_MSIX.store(true, Ordering::Release),
+        Err(e) => log::warn!("nic: no receive interrupts ({e:?}): idle cores poll the NIC"),
+    }
 }
 
 /// DMA memory for all of an 82599's queues (512-entry rings of 2 KiB buffers need ~2.2 MiB a

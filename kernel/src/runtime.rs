@@ -159,28 +159,16 @@ pub fn run_appliance<A: Appliance>(core: &mut Core) -> u8 {
         print_ready::<A>(core.count);
     }
     let policy = machine().config.idle;
-    if policy == IdlePolicy::Poll {
-        loop {
-            let t0 = cpu::rdtsc();
-            match app.poll(core) {
-                Step::Busy => count_busy(core.id, t0),
-                Step::Idle => {
-                    crate::memory::heap::drain_remote_frees();
-                    idle();
-                }
-                Step::Done(code) => return code,
-            }
-        }
-    }
     let mut gov = Governor::new(policy);
     // Set after a halt: how long it lasted, to judge it by the pass that follows.
     let mut woke: Option<u64> = None;
+    // One call site of `poll` (it is inlined, and the appliance's frame is large: two sites
+    // would double this frame on every core's stack).
     loop {
         let t0 = cpu::rdtsc();
         let step = app.poll(core);
-        let busy = step == Step::Busy;
         if let Some(slept) = woke.take() {
-            let why = if busy {
+            let why = if step == Step::Busy {
                 WakeReason::Work
             } else {
                 WakeReason::Nothing
@@ -194,7 +182,8 @@ pub fn run_appliance<A: Appliance>(core: &mut Core) -> u8 {
             }
             Step::Idle => {
                 crate::memory::heap::drain_remote_frees();
-                if gov.on_pass(false, clock::now_ns()) == Next::Poll {
+                if policy == IdlePolicy::Poll || gov.on_pass(false, clock::now_ns()) == Next::Poll
+                {
                     idle();
                     continue;
                 }
@@ -262,6 +251,8 @@ impl<A: Appliance> HaltPlatform for Halting<'_, A> {
 
 /// Halts this core until a wake-up source fires, unless the last look finds work: `Ok(Some)`
 /// with the ns halted, `Ok(None)` when refused, `Err(code)` when the appliance finished.
+/// Never inlined: its own `poll` call (the last look) keeps its frame out of the loop's.
+#[inline(never)]
 pub fn halt<A: Appliance>(app: &mut A, core: &mut Core) -> Result<Option<u64>, u8> {
     wake::disable_interrupts();
     let t0 = clock::now_ns();
