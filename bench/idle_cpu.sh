@@ -27,8 +27,9 @@ done
 port="${CORENET_FWD_HTTP:-18431}"
 export CORENET_FWD_HTTP="$port" CORENET_FWD_ECHO="${CORENET_FWD_ECHO:-18432}"
 hz=$(getconf CLK_TCK)
-for policy in "$@"; do
-    for _ in $(seq "$runs"); do
+# Policies alternate within each round, so machine noise spreads over all of them.
+for _ in $(seq "$runs"); do
+    for policy in "$@"; do
         log=$(mktemp)
         "$root/qemu-run.sh" --kernel "$kernel" --smp "$smp" --machine "$machine" \
             --timeout 40 --cmdline "idle=$policy" >"$log" 2>&1 &
