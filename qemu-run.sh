@@ -144,10 +144,10 @@ ensure_tools() {
     if ! command -v qemu-system-x86_64 >/dev/null; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
             echo "qemu-run.sh: installing qemu-system-x86" >&2
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-system-x86 >&2 ||
-                { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-system-x86 >&2; }
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-system-x86 >&2 ||
+                { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-system-x86 >&2; }
         else
-            die "QEMU is missing: run 'sudo apt-get install -y qemu-system-x86'"
+            die "QEMU is missing: run 'sudo apt-get install -y --no-install-recommends qemu-system-x86'"
         fi
     fi
 }

@@ -13,6 +13,7 @@ read medians, not single runs.
 Usage: bench/boot.py [--runs N] [--smp N] [--accel tcg|kvm|auto] [--app NAME] [--net MODE] [--json FILE]
 """
 import argparse
+import datetime
 import json
 import os
 import re
@@ -91,7 +92,10 @@ def main():
               f"guest boot_us median {r['boot_us']:.0f}")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"smp": a.smp, "accel": a.accel, "results": results}, f, indent=2)
+            # The date and the command line make the file checkable on its own (docs/BENCHMARKS.md).
+            json.dump({"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                       "command": " ".join(["bench/boot.py"] + sys.argv[1:]), "app": a.app, "net": a.net,
+                       "smp": a.smp, "accel": a.accel, "results": results}, f, indent=2)
     return 0
 
 

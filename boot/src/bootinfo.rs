@@ -161,6 +161,8 @@ impl core::fmt::Display for BootInfoError {
     }
 }
 
+impl core::error::Error for BootInfoError {}
+
 fn read_u32(mem: &dyn PhysRead, addr: u64) -> Result<u32, BootInfoError> {
     let mut b = [0u8; 4];
     mem.read(addr, &mut b)

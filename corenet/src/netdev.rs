@@ -71,6 +71,8 @@ impl core::fmt::Display for NicError {
     }
 }
 
+impl core::error::Error for NicError {}
+
 enum Device {
     Pci(VirtioNet<PciTransport>),
     Mmio(VirtioNet<MmioTransport<'static>>),
@@ -82,7 +84,7 @@ enum Device {
     clippy::large_enum_variant,
     reason = "moved once, at start-up, to its core; never on the packet path"
 )]
-pub enum QueuePair {
+pub enum NicPair {
     /// virtio-net.
     Virtio(VirtioPair),
     /// Intel 82599.
@@ -94,7 +96,7 @@ pub enum QueuePair {
 unsafe impl Send for Device {}
 
 static DEVICE: Mutex<Option<Device>> = Mutex::new(None);
-static PAIRS: [Mutex<Option<QueuePair>>; MAX_CORES] = [const { Mutex::new(None) }; MAX_CORES];
+static PAIRS: [Mutex<Option<NicPair>>; MAX_CORES] = [const { Mutex::new(None) }; MAX_CORES];
 static INFO: Once<Result<NicInfo, NicError>> = Once::new();
 static STATE: AtomicU8 = AtomicU8::new(0);
 /// Set when every virtio-pci receive queue raises an MSI-X interrupt on its core.
@@ -195,7 +197,7 @@ fn publish<T: corenet_virtio::virtio_drivers::transport::Transport>(
 ) -> NicInfo {
     let n = pairs.len();
     for (i, p) in pairs.into_iter().enumerate() {
-        *PAIRS[i].lock() = Some(QueuePair::Virtio(p));
+        *PAIRS[i].lock() = Some(NicPair::Virtio(p));
     }
     NicInfo {
         mac: net.mac(),
@@ -377,7 +379,7 @@ fn bring_up_ixgbe(
         .map_err(|e| device_error("ixgbe init", &e))?;
     let n = pairs.len();
     for (i, p) in pairs.into_iter().enumerate() {
-        *PAIRS[i].lock() = Some(QueuePair::Ixgbe(p));
+        *PAIRS[i].lock() = Some(NicPair::Ixgbe(p));
     }
     let info = NicInfo {
         mac: dev.mac_address().unwrap_or([0x02, 0, 0, 0, 0, 1]),
@@ -435,7 +437,7 @@ pub fn info(core: &Core) -> &'static Result<NicInfo, NicError> {
 }
 
 /// This core's queue pair (once; `None` when the device has fewer pairs than cores or no NIC).
-pub fn take_queues(core: &Core) -> Option<QueuePair> {
+pub fn take_queues(core: &Core) -> Option<NicPair> {
     info(core).as_ref().ok()?;
     PAIRS.get(core.id())?.lock().take()
 }

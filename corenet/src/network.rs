@@ -25,7 +25,7 @@
 use core::sync::atomic::{AtomicBool, Ordering};
 use corenet_kernel::Core;
 use corenet_kernel::cpu::{MAX_CORES, wake};
-use corenet_net::config::{NetConfig as IpSetting, parse_cmdline, parse_ipv6_cmdline};
+use corenet_net::config::{IpSetting, parse_cmdline, parse_ipv6_cmdline};
 use corenet_net::mesh::{self, MeshPort};
 use corenet_net::soft::{Distributor, SoftRx, SoftTx, soft_queues};
 use corenet_net::stack::PollReport;
@@ -35,7 +35,7 @@ use corenet_virtio::{VirtioRx, VirtioTx};
 use spin::Mutex;
 
 use crate::budget::{AppMemory, MemoryPlan};
-use crate::netdev::{self, NicError, NicInfo, QueuePair};
+use crate::netdev::{self, NicError, NicInfo, NicPair};
 use corenet_ixgbe::{IxgbeRx, IxgbeTx, Mmio};
 use corenet_virtio::Steering;
 
@@ -89,10 +89,10 @@ impl NetRx {
 }
 
 /// Splits a driver's queue pair into this module's queue types.
-pub fn split(pair: QueuePair) -> (NetRx, NetTx) {
+pub fn split(pair: NicPair) -> (NetRx, NetTx) {
     match pair {
-        QueuePair::Virtio(p) => (NetRx::Virtio(p.rx), NetTx::Virtio(p.tx)),
-        QueuePair::Ixgbe(p) => (NetRx::Ixgbe(p.rx), NetTx::Ixgbe(p.tx)),
+        NicPair::Virtio(p) => (NetRx::Virtio(p.rx), NetTx::Virtio(p.tx)),
+        NicPair::Ixgbe(p) => (NetRx::Ixgbe(p.rx), NetTx::Ixgbe(p.tx)),
     }
 }
 
@@ -196,6 +196,8 @@ impl core::fmt::Display for NetStartError {
         }
     }
 }
+
+impl core::error::Error for NetStartError {}
 
 /// The single hardware queue pair and its distributor, on the core that owns them.
 struct SoftHw {

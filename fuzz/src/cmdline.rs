@@ -5,7 +5,7 @@
 
 use corenet_boot::Cmdline;
 use corenet_boot::cmdline::parse_size;
-use corenet_net::config::{NetConfig, addr6, parse_cmdline, parse_ipv6_cmdline};
+use corenet_net::config::{IpSetting, addr6, parse_cmdline, parse_ipv6_cmdline};
 
 /// The harness.
 pub fn run(data: &[u8]) {
@@ -26,8 +26,8 @@ pub fn run(data: &[u8]) {
         assert!(k.dma >= 2 << 20 && k.max_cores != Some(0));
     }
     match parse_cmdline(s) {
-        Ok(NetConfig::Static(n)) => assert!(n.prefix_len <= 32),
-        Ok(NetConfig::Dhcp) | Err(_) => {}
+        Ok(IpSetting::Static(n)) => assert!(n.prefix_len <= 32),
+        Ok(IpSetting::Dhcp) | Err(_) => {}
     }
     if let Ok(Some(v6)) = parse_ipv6_cmdline(s) {
         assert!(v6.prefix_len <= 128);

@@ -5,20 +5,20 @@
 
 use std::sync::OnceLock;
 
-use corenet_net::soft::Steering;
+use corenet_net::soft::SteerTable;
 use corenet_net::stack::{Class, classify};
 use corenet_nic::RssConfig;
 
 const MAX_QUEUES: usize = 8;
 
 /// The precomputed software steering of each queue count (building it costs 9 216 hashes).
-fn steerings() -> &'static [(RssConfig, Steering)] {
-    static S: OnceLock<Vec<(RssConfig, Steering)>> = OnceLock::new();
+fn steerings() -> &'static [(RssConfig, SteerTable)] {
+    static S: OnceLock<Vec<(RssConfig, SteerTable)>> = OnceLock::new();
     S.get_or_init(|| {
         (1..=MAX_QUEUES)
             .filter_map(|q| RssConfig::new(q).ok())
             .map(|rss| {
-                let s = Steering::new(&rss);
+                let s = SteerTable::new(&rss);
                 (rss, s)
             })
             .collect()
@@ -63,7 +63,14 @@ pub fn run(data: &[u8]) {
         assert_eq!(frame.get(12..14), Some(&[0x08, 0x06][..]));
     }
 
+    // The one RSS input parser every software steering uses (corenet_nic::steering).
+    let input = corenet_nic::steering::frame_input(frame);
+    if let Some(i) = input {
+        assert!(matches!(i.bytes().len(), 8 | 12 | 32 | 36));
+    }
+
     let (soft_q, soft_hash) = soft.classify(frame);
+    assert_eq!(input.is_some(), soft_hash.is_some());
     let sim_q = corenet_net::sim::steer(rss, frame);
     let virtio_hash = corenet_virtio::steer::frame_hash(rss, frame);
     let virtio_q = corenet_virtio::steer::target_queue(rss, frame);

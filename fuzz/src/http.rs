@@ -23,6 +23,8 @@ fn route(r: &Request<'_>) -> Response {
     match r.path() {
         "/" => Response::new(Status::Ok, "text/html", b"<h1>hi</h1>"),
         "/big" => Response::new(Status::Ok, "application/octet-stream", &BIG),
+        // A streamed body (never buffered): ordering and back-pressure behind it.
+        "/bytes" => Response::repeat(Status::Ok, "application/octet-stream", &BIG, 5000),
         _ => Response::error(Status::NotFound),
     }
 }
@@ -171,11 +173,8 @@ pub fn run(data: &[u8]) {
             }
             1 => {
                 let n = usize::from(u.arbitrary::<u8>().unwrap_or(0));
-                let path = if u.arbitrary::<bool>().unwrap_or(false) {
-                    "/big"
-                } else {
-                    "/"
-                };
+                let path =
+                    ["/", "/big", "/bytes"][usize::from(u.arbitrary::<u8>().unwrap_or(0) % 3)];
                 let one = format!("GET {path} HTTP/1.1\r\n\r\n");
                 let all = one.repeat(n);
                 let room = c.input_room(&l);

@@ -75,6 +75,20 @@ pub enum AcpiError {
     Tables(acpi::AcpiError),
 }
 
+impl core::fmt::Display for AcpiError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NoRsdp => {
+                f.write_str("no ACPI RSDP (none from the loader, none in the BIOS areas)")
+            }
+            // The `acpi` crate's error has no `Display`.
+            Self::Tables(e) => write!(f, "ACPI tables rejected: {e:?}"),
+        }
+    }
+}
+
+impl core::error::Error for AcpiError {}
+
 /// Reads the MADT, MCFG and HPET tables starting from `rsdp` (or a BIOS-area search).
 pub fn parse(rsdp: Option<Rsdp>) -> Result<Platform, AcpiError> {
     let tables = match rsdp {

@@ -50,6 +50,14 @@ impl ClockSource {
 #[derive(Debug, Clone, Copy)]
 pub struct NoClockSource;
 
+impl core::fmt::Display for NoClockSource {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("no clock source to calibrate the TSC")
+    }
+}
+
+impl core::error::Error for NoClockSource {}
+
 /// The boot TSC recorded by the first instruction of `corenet_entry32`.
 pub fn boot_tsc() -> u64 {
     // SAFETY: a plain u64 written once by the 32-bit entry before any Rust code ran.

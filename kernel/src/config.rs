@@ -65,6 +65,8 @@ impl core::fmt::Display for ConfigError<'_> {
     }
 }
 
+impl core::error::Error for ConfigError<'_> {}
+
 const TWO_MIB: u64 = 2 << 20;
 
 fn size<'a>(key: &'static str, value: &'a str, min: u64) -> Result<u64, ConfigError<'a>> {

@@ -54,7 +54,7 @@ pub use crate::gateway::{GatewayError, check_gateway_v4, check_gateway_v6};
 
 /// What the command line asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NetConfig {
+pub enum IpSetting {
     /// A static address.
     Static(Ipv4Config),
     /// `ip=dhcp`.
@@ -102,7 +102,7 @@ impl core::fmt::Display for CmdlineError {
 }
 
 /// Parses the network words of a command line.
-pub fn parse_cmdline(cmdline: &str) -> Result<NetConfig, CmdlineError> {
+pub fn parse_cmdline(cmdline: &str) -> Result<IpSetting, CmdlineError> {
     let mut ip = None;
     let mut gw = None;
     let mut dns = None;
@@ -117,7 +117,7 @@ pub fn parse_cmdline(cmdline: &str) -> Result<NetConfig, CmdlineError> {
     }
     let v = ip.ok_or(CmdlineError::Missing)?;
     if v == "dhcp" {
-        return Ok(NetConfig::Dhcp);
+        return Ok(IpSetting::Dhcp);
     }
     if let Some((a, p)) = v.split_once('/') {
         let prefix_len: u8 = p.parse().map_err(|_| CmdlineError::BadAddress)?;
@@ -154,14 +154,14 @@ pub fn parse_cmdline(cmdline: &str) -> Result<NetConfig, CmdlineError> {
 
 /// A static configuration with a unicast address (smoltcp refuses others; 0.0.0.0 would
 /// leave the stack unconfigured) whose gateway, if any, passes [`check_gateway_v4`].
-fn checked(c: Ipv4Config) -> Result<NetConfig, CmdlineError> {
+fn checked(c: Ipv4Config) -> Result<IpSetting, CmdlineError> {
     if matches!(c.ip[0], 0 | 224..=255) {
         return Err(CmdlineError::BadAddress);
     }
     if let Some(gw) = c.gateway {
         check_gateway_v4(c.ip, c.prefix_len, gw).map_err(CmdlineError::BadGateway)?;
     }
-    Ok(NetConfig::Static(c))
+    Ok(IpSetting::Static(c))
 }
 
 fn dns_list<'a>(
@@ -308,7 +308,7 @@ mod tests {
     fn both_spellings_and_errors() {
         assert_eq!(
             parse_cmdline("console=ttyS0 ip=10.0.0.2/24 gw=10.0.0.1 quiet"),
-            Ok(NetConfig::Static(Ipv4Config::new(
+            Ok(IpSetting::Static(Ipv4Config::new(
                 [10, 0, 0, 2],
                 24,
                 Some([10, 0, 0, 1])
@@ -316,13 +316,13 @@ mod tests {
         );
         assert_eq!(
             parse_cmdline("ip=192.168.7.9::192.168.7.1:255.255.252.0:box:eth0:off"),
-            Ok(NetConfig::Static(Ipv4Config::new(
+            Ok(IpSetting::Static(Ipv4Config::new(
                 [192, 168, 7, 9],
                 22,
                 Some([192, 168, 7, 1])
             )))
         );
-        assert_eq!(parse_cmdline("ip=dhcp"), Ok(NetConfig::Dhcp));
+        assert_eq!(parse_cmdline("ip=dhcp"), Ok(IpSetting::Dhcp));
         assert_eq!(parse_cmdline("quiet"), Err(CmdlineError::Missing));
         assert_eq!(parse_cmdline("ip=10.0.0/24"), Err(CmdlineError::BadAddress));
         assert_eq!(
@@ -353,14 +353,14 @@ mod tests {
 
     #[test]
     fn dns_servers_from_both_spellings() {
-        let Ok(NetConfig::Static(c)) = parse_cmdline("ip=10.0.0.2/24 dns=1.1.1.1,9.9.9.9") else {
+        let Ok(IpSetting::Static(c)) = parse_cmdline("ip=10.0.0.2/24 dns=1.1.1.1,9.9.9.9") else {
             panic!("static config expected");
         };
         assert_eq!(
             c.dns_servers().collect::<Vec<_>>(),
             [[1, 1, 1, 1], [9, 9, 9, 9]]
         );
-        let Ok(NetConfig::Static(c)) =
+        let Ok(IpSetting::Static(c)) =
             parse_cmdline("ip=10.1.1.9::10.1.1.1:255.255.255.0:h:e:off:10.1.1.53:10.1.1.54")
         else {
             panic!("static config expected");
@@ -368,13 +368,13 @@ mod tests {
         assert_eq!(c.gateway, Some([10, 1, 1, 1]));
         assert_eq!(c.dns, [Some([10, 1, 1, 53]), Some([10, 1, 1, 54]), None]);
         // dns= wins over the Linux form's servers; an empty second server is allowed.
-        let Ok(NetConfig::Static(c)) = parse_cmdline("dns=8.8.8.8 ip=10.1.1.9:::::::10.1.1.53:")
+        let Ok(IpSetting::Static(c)) = parse_cmdline("dns=8.8.8.8 ip=10.1.1.9:::::::10.1.1.53:")
         else {
             panic!("static config expected");
         };
         assert_eq!(c.dns_servers().collect::<Vec<_>>(), [[8, 8, 8, 8]]);
         assert_eq!(c.prefix_len, 24);
-        let Ok(NetConfig::Static(c)) = parse_cmdline("ip=10.1.1.9/8") else {
+        let Ok(IpSetting::Static(c)) = parse_cmdline("ip=10.1.1.9/8") else {
             panic!("static config expected");
         };
         assert_eq!(c.dns_servers().count(), 0);

@@ -96,6 +96,7 @@ extern crate alloc;
 pub mod config;
 pub mod counters;
 pub mod device;
+mod errors;
 pub mod gateway;
 pub mod ip;
 pub mod mesh;

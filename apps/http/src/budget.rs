@@ -26,6 +26,18 @@ pub enum GrowError {
     Alloc,
 }
 
+impl core::fmt::Display for GrowError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::OverBudget => "the core's buffer pool has no room",
+            Self::OverLimit => "the buffer would exceed its own bound",
+            Self::Alloc => "the allocator refused",
+        })
+    }
+}
+
+impl core::error::Error for GrowError {}
+
 /// One core's account of buffered bytes.
 #[derive(Debug, Clone)]
 pub struct Pool {

@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 
 use crate::budget::{GrowError, Pool, release, shrink, try_grow};
 use crate::request::{Method, Parse, ParseError, Request, parse_needing};
-use crate::response::{Response, Status};
+use crate::response::{Body, Response, Status};
 use crate::timers::Phase;
 
 /// Bytes appended at a time to a buffered partial request.
@@ -56,6 +56,14 @@ impl Limits {
     }
 }
 
+/// The rest of a streamed body: `left` bytes of `pattern` repeated, from offset `at`.
+#[derive(Debug)]
+struct Stream {
+    pattern: &'static [u8],
+    at: usize,
+    left: usize,
+}
+
 /// A connection's protocol state.
 #[derive(Debug, Default)]
 pub struct Conn {
@@ -67,6 +75,8 @@ pub struct Conn {
     /// Input length before which the buffered partial request cannot be complete (its body
     /// is still arriving): it is not parsed again until then.
     need: usize,
+    /// A [`Body::Repeat`] being sent after the buffered output: nothing of it is buffered.
+    stream: Option<Stream>,
     /// Requests answered on this connection.
     pub requests: u64,
 }
@@ -81,9 +91,15 @@ impl Conn {
         self.out.len() - self.sent
     }
 
+    /// Output is at its bound, or a streamed body is still being sent (the next response
+    /// must wait for it): no request is parsed and no input read.
+    fn full(&self, l: &Limits) -> bool {
+        self.stream.is_some() || self.pending() >= l.max_out
+    }
+
     /// How many more input bytes the connection accepts now (0: stop reading).
     pub fn input_room(&self, l: &Limits) -> usize {
-        if self.closing || self.peer_done || self.pending() >= l.max_out {
+        if self.closing || self.peer_done || self.full(l) {
             return 0;
         }
         l.max_input().saturating_sub(self.input.len())
@@ -112,13 +128,13 @@ impl Conn {
             if self.closing {
                 return Ok(data.len());
             }
-            if self.pending() >= l.max_out {
+            if self.full(l) {
                 return Ok(at);
             }
             if self.input.is_empty() {
                 // Nothing buffered: parse in place and keep only a partial request at the end.
                 at += self.answer(&data[at..], l, pool, route)?;
-                if self.closing || at == data.len() || self.pending() >= l.max_out {
+                if self.closing || at == data.len() || self.full(l) {
                     continue;
                 }
                 let rest = &data[at..];
@@ -151,7 +167,7 @@ impl Conn {
             }
             return Ok(());
         }
-        if self.closing || self.pending() >= l.max_out {
+        if self.closing || self.full(l) {
             return Ok(());
         }
         if !self.peer_done && self.input.len() < self.need {
@@ -179,7 +195,7 @@ impl Conn {
     ) -> Result<usize, GrowError> {
         let mut at = 0;
         self.need = 0;
-        while at < buf.len() && !self.closing && self.pending() < l.max_out {
+        while at < buf.len() && !self.closing && !self.full(l) {
             let (parsed, need) = parse_needing(&buf[at..], l.max_head, l.max_body);
             match parsed {
                 Parse::Partial => {
@@ -212,7 +228,7 @@ impl Conn {
             }
         }
         // A peer that finished sending gets answers to its complete requests only.
-        if self.peer_done && self.pending() < l.max_out && !self.closing {
+        if self.peer_done && !self.full(l) && !self.closing {
             self.closing = true;
             at = buf.len();
         }
@@ -236,20 +252,54 @@ impl Conn {
         let need = self.out.len() + n;
         try_grow(&mut self.out, n, need.max(l.max_out), pool)?;
         resp.write(&mut self.out, head_only, keep_alive);
+        if let Body::Repeat { len, pattern } = resp.body
+            && !head_only
+            && len > 0
+        {
+            self.stream = Some(Stream {
+                pattern,
+                at: 0,
+                left: len,
+            });
+        }
         Ok(())
     }
 
-    /// Bytes waiting to be sent.
+    /// Bytes waiting to be sent (empty only when nothing is): the buffered output, then a
+    /// streamed body's next piece, straight from the image.
     pub fn output(&self) -> &[u8] {
-        &self.out[self.sent..]
+        if self.sent < self.out.len() {
+            return &self.out[self.sent..];
+        }
+        match &self.stream {
+            Some(st) => {
+                let piece = &st.pattern[st.at..];
+                &piece[..piece.len().min(st.left)]
+            }
+            None => &[],
+        }
     }
 
-    /// Marks `n` output bytes as sent.
+    /// Marks `n` bytes of [`output`](Self::output) as sent.
     pub fn consumed(&mut self, n: usize) {
-        self.sent = (self.sent + n).min(self.out.len());
-        if self.sent == self.out.len() {
-            self.out.clear();
-            self.sent = 0;
+        if self.sent < self.out.len() {
+            self.sent = (self.sent + n).min(self.out.len());
+            if self.sent == self.out.len() {
+                self.out.clear();
+                self.sent = 0;
+            }
+            return;
+        }
+        if let Some(st) = self.stream.as_mut() {
+            let n = n.min(st.left).min(st.pattern.len() - st.at);
+            st.left -= n;
+            st.at += n;
+            if st.at == st.pattern.len() {
+                st.at = 0;
+            }
+            if st.left == 0 {
+                self.stream = None;
+            }
         }
     }
 
@@ -269,6 +319,7 @@ impl Conn {
         release(&mut self.input, pool);
         release(&mut self.out, pool);
         self.sent = 0;
+        self.stream = None;
     }
 
     /// Bytes of buffer capacity this connection holds (what it has charged to the pool).
@@ -300,3 +351,5 @@ impl Conn {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_stream;

@@ -52,6 +52,20 @@ pub enum ParseError {
     BadVersion,
 }
 
+impl core::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::BadRequest => "malformed request line or header",
+            Self::HeadTooLarge => "request head over the limit",
+            Self::BodyTooLarge => "Content-Length over the body limit",
+            Self::NotImplemented => "Transfer-Encoding is not supported",
+            Self::BadVersion => "not HTTP/1.0 or HTTP/1.1",
+        })
+    }
+}
+
+impl core::error::Error for ParseError {}
+
 /// Outcome of [`parse`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parse<'a> {

@@ -49,14 +49,39 @@ pub enum Body {
     Static(&'static [u8]),
     /// Made for this request.
     Owned(Vec<u8>),
+    /// `len` bytes made by repeating `pattern` (non-empty unless `len` is 0): a body of any
+    /// size that is never buffered. [`Response::write`] writes only the head; the connection
+    /// ([`crate::Conn`]) hands the pattern's bytes to TCP straight from the image as the
+    /// client takes them.
+    Repeat {
+        /// Body length in bytes.
+        len: usize,
+        /// The bytes repeated.
+        pattern: &'static [u8],
+    },
 }
 
 impl Body {
-    fn bytes(&self) -> &[u8] {
+    /// The bytes written after the head ([`Body::Repeat`]'s are streamed instead).
+    fn inline(&self) -> &[u8] {
         match self {
             Self::Static(b) => b,
             Self::Owned(v) => v,
+            Self::Repeat { .. } => &[],
         }
+    }
+
+    /// The `Content-Length`.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Repeat { len, .. } => *len,
+            b => b.inline().len(),
+        }
+    }
+
+    /// Whether the body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -84,6 +109,25 @@ impl Response {
         }
     }
 
+    /// A response whose body is `len` bytes of `pattern` repeated, streamed without being
+    /// buffered (see [`Body::Repeat`]). An empty `pattern` makes an empty body.
+    pub fn repeat(
+        status: Status,
+        content_type: &'static str,
+        pattern: &'static [u8],
+        len: usize,
+    ) -> Self {
+        Self {
+            status,
+            content_type,
+            body: Body::Repeat {
+                len: if pattern.is_empty() { 0 } else { len },
+                pattern,
+            },
+            extra: None,
+        }
+    }
+
     /// A plain-text error page for `status`.
     pub fn error(status: Status) -> Self {
         let body: &'static [u8] = match status {
@@ -104,7 +148,8 @@ impl Response {
         r
     }
 
-    /// Bytes [`write`](Self::write) appends, so the buffer can be grown fallibly first.
+    /// Bytes [`write`](Self::write) appends, so the buffer can be grown fallibly first (for a
+    /// [`Body::Repeat`], the head only).
     pub fn encoded_len(&self, head_only: bool, keep_alive: bool) -> usize {
         struct Count(usize);
         impl core::fmt::Write for Count {
@@ -114,14 +159,13 @@ impl Response {
             }
         }
         let (code, reason) = self.status.line();
-        let body = self.body.bytes();
         let mut n = Count(0);
         let _ = core::fmt::write(
             &mut n,
             format_args!(
                 "HTTP/1.1 {code} {reason}\r\nServer: corenet\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
                 self.content_type,
-                body.len()
+                self.body.len()
             ),
         );
         if let Some((k, v)) = self.extra {
@@ -133,21 +177,20 @@ impl Response {
             CLOSE.len()
         };
         if !head_only {
-            n.0 += body.len();
+            n.0 += self.body.inline().len();
         }
         n.0
     }
 
-    /// Appends the encoded response to `out`.
+    /// Appends the encoded response to `out` (for a [`Body::Repeat`], the head only).
     pub fn write(&self, out: &mut Vec<u8>, head_only: bool, keep_alive: bool) {
         let (code, reason) = self.status.line();
-        let body = self.body.bytes();
         push_fmt(
             out,
             format_args!(
                 "HTTP/1.1 {code} {reason}\r\nServer: corenet\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
                 self.content_type,
-                body.len()
+                self.body.len()
             ),
         );
         if let Some((k, v)) = self.extra {
@@ -155,7 +198,7 @@ impl Response {
         }
         out.extend_from_slice(if keep_alive { KEEP_ALIVE } else { CLOSE });
         if !head_only {
-            out.extend_from_slice(body);
+            out.extend_from_slice(self.body.inline());
         }
     }
 }
@@ -185,6 +228,7 @@ mod tests {
             Response::new(Status::Ok, "text/html", b"<h1>hi</h1>"),
             Response::error(Status::MethodNotAllowed),
             Response::error(Status::Unavailable),
+            Response::repeat(Status::Ok, "text/plain", b"ab", 5),
         ] {
             for (head, ka) in [(false, false), (false, true), (true, true)] {
                 let mut v = Vec::new();

@@ -42,6 +42,14 @@ pub struct SettingsError {
     pub expected: &'static str,
 }
 
+impl core::fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}= takes {}", self.key, self.expected)
+    }
+}
+
+impl core::error::Error for SettingsError {}
+
 const SECONDS: &str = "whole seconds from 0 to 86400";
 const RATE: &str = "a whole number from 0 to 10000000";
 

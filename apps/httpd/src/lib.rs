@@ -5,6 +5,8 @@
 //!   503 and shedding when the pool is short, header / idle / send deadlines, eviction of the
 //!   longest-idle connection near the connection limit, rate-limited UDP echo.
 //!
+//! - [`bulk`]: `GET /bytes/N`, a generated body of any size streamed without buffering.
+//!
 //! The parsing, buffering and deadline decisions themselves live in `corenet_http`.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -13,6 +15,7 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod bulk;
 pub mod serve;
 
 #[cfg(test)]

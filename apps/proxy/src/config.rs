@@ -43,6 +43,23 @@ pub enum ConfigError {
     TooManyBackends,
 }
 
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::BadListen => f.write_str("listen= is not a port in 1..=65535"),
+            Self::BadAdmin => f.write_str("admin= is not a port number"),
+            Self::NoBackends => f.write_str("backends= is missing or empty"),
+            Self::BadBackend(i) => write!(
+                f,
+                "backends= entry {i} (from 0) is not a.b.c.d:port or [ipv6]:port with a nonzero port"
+            ),
+            Self::TooManyBackends => write!(f, "backends= has more than {MAX_BACKENDS} entries"),
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}
+
 /// Reads the proxy's keys from the kernel command line.
 pub fn parse(cmdline: &str) -> Result<ProxyConfig, ConfigError> {
     let c = Cmdline(cmdline);

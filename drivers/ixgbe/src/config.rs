@@ -74,6 +74,23 @@ pub enum ConfigError {
     TableEntryOutOfRange(u16),
 }
 
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::BadQueueCount(n) => write!(f, "{n} queues: zero or more than 16"),
+            Self::BadRingSize(n) => write!(f, "ring size {n} is not a power of two in 8..=4096"),
+            Self::RssQueueMismatch => {
+                f.write_str("the RSS configuration's queue count differs from the NIC's")
+            }
+            Self::TableEntryOutOfRange(q) => {
+                write!(f, "indirection table names queue {q}, which does not exist")
+            }
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}
+
 /// Why [`Ixgbe::init`](crate::Ixgbe::init) failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InitError {
@@ -106,6 +123,31 @@ pub enum InitError {
         queue: u16,
     },
 }
+
+impl core::fmt::Display for InitError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Config(e) => write!(f, "configuration refused: {e}"),
+            Self::ResetTimeout => f.write_str("CTRL.RST did not clear"),
+            Self::EepromTimeout => f.write_str("EEPROM auto-read did not finish (EEC.ARD)"),
+            Self::DmaInitTimeout => {
+                f.write_str("DMA initialisation did not finish (RDRXCTL.DMAIDONE)")
+            }
+            Self::OutOfDmaMemory { queue } => write!(f, "out of DMA memory for queue {queue}"),
+            Self::BadDmaRegion { queue } => {
+                write!(f, "DMA region for queue {queue} too small or misaligned")
+            }
+            Self::RxEnableTimeout { queue } => {
+                write!(f, "RX queue {queue} did not enable (RXDCTL.ENABLE)")
+            }
+            Self::TxEnableTimeout { queue } => {
+                write!(f, "TX queue {queue} did not enable (TXDCTL.ENABLE)")
+            }
+        }
+    }
+}
+
+impl core::error::Error for InitError {}
 
 /// Negotiated link speed (LINKS.LINK_SPEED).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -32,6 +32,7 @@ pub mod delay;
 pub mod desc;
 #[allow(unsafe_code, reason = "volatile access to DMA memory; audited module")]
 pub mod dma;
+mod freelist;
 pub mod init;
 #[allow(unsafe_code, reason = "volatile MMIO access to BAR0; audited module")]
 pub mod mmio;
@@ -40,7 +41,6 @@ pub mod model;
 pub mod pci;
 pub mod regs;
 pub mod rx;
-mod stack;
 pub mod stats;
 pub mod tx;
 

@@ -42,6 +42,17 @@ pub enum MmioError {
     TooSmall(usize),
 }
 
+impl core::fmt::Display for MmioError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Misaligned => f.write_str("BAR0 mapping not 4-byte aligned"),
+            Self::TooSmall(len) => write!(f, "BAR0 mapping of {len} bytes is too small"),
+        }
+    }
+}
+
+impl core::error::Error for MmioError {}
+
 impl Mmio {
     /// Wraps a mapping of BAR0 of `len` bytes.
     ///

@@ -15,9 +15,9 @@ use corenet_nic::{QueueCounters, RxFrame, RxQueue};
 
 use crate::desc::*;
 use crate::dma::{BufPool, DescRing};
+use crate::freelist::FreeList;
 use crate::mmio::RegisterAccess;
 use crate::regs;
-use crate::stack::IndexStack;
 
 /// Bytes per packet buffer; programmed into SRRCTL.BSIZEPACKET in 1 KB units.
 pub const BUF_SIZE: usize = 2048;
@@ -39,7 +39,7 @@ pub struct IxgbeRx<R: RegisterAccess> {
     /// Buffer posted at each descriptor.
     desc_buf: Vec<u16>,
     /// Buffers ready to be posted (released or dropped frames).
-    free: IndexStack,
+    free: FreeList,
     /// Buffers handed to the caller and not yet released.
     held: Vec<bool>,
     /// Dropping the rest of a frame whose first descriptor lacked EOP.
@@ -61,7 +61,7 @@ impl<R: RegisterAccess> IxgbeRx<R> {
             tail: 0,
             posted: 0,
             desc_buf: vec![0; size as usize],
-            free: IndexStack::full(size as usize, size),
+            free: FreeList::full(size as usize, size),
             held: vec![false; size as usize],
             discarding: false,
             counters: QueueCounters::new(),

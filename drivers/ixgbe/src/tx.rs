@@ -23,10 +23,10 @@ use corenet_nic::{Offload, QueueCounters, TxQueue, TxSlot};
 use crate::csum::{self, Context};
 use crate::desc::*;
 use crate::dma::{BufPool, DescRing};
+use crate::freelist::FreeList;
 use crate::mmio::RegisterAccess;
 use crate::regs;
 use crate::rx::BUF_SIZE;
-use crate::stack::IndexStack;
 
 /// Reclaim completions at flush once this many descriptors are in flight (or half the ring).
 pub const RECLAIM_BATCH: u16 = 32;
@@ -65,7 +65,7 @@ pub struct IxgbeTx<R: RegisterAccess> {
     /// Reclaim at flush once this many descriptors are in flight.
     reclaim_at: u16,
     desc_buf: Vec<u16>,
-    free: IndexStack,
+    free: FreeList,
     allocated: Vec<bool>,
     counters: QueueCounters,
 }
@@ -94,7 +94,7 @@ impl<R: RegisterAccess> IxgbeTx<R> {
             unflushed_bytes: 0,
             reclaim_at: RECLAIM_BATCH.min(size / 2),
             desc_buf: vec![0; size as usize],
-            free: IndexStack::full(size as usize, size - 2),
+            free: FreeList::full(size as usize, size - 2),
             allocated: vec![false; size as usize],
             counters: QueueCounters::new(),
         }

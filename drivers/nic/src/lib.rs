@@ -18,6 +18,7 @@
 
 pub mod counters;
 pub mod dma;
+mod frame_input;
 pub mod queue;
 pub mod steering;
 

@@ -10,6 +10,8 @@
 //! IPv4 (or IPv6) source address, destination address, then for TCP/UDP source port,
 //! destination port, all in network byte order.
 
+pub use crate::frame_input::{HashInput, frame_input};
+
 /// The 40-byte key from Microsoft's RSS verification suite, also Linux's and DPDK's default.
 pub const DEFAULT_KEY: [u8; 40] = [
     0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0,
@@ -93,6 +95,19 @@ pub enum RssConfigError {
     /// Zero queues, or more than the table can address.
     BadQueueCount(usize),
 }
+
+impl core::fmt::Display for RssConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::BadQueueCount(n) => write!(
+                f,
+                "{n} queues: zero, or more than the indirection table addresses"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for RssConfigError {}
 
 /// The steering configuration of one NIC: key, queue count and indirection table.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use crate::buffers::{BUF_SIZE, Buffers};
 use crate::ctrl::{self, CtrlError, CtrlQueue};
 use crate::doorbell::{DoorbellError, NotifyMap};
-use crate::features::{self, FeatureWish};
+use crate::features::{self, FeatureWish, Features};
 use crate::ring::{MAX_QUEUE_SIZE, Ring};
 use crate::{VirtioRx, VirtioTx};
 use corenet_nic::steering::TABLE_LEN;
@@ -118,7 +118,7 @@ pub struct QueuePair {
 #[derive(Debug)]
 pub struct VirtioNet<T: Transport> {
     transport: T,
-    features: u64,
+    features: Features,
     mac: [u8; 6],
     steering: Steering,
     ctrl: Option<CtrlQueue>,
@@ -207,13 +207,13 @@ impl<T: Transport> VirtioNet<T> {
         // Steps 2-3.
         t.set_status(DeviceStatus::ACKNOWLEDGE | DeviceStatus::DRIVER);
         // Step 4: features; the config may be read (not written) before FEATURES_OK.
-        let offered = t.read_device_features();
-        if offered & features::VERSION_1 == 0 || t.requires_legacy_layout() {
+        let offered = Features::from_bits_retain(t.read_device_features());
+        if !offered.contains(Features::VERSION_1) || t.requires_legacy_layout() {
             t.set_status(DeviceStatus::FAILED);
             return Err(InitError::Legacy);
         }
         let mut f = features::negotiate(offered, cfg.wish);
-        let max_pairs = if f & features::MQ != 0 {
+        let max_pairs = if f.contains(Features::MQ) {
             // Untrusted: keep `2 * max_pairs` (the control queue's index) within u16.
             t.read_config_space::<u16>(CFG_MAX_PAIRS)
                 .unwrap_or(1)
@@ -222,7 +222,7 @@ impl<T: Transport> VirtioNet<T> {
             1
         };
         let mut hash_types = 0;
-        if f & features::RSS != 0 {
+        if f.contains(Features::RSS) {
             let key = t.read_config_space::<u8>(CFG_RSS_MAX_KEY).unwrap_or(0);
             let table = t.read_config_space::<u16>(CFG_RSS_MAX_TABLE).unwrap_or(0);
             hash_types =
@@ -232,24 +232,24 @@ impl<T: Transport> VirtioNet<T> {
                 || hash_types == 0
             {
                 // Cannot program our key/table: fall back to the device's steering.
-                f &= !(features::RSS | features::HASH_REPORT);
+                f -= Features::RSS | Features::HASH_REPORT;
             }
         }
         // Steps 5-6: FEATURES_OK, and check that it stuck.
-        t.write_driver_features(f);
+        t.write_driver_features(f.bits());
         t.set_status(DeviceStatus::ACKNOWLEDGE | DeviceStatus::DRIVER | DeviceStatus::FEATURES_OK);
         if !t.get_status().contains(DeviceStatus::FEATURES_OK) {
             t.set_status(DeviceStatus::FAILED);
             return Err(InitError::FeaturesRejected);
         }
         let mut mac = [0u8; 6];
-        if f & features::MAC != 0 {
+        if f.contains(Features::MAC) {
             for (i, b) in mac.iter_mut().enumerate() {
                 *b = t.read_config_space::<u8>(CFG_MAC + i).unwrap_or(0);
             }
         }
         let pairs = usize::from(cfg.rss.queues.min(max_pairs)).clamp(1, MAX_PAIRS) as u16;
-        let event_idx = f & features::EVENT_IDX != 0;
+        let event_idx = f.contains(Features::EVENT_IDX);
         let mut out = heapless::Vec::new();
         // Step 7: virtqueues. receiveq(k) = 2k, transmitq(k) = 2k+1 (5.1.2).
         let r = (|| {
@@ -267,12 +267,12 @@ impl<T: Transport> VirtioNet<T> {
                 });
             }
             // controlq follows the last possible pair (5.1.2).
-            let ctrl_index = if f & features::MQ != 0 {
+            let ctrl_index = if f.contains(Features::MQ) {
                 2 * max_pairs
             } else {
                 2
             };
-            let ctrl = if f & features::CTRL_VQ != 0 {
+            let ctrl = if f.contains(Features::CTRL_VQ) {
                 let size = queue_size(t, ctrl_index, 16)?;
                 if size < 4 {
                     return Err(InitError::QueueUnavailable(ctrl_index));
@@ -313,7 +313,7 @@ impl<T: Transport> VirtioNet<T> {
     /// Enables `pairs` queue pairs: RSS with our table when negotiated (falling back to plain
     /// MQ if the device rejects it), else VQ_PAIRS_SET (5.1.6.5.5-7).
     fn enable_pairs(&mut self, pairs: u16, rss: &RssConfig) -> Result<Steering, CtrlError> {
-        if self.features & features::RSS != 0 {
+        if self.features.contains(Features::RSS) {
             let mut table = rss.clone();
             // The table must only name queues that exist.
             for e in table.table.iter_mut() {
@@ -333,7 +333,7 @@ impl<T: Transport> VirtioNet<T> {
                 Err(e) => return Err(e),
             }
         }
-        if self.features & features::MQ != 0 && pairs > 1 {
+        if self.features.contains(Features::MQ) && pairs > 1 {
             self.command(
                 ctrl::CLASS_MQ,
                 ctrl::MQ_VQ_PAIRS_SET,
@@ -367,7 +367,7 @@ impl<T: Transport> VirtioNet<T> {
     }
 
     /// Negotiated feature bits.
-    pub fn features(&self) -> u64 {
+    pub fn features(&self) -> Features {
         self.features
     }
 
@@ -383,7 +383,7 @@ impl<T: Transport> VirtioNet<T> {
 
     /// Link state from the config `status` (always up without VIRTIO_NET_F_STATUS).
     pub fn link_up(&self) -> bool {
-        if self.features & features::STATUS == 0 {
+        if !self.features.contains(Features::STATUS) {
             return true;
         }
         self.transport

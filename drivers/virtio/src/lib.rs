@@ -24,6 +24,7 @@ pub mod cmdline;
 pub mod ctrl;
 pub mod device;
 pub mod doorbell;
+mod errors;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
 pub mod features;

@@ -1,6 +1,7 @@
 //! The receive half of a queue pair: pre-posted buffers, validated zero-copy burst receive.
 
 use crate::buffers::{BUF_SIZE, Buffers};
+use crate::features::Features;
 use crate::owners::Owners;
 use crate::ring::{DESC_F_WRITE, MAX_QUEUE_SIZE, Ring};
 use corenet_nic::{QueueCounters, RxFrame, RxQueue};
@@ -56,7 +57,7 @@ pub const IDLE_KICK: u32 = 4096;
 
 impl VirtioRx {
     /// Posts every buffer (publishing, without a doorbell: the device is not live yet).
-    pub(crate) fn new(mut ring: Ring, mut bufs: Buffers, features: u64, queue: u16) -> Self {
+    pub(crate) fn new(mut ring: Ring, mut bufs: Buffers, features: Features, queue: u16) -> Self {
         let size = ring.size();
         let mut owners = Owners::new();
         for id in 0..size {
@@ -68,8 +69,8 @@ impl VirtioRx {
         let mut rx = Self {
             ring,
             bufs,
-            hash_report: features & crate::features::HASH_REPORT != 0,
-            csum: features & crate::features::GUEST_CSUM != 0,
+            hash_report: features.contains(Features::HASH_REPORT),
+            csum: features.contains(Features::GUEST_CSUM),
             queue,
             owners,
             rejected: [0; MAX_QUEUE_SIZE],

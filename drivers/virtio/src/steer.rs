@@ -6,71 +6,16 @@
 //! item back to the caller (who releases the buffer) and counts it: never blocks.
 #![forbid(unsafe_code)]
 
+use corenet_nic::steering::frame_input;
 use corenet_nic::{Counter, RssConfig};
 use heapless::spsc::{Consumer, Producer, Queue};
 
-const ETH_HDR: usize = 14;
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86DD;
-const ETHERTYPE_VLAN: u16 = 0x8100;
-const IPPROTO_TCP: u8 = 6;
-const IPPROTO_UDP: u8 = 17;
-
 /// The RSS hash a virtio/82599 device would compute for `frame` (IPv4; TCP/UDP with ports
 /// unless fragmented; IPv6 likewise, TCP/UDP only directly after the fixed header, else the
-/// addresses), or `None` for frames RSS does not classify (they go to queue 0).
+/// addresses), or `None` for frames RSS does not classify (they go to queue 0). The frame is
+/// parsed by [`corenet_nic::steering::frame_input`], shared with net's software steering.
 pub fn frame_hash(cfg: &RssConfig, frame: &[u8]) -> Option<u32> {
-    let mut off = ETH_HDR;
-    let mut ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
-    if ethertype == ETHERTYPE_VLAN {
-        ethertype = u16::from_be_bytes([*frame.get(16)?, *frame.get(17)?]);
-        off += 4;
-    }
-    if ethertype == ETHERTYPE_IPV6 {
-        return ipv6_hash(cfg, frame.get(off..)?);
-    }
-    if ethertype != ETHERTYPE_IPV4 {
-        return None;
-    }
-    let ip = frame.get(off..)?;
-    let ihl = usize::from(*ip.first()? & 0x0f) * 4;
-    if *ip.first()? >> 4 != 4 || ihl < 20 || ip.len() < ihl {
-        return None;
-    }
-    let src: [u8; 4] = ip[12..16].try_into().ok()?;
-    let dst: [u8; 4] = ip[16..20].try_into().ok()?;
-    let frag = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0;
-    let proto = ip[9];
-    if !frag
-        && (proto == IPPROTO_TCP || proto == IPPROTO_UDP)
-        && let Some(p) = ip.get(ihl..ihl + 4)
-    {
-        let sp = u16::from_be_bytes([p[0], p[1]]);
-        let dp = u16::from_be_bytes([p[2], p[3]]);
-        return Some(cfg.hash_ipv4_l4(src, dst, sp, dp));
-    }
-    Some(corenet_nic::toeplitz(
-        &cfg.key,
-        &corenet_nic::steering::ipv4_input(src, dst),
-    ))
-}
-
-fn ipv6_hash(cfg: &RssConfig, ip: &[u8]) -> Option<u32> {
-    let h = ip.get(..40).filter(|h| h[0] >> 4 == 6)?;
-    let src: [u8; 16] = h[8..24].try_into().ok()?;
-    let dst: [u8; 16] = h[24..40].try_into().ok()?;
-    let next = h[6];
-    if (next == IPPROTO_TCP || next == IPPROTO_UDP)
-        && let Some(p) = ip.get(40..44)
-    {
-        let sp = u16::from_be_bytes([p[0], p[1]]);
-        let dp = u16::from_be_bytes([p[2], p[3]]);
-        return Some(cfg.hash_ipv6_l4(src, dst, sp, dp));
-    }
-    Some(corenet_nic::toeplitz(
-        &cfg.key,
-        &corenet_nic::steering::ipv6_input(src, dst),
-    ))
+    frame_input(frame).map(|input| corenet_nic::toeplitz(&cfg.key, input.bytes()))
 }
 
 /// The queue (= core) `frame` belongs to under `cfg`; unclassified frames go to queue 0.
@@ -151,6 +96,11 @@ impl<T, const CORES: usize> Spreader<'_, T, CORES> {
 mod tests {
     use super::*;
 
+    const ETHERTYPE_IPV4: u16 = 0x0800;
+    const ETHERTYPE_IPV6: u16 = 0x86DD;
+    const IPPROTO_TCP: u8 = 6;
+    const IPPROTO_UDP: u8 = 17;
+
     fn udp_frame(src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16) -> [u8; 42] {
         let mut f = [0u8; 42];
         f[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
@@ -183,9 +133,12 @@ mod tests {
         assert_eq!(frame_hash(&cfg, &arp), None);
         assert_eq!(frame_hash(&cfg, &f[..20]), None);
         assert_eq!(target_queue(&cfg, &[]), 0);
+        // An IHL past the end of the frame leaves no ports: hashed by the addresses, as
+        // every software steering does (corenet_nic::steering::frame_input); the stack then
+        // drops the frame as malformed on whichever core it reaches.
         let mut bad_ihl = f;
         bad_ihl[14] = 0x4f;
-        assert!(frame_hash(&cfg, &bad_ihl[..40]).is_none());
+        assert_eq!(frame_hash(&cfg, &bad_ihl[..40]), Some(0x323e_8fc2));
     }
 
     #[test]

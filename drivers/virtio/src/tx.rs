@@ -2,6 +2,7 @@
 //! handed out straight from the used ring.
 
 use crate::buffers::Buffers;
+use crate::features::Features;
 use crate::owners::Owners;
 use crate::ring::{MAX_QUEUE_SIZE, Ring};
 use corenet_nic::{Offload, QueueCounters, TxQueue, TxSlot};
@@ -47,7 +48,7 @@ pub struct VirtioTx {
 }
 
 impl VirtioTx {
-    pub(crate) fn new(mut ring: Ring, mut bufs: Buffers, features: u64, queue: u16) -> Self {
+    pub(crate) fn new(mut ring: Ring, mut bufs: Buffers, features: Features, queue: u16) -> Self {
         let size = ring.size();
         let hdr_len = crate::features::header_len(features);
         bufs.set_header(hdr_len);
@@ -63,7 +64,7 @@ impl VirtioTx {
             ring,
             bufs,
             hdr_len: hdr_len as u32,
-            csum: features & crate::features::CSUM != 0,
+            csum: features.contains(Features::CSUM),
             queue,
             owners: Owners::new(),
             csum_hdr: [false; MAX_QUEUE_SIZE],

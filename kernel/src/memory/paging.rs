@@ -32,6 +32,16 @@ pub enum PagingError {
     OutOfFrames,
 }
 
+impl core::fmt::Display for PagingError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::OutOfFrames => f.write_str("no frame below 4 GiB left for a page table"),
+        }
+    }
+}
+
+impl core::error::Error for PagingError {}
+
 fn flags(kind: Kind, nx: bool) -> F {
     let nx = if nx { F::NO_EXECUTE } else { F::empty() };
     match kind {

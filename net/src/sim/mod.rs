@@ -22,7 +22,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use corenet_nic::steering::RssConfig;
+use corenet_nic::steering::{RssConfig, frame_input};
 
 /// Buffers per simulated RX or TX ring.
 pub const RING: usize = 256;
@@ -30,55 +30,13 @@ pub(crate) const BUF_LEN: usize = 2048;
 
 /// The queue an RSS NIC steers `frame` to: TCP/UDP over IPv4 by the 4-tuple, other IPv4 by
 /// the addresses, fragments by the addresses; IPv6 TCP/UDP (right after the fixed header) by
-/// the 4-tuple, other IPv6 by the addresses; anything else to queue 0.
+/// the 4-tuple, other IPv6 by the addresses; anything else to queue 0. One 802.1Q tag is
+/// looked through. The frame is parsed by [`corenet_nic::steering::frame_input`].
 pub fn steer(rss: &RssConfig, frame: &[u8]) -> u16 {
-    let ip = match frame.get(12..14) {
-        Some([0x08, 0x00]) => &frame[14..],
-        Some([0x86, 0xdd]) => return steer_ipv6(rss, &frame[14..]),
-        _ => return 0,
-    };
-    if ip.len() < 20 || ip[0] >> 4 != 4 {
-        return 0;
-    }
-    let ihl = usize::from(ip[0] & 0x0f) * 4;
-    let src = [ip[12], ip[13], ip[14], ip[15]];
-    let dst = [ip[16], ip[17], ip[18], ip[19]];
-    let fragmented = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0;
-    let l4 = matches!(ip[9], 6 | 17) && !fragmented;
-    match ip.get(ihl..ihl + 4) {
-        Some(p) if l4 && ihl >= 20 => rss.queue_ipv4_l4(
-            src,
-            dst,
-            u16::from_be_bytes([p[0], p[1]]),
-            u16::from_be_bytes([p[2], p[3]]),
-        ),
-        _ => rss.queue_for_hash(corenet_nic::toeplitz(
-            &rss.key,
-            &corenet_nic::steering::ipv4_input(src, dst),
-        )),
-    }
-}
-
-fn steer_ipv6(rss: &RssConfig, ip: &[u8]) -> u16 {
-    let Some(h) = ip.get(..40).filter(|h| h[0] >> 4 == 6) else {
-        return 0;
-    };
-    let mut src = [0u8; 16];
-    let mut dst = [0u8; 16];
-    src.copy_from_slice(&h[8..24]);
-    dst.copy_from_slice(&h[24..40]);
-    match ip.get(40..44) {
-        Some(p) if matches!(h[6], 6 | 17) => rss.queue_ipv6_l4(
-            src,
-            dst,
-            u16::from_be_bytes([p[0], p[1]]),
-            u16::from_be_bytes([p[2], p[3]]),
-        ),
-        _ => rss.queue_for_hash(corenet_nic::toeplitz(
-            &rss.key,
-            &corenet_nic::steering::ipv6_input(src, dst),
-        )),
-    }
+    // The bitwise Toeplitz hash, not the software queues' byte tables: tests compare the two.
+    frame_input(frame).map_or(0, |input| {
+        rss.queue_for_hash(corenet_nic::toeplitz(&rss.key, input.bytes()))
+    })
 }
 
 /// Seeded fault injection, per mille, applied to every frame in both directions.

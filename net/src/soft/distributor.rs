@@ -6,7 +6,7 @@ use corenet_nic::steering::RssConfig;
 use corenet_nic::{Counter, Offload, RxFrame, RxQueue, TxQueue};
 use heapless::spsc::{Consumer, Producer};
 
-use super::{Buf, FRAME_MAX, Filled, Outgoing, Shared, Steering};
+use super::{Buf, FRAME_MAX, Filled, Outgoing, Shared, SteerTable};
 
 /// Frames taken from the hardware RX queue per `rx_burst`.
 const BURST: usize = 32;
@@ -101,7 +101,7 @@ pub struct PumpReport {
 /// core's [`SoftTx`](super::SoftTx) into one hardware TX queue. Runs on the core that owns
 /// the hardware queue pair, inside its loop.
 pub struct Distributor {
-    steering: Steering,
+    steering: SteerTable,
     cores: Vec<CorePort>,
     /// The core whose TX ring is drained first at the next pump (round robin, so one busy
     /// core cannot starve the others when the budget or the hardware ring runs out).
@@ -118,7 +118,7 @@ pub struct Distributor {
 impl Distributor {
     pub(super) fn new(rss: &RssConfig, cores: Vec<CorePort>) -> Self {
         Self {
-            steering: Steering::new(rss),
+            steering: SteerTable::new(rss),
             cores,
             next_tx: 0,
             burst: [RxFrame::default(); BURST],

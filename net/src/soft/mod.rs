@@ -92,7 +92,7 @@ mod tx;
 
 pub use distributor::{Distributor, DistributorCounters, PumpReport};
 pub use rx::SoftRx;
-pub use steer::Steering;
+pub use steer::SteerTable;
 pub use tx::SoftTx;
 
 use alloc::boxed::Box;

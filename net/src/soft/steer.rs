@@ -4,7 +4,8 @@
 //! TCP/UDP by the 4-tuple, other IPv4 (and fragments, whose later pieces carry no ports) by
 //! the two addresses; IPv6 TCP/UDP directly after the fixed header by the 4-tuple (36-byte
 //! input), other IPv6 (ICMPv6 and NDP, extension headers) by the two addresses; everything
-//! else (ARP) to queue 0. One 802.1Q tag is looked through, as the 82599 does.
+//! else (ARP) to queue 0. One 802.1Q tag is looked through, as the 82599 does. The frame is
+//! parsed by [`corenet_nic::steering::frame_input`], shared with the other software steerings.
 //!
 //! Toeplitz is linear over GF(2), so the hash of an input is the XOR of the hashes of each
 //! byte in its position: a 36 x 256 table of `u32` (36 KiB) built once from the key turns
@@ -12,25 +13,19 @@
 
 use alloc::boxed::Box;
 
-use corenet_nic::steering::{
-    RssConfig, TABLE_LEN, ipv4_input, ipv4_l4_input, ipv6_input, ipv6_l4_input,
-};
+use corenet_nic::steering::{RssConfig, TABLE_LEN, frame_input};
 
 /// Bytes of the longest hash input (IPv6 addresses and ports).
 const INPUT_LEN: usize = 36;
 
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
-const ETHERTYPE_VLAN: u16 = 0x8100;
-
 /// A steering decision for one frame, precomputed from an [`RssConfig`].
-pub struct Steering {
+pub struct SteerTable {
     /// `bytes[i][b]`: the Toeplitz hash of an input that is zero but for byte `i` = `b`.
     bytes: Box<[[u32; 256]; INPUT_LEN]>,
     table: [u16; TABLE_LEN],
 }
 
-impl Steering {
+impl SteerTable {
     /// Precomputes the byte tables of `rss.key` and copies its indirection table.
     pub fn new(rss: &RssConfig) -> Self {
         let mut bytes = Box::new([[0u32; 256]; INPUT_LEN]);
@@ -71,62 +66,11 @@ impl Steering {
         }
     }
 
+    /// The hash of `frame`'s RSS input (`corenet_nic::steering::frame_input`).
+    #[inline]
     fn hash_frame(&self, frame: &[u8]) -> Option<u32> {
-        let mut ethertype = be16(frame, 12)?;
-        let mut l3 = 14;
-        if ethertype == ETHERTYPE_VLAN {
-            ethertype = be16(frame, 16)?;
-            l3 = 18;
-        }
-        if ethertype == ETHERTYPE_IPV6 {
-            return self.hash_ipv6(frame.get(l3..)?);
-        }
-        if ethertype != ETHERTYPE_IPV4 {
-            return None;
-        }
-        let ip = frame.get(l3..)?;
-        if ip.len() < 20 || ip[0] >> 4 != 4 {
-            return None;
-        }
-        let ihl = usize::from(ip[0] & 0x0f) * 4;
-        let src = [ip[12], ip[13], ip[14], ip[15]];
-        let dst = [ip[16], ip[17], ip[18], ip[19]];
-        let fragmented = u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0;
-        let l4 = matches!(ip[9], 6 | 17) && !fragmented && ihl >= 20;
-        Some(match ip.get(ihl..ihl + 4) {
-            Some(p) if l4 => self.hash(&ipv4_l4_input(
-                src,
-                dst,
-                u16::from_be_bytes([p[0], p[1]]),
-                u16::from_be_bytes([p[2], p[3]]),
-            )),
-            _ => self.hash(&ipv4_input(src, dst)),
-        })
+        frame_input(frame).map(|input| self.hash(input.bytes()))
     }
-}
-
-impl Steering {
-    fn hash_ipv6(&self, ip: &[u8]) -> Option<u32> {
-        let h = ip.get(..40).filter(|h| h[0] >> 4 == 6)?;
-        let mut src = [0u8; 16];
-        let mut dst = [0u8; 16];
-        src.copy_from_slice(&h[8..24]);
-        dst.copy_from_slice(&h[24..40]);
-        Some(match ip.get(40..44) {
-            Some(p) if matches!(h[6], 6 | 17) => self.hash(&ipv6_l4_input(
-                src,
-                dst,
-                u16::from_be_bytes([p[0], p[1]]),
-                u16::from_be_bytes([p[2], p[3]]),
-            )),
-            _ => self.hash(&ipv6_input(src, dst)),
-        })
-    }
-}
-
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    let s = b.get(at..at + 2)?;
-    Some(u16::from_be_bytes([s[0], s[1]]))
 }
 
 #[cfg(test)]
@@ -135,6 +79,7 @@ mod tests {
 
     use super::*;
     use crate::sim::steer;
+    use corenet_nic::steering::{ipv4_input, ipv6_input};
     use std::vec::Vec;
 
     fn xorshift(s: &mut u64) -> u64 {
@@ -147,7 +92,7 @@ mod tests {
     #[test]
     fn byte_tables_match_the_bitwise_hash() {
         let rss = RssConfig::new(5).unwrap();
-        let st = Steering::new(&rss);
+        let st = SteerTable::new(&rss);
         let mut s = 0x1234_5678_9abc_def1;
         for _ in 0..2000 {
             let mut input = [0u8; 36];
@@ -181,7 +126,7 @@ mod tests {
     #[test]
     fn decisions_match_the_simulated_rss_nic() {
         let rss = RssConfig::new(4).unwrap();
-        let st = Steering::new(&rss);
+        let st = SteerTable::new(&rss);
         let mut s = 0xdead_beef;
         let mut per_queue = [0usize; 4];
         for i in 0..4000u32 {
@@ -218,7 +163,7 @@ mod tests {
     #[test]
     fn ipv6_steers_by_the_ipv6_toeplitz_like_the_simulated_nic() {
         let rss = RssConfig::new(4).unwrap();
-        let st = Steering::new(&rss);
+        let st = SteerTable::new(&rss);
         let mut s = 0x5eed;
         let mut per_queue = [0usize; 4];
         for i in 0..4000u32 {
@@ -255,7 +200,7 @@ mod tests {
     #[test]
     fn ports_are_read_after_ip_options() {
         let rss = RssConfig::new(4).unwrap();
-        let st = Steering::new(&rss);
+        let st = SteerTable::new(&rss);
         let mut f = frame(false, 17, 0, &[], &mut 3);
         f[14] = 0x46; // 24-byte header: 4 bytes of options, then the UDP ports
         f.extend_from_slice(&[1, 1, 1, 1, 0x12, 0x34, 0x00, 0x35]);
@@ -269,7 +214,7 @@ mod tests {
     #[test]
     fn unhashable_and_truncated_frames_go_to_queue_0() {
         let rss = RssConfig::new(4).unwrap();
-        let st = Steering::new(&rss);
+        let st = SteerTable::new(&rss);
         let mut s = 7;
         let tcp = frame(false, 6, 0x4000, &[1, 2, 3, 4], &mut s);
         for cut in 0..tcp.len() {

@@ -59,7 +59,7 @@ const PKTTYPE_TCP: u32 = 1 << 8;
 const PKTTYPE_UDP: u32 = 1 << 9;
 
 /// Queue, RSS type, hash and packet type of a frame under the current MRQC/RSSRK/RETA.
-pub(crate) struct Steering {
+pub(crate) struct Steered {
     pub queue: u16,
     pub rss_type: u32,
     pub hash: u32,
@@ -77,8 +77,8 @@ impl Device {
 
     /// Parses Ethernet/IPv4/TCP|UDP and applies 7.1.2.8: the hash covers the fields MRQC
     /// enables; the 7 low bits of the hash index RETA; an unhashed packet goes to queue 0.
-    pub(crate) fn steer(&self, f: &[u8]) -> Steering {
-        let none = Steering {
+    pub(crate) fn steer(&self, f: &[u8]) -> Steered {
+        let none = Steered {
             queue: 0,
             rss_type: RSSTYPE_NONE,
             hash: 0,
@@ -104,7 +104,7 @@ impl Device {
         let mut pkt_type = PKTTYPE_IPV4;
         let mrqc = self.get(MRQC);
         if mrqc & MRQC_MRQE_MASK != MRQC_MRQE_RSS {
-            return Steering { pkt_type, ..none };
+            return Steered { pkt_type, ..none };
         }
         let key = self.rss_key();
         let l4_enabled = match proto {
@@ -132,17 +132,17 @@ impl Device {
                 let input = corenet_nic::steering::ipv4_input(src, dst);
                 (toeplitz(&key, &input), RSSTYPE_IPV4)
             }
-            _ => return Steering { pkt_type, ..none },
+            _ => return Steered { pkt_type, ..none },
         };
         self.via_reta(hash, rss_type, pkt_type)
     }
 
     /// IPv6 with TCP/UDP directly after the fixed header (the model parses no extension
     /// headers; those packets hash on the addresses when MRQC enables IPv6).
-    fn steer_ipv6(&self, f: &[u8]) -> Steering {
+    fn steer_ipv6(&self, f: &[u8]) -> Steered {
         let mut pkt_type = PKTTYPE_IPV6;
         let mrqc = self.get(MRQC);
-        let none = Steering {
+        let none = Steered {
             queue: 0,
             rss_type: RSSTYPE_NONE,
             hash: 0,
@@ -186,16 +186,16 @@ impl Device {
                 let input = corenet_nic::steering::ipv6_input(src, dst);
                 (toeplitz(&key, &input), RSSTYPE_IPV6)
             }
-            _ => return Steering { pkt_type, ..none },
+            _ => return Steered { pkt_type, ..none },
         };
         self.via_reta(hash, rss_type, pkt_type)
     }
 
     /// The queue the redirection table names for `hash` (its low 7 bits pick the entry).
-    fn via_reta(&self, hash: u32, rss_type: u32, pkt_type: u32) -> Steering {
+    fn via_reta(&self, hash: u32, rss_type: u32, pkt_type: u32) -> Steered {
         let idx = (hash & 0x7F) as u16;
         let queue = ((self.get(reta(idx / 4)) >> (8 * (idx % 4))) & 0xF) as u16;
-        Steering {
+        Steered {
             queue,
             rss_type,
             hash,

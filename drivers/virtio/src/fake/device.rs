@@ -5,6 +5,7 @@ extern crate std;
 
 use super::mem::{p2v, rd, wr};
 use super::{CtrlBehaviour, CtrlCommand, DeviceSpec, FakeDevice, State};
+use crate::features::Features;
 use std::vec::Vec;
 use virtio_drivers::transport::DeviceStatus;
 
@@ -109,8 +110,8 @@ impl State {
 
 impl FakeDevice {
     /// Driver features written.
-    pub fn driver_features(&self) -> u64 {
-        self.0.borrow().driver_features
+    pub fn driver_features(&self) -> Features {
+        Features::from_bits_retain(self.0.borrow().driver_features)
     }
     /// Current status.
     pub fn status(&self) -> DeviceStatus {

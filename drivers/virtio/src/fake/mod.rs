@@ -15,6 +15,7 @@ mod mem;
 
 pub use mem::{FakeDma, FakeNotify, PHYS_OFFSET};
 
+use crate::features::Features;
 use device::FakeQueue;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -38,7 +39,7 @@ pub enum CtrlBehaviour {
 #[derive(Debug, Clone)]
 pub struct DeviceSpec {
     /// Offered feature bits.
-    pub features: u64,
+    pub features: Features,
     /// `max_virtqueue_pairs`.
     pub max_pairs: u16,
     /// Max size of every queue.
@@ -55,19 +56,18 @@ pub struct DeviceSpec {
 
 impl Default for DeviceSpec {
     fn default() -> Self {
-        use crate::features::*;
         Self {
-            features: VERSION_1
-                | MAC
-                | STATUS
-                | CTRL_VQ
-                | MQ
-                | RSS
-                | HASH_REPORT
-                | EVENT_IDX
-                | CSUM
-                | GUEST_CSUM
-                | MRG_RXBUF,
+            features: Features::VERSION_1
+                | Features::MAC
+                | Features::STATUS
+                | Features::CTRL_VQ
+                | Features::MQ
+                | Features::RSS
+                | Features::HASH_REPORT
+                | Features::EVENT_IDX
+                | Features::CSUM
+                | Features::GUEST_CSUM
+                | Features::MRG_RXBUF,
             max_pairs: 4,
             queue_max: 256,
             mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
@@ -128,7 +128,7 @@ impl Transport for FakeTransport {
         DeviceType::Network
     }
     fn read_device_features(&mut self) -> u64 {
-        self.0.borrow().spec.features
+        self.0.borrow().spec.features.bits()
     }
     fn write_driver_features(&mut self, driver_features: u64) {
         self.0.borrow_mut().driver_features = driver_features;
@@ -144,7 +144,7 @@ impl Transport for FakeTransport {
     fn notify(&mut self, queue: u16) {
         let mut s = self.0.borrow_mut();
         s.notifies.push(queue);
-        let ctrl = if s.driver_features & crate::features::MQ != 0 {
+        let ctrl = if s.driver_features & Features::MQ.bits() != 0 {
             2 * u32::from(s.spec.max_pairs)
         } else {
             2

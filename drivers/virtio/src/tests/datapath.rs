@@ -238,7 +238,7 @@ fn rings_wrap_past_the_16_bit_index() {
 fn plain_header_without_hash_report() {
     let spec = DeviceSpec {
         features: DeviceSpec::default().features
-            & !(crate::features::RSS | crate::features::GUEST_CSUM),
+            - (crate::features::Features::RSS | crate::features::Features::GUEST_CSUM),
         ..DeviceSpec::default()
     };
     let mut r = rig(spec, 1);

@@ -1,4 +1,4 @@
-//! A fixed-capacity stack of buffer indexes (the free lists), with no growth path.
+//! The buffer free lists: a fixed-capacity LIFO of buffer indexes, with no growth path.
 
 use alloc::boxed::Box;
 use alloc::vec;
@@ -6,12 +6,12 @@ use alloc::vec;
 /// At most `capacity` u16 values, last in first out (the most recently used buffer, still
 /// warm in cache, is reused first).
 #[derive(Debug)]
-pub(crate) struct IndexStack {
+pub(crate) struct FreeList {
     slots: Box<[u16]>,
     len: usize,
 }
 
-impl IndexStack {
+impl FreeList {
     /// An empty stack of `capacity`.
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
