@@ -182,8 +182,7 @@ pub fn run_appliance<A: Appliance>(core: &mut Core) -> u8 {
             }
             Step::Idle => {
                 crate::memory::heap::drain_remote_frees();
-                if policy == IdlePolicy::Poll || gov.on_pass(false, clock::now_ns()) == Next::Poll
-                {
+                if policy == IdlePolicy::Poll || gov.on_pass(false, clock::now_ns()) == Next::Poll {
                     idle();
                     continue;
                 }
