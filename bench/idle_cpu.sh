@@ -9,10 +9,11 @@
 # With --wrk C it instead runs `wrk -t2 -cC -d5s --latency` against the guest and prints
 # requests/s and p99 (load, not idle).
 #
-#   bench/idle_cpu.sh [--smp N] [--runs R] [--kernel IMAGE] [--machine M] [--wrk C] POLICY...
+#   bench/idle_cpu.sh [--smp N] [--runs R] [--kernel IMAGE] [--machine M] [--net user|tap]
+#                     [--wrk C] POLICY...
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-smp=2 runs=3 machine=q35 wrk_c="" kernel="$root/target/x86_64-unknown-none/release/httpd"
+smp=2 runs=3 machine=q35 wrk_c="" net=user kernel="$root/target/x86_64-unknown-none/release/httpd"
 while [ $# -gt 0 ]; do
     case "$1" in
         --smp) smp="$2"; shift 2 ;;
@@ -20,6 +21,7 @@ while [ $# -gt 0 ]; do
         --kernel) kernel="$2"; shift 2 ;;
         --machine) machine="$2"; shift 2 ;;
         --wrk) wrk_c="$2"; shift 2 ;;
+        --net) net="$2"; shift 2 ;;
         *) break ;;
     esac
 done
@@ -27,31 +29,46 @@ done
 port="${CORENET_FWD_HTTP:-18431}"
 export CORENET_FWD_HTTP="$port" CORENET_FWD_ECHO="${CORENET_FWD_ECHO:-18432}"
 hz=$(getconf CLK_TCK)
+# --net tap: the Linux guest's line (bench/linux-guest/run.sh): a multi-queue tap (one queue
+# per vCPU) in a private namespace, guest 10.0.0.2. Needs root.
+ns="idle-cpu-$$"
+in_ns=()
+base="http://127.0.0.1:$port"
+match="127.0.0.1:$port-"
+if [ "$net" = tap ]; then
+    ip netns add "$ns" && ip -n "$ns" link set lo up || exit 1
+    trap 'ip netns del "$ns" 2>/dev/null' EXIT
+    in_ns=(ip netns exec "$ns")
+    base="http://10.0.0.2"
+    match="ifname=idlecpu$$,"
+fi
 # Policies alternate within each round, so machine noise spreads over all of them.
 for _ in $(seq "$runs"); do
     for policy in "$@"; do
         log=$(mktemp)
-        "$root/qemu-run.sh" --kernel "$kernel" --smp "$smp" --machine "$machine" \
-            --timeout 40 --cmdline "idle=$policy" >"$log" 2>&1 &
+        net_args=(--net "$net")
+        [ "$net" = tap ] && net_args+=(--tap "idlecpu$$")
+        "${in_ns[@]}" "$root/qemu-run.sh" --kernel "$kernel" --smp "$smp" --machine "$machine" \
+            "${net_args[@]}" --timeout 40 --cmdline "idle=$policy" >"$log" 2>&1 &
         runner=$!
         for _ in $(seq 200); do
             grep -q "corenet: ready" "$log" && break
             sleep 0.1
         done
-        # The QEMU process forwarding our port (the runner's grandchild, under `timeout`).
+        # Our QEMU process (the runner's grandchild, under `timeout`): by its forward or tap.
         qemu=""
         for p in $(pgrep -x qemu-system-x86); do
-            tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "127.0.0.1:$port-" && qemu=$p
+            tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "$match" && qemu=$p
         done
         [ -n "$qemu" ] || { echo "no QEMU process found" >&2; cat "$log" >&2; exit 1; }
-        curl -s -m 5 -o /dev/null "http://127.0.0.1:$port/" || true
+        "${in_ns[@]}" curl -s -m 5 -o /dev/null "$base/" || true
         sleep 1
         if [ -n "$wrk_c" ]; then
-            out=$(timeout 30 wrk -t2 -c"$wrk_c" -d5s --latency "http://127.0.0.1:$port/" 2>&1 || true)
+            out=$("${in_ns[@]}" timeout 30 wrk -t2 -c"$wrk_c" -d5s --latency "$base/" 2>&1 || true)
             rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
             p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
             errs=$(grep -E "Socket errors|Non-2xx" <<<"$out" | tr -s ' ' | tr '\n' ';' || true)
-            echo "policy=$policy smp=$smp machine=$machine wrk_c=$wrk_c rps=$rps p99=$p99 $errs"
+            echo "policy=$policy smp=$smp machine=$machine net=$net wrk_c=$wrk_c rps=$rps p99=$p99 $errs"
             kill "$qemu" 2>/dev/null || true
             wait "$runner" 2>/dev/null || true
             rm -f "$log"
@@ -60,7 +77,7 @@ for _ in $(seq "$runs"); do
         a=$(awk '{print $14 + $15}' /proc/"$qemu"/stat)
         sleep 10
         b=$(awk '{print $14 + $15}' /proc/"$qemu"/stat)
-        echo "policy=$policy smp=$smp machine=$machine cpu_percent=$(( (b - a) * 100 / (10 * hz) ))"
+        echo "policy=$policy smp=$smp machine=$machine net=$net cpu_percent=$(awk -v d=$((b - a)) -v hz="$hz" 'BEGIN { printf "%.1f", d * 100 / (10 * hz) }')"
         kill "$qemu" 2>/dev/null || true
         wait "$runner" 2>/dev/null || true
         rm -f "$log"
