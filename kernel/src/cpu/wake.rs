@@ -7,7 +7,7 @@
 //! at boot. The 8259 PICs are masked so no legacy interrupt reaches a core once it enables
 //! interrupts to halt.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use x86_64::VirtAddr;
 use x86_64::instructions::port::Port;
 use x86_64::registers::model_specific::Msr;
@@ -124,6 +124,9 @@ impl IdleStats {
 
 static STATS: [IdleStats; MAX_CORES] = [const { IdleStats::new() }; MAX_CORES];
 static SLEEPERS: [Sleeper; MAX_CORES] = [const { Sleeper::new() }; MAX_CORES];
+/// Whether any core may halt (`idle=` is not `poll`): else [`wake`] returns at once, so the
+/// polling default pays no fence per post.
+static HALTING: AtomicBool = AtomicBool::new(false);
 /// APIC timer ticks per millisecond in one-shot mode (0: TSC-deadline mode).
 static APIC_TICKS_PER_MS: AtomicU32 = AtomicU32::new(0);
 
@@ -140,7 +143,11 @@ pub fn sleeper(core: usize) -> &'static Sleeper {
 /// Wakes core `core` if it is halted or about to halt; call after the message for it is
 /// visible. Costs one load while the core polls.
 pub fn wake(core: usize) {
-    if core >= MAX_CORES || core == core_id() || !SLEEPERS[core].needs_wake() {
+    if !HALTING.load(Ordering::Relaxed)
+        || core >= MAX_CORES
+        || core == core_id()
+        || !SLEEPERS[core].needs_wake()
+    {
         return;
     }
     let dest = percpu(core).apic_id.load(Ordering::Relaxed);
@@ -194,6 +201,10 @@ pub fn mask_pic() {
 /// Sets up this core's APIC timer (every core, after `apic::init`); the BSP calibrates the
 /// one-shot rate first when there is no TSC-deadline mode.
 pub fn init_core(bsp: bool) {
+    if bsp {
+        let policy = crate::boot::machine().config.idle;
+        HALTING.store(policy != crate::idle::IdlePolicy::Poll, Ordering::Relaxed);
+    }
     let tsc_deadline = raw_cpuid::CpuId::new()
         .get_feature_info()
         .is_some_and(|f| f.has_tsc_deadline());
