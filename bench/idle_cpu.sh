@@ -6,7 +6,7 @@
 # 10 s. Prints one line per run: policy, smp, percent of one host core. Every QEMU run has a
 # hard timeout and is ended by its PID.
 #
-# With --wrk C it instead runs `wrk -t2 -cC -d5s --latency` against the guest and prints
+# With --wrk C it instead runs `wrk -t2 -cC -d5s --latency` (-t1 for one connection) against the guest and prints
 # requests/s and p99 (load, not idle).
 #
 #   bench/idle_cpu.sh [--smp N] [--runs R] [--kernel IMAGE] [--machine M] [--net user|tap]
@@ -64,7 +64,8 @@ for _ in $(seq "$runs"); do
         "${in_ns[@]}" curl -s -m 5 -o /dev/null "$base/" || true
         sleep 1
         if [ -n "$wrk_c" ]; then
-            out=$("${in_ns[@]}" timeout 30 wrk -t2 -c"$wrk_c" -d5s --latency "$base/" 2>&1 || true)
+            threads=$((wrk_c < 2 ? 1 : 2)) # wrk needs a connection per thread
+            out=$("${in_ns[@]}" timeout 30 wrk -t"$threads" -c"$wrk_c" -d5s --latency "$base/" 2>&1 || true)
             rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
             p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
             errs=$(grep -E "Socket errors|Non-2xx" <<<"$out" | tr -s ' ' | tr '\n' ';' || true)
