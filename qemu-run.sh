@@ -57,7 +57,8 @@ Options:
   --net MODE        user | tap | none (default user)
                       user: user-mode networking; forwards 127.0.0.1:8080 -> guest:80 and
                             127.0.0.1:7777 -> guest:7 (TCP and UDP). Override the host ports
-                            with CORENET_FWD_HTTP / CORENET_FWD_ECHO.
+                            with CORENET_FWD_HTTP / CORENET_FWD_ECHO. --app kv also forwards
+                            127.0.0.1:6379 -> guest:6379 (CORENET_FWD_KV).
                       tap:  a (multi-queue) tap NAME with host side 10.0.0.1/24; the guest gets
                             ip=10.0.0.2/24 gw=10.0.0.1 unless --cmdline sets ip=. Needs root;
                             meant to be run inside a network namespace. Removed on exit.
@@ -208,6 +209,11 @@ case "$net" in
         fwd="hostfwd=tcp:127.0.0.1:${fwd_http}-:80,hostfwd=tcp:127.0.0.1:${fwd_echo}-:7,hostfwd=udp:127.0.0.1:${fwd_echo}-:7"
         # The proxy appliance listens on 8000 (its listen= default).
         [ "$app" = proxy ] && fwd="$fwd,hostfwd=tcp:127.0.0.1:${CORENET_FWD_PROXY:-8000}-:8000"
+        # The kv appliance listens on 6379 (Redis's port).
+        if [ "$app" = kv ]; then
+            fwd="$fwd,hostfwd=tcp:127.0.0.1:${CORENET_FWD_KV:-6379}-:6379"
+            echo "qemu-run.sh: forwarding 127.0.0.1:${CORENET_FWD_KV:-6379} -> guest:6379" >&2
+        fi
         args+=(-netdev "user,id=n0,$fwd")
         args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01${nic_opts:+,$nic_opts}")
         echo "qemu-run.sh: forwarding 127.0.0.1:${fwd_http} -> guest:80 and 127.0.0.1:${fwd_echo} -> guest:7 (tcp+udp)" >&2

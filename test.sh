@@ -9,7 +9,8 @@
 #      qemu64, faults, panics, GRUB/Multiboot2, NIC steering against Linux traffic);
 #   3. end-to-end tests: tests/e2e/e2e.py (the httpd appliance against curl, wrk and raw
 #      sockets; link faults), tests/e2e/proxy.py and tests/e2e/hostile.py --quick (SYN flood,
-#      rogue DHCP, malformed frames, slowloris, pipelining, UDP floods) as root, every QEMU run
+#      rogue DHCP, malformed frames, slowloris, pipelining, UDP floods) as root, and
+#      tests/e2e/kv.py (the kv appliance against redis-cli and redis-benchmark), every QEMU run
 #      under a hard timeout;
 #   4. a smoke run of the benchmark harness's host part (bench/run.py --quick --host-only):
 #      asserts only that every setup produced results, never a figure.
@@ -48,6 +49,8 @@ if [ "$host_only" = 0 ]; then
     want ip iproute2
     want hping3 hping3
     want dnsmasq dnsmasq-base
+    # tests/e2e/kv.py: the kv appliance against redis-cli and redis-benchmark.
+    want redis-cli redis-tools
     # Debian's scapy is importable from the system interpreter only (hostile.py runs on it).
     { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import scapy' 2>/dev/null; } || need+=(python3 python3-scapy)
 fi
@@ -117,6 +120,8 @@ if [ "$host_only" = 0 ]; then
     py=/usr/bin/python3
     [ -x "$py" ] || py=python3
     suite "hostile networks (tests/e2e/hostile.py --quick)" "$py" tests/e2e/hostile.py --quick
+    # The kv appliance (issue 14) against redis-cli and redis-benchmark, over --net user.
+    suite "kv end-to-end (tests/e2e/kv.py)" timeout 1200 python3 tests/e2e/kv.py
 
     echo
     echo "== benchmark harness smoke (bench/run.py --quick --host-only)"

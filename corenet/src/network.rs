@@ -28,7 +28,7 @@ use corenet_kernel::cpu::{MAX_CORES, wake};
 use corenet_net::config::{IpSetting, parse_cmdline, parse_ipv6_cmdline};
 use corenet_net::mesh::{self, MeshPort};
 use corenet_net::soft::{Distributor, SoftRx, SoftTx, soft_queues};
-use corenet_net::stack::PollReport;
+use corenet_net::stack::{PollReport, TcpCongestion};
 use corenet_net::{CoreStack, StackConfig};
 use corenet_nic::{QueueCounters, RssConfig, RxFrame, RxQueue, TxQueue, TxSlot};
 use corenet_virtio::{VirtioRx, VirtioTx};
@@ -173,6 +173,10 @@ pub enum NetStartError {
     Config(corenet_net::config::CmdlineError),
     /// `tcpbuf=` is not a size from 1K to 1M (e.g. `4K`).
     TcpBuffer,
+    /// `tcp_cc=` is not `reno`, `cubic` or `none`.
+    TcpCongestion,
+    /// `tcp_rto_min=` is not a number of milliseconds from 1 to 60000.
+    TcpRtoMin,
     /// The stack rejected the configuration.
     Stack(corenet_net::stack::StackError),
     /// No DHCP lease within the time limit.
@@ -186,6 +190,8 @@ impl core::fmt::Display for NetStartError {
             Self::NoQueue => f.write_str("the NIC has no queue pair for this core"),
             Self::Config(e) => e.fmt(f),
             Self::TcpBuffer => f.write_str("tcpbuf= takes a size from 1K to 1M (e.g. 4K)"),
+            Self::TcpCongestion => f.write_str("tcp_cc= takes reno, cubic or none"),
+            Self::TcpRtoMin => f.write_str("tcp_rto_min= takes milliseconds from 1 to 60000"),
             Self::Stack(e) => write!(f, "the stack refused the configuration: {e:?}"),
             Self::DhcpTimeout => write!(
                 f,
@@ -215,6 +221,22 @@ fn tcp_buffer(v: Option<&str>) -> Result<Option<usize>, NetStartError> {
         Some(n @ 1024..=0x10_0000) => Ok(Some(n as usize)),
         _ => Err(NetStartError::TcpBuffer),
     }
+}
+
+/// `tcp_cc=`: the congestion controller of every TCP connection (default Reno).
+fn tcp_cc(v: Option<&str>) -> Result<Option<TcpCongestion>, NetStartError> {
+    v.map(|v| TcpCongestion::parse(v).ok_or(NetStartError::TcpCongestion))
+        .transpose()
+}
+
+/// `tcp_rto_min=`: the lower bound of the TCP retransmission timeout, milliseconds (default
+/// 200, as Linux; RFC 6298 asks for 1000).
+fn tcp_rto_min(v: Option<&str>) -> Result<Option<u64>, NetStartError> {
+    v.map(|v| match v.parse::<u64>() {
+        Ok(n @ 1..=60_000) => Ok(n),
+        _ => Err(NetStartError::TcpRtoMin),
+    })
+    .transpose()
 }
 
 /// Sizes the listen backlog and the connection limit from this core's memory budget (see
@@ -334,6 +356,8 @@ impl Network {
         // The command line first: a mistake in it is reported whether or not a NIC is there.
         let setting = parse_cmdline(core.cmdline().0).map_err(NetStartError::Config)?;
         let tcp_buffer = tcp_buffer(core.cmdline().get("tcpbuf"))?;
+        let tcp_cc = tcp_cc(core.cmdline().get("tcp_cc"))?;
+        let tcp_rto_min = tcp_rto_min(core.cmdline().get("tcp_rto_min"))?;
         let mut ipv6 = parse_ipv6_cmdline(core.cmdline().0).map_err(NetStartError::Config)?;
         let info = netdev::info(core).clone().map_err(NetStartError::Nic)?;
         if cfg!(not(feature = "ipv6")) && ipv6.take().is_some() && core.id() == 0 {
@@ -406,6 +430,12 @@ impl Network {
         if let Some(b) = tcp_buffer {
             cfg.tcp_buffer = b;
         }
+        if let Some(cc) = tcp_cc {
+            cfg.tcp_cc = cc;
+        }
+        if let Some(ms) = tcp_rto_min {
+            cfg.tcp_rto_min_ms = ms;
+        }
         cfg.ipv6 = ipv6;
         let plan = size_for_heap(
             &mut cfg,
@@ -414,10 +444,12 @@ impl Network {
         );
         if core.id() == 0 {
             log::info!(
-                "net: {} connections per core at most, backlog {}, TCP buffers {} bytes each way, {} KiB per core for application buffers",
+                "net: {} connections per core at most, backlog {}, TCP buffers {} bytes each way, congestion control {}, minimum RTO {} ms, {} KiB per core for application buffers",
                 cfg.max_connections,
                 cfg.backlog,
                 cfg.tcp_buffer,
+                cfg.tcp_cc.name(),
+                cfg.tcp_rto_min_ms,
                 plan.app_pool >> 10
             );
         }

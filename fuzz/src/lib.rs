@@ -21,6 +21,8 @@
 //! - [`virtio`]: the virtio-net driver against a hostile fake device (used-ring ids, lengths,
 //!   index jumps); no buffer lost or handed out twice.
 //! - [`ixgbe`]: the 82599 driver against its model's hostile write-backs; buffers conserved.
+//! - [`kv`]: the kv appliance's RESP2 parser and sessions on one to three cores; replies
+//!   independent of segmentation and of the core count, buffers charged and bounded.
 //!
 //! The crate is host-only: for `x86_64-unknown-none` it is empty.
 #![cfg_attr(target_os = "none", no_std)]
@@ -36,6 +38,8 @@ pub mod frames;
 pub mod http;
 #[cfg(not(target_os = "none"))]
 pub mod ixgbe;
+#[cfg(not(target_os = "none"))]
+pub mod kv;
 #[cfg(not(target_os = "none"))]
 mod netbuild;
 #[cfg(not(target_os = "none"))]
@@ -56,4 +60,5 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("stack", stack::run),
     ("virtio", virtio::run),
     ("ixgbe", ixgbe::run),
+    ("kv", kv::run),
 ];

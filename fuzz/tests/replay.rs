@@ -45,7 +45,7 @@ fn every_target_has_a_test() {
     assert_eq!(
         names,
         [
-            "frames", "http", "cmdline", "bootinfo", "stack", "virtio", "ixgbe"
+            "frames", "http", "cmdline", "bootinfo", "stack", "virtio", "ixgbe", "kv"
         ]
     );
 }
@@ -83,4 +83,9 @@ fn virtio() {
 #[test]
 fn ixgbe() {
     replay("ixgbe");
+}
+
+#[test]
+fn kv() {
+    replay("kv");
 }

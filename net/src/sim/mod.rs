@@ -16,6 +16,7 @@ mod queues;
 pub use peer::{PeerDevice, PeerRxToken, PeerTxToken};
 pub use queues::{SimRxQueue, SimTxQueue};
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::rc::Rc;
 use alloc::vec;
@@ -79,7 +80,13 @@ pub(crate) struct Wire {
     held_to_host: Option<Vec<u8>>,
     held_to_peer: Option<Vec<u8>>,
     stats: WireStats,
+    /// Decides, frame by frame, which frames the host sends are lost (see
+    /// [`SimNic::set_tx_filter`]).
+    tx_filter: Option<TxFilter>,
 }
+
+/// A test's choice of which host frames to drop: returns true to drop.
+pub type TxFilter = Box<dyn FnMut(&[u8]) -> bool>;
 
 impl Wire {
     fn roll(&mut self, per_mille: u16) -> bool {
@@ -126,6 +133,19 @@ impl Wire {
         out
     }
 
+    /// A frame the host sent: the test's filter, then the seeded faults.
+    fn sent_by_host(&mut self, frame: Vec<u8>) {
+        if let Some(f) = self.tx_filter.as_mut()
+            && f(&frame)
+        {
+            self.stats.lost += 1;
+            return;
+        }
+        for f in self.fault(frame, false) {
+            self.to_peer.push_back(f);
+        }
+    }
+
     fn enqueue_host(&mut self, frame: Vec<u8>) {
         if frame.len() > BUF_LEN {
             self.stats.oversize += 1;
@@ -165,6 +185,7 @@ impl SimNic {
                 rng: 1,
                 held_to_host: None,
                 held_to_peer: None,
+                tx_filter: None,
                 stats: WireStats {
                     steered: vec![0; n],
                     ..WireStats::default()
@@ -178,6 +199,12 @@ impl SimNic {
         let mut w = self.wire.borrow_mut();
         w.rng = faults.seed | 1;
         w.faults = Some(faults);
+    }
+
+    /// Drops the frames the host sends for which `filter` returns true (counted as `lost`),
+    /// before any seeded [`Faults`] apply: lets a test lose exactly the segments it names.
+    pub fn set_tx_filter(&self, filter: TxFilter) {
+        self.wire.borrow_mut().tx_filter = Some(filter);
     }
 
     /// The queue pair of queue `q`.

@@ -143,9 +143,7 @@ impl TxQueue for SimTxQueue {
             let frame = self.bufs[usize::from(slot)][..len].to_vec();
             self.counters.packets.inc();
             self.counters.bytes.add(len as u64);
-            for f in w.fault(frame, false) {
-                w.to_peer.push_back(f);
-            }
+            w.sent_by_host(frame);
             self.free.push(slot);
         }
         self.counters.doorbells.inc();

@@ -22,6 +22,7 @@
 
 mod addr;
 mod classify;
+mod congestion;
 mod dhcp_filter;
 mod egress;
 mod flows;
@@ -37,6 +38,7 @@ mod udp;
 mod wheel;
 
 pub use classify::{Class, Tuple, classify};
+pub use congestion::TcpCongestion;
 pub use tcp::{
     AcceptError, CloseError, ConnState, ConnectError, ListenError, RecvError, SendError, TcpConn,
 };
@@ -149,6 +151,12 @@ pub struct StackConfig {
     pub icmp_rate: u32,
     /// ... and at most this many at once (Linux: `icmp_msgs_burst`, 50). 0: none at all.
     pub icmp_burst: u32,
+    // tcp (issue 12)
+    /// Congestion control of every TCP connection (`tcp_cc=`; default Reno).
+    pub tcp_cc: TcpCongestion,
+    /// Lower bound of the TCP retransmission timeout, milliseconds. Default 200, Linux's
+    /// `TCP_RTO_MIN`: RFC 6298's 1 s makes every loss a timer must repair cost a second.
+    pub tcp_rto_min_ms: u64,
 }
 
 impl StackConfig {
@@ -179,6 +187,8 @@ impl StackConfig {
             tx_rounds: 16,
             icmp_rate: 1000,
             icmp_burst: 50,
+            tcp_cc: TcpCongestion::default(),
+            tcp_rto_min_ms: 200,
         }
     }
 }
@@ -528,6 +538,8 @@ mod tests;
 #[cfg(test)]
 mod tests_api;
 #[cfg(test)]
+mod tests_cc;
+#[cfg(test)]
 mod tests_churn;
 #[cfg(test)]
 mod tests_dhcp;
@@ -548,6 +560,8 @@ mod tests_ndp;
 #[cfg(test)]
 mod tests_neighbors;
 #[cfg(test)]
+mod tests_recovery;
+#[cfg(test)]
 mod tests_review;
 #[cfg(all(test, feature = "ipv6"))]
 mod tests_review6;
@@ -555,6 +569,8 @@ mod tests_review6;
 mod tests_review_dhcp;
 #[cfg(test)]
 mod tests_rss;
+#[cfg(test)]
+mod tests_rto;
 #[cfg(test)]
 mod tests_syncookie;
 #[cfg(test)]

@@ -479,5 +479,7 @@ pub(super) fn new_socket(cfg: &super::StackConfig) -> TcpSocket<'static> {
     );
     s.set_timeout(Some(Duration::from_millis(cfg.handshake_timeout_ms)));
     s.set_keep_alive((cfg.keepalive_ms > 0).then(|| Duration::from_millis(cfg.keepalive_ms)));
+    s.set_congestion_control(cfg.tcp_cc.smoltcp());
+    s.set_min_rto(Duration::from_millis(cfg.tcp_rto_min_ms));
     s
 }

@@ -19,6 +19,7 @@ use crate::wire::{
 };
 
 mod congestion;
+mod sack;
 
 macro_rules! tcp_trace {
     ($($arg:expr),*) => (net_log!(trace, $($arg),*));
@@ -158,6 +159,18 @@ const RTTE_MIN_RTO: u32 = 1000;
 // seconds
 const RTTE_MAX_RTO: u32 = 60_000;
 
+/// RFC 6675 DupThresh: this many duplicate ACKs, or more than `DupThresh - 1` segments'
+/// worth of SACKed data above a hole, mean the hole is lost.
+const DUP_THRESH: usize = 3;
+
+/// RFC 8985 (7.2): a tail loss probe waits at least two smoothed RTTs, and not less than
+/// this (milliseconds), so that a clock tick or a short queue does not make it spurious.
+const PTO_MIN: u32 = 10;
+
+/// RFC 8985 (7.2) WCDelAckT: with a single segment in flight, the probe also allows for
+/// the remote delaying its ACK (milliseconds).
+const PTO_DELAYED_ACK: u32 = 200;
+
 #[derive(Debug, Clone, Copy)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 struct RttEstimator {
@@ -173,6 +186,8 @@ struct RttEstimator {
     timestamp: Option<(Instant, TcpSeqNumber)>,
     max_seq_sent: Option<TcpSeqNumber>,
     rto_count: u8,
+    /// The lower bound of a computed RTO, milliseconds (RFC 6298 2.4).
+    min_rto: u32,
 }
 
 impl Default for RttEstimator {
@@ -185,6 +200,7 @@ impl Default for RttEstimator {
             timestamp: None,
             max_seq_sent: None,
             rto_count: 0,
+            min_rto: RTTE_MIN_RTO,
         }
     }
 }
@@ -214,7 +230,7 @@ impl RttEstimator {
 
         // RFC 6298 (2.2), (2.3)
         let margin = RTTE_MIN_MARGIN.max(self.rttvar * RTTE_K);
-        self.rto = (self.srtt + margin).clamp(RTTE_MIN_RTO, RTTE_MAX_RTO);
+        self.rto = (self.srtt + margin).clamp(self.min_rto, RTTE_MAX_RTO);
 
         self.rto_count = 0;
 
@@ -526,6 +542,17 @@ pub struct Socket<'a> {
     local_rx_dup_acks: u8,
     /// If a fast retransmit needs to occur
     pending_fast_retransmit: bool,
+    /// What the remote SACKed above `local_seq_no` (the RFC 6675 scoreboard).
+    sack_board: sack::Scoreboard,
+    /// RFC 6675 `RecoveryPoint`: loss recovery lasts until this is acknowledged.
+    recovery_point: Option<TcpSeqNumber>,
+    /// RFC 6675 `HighRxt`: holes below this were retransmitted during this recovery.
+    rexmit_next: TcpSeqNumber,
+    /// The retransmission timer runs for a tail loss probe (RFC 8985 section 7), not an RTO.
+    probe_armed: bool,
+    /// A tail loss probe was sent since new data was last acknowledged: the next expiry is
+    /// an RTO.
+    probe_sent: bool,
 
     /// Duration for Delayed ACK. If None no ACKs will be delayed.
     ack_delay: Option<Duration>,
@@ -618,6 +645,11 @@ impl<'a> Socket<'a> {
             local_rx_last_seq: None,
             local_rx_dup_acks: 0,
             pending_fast_retransmit: false,
+            sack_board: sack::Scoreboard::default(),
+            recovery_point: None,
+            rexmit_next: TcpSeqNumber::default(),
+            probe_armed: false,
+            probe_sent: false,
             ack_delay: Some(ACK_DELAY_DEFAULT),
             ack_delay_timer: AckDelayTimer::Idle,
             challenge_ack_timer: Instant::from_secs(0),
@@ -803,6 +835,14 @@ impl<'a> Socket<'a> {
         self.timeout = duration
     }
 
+    /// Set the lower bound of the retransmission timeout computed from round-trip time
+    /// samples (default 1 second, RFC 6298 2.4; Linux uses 200 ms). It survives `listen`,
+    /// `connect` and `abort`; it does not change the initial RTO of 1 second, and is capped at
+    /// the 60 s maximum.
+    pub fn set_min_rto(&mut self, min: Duration) {
+        self.rtte.min_rto = (min.total_millis() as u32).clamp(1, RTTE_MAX_RTO);
+    }
+
     /// Set the ACK delay duration.
     ///
     /// By default, the ACK delay is set to 10ms.
@@ -911,7 +951,10 @@ impl<'a> Socket<'a> {
 
         self.state = State::Closed;
         self.timer = Timer::new();
-        self.rtte = RttEstimator::default();
+        self.rtte = RttEstimator {
+            min_rto: self.rtte.min_rto,
+            ..RttEstimator::default()
+        };
         self.assembler = Assembler::new();
         self.tx_buffer.clear();
         self.rx_buffer.clear();
@@ -930,6 +973,11 @@ impl<'a> Socket<'a> {
         self.remote_last_ts = None;
         self.ack_delay_timer = AckDelayTimer::Idle;
         self.challenge_ack_timer = Instant::from_secs(0);
+        self.pending_fast_retransmit = false;
+        self.sack_board.clear();
+        self.recovery_point = None;
+        self.probe_armed = false;
+        self.probe_sent = false;
 
         #[cfg(feature = "async")]
         {
@@ -2194,6 +2242,8 @@ impl<'a> Socket<'a> {
             if self.remote_last_seq < self.local_seq_no {
                 self.remote_last_seq = self.local_seq_no
             }
+
+            self.sack_recovery_on_ack(repr, ack_len);
         }
 
         // update last remote tsval
@@ -2209,7 +2259,7 @@ impl<'a> Socket<'a> {
                     self.timer.set_for_idle(cx.now(), self.keep_alive);
                 } else if ack_len > 0 {
                     // (5.3) ACK of new data in ESTABLISHED state restart the retransmit timer.
-                    let rto = self.rtte.retransmission_timeout();
+                    let rto = self.retransmit_delay();
                     self.timer.set_for_retransmit(cx.now(), rto);
                 }
             }
@@ -2325,6 +2375,89 @@ impl<'a> Socket<'a> {
             (Some(remote_last_ts), Some(timeout)) => timestamp >= remote_last_ts + timeout,
             (_, _) => false,
         }
+    }
+
+    /// RFC 6675 / RFC 6582 on every acceptable ACK: keep the SACK scoreboard, enter loss
+    /// recovery when SACKed data shows a hole is lost, retransmit the next hole on each ACK
+    /// while recovering (one per ACK keeps the ACK clock), leave recovery once the
+    /// `RecoveryPoint` is acknowledged.
+    fn sack_recovery_on_ack(&mut self, repr: &TcpRepr, ack_len: usize) {
+        self.sack_board.advance(self.local_seq_no);
+        let sacked = self.sack_board.sacked();
+        if self.remote_has_sack {
+            for &(left, right) in repr.sack_ranges.iter().flatten() {
+                self.sack_board.add(
+                    TcpSeqNumber(left as i32),
+                    TcpSeqNumber(right as i32),
+                    self.local_seq_no,
+                    self.remote_last_seq,
+                );
+            }
+        }
+        // RFC 8985 (7.4): a probe is answered, so another may follow, once an ACK
+        // acknowledges or SACKs new data.
+        if ack_len > 0 || self.sack_board.sacked() > sacked {
+            self.probe_sent = false;
+        }
+        match self.recovery_point {
+            Some(point) if self.local_seq_no >= point => {
+                self.recovery_point = None;
+                self.sack_board.clear();
+            }
+            Some(_) => {
+                if self.next_retransmission().is_some() {
+                    self.pending_fast_retransmit = true;
+                }
+            }
+            None => {
+                // RFC 6675 IsLost(SND.UNA): without waiting for the third duplicate ACK,
+                // which the remote's delayed or combined ACKs may never produce.
+                let lost = self.sack_board.sacked_above(self.local_seq_no)
+                    > (DUP_THRESH - 1) * self.remote_mss;
+                if lost && !matches!(self.timer, Timer::FastRetransmit) {
+                    self.timer.set_for_fast_retransmit();
+                }
+            }
+        }
+    }
+
+    /// The next segment loss recovery retransmits: at or above `HighRxt`, the first
+    /// unacknowledged octets (presumed lost when recovery starts and on a partial ACK, RFC
+    /// 6582), else the first hole below SACKed data. Start and length of the hole.
+    fn next_retransmission(&self) -> Option<(TcpSeqNumber, usize)> {
+        let from = self.rexmit_next.max(self.local_seq_no);
+        if from >= self.remote_last_seq {
+            return None;
+        }
+        if from == self.local_seq_no {
+            let end = self
+                .sack_board
+                .next_hole(from)
+                .map_or(self.remote_last_seq, |(at, len)| at + len);
+            return Some((from, end - from));
+        }
+        self.sack_board.next_hole(from)
+    }
+
+    /// How long the retransmission timer runs: a tail loss probe timeout (RFC 8985 section
+    /// 7.2: two smoothed RTTs, plus a delayed ACK when one segment is in flight, at most
+    /// the RTO) when a probe may be sent, else the RTO.
+    fn retransmit_delay(&mut self) -> Duration {
+        let rto = self.rtte.retransmission_timeout();
+        self.probe_armed = false;
+        if self.probe_sent || !self.rtte.have_measurement {
+            return rto;
+        }
+        let mut pto = (2 * self.rtte.srtt).max(PTO_MIN);
+        if self.flight_size() <= self.remote_mss {
+            pto += PTO_DELAYED_ACK;
+        }
+        let pto = Duration::from_millis(pto as _);
+        if pto >= rto {
+            return rto;
+        }
+        self.probe_armed = true;
+        pto
     }
 
     fn seq_to_transmit(&self, cx: &mut Context) -> bool {
@@ -2503,7 +2636,20 @@ impl<'a> Socket<'a> {
             net_debug!("timeout exceeded");
             self.set_state(State::Closed);
         } else if self.timer.should_retransmit(cx.now()) {
-            if let Timer::Retransmit { .. } = self.timer {
+            let probe = self.probe_armed
+                && matches!(self.timer, Timer::Retransmit { .. })
+                && !self.tx_buffer.is_empty();
+            self.probe_armed = false;
+            if probe {
+                // RFC 8985 (7.3), adapted: no ACK for two round trips means the tail of
+                // the flight (or a retransmission) was lost. Probe with the first
+                // unacknowledged hole, which is the lost segment when the rest of the flight
+                // arrived, and whose ACK otherwise carries the SACK blocks that start recovery.
+                net_debug!("tail loss probe");
+                self.probe_sent = true;
+                self.rexmit_next = self.local_seq_no;
+                self.pending_fast_retransmit = true;
+            } else if let Timer::Retransmit { .. } = self.timer {
                 // If a retransmit timer expired, we should resend data starting at the last ACK.
                 net_debug!("retransmitting after rto");
 
@@ -2520,6 +2666,12 @@ impl<'a> Socket<'a> {
 
                 // Inform RTTE, so that it can can handle RTO backoff
                 self.rtte.on_rto();
+
+                // RFC 6675 (5.1): an RTO ends loss recovery; the go-back-N that follows
+                // resends everything, so the scoreboard is not needed (and the remote may
+                // have reneged).
+                self.recovery_point = None;
+                self.sack_board.clear();
             } else {
                 // If a fast rentrasmit timer expired, we should resend only the earliest unAcked segment
                 net_debug!("retransmitting for fast-retransmit");
@@ -2530,6 +2682,12 @@ impl<'a> Socket<'a> {
                     .inner_mut()
                     .on_loss(cx.now(), in_flight);
 
+                // RFC 6675 (5) / RFC 6582: loss recovery lasts until everything sent so far
+                // is acknowledged, and starts by retransmitting the first hole.
+                if self.recovery_point.is_none() {
+                    self.recovery_point = Some(self.remote_last_seq);
+                    self.rexmit_next = self.local_seq_no;
+                }
                 self.pending_fast_retransmit = true;
             }
 
@@ -2663,13 +2821,23 @@ impl<'a> Socket<'a> {
                 let effective_mss = local_mss.min(self.remote_mss).saturating_sub(options_len);
 
                 let offset = if self.pending_fast_retransmit {
-                    let size = effective_mss.min(self.tx_buffer.len());
-                    repr.seq_number = self.local_seq_no;
-                    repr.payload = self.tx_buffer.get_allocated(0, size);
+                    // The next hole known to be lost (RFC 6675 NextSeg() rule 1), or, for a
+                    // remote without SACK, the first unacknowledged segment (RFC 6582).
+                    let (seq, hole) = self
+                        .next_retransmission()
+                        .unwrap_or((self.local_seq_no, effective_mss));
+                    let offset = seq - self.local_seq_no;
+                    let size = effective_mss
+                        .min(hole)
+                        .min(self.tx_buffer.len().saturating_sub(offset));
+                    repr.seq_number = seq;
+                    repr.payload = self.tx_buffer.get_allocated(offset, size);
+                    self.rexmit_next = seq + size;
 
                     self.pending_fast_retransmit = false;
+                    self.rtte.on_retransmit();
 
-                    0
+                    offset
                 } else {
                     // Right edge of window, ie the max sequence number we're allowed to send.
                     let win_right_edge = self.local_seq_no + self.remote_win_len;
@@ -2870,8 +3038,23 @@ impl<'a> Socket<'a> {
             // RFC 6298 (5.1) Every time a packet containing data is sent (including a
             // retransmission), if the timer is not running, start it running
             // so that it will expire after RTO seconds.
-            let rto = self.rtte.retransmission_timeout();
+            let rto = self.retransmit_delay();
             self.timer.set_for_retransmit(cx.now(), rto);
+        } else if repr.segment_len() > 0
+            && !self.probe_sent
+            && matches!(self.timer, Timer::Retransmit { .. })
+        {
+            // RFC 8985 (7.2): the probe timer restarts with each transmission, so that it
+            // runs two round trips from the last segment sent; and once more than one
+            // segment is in flight it no longer allows for a delayed ACK, so an RTO armed
+            // for a single segment becomes a probe. A running RTO is left alone (RFC 6298).
+            let was_probe = self.probe_armed;
+            let delay = self.retransmit_delay();
+            if self.probe_armed {
+                self.timer.set_for_retransmit(cx.now(), delay);
+            } else {
+                self.probe_armed = was_probe;
+            }
         }
 
         if self.state == State::Closed {
@@ -6742,9 +6925,11 @@ mod test {
             ..SEND_TEMPL
         });
         // The ACK of the first packet should restart the retransmit timer and delay a retransmission.
-        recv_nothing!(s, time 2399);
+        // With an RTT sample of 600 ms and one segment in flight, the timer now runs for a tail
+        // loss probe: 2 * SRTT + 200 ms (RFC 8985 7.2), before the RTO (600 + 4 * 300 ms).
+        recv_nothing!(s, time 1999);
         // The second packet should be re-sent.
-        recv!(s, time 2400, Ok(TcpRepr {
+        recv!(s, time 2000, Ok(TcpRepr {
             control:    TcpControl::Psh,
             seq_number: LOCAL_SEQ + 1 + 6,
             ack_number: Some(REMOTE_SEQ + 1),

@@ -136,7 +136,7 @@ impl Controller for Cubic {
         // RFC 9438 §4.3: use cubic function to get suggested cwnd.
         // W_cubic(t) = C(t - K)^3 + w_max, evaluated at the current time t.
         let c_as_bytes = C * self.mss as f64;
-        let w_cubic = c_as_bytes * (t as f64 / 1_000_000.0 - self.k).powi(3) + self.w_max as f64;
+        let w_cubic = c_as_bytes * cube(t as f64 / 1_000_000.0 - self.k) + self.w_max as f64;
 
         // RFC 9438 §4.3: advance our reno-like suggested cwnd.
         // When cwnd exceeds prior cwnd, change α_cubic to match Reno's AIMD.
@@ -163,7 +163,7 @@ impl Controller for Cubic {
             let srtt = (rtt.smoothed_rtt() as u64 * 1000).max(1000);
 
             let t_ahead = (t as f64 + srtt as f64) / 1_000_000.0;
-            let raw = c_as_bytes * (t_ahead - self.k).powi(3) + self.w_max as f64;
+            let raw = c_as_bytes * cube(t_ahead - self.k) + self.w_max as f64;
             raw.min(1.5 * self.cwnd as f64) // clamp to avoid increasing faster than slow-start would
         };
 
@@ -242,6 +242,11 @@ impl Controller for Cubic {
     }
 }
 
+/// `x` cubed (`f64::powi` needs `std`).
+fn cube(x: f64) -> f64 {
+    x * x * x
+}
+
 /// Efficient cube root using f64 bit tricks and Newton-Raphson.
 ///
 /// a = mantissa * 2^e
@@ -285,7 +290,8 @@ fn cube_root(a: f64) -> f64 {
 
     // extract mantissa, get rough cbrt using linear interpolation
     let m = f64::from_bits((bits & 0x000F_FFFF_FFFF_FFFF) | 0x3FF0_0000_0000_0000);
-    let cbrt_m = m.mul_add(0.2599, 0.7401);
+    // (a plain multiply-add: `f64::mul_add` needs `std`)
+    let cbrt_m = m * 0.2599 + 0.7401;
 
     // extract exponent, break into quotient and remainder
     // e = 3q + r where r ∈ {0, 1, 2}

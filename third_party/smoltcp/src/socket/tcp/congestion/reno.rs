@@ -57,11 +57,14 @@ impl Controller for Reno {
         }
 
         let inc = if self.cwnd < self.ssthresh {
-            // Slow start: increase `cwnd` by 1 MSS per ACK.
-            len.min(self.mss)
+            // Slow start: increase `cwnd` by the octets acknowledged, at most 2 MSS per ACK
+            // (RFC 3465 appropriate byte counting, L = 2), so that a receiver acknowledging
+            // every other segment does not halve the growth.
+            len.min(2 * self.mss)
         } else {
-            // Congestion avoidance: increase by ~1 MSS per RTT.
-            (self.mss * self.mss / self.cwnd).max(1)
+            // Congestion avoidance: increase by ~1 MSS per RTT, counting acknowledged octets
+            // rather than ACKs (RFC 3465) for the same reason.
+            (self.mss * len.min(self.cwnd) / self.cwnd).max(1)
         };
 
         self.cwnd = self.cwnd.saturating_add(inc).min(self.rwnd).max(self.mss);
@@ -101,6 +104,14 @@ impl Controller for Reno {
 
     fn set_mss(&mut self, mss: usize) {
         self.mss = mss;
+        // RFC 5681 (3.1): the initial window is 2 to 4 segments, by the segment size (it was
+        // 2048 octets whatever the MSS: less than two full segments of 1460).
+        let initial_window = match mss {
+            0..=1095 => 4 * mss,
+            1096..=2190 => 3 * mss,
+            _ => 2 * mss,
+        };
+        self.cwnd = self.cwnd.max(initial_window);
     }
 
     fn set_remote_window(&mut self, remote_window: usize) {
@@ -211,13 +222,13 @@ mod test {
         assert_eq!(reno.ssthresh, inflight / 2);
         assert_eq!(reno.window(), MSS);
 
-        // slow start grows by at most the MSS per ack
+        // slow start grows by the octets acknowledged, at most 2 MSS per ack (RFC 3465)
         let initial_cwnd = reno.window();
-        for i in 0..10 {
+        for i in 0..5 {
             let initial_cwnd = reno.window();
             let now = Instant::from_millis(i);
-            ack(&mut reno, MSS * 2, now);
-            assert_eq!(reno.window(), initial_cwnd + MSS);
+            ack(&mut reno, MSS * 3, now);
+            assert_eq!(reno.window(), initial_cwnd + MSS * 2);
         }
         assert_eq!(reno.window(), initial_cwnd + MSS * 10);
 

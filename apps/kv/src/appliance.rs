@@ -1,0 +1,144 @@
+//! The appliance: RESP2 on TCP port 6379 (`kv_port=`), on every core.
+//!
+//! Keys are partitioned across cores by hash (`corenet_kv::route::owner`); each core holds
+//! its part in its own store, and a command on another core's key goes to that core over a
+//! per-core-pair ring and its reply comes back, in order with the connection's other replies.
+//! Connections are bounded like httpd's: request size, pipelined output, buffers charged to
+//! the core's pool, header (partial command) and send deadlines.
+//!
+//! Command-line keys: corenet's own (`ip=`, `gw=`, `log=`, `heap=`, `tcpbuf=`, ...) and
+//! `kv_maxmemory=`, `kv_policy=`, `kv_port=`, `kv_idle_timeout=` (see `corenet_kv::settings`).
+
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+use corenet::budget::AppMemory;
+use corenet::kernel::boot::boot_fail;
+use corenet::network::Network;
+use corenet::{Appliance, Core, Step};
+use corenet_http::timers::{SECOND, Timeouts};
+use corenet_kv::links::{self, Links};
+use corenet_kv::node::Node;
+use corenet_kv::serve::{self, Server};
+use corenet_kv::settings::Settings;
+use spin::{Mutex, Once};
+
+/// Every core's ends of the rings, each taken once by its core at start-up (the only lock,
+/// never on the request path).
+static LINKS: Once<Vec<Mutex<Option<Links<'static>>>>> = Once::new();
+
+struct Kv {
+    net: Option<Network>,
+    server: Server,
+    /// When INFO's copy of the stack's counters is next refreshed.
+    next_counters_ns: u64,
+}
+
+/// Free bytes of this core's heap.
+fn heap_free() -> usize {
+    let heap = &corenet::kernel::cpu::this().heap;
+    heap.size()
+        .saturating_sub(heap.used.load(Ordering::Relaxed) as usize)
+}
+
+impl Appliance for Kv {
+    const NAME: &'static str = "kv";
+
+    fn init(core: &mut Core) -> Self {
+        let cmdline = core.cmdline();
+        let settings = Settings::parse(&|k| cmdline.get(k))
+            .unwrap_or_else(|e| boot_fail(format_args!("kv: {}= takes {}", e.key, e.expected)));
+        let cores = core.count();
+        let links = if cores > 1 {
+            let all = LINKS.call_once(|| {
+                links::links(cores)
+                    .into_iter()
+                    .map(|l| Mutex::new(Some(l)))
+                    .collect()
+            });
+            all.get(core.id()).and_then(|m| m.lock().take())
+        } else {
+            None
+        };
+        let app = AppMemory {
+            per_connection: serve::PER_CONNECTION,
+            listen_ports: 1,
+        };
+        let mut net = Network::start_or_stop(core, &app, Self::NAME);
+        // The keys get three quarters of the appliance pool (or of the free heap on a core
+        // without a network), the connections' buffers the rest; kv_maxmemory= caps it.
+        let room = match &net {
+            Some(n) => n.plan.app_pool as usize,
+            None => heap_free() / 2,
+        };
+        let mut limit = room / 4 * 3;
+        if let Some(m) = settings.maxmemory {
+            limit = limit.min((m / cores as u64) as usize);
+        }
+        let buffers = room - limit;
+        let node = Node::new(core.id(), cores, limit, settings.policy, core.seed());
+        let timeouts = Timeouts {
+            header_ns: 30 * SECOND,
+            idle_ns: settings.idle_timeout_s * SECOND,
+            send_ns: 60 * SECOND,
+        };
+        let (max_conns, stack) = match net.as_mut() {
+            Some(n) => (n.plan.max_connections, Some(&mut n.stack)),
+            None => (0, None),
+        };
+        if let Some(s) = stack {
+            s.listen(settings.port)
+                .unwrap_or_else(|e| boot_fail(format_args!("kv: listen {}: {e:?}", settings.port)));
+            if core.id() == 0
+                && let Some(c) = s.ipv4_config()
+            {
+                corenet::log::info!(
+                    "kv: serving redis://{}.{}.{}.{}:{} from {} cores; {} key bytes per core ({:?}), {} connections per core",
+                    c.ip[0],
+                    c.ip[1],
+                    c.ip[2],
+                    c.ip[3],
+                    settings.port,
+                    cores,
+                    limit,
+                    settings.policy,
+                    max_conns
+                );
+            }
+        }
+        let server = Server::new(node, links, settings.port, max_conns, buffers, timeouts);
+        Kv {
+            net,
+            server,
+            next_counters_ns: 0,
+        }
+    }
+
+    fn poll(&mut self, core: &mut Core) -> Step {
+        let now = core.now_ns();
+        self.server.node.info.uptime_ms = now / 1_000_000;
+        let work = match self.net.as_mut() {
+            Some(net) => {
+                let report = net.poll(core);
+                let moved = self.server.poll(&mut net.stack, now, heap_free());
+                if now >= self.next_counters_ns {
+                    self.next_counters_ns = now + 100_000_000;
+                    let c = net.stack.counters().snapshot();
+                    self.server.node.info.net = [
+                        c.accepted,
+                        c.refused,
+                        c.resets_received,
+                        c.drop_no_socket,
+                        c.drop_backlog_empty,
+                        c.syncookies_sent,
+                    ];
+                }
+                report.rx_frames > 0 || moved
+            }
+            None => self.server.poll_remote(now),
+        };
+        if work { Step::Busy } else { Step::Idle }
+    }
+}
+
+corenet::appliance!(Kv);

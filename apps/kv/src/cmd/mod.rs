@@ -1,0 +1,166 @@
+//! Command execution against one core's [`Store`]: name lookup, arity, and the commands.
+//!
+//! Every command here touches at most one key (multi-key commands are split per key by
+//! [`crate::route`] and their answers combined), so it can run on the core that owns the key.
+
+use alloc::vec::Vec;
+
+use crate::reply;
+use crate::store::Store;
+
+mod keys;
+mod lists;
+mod server;
+mod sets;
+mod strings;
+
+pub use server::ServerInfo;
+
+/// What a command needs besides its arguments.
+pub struct Exec<'a> {
+    /// This core's keys.
+    pub store: &'a mut Store,
+    /// Now, ms (the store's clock).
+    pub now_ms: u64,
+    /// State for SPOP's choice.
+    pub rng: &'a mut u64,
+    /// What INFO and HELLO report.
+    pub info: &'a ServerInfo,
+}
+
+impl Exec<'_> {
+    /// A pseudo-random number (xorshift64*).
+    pub(crate) fn random(&mut self) -> u64 {
+        let mut x = *self.rng | 1;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        *self.rng = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+/// A command name, upper-cased into a small buffer (longer names match nothing).
+pub fn upper(name: &[u8]) -> ([u8; 16], usize) {
+    let mut b = [0u8; 16];
+    let n = name.len().min(16);
+    for (d, s) in b.iter_mut().zip(name) {
+        *d = s.to_ascii_uppercase();
+    }
+    if name.len() > 16 { (b, 0) } else { (b, n) }
+}
+
+/// Arity as Redis states it: positive is exact, negative is "at least".
+fn arity_ok(arity: i32, n: usize) -> bool {
+    if arity >= 0 {
+        n == arity as usize
+    } else {
+        n >= (-arity) as usize
+    }
+}
+
+/// A command's name (lower case, for messages), arity, and whether it may add memory
+/// (checked against the limit first, as Redis's `denyoom`).
+pub fn lookup(name: &[u8]) -> Option<(&'static str, i32, bool)> {
+    let (b, n) = upper(name);
+    Some(match &b[..n] {
+        b"GET" => ("get", 2, false),
+        b"SET" => ("set", -3, true),
+        b"SETNX" => ("setnx", 3, true),
+        b"INCR" => ("incr", 2, true),
+        b"DECR" => ("decr", 2, true),
+        b"INCRBY" => ("incrby", 3, true),
+        b"DECRBY" => ("decrby", 3, true),
+        b"APPEND" => ("append", 3, true),
+        b"STRLEN" => ("strlen", 2, false),
+        b"MGET" => ("mget", -2, false),
+        b"MSET" => ("mset", -3, true),
+        b"DEL" => ("del", -2, false),
+        b"UNLINK" => ("unlink", -2, false),
+        b"EXISTS" => ("exists", -2, false),
+        b"EXPIRE" => ("expire", -3, false),
+        b"PEXPIRE" => ("pexpire", -3, false),
+        b"PERSIST" => ("persist", 2, false),
+        b"TTL" => ("ttl", 2, false),
+        b"PTTL" => ("pttl", 2, false),
+        b"TYPE" => ("type", 2, false),
+        b"DBSIZE" => ("dbsize", 1, false),
+        b"FLUSHALL" => ("flushall", -1, false),
+        b"FLUSHDB" => ("flushdb", -1, false),
+        b"LPUSH" => ("lpush", -3, true),
+        b"RPUSH" => ("rpush", -3, true),
+        b"LPOP" => ("lpop", -2, false),
+        b"RPOP" => ("rpop", -2, false),
+        b"LLEN" => ("llen", 2, false),
+        b"LRANGE" => ("lrange", 4, false),
+        b"SADD" => ("sadd", -3, true),
+        b"SREM" => ("srem", -3, false),
+        b"SPOP" => ("spop", -2, false),
+        b"SCARD" => ("scard", 2, false),
+        b"SISMEMBER" => ("sismember", 3, false),
+        b"HSET" => ("hset", -4, true),
+        b"HGET" => ("hget", 3, false),
+        b"HLEN" => ("hlen", 2, false),
+        b"ZADD" => ("zadd", -4, true),
+        b"ZPOPMIN" => ("zpopmin", -2, false),
+        b"ZCARD" => ("zcard", 2, false),
+        b"ZSCORE" => ("zscore", 3, false),
+        b"PING" => ("ping", -1, false),
+        b"ECHO" => ("echo", 2, false),
+        b"HELLO" => ("hello", -1, false),
+        b"CLIENT" => ("client", -2, false),
+        b"COMMAND" => ("command", -1, false),
+        b"CONFIG" => ("config", -2, false),
+        b"SELECT" => ("select", 2, false),
+        b"INFO" => ("info", -1, false),
+        b"QUIT" => ("quit", -1, false),
+        b"RESET" => ("reset", 1, false),
+        _ => return None,
+    })
+}
+
+/// Runs one command (its arity already checked or not: checked here too) and appends its
+/// reply to `out`.
+pub fn execute(args: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
+    let Some(&name) = args.first() else {
+        return;
+    };
+    let Some((lname, arity, denyoom)) = lookup(name) else {
+        reply::unknown(out, args);
+        return;
+    };
+    if !arity_ok(arity, args.len()) {
+        reply::arity(out, lname);
+        return;
+    }
+    if denyoom {
+        // Roughly what the write adds: its arguments and an entry.
+        let extra: usize = args[1..].iter().map(|a| a.len()).sum::<usize>()
+            + crate::store::ENTRY_OVERHEAD
+            + args.len() * crate::store::ELEMENT_OVERHEAD;
+        if !x.store.admit(extra, args[1]) {
+            reply::error(out, reply::OOM);
+            return;
+        }
+    }
+    let a = &args[1..];
+    match lname {
+        "get" | "set" | "setnx" | "incr" | "decr" | "incrby" | "decrby" | "append" | "strlen"
+        | "mget" | "mset" => strings::run(lname, a, x, out),
+        "lpush" | "rpush" | "lpop" | "rpop" | "llen" | "lrange" => lists::run(lname, a, x, out),
+        "sadd" | "srem" | "spop" | "scard" | "sismember" | "hset" | "hget" | "hlen" | "zadd"
+        | "zpopmin" | "zcard" | "zscore" => sets::run(lname, a, x, out),
+        "del" | "unlink" | "exists" | "expire" | "pexpire" | "persist" | "ttl" | "pttl"
+        | "type" | "dbsize" | "flushall" | "flushdb" => keys::run(lname, a, x, out),
+        _ => server::run(lname, a, x, out),
+    }
+}
+
+/// An integer argument, or `-ERR value is not an integer or out of range` in `out`.
+pub(crate) fn int_arg(a: &[u8], out: &mut Vec<u8>) -> Option<i64> {
+    let v = crate::resp::parse_i64(a);
+    if v.is_none() {
+        reply::error(out, reply::NOT_INTEGER);
+    }
+    v
+}

@@ -1,0 +1,201 @@
+//! String commands: GET, SET (EX/PX/NX/XX/KEEPTTL/GET), SETNX, INCR and friends, APPEND,
+//! STRLEN, and MGET/MSET over keys this core owns.
+
+use alloc::vec::Vec;
+
+use super::{Exec, int_arg, upper};
+use crate::reply;
+use crate::store::{Entry, Value};
+
+pub(super) fn run(name: &str, a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
+    match name {
+        "get" => get(a[0], x, out),
+        "set" => set(a, x, out),
+        "setnx" => set(&[a[0], a[1], b"NX"], x, out),
+        "incr" => incr_by(a[0], 1, x, out),
+        "decr" => incr_by(a[0], -1, x, out),
+        "incrby" | "decrby" => {
+            let Some(n) = int_arg(a[1], out) else { return };
+            let n = if name == "decrby" {
+                n.checked_neg()
+            } else {
+                Some(n)
+            };
+            match n {
+                Some(n) => incr_by(a[0], n, x, out),
+                None => reply::error(out, reply::OVERFLOW),
+            }
+        }
+        "append" => append(a, x, out),
+        "strlen" => match x.store.get(a[0], x.now_ms).map(|e| &e.value) {
+            None => reply::int(out, 0),
+            Some(Value::Str(s)) => reply::int(out, s.len() as i64),
+            Some(_) => reply::error(out, reply::WRONGTYPE),
+        },
+        "mget" => {
+            reply::array(out, a.len());
+            for k in a {
+                match x.store.get(k, x.now_ms).map(|e| &e.value) {
+                    Some(Value::Str(s)) => reply::bulk(out, s),
+                    _ => reply::nil(out),
+                }
+            }
+        }
+        _ => {
+            // mset
+            if !a.len().is_multiple_of(2) {
+                reply::arity(out, "mset");
+                return;
+            }
+            for kv in a.chunks(2) {
+                store_str(kv[0], kv[1].to_vec(), None, x);
+            }
+            reply::ok(out);
+        }
+    }
+}
+
+fn get(key: &[u8], x: &mut Exec<'_>, out: &mut Vec<u8>) {
+    match x.store.get(key, x.now_ms).map(|e| &e.value) {
+        None => reply::nil(out),
+        Some(Value::Str(s)) => reply::bulk(out, s),
+        Some(_) => reply::error(out, reply::WRONGTYPE),
+    }
+}
+
+fn store_str(key: &[u8], v: Vec<u8>, expires_ms: Option<u64>, x: &mut Exec<'_>) {
+    x.store.update(key, x.now_ms, |slot| {
+        *slot = Some(Entry {
+            value: Value::Str(v),
+            expires_ms,
+            touched: 0,
+        });
+    });
+}
+
+/// `SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]`.
+fn set(a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
+    let (mut nx, mut xx, mut get_old, mut keepttl) = (false, false, false, false);
+    let mut expires: Option<u64> = None;
+    let mut i = 2;
+    while i < a.len() {
+        let (b, n) = upper(a[i]);
+        let opt = &b[..n];
+        let has_next = i + 1 < a.len();
+        match opt {
+            b"NX" if !xx => nx = true,
+            b"XX" if !nx => xx = true,
+            b"GET" => get_old = true,
+            b"KEEPTTL" if expires.is_none() => keepttl = true,
+            b"EX" | b"PX" | b"EXAT" | b"PXAT" if has_next && expires.is_none() && !keepttl => {
+                i += 1;
+                let Some(v) = int_arg(a[i], out) else { return };
+                let ms = match opt {
+                    b"EX" | b"EXAT" => v.checked_mul(1000),
+                    _ => Some(v),
+                };
+                let at = match (ms, opt) {
+                    (Some(ms), _) if ms <= 0 => None,
+                    (Some(ms), b"EX" | b"PX") => x.now_ms.checked_add(ms as u64),
+                    (Some(ms), _) => Some(ms as u64),
+                    (None, _) => None,
+                };
+                let Some(at) = at else {
+                    reply::error(out, "ERR invalid expire time in 'set' command");
+                    return;
+                };
+                expires = Some(at);
+            }
+            _ => {
+                reply::error(out, reply::SYNTAX);
+                return;
+            }
+        }
+        i += 1;
+    }
+    let now = x.now_ms;
+    let (key, val) = (a[0], a[1]);
+    let old = match x.store.get(key, now).map(|e| &e.value) {
+        None => None,
+        Some(Value::Str(s)) => Some((s.clone(), x.store.get(key, now).and_then(|e| e.expires_ms))),
+        Some(_) if get_old => {
+            reply::error(out, reply::WRONGTYPE);
+            return;
+        }
+        Some(_) => Some((Vec::new(), None)),
+    };
+    let exists = old.is_some();
+    let write = !(nx && exists || xx && !exists);
+    if write {
+        let exp = if keepttl {
+            old.as_ref().and_then(|o| o.1)
+        } else {
+            expires
+        };
+        store_str(key, val.to_vec(), exp, x);
+    }
+    match (get_old, write) {
+        (true, _) => match old {
+            Some((s, _)) => reply::bulk(out, &s),
+            None => reply::nil(out),
+        },
+        (false, true) => reply::ok(out),
+        (false, false) => reply::nil(out),
+    }
+}
+
+fn incr_by(key: &[u8], by: i64, x: &mut Exec<'_>, out: &mut Vec<u8>) {
+    let r = x.store.update(key, x.now_ms, |slot| {
+        let cur = match slot.as_ref().map(|e| &e.value) {
+            None => 0,
+            Some(Value::Str(s)) => match crate::resp::parse_i64(s) {
+                Some(v) => v,
+                None => return Err(reply::NOT_INTEGER),
+            },
+            Some(_) => return Err(reply::WRONGTYPE),
+        };
+        let v = cur.checked_add(by).ok_or(reply::OVERFLOW)?;
+        let mut s = Vec::new();
+        reply::fmt(&mut s, format_args!("{v}"));
+        match slot {
+            Some(e) => e.value = Value::Str(s),
+            None => {
+                *slot = Some(Entry {
+                    value: Value::Str(s),
+                    expires_ms: None,
+                    touched: 0,
+                })
+            }
+        }
+        Ok(v)
+    });
+    match r {
+        Ok(v) => reply::int(out, v),
+        Err(e) => reply::error(out, e),
+    }
+}
+
+fn append(a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
+    let r = x.store.update(a[0], x.now_ms, |slot| match slot {
+        None => {
+            *slot = Some(Entry {
+                value: Value::Str(a[1].to_vec()),
+                expires_ms: None,
+                touched: 0,
+            });
+            Ok(a[1].len())
+        }
+        Some(Entry {
+            value: Value::Str(s),
+            ..
+        }) => {
+            s.extend_from_slice(a[1]);
+            Ok(s.len())
+        }
+        Some(_) => Err(()),
+    });
+    match r {
+        Ok(n) => reply::int(out, n as i64),
+        Err(()) => reply::error(out, reply::WRONGTYPE),
+    }
+}

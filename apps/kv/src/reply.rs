@@ -1,0 +1,127 @@
+//! RESP2 replies written into an output buffer, and the error texts Redis 7 uses.
+
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+/// `-WRONGTYPE ...`: the key holds another type.
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+/// A number argument that is not an integer in range.
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+/// A score that is not a float.
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+/// Bad option combination.
+pub const SYNTAX: &str = "ERR syntax error";
+/// INCR past i64.
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+/// A write refused by the memory limit (`maxmemory-policy noeviction`, or nothing to evict).
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+/// A count that must be positive.
+pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+
+/// A `Vec<u8>` that `write!` can format into.
+struct Buf<'a>(&'a mut Vec<u8>);
+
+impl Write for Buf<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// `+OK`.
+pub fn ok(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"+OK\r\n");
+}
+
+/// `+<s>`.
+pub fn simple(out: &mut Vec<u8>, s: &str) {
+    out.push(b'+');
+    out.extend_from_slice(s.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `-<msg>` (the message starts with its code, e.g. `ERR`).
+pub fn error(out: &mut Vec<u8>, msg: &str) {
+    out.push(b'-');
+    out.extend_from_slice(msg.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `-ERR wrong number of arguments for '<cmd>' command`.
+pub fn arity(out: &mut Vec<u8>, cmd: &str) {
+    let _ = write!(
+        Buf(out),
+        "-ERR wrong number of arguments for '{cmd}' command\r\n"
+    );
+}
+
+/// `-ERR unknown command '<name>', with args beginning with: '<a>' ...`, as Redis 7 writes it.
+pub fn unknown(out: &mut Vec<u8>, args: &[&[u8]]) {
+    out.extend_from_slice(b"-ERR unknown command '");
+    push_clean(out, args.first().copied().unwrap_or(b""), 128);
+    out.extend_from_slice(b"', with args beginning with: ");
+    let mut room: usize = 128;
+    for a in args.iter().skip(1) {
+        if room == 0 {
+            break;
+        }
+        out.push(b'\'');
+        let n = a.len().min(room);
+        push_clean(out, &a[..n], n);
+        room -= n;
+        out.extend_from_slice(b"' ");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends up to `max` bytes of `s`, with CR/LF (which would end the error line) as spaces.
+fn push_clean(out: &mut Vec<u8>, s: &[u8], max: usize) {
+    for &b in s.iter().take(max) {
+        out.push(if b == b'\r' || b == b'\n' { b' ' } else { b });
+    }
+}
+
+/// `:<n>`.
+pub fn int(out: &mut Vec<u8>, n: i64) {
+    let _ = write!(Buf(out), ":{n}\r\n");
+}
+
+/// `$<len>\r\n<bytes>`.
+pub fn bulk(out: &mut Vec<u8>, b: &[u8]) {
+    let _ = write!(Buf(out), "${}\r\n", b.len());
+    out.extend_from_slice(b);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `$-1` (nil).
+pub fn nil(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"$-1\r\n");
+}
+
+/// `*-1` (nil array).
+pub fn nil_array(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"*-1\r\n");
+}
+
+/// `*<n>` (the elements follow).
+pub fn array(out: &mut Vec<u8>, n: usize) {
+    let _ = write!(Buf(out), "*{n}\r\n");
+}
+
+/// A score as Redis prints it: integral values without a fraction, others shortest form.
+pub fn score(out: &mut Vec<u8>, s: f64) {
+    let mut tmp = Vec::new();
+    if s.is_infinite() {
+        tmp.extend_from_slice(if s > 0.0 { b"inf" } else { b"-inf" });
+    } else if s == (s as i64) as f64 && s.abs() < 1e17 {
+        let _ = write!(Buf(&mut tmp), "{}", s as i64);
+    } else {
+        let _ = write!(Buf(&mut tmp), "{s}");
+    }
+    bulk(out, &tmp);
+}
+
+/// Formats into `out` (for INFO and the like).
+pub fn fmt(out: &mut Vec<u8>, args: core::fmt::Arguments<'_>) {
+    let _ = Buf(out).write_fmt(args);
+}

@@ -1,0 +1,282 @@
+//! One pass over a core's clients and its rings to the other cores: accept, read, answer,
+//! send, run the parts other cores sent here, deliver their replies, deadlines, shedding.
+
+use alloc::collections::BTreeMap;
+
+use corenet::net::CoreStack;
+use corenet::net::stack::{RecvError, SendError, TcpConn};
+use corenet::nic::{RxQueue, TxQueue};
+use corenet_http::budget::Pool;
+use corenet_http::timers::{Phase, Timeouts, Timer};
+
+use crate::links::{Links, Msg};
+use crate::node::Node;
+use crate::session::{Limits, Session};
+
+/// A client connection.
+pub struct Client {
+    c: TcpConn,
+    s: Session,
+    timer: Timer,
+    /// A reply from another core could not be buffered: reset it in the next pass.
+    shed: bool,
+}
+
+/// Fixed bytes per connection for the memory budget: its entry in the table and
+/// allocator overhead.
+pub const PER_CONNECTION: usize = core::mem::size_of::<Client>() + 64 + 256;
+
+/// Messages from other cores handled per pass at most (the rest wait in their rings).
+const MESH_BUDGET: usize = 1024;
+
+/// Per-core counters (monotonic).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Connections reset because a buffer could not grow.
+    pub shed: u64,
+    /// Connections refused at the connection limit.
+    pub refused: u64,
+    /// Connections closed by a deadline.
+    pub timeouts: u64,
+    /// Parts run for other cores.
+    pub served_remote: u64,
+    /// Replies for connections gone meanwhile.
+    pub orphan_replies: u64,
+}
+
+/// A core's server.
+pub struct Server {
+    /// The keys and the command engine.
+    pub node: Node,
+    links: Option<Links<'static>>,
+    clients: BTreeMap<u64, Client>,
+    next_token: u64,
+    pool: Pool,
+    limits: Limits,
+    timeouts: Timeouts,
+    port: u16,
+    max_connections: usize,
+    /// Counters.
+    pub stats: Stats,
+}
+
+impl Server {
+    /// A server on `port` with `links` to the other cores (`None`: single core).
+    pub fn new(
+        node: Node,
+        links: Option<Links<'static>>,
+        port: u16,
+        max_connections: usize,
+        pool_bytes: usize,
+        timeouts: Timeouts,
+    ) -> Self {
+        Self {
+            node,
+            links,
+            clients: BTreeMap::new(),
+            next_token: 1,
+            pool: Pool::new(pool_bytes),
+            limits: Limits::default(),
+            timeouts,
+            port,
+            max_connections,
+            stats: Stats::default(),
+        }
+    }
+
+    /// Clients connected to this core.
+    pub fn clients(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// The buffer pool's (used, limit).
+    pub fn pool(&self) -> (usize, usize) {
+        (self.pool.used(), self.pool.limit())
+    }
+
+    /// One pass; returns whether anything moved. `heap_free`: the core's free heap now.
+    pub fn poll<R: RxQueue, T: TxQueue>(
+        &mut self,
+        stack: &mut CoreStack<R, T>,
+        now_ns: u64,
+        heap_free: usize,
+    ) -> bool {
+        let now_ms = now_ns / 1_000_000;
+        self.pool.observe_heap_free(heap_free);
+        let mut work = self.accept(stack, now_ns);
+        work |= self.mesh(now_ms);
+        work |= self.serve(stack, now_ns, now_ms);
+        self.finish(now_ms);
+        work
+    }
+
+    /// The pass of a core that serves no clients (no NIC queue): it still owns its keys and
+    /// runs the parts other cores send it.
+    pub fn poll_remote(&mut self, now_ns: u64) -> bool {
+        let now_ms = now_ns / 1_000_000;
+        let work = self.mesh(now_ms);
+        self.finish(now_ms);
+        work
+    }
+
+    fn finish(&mut self, now_ms: u64) {
+        if let Some(links) = self.links.as_mut() {
+            for (to, f) in self.node.outbox.drain(..) {
+                links.send(to, Msg::Forward(f));
+            }
+            links.flush();
+        } else {
+            self.node.outbox.clear();
+        }
+        self.node.store.expire_cycle(now_ms, 32);
+        self.node.info.clients = self.clients.len();
+        let st = &self.stats;
+        self.node.info.conns = [st.accepted, st.refused, st.shed, st.timeouts];
+    }
+
+    fn accept<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) -> bool {
+        let mut work = false;
+        while let Ok(c) = stack.accept(self.port) {
+            work = true;
+            if self.clients.len() >= self.max_connections {
+                self.stats.refused += 1;
+                let _ = stack.abort(c);
+                continue;
+            }
+            self.stats.accepted += 1;
+            // Tokens name the core too, so CLIENT ID is unique on the machine.
+            let token = (self.node.me as u64) << 48 | self.next_token;
+            self.next_token += 1;
+            self.clients.insert(
+                token,
+                Client {
+                    c,
+                    s: Session::new(token),
+                    timer: Timer::new(now, Phase::Idle),
+                    shed: false,
+                },
+            );
+            self.node.info.clients = self.clients.len();
+        }
+        work
+    }
+
+    /// Runs the parts other cores sent and delivers the replies they sent back.
+    fn mesh(&mut self, now_ms: u64) -> bool {
+        let Some(links) = self.links.as_mut() else {
+            return false;
+        };
+        let mut n = 0;
+        while n < MESH_BUDGET {
+            let Some(m) = links.receive() else { break };
+            n += 1;
+            match m {
+                Msg::Forward(f) => {
+                    self.stats.served_remote += 1;
+                    let r = self.node.serve(&f, now_ms);
+                    links.send(f.from, Msg::Reply(r));
+                }
+                Msg::Reply(r) => {
+                    let Some(cl) = self.clients.get_mut(&r.token) else {
+                        self.stats.orphan_replies += 1;
+                        continue;
+                    };
+                    let pool = &mut self.pool;
+                    cl.shed |=
+                        cl.s.deliver(r.seq, r.part, r.bytes, &self.limits, pool)
+                            .is_err();
+                }
+            }
+        }
+        n > 0
+    }
+
+    fn serve<R: RxQueue, T: TxQueue>(
+        &mut self,
+        stack: &mut CoreStack<R, T>,
+        now_ns: u64,
+        now_ms: u64,
+    ) -> bool {
+        let (limits, timeouts) = (self.limits, self.timeouts);
+        let (pool, node, stats) = (&mut self.pool, &mut self.node, &mut self.stats);
+        let mut work = false;
+        self.clients.retain(|_, cl| {
+            let s = &mut cl.s;
+            if cl.shed {
+                stats.shed += 1;
+                s.release(pool);
+                let _ = stack.abort(cl.c);
+                return false;
+            }
+            let mut ok = Ok(());
+            let room = s.input_room(&limits);
+            let r = match room {
+                0 => Err(RecvError::WouldBlock),
+                _ => stack.recv_with(cl.c, |data| {
+                    let n = data.len().min(room);
+                    ok = s.on_input(&data[..n], &limits, pool, node, now_ms);
+                    n
+                }),
+            };
+            match r {
+                Ok(n) => work |= n > 0,
+                Err(RecvError::WouldBlock) => {}
+                Err(RecvError::Finished) => s.peer_closed(),
+                Err(RecvError::Closed | RecvError::BadHandle) => {
+                    s.release(pool);
+                    let _ = stack.close(cl.c);
+                    return false;
+                }
+            }
+            if ok.is_ok() {
+                ok = s.pump(&limits, pool, node, now_ms);
+            }
+            if ok.is_err() {
+                stats.shed += 1;
+                s.release(pool);
+                let _ = stack.abort(cl.c);
+                return false;
+            }
+            let mut progress = false;
+            while !s.output().is_empty() {
+                match stack.send(cl.c, s.output()) {
+                    Ok(0) | Err(SendError::WouldBlock) => break,
+                    Ok(n) => {
+                        s.consumed(n);
+                        progress = true;
+                    }
+                    Err(_) => {
+                        s.release(pool);
+                        let _ = stack.close(cl.c);
+                        return false;
+                    }
+                }
+            }
+            work |= progress;
+            s.trim(&limits, pool);
+            if s.done() {
+                s.release(pool);
+                let _ = stack.close(cl.c);
+                return false;
+            }
+            let phase = if !s.output().is_empty() {
+                Phase::Sending
+            } else if !s.idle() && !s.waiting() {
+                Phase::Reading
+            } else {
+                Phase::Idle
+            };
+            cl.timer.update(now_ns, phase, progress);
+            if cl.timer.expired(now_ns, &timeouts).is_some() {
+                stats.timeouts += 1;
+                s.release(pool);
+                let _ = stack.abort(cl.c);
+                return false;
+            }
+            true
+        });
+        work
+    }
+}

@@ -1,0 +1,348 @@
+//! One core's share of the keyspace: values, expiry, memory accounting and eviction.
+//!
+//! Owned by its core alone (no lock): other cores reach it only by sending the command to
+//! this core. Memory is an estimate (key and value bytes plus a fixed overhead per entry
+//! and per element) kept exact under every change, so the limit is checked before a write,
+//! not discovered after the heap ran out.
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::vec::Vec;
+use core::ops::Bound;
+
+/// Bytes counted per key beyond its name and value (map node, entry, expiry).
+pub const ENTRY_OVERHEAD: usize = 64;
+/// Bytes counted per list, set, hash or sorted-set element beyond its bytes.
+pub const ELEMENT_OVERHEAD: usize = 32;
+/// Keys sampled per eviction, the least recently used of them going (as Redis's
+/// `maxmemory-samples`).
+const SAMPLES: usize = 5;
+
+/// A sorted-set score, totally ordered (NaN is refused at parse time).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score(pub f64);
+
+impl Eq for Score {}
+impl PartialOrd for Score {
+    fn partial_cmp(&self, o: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Score {
+    fn cmp(&self, o: &Self) -> core::cmp::Ordering {
+        self.0.total_cmp(&o.0)
+    }
+}
+
+/// A sorted set: scores by member, and members ordered by (score, member).
+#[derive(Debug, Default, Clone)]
+pub struct ZSet {
+    /// Score of each member.
+    pub by_member: BTreeMap<Vec<u8>, Score>,
+    /// The order.
+    pub by_score: BTreeSet<(Score, Vec<u8>)>,
+}
+
+/// A value.
+#[derive(Debug, Clone)]
+pub enum Value {
+    /// A string.
+    Str(Vec<u8>),
+    /// A list.
+    List(VecDeque<Vec<u8>>),
+    /// A set.
+    Set(BTreeSet<Vec<u8>>),
+    /// A hash.
+    Hash(BTreeMap<Vec<u8>, Vec<u8>>),
+    /// A sorted set.
+    ZSet(ZSet),
+}
+
+impl Value {
+    /// Bytes this value counts for.
+    pub fn cost(&self) -> usize {
+        match self {
+            Value::Str(s) => s.len(),
+            Value::List(l) => l.iter().map(|e| e.len() + ELEMENT_OVERHEAD).sum(),
+            Value::Set(s) => s.iter().map(|e| e.len() + ELEMENT_OVERHEAD).sum(),
+            Value::Hash(h) => h
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + ELEMENT_OVERHEAD)
+                .sum(),
+            Value::ZSet(z) => z
+                .by_member
+                .keys()
+                .map(|m| 2 * (m.len() + ELEMENT_OVERHEAD))
+                .sum(),
+        }
+    }
+
+    /// Whether a collection has no elements left (the key is then deleted, as in Redis).
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::List(l) => l.is_empty(),
+            Value::Set(s) => s.is_empty(),
+            Value::Hash(h) => h.is_empty(),
+            Value::ZSet(z) => z.by_member.is_empty(),
+        }
+    }
+}
+
+/// A key's entry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The value.
+    pub value: Value,
+    /// Expiry, ms on the store's clock.
+    pub expires_ms: Option<u64>,
+    /// Last access, for LRU eviction.
+    pub touched: u64,
+}
+
+/// What happens at the memory limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Writes that need memory are refused with `-OOM`.
+    NoEviction,
+    /// The least recently used of a few sampled keys is evicted until the write fits.
+    AllKeysLru,
+}
+
+/// Counters.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StoreStats {
+    /// Keys evicted for memory.
+    pub evicted: u64,
+    /// Keys expired (lazily or by the active cycle).
+    pub expired: u64,
+    /// Writes refused with `-OOM`.
+    pub oom: u64,
+    /// Key lookups that found the key.
+    pub hits: u64,
+    /// Key lookups that did not.
+    pub misses: u64,
+}
+
+/// One core's keys.
+#[derive(Debug)]
+pub struct Store {
+    map: BTreeMap<Vec<u8>, Entry>,
+    expiries: BTreeSet<(u64, Vec<u8>)>,
+    used: usize,
+    limit: usize,
+    policy: Policy,
+    clock: u64,
+    cursor: Vec<u8>,
+    /// Counters.
+    pub stats: StoreStats,
+}
+
+fn entry_cost(key: &[u8], e: &Entry) -> usize {
+    let exp = if e.expires_ms.is_some() {
+        key.len() + ELEMENT_OVERHEAD
+    } else {
+        0
+    };
+    key.len() + ENTRY_OVERHEAD + e.value.cost() + exp
+}
+
+impl Store {
+    /// An empty store of at most `limit` bytes.
+    pub fn new(limit: usize, policy: Policy) -> Self {
+        Self {
+            map: BTreeMap::new(),
+            expiries: BTreeSet::new(),
+            used: 0,
+            limit,
+            policy,
+            clock: 0,
+            cursor: Vec::new(),
+            stats: StoreStats::default(),
+        }
+    }
+
+    /// Bytes counted now.
+    pub fn used(&self) -> usize {
+        self.used
+    }
+
+    /// The limit.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// Keys held (some may have expired and not been collected yet).
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Keys with an expiry.
+    pub fn volatile(&self) -> usize {
+        self.expiries.len()
+    }
+
+    /// Drops `key` if it has expired by `now`.
+    fn expire_if_due(&mut self, key: &[u8], now: u64) {
+        if let Some(e) = self.map.get(key)
+            && e.expires_ms.is_some_and(|t| t <= now)
+        {
+            self.remove(key);
+            self.stats.expired += 1;
+        }
+    }
+
+    /// The live entry for `key`, marked used.
+    pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        self.get_mut(key, now).map(|e| &*e)
+    }
+
+    /// The live entry for `key`, marked used, for a change that does not alter its cost
+    /// (callers that change it go through [`update`](Self::update)).
+    fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+        self.expire_if_due(key, now);
+        self.clock += 1;
+        let clock = self.clock;
+        match self.map.get_mut(key) {
+            Some(e) => {
+                self.stats.hits += 1;
+                e.touched = clock;
+                Some(e)
+            }
+            None => {
+                self.stats.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Whether `key` exists now.
+    pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
+        self.expire_if_due(key, now);
+        self.map.contains_key(key)
+    }
+
+    /// Removes `key`; whether it was there.
+    pub fn remove(&mut self, key: &[u8]) -> bool {
+        match self.map.remove(key) {
+            Some(e) => {
+                self.used -= entry_cost(key, &e);
+                if let Some(t) = e.expires_ms {
+                    self.expiries.remove(&(t, key.to_vec()));
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Makes room for `extra` more bytes: true if they fit (after evicting, under LRU).
+    /// `keep` is never evicted (the key being written).
+    pub fn reserve(&mut self, extra: usize, keep: &[u8]) -> bool {
+        while self.used + extra > self.limit {
+            if self.policy == Policy::NoEviction || !self.evict_one(keep) {
+                self.stats.oom += 1;
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Evicts the least recently used of [`SAMPLES`] keys after the cursor.
+    fn evict_one(&mut self, keep: &[u8]) -> bool {
+        let mut victim: Option<(u64, Vec<u8>)> = None;
+        let after = (Bound::Excluded(self.cursor.as_slice()), Bound::Unbounded);
+        let sample = self
+            .map
+            .range::<[u8], _>(after)
+            .chain(self.map.iter())
+            .filter(|(k, _)| k.as_slice() != keep)
+            .take(SAMPLES);
+        for (k, e) in sample {
+            if victim.as_ref().is_none_or(|(t, _)| e.touched < *t) {
+                victim = Some((e.touched, k.clone()));
+            }
+        }
+        let Some((_, k)) = victim else {
+            return false;
+        };
+        self.remove(&k);
+        self.cursor = k;
+        self.stats.evicted += 1;
+        true
+    }
+
+    /// Applies `f` to the live entry of `key` (`None`: absent) and stores what it leaves,
+    /// accounting the cost change; an emptied collection deletes the key, as in Redis. The
+    /// memory check comes before, in [`admit`](Self::admit), as Redis checks before it runs
+    /// a write command.
+    pub fn update<R>(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        f: impl FnOnce(&mut Option<Entry>) -> R,
+    ) -> R {
+        self.expire_if_due(key, now);
+        self.clock += 1;
+        let mut slot = self.map.remove(key);
+        let before = slot.as_ref().map_or(0, |e| entry_cost(key, e));
+        let old_exp = slot.as_ref().and_then(|e| e.expires_ms);
+        self.used -= before;
+        let r = f(&mut slot);
+        if slot.as_ref().is_some_and(|e| e.value.is_empty_collection()) {
+            slot = None;
+        }
+        let new_exp = slot.as_ref().and_then(|e| e.expires_ms);
+        if old_exp != new_exp {
+            self.drop_expiry(key, old_exp);
+            if let Some(t) = new_exp {
+                self.expiries.insert((t, key.to_vec()));
+            }
+        }
+        if let Some(mut e) = slot {
+            e.touched = self.clock;
+            self.used += entry_cost(key, &e);
+            self.map.insert(key.to_vec(), e);
+        }
+        r
+    }
+
+    /// Before a write that may add about `extra` bytes: evicts (under LRU) until it fits;
+    /// false (answer `-OOM`, count it) when it cannot. `keep` is not evicted.
+    pub fn admit(&mut self, extra: usize, keep: &[u8]) -> bool {
+        self.reserve(extra, keep)
+    }
+
+    fn drop_expiry(&mut self, key: &[u8], t: Option<u64>) {
+        if let Some(t) = t {
+            self.expiries.remove(&(t, key.to_vec()));
+        }
+    }
+
+    /// Deletes up to `max` keys whose expiry is due; returns how many.
+    pub fn expire_cycle(&mut self, now: u64, max: usize) -> usize {
+        let mut n = 0;
+        while n < max {
+            let Some((t, k)) = self.expiries.first().cloned() else {
+                break;
+            };
+            if t > now {
+                break;
+            }
+            self.remove(&k);
+            self.expiries.remove(&(t, k));
+            self.stats.expired += 1;
+            n += 1;
+        }
+        n
+    }
+}

@@ -1,0 +1,193 @@
+use super::{at, node, run};
+use crate::store::Policy;
+
+const BIG: usize = 1 << 20;
+
+#[test]
+fn strings_set_get_incr() {
+    let mut n = node(BIG, Policy::NoEviction);
+    assert_eq!(run(&mut n, "GET k"), "$-1\r\n");
+    assert_eq!(run(&mut n, "SET k v"), "+OK\r\n");
+    assert_eq!(run(&mut n, "get k"), "$1\r\nv\r\n");
+    assert_eq!(run(&mut n, "SET k w NX"), "$-1\r\n");
+    assert_eq!(run(&mut n, "SET k w XX"), "+OK\r\n");
+    assert_eq!(run(&mut n, "SET j w XX"), "$-1\r\n");
+    assert_eq!(run(&mut n, "SET k x GET"), "$1\r\nw\r\n");
+    assert_eq!(run(&mut n, "SET k x NX XX"), "-ERR syntax error\r\n");
+    assert_eq!(run(&mut n, "SET k x EX"), "-ERR syntax error\r\n");
+    assert_eq!(
+        run(&mut n, "SET k x EX 0"),
+        "-ERR invalid expire time in 'set' command\r\n"
+    );
+    assert_eq!(
+        run(&mut n, "SET k x EX a"),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    assert_eq!(run(&mut n, "INCR c"), ":1\r\n");
+    assert_eq!(run(&mut n, "INCR c"), ":2\r\n");
+    assert_eq!(run(&mut n, "DECRBY c 5"), ":-3\r\n");
+    assert_eq!(
+        run(&mut n, "INCR k"),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    assert_eq!(run(&mut n, "SET c 9223372036854775807"), "+OK\r\n");
+    assert_eq!(
+        run(&mut n, "INCR c"),
+        "-ERR increment or decrement would overflow\r\n"
+    );
+    assert_eq!(run(&mut n, "MSET a 1 b 2"), "+OK\r\n");
+    assert_eq!(
+        run(&mut n, "MGET a b nope"),
+        "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n"
+    );
+    assert_eq!(
+        run(&mut n, "MSET a 1 b"),
+        "-ERR wrong number of arguments for 'mset' command\r\n"
+    );
+    assert_eq!(run(&mut n, "APPEND a 23"), ":3\r\n");
+    assert_eq!(run(&mut n, "STRLEN a"), ":3\r\n");
+}
+
+#[test]
+fn expiry_ttl_and_keys() {
+    let mut n = node(BIG, Policy::NoEviction);
+    assert_eq!(at(&mut n, 1000, "SET k v PX 1500"), "+OK\r\n");
+    assert_eq!(at(&mut n, 1000, "PTTL k"), ":1500\r\n");
+    assert_eq!(at(&mut n, 1000, "TTL k"), ":2\r\n");
+    assert_eq!(at(&mut n, 2499, "GET k"), "$1\r\nv\r\n");
+    assert_eq!(at(&mut n, 2500, "GET k"), "$-1\r\n");
+    assert_eq!(at(&mut n, 2500, "TTL k"), ":-2\r\n");
+    assert_eq!(at(&mut n, 0, "SET k v"), "+OK\r\n");
+    assert_eq!(at(&mut n, 0, "TTL k"), ":-1\r\n");
+    assert_eq!(at(&mut n, 0, "EXPIRE k 10"), ":1\r\n");
+    assert_eq!(at(&mut n, 0, "EXPIRE k 20 NX"), ":0\r\n");
+    assert_eq!(at(&mut n, 0, "EXPIRE k 20 GT"), ":1\r\n");
+    assert_eq!(at(&mut n, 0, "TTL k"), ":20\r\n");
+    assert_eq!(at(&mut n, 0, "EXPIRE nope 10"), ":0\r\n");
+    assert_eq!(
+        at(&mut n, 0, "EXPIRE k x"),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    assert_eq!(at(&mut n, 0, "PERSIST k"), ":1\r\n");
+    assert_eq!(at(&mut n, 0, "TTL k"), ":-1\r\n");
+    assert_eq!(at(&mut n, 0, "SET e v EX 1"), "+OK\r\n");
+    assert_eq!(at(&mut n, 0, "DBSIZE"), ":2\r\n");
+    assert_eq!(
+        at(&mut n, 5000, "DBSIZE"),
+        ":1\r\n",
+        "expired key collected"
+    );
+    assert_eq!(at(&mut n, 0, "EXISTS k k nope"), ":2\r\n");
+    assert_eq!(at(&mut n, 0, "TYPE k"), "+string\r\n");
+    assert_eq!(at(&mut n, 0, "DEL k nope"), ":1\r\n");
+    assert_eq!(at(&mut n, 0, "EXISTS k"), ":0\r\n");
+    assert_eq!(at(&mut n, 0, "SET k v"), "+OK\r\n");
+    assert_eq!(at(&mut n, 0, "EXPIRE k -1"), ":1\r\n");
+    assert_eq!(at(&mut n, 0, "EXISTS k"), ":0\r\n", "a past expiry deletes");
+}
+
+#[test]
+fn lists() {
+    let mut n = node(BIG, Policy::NoEviction);
+    assert_eq!(run(&mut n, "LPUSH l a b"), ":2\r\n");
+    assert_eq!(run(&mut n, "RPUSH l c"), ":3\r\n");
+    assert_eq!(
+        run(&mut n, "LRANGE l 0 -1"),
+        "*3\r\n$1\r\nb\r\n$1\r\na\r\n$1\r\nc\r\n"
+    );
+    assert_eq!(
+        run(&mut n, "LRANGE l -2 99"),
+        "*2\r\n$1\r\na\r\n$1\r\nc\r\n"
+    );
+    assert_eq!(run(&mut n, "LRANGE l 5 9"), "*0\r\n");
+    assert_eq!(run(&mut n, "LPOP l"), "$1\r\nb\r\n");
+    assert_eq!(run(&mut n, "RPOP l"), "$1\r\nc\r\n");
+    assert_eq!(run(&mut n, "LPOP l 5"), "*1\r\n$1\r\na\r\n");
+    assert_eq!(
+        run(&mut n, "EXISTS l"),
+        ":0\r\n",
+        "an emptied list is deleted"
+    );
+    assert_eq!(run(&mut n, "LPOP l"), "$-1\r\n");
+    assert_eq!(run(&mut n, "LPOP l 2"), "*-1\r\n");
+    assert_eq!(run(&mut n, "SET s x"), "+OK\r\n");
+    let wrong = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+    assert_eq!(run(&mut n, "LPUSH s a"), wrong);
+    assert_eq!(run(&mut n, "LPOP s"), wrong);
+    assert_eq!(run(&mut n, "LRANGE s 0 1"), wrong);
+    assert_eq!(
+        run(&mut n, "GET s"),
+        "$1\r\nx\r\n",
+        "unchanged by a failed push"
+    );
+    assert_eq!(run(&mut n, "RPUSH l x"), ":1\r\n");
+    assert_eq!(run(&mut n, "GET l"), wrong);
+}
+
+#[test]
+fn sets_hashes_sorted_sets() {
+    let mut n = node(BIG, Policy::NoEviction);
+    assert_eq!(run(&mut n, "SADD s a b a"), ":2\r\n");
+    assert_eq!(run(&mut n, "SCARD s"), ":2\r\n");
+    assert_eq!(run(&mut n, "SISMEMBER s a"), ":1\r\n");
+    let one = run(&mut n, "SPOP s");
+    assert!(one == "$1\r\na\r\n" || one == "$1\r\nb\r\n", "{one}");
+    assert_eq!(run(&mut n, "SPOP s 5").len(), "*1\r\n$1\r\na\r\n".len());
+    assert_eq!(run(&mut n, "SPOP s"), "$-1\r\n");
+    assert_eq!(run(&mut n, "HSET h f 1 g 2"), ":2\r\n");
+    assert_eq!(run(&mut n, "HSET h f 3"), ":0\r\n");
+    assert_eq!(run(&mut n, "HGET h f"), "$1\r\n3\r\n");
+    assert_eq!(
+        run(&mut n, "HSET h f"),
+        "-ERR wrong number of arguments for 'hset' command\r\n"
+    );
+    assert_eq!(run(&mut n, "ZADD z 2 b 1 a 1.5 c"), ":3\r\n");
+    assert_eq!(run(&mut n, "ZADD z CH 3 a"), ":1\r\n");
+    assert_eq!(
+        run(&mut n, "ZADD z x a"),
+        "-ERR value is not a valid float\r\n"
+    );
+    assert_eq!(
+        run(&mut n, "ZPOPMIN z 2"),
+        "*4\r\n$1\r\nc\r\n$3\r\n1.5\r\n$1\r\nb\r\n$1\r\n2\r\n"
+    );
+    assert_eq!(run(&mut n, "ZPOPMIN z"), "*2\r\n$1\r\na\r\n$1\r\n3\r\n");
+    assert_eq!(run(&mut n, "ZPOPMIN z"), "*0\r\n");
+    let wrong = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+    assert_eq!(run(&mut n, "SADD h x"), wrong);
+    assert_eq!(run(&mut n, "ZADD h 1 x"), wrong);
+    assert_eq!(run(&mut n, "HGET s x"), "$-1\r\n");
+}
+
+#[test]
+fn handshakes_and_errors_as_redis_answers_them() {
+    let mut n = node(BIG, Policy::NoEviction);
+    assert_eq!(run(&mut n, "PING"), "+PONG\r\n");
+    assert_eq!(run(&mut n, "ping hi"), "$2\r\nhi\r\n");
+    assert_eq!(
+        run(&mut n, "FOO a b"),
+        "-ERR unknown command 'FOO', with args beginning with: 'a' 'b' \r\n"
+    );
+    assert_eq!(
+        run(&mut n, "GET"),
+        "-ERR wrong number of arguments for 'get' command\r\n"
+    );
+    assert_eq!(
+        run(&mut n, "HELLO 3"),
+        "-NOPROTO unsupported protocol version\r\n"
+    );
+    assert!(run(&mut n, "HELLO 2").starts_with("*14\r\n$6\r\nserver\r\n$5\r\nredis\r\n"));
+    assert_eq!(run(&mut n, "CLIENT SETNAME x"), "+OK\r\n");
+    assert_eq!(
+        run(&mut n, "CLIENT KILL x"),
+        "-ERR unknown subcommand 'KILL'. Try CLIENT HELP.\r\n"
+    );
+    assert_eq!(run(&mut n, "COMMAND DOCS"), "*0\r\n");
+    assert_eq!(run(&mut n, "SELECT 0"), "+OK\r\n");
+    assert_eq!(run(&mut n, "SELECT 1"), "-ERR DB index is out of range\r\n");
+    assert_eq!(
+        run(&mut n, "CONFIG GET save appendonly"),
+        "*4\r\n$4\r\nsave\r\n$0\r\n\r\n$10\r\nappendonly\r\n$2\r\nno\r\n"
+    );
+    assert!(run(&mut n, "INFO").contains("redis_version:7.0.0\r\n"));
+}

@@ -1,0 +1,107 @@
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use crate::resp::{Limits, Parse, ProtoError, parse, parse_i64};
+
+fn args<'a>(buf: &'a [u8], r: &[Range<usize>]) -> Vec<&'a [u8]> {
+    r.iter().map(|g| &buf[g.clone()]).collect()
+}
+
+#[test]
+fn multibulk_and_inline_commands() {
+    let l = Limits::default();
+    let mut r = Vec::new();
+    let buf = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n*1\r\n$4\r\nPING\r\n";
+    let Parse::Complete(n) = parse(buf, &l, &mut r) else {
+        panic!()
+    };
+    assert_eq!(args(buf, &r), [&b"SET"[..], b"k", b""]);
+    assert_eq!(parse(&buf[n..], &l, &mut r), Parse::Complete(14));
+    assert_eq!(args(&buf[n..], &r), [&b"PING"[..]]);
+
+    let buf = b"set  a \"b c\"\r\nPING\n";
+    assert_eq!(parse(buf, &l, &mut r), Parse::Complete(14));
+    assert_eq!(args(buf, &r), [&b"set"[..], b"a", b"b c"]);
+    assert_eq!(parse(&buf[14..], &l, &mut r), Parse::Complete(5));
+    assert_eq!(args(&buf[14..], &r), [&b"PING"[..]]);
+    // Empty lines and *0 are requests with no arguments (skipped, no reply).
+    assert_eq!(parse(b"\r\n", &l, &mut r), Parse::Complete(2));
+    assert!(r.is_empty());
+    assert_eq!(parse(b"*0\r\n", &l, &mut r), Parse::Complete(4));
+    assert!(r.is_empty());
+}
+
+#[test]
+fn every_prefix_of_a_request_is_partial() {
+    let l = Limits::default();
+    let mut r = Vec::new();
+    let buf = b"*2\r\n$3\r\nGET\r\n$10\r\n0123456789\r\n";
+    for cut in 0..buf.len() {
+        assert_eq!(parse(&buf[..cut], &l, &mut r), Parse::Partial, "cut {cut}");
+    }
+    assert_eq!(parse(buf, &l, &mut r), Parse::Complete(buf.len()));
+    for cut in 0..5 {
+        assert_eq!(parse(&b"PING\r\n"[..cut], &l, &mut r), Parse::Partial);
+    }
+}
+
+#[test]
+fn malformed_requests_are_redis_protocol_errors() {
+    let l = Limits {
+        max_request: 64,
+        max_args: 4,
+    };
+    let mut r = Vec::new();
+    let cases: &[(&[u8], ProtoError)] = &[
+        (b"*x\r\n", ProtoError::MultibulkLength),
+        (b"*5\r\n", ProtoError::MultibulkLength),
+        (b"*1\r\n+GET\r\n", ProtoError::ExpectedDollar(b'+')),
+        (b"*1\r\n$-1\r\n", ProtoError::BulkLength),
+        (b"*1\r\n$99\r\n", ProtoError::BulkLength),
+        (b"*1\r\n$1\r\nab\r\n", ProtoError::MissingCrlf),
+        (b"GET \"a\r\n", ProtoError::UnbalancedQuotes),
+        (b"GET \"a\"b\r\n", ProtoError::UnbalancedQuotes),
+        (&[b'a'; 64], ProtoError::InlineTooBig),
+        (b"a b c d e\r\n", ProtoError::MultibulkLength),
+    ];
+    for (buf, e) in cases {
+        assert_eq!(parse(buf, &l, &mut r), Parse::Error(*e), "{:?}", buf);
+    }
+    // A count line without its CRLF at the bound is an error, not partial for good.
+    let tight = Limits {
+        max_request: 4,
+        max_args: 4,
+    };
+    assert_eq!(
+        parse(b"*2\r\0", &tight, &mut r),
+        Parse::Error(ProtoError::BulkLength)
+    );
+    // A request that would exceed the bound is refused before it is all buffered.
+    assert_eq!(
+        parse(b"*2\r\n$3\r\nGET\r\n$50\r\n", &l, &mut r),
+        Parse::Error(ProtoError::BulkLength)
+    );
+    let mut msg = Vec::new();
+    ProtoError::ExpectedDollar(b'+').write_message(&mut msg);
+    assert_eq!(msg, b"-ERR Protocol error: expected '$', got '+'\r\n");
+}
+
+#[test]
+fn integers_parse_as_redis_reads_them() {
+    assert_eq!(parse_i64(b"0"), Some(0));
+    assert_eq!(parse_i64(b"-42"), Some(-42));
+    assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+    assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+    for bad in [
+        &b""[..],
+        b"-",
+        b"+1",
+        b"01",
+        b"-0",
+        b"1 ",
+        b"9223372036854775808",
+        b"1.5",
+    ] {
+        assert_eq!(parse_i64(bad), None, "{bad:?}");
+    }
+}
