@@ -10,7 +10,7 @@
 //! from hugepages carved for that pair; the device-wide part (control queue, link status)
 //! stays with core 0 behind [`with_device`].
 
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use corenet_ixgbe::{Ixgbe, Mmio};
 use corenet_kernel::Core;
 use corenet_kernel::cpu::MAX_CORES;
@@ -99,6 +99,15 @@ static DEVICE: Mutex<Option<Device>> = Mutex::new(None);
 static PAIRS: [Mutex<Option<NicPair>>; MAX_CORES] = [const { Mutex::new(None) }; MAX_CORES];
 static INFO: Once<Result<NicInfo, NicError>> = Once::new();
 static STATE: AtomicU8 = AtomicU8::new(0);
+/// Set when every virtio-pci receive queue raises an MSI-X interrupt on its core.
+static RX_MSIX: AtomicBool = AtomicBool::new(false);
+
+/// Whether receive queues can interrupt (wake) their core: virtio-pci with MSI-X, set up when
+/// `idle=` is not `poll`. virtio-mmio and the 82599 are polled only (a halted core that reads
+/// one wakes every `network::NIC_POLL_NS`).
+pub fn rx_interrupts() -> bool {
+    RX_MSIX.load(Ordering::Acquire)
+}
 
 /// A kernel DMA pool as a `corenet_nic::DmaAllocator`.
 struct Pool(DmaPool);
@@ -303,9 +312,40 @@ fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
     };
     let (net, pairs) = probe_pci::<IdentityHal<HalPool>, _, _>(&mut root, &cam, df, &mut dma, &cfg)
         .map_err(|e| device_error("virtio-pci", &e))?;
+    let queues = pairs.len() as u16;
     let info = publish(&net, pairs, "virtio-pci");
+    if corenet_kernel::boot::machine().config.idle != corenet_kernel::idle::IdlePolicy::Poll {
+        enable_rx_interrupts(&mut root, cam, df, queues);
+    }
     *DEVICE.lock() = Some(Device::Pci(net));
     Ok(info)
+}
+
+/// Points receive queue k's MSI-X vector at core k (its owner, see [`take_queues`]). Not
+/// inlined: the probe's frame is already large, and every core's stack is bounded.
+#[inline(never)]
+fn enable_rx_interrupts(
+    root: &mut PciRoot<KernelCam>,
+    mut cam: KernelCam,
+    df: DeviceFunction,
+    queues: u16,
+) {
+    let dest = |k: u16| {
+        corenet_kernel::cpu::percpu(usize::from(k))
+            .apic_id
+            .load(Ordering::Relaxed)
+    };
+    match corenet_virtio::msix::enable_rx_msix::<IdentityHal<HalPool>, _>(
+        root,
+        &mut cam,
+        df,
+        queues,
+        corenet_kernel::cpu::wake::VECTOR_NIC,
+        &dest,
+    ) {
+        Ok(()) => RX_MSIX.store(true, Ordering::Release),
+        Err(e) => log::warn!("nic: no receive interrupts ({e:?}): idle cores poll the NIC"),
+    }
 }
 
 /// DMA memory for all of an 82599's queues (512-entry rings of 2 KiB buffers need ~2.2 MiB a

@@ -24,7 +24,7 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 use corenet_kernel::Core;
-use corenet_kernel::cpu::MAX_CORES;
+use corenet_kernel::cpu::{MAX_CORES, wake};
 use corenet_net::config::{IpSetting, parse_cmdline, parse_ipv6_cmdline};
 use corenet_net::mesh::{self, MeshPort};
 use corenet_net::soft::{Distributor, SoftRx, SoftTx, soft_queues};
@@ -68,6 +68,24 @@ pub enum NetTx {
     Soft(SoftTx),
     /// An 82599 transmit queue.
     Ixgbe(IxgbeTx<Mmio>),
+}
+
+impl NetRx {
+    /// Asks the NIC to interrupt this core on the next frame (virtio-pci with MSI-X only):
+    /// `Some(pending)` when armed (`pending`: frames already wait), `None` when this queue
+    /// cannot interrupt.
+    fn arm_interrupt(&mut self) -> Option<bool> {
+        match self {
+            NetRx::Virtio(q) if netdev::rx_interrupts() => Some(q.enable_interrupt()),
+            _ => None,
+        }
+    }
+
+    fn disarm_interrupt(&mut self) {
+        if let NetRx::Virtio(q) = self {
+            q.disable_interrupt();
+        }
+    }
 }
 
 /// Splits a driver's queue pair into this module's queue types.
@@ -248,7 +266,17 @@ pub struct Network {
     pub rss: RssConfig,
     /// This core's memory budget: the connection limit and the appliance's buffer pool.
     pub plan: MemoryPlan,
+    /// This core reads a hardware receive queue.
+    polls_nic: bool,
+    /// That queue's interrupt is armed (this core is halting or just woke).
+    rx_armed: bool,
 }
+
+/// Longest halt of a core that reads a hardware receive queue that cannot interrupt
+/// (virtio-mmio, the 82599, virtio-pci without MSI-X): such a core wakes this often to look at
+/// its queue (the cost of an idle core is then this wake-up rate; a packet arriving at an idle
+/// core waits up to this long).
+pub const NIC_POLL_NS: u64 = 1_000_000;
 
 static MESH: [Mutex<Option<MeshPort>>; MAX_CORES] = [const { Mutex::new(None) }; MAX_CORES];
 static SOFT: [Mutex<Option<(SoftRx, SoftTx)>>; MAX_CORES] = [const { Mutex::new(None) }; MAX_CORES];
@@ -319,7 +347,8 @@ impl Network {
     pub fn start_with(core: &mut Core, app: &AppMemory) -> Result<Self, NetStartError> {
         if core.id() == 0 {
             let _ = netdev::bring_up(core);
-            for (i, port) in mesh::mesh(core.count()).into_iter().enumerate() {
+            for (i, mut port) in mesh::mesh(core.count()).into_iter().enumerate() {
+                port.set_wake(wake::wake);
                 *MESH[i].lock() = Some(port);
             }
             MESH_READY.store(true, Ordering::Release);
@@ -343,10 +372,12 @@ impl Network {
                 let pair = netdev::take_queues(core).ok_or(NetStartError::NoQueue)?;
                 let rss = RssConfig::with_key(netdev::rss_key(core), core.count())
                     .map_err(|_| NetStartError::NoQueue)?;
-                let (distributor, pairs) =
+                let (mut distributor, pairs) =
                     soft_queues(&rss, SOFT_DEPTH).map_err(|_| NetStartError::NoQueue)?;
-                for (i, p) in pairs.into_iter().enumerate() {
-                    *SOFT[i].lock() = Some(p);
+                distributor.set_wake(wake::wake);
+                for (i, (rx, mut tx)) in pairs.into_iter().enumerate() {
+                    tx.set_wake(wake::wake, core.id());
+                    *SOFT[i].lock() = Some((rx, tx));
                 }
                 SOFT_RSS.call_once(|| rss);
                 let (rx, tx) = split(pair);
@@ -425,12 +456,15 @@ impl Network {
         let now_us = core.now_ns() / 1000;
         let stack =
             CoreStack::new(cfg, &rss, rx, tx, mesh, now_us).map_err(NetStartError::Stack)?;
+        let polls_nic = !software || hw.is_some();
         let mut net = Network {
             hw,
             stack,
             info,
             rss,
             plan,
+            polls_nic,
+            rx_armed: false,
         };
         match setting {
             IpSetting::Static(_) => {
@@ -482,6 +516,10 @@ impl Network {
     /// queue, first one distributor pass).
     #[inline]
     pub fn poll(&mut self, core: &Core) -> PollReport {
+        if self.rx_armed {
+            self.rx_armed = false;
+            self.rx_mut().disarm_interrupt();
+        }
         let mut pumped = 0;
         if let Some(hw) = self.hw.as_mut() {
             let r = hw.distributor.pump(&mut hw.rx, &mut hw.tx, PUMP_BUDGET);
@@ -490,6 +528,43 @@ impl Network {
         let mut report = self.stack.poll(core.now_ns() / 1000);
         report.rx_frames += pumped;
         report
+    }
+
+    /// For [`Appliance::next_deadline_ns`](corenet_kernel::Appliance::next_deadline_ns): arms
+    /// this core's receive interrupt where the NIC has one (the next poll disarms it) and
+    /// says when the core must be woken (ns since boot) to run the stack's timers and, on a
+    /// core that reads a hardware queue that cannot interrupt, to look at it (see
+    /// [`NIC_POLL_NS`]). Other sources of work (the distributor's software queues, mesh
+    /// messages) wake the core with an IPI.
+    pub fn next_deadline_ns(&mut self, core: &Core) -> Option<u64> {
+        // Called after the last look, right before the halt: a frame that arrived since that
+        // look is seen here (`pending`) and the halt ends at once; later ones interrupt.
+        if self.polls_nic
+            && !self.rx_armed
+            && let Some(pending) = self.rx_mut().arm_interrupt()
+        {
+            self.rx_armed = true;
+            if pending {
+                return Some(0);
+            }
+        }
+        let stack = self
+            .stack
+            .next_deadline_ms()
+            .map(|ms| u64::try_from(ms).unwrap_or(0).saturating_mul(1_000_000));
+        let nic =
+            (self.polls_nic && !self.rx_armed).then(|| core.now_ns().saturating_add(NIC_POLL_NS));
+        match (stack, nic) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn rx_mut(&mut self) -> &mut NetRx {
+        match self.hw.as_mut() {
+            Some(hw) => &mut hw.rx,
+            None => self.stack.rx_queue_mut(),
+        }
     }
 
     /// Whether this core feeds the software queues of a single-queue NIC.

@@ -376,6 +376,9 @@ extern "C" fn bsp_main() -> ! {
         tsc.1.name(),
         random.name()
     );
+    // Before the APs start: they take the timer mode and rate the BSP calibrates here.
+    cpu::wake::mask_pic();
+    cpu::wake::init_core(true);
     if m.cores > 1 {
         let base = m.stacks_base;
         let r = smp::start_aps(
@@ -405,6 +408,7 @@ extern "C" fn ap_main(core: u64) -> ! {
     gdt::init(stacks::core_stacks(m.stacks_base, core).ist_tops);
     exceptions::init();
     apic::init(features::get().x2apic);
+    cpu::wake::init_core(false);
     cpu::percpu(core)
         .apic_id
         .store(apic::id(), Ordering::Relaxed);

@@ -6,12 +6,15 @@
 //! | `heap=` | heap per core, e.g. `64M` (rounded up to 2 MiB) | half the free RAM shared by the cores, 16M to 256M each |
 //! | `dma=` | DMA pool per core (rounded up to 2 MiB) | `8M` |
 //! | `cores=` | use at most this many cores | all in the MADT |
+//! | `idle=` | `poll`, `adaptive` or `halt`: what an idle core does (see `idle`) | `poll` |
 //!
 //! Appliances read their own keys through `Cmdline`.
 
 use corenet_boot::Cmdline;
 use corenet_boot::cmdline::parse_size;
 use log::LevelFilter;
+
+use crate::idle::IdlePolicy;
 
 /// Validated kernel settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +28,8 @@ pub struct Config {
     pub dma: u64,
     /// Upper bound on cores used.
     pub max_cores: Option<usize>,
+    /// What an idle core does.
+    pub idle: IdlePolicy,
 }
 
 impl Default for Config {
@@ -34,6 +39,7 @@ impl Default for Config {
             heap: None,
             dma: 8 << 20,
             max_cores: None,
+            idle: IdlePolicy::Poll,
         }
     }
 }
@@ -123,6 +129,13 @@ impl Config {
             })?;
             c.max_cores = Some(n);
         }
+        if let Some(v) = cmdline.get("idle") {
+            c.idle = IdlePolicy::parse(v).ok_or(ConfigError {
+                key: "idle",
+                value: v,
+                expected: "one of poll, adaptive, halt",
+            })?;
+        }
         Ok(c)
     }
 }
@@ -134,7 +147,11 @@ mod tests {
     #[test]
     fn defaults_and_values() {
         assert_eq!(Config::parse(&Cmdline("")).unwrap(), Config::default());
-        let c = Config::parse(&Cmdline("log=debug heap=5M dma=2M cores=3 app=x")).unwrap();
+        let c = Config::parse(&Cmdline(
+            "log=debug heap=5M dma=2M cores=3 idle=adaptive app=x",
+        ))
+        .unwrap();
+        assert_eq!(c.idle, IdlePolicy::Adaptive);
         assert_eq!(c.log, LevelFilter::Debug);
         assert_eq!(c.heap, Some(6 << 20), "rounded up to 2 MiB");
         assert_eq!(c.dma, 2 << 20);
@@ -158,5 +175,6 @@ mod tests {
         assert_eq!(Config::parse(&Cmdline("heap=1K")).unwrap_err().key, "heap");
         assert_eq!(Config::parse(&Cmdline("dma=lots")).unwrap_err().key, "dma");
         assert_eq!(Config::parse(&Cmdline("cores=0")).unwrap_err().key, "cores");
+        assert_eq!(Config::parse(&Cmdline("idle=nap")).unwrap_err().key, "idle");
     }
 }

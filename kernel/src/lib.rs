@@ -25,6 +25,7 @@
 extern crate std;
 
 pub mod config;
+pub mod idle;
 pub mod memory;
 pub mod mptable;
 

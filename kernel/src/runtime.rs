@@ -4,15 +4,19 @@
 //! On every core the kernel calls [`Appliance::init`] (bring up queues, stacks, sockets), waits
 //! until all cores have done so, prints `corenet: ready cores=N boot_us=...` once, and then
 //! calls [`Appliance::poll`] in a loop on every core: each call is one pass of receive ->
-//! process -> transmit. A pass that found no work returns [`Step::Idle`] and the core pauses
-//! (the hook where a future version may halt until an interrupt: [`idle`]). When every core
-//! has returned [`Step::Done`], the machine exits with the highest code any core gave.
+//! process -> transmit. A pass that found no work returns [`Step::Idle`]; what the core does
+//! then is the idle policy (`idle=` on the command line, see [`crate::idle`]): pause and poll
+//! again, or after an idle period halt until a wake-up source fires ([`halt`]). An appliance
+//! halts only if it implements [`Appliance::arm_wakeups`]. When every core has returned
+//! [`Step::Done`], the machine exits with the highest code any core gave.
 
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use corenet_boot::{BootInfo, Cmdline};
 
 use crate::acpi::Platform;
 use crate::boot::{machine, tsc_info};
+use crate::cpu::wake;
+use crate::idle::{self, Governor, HaltPlatform, IdlePolicy, Next, SleepOutcome, WakeReason};
 use crate::memory::dma::DmaPool;
 use crate::{clock, cpu, exit, rand};
 
@@ -35,6 +39,17 @@ pub trait Appliance: Sized {
     fn init(core: &mut Core) -> Self;
     /// One pass of the run-to-completion loop.
     fn poll(&mut self, core: &mut Core) -> Step;
+    /// The core is about to halt (interrupts off): enable every wake-up source for work that
+    /// can arrive. False (the default) when some source cannot interrupt the core: it then
+    /// never halts.
+    fn arm_wakeups(&mut self, _core: &mut Core) -> bool {
+        false
+    }
+    /// After a last pass found nothing: the time (ns, [`Core::now_ns`]'s clock) by which the
+    /// core must be woken to run its timers; `None` when no timer is pending.
+    fn next_deadline_ns(&mut self, _core: &mut Core) -> Option<u64> {
+        None
+    }
 }
 
 /// The per-core context an appliance gets: owned by its core, never shared.
@@ -143,20 +158,126 @@ pub fn run_appliance<A: Appliance>(core: &mut Core) -> u8 {
     if core.id == 0 {
         print_ready::<A>(core.count);
     }
+    let policy = machine().config.idle;
+    let mut gov = Governor::new(policy);
+    // Set after a halt: how long it lasted, to judge it by the pass that follows.
+    let mut woke: Option<u64> = None;
+    // One call site of `poll` (it is inlined, and the appliance's frame is large: two sites
+    // would double this frame on every core's stack).
     loop {
-        match app.poll(core) {
-            Step::Busy => {}
+        let t0 = cpu::rdtsc();
+        let step = app.poll(core);
+        if let Some(slept) = woke.take() {
+            let why = if step == Step::Busy {
+                WakeReason::Work
+            } else {
+                WakeReason::Nothing
+            };
+            gov.on_wake(slept, why);
+        }
+        match step {
+            Step::Busy => {
+                count_busy(core.id, t0);
+                gov.on_pass(true, 0);
+            }
             Step::Idle => {
                 crate::memory::heap::drain_remote_frees();
-                idle();
+                if policy == IdlePolicy::Poll || gov.on_pass(false, clock::now_ns()) == Next::Poll {
+                    idle();
+                    continue;
+                }
+                match halt(&mut app, core) {
+                    Ok(Some(slept)) => woke = Some(slept),
+                    Ok(None) => gov.on_refused(),
+                    Err(code) => return code,
+                }
             }
             Step::Done(code) => return code,
         }
     }
 }
 
-/// What an idle core does between passes: one `pause`. This is the place to halt until an
-/// interrupt once drivers can raise one (MSI-X per queue), trading latency for power.
+fn count_busy(core: usize, t0: u64) {
+    let s = wake::stats(core);
+    let dt = cpu::rdtsc().wrapping_sub(t0);
+    s.busy_ticks
+        .store(s.busy_ticks.load(Ordering::Relaxed) + dt, Ordering::Relaxed);
+}
+
+/// Longest halt: a bound on how late a timer the appliance did not report can run.
+const MAX_HALT_NS: u64 = 100_000_000;
+
+/// The hardware and the appliance behind one halt.
+struct Halting<'a, A: Appliance> {
+    app: &'a mut A,
+    core: &'a mut Core,
+    done: Option<u8>,
+}
+
+impl<A: Appliance> HaltPlatform for Halting<'_, A> {
+    fn arm(&mut self) -> bool {
+        self.app.arm_wakeups(self.core)
+    }
+
+    fn recheck(&mut self) -> bool {
+        match self.app.poll(self.core) {
+            Step::Idle => false,
+            Step::Busy => true,
+            Step::Done(code) => {
+                self.done = Some(code);
+                true
+            }
+        }
+    }
+
+    fn halt(&mut self) {
+        let now = clock::now_ns();
+        let deadline = self
+            .app
+            .next_deadline_ns(self.core)
+            .unwrap_or(u64::MAX)
+            .min(now.saturating_add(MAX_HALT_NS));
+        let s = wake::stats(self.core.id);
+        s.halts.fetch_add(1, Ordering::Relaxed);
+        wake::arm_timer(deadline);
+        let t0 = cpu::rdtsc();
+        wake::halt_until_interrupt();
+        let dt = cpu::rdtsc().wrapping_sub(t0);
+        wake::disarm_timer();
+        s.halted_ticks.fetch_add(dt, Ordering::Relaxed);
+    }
+}
+
+/// Halts this core until a wake-up source fires, unless the last look finds work: `Ok(Some)`
+/// with the ns halted, `Ok(None)` when refused, `Err(code)` when the appliance finished.
+/// Never inlined: its own `poll` call (the last look) keeps its frame out of the loop's.
+#[inline(never)]
+pub fn halt<A: Appliance>(app: &mut A, core: &mut Core) -> Result<Option<u64>, u8> {
+    wake::disable_interrupts();
+    let t0 = clock::now_ns();
+    let flag = wake::sleeper(core.id);
+    let mut h = Halting {
+        app,
+        core,
+        done: None,
+    };
+    let outcome = idle::sleep(flag, &mut h);
+    // Interrupts stay off while polling: handlers have nothing to do for a running core.
+    if let Some(code) = h.done {
+        return Err(code);
+    }
+    match outcome {
+        SleepOutcome::Woken => Ok(Some(clock::now_ns().saturating_sub(t0))),
+        SleepOutcome::Refused => {
+            wake::stats(h.core.id)
+                .refused
+                .fetch_add(1, Ordering::Relaxed);
+            Ok(None)
+        }
+    }
+}
+
+/// What an idle core does between passes while it keeps polling: one `pause`.
 #[inline]
 pub fn idle() {
     core::hint::spin_loop();

@@ -108,4 +108,12 @@ pub mod soft;
 pub mod stack;
 
 pub use ip::IpAddr;
+
+/// Wakes core `n` if it halted (the kernel's wake IPI); called after work for `n` became
+/// visible in a ring it reads. The stack knows no hardware, so the kernel's function is handed
+/// in; [`no_wake`] for cores that never halt and for tests.
+pub type WakeFn = fn(usize);
+
+/// A [`WakeFn`] that does nothing.
+pub fn no_wake(_core: usize) {}
 pub use stack::{CoreStack, StackConfig, TCP_STATES};

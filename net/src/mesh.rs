@@ -52,6 +52,8 @@ pub struct MeshPort {
     config: Option<Ipv4Config>,
     /// Cores whose ring was full when [`config`](Self::config) was published.
     config_pending: Vec<usize>,
+    /// Wakes a core a message was posted to.
+    wake: crate::WakeFn,
 }
 
 /// Builds the rings between `cores` cores; element `i` goes to core `i`.
@@ -66,6 +68,7 @@ pub fn mesh(cores: usize) -> Vec<MeshPort> {
             from: Vec::new(),
             config: None,
             config_pending: Vec::new(),
+            wake: crate::no_wake,
         })
         .collect();
     for src in 0..cores {
@@ -88,12 +91,20 @@ impl MeshPort {
         self.core
     }
 
+    /// Sets how a core that was posted to is woken (after the post is visible).
+    pub fn set_wake(&mut self, wake: crate::WakeFn) {
+        self.wake = wake;
+    }
+
     /// Sends a copy of `msg` to every other core; returns how many copies were dropped.
     pub fn broadcast(&mut self, msg: &Msg) -> u64 {
         let mut dropped = 0;
-        for p in self.to.iter_mut().flatten() {
+        for (dst, p) in self.to.iter_mut().enumerate() {
+            let Some(p) = p else { continue };
             if !fits(msg) || p.enqueue(msg.clone()).is_err() {
                 dropped += 1;
+            } else {
+                (self.wake)(dst);
             }
         }
         dropped
@@ -102,10 +113,14 @@ impl MeshPort {
     /// Sends `msg` to core `to`; false when it was dropped (ring full, no such core, or a
     /// frame over [`MAX_FRAME`]).
     pub fn send(&mut self, to: usize, msg: Msg) -> bool {
-        match self.to.get_mut(to).and_then(Option::as_mut) {
+        let sent = match self.to.get_mut(to).and_then(Option::as_mut) {
             Some(p) if fits(&msg) => p.enqueue(msg).is_ok(),
             _ => false,
+        };
+        if sent {
+            (self.wake)(to);
         }
+        sent
     }
 
     /// Sends configuration `c` to every other core, remembering the cores whose ring was
@@ -115,10 +130,12 @@ impl MeshPort {
         self.config = c;
         self.config_pending.clear();
         for (dst, p) in self.to.iter_mut().enumerate() {
-            if let Some(p) = p
-                && p.enqueue(Msg::Config(c)).is_err()
-            {
-                self.config_pending.push(dst);
+            if let Some(p) = p {
+                if p.enqueue(Msg::Config(c)).is_err() {
+                    self.config_pending.push(dst);
+                } else {
+                    (self.wake)(dst);
+                }
             }
         }
         self.config_pending.len() as u64
@@ -130,13 +147,16 @@ impl MeshPort {
         if self.config_pending.is_empty() {
             return 0;
         }
-        let (to, c) = (&mut self.to, self.config);
+        let (to, c, wake) = (&mut self.to, self.config, self.wake);
         let before = self.config_pending.len();
         self.config_pending.retain(|&dst| {
             let sent = to
                 .get_mut(dst)
                 .and_then(Option::as_mut)
                 .is_some_and(|p| p.enqueue(Msg::Config(c)).is_ok());
+            if sent {
+                wake(dst);
+            }
             !sent
         });
         (before - self.config_pending.len()) as u64

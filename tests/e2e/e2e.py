@@ -39,7 +39,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 IMG = os.path.join(ROOT, "target/x86_64-unknown-none/release/httpd")
 LOGS = os.path.join(ROOT, "target/e2e")
 INDEX = open(os.path.join(ROOT, "apps/httpd/static/index.html"), "rb").read()
-HTTP_PORT, ECHO_PORT = 18080, 17777
+# Host ports of the user-mode forwards (CORENET_FWD_HTTP / CORENET_FWD_ECHO override them, as
+# for qemu-run.sh, so two runs on one machine need not collide).
+HTTP_PORT = int(os.environ.get("CORENET_FWD_HTTP", "18080"))
+ECHO_PORT = int(os.environ.get("CORENET_FWD_ECHO", "17777"))
 GUEST = "10.0.0.2"
 GUEST6, HOST6 = "fd00::2", "fd00::1"
 
@@ -78,6 +81,8 @@ class Guest:
                "--timeout", "900"]
         if queues:
             cmd += ["--queues", str(queues)]
+        # CORENET_E2E_CMDLINE adds keys to every guest (e.g. idle=adaptive, issue 16).
+        cmdline = " ".join(x for x in (cmdline, os.environ.get("CORENET_E2E_CMDLINE", "")) if x)
         if cmdline:
             cmd += ["--cmdline", cmdline]
         if ns:

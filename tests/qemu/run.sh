@@ -155,6 +155,9 @@ else
     echo "qemu grub-multiboot2 ... skipped (install grub-pc-bin grub-common xorriso mtools)"
 fi
 
+# issue 16: httpd under idle=adaptive halts and wakes by every source (tap case needs root).
+script_case idle-adaptive "$root/tests/qemu/idle.sh"
+
 echo
 [ "$failed" -gt 0 ] && echo "failed cases: ${failures[*]}"
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -160,6 +160,19 @@ impl Appliance for Httpd {
         self.polls_since += 1;
         if work { Step::Busy } else { Step::Idle }
     }
+
+    /// Every source of work can wake this core (see `Network::next_deadline_ns`).
+    fn arm_wakeups(&mut self, _core: &mut Core) -> bool {
+        true
+    }
+
+    /// The stack's next timer, the NIC poll interval, and the next metrics publication (which
+    /// also bounds how late the server's header, idle and send timeouts are seen: 100 ms).
+    fn next_deadline_ns(&mut self, core: &mut Core) -> Option<u64> {
+        let net = self.net.as_mut()?;
+        let at = net.next_deadline_ns(core).unwrap_or(u64::MAX);
+        Some(at.min(self.next_publish_ns))
+    }
 }
 
 corenet::appliance!(Httpd);

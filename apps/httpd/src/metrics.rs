@@ -4,6 +4,7 @@
 use core::sync::atomic::Ordering;
 use corenet::Core;
 use corenet::kernel::boot::machine;
+use corenet::kernel::cpu::wake::{self, IdleStats};
 use corenet::kernel::cpu::{MAX_CORES, percpu};
 use corenet::net::counters::NetSnapshot;
 use corenet::net::stack::TCP_STATES;
@@ -343,10 +344,78 @@ pub fn page(_serving_core: usize) -> Response {
             percpu(c).heap.failures.load(Ordering::Relaxed),
         );
     }
+    // issue 16 (adaptive polling): per-core busy and halted time, halts, wake-ups by source.
+    idle_families(&mut m, cores);
     Response {
         status: Status::Ok,
         content_type: "text/plain; version=0.0.4; charset=utf-8",
         body: Body::Owned(m.finish()),
         extra: None,
+    }
+}
+
+/// issue 16: the idle policy's per-core accounting, read live from the kernel's atomics.
+fn idle_families(m: &mut Metrics, cores: usize) {
+    let policy = machine().config.idle.name();
+    m.family(
+        "corenet_idle_policy",
+        Kind::Gauge,
+        "The idle= policy in force (1 for the policy named).",
+    );
+    m.sample("corenet_idle_policy", &[("policy", &policy)], 1);
+    let hz = corenet::kernel::clock::tsc_hz().max(1);
+    let us = |ticks: u64| (u128::from(ticks) * 1_000_000 / u128::from(hz)) as u64;
+    type Read = fn(&IdleStats) -> u64;
+    let families: [(&str, &str, Read); 5] = [
+        (
+            "corenet_cpu_busy_microseconds_total",
+            "Time in loop passes that found work.",
+            |s| s.busy_ticks.load(Ordering::Relaxed),
+        ),
+        (
+            "corenet_cpu_halted_microseconds_total",
+            "Time halted, waiting for a wake-up source.",
+            |s| s.halted_ticks.load(Ordering::Relaxed),
+        ),
+        ("corenet_cpu_halts_total", "Halts.", |s| {
+            s.halts.load(Ordering::Relaxed)
+        }),
+        (
+            "corenet_cpu_halts_refused_total",
+            "Halts abandoned because the last look before halting found work.",
+            |s| s.refused.load(Ordering::Relaxed),
+        ),
+        (
+            "corenet_cpu_wake_ipis_sent_total",
+            "Wake-up IPIs this core sent to halted cores it posted work to.",
+            |s| s.ipis_sent.load(Ordering::Relaxed),
+        ),
+    ];
+    for (i, (name, help, f)) in families.into_iter().enumerate() {
+        m.family(name, Kind::Counter, help);
+        for c in 0..cores {
+            let v = f(wake::stats(c));
+            let v = if i < 2 { us(v) } else { v };
+            m.sample(name, &[("core", &c)], v);
+        }
+    }
+    m.family(
+        "corenet_cpu_wakeups_total",
+        Kind::Counter,
+        "Halts ended, by wake-up source (timer, ipi, nic: virtio-pci MSI-X only).",
+    );
+    for c in 0..cores {
+        let s = wake::stats(c);
+        for (source, v) in [
+            ("timer", s.wake_timer.load(Ordering::Relaxed)),
+            ("ipi", s.wake_ipi.load(Ordering::Relaxed)),
+            ("nic", s.wake_nic.load(Ordering::Relaxed)),
+        ] {
+            m.sample(
+                "corenet_cpu_wakeups_total",
+                &[("core", &c), ("source", &source)],
+                v,
+            );
+        }
     }
 }

@@ -166,6 +166,18 @@ impl Appliance for Proxy {
         }
         if work { Step::Busy } else { Step::Idle }
     }
+
+    /// Every source of work can wake this core (see `Network::next_deadline_ns`); a stop
+    /// requested on another core is seen at the next deadline (the 1 s report at the latest).
+    fn arm_wakeups(&mut self, _core: &mut Core) -> bool {
+        true
+    }
+
+    fn next_deadline_ns(&mut self, core: &mut Core) -> Option<u64> {
+        let net = self.net.as_mut()?;
+        let at = net.next_deadline_ns(core).unwrap_or(u64::MAX);
+        Some(at.min(self.next_report_ns))
+    }
 }
 
 corenet::appliance!(Proxy);

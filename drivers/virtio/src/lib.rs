@@ -29,6 +29,7 @@ mod errors;
 pub mod fake;
 pub mod features;
 pub mod hal;
+pub mod msix;
 mod owners;
 pub mod pci;
 pub mod probe;

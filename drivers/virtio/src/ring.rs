@@ -223,6 +223,31 @@ impl Ring {
         idx.wrapping_sub(self.last_used)
     }
 
+    /// Asks for a used-buffer notification on the next used element (2.7.7, 2.7.10), before
+    /// the caller halts; returns whether elements are already waiting (then it must not).
+    pub(crate) fn enable_interrupt(&mut self) -> bool {
+        if self.event_idx {
+            let off = self.avail_off + 4 + 2 * usize::from(self.size);
+            self.w16(off, self.last_used);
+        } else {
+            self.w16(self.avail_off, 0);
+        }
+        // The request is visible before the re-read of `used.idx` (the device may have
+        // added elements just before reading it).
+        fence(Ordering::SeqCst);
+        self.used_pending() != 0
+    }
+
+    /// Back to polling: no used-buffer notifications.
+    pub(crate) fn disable_interrupt(&mut self) {
+        if self.event_idx {
+            let off = self.avail_off + 4 + 2 * usize::from(self.size);
+            self.w16(off, self.last_used.wrapping_add(0x8000));
+        } else {
+            self.w16(self.avail_off, AVAIL_F_NO_INTERRUPT);
+        }
+    }
+
     /// The `k`-th unconsumed used element.
     #[inline]
     pub(crate) fn used_elem(&self, k: u16) -> UsedElem {

@@ -82,6 +82,25 @@ impl VirtioRx {
     }
 
     /// Rings the doorbell once after DRIVER_OK for the buffers posted in `new`.
+    /// Enables this queue's receive interrupt (its MSI-X vector, see
+    /// [`crate::msix`]) before the core halts; true when frames already wait.
+    ///
+    /// It also rings the doorbell, as [`IDLE_KICK`] empty bursts would: a halted core makes
+    /// few bursts, and QEMU's software RSS flushes frames it parked for this queue only when
+    /// the queue is notified (without this, a queue stayed empty after a 800-connection burst:
+    /// `tests/qemu/idle.sh`, e2e `tap-wrk-exit-leaves-no-closed-connections`).
+    pub fn enable_interrupt(&mut self) -> bool {
+        self.idle = 0;
+        self.ring.kick();
+        self.counters.doorbells.inc();
+        self.ring.enable_interrupt()
+    }
+
+    /// Back to polling: the device raises no receive interrupt.
+    pub fn disable_interrupt(&mut self) {
+        self.ring.disable_interrupt()
+    }
+
     pub(crate) fn start(&mut self) {
         self.ring.kick();
         self.counters.doorbells.inc();

@@ -1,7 +1,7 @@
 //! The local APIC: x2APIC (MSRs) when CPUID offers it, else xAPIC (MMIO at the APIC base).
 //!
-//! corenet polls, so the APIC is used for inter-processor messages only: INIT-SIPI-SIPI to
-//! start cores and NMI to stop them. Register offsets: SDM Vol. 3A, table 10-1 (xAPIC) and
+//! Inter-processor messages: INIT-SIPI-SIPI to start cores, NMI to stop them, a fixed vector
+//! to wake a halted core; and the timer that ends a halt (see `cpu::wake`). Register offsets: SDM Vol. 3A, table 10-1 (xAPIC) and
 //! 10-6 (x2APIC MSR = 0x800 + offset / 16).
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,6 +15,14 @@ const REG_ID: u32 = 0x20;
 const REG_SVR: u32 = 0xf0;
 const REG_ICR_LOW: u32 = 0x300;
 const REG_ICR_HIGH: u32 = 0x310;
+const REG_EOI: u32 = 0xb0;
+const REG_LVT_TIMER: u32 = 0x320;
+const REG_TIMER_INITIAL: u32 = 0x380;
+const REG_TIMER_CURRENT: u32 = 0x390;
+const REG_TIMER_DIVIDE: u32 = 0x3e0;
+
+/// LVT mask bit (SDM 10.5.1).
+pub const LVT_MASKED: u32 = 1 << 16;
 
 const SVR_ENABLE: u32 = 1 << 8;
 const SPURIOUS_VECTOR: u32 = 0xff;
@@ -26,6 +34,8 @@ const ICR_ALL_EXCLUDING_SELF: u32 = 0b11 << 18;
 /// ICR delivery modes (bits 8-10).
 #[derive(Debug, Clone, Copy)]
 pub enum Delivery {
+    /// A fixed vector (the wake IPI).
+    Fixed = 0,
     /// Non-maskable interrupt.
     Nmi = 0b100 << 8,
     /// INIT (with level assert).
@@ -125,4 +135,27 @@ pub fn send_ipi(dest: Option<u32>, mode: Delivery, vector: u8) -> bool {
         core::hint::spin_loop();
     }
     false
+}
+
+/// Signals end of interrupt to this core's APIC.
+pub fn eoi() {
+    write(REG_EOI, 0);
+}
+
+/// Writes the timer's LVT entry, its divide configuration and initial count (in that order:
+/// the LVT selects the mode before a count starts it).
+pub fn set_timer(lvt: u32, divide: u32, initial: u32) {
+    write(REG_LVT_TIMER, lvt);
+    write(REG_TIMER_DIVIDE, divide);
+    write(REG_TIMER_INITIAL, initial);
+}
+
+/// Starts (or with 0 stops) the one-shot timer.
+pub fn set_timer_count(initial: u32) {
+    write(REG_TIMER_INITIAL, initial);
+}
+
+/// The one-shot timer's current count.
+pub fn timer_current() -> u32 {
+    read(REG_TIMER_CURRENT)
 }

@@ -177,6 +177,7 @@ pub fn init() {
                 }
             }
         }
+        super::wake::install(&mut idt);
         idt
     });
     idt.load();

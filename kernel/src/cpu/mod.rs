@@ -8,6 +8,7 @@ pub mod exceptions;
 pub mod features;
 pub mod gdt;
 pub mod smp;
+pub mod wake;
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 

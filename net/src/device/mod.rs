@@ -176,6 +176,11 @@ impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
         &self.rx
     }
 
+    /// The RX queue, to arm its interrupt before a halt.
+    pub fn rx_queue_mut(&mut self) -> &mut R {
+        &mut self.rx
+    }
+
     /// The TX queue.
     pub fn tx_queue(&self) -> &T {
         &self.tx

@@ -108,6 +108,11 @@ pub struct Distributor {
     next_tx: usize,
     burst: [RxFrame; BURST],
     counters: DistributorCounters,
+    /// Wakes a core frames were delivered to.
+    wake: crate::WakeFn,
+    /// Cores delivered to in the current pump (bit per core; cores beyond 63 share bit 63
+    /// and are all woken).
+    delivered: u64,
 }
 
 impl Distributor {
@@ -118,7 +123,14 @@ impl Distributor {
             next_tx: 0,
             burst: [RxFrame::default(); BURST],
             counters: DistributorCounters::default(),
+            wake: crate::no_wake,
+            delivered: 0,
         }
+    }
+
+    /// Sets how a core frames were delivered to is woken (once per pump, after delivery).
+    pub fn set_wake(&mut self, wake: crate::WakeFn) {
+        self.wake = wake;
     }
 
     /// Cores fed.
@@ -149,6 +161,14 @@ impl Distributor {
     ) -> PumpReport {
         let mut report = PumpReport::default();
         self.receive(hw_rx, budget, &mut report);
+        if self.delivered != 0 {
+            for core in 0..self.cores.len() {
+                if self.delivered & (1 << core.min(63)) != 0 {
+                    (self.wake)(core);
+                }
+            }
+            self.delivered = 0;
+        }
         self.transmit(hw_tx, budget, &mut report);
         report
     }
@@ -207,6 +227,7 @@ impl Distributor {
         match port.rx_to.enqueue(filled) {
             Ok(()) => {
                 self.counters.rx_delivered.inc();
+                self.delivered |= 1 << core.min(63);
                 true
             }
             Err(back) => {

@@ -26,6 +26,8 @@ pub struct SoftTx {
     /// Submitted, not yet flushed.
     pending: Vec<Outgoing>,
     counters: QueueCounters,
+    /// Wakes the distributor's core after a flush, and which core that is.
+    wake: (crate::WakeFn, usize),
 }
 
 impl SoftTx {
@@ -45,7 +47,13 @@ impl SoftTx {
             free_slots: (0..depth as u16).rev().collect(),
             pending: Vec::with_capacity(depth),
             counters: QueueCounters::new(),
+            wake: (crate::no_wake, 0),
         }
+    }
+
+    /// Sets how the core running the distributor (`core`) is woken after a flush.
+    pub fn set_wake(&mut self, wake: crate::WakeFn, core: usize) {
+        self.wake = (wake, core);
     }
 
     fn take_buf(&mut self) -> Option<Buf> {
@@ -124,6 +132,7 @@ impl TxQueue for SoftTx {
             self.counters.bytes.add(len);
         }
         self.counters.doorbells.inc();
+        (self.wake.0)(self.wake.1);
     }
 
     fn counters(&self) -> &QueueCounters {

@@ -8,6 +8,25 @@ use smoltcp::iface::PollResult;
 use super::{ARP_SWEEP_MS, CoreStack};
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
+    /// The earliest time (ms, the stack's clock) a poll has timer work to do: connection
+    /// timers (retransmission, delayed ACK, keep-alive, TIME-WAIT) from the wheel, the
+    /// datagram sockets' and DHCP client's deadline, the neighbor sweep; `Some(0)` when work
+    /// is already marked. A core may halt until then. `None`: no timer is pending.
+    pub fn next_deadline_ms(&mut self) -> Option<i64> {
+        if !self.dirty.is_empty() {
+            return Some(0);
+        }
+        let mut at = self.wheel.next_due_ms();
+        if let Some(t) = self.iface.poll_at(self.now, &self.dgram) {
+            let t = t.total_millis();
+            at = Some(at.map_or(t, |a| a.min(t)));
+        }
+        if self.arp_seen {
+            at = Some(at.map_or(self.next_sweep_ms, |a| a.min(self.next_sweep_ms)));
+        }
+        at
+    }
+
     /// Transmit half at the time of the last [`poll_ingress`](Self::poll_ingress): due
     /// timers, listener replenishment, egress of every bucket that needs it, one doorbell.
     /// Returns the connections egressed.

@@ -507,6 +507,11 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         self.dev.stats()
     }
 
+    /// This core's receive queue (the driver's), to arm its interrupt before a halt.
+    pub fn rx_queue_mut(&mut self) -> &mut R {
+        self.dev.rx_queue_mut()
+    }
+
     /// Counters of this core's receive and transmit queues (the driver's).
     pub fn queue_counters(&self) -> (&corenet_nic::QueueCounters, &corenet_nic::QueueCounters) {
         (

@@ -35,6 +35,12 @@ impl Wheel {
         self.slots[(t as usize) % SLOTS].push((bucket, at_ms));
     }
 
+    /// The earliest deadline in the wheel (stale entries included: an early wake-up costs
+    /// one empty poll). O(entries); called only when a core is about to halt.
+    pub fn next_due_ms(&self) -> Option<i64> {
+        self.slots.iter().flatten().map(|&(_, at)| at).min()
+    }
+
     /// Calls `fire(bucket, deadline)` for every entry due at `now_ms`.
     pub fn advance(&mut self, now_ms: i64, mut fire: impl FnMut(u32, i64)) {
         let target = now_ms / TICK_MS;
@@ -70,6 +76,7 @@ mod tests {
         w.arm(1, 5);
         w.arm(2, 1000);
         w.arm(3, 0); // in the past: fires at the next tick
+        assert_eq!(w.next_due_ms(), Some(0));
         let mut got = Vec::new();
         w.advance(4, |b, _| got.push(b));
         assert_eq!(got, [3]);
@@ -77,7 +84,9 @@ mod tests {
         assert_eq!(got, [3, 1]);
         w.advance(999, |b, _| got.push(b));
         assert_eq!(got, [3, 1]);
+        assert_eq!(w.next_due_ms(), Some(1000));
         w.advance(5000, |b, _| got.push(b));
         assert_eq!(got, [3, 1, 2]);
+        assert_eq!(w.next_due_ms(), None);
     }
 }
