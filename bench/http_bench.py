@@ -575,7 +575,8 @@ def main():
             print(f"http_bench.py: {name}: {e}", file=sys.stderr)
             continue
         results["guests"][name] = {"info": guest.info,
-                                   "qemu_run": " ".join(["./qemu-run.sh"] + guest.qemu_run_args(1))}
+                                   "qemu_run": " ".join(["./qemu-run.sh"] + guest.qemu_run_args(1))
+                                   .replace(ROOT + os.sep, "")}
         bench_guest(guest, a, results)
     results["summary"] = summarize(results)
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
