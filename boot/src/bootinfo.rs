@@ -193,13 +193,13 @@ impl BootInfo {
         })
     }
 
-    /// Total usable RAM in bytes.
+    /// Total usable RAM in bytes. A loader's map may list overlapping
+    /// regions; the sum saturates instead of overflowing.
     pub fn usable_bytes(&self) -> u64 {
         self.memory
             .iter()
             .filter(|r| r.kind == MemoryKind::Usable)
-            .map(|r| r.len)
-            .sum()
+            .fold(0u64, |sum, r| sum.saturating_add(r.len))
     }
 
     /// One past the highest byte of memory (usable or ACPI) in the map.
