@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/usernet.sh: the README's quick start under load, QEMU's slirp against passt.
 #
-#   bench/usernet.sh [--smp N] [--runs R] [--conns C] [--secs S] [--kernel IMAGE]
+#   bench/usernet.sh [--smp N] [--runs R] [--conns C] [--secs S] [--kernel IMAGE] [--cmdline STR] [--nets "user passt"]
 #
 # Boots httpd with `qemu-run.sh --net user` and `--net passt` in turn (alternating within each
 # round, so machine noise spreads over both), runs `wrk -t2 -cC -dSs --timeout 2s --latency`
@@ -11,7 +11,7 @@
 # has a hard timeout. Needs wrk and passt.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-smp=4 runs=3 conns=32 secs=5 kernel="$root/target/x86_64-unknown-none/release/httpd"
+smp=4 runs=3 conns=32 secs=5 cmdline="" nets="user passt" kernel="$root/target/x86_64-unknown-none/release/httpd"
 while [ $# -gt 0 ]; do
     case "$1" in
         --smp) smp="$2"; shift 2 ;;
@@ -19,6 +19,8 @@ while [ $# -gt 0 ]; do
         --conns) conns="$2"; shift 2 ;;
         --secs) secs="$2"; shift 2 ;;
         --kernel) kernel="$2"; shift 2 ;;
+        --cmdline) cmdline="$2"; shift 2 ;;
+        --nets) nets="$2"; shift 2 ;;
         *) echo "usage: $0 [--smp N] [--runs R] [--conns C] [--secs S] [--kernel IMAGE]" >&2; exit 2 ;;
     esac
 done
@@ -27,10 +29,10 @@ command -v wrk >/dev/null && command -v passt >/dev/null || { echo "needs wrk an
 port="${CORENET_FWD_HTTP:-18480}"
 overflows() { awk '/^TcpExt:/ { if (!n) { for (i = 1; i <= NF; i++) if ($i == "ListenOverflows") c = i; n = 1 } else print $c }' /proc/net/netstat; }
 for _ in $(seq "$runs"); do
-    for net in user passt; do
+    for net in $nets; do
         log=$(mktemp)
         CORENET_FWD_HTTP="$port" CORENET_FWD_ECHO=$((port + 1)) "$root/qemu-run.sh" --kernel "$kernel" \
-            --smp "$smp" --net "$net" --timeout $((secs + 60)) >"$log" 2>&1 &
+            --smp "$smp" --net "$net" --timeout $((secs + 60)) ${cmdline:+--cmdline "$cmdline"} >"$log" 2>&1 &
         runner=$!
         for _ in $(seq 300); do
             grep -q "corenet: ready" "$log" && break
@@ -46,6 +48,6 @@ for _ in $(seq "$runs"); do
         rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
         p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
         errs=$(grep -o "Socket errors.*" <<<"$out" || echo "Socket errors: none")
-        echo "net=$net smp=$smp conns=$conns rps=${rps:-0} p99=${p99:-?} listen_overflows=$((b - a)) $errs"
+        echo "net=$net smp=$smp${cmdline:+ cmdline=$cmdline} conns=$conns rps=${rps:-0} p99=${p99:-?} listen_overflows=$((b - a)) $errs"
     done
 done
