@@ -30,6 +30,7 @@ mod halfopen;
 mod ingress;
 mod keys;
 mod neighbors;
+mod owned;
 mod syncookie;
 mod synflood;
 mod synwire;
@@ -39,6 +40,7 @@ mod wheel;
 
 pub use classify::{Class, Tuple, classify};
 pub use congestion::TcpCongestion;
+pub use owned::{Conn, Sockets};
 pub use tcp::{
     AcceptError, CloseError, ConnState, ConnectError, ListenError, RecvError, SendError, TcpConn,
 };
@@ -261,7 +263,7 @@ enum Origin {
     Connected,
 }
 
-struct Conn {
+struct Connection {
     /// A set holding just this connection's socket.
     set: SocketSet<'static>,
     handle: SocketHandle,
@@ -284,7 +286,7 @@ struct Conn {
 
 struct Slot {
     generation: u32,
-    conn: Option<Conn>,
+    conn: Option<Connection>,
 }
 
 /// One core's stack. Owns its queue pair; shares nothing writable with other cores.
@@ -330,6 +332,8 @@ pub struct CoreStack<R: RxQueue, T: TxQueue> {
     /// The DHCP client was reset after a rejected lease: its next "deconfigured" is about
     /// that lease, not the configuration in use.
     dhcp_rejected: bool,
+    /// Connections whose owned handle ([`Conn`]) was dropped, to close at the next poll.
+    releases: alloc::sync::Arc<owned::Releases>,
 }
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
@@ -417,6 +421,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             next_sweep_ms: 0,
             dhcp_restart_ms: None,
             dhcp_rejected: false,
+            releases: Default::default(),
         };
         #[cfg(feature = "ipv6")]
         {
@@ -559,6 +564,8 @@ mod tests_isn;
 mod tests_ndp;
 #[cfg(test)]
 mod tests_neighbors;
+#[cfg(test)]
+mod tests_owned;
 #[cfg(test)]
 mod tests_recovery;
 #[cfg(test)]

@@ -380,7 +380,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         Ok(())
     }
 
-    fn user_conn(&self, c: TcpConn) -> Option<(&TcpSocket<'static>, &super::Conn)> {
+    fn user_conn(&self, c: TcpConn) -> Option<(&TcpSocket<'static>, &super::Connection)> {
         let slot = self.slots.get(c.index as usize)?;
         let conn = slot.conn.as_ref()?;
         if slot.generation != c.generation
