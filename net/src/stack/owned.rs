@@ -140,6 +140,9 @@ pub trait Sockets {
     fn close(&mut self, c: Conn);
     /// Resets the connection (RST) and frees it.
     fn abort(&mut self, c: Conn);
+    /// [`abort`](Self::abort) through a reference, for a handle about to be dropped where it
+    /// cannot be moved out (a `retain` callback): the handle is dead afterwards.
+    fn reset(&mut self, c: &Conn);
     /// Binds a UDP socket on `port`.
     fn udp_bind(&mut self, port: u16) -> Result<UdpSocket, UdpBindError>;
     /// Queues a datagram to `to`; it leaves at the next poll.
@@ -210,6 +213,9 @@ impl<R: RxQueue, T: TxQueue> Sockets for CoreStack<R, T> {
     }
     fn abort(&mut self, c: Conn) {
         let _ = CoreStack::abort(self, c.disarm());
+    }
+    fn reset(&mut self, c: &Conn) {
+        let _ = CoreStack::abort(self, c.raw);
     }
     fn udp_bind(&mut self, port: u16) -> Result<UdpSocket, UdpBindError> {
         CoreStack::udp_bind(self, port)
