@@ -9,11 +9,7 @@ use super::{Server, Stats};
 
 impl Server {
     /// One pass over the echo connections; returns whether anything moved.
-    pub(super) fn serve_echo(
-        &mut self,
-        stack: &mut dyn Sockets,
-        now: u64,
-    ) -> bool {
+    pub(super) fn serve_echo(&mut self, stack: &mut dyn Sockets, now: u64) -> bool {
         let timeouts = self.settings.timeouts;
         let pool = &mut self.pool;
         let stats = &mut self.stats;
@@ -80,11 +76,7 @@ impl Server {
     }
 
     /// Echoes the datagrams waiting, as far as the token bucket allows.
-    pub(super) fn serve_udp(
-        &mut self,
-        stack: &mut dyn Sockets,
-        now: u64,
-    ) -> bool {
+    pub(super) fn serve_udp(&mut self, stack: &mut dyn Sockets, now: u64) -> bool {
         let Some(u) = self.udp else { return false };
         let mut buf = [0u8; 1500];
         let mut work = false;
@@ -100,12 +92,7 @@ impl Server {
 
 /// Ends a connection whose deadline passed: an idle one politely (FIN), a stuck one with RST
 /// (its slot is free at once).
-pub(super) fn expire(
-    stack: &mut dyn Sockets,
-    c: &Tcp,
-    e: Expiry,
-    stats: &mut Stats,
-) {
+pub(super) fn expire(stack: &mut dyn Sockets, c: &Tcp, e: Expiry, stats: &mut Stats) {
     match e {
         Expiry::Idle => {
             // The caller drops the handle, which closes it.
