@@ -45,6 +45,8 @@
 //! host, for tests and tools.
 #![no_std]
 
+extern crate alloc;
+
 pub use log;
 
 #[cfg(target_os = "none")]
@@ -63,6 +65,7 @@ pub use corenet_kernel::{Appliance, Core, Step, appliance, println};
 pub mod prelude {
     pub use crate::budget::{AppMemory, MemoryPlan};
     pub use crate::timer::Every;
+    pub use alloc::{boxed::Box, vec::Vec};
     pub use core::time::Duration;
     pub use corenet_boot::Cmdline;
     pub use corenet_net::config::Ipv4Config;
@@ -77,7 +80,7 @@ pub mod prelude {
     #[cfg(target_os = "none")]
     pub use crate::network::{NetStartError, Network};
     #[cfg(target_os = "none")]
-    pub use crate::{boot_fail, heap_free};
+    pub use crate::{OrBootFail, boot_fail, heap_free};
     #[cfg(target_os = "none")]
     pub use corenet_kernel::{Appliance, Core, Step, appliance, println};
 }
@@ -87,6 +90,23 @@ pub mod prelude {
 #[cfg(target_os = "none")]
 pub fn boot_fail(args: core::fmt::Arguments<'_>) -> ! {
     corenet_kernel::boot::boot_fail(args)
+}
+
+/// Start-up results (`init`): stop the machine with a clear line instead of panicking.
+#[cfg(target_os = "none")]
+pub trait OrBootFail<T> {
+    /// The value, or [`boot_fail`] with `<what>: <error>`.
+    fn or_boot_fail(self, what: &str) -> T;
+}
+
+#[cfg(target_os = "none")]
+impl<T, E: core::fmt::Display> OrBootFail<T> for Result<T, E> {
+    fn or_boot_fail(self, what: &str) -> T {
+        match self {
+            Ok(v) => v,
+            Err(e) => boot_fail(format_args!("{what}: {e}")),
+        }
+    }
 }
 
 /// This core's free heap, bytes (what a memory budget observes).

@@ -547,14 +547,13 @@ impl Network {
             let r = hw.distributor.pump(&mut hw.rx, &mut hw.tx, PUMP_BUDGET);
             frames += r.rx_frames + r.tx_frames;
         }
-        frames += self.stack.poll_ingress(core.now_ns() / 1000);
-        let acted = app(&mut self.stack);
-        self.stack.poll_egress();
+        let r = self.stack.pass(core.now_ns() / 1000, app);
+        frames += r.rx_frames;
         if let Some(hw) = self.hw.as_mut() {
             let r = hw.distributor.pump(&mut hw.rx, &mut hw.tx, PUMP_BUDGET);
             frames += r.rx_frames + r.tx_frames;
         }
-        acted || frames > 0
+        r.app_work || frames > 0
     }
 
     /// This core's sockets (to listen and bind at start-up; in the loop use [`pass`](Self::pass)).

@@ -232,6 +232,17 @@ pub struct PollReport {
     pub conns_polled: usize,
 }
 
+/// What one [`CoreStack::pass`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// Frames processed from the RX queue or from other cores.
+    pub rx_frames: usize,
+    /// Connections egressed.
+    pub conns_polled: usize,
+    /// The application said it did something.
+    pub app_work: bool,
+}
+
 /// A chain of the flow table.
 struct Bucket {
     flows: Vec<(Tuple, u32)>,
@@ -534,6 +545,21 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         PollReport {
             rx_frames: rx,
             conns_polled: polled,
+        }
+    }
+
+    /// One application pass at `now_us`: ingress, then `app` acts on the sockets, then
+    /// egress, so what `app` queues (a reply, a FIN, a dropped [`Conn`]'s close) leaves in
+    /// this pass rather than the next. `app` returns whether it did anything; the report's
+    /// `app_work` carries it.
+    pub fn pass(&mut self, now_us: u64, app: impl FnOnce(&mut dyn Sockets) -> bool) -> PassReport {
+        let rx = self.poll_ingress(now_us);
+        let app_work = app(self);
+        let polled = self.poll_egress();
+        PassReport {
+            rx_frames: rx,
+            conns_polled: polled,
+            app_work,
         }
     }
 }

@@ -126,6 +126,8 @@ pub trait Sockets {
     ) -> Result<usize, RecvError>;
     /// Queues bytes for sending; returns how many fit.
     fn send(&mut self, c: &Conn, data: &[u8]) -> Result<usize, SendError>;
+    /// Bytes [`send`](Self::send) would accept now (read no more than this to echo).
+    fn send_room(&self, c: &Conn) -> usize;
     /// Zero-copy send: `f` fills free send-buffer space in place and returns how much.
     fn send_with(
         &mut self,
@@ -196,6 +198,9 @@ impl<R: RxQueue, T: TxQueue> Sockets for CoreStack<R, T> {
     }
     fn send(&mut self, c: &Conn, data: &[u8]) -> Result<usize, SendError> {
         CoreStack::send(self, c.raw, data)
+    }
+    fn send_room(&self, c: &Conn) -> usize {
+        CoreStack::send_room(self, c.raw)
     }
     fn send_with(
         &mut self,

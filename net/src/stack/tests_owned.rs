@@ -1,5 +1,6 @@
 //! Owned handles: a dropped `Conn` closes its connection and frees its slot, also on an
-//! error path; explicit close and abort do not close twice.
+//! error path; explicit close and abort do not close twice. And `pass`: a reply leaves in
+//! the pass that made it.
 
 extern crate std;
 
@@ -123,4 +124,50 @@ fn shutdown_keeps_reading_until_the_handle_goes() {
         now += 100_000;
     }
     assert_eq!(cores[0].connections(), 0);
+}
+
+/// The peer sends `ping`; the core runs one round of `round`, which must read it and answer;
+/// returns what the peer has after one more poll of its own.
+fn one_round(round: impl FnOnce(&mut Core, &Conn, u64)) -> Vec<u8> {
+    let (mut cores, mut peer, ph, conn, mut now) = accepted();
+    run(&mut cores, &mut peer, &mut now, 20);
+    peer.sockets
+        .get_mut::<tcp::Socket>(ph)
+        .send_slice(b"ping")
+        .unwrap();
+    now += 1000;
+    peer.poll(now);
+    now += 1000;
+    round(&mut cores[0], &conn, now);
+    now += 1000;
+    peer.poll(now);
+    let mut b = [0u8; 8];
+    let n = peer
+        .sockets
+        .get_mut::<tcp::Socket>(ph)
+        .recv_slice(&mut b)
+        .unwrap();
+    b[..n].to_vec()
+}
+
+fn echo(s: &mut dyn Sockets, c: &Conn) -> bool {
+    let mut b = [0u8; 8];
+    let n = s.recv(c, &mut b).unwrap();
+    assert_eq!(s.send(c, &b[..n]), Ok(n));
+    n > 0
+}
+
+#[test]
+fn a_reply_leaves_in_the_pass_that_made_it() {
+    let got = one_round(|core, conn, now| {
+        let r = core.pass(now, |s| echo(s, conn));
+        assert!(r.app_work && r.rx_frames > 0);
+    });
+    assert_eq!(got, b"ping");
+    // The order `pass` replaces (poll, then the application) holds the reply for a pass.
+    let got = one_round(|core, conn, now| {
+        core.poll(now);
+        echo(core, conn);
+    });
+    assert_eq!(got, b"", "the reply waits for the next poll");
 }
