@@ -82,11 +82,18 @@ impl Drop for Conn {
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     /// Closes the connections whose [`Conn`] was dropped since the last call.
+    #[inline(always)]
     pub(super) fn release_dropped(&mut self) {
-        // A plain load on the per-packet path; the read-modify-write only when there is work.
-        if !self.releases.pending.load(Ordering::Relaxed)
-            || !self.releases.pending.swap(false, Ordering::Acquire)
-        {
+        // A plain load on the per-packet path; the rest only when there is work.
+        if self.releases.pending.load(Ordering::Relaxed) {
+            self.release_dropped_slow();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn release_dropped_slow(&mut self) {
+        if !self.releases.pending.swap(false, Ordering::Acquire) {
             return;
         }
         let dropped = core::mem::take(&mut *self.releases.list.lock());
