@@ -63,11 +63,9 @@ impl Conn {
         self.raw
     }
 
-    /// Gives the handle back without queuing it for release (it was closed already).
-    fn disarm(mut self) -> TcpConn {
-        let raw = self.raw;
+    /// Lets the handle go without queuing it for release (it was closed already).
+    fn disarm(mut self) {
         self.raw.index = GONE;
-        raw
     }
 }
 
@@ -223,11 +221,16 @@ impl<R: RxQueue, T: TxQueue> Sockets for CoreStack<R, T> {
         CoreStack::close(self, c.raw)
     }
     fn close(&mut self, c: Conn) {
-        // Stale (another stack's, or shut down before): nothing left to close.
-        let _ = CoreStack::close(self, c.disarm());
+        // Refused (shut down before, or another stack's handle): the handle's own drop
+        // queues it on the stack that made it, which closes it if it still can.
+        if CoreStack::close(self, c.raw).is_ok() {
+            c.disarm();
+        }
     }
     fn abort(&mut self, c: Conn) {
-        let _ = CoreStack::abort(self, c.disarm());
+        if CoreStack::abort(self, c.raw).is_ok() {
+            c.disarm();
+        }
     }
     fn reset(&mut self, c: &Conn) {
         let _ = CoreStack::abort(self, c.raw);

@@ -6,7 +6,7 @@ extern crate std;
 
 use smoltcp::socket::tcp;
 
-use super::tests::{Core, Peer, cores, run};
+use super::tests::{Core, Peer, cores, cores_with, run};
 use super::*;
 use crate::sim::SimNic;
 
@@ -170,4 +170,19 @@ fn a_reply_leaves_in_the_pass_that_made_it() {
         echo(core, conn);
     });
     assert_eq!(got, b"", "the reply waits for the next poll");
+}
+
+#[test]
+fn a_handle_closed_on_the_wrong_stack_is_still_closed_by_its_own() {
+    let (mut cores, mut peer, ph, conn, mut now) = accepted();
+    let rss = RssConfig::new(1).unwrap();
+    let other_nic = SimNic::new(rss.clone(), 64);
+    let mut other = cores_with(&other_nic, &rss, false, |_| {}).pop().unwrap();
+    // Another core's stack cannot close it; the handle then goes home to be closed.
+    Sockets::close(&mut other, conn);
+    run(&mut cores, &mut peer, &mut now, 20);
+    assert!(
+        !peer.sockets.get::<tcp::Socket>(ph).may_recv(),
+        "its own stack sent FIN"
+    );
 }
