@@ -2,9 +2,10 @@
 //!
 //! Core 0 calls [`bring_up`] from its `init`: it finds a virtio-net device (a PCI function
 //! 1af4:1041/1000 on q35, or a `virtio_mmio.device=` entry on microvm) or, failing that, an
-//! Intel 82599-family NIC (passed through with vfio-pci, or on bare metal), brings up one queue
-//! pair per core with RSS from a steering table of one queue per core, and publishes each pair
-//! for its core. `nic=virtio` or `nic=ixgbe` on the command line picks one when both exist.
+//! Intel 82599-family NIC (passed through with vfio-pci, or on bare metal) or an Intel 82576
+//! (`igb`: QEMU 8.0+'s `-device igb`, same driver), brings up one queue pair per core with RSS
+//! from a steering table of one queue per core, and publishes each pair for its core.
+//! `nic=virtio`, `nic=ixgbe` or `nic=igb` on the command line picks one when several exist.
 //! Every core then calls [`take_queues`] (which waits, bounded, for core 0) and owns its pair
 //! from then on: the hand-over is explicit and happens once. Each pair's rings and buffers come
 //! from hugepages carved for that pair; the device-wide part (control queue, link status)
@@ -41,7 +42,7 @@ pub struct NicInfo {
     pub steering: Steering,
     /// The steering table programmed into the device (predict with this one), if RSS.
     pub rss: Option<RssConfig>,
-    /// `"virtio-pci"`, `"virtio-mmio"` or `"ixgbe"`.
+    /// `"virtio-pci"`, `"virtio-mmio"`, `"ixgbe"` or `"igb"`.
     pub transport: &'static str,
 }
 
@@ -289,18 +290,20 @@ fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
         if virtio.is_none() && is_virtio {
             virtio = Some(f);
         }
-        let is_ixgbe = f.vendor == corenet_ixgbe::pci::VENDOR_INTEL
-            && corenet_ixgbe::pci::DEVICE_IDS
-                .iter()
-                .any(|&(id, _)| id == f.device_id);
-        if intel.is_none() && is_ixgbe {
-            intel = Some(f);
+        let family = (f.vendor == corenet_ixgbe::pci::VENDOR_INTEL)
+            .then(|| corenet_ixgbe::Family::of_device(f.device_id))
+            .flatten();
+        if intel.is_none()
+            && let Some(family) = family
+        {
+            intel = Some((f, family));
         }
     });
-    if let Some(f) = intel
-        && (virtio.is_none() || core.cmdline().get("nic") == Some("ixgbe"))
+    let wants_intel = matches!(core.cmdline().get("nic"), Some("ixgbe" | "igb"));
+    if let Some((f, family)) = intel
+        && (virtio.is_none() || wants_intel)
     {
-        return bring_up_ixgbe(&access, &f, cfg.rss);
+        return bring_up_ixgbe(&access, &f, family, cfg.rss);
     }
     let f = virtio.ok_or(NicError::NotFound)?;
     let cam = KernelCam(access);
@@ -352,17 +355,23 @@ fn enable_rx_interrupts(
 /// pair).
 const IXGBE_DMA_PER_PAIR: u64 = 4 << 20;
 
-/// Brings up an 82599-family NIC: BAR0 mapped uncached, memory decoding and bus mastering on,
-/// the datasheet's init sequence with waits on the TSC clock.
+/// Brings up an 82599-family NIC or an 82576: BAR0 mapped uncached, memory decoding and bus
+/// mastering on, the datasheet's init sequence with waits on the TSC clock. The 82576's RSS
+/// reaches 8 queues: on more cores its init refuses the configuration (a boot error).
 fn bring_up_ixgbe(
     access: &ConfigAccess,
     f: &corenet_kernel::pci::PciFunction,
+    family: corenet_ixgbe::Family,
     rss: RssConfig,
 ) -> Result<NicInfo, NicError> {
+    let name = match family {
+        corenet_ixgbe::Family::X82599 => "ixgbe",
+        corenet_ixgbe::Family::I82576 => "igb",
+    };
     let bar0 = corenet_kernel::pci::memory_bars(access, f)
         .into_iter()
         .find(|b| b.index() == 0 && b.addr != 0)
-        .ok_or_else(|| device_error("ixgbe", &"BAR0 unassigned"))?;
+        .ok_or_else(|| device_error(name, &"BAR0 unassigned"))?;
     corenet_kernel::memory::paging::map_mmio(bar0.addr, bar0.size)
         .map_err(|_| NicError::OutOfMemory)?;
     corenet_kernel::pci::enable_memory_and_bus_master(access, f);
@@ -370,13 +379,14 @@ fn bring_up_ixgbe(
     // SAFETY: BAR0 of the function found above, now identity mapped uncached (device memory)
     // for its whole size and used by this driver alone.
     let regs = unsafe { Mmio::new(base, bar0.size as usize) }
-        .map_err(|e| device_error("ixgbe BAR0", &e))?;
+        .map_err(|e| device_error(name, &e))?;
     let queues = u64::from(rss.queues);
     let mut dma = Pool(carve_pool(IXGBE_DMA_PER_PAIR * queues).ok_or(NicError::OutOfMemory)?);
-    let config = corenet_ixgbe::Config::new(rss.clone());
+    let mut config = corenet_ixgbe::Config::new(rss.clone());
+    config.family = family;
     let mut delay = |us: u32| corenet_kernel::clock::delay_us(u64::from(us));
     let (dev, pairs) = Ixgbe::init(regs, &config, &mut dma, &mut delay)
-        .map_err(|e| device_error("ixgbe init", &e))?;
+        .map_err(|e| device_error(name, &e))?;
     let n = pairs.len();
     for (i, p) in pairs.into_iter().enumerate() {
         *PAIRS[i].lock() = Some(NicPair::Ixgbe(p));
@@ -386,10 +396,11 @@ fn bring_up_ixgbe(
         pairs: n,
         steering: Steering::Rss,
         rss: Some(rss),
-        transport: "ixgbe",
+        transport: name,
     };
     log::info!(
-        "nic: 82599 {:04x}:{:04x} at {:02x}:{:02x}.{}, link {:?}",
+        "nic: {} {:04x}:{:04x} at {:02x}:{:02x}.{}, link {:?}",
+        family.name(),
         f.vendor,
         f.device_id,
         f.bus,
