@@ -378,15 +378,15 @@ fn bring_up_ixgbe(
     let base = core::ptr::NonNull::new(bar0.addr as *mut u8).ok_or(NicError::NotFound)?;
     // SAFETY: BAR0 of the function found above, now identity mapped uncached (device memory)
     // for its whole size and used by this driver alone.
-    let regs = unsafe { Mmio::new(base, bar0.size as usize) }
-        .map_err(|e| device_error(name, &e))?;
+    let regs =
+        unsafe { Mmio::new(base, bar0.size as usize) }.map_err(|e| device_error(name, &e))?;
     let queues = u64::from(rss.queues);
     let mut dma = Pool(carve_pool(IXGBE_DMA_PER_PAIR * queues).ok_or(NicError::OutOfMemory)?);
     let mut config = corenet_ixgbe::Config::new(rss.clone());
     config.family = family;
     let mut delay = |us: u32| corenet_kernel::clock::delay_us(u64::from(us));
-    let (dev, pairs) = Ixgbe::init(regs, &config, &mut dma, &mut delay)
-        .map_err(|e| device_error(name, &e))?;
+    let (dev, pairs) =
+        Ixgbe::init(regs, &config, &mut dma, &mut delay).map_err(|e| device_error(name, &e))?;
     let n = pairs.len();
     for (i, p) in pairs.into_iter().enumerate() {
         *PAIRS[i].lock() = Some(NicPair::Ixgbe(p));

@@ -16,10 +16,10 @@ use corenet_nic::{DmaAllocator, RssConfig};
 
 use crate::config::{Config, ConfigError, InitError, LinkSpeed, LinkStatus, check_rss};
 use crate::delay::{Delay, wait_for};
-use crate::family::{Family, block};
-use crate::igb;
 use crate::desc::DESC_SIZE;
 use crate::dma::{BufPool, DescRing, DmaMem};
+use crate::family::{Family, block};
+use crate::igb;
 use crate::mmio::RegisterAccess;
 use crate::regs::*;
 use crate::rx::{BUF_SIZE, IxgbeRx};
@@ -223,7 +223,10 @@ impl<R: RegisterAccess> Ixgbe<R> {
         }
         for i in 0..TABLE_LEN / 4 {
             let e = |j: usize| u32::from(rss.table[4 * i + j]) & 0xF;
-            r.write32(fam.reta(i as u16), e(0) | e(1) << 8 | e(2) << 16 | e(3) << 24);
+            r.write32(
+                fam.reta(i as u16),
+                e(0) | e(1) << 8 | e(2) << 16 | e(3) << 24,
+            );
         }
         // The write-back carries the RSS hash only when the fragment checksum is off (same
         // register and bit on the 82576, where RSS is off without it).

@@ -32,9 +32,9 @@ pub mod config;
 mod csum;
 pub mod delay;
 pub mod desc;
-pub mod family;
 #[allow(unsafe_code, reason = "volatile access to DMA memory; audited module")]
 pub mod dma;
+pub mod family;
 mod freelist;
 pub mod igb;
 pub mod init;

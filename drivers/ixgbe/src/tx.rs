@@ -289,8 +289,7 @@ impl<R: RegisterAccess> TxQueue for IxgbeTx<R> {
         }
         // Descriptors must be in memory before the device sees the new tail (7.2.3.1).
         fence(Ordering::Release);
-        self.regs
-            .write32(self.tail_reg, u32::from(self.tail));
+        self.regs.write32(self.tail_reg, u32::from(self.tail));
         self.counters.doorbells.inc();
         self.counters.packets.add(u64::from(self.unflushed_packets));
         self.counters.bytes.add(self.unflushed_bytes);
