@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # tests/qemu/igb.sh: the Intel driver against QEMU's 82576 model (-device igb, QEMU >= 8.0).
 #
-# Cases: RSS steering with tests/nic at 2 and 4 queue pairs (tests/qemu/nic-rss.sh NIC=igb), and
+# Cases: x2APIC boots of the in-guest suite at 1, 2 and 4 cores (-cpu max,+x2apic); RSS steering with tests/nic at 2 and 4 queue pairs (tests/qemu/nic-rss.sh NIC=igb), and
 # httpd over igb with 1, 2 and 4 queue pairs on a multi-queue tap in a private network
 # namespace: curl over IPv4 and IPv6, TCP echo of 1 MB checked by sha256, a short bounded wrk
 # (no errors, some requests). The namespace is deleted at the end; every QEMU run has a hard
 # timeout. Without a QEMU >= 8 (see tests/qemu/need-qemu.sh; CORENET_QEMU_BACKPORTS=1 fetches
 # one) every case is reported as skipped. Last line: `N passed, N failed, N skipped`.
+# IGB_CASES=x2apic or IGB_CASES=httpd runs only those cases.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 logs="$root/target/qemu-tests"
@@ -15,7 +16,8 @@ passed=0 failed=0 skipped=0
 . "$root/tests/qemu/need-qemu.sh"
 
 summary() { echo "$passed passed, $failed failed, $skipped skipped"; [ "$failed" = 0 ]; }
-cases=(nic-rss-igb-2q nic-rss-igb-4q httpd-igb-1q httpd-igb-2q httpd-igb-4q)
+cases=(x2apic-guest-tests-1 x2apic-guest-tests-2 x2apic-guest-tests-4
+    nic-rss-igb-2q nic-rss-igb-4q httpd-igb-1q httpd-igb-2q httpd-igb-4q)
 skip_all() {
     for c in "${cases[@]}"; do echo "qemu $c ... skipped ($1)"; skipped=$((skipped + 1)); done
     summary
@@ -34,6 +36,20 @@ result() { # NAME OK LOG
         tail -n 15 "$3" | sed 's/^/    | /'
     fi
 }
+
+# x2APIC (QEMU 10's TCG emulates it): the in-guest suite with -cpu max,+x2apic; the ready line
+# must report x2apic=1.
+(cd "$root" && cargo build -q --release --target x86_64-unknown-none -p guest-tests) || failed=$((failed + 1))
+for n in 1 2 4; do
+    [ "${IGB_CASES:-all}" = all ] || [ "${IGB_CASES:-all}" = x2apic ] || break
+    l="$logs/x2apic-guest-tests-$n.log"
+    timeout 300 "$root/qemu-run.sh" --kernel "$root/target/x86_64-unknown-none/release/guest-tests" \
+        --smp "$n" --cpu max,+x2apic --net none --timeout 240 >"$l" 2>&1
+    rc=$?
+    grep -aq "corenet: ready cores=$n .*x2apic=1" "$l" && grep -aqE '^[0-9]+ passed, 0 failed' "$l" || rc=1
+    result "x2apic-guest-tests-$n" "$rc" "$l"
+done
+[ "${IGB_CASES:-all}" = x2apic ] && { summary; exit $?; }
 
 for n in 2 4; do
     [ "${IGB_CASES:-all}" = httpd ] && break
