@@ -62,7 +62,8 @@ mod tests {
     #[test]
     fn ipv4_matches_microsofts_vectors() {
         // (source, source port, destination, destination port, IPv4 only, with TCP)
-        let vectors: [([u8; 4], u16, [u8; 4], u16, u32, u32); 5] = [
+        type Vector = ([u8; 4], u16, [u8; 4], u16, u32, u32);
+        let vectors: [Vector; 5] = [
             (
                 [66, 9, 149, 187],
                 2794,
