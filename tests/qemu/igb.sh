@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/qemu/igb.sh: the Intel driver against QEMU's 82576 model (-device igb, QEMU >= 8.0).
 #
-# Cases: x2APIC boots of the in-guest suite at 1, 2 and 4 cores (-cpu max,+x2apic); RSS steering with tests/nic at 2 and 4 queue pairs (tests/qemu/nic-rss.sh NIC=igb), and
-# httpd over igb with 1, 2 and 4 queue pairs on a multi-queue tap in a private network
+# Cases: x2APIC boots of the in-guest suite at 1, 2, 4 and 8 cores (-cpu max,+x2apic); RSS
+# steering with tests/nic at 2 and 4 queue pairs (tests/qemu/nic-rss.sh NIC=igb), and httpd over igb with 1, 2 and 4 queue pairs on a multi-queue tap in a private network
 # namespace: curl over IPv4 and IPv6, TCP echo of 1 MB checked by sha256, a short bounded wrk
 # (no errors, some requests); the proxy appliance with wrong_core=0 (tests/e2e/proxy.py --nic igb).
 # The namespace is deleted at the end; every QEMU run has a hard
@@ -17,7 +17,7 @@ passed=0 failed=0 skipped=0
 . "$root/tests/qemu/need-qemu.sh"
 
 summary() { echo "$passed passed, $failed failed, $skipped skipped"; [ "$failed" = 0 ]; }
-cases=(x2apic-guest-tests-1 x2apic-guest-tests-2 x2apic-guest-tests-4
+cases=(x2apic-guest-tests-1 x2apic-guest-tests-2 x2apic-guest-tests-4 x2apic-guest-tests-8
     nic-rss-igb-2q nic-rss-igb-4q httpd-igb-1q httpd-igb-2q httpd-igb-4q proxy-igb-2q)
 skip_all() {
     for c in "${cases[@]}"; do echo "qemu $c ... skipped ($1)"; skipped=$((skipped + 1)); done
@@ -41,7 +41,7 @@ result() { # NAME OK LOG
 # x2APIC (QEMU 10's TCG emulates it): the in-guest suite with -cpu max,+x2apic; the ready line
 # must report x2apic=1.
 (cd "$root" && cargo build -q --release --target x86_64-unknown-none -p guest-tests) || failed=$((failed + 1))
-for n in 1 2 4; do
+for n in 1 2 4 8; do
     [ "${IGB_CASES:-all}" = all ] || [ "${IGB_CASES:-all}" = x2apic ] || break
     l="$logs/x2apic-guest-tests-$n.log"
     timeout 300 "$root/qemu-run.sh" --kernel "$root/target/x86_64-unknown-none/release/guest-tests" \
