@@ -2,12 +2,13 @@
 # tests/qemu/igb.sh: the Intel driver against QEMU's 82576 model (-device igb, QEMU >= 8.0).
 #
 # Cases: x2APIC boots of the in-guest suite at 1, 2, 4 and 8 cores (-cpu max,+x2apic); RSS
-# steering with tests/nic at 2 and 4 queue pairs (tests/qemu/nic-rss.sh NIC=igb), and httpd over igb with 1, 2 and 4 queue pairs on a multi-queue tap in a private network
-# namespace: curl over IPv4 and IPv6, TCP echo of 1 MB checked by sha256, a short bounded wrk
-# (no errors, some requests); the proxy appliance with wrong_core=0 (tests/e2e/proxy.py --nic igb).
-# The namespace is deleted at the end; every QEMU run has a hard
-# timeout. Without a QEMU >= 8 (see tests/qemu/need-qemu.sh; CORENET_QEMU_BACKPORTS=1 fetches
-# one) every case is reported as skipped. Last line: `N passed, N failed, N skipped`.
+# steering with tests/nic at 2 and 4 queue pairs (tests/qemu/nic-rss.sh NIC=igb); httpd over
+# igb with 1, 2 and 4 queue pairs on a multi-queue tap in a private network namespace: curl over
+# IPv4 and IPv6, TCP echo of 1 MB checked by sha256, a short bounded wrk (no errors, some
+# requests); the proxy appliance with wrong_core=0 (tests/e2e/proxy.py --nic igb). Namespaces
+# are deleted at the end; every QEMU run has a hard timeout. Without a QEMU >= 8 (see
+# tests/qemu/need-qemu.sh; CORENET_QEMU_BACKPORTS=1 fetches one) or without root every case is
+# reported as skipped. Last line: `N passed, N failed, N skipped`.
 # IGB_CASES=x2apic or IGB_CASES=httpd runs only those cases.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
