@@ -318,19 +318,8 @@ fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
     };
     // microvm and Firecracker: the command line names the virtio-mmio register blocks.
     for dev in corenet_virtio::cmdline::devices(core.cmdline().0).flatten() {
-        // SAFETY: the loader (QEMU microvm, Firecracker) announced this register block on the
-        // command line; it is device memory in the identity map and nothing else uses it.
-        match unsafe { probe_mmio(&dev, &mut dma, &cfg) } {
-            Ok((net, pairs)) => {
-                enable_mmio_rx_interrupt(&dev, pairs.len());
-                let info = publish(&net, pairs, "virtio-mmio");
-                *DEVICE.lock() = Some(Device::Mmio(net));
-                return Ok(info);
-            }
-            Err(corenet_virtio::probe::MmioProbeError::Init(
-                corenet_virtio::InitError::NotNetwork(_),
-            )) => {}
-            Err(e) => return Err(device_error("virtio-mmio", &e)),
+        if let Some(r) = bring_up_virtio_mmio(&dev, &mut dma, &cfg) {
+            return r;
         }
     }
     let access = ConfigAccess::detect(core.platform());
@@ -357,6 +346,44 @@ fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
         return bring_up_ixgbe(&access, &f, family, cfg.rss);
     }
     let f = virtio.ok_or(NicError::NotFound)?;
+    bring_up_virtio_pci(access, &f, &mut dma, &cfg)
+}
+
+// The three bring-ups are separate frames (`inline(never)`): inlined into one, their queue
+// pairs (held by value) and the drivers' init frames added up to one ~140 KiB frame, and core
+// 0's stack overflowed (a double fault in nic-tests).
+
+/// One virtio-mmio device named on the command line: `None` when it is not a network device.
+#[inline(never)]
+fn bring_up_virtio_mmio(
+    dev: &corenet_virtio::cmdline::MmioDevice,
+    dma: &mut PairDma,
+    cfg: &NetConfig,
+) -> Option<Result<NicInfo, NicError>> {
+    // SAFETY: the loader (QEMU microvm, Firecracker) announced this register block on the
+    // command line; it is device memory in the identity map and nothing else uses it.
+    match unsafe { probe_mmio(dev, dma, cfg) } {
+        Ok((net, pairs)) => {
+            enable_mmio_rx_interrupt(dev, pairs.len());
+            let info = publish(&net, pairs, "virtio-mmio");
+            *DEVICE.lock() = Some(Device::Mmio(net));
+            Some(Ok(info))
+        }
+        Err(corenet_virtio::probe::MmioProbeError::Init(
+            corenet_virtio::InitError::NotNetwork(_),
+        )) => None,
+        Err(e) => Some(Err(device_error("virtio-mmio", &e))),
+    }
+}
+
+/// The virtio-net PCI function `f`.
+#[inline(never)]
+fn bring_up_virtio_pci(
+    access: ConfigAccess,
+    f: &corenet_kernel::pci::PciFunction,
+    dma: &mut PairDma,
+    cfg: &NetConfig,
+) -> Result<NicInfo, NicError> {
     let cam = KernelCam(access);
     let mut root = PciRoot::new(cam);
     let df = DeviceFunction {
@@ -364,7 +391,7 @@ fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
         device: f.device,
         function: f.function,
     };
-    let (net, pairs) = probe_pci::<IdentityHal<HalPool>, _, _>(&mut root, &cam, df, &mut dma, &cfg)
+    let (net, pairs) = probe_pci::<IdentityHal<HalPool>, _, _>(&mut root, &cam, df, dma, cfg)
         .map_err(|e| device_error("virtio-pci", &e))?;
     let queues = pairs.len() as u16;
     let info = publish(&net, pairs, "virtio-pci");
@@ -409,6 +436,7 @@ const IXGBE_DMA_PER_PAIR: u64 = 4 << 20;
 /// Brings up an 82599-family NIC or an 82576: BAR0 mapped uncached, memory decoding and bus
 /// mastering on, the datasheet's init sequence with waits on the TSC clock. The 82576's RSS
 /// reaches 8 queues: on more cores its init refuses the configuration (a boot error).
+#[inline(never)]
 fn bring_up_ixgbe(
     access: &ConfigAccess,
     f: &corenet_kernel::pci::PciFunction,
