@@ -11,7 +11,7 @@
 //!   replies combined.
 //! - [`node`]: one core's server (store, counters, parts bound for other cores).
 //! - [`session`]: one connection: pipelining, in-order replies, back-pressure, budget.
-//! - [`serve`]: one pass over a core's clients and rings, over its `CoreStack`.
+//! - [`serve`]: one pass over a core's clients and rings, over its `Sockets`.
 //! - [`links`]: the rings between cores that carry parts and replies (no lock).
 //! - [`settings`]: the appliance's command-line keys.
 //! - [`sim`]: several cores in one thread, for tests and fuzzing.
