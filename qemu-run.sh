@@ -34,6 +34,9 @@ dry_run=0
 fwd_http="${CORENET_FWD_HTTP:-8080}"
 fwd_echo="${CORENET_FWD_ECHO:-7777}"
 extra=()
+# ---- issue 13: QEMU binary and NIC model ----
+qemu_bin=""
+nic=virtio
 
 usage() {
     cat <<'EOF'
@@ -72,6 +75,12 @@ Options:
   --tap NAME        tap device name for --net tap (default corenet0)
   --queues N        NIC queue pairs (default: one per vCPU for tap, 1 for user)
   --nic-opts STR    extra virtio-net device properties, e.g. rss=off (comma-separated)
+  --nic MODEL       virtio (default) | igb. igb is QEMU's Intel 82576 model (QEMU >= 8.0, found
+                    by tests/qemu/need-qemu.sh: CORENET_QEMU, a private copy, or PATH; with
+                    CORENET_QEMU_BACKPORTS=1 it fetches Debian bookworm-backports' QEMU 10 into
+                    target/qemu-backports). Exit status 77 (SKIP) when no such QEMU is found
+  --qemu PATH       the qemu-system-x86_64 to run (default: CORENET_QEMU, else the one on
+                    PATH; for --nic igb the first QEMU >= 8 need-qemu.sh finds)
   --vfio ADDR       pass a host PCI device through with vfio-pci (e.g. 0000:03:00.0)
   --pcap FILE       capture the guest NIC's traffic to FILE (QEMU filter-dump)
   --gdb             start paused with a gdb stub on tcp::1234
@@ -107,6 +116,8 @@ while [ $# -gt 0 ]; do
         --dgram) dgram="${2:?}"; shift 2 ;;
         --queues) queues="${2:?}"; shift 2 ;;
         --nic-opts) nic_opts="${2:?}"; shift 2 ;;
+        --nic) nic="${2:?}"; shift 2 ;;
+        --qemu) qemu_bin="${2:?}"; shift 2 ;;
         --vfio) vfio="${2:?}"; shift 2 ;;
         --pcap) pcap="${2:?}"; shift 2 ;;
         --gdb) gdb=1; shift ;;
@@ -129,6 +140,8 @@ done
 case "$machine" in q35|microvm) ;; *) die "--machine must be q35 or microvm, got '$machine'" ;; esac
 case "$net" in auto|user|passt|tap|dgram|none) ;; *) die "--net must be auto, user, passt, tap, dgram or none, got '$net'" ;; esac
 case "$accel" in auto|kvm|tcg) ;; *) die "--accel must be auto, kvm or tcg, got '$accel'" ;; esac
+case "$nic" in virtio|igb) ;; *) die "--nic must be virtio or igb, got '$nic'" ;; esac
+[ "$nic" = igb ] && [ "$machine" != q35 ] && die "--nic igb is a PCIe device: use --machine q35"
 case "${acpi:-off}" in on|off) ;; *) die "--acpi must be on or off, got '$acpi'" ;; esac
 [ -n "$acpi" ] && [ "$machine" != microvm ] && die "--acpi applies to --machine microvm only (q35 always has ACPI)"
 if [ -z "$queues" ]; then
@@ -157,6 +170,25 @@ ensure_tools() {
     fi
 }
 ensure_tools
+
+# ---- which QEMU (issue 13): igb needs QEMU >= 8.0 ----
+# shellcheck source=tests/qemu/need-qemu.sh
+. "$root/tests/qemu/need-qemu.sh"
+if [ -n "$qemu_bin" ]; then
+    export CORENET_QEMU="$qemu_bin"
+fi
+if [ "$nic" = igb ]; then
+    if ! need_qemu 8; then
+        echo "qemu-run.sh: SKIP: --nic igb: $NEED_QEMU_REASON" >&2
+        exit 77
+    fi
+    qemu_bin="$QEMU_BIN"
+fi
+# virtio runs use CORENET_QEMU when set (the whole suite on another QEMU), else PATH's.
+[ -n "$qemu_bin" ] || qemu_bin="${CORENET_QEMU:-$(command -v qemu-system-x86_64 || echo qemu-system-x86_64)}"
+# Firmware of the chosen QEMU's own build (need-qemu.sh's private copy has a share/ beside bin/).
+qemu_share="$(dirname "$(dirname "$qemu_bin")")/share/qemu"
+[ -d "$qemu_share" ] || qemu_share=/usr/share/qemu
 
 # ---- user-mode networking: passt when it is there, else QEMU's built-in slirp ----
 # QEMU's slirp listens on each forwarded host port with a backlog of 1 (`ss -ltn` shows
@@ -204,8 +236,9 @@ fi
 args=(-nodefaults -no-reboot -display none -serial stdio -m "$mem" -smp "$smp" -cpu "$cpu" "${accel_args[@]}")
 if [ "$machine" = q35 ]; then
     args+=(-M q35)
-    [ -f /usr/share/qemu/qboot.rom ] && [ "$grub" = 0 ] && args+=(-bios /usr/share/qemu/qboot.rom)
+    [ -f "$qemu_share/qboot.rom" ] && [ "$grub" = 0 ] && args+=(-bios "$qemu_share/qboot.rom")
     nic_dev=virtio-net-pci
+    [ "$nic" = igb ] && nic_dev=igb
 else
     # microvm: no PCI. Without ACPI, QEMU describes the CPUs in an MP table and announces each
     # virtio-mmio device on the kernel command line (virtio_mmio.device=), like Firecracker.
@@ -278,7 +311,10 @@ case "$net" in
             tap_created=1
         fi
         args+=(-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=off,queues=$queues")
-        if [ "$queues" -gt 1 ]; then
+        if [ "$queues" -gt 1 ] && [ "$nic" = igb ]; then
+            # QEMU's igb takes its queue count from the multi-queue tap; RSS is the guest's to set.
+            args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01${nic_opts:+,$nic_opts}")
+        elif [ "$queues" -gt 1 ]; then
             mq=mq=on
             case ",$nic_opts," in *,rss=*) ;; *) mq="$mq,rss=on,hash=on" ;; esac
             [ "$machine" = q35 ] && mq="$mq,vectors=$((2 * queues + 2))"
@@ -319,7 +355,7 @@ fi
 args+=("${extra[@]}")
 
 if [ "$dry_run" = 1 ]; then
-    printf '%q ' qemu-system-x86_64 "${args[@]}"; echo
+    printf '%q ' "$qemu_bin" "${args[@]}"; echo
     exit 0
 fi
 
@@ -345,9 +381,9 @@ set +e
 # QEMU keeps this script's stdin (the serial console's input) although it runs in the
 # background, which is what lets the script stop it on exit.
 if [ "$timeout_s" -gt 0 ]; then
-    timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 "${args[@]}" <&0 &
+    timeout --foreground -k 5 "$timeout_s" "$qemu_bin" "${args[@]}" <&0 &
 else
-    qemu-system-x86_64 "${args[@]}" <&0 &
+    "$qemu_bin" "${args[@]}" <&0 &
 fi
 qemu_pid=$!
 wait "$qemu_pid"

@@ -122,6 +122,8 @@ suite() {
 
 if [ "$host_only" = 0 ]; then
     suite "in-QEMU tests (tests/qemu/run.sh $quick)" tests/qemu/run.sh $quick
+    # issue 13: the Intel driver on QEMU's 82576 model (QEMU >= 8: tests/qemu/need-qemu.sh).
+    suite "igb on QEMU >= 8 (tests/qemu/igb.sh)" tests/qemu/igb.sh
     suite "end-to-end tests (tests/e2e/e2e.py $quick)" python3 tests/e2e/e2e.py $quick
     suite "proxy end-to-end (tests/e2e/proxy.py)" python3 tests/e2e/proxy.py
     # The system interpreter: Debian's python3-scapy is importable from it only.

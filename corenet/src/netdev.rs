@@ -2,9 +2,10 @@
 //!
 //! Core 0 calls [`bring_up`] from its `init`: it finds a virtio-net device (a PCI function
 //! 1af4:1041/1000 on q35, or a `virtio_mmio.device=` entry on microvm) or, failing that, an
-//! Intel 82599-family NIC (passed through with vfio-pci, or on bare metal), brings up one queue
-//! pair per core with RSS from a steering table of one queue per core, and publishes each pair
-//! for its core. `nic=virtio` or `nic=ixgbe` on the command line picks one when both exist.
+//! Intel 82599-family NIC (passed through with vfio-pci, or on bare metal) or an Intel 82576
+//! (`igb`: QEMU 8.0+'s `-device igb`, same driver), brings up one queue pair per core with RSS
+//! from a steering table of one queue per core, and publishes each pair for its core.
+//! `nic=virtio`, `nic=ixgbe` or `nic=igb` on the command line picks one when several exist.
 //! Every core then calls [`take_queues`] (which waits, bounded, for core 0) and owns its pair
 //! from then on: the hand-over is explicit and happens once. Each pair's rings and buffers come
 //! from hugepages carved for that pair; the device-wide part (control queue, link status)
@@ -41,7 +42,7 @@ pub struct NicInfo {
     pub steering: Steering,
     /// The steering table programmed into the device (predict with this one), if RSS.
     pub rss: Option<RssConfig>,
-    /// `"virtio-pci"`, `"virtio-mmio"` or `"ixgbe"`.
+    /// `"virtio-pci"`, `"virtio-mmio"`, `"ixgbe"` or `"igb"`.
     pub transport: &'static str,
 }
 
@@ -317,19 +318,8 @@ fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
     };
     // microvm and Firecracker: the command line names the virtio-mmio register blocks.
     for dev in corenet_virtio::cmdline::devices(core.cmdline().0).flatten() {
-        // SAFETY: the loader (QEMU microvm, Firecracker) announced this register block on the
-        // command line; it is device memory in the identity map and nothing else uses it.
-        match unsafe { probe_mmio(&dev, &mut dma, &cfg) } {
-            Ok((net, pairs)) => {
-                enable_mmio_rx_interrupt(&dev, pairs.len());
-                let info = publish(&net, pairs, "virtio-mmio");
-                *DEVICE.lock() = Some(Device::Mmio(net));
-                return Ok(info);
-            }
-            Err(corenet_virtio::probe::MmioProbeError::Init(
-                corenet_virtio::InitError::NotNetwork(_),
-            )) => {}
-            Err(e) => return Err(device_error("virtio-mmio", &e)),
+        if let Some(r) = bring_up_virtio_mmio(&dev, &mut dma, &cfg) {
+            return r;
         }
     }
     let access = ConfigAccess::detect(core.platform());
@@ -340,20 +330,60 @@ fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
         if virtio.is_none() && is_virtio {
             virtio = Some(f);
         }
-        let is_ixgbe = f.vendor == corenet_ixgbe::pci::VENDOR_INTEL
-            && corenet_ixgbe::pci::DEVICE_IDS
-                .iter()
-                .any(|&(id, _)| id == f.device_id);
-        if intel.is_none() && is_ixgbe {
-            intel = Some(f);
+        let family = (f.vendor == corenet_ixgbe::pci::VENDOR_INTEL)
+            .then(|| corenet_ixgbe::Family::of_device(f.device_id))
+            .flatten();
+        if intel.is_none()
+            && let Some(family) = family
+        {
+            intel = Some((f, family));
         }
     });
-    if let Some(f) = intel
-        && (virtio.is_none() || core.cmdline().get("nic") == Some("ixgbe"))
+    let wants_intel = matches!(core.cmdline().get("nic"), Some("ixgbe" | "igb"));
+    if let Some((f, family)) = intel
+        && (virtio.is_none() || wants_intel)
     {
-        return bring_up_ixgbe(&access, &f, cfg.rss);
+        return bring_up_ixgbe(&access, &f, family, cfg.rss);
     }
     let f = virtio.ok_or(NicError::NotFound)?;
+    bring_up_virtio_pci(access, &f, &mut dma, &cfg)
+}
+
+// The three bring-ups are separate frames (`inline(never)`): inlined into one, their queue
+// pairs (held by value) and the drivers' init frames added up to one ~140 KiB frame, and core
+// 0's stack overflowed (a double fault in nic-tests).
+
+/// One virtio-mmio device named on the command line: `None` when it is not a network device.
+#[inline(never)]
+fn bring_up_virtio_mmio(
+    dev: &corenet_virtio::cmdline::MmioDevice,
+    dma: &mut PairDma,
+    cfg: &NetConfig,
+) -> Option<Result<NicInfo, NicError>> {
+    // SAFETY: the loader (QEMU microvm, Firecracker) announced this register block on the
+    // command line; it is device memory in the identity map and nothing else uses it.
+    match unsafe { probe_mmio(dev, dma, cfg) } {
+        Ok((net, pairs)) => {
+            enable_mmio_rx_interrupt(dev, pairs.len());
+            let info = publish(&net, pairs, "virtio-mmio");
+            *DEVICE.lock() = Some(Device::Mmio(net));
+            Some(Ok(info))
+        }
+        Err(corenet_virtio::probe::MmioProbeError::Init(
+            corenet_virtio::InitError::NotNetwork(_),
+        )) => None,
+        Err(e) => Some(Err(device_error("virtio-mmio", &e))),
+    }
+}
+
+/// The virtio-net PCI function `f`.
+#[inline(never)]
+fn bring_up_virtio_pci(
+    access: ConfigAccess,
+    f: &corenet_kernel::pci::PciFunction,
+    dma: &mut PairDma,
+    cfg: &NetConfig,
+) -> Result<NicInfo, NicError> {
     let cam = KernelCam(access);
     let mut root = PciRoot::new(cam);
     let df = DeviceFunction {
@@ -361,7 +391,7 @@ fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
         device: f.device,
         function: f.function,
     };
-    let (net, pairs) = probe_pci::<IdentityHal<HalPool>, _, _>(&mut root, &cam, df, &mut dma, &cfg)
+    let (net, pairs) = probe_pci::<IdentityHal<HalPool>, _, _>(&mut root, &cam, df, dma, cfg)
         .map_err(|e| device_error("virtio-pci", &e))?;
     let queues = pairs.len() as u16;
     let info = publish(&net, pairs, "virtio-pci");
@@ -403,31 +433,39 @@ fn enable_rx_interrupts(
 /// pair).
 const IXGBE_DMA_PER_PAIR: u64 = 4 << 20;
 
-/// Brings up an 82599-family NIC: BAR0 mapped uncached, memory decoding and bus mastering on,
-/// the datasheet's init sequence with waits on the TSC clock.
+/// Brings up an 82599-family NIC or an 82576: BAR0 mapped uncached, memory decoding and bus
+/// mastering on, the datasheet's init sequence with waits on the TSC clock. The 82576's RSS
+/// reaches 8 queues: on more cores its init refuses the configuration (a boot error).
+#[inline(never)]
 fn bring_up_ixgbe(
     access: &ConfigAccess,
     f: &corenet_kernel::pci::PciFunction,
+    family: corenet_ixgbe::Family,
     rss: RssConfig,
 ) -> Result<NicInfo, NicError> {
+    let name = match family {
+        corenet_ixgbe::Family::X82599 => "ixgbe",
+        corenet_ixgbe::Family::I82576 => "igb",
+    };
     let bar0 = corenet_kernel::pci::memory_bars(access, f)
         .into_iter()
         .find(|b| b.index() == 0 && b.addr != 0)
-        .ok_or_else(|| device_error("ixgbe", &"BAR0 unassigned"))?;
+        .ok_or_else(|| device_error(name, &"BAR0 unassigned"))?;
     corenet_kernel::memory::paging::map_mmio(bar0.addr, bar0.size)
         .map_err(|_| NicError::OutOfMemory)?;
     corenet_kernel::pci::enable_memory_and_bus_master(access, f);
     let base = core::ptr::NonNull::new(bar0.addr as *mut u8).ok_or(NicError::NotFound)?;
     // SAFETY: BAR0 of the function found above, now identity mapped uncached (device memory)
     // for its whole size and used by this driver alone.
-    let regs = unsafe { Mmio::new(base, bar0.size as usize) }
-        .map_err(|e| device_error("ixgbe BAR0", &e))?;
+    let regs =
+        unsafe { Mmio::new(base, bar0.size as usize) }.map_err(|e| device_error(name, &e))?;
     let queues = u64::from(rss.queues);
     let mut dma = Pool(carve_pool(IXGBE_DMA_PER_PAIR * queues).ok_or(NicError::OutOfMemory)?);
-    let config = corenet_ixgbe::Config::new(rss.clone());
+    let mut config = corenet_ixgbe::Config::new(rss.clone());
+    config.family = family;
     let mut delay = |us: u32| corenet_kernel::clock::delay_us(u64::from(us));
-    let (dev, pairs) = Ixgbe::init(regs, &config, &mut dma, &mut delay)
-        .map_err(|e| device_error("ixgbe init", &e))?;
+    let (dev, pairs) =
+        Ixgbe::init(regs, &config, &mut dma, &mut delay).map_err(|e| device_error(name, &e))?;
     let n = pairs.len();
     for (i, p) in pairs.into_iter().enumerate() {
         *PAIRS[i].lock() = Some(NicPair::Ixgbe(p));
@@ -437,10 +475,11 @@ fn bring_up_ixgbe(
         pairs: n,
         steering: Steering::Rss,
         rss: Some(rss),
-        transport: "ixgbe",
+        transport: name,
     };
     log::info!(
-        "nic: 82599 {:04x}:{:04x} at {:02x}:{:02x}.{}, link {:?}",
+        "nic: {} {:04x}:{:04x} at {:02x}:{:02x}.{}, link {:?}",
+        family.name(),
         f.vendor,
         f.device_id,
         f.bus,

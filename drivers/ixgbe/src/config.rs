@@ -3,12 +3,15 @@
 
 use corenet_nic::RssConfig;
 
-use crate::regs::MAX_QUEUES;
+use crate::family::Family;
 
 /// What to bring up.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Queue pairs (one per core); at most 16, the RETA entries' reach.
+    /// Which device (register map and init sequence); default the 82599.
+    pub family: Family,
+    /// Queue pairs (one per core); at most 16 on the 82599 (the RETA entries' reach), 8 on
+    /// the 82576 ([`Family::max_queues`]).
     pub queues: u16,
     /// Receive descriptors per queue: a power of two from 8 to 4096.
     pub rx_ring_size: u16,
@@ -27,6 +30,7 @@ impl Config {
     /// waiting up to one second for the link.
     pub fn new(rss: RssConfig) -> Self {
         Self {
+            family: Family::X82599,
             queues: rss.queues,
             rx_ring_size: 512,
             tx_ring_size: 512,
@@ -37,7 +41,7 @@ impl Config {
     }
 
     pub(crate) fn check(&self) -> Result<(), ConfigError> {
-        if self.queues == 0 || self.queues > MAX_QUEUES {
+        if self.queues == 0 || self.queues > self.family.max_queues() {
             return Err(ConfigError::BadQueueCount(self.queues));
         }
         for size in [self.rx_ring_size, self.tx_ring_size] {
@@ -64,7 +68,7 @@ pub(crate) fn check_rss(rss: &RssConfig, queues: u16) -> Result<(), ConfigError>
 /// Why a [`Config`] was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigError {
-    /// Zero queues or more than 16.
+    /// Zero queues or more than the device's RSS reaches (16 on the 82599, 8 on the 82576).
     BadQueueCount(u16),
     /// Not a power of two in 8..=4096.
     BadRingSize(u16),
@@ -77,7 +81,9 @@ pub enum ConfigError {
 impl core::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::BadQueueCount(n) => write!(f, "{n} queues: zero or more than 16"),
+            Self::BadQueueCount(n) => {
+                write!(f, "{n} queues: zero or more than the device's RSS reaches")
+            }
             Self::BadRingSize(n) => write!(f, "ring size {n} is not a power of two in 8..=4096"),
             Self::RssQueueMismatch => {
                 f.write_str("the RSS configuration's queue count differs from the NIC's")
@@ -96,12 +102,15 @@ impl core::error::Error for ConfigError {}
 pub enum InitError {
     /// The configuration is invalid; nothing was touched.
     Config(ConfigError),
-    /// CTRL.RST did not clear (4.6.3.2).
+    /// CTRL.RST did not clear (82599 4.6.3.2, 82576 4.5.1).
     ResetTimeout,
-    /// EEC.ARD never set: the EEPROM auto-read did not finish (4.6.3).
+    /// EEC.ARD (82576: EECD.AUTO_RD) never set: the EEPROM auto-read did not finish.
     EepromTimeout,
     /// RDRXCTL.DMAIDONE never set (4.6.3).
     DmaInitTimeout,
+    /// 82576: the PHY write restarting auto-negotiation did not complete (MDIC.R) or failed
+    /// (MDIC.E).
+    PhyTimeout,
     /// The DMA allocator ran out for this queue's ring or buffers.
     OutOfDmaMemory {
         /// The queue being set up.
@@ -133,6 +142,7 @@ impl core::fmt::Display for InitError {
             Self::DmaInitTimeout => {
                 f.write_str("DMA initialisation did not finish (RDRXCTL.DMAIDONE)")
             }
+            Self::PhyTimeout => f.write_str("the PHY access through MDIC did not complete"),
             Self::OutOfDmaMemory { queue } => write!(f, "out of DMA memory for queue {queue}"),
             Self::BadDmaRegion { queue } => {
                 write!(f, "DMA region for queue {queue} too small or misaligned")
@@ -149,9 +159,11 @@ impl core::fmt::Display for InitError {
 
 impl core::error::Error for InitError {}
 
-/// Negotiated link speed (LINKS.LINK_SPEED).
+/// Negotiated link speed (82599 LINKS.LINK_SPEED, 82576 STATUS.SPEED).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkSpeed {
+    /// 10 Mb/s (82576 only).
+    M10,
     /// 100 Mb/s.
     M100,
     /// 1 Gb/s.

@@ -1,10 +1,13 @@
-//! Device bring-up following the 82599 datasheet's initialization sequence (section 4.6.3).
+//! Device bring-up following the 82599 datasheet's initialization sequence (section 4.6.3),
+//! or the 82576's (section 4.5) for [`Family::I82576`].
 //!
-//! Order, with the datasheet sections: mask interrupts (4.6.3.1), global reset and wait
+//! Order, with the 82599 datasheet sections: mask interrupts (4.6.3.1), global reset and wait
 //! (4.6.3.2), EEPROM auto-read and DMA init done (4.6.3), link setup (4.6.4), statistics
 //! reset (4.6.5), receive (4.6.7, per queue 4.6.7.1), RSS (4.6.10.1), transmit (4.6.8, per
-//! queue 4.6.8.1), queue enables. Every wait is bounded; the time comes from the caller's
-//! [`Delay`].
+//! queue 4.6.8.1), queue enables. The 82576 runs the same order with its own reset, link and
+//! global receive/transmit steps ([`crate::igb`]); queue, ring, buffer and RSS programming is
+//! shared, at the offsets [`Family`] gives. Every wait is bounded; the time comes from the
+//! caller's [`Delay`].
 
 use alloc::vec::Vec;
 
@@ -15,6 +18,8 @@ use crate::config::{Config, ConfigError, InitError, LinkSpeed, LinkStatus, check
 use crate::delay::{Delay, wait_for};
 use crate::desc::DESC_SIZE;
 use crate::dma::{BufPool, DescRing, DmaMem};
+use crate::family::{Family, block};
+use crate::igb;
 use crate::mmio::RegisterAccess;
 use crate::regs::*;
 use crate::rx::{BUF_SIZE, IxgbeRx};
@@ -35,6 +40,7 @@ pub struct QueuePair<R: RegisterAccess> {
 #[derive(Debug)]
 pub struct Ixgbe<R: RegisterAccess> {
     regs: R,
+    family: Family,
     queues: u16,
     stats: HwStats,
 }
@@ -64,13 +70,26 @@ impl<R: RegisterAccess> Ixgbe<R> {
         config.check().map_err(InitError::Config)?;
         let mut dev = Self {
             regs,
+            family: config.family,
             queues: config.queues,
             stats: HwStats::default(),
         };
-        dev.reset(delay)?;
-        dev.setup_link();
+        match dev.family {
+            Family::X82599 => {
+                dev.reset(delay)?;
+                dev.setup_link();
+            }
+            Family::I82576 => {
+                let step = |e| match e {
+                    igb::StepError::Reset => InitError::ResetTimeout,
+                    igb::StepError::Phy => InitError::PhyTimeout,
+                };
+                igb::reset(&dev.regs, delay).map_err(step)?;
+                igb::setup_link(&dev.regs, delay).map_err(step)?;
+            }
+        }
         // 4.6.5: the statistics registers clear on read; one read starts them from zero.
-        dev.stats.accumulate(&dev.regs, config.queues);
+        dev.stats.accumulate(&dev.regs, dev.family, config.queues);
         dev.stats = HwStats::default();
         let rxs = dev.setup_rx(config, dma, delay)?;
         let txs = dev.setup_tx(config, dma, delay)?;
@@ -79,10 +98,9 @@ impl<R: RegisterAccess> Ixgbe<R> {
             .zip(txs)
             .map(|(rx, tx)| QueuePair { rx, tx })
             .collect();
+        // CTRL_EXT and its DRV_LOAD bit are at the same place on both.
         dev.regs.set_bits(CTRL_EXT, CTRL_EXT_DRV_LOAD);
-        wait_for(delay, config.link_wait_us, LINK_POLL_US, || {
-            dev.regs.read32(LINKS) & LINKS_UP != 0
-        });
+        wait_for(delay, config.link_wait_us, LINK_POLL_US, || dev.link().up);
         Ok((dev, pairs))
     }
 
@@ -128,21 +146,27 @@ impl<R: RegisterAccess> Ixgbe<R> {
         delay: &mut impl Delay,
     ) -> Result<Vec<IxgbeRx<R>>, InitError> {
         let r = &self.regs;
-        r.clear_bits(RXCTRL, RXCTRL_RXEN);
-        // CRC stripping must be set in both places (8.2.3.8.8).
-        r.set_bits(HLREG0, HLREG0_RXCRCSTRP);
-        r.set_bits(RDRXCTL, RDRXCTL_CRCSTRIP | RDRXCTL_RSCACKC_FCOE_WRFIX);
-        // Multicast is accepted too: IPv6 Neighbor Discovery arrives on solicited-node and
-        // all-nodes groups (33:33:...), and the stack filters by IP address. (Programming the
-        // multicast table array for exactly those groups would be tighter.)
-        let mut fctrl = r.read32(FCTRL) | FCTRL_BAM | FCTRL_MPE;
-        if config.promiscuous {
-            fctrl |= FCTRL_UPE;
+        let fam = self.family;
+        if fam == Family::I82576 {
+            igb::rx_disable(r);
+        } else {
+            r.clear_bits(RXCTRL, RXCTRL_RXEN);
+            // CRC stripping must be set in both places (8.2.3.8.8).
+            r.set_bits(HLREG0, HLREG0_RXCRCSTRP);
+            r.set_bits(RDRXCTL, RDRXCTL_CRCSTRIP | RDRXCTL_RSCACKC_FCOE_WRFIX);
+            // Multicast is accepted too: IPv6 Neighbor Discovery arrives on solicited-node
+            // and all-nodes groups (33:33:...), and the stack filters by IP address.
+            // (Programming the multicast table array for exactly those groups would be
+            // tighter.)
+            let mut fctrl = r.read32(FCTRL) | FCTRL_BAM | FCTRL_MPE;
+            if config.promiscuous {
+                fctrl |= FCTRL_UPE;
+            }
+            r.write32(FCTRL, fctrl);
+            // The device reads descriptors and buffers without snooping otherwise on some
+            // platforms; corenet's DMA memory is ordinary cached RAM (ixy does the same).
+            r.set_bits(CTRL_EXT, CTRL_EXT_NS_DIS);
         }
-        r.write32(FCTRL, fctrl);
-        // The device reads descriptors and buffers without snooping otherwise on some
-        // platforms; corenet's DMA memory is ordinary cached RAM (ixy does the same).
-        r.set_bits(CTRL_EXT, CTRL_EXT_NS_DIS);
         self.setup_rss(&config.rss);
 
         let size = config.rx_ring_size;
@@ -155,22 +179,29 @@ impl<R: RegisterAccess> Ixgbe<R> {
             let bad = InitError::BadDmaRegion { queue: q };
             let ring = DescRing::new(DmaMem::new(ring), size).ok_or(bad)?;
             let bufs = BufPool::new(DmaMem::new(bufs), size).ok_or(bad)?;
-            r.write32(rdbal(q), base as u32);
-            r.write32(rdbah(q), (base >> 32) as u32);
-            r.write32(rdlen(q), (size as usize * DESC_SIZE) as u32);
+            let b = fam.rx_block(q);
+            r.write32(b + block::BAL, base as u32);
+            r.write32(b + block::BAH, (base >> 32) as u32);
+            r.write32(b + block::LEN, (size as usize * DESC_SIZE) as u32);
+            // BSIZEPACKET in 1 KB units and DESCTYPE are at the same bits on both devices.
             r.write32(
-                srrctl(q),
-                SRRCTL_DESCTYPE_ADV_ONEBUF | (BUF_SIZE / 1024) as u32 | SRRCTL_DROP_EN,
+                fam.srrctl(q),
+                SRRCTL_DESCTYPE_ADV_ONEBUF | (BUF_SIZE / 1024) as u32 | fam.srrctl_drop_en(),
             );
-            r.write32(rdh(q), 0);
-            r.write32(rdt(q), 0);
-            queues.push(IxgbeRx::new(r.clone(), q, ring, bufs, size));
+            r.write32(b + block::HEAD, 0);
+            r.write32(b + block::TAIL, 0);
+            let rx = IxgbeRx::new(r.clone(), (q, b + block::TAIL), ring, bufs, size);
+            queues.push(rx);
         }
-        r.set_bits(RXCTRL, RXCTRL_RXEN);
+        match fam {
+            Family::X82599 => r.set_bits(RXCTRL, RXCTRL_RXEN),
+            Family::I82576 => igb::rx_enable(r, config.promiscuous),
+        }
         for (q, rx) in (0..).zip(queues.iter_mut()) {
-            r.set_bits(rxdctl(q), DCTL_ENABLE);
+            let dctl = fam.rx_block(q) + block::DCTL;
+            r.set_bits(dctl, DCTL_ENABLE);
             if !wait_for(delay, QUEUE_ENABLE_BUDGET_US, POLL_US, || {
-                r.read32(rxdctl(q)) & DCTL_ENABLE != 0
+                r.read32(dctl) & DCTL_ENABLE != 0
             }) {
                 return Err(InitError::RxEnableTimeout { queue: q });
             }
@@ -183,29 +214,24 @@ impl<R: RegisterAccess> Ixgbe<R> {
     /// 4.6.10.1: MRQC (RSS over IPv4, TCP/IPv4, UDP/IPv4 and the same for IPv6), RSSRK,
     /// 128-entry RETA.
     fn setup_rss(&self, rss: &RssConfig) {
-        let r = &self.regs;
+        let (r, fam) = (&self.regs, self.family);
         for (i, k) in rss.key.chunks_exact(4).enumerate() {
             r.write32(
-                rssrk(i as u16),
+                fam.rssrk(i as u16),
                 u32::from_le_bytes([k[0], k[1], k[2], k[3]]),
             );
         }
         for i in 0..TABLE_LEN / 4 {
             let e = |j: usize| u32::from(rss.table[4 * i + j]) & 0xF;
-            r.write32(reta(i as u16), e(0) | e(1) << 8 | e(2) << 16 | e(3) << 24);
+            r.write32(
+                fam.reta(i as u16),
+                e(0) | e(1) << 8 | e(2) << 16 | e(3) << 24,
+            );
         }
-        // The write-back carries the RSS hash only when the fragment checksum is off.
+        // The write-back carries the RSS hash only when the fragment checksum is off (same
+        // register and bit on the 82576, where RSS is off without it).
         r.set_bits(RXCSUM, RXCSUM_PCSD);
-        r.write32(
-            MRQC,
-            MRQC_MRQE_RSS
-                | MRQC_RSS_IPV4
-                | MRQC_RSS_TCP_IPV4
-                | MRQC_RSS_UDP_IPV4
-                | MRQC_RSS_IPV6
-                | MRQC_RSS_TCP_IPV6
-                | MRQC_RSS_UDP_IPV6,
-        );
+        r.write32(fam.mrqc(), fam.mrqc_rss());
     }
 
     /// 4.6.8: CRC and padding, single-queue-set transmit mode, each ring, DMA transmit
@@ -216,12 +242,15 @@ impl<R: RegisterAccess> Ixgbe<R> {
         dma: &mut impl DmaAllocator,
         delay: &mut impl Delay,
     ) -> Result<Vec<IxgbeTx<R>>, InitError> {
-        let r = &self.regs;
-        r.set_bits(HLREG0, HLREG0_TXCRCEN | HLREG0_TXPADEN);
-        // MTQC may only change with the descriptor arbiter off (4.6.11.3.4); 0 = no DCB/VT.
-        r.set_bits(RTTDCS, RTTDCS_ARBDIS);
-        r.write32(MTQC, 0);
-        r.clear_bits(RTTDCS, RTTDCS_ARBDIS);
+        let (r, fam) = (&self.regs, self.family);
+        if fam == Family::X82599 {
+            r.set_bits(HLREG0, HLREG0_TXCRCEN | HLREG0_TXPADEN);
+            // MTQC may only change with the descriptor arbiter off (4.6.11.3.4); 0 = no
+            // DCB/VT.
+            r.set_bits(RTTDCS, RTTDCS_ARBDIS);
+            r.write32(MTQC, 0);
+            r.clear_bits(RTTDCS, RTTDCS_ARBDIS);
+        }
 
         let size = config.tx_ring_size;
         let mut queues = Vec::with_capacity(config.queues as usize);
@@ -236,28 +265,36 @@ impl<R: RegisterAccess> Ixgbe<R> {
             let bad = InitError::BadDmaRegion { queue: q };
             let descs = DescRing::new(DmaMem::new(ring), size).ok_or(bad)?;
             let bufs = BufPool::new(DmaMem::new(bufs), size).ok_or(bad)?;
-            let tx = IxgbeTx::new(r.clone(), q, descs, bufs, size);
-            r.write32(tdbal(q), base as u32);
-            r.write32(tdbah(q), (base >> 32) as u32);
-            r.write32(tdlen(q), (size as usize * DESC_SIZE) as u32);
-            r.write32(tdh(q), 0);
-            r.write32(tdt(q), 0);
+            let b = fam.tx_block(q);
+            let tx = IxgbeTx::new(r.clone(), (q, b + block::TAIL), descs, bufs, size);
+            r.write32(b + block::BAL, base as u32);
+            r.write32(b + block::BAH, (base >> 32) as u32);
+            r.write32(b + block::LEN, (size as usize * DESC_SIZE) as u32);
+            r.write32(b + block::HEAD, 0);
+            r.write32(b + block::TAIL, 0);
             let wb = tx.head_wb_phys();
-            r.write32(tdwbal(q), wb as u32 | TDWBAL_HEAD_WB_EN);
-            r.write32(tdwbah(q), (wb >> 32) as u32);
-            // Prefetch when 36 descriptors are free in the on-chip cache and 8 are waiting in
-            // host memory (the values Intel's drivers use); write back immediately.
-            r.write32(
-                txdctl(q),
-                36 << TXDCTL_PTHRESH_SHIFT | 8 << TXDCTL_HTHRESH_SHIFT,
-            );
+            r.write32(b + block::WBAL, wb as u32 | TDWBAL_HEAD_WB_EN);
+            r.write32(b + block::WBAH, (wb >> 32) as u32);
+            // 82599: prefetch when 36 descriptors are free in the on-chip cache and 8 are
+            // waiting in host memory (the values Intel's drivers use); write back
+            // immediately. The 82576's fields are narrower (6 bits): its defaults stand.
+            if fam == Family::X82599 {
+                r.write32(
+                    b + block::DCTL,
+                    36 << TXDCTL_PTHRESH_SHIFT | 8 << TXDCTL_HTHRESH_SHIFT,
+                );
+            }
             queues.push(tx);
         }
-        r.set_bits(DMATXCTL, DMATXCTL_TE);
+        match fam {
+            Family::X82599 => r.set_bits(DMATXCTL, DMATXCTL_TE),
+            Family::I82576 => igb::tx_enable(r),
+        }
         for q in 0..config.queues {
-            r.set_bits(txdctl(q), DCTL_ENABLE);
+            let dctl = fam.tx_block(q) + block::DCTL;
+            r.set_bits(dctl, DCTL_ENABLE);
             if !wait_for(delay, QUEUE_ENABLE_BUDGET_US, POLL_US, || {
-                r.read32(txdctl(q)) & DCTL_ENABLE != 0
+                r.read32(dctl) & DCTL_ENABLE != 0
             }) {
                 return Err(InitError::TxEnableTimeout { queue: q });
             }
@@ -275,6 +312,10 @@ impl<R: RegisterAccess> Ixgbe<R> {
 
     /// Current link state (LINKS); link loss is reported here, never waited on.
     pub fn link(&self) -> LinkStatus {
+        if self.family == Family::I82576 {
+            let (up, speed) = igb::link(&self.regs);
+            return LinkStatus { up, speed };
+        }
         let links = self.regs.read32(LINKS);
         let speed = match links & LINKS_SPEED_MASK {
             LINKS_SPEED_10G => LinkSpeed::G10,
@@ -290,16 +331,22 @@ impl<R: RegisterAccess> Ixgbe<R> {
 
     /// The MAC address the EEPROM loaded into receive address 0 (RAL0/RAH0), if valid.
     pub fn mac_address(&self) -> Option<[u8; 6]> {
-        let lo = self.regs.read32(RAL0).to_le_bytes();
-        let hi = self.regs.read32(RAH0);
+        let (ral, rah) = self.family.ral0_rah0();
+        let lo = self.regs.read32(ral).to_le_bytes();
+        let hi = self.regs.read32(rah);
         let hb = hi.to_le_bytes();
         (hi & RAH_AV != 0).then_some([lo[0], lo[1], lo[2], lo[3], hb[0], hb[1]])
     }
 
     /// Reads the statistics registers and returns the totals since init.
     pub fn stats(&mut self) -> &HwStats {
-        self.stats.accumulate(&self.regs, self.queues);
+        self.stats.accumulate(&self.regs, self.family, self.queues);
         &self.stats
+    }
+
+    /// Which device this is.
+    pub fn family(&self) -> Family {
+        self.family
     }
 
     /// Number of queue pairs brought up.

@@ -1,5 +1,7 @@
 //! Polling, multi-queue driver for the Intel 82599 10 GbE controller (and X540/X550, which
-//! share what it uses), with a register-level device model for host tests.
+//! share what it uses) and the 82576 1 GbE controller (`igb`, which QEMU 8.0+ emulates), with
+//! a register-level 82599 model for host tests. [`family`] holds every difference between
+//! the two; [`igb`] the 82576's own init steps.
 //!
 //! A tour, from the wire inwards:
 //!
@@ -32,7 +34,9 @@ pub mod delay;
 pub mod desc;
 #[allow(unsafe_code, reason = "volatile access to DMA memory; audited module")]
 pub mod dma;
+pub mod family;
 mod freelist;
+pub mod igb;
 pub mod init;
 #[allow(unsafe_code, reason = "volatile MMIO access to BAR0; audited module")]
 pub mod mmio;
@@ -49,6 +53,7 @@ mod tests;
 
 pub use config::{Config, ConfigError, InitError, LinkSpeed, LinkStatus};
 pub use delay::Delay;
+pub use family::Family;
 pub use init::{Ixgbe, QueuePair};
 pub use mmio::{Mmio, RegisterAccess};
 pub use rx::IxgbeRx;

@@ -17,7 +17,6 @@ use crate::desc::*;
 use crate::dma::{BufPool, DescRing};
 use crate::freelist::FreeList;
 use crate::mmio::RegisterAccess;
-use crate::regs;
 
 /// Bytes per packet buffer; programmed into SRRCTL.BSIZEPACKET in 1 KB units.
 pub const BUF_SIZE: usize = 2048;
@@ -27,6 +26,8 @@ pub const BUF_SIZE: usize = 2048;
 pub struct IxgbeRx<R: RegisterAccess> {
     regs: R,
     index: u16,
+    /// RDT of this queue (its offset differs between the 82599 and the 82576).
+    tail_reg: u32,
     ring: DescRing,
     bufs: BufPool,
     mask: u16,
@@ -50,10 +51,17 @@ pub struct IxgbeRx<R: RegisterAccess> {
 impl<R: RegisterAccess> IxgbeRx<R> {
     /// A queue over a ring of `size` descriptors (a power of two) and as many [`BUF_SIZE`]
     /// buffers. Registers are programmed by [`crate::Ixgbe`]'s init.
-    pub(crate) fn new(regs: R, index: u16, ring: DescRing, bufs: BufPool, size: u16) -> Self {
+    pub(crate) fn new(
+        regs: R,
+        (index, tail_reg): (u16, u32),
+        ring: DescRing,
+        bufs: BufPool,
+        size: u16,
+    ) -> Self {
         Self {
             regs,
             index,
+            tail_reg,
             ring,
             bufs,
             mask: size - 1,
@@ -90,7 +98,7 @@ impl<R: RegisterAccess> IxgbeRx<R> {
             self.posted += n;
             // Descriptors must be visible in memory before the device sees the new tail.
             fence(Ordering::Release);
-            self.regs.write32(regs::rdt(self.index), u32::from(tail));
+            self.regs.write32(self.tail_reg, u32::from(tail));
             self.counters.doorbells.inc();
         }
     }

@@ -5,6 +5,7 @@
 
 use corenet_nic::counters::CounterSnapshot;
 
+use crate::family::Family;
 use crate::mmio::RegisterAccess;
 use crate::regs::{self, MAX_QUEUES};
 
@@ -33,7 +34,7 @@ pub struct HwStats {
 
 impl HwStats {
     /// Reads (and so clears) every counter and adds it to the totals.
-    pub fn accumulate(&mut self, regs: &impl RegisterAccess, queues: u16) {
+    pub fn accumulate(&mut self, regs: &impl RegisterAccess, family: Family, queues: u16) {
         let r = |off| u64::from(regs.read32(off));
         self.rx_good_packets += r(regs::GPRC);
         self.tx_good_packets += r(regs::GPTC);
@@ -41,6 +42,14 @@ impl HwStats {
         self.rx_good_octets += rx_lo | (r(regs::GORCH) & 0xF) << 32;
         let tx_lo = r(regs::GOTCL);
         self.tx_good_octets += tx_lo | (r(regs::GOTCH) & 0xF) << 32;
+        // The 82576 has one missed-packets counter and no QPRC/QPTC at the 82599's offsets
+        // (its per-pool counters count only with virtualisation on).
+        if family == Family::I82576 {
+            self.rx_missed += r(crate::igb::MPC);
+            self.crc_errors += r(regs::CRCERRS);
+            self.length_errors += r(regs::RLEC);
+            return;
+        }
         self.rx_missed += (0..8).map(|i| r(regs::mpc(i))).sum::<u64>();
         self.crc_errors += r(regs::CRCERRS);
         self.length_errors += r(regs::RLEC);

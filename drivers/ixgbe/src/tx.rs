@@ -25,7 +25,6 @@ use crate::desc::*;
 use crate::dma::{BufPool, DescRing};
 use crate::freelist::FreeList;
 use crate::mmio::RegisterAccess;
-use crate::regs;
 use crate::rx::BUF_SIZE;
 
 /// Reclaim completions at flush once this many descriptors are in flight (or half the ring).
@@ -39,6 +38,8 @@ const NO_BUF: u16 = u16::MAX;
 pub struct IxgbeTx<R: RegisterAccess> {
     regs: R,
     index: u16,
+    /// TDT of this queue (its offset differs between the 82599 and the 82576).
+    tail_reg: u32,
     /// Descriptors, then (at `head_wb`) the head write-back word.
     ring: DescRing,
     head_wb: usize,
@@ -75,10 +76,17 @@ impl<R: RegisterAccess> IxgbeTx<R> {
     /// `size * 16` hold the head write-back word, and `size - 2` buffers: one descriptor always
     /// stays empty, so a full ring never looks empty (TDH == TDT), and one is reserved for a
     /// context descriptor.
-    pub(crate) fn new(regs: R, index: u16, ring: DescRing, bufs: BufPool, size: u16) -> Self {
+    pub(crate) fn new(
+        regs: R,
+        (index, tail_reg): (u16, u32),
+        ring: DescRing,
+        bufs: BufPool,
+        size: u16,
+    ) -> Self {
         Self {
             regs,
             index,
+            tail_reg,
             ring,
             head_wb: size as usize * DESC_SIZE,
             bufs,
@@ -281,8 +289,7 @@ impl<R: RegisterAccess> TxQueue for IxgbeTx<R> {
         }
         // Descriptors must be in memory before the device sees the new tail (7.2.3.1).
         fence(Ordering::Release);
-        self.regs
-            .write32(regs::tdt(self.index), u32::from(self.tail));
+        self.regs.write32(self.tail_reg, u32::from(self.tail));
         self.counters.doorbells.inc();
         self.counters.packets.add(u64::from(self.unflushed_packets));
         self.counters.bytes.add(self.unflushed_bytes);

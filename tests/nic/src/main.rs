@@ -95,8 +95,11 @@ fn parse(f: &[u8]) -> Parsed {
     let sport = u16::from_be_bytes([l4[0], l4[1]]);
     let dport = u16::from_be_bytes([l4[2], l4[3]]);
     if proto == 17 && dport == 9 && l4.get(8..20) == Some(b"corenet-done") {
+        // The UDP length bounds the payload: a NIC that keeps the Ethernet padding of a short
+        // frame (QEMU's igb does; virtio-net hands over the bare frame) adds zero bytes.
+        let udp_len = usize::from(u16::from_be_bytes([l4[4], l4[5]]));
         let count = l4
-            .get(21..)
+            .get(21..udp_len.max(21))
             .and_then(|b| core::str::from_utf8(b).ok())
             .and_then(|t| t.trim().parse().ok());
         return Parsed::Done(count.unwrap_or(0));

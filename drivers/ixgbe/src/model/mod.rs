@@ -30,6 +30,7 @@ pub mod device;
 mod hostmem;
 mod inspect;
 pub mod rx;
+mod toeplitz;
 pub mod tx;
 mod txcsum;
 

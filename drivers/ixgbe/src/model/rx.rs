@@ -10,9 +10,8 @@
 
 use alloc::vec::Vec;
 
-use corenet_nic::steering::toeplitz;
-
 use super::device::Device;
+use super::toeplitz;
 use crate::desc::*;
 use crate::regs::*;
 
@@ -120,17 +119,17 @@ impl Device {
         };
         let (hash, rss_type) = match ports {
             Some((sp, dp)) if l4_enabled => {
-                let input = corenet_nic::steering::ipv4_l4_input(src, dst, sp, dp);
+                let input = toeplitz::input(&src, &dst, Some((sp, dp)));
                 let t = if proto == 6 {
                     RSSTYPE_IPV4_TCP
                 } else {
                     RSSTYPE_IPV4_UDP
                 };
-                (toeplitz(&key, &input), t)
+                (toeplitz::hash(&key, &input), t)
             }
             _ if mrqc & MRQC_RSS_IPV4 != 0 => {
-                let input = corenet_nic::steering::ipv4_input(src, dst);
-                (toeplitz(&key, &input), RSSTYPE_IPV4)
+                let input = toeplitz::input(&src, &dst, None);
+                (toeplitz::hash(&key, &input), RSSTYPE_IPV4)
             }
             _ => return Steered { pkt_type, ..none },
         };
@@ -174,17 +173,17 @@ impl Device {
                     u16::from_be_bytes([p[0], p[1]]),
                     u16::from_be_bytes([p[2], p[3]]),
                 );
-                let input = corenet_nic::steering::ipv6_l4_input(src, dst, sp, dp);
+                let input = toeplitz::input(&src, &dst, Some((sp, dp)));
                 let t = if next == 6 {
                     RSSTYPE_IPV6_TCP
                 } else {
                     RSSTYPE_IPV6_UDP
                 };
-                (toeplitz(&key, &input), t)
+                (toeplitz::hash(&key, &input), t)
             }
             _ if mrqc & MRQC_RSS_IPV6 != 0 => {
-                let input = corenet_nic::steering::ipv6_input(src, dst);
-                (toeplitz(&key, &input), RSSTYPE_IPV6)
+                let input = toeplitz::input(&src, &dst, None);
+                (toeplitz::hash(&key, &input), RSSTYPE_IPV6)
             }
             _ => return Steered { pkt_type, ..none },
         };

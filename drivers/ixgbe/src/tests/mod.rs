@@ -2,6 +2,7 @@
 
 mod data;
 mod hostile;
+mod igb;
 mod init;
 mod model;
 mod net_rig;
