@@ -21,6 +21,7 @@ dgram=10101:10102
 nic_opts=""
 vfio=""
 queues=""
+ring=1024
 pcap=""
 gdb=0
 cmdline=""
@@ -67,6 +68,9 @@ Options:
   --dgram L:R       ports for --net dgram: QEMU listens on L, sends to R (default 10101:10102)
   --tap NAME        tap device name for --net tap (default corenet0)
   --queues N        NIC queue pairs (default: one per vCPU for tap, 1 for user)
+  --ring N          --net tap: virtio-net rx_queue_size/tx_queue_size (256..1024, power of
+                    two; default 1024: a longer receive ring rides out connection bursts).
+                    QEMU 7.2 caps a tap's transmit queue at 256 whatever is asked
   --nic-opts STR    extra virtio-net device properties, e.g. rss=off (comma-separated)
   --vfio ADDR       pass a host PCI device through with vfio-pci (e.g. 0000:03:00.0)
   --pcap FILE       capture the guest NIC's traffic to FILE (QEMU filter-dump)
@@ -102,6 +106,7 @@ while [ $# -gt 0 ]; do
         --tap) tap="${2:?}"; shift 2 ;;
         --dgram) dgram="${2:?}"; shift 2 ;;
         --queues) queues="${2:?}"; shift 2 ;;
+        --ring) ring="${2:?}"; shift 2 ;;
         --nic-opts) nic_opts="${2:?}"; shift 2 ;;
         --vfio) vfio="${2:?}"; shift 2 ;;
         --pcap) pcap="${2:?}"; shift 2 ;;
@@ -131,6 +136,7 @@ if [ -z "$queues" ]; then
     if [ "$net" = tap ]; then queues="$smp"; else queues=1; fi
 fi
 [[ "$queues" =~ ^[0-9]+$ ]] && [ "$queues" -ge 1 ] || die "--queues wants a positive number, got '$queues'"
+case "$ring" in 256|512|1024) ;; *) die "--ring must be 256, 512 or 1024, got '$ring'" ;; esac
 [ "$net" = user ] && [ "$queues" -gt 1 ] && die "user-mode networking has one queue pair; use --net tap for --queues $queues"
 
 # ---- toolchain and QEMU on a fresh machine ----
@@ -233,13 +239,14 @@ case "$net" in
             tap_created=1
         fi
         args+=(-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=off,queues=$queues")
+        rings="rx_queue_size=$ring,tx_queue_size=$ring"
         if [ "$queues" -gt 1 ]; then
             mq=mq=on
             case ",$nic_opts," in *,rss=*) ;; *) mq="$mq,rss=on,hash=on" ;; esac
             [ "$machine" = q35 ] && mq="$mq,vectors=$((2 * queues + 2))"
-            args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01,$mq${nic_opts:+,$nic_opts}")
+            args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01,$mq,$rings${nic_opts:+,$nic_opts}")
         else
-            args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01${nic_opts:+,$nic_opts}")
+            args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01,$rings${nic_opts:+,$nic_opts}")
         fi
         case " $cmdline " in *" ip="*) ;; *) cmdline="ip=10.0.0.2/24 gw=10.0.0.1${cmdline:+ $cmdline}" ;; esac
         ;;
