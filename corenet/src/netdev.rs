@@ -203,6 +203,14 @@ fn publish<T: corenet_virtio::virtio_drivers::transport::Transport>(
     transport: &'static str,
 ) -> NicInfo {
     let n = pairs.len();
+    if let Some(p) = pairs.first() {
+        // What the device granted (qemu-run.sh --ring asks QEMU for up to 1024).
+        log::info!(
+            "nic: virtio queues of {} receive / {} transmit entries",
+            p.rx.size(),
+            p.tx.size()
+        );
+    }
     for (i, p) in pairs.into_iter().enumerate() {
         *PAIRS[i].lock() = Some(NicPair::Virtio(p));
     }

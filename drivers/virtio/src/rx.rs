@@ -81,6 +81,11 @@ impl VirtioRx {
         rx
     }
 
+    /// Entries of the queue (as negotiated with the device).
+    pub fn size(&self) -> u16 {
+        self.ring.size()
+    }
+
     /// Rings the doorbell once after DRIVER_OK for the buffers posted in `new`.
     /// Enables this queue's receive interrupt (its MSI-X vector, see
     /// [`crate::msix`]) before the core halts; true when frames already wait.

@@ -158,6 +158,11 @@ impl VirtioTx {
         n
     }
 
+    /// Entries of the queue (as negotiated with the device).
+    pub fn size(&self) -> u16 {
+        self.ring.size()
+    }
+
     /// Frames in the device's hands.
     pub fn in_flight(&self) -> usize {
         self.owners.device_count()
