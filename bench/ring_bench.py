@@ -8,7 +8,8 @@ this script boots the guest as bench/http_bench.py does (`qemu-run.sh --net tap`
 multi-queue tap in a private namespace, corenet with `tcpbuf=4K`), then runs a 2 s warm-up and
 --runs wrk runs of --duration seconds at --conns connections, waiting (bounded) after each
 for the connections to close. Recorded per run: req/s, wrk's socket errors (timeouts among
-them), and for corenet the guest's non-zero /metrics counters after the run (cumulative).
+them), and for corenet the guest's non-zero /metrics samples after the warm-up and after each run
+(cumulative, labels kept).
 
 QEMU 7.2 gives a tap's transmit queue 256 entries whatever is asked (only vhost-user gets
 more), so `--ring 1024` lengthens the receive rings only.
@@ -21,6 +22,7 @@ Usage: sudo bench/ring_bench.py [--rings 256,1024] [--guest corenet,linux] [--ru
 """
 import argparse
 import datetime
+import http.client
 import json
 import os
 import resource
@@ -30,8 +32,25 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from http_bench import (ROOT, Boot, CorenetGuest, LinuxGuest, Netns, ensure_wrk,  # noqa: E402
-                        fetch_counters, run_wrk, settle)
+from http_bench import (GUEST_IP, ROOT, Boot, CorenetGuest, LinuxGuest, Netns,  # noqa: E402
+                        ensure_wrk, run_wrk, settle)
+
+
+def fetch_metrics(path):
+    """The guest's non-zero Prometheus samples, labels kept (drops by reason, per core)."""
+    try:
+        c = http.client.HTTPConnection(GUEST_IP, 80, timeout=10)
+        c.request("GET", path)
+        body = c.getresponse().read().decode(errors="replace")
+        c.close()
+    except (OSError, http.client.HTTPException) as e:
+        return {"error": str(e)}
+    out = {}
+    for line in body.splitlines():
+        parts = line.strip().rsplit(" ", 1)
+        if len(parts) == 2 and not line.startswith("#") and parts[1] not in ("0", "0.0"):
+            out[parts[0]] = parts[1]
+    return out
 
 
 def with_ring(cls, ring):
@@ -54,23 +73,26 @@ def one_boot(base, ring, a):
     g.__dict__.update(base.__dict__)
     budget = 120 + (a.runs + 1) * (a.duration + 65 + a.settle)
     rows = []
+    before = None
     with Netns(f"ringbench-{os.getpid()}-{g.name}-{ring}"):
         b = Boot(g, a.smp, hard_timeout=budget, boot_timeout=120)
         try:
             run_wrk(a.conns, 2, a.threads)  # warm-up, not recorded
             settle(a.settle)
+            if g.metrics_path:
+                before = fetch_metrics(g.metrics_path)
             for i in range(a.runs):
                 r = run_wrk(a.conns, a.duration, a.threads)
                 r["left_open_after_settle"] = settle(a.settle)
                 if g.metrics_path:
-                    r["guest_counters_after"] = fetch_counters(g.metrics_path)
+                    r["guest_metrics_after"] = fetch_metrics(g.metrics_path)
                 rows.append(r)
                 print(f"  ring {ring} {g.name} run {i + 1}: {r.get('rps')} req/s, errors {r.get('errors')}",
                       file=sys.stderr, flush=True)
         finally:
             b.stop()
             tail = b.lines[-12:]
-    return rows, tail
+    return rows, tail, before
 
 
 def main():
@@ -106,12 +128,13 @@ def main():
     for ring in [int(x) for x in a.rings.split(",")]:
         for g in guests:
             try:
-                runs, tail = one_boot(g, ring, a)
+                runs, tail, before = one_boot(g, ring, a)
                 err = None
             except Exception as e:  # noqa: BLE001 - recorded, the other boots go on
-                runs, tail, err = [], [], str(e)[-400:]
+                runs, tail, before, err = [], [], None, str(e)[-400:]
                 print(f"  ring {ring} {g.name}: {e}", file=sys.stderr)
             row = {"guest": g.name, "ring": ring, "runs": runs, "error": err, "console_tail": tail,
+                   "guest_metrics_after_warmup": before,
                    "rps": med([r.get("rps") for r in runs]),
                    "timeouts": med([r.get("errors", {}).get("timeout") for r in runs]),
                    "timeouts_all": [r.get("errors", {}).get("timeout") for r in runs],
