@@ -6,6 +6,7 @@
 //! and no range check at all.
 
 use crate::ring::MAX_QUEUE_SIZE;
+use alloc::boxed::Box;
 
 // Entries go up to `2 * MAX_QUEUE_SIZE - 1` and must fit a u16; the index is a mask.
 const _: () = assert!(
@@ -36,12 +37,12 @@ const NOBODY: u16 = (MAX_QUEUE_SIZE >> 2) as u16;
 /// index; the bit above the index then tells `i` from `i + N` and the like. Ids at or above the
 /// queue size stay "nobody" forever. (With N = 256 these are the constants 0x180 and 0x40.)
 #[derive(Debug, Clone)]
-pub(crate) struct Owners([u16; MAX_QUEUE_SIZE]);
+pub(crate) struct Owners(Box<[u16; MAX_QUEUE_SIZE]>);
 
 impl Owners {
     /// Nobody holds anything.
     pub(crate) fn new() -> Self {
-        let mut t = [0; MAX_QUEUE_SIZE];
+        let mut t = Box::new([0; MAX_QUEUE_SIZE]);
         for (i, v) in t.iter_mut().enumerate() {
             *v = i as u16 ^ NOBODY;
         }
