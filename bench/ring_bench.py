@@ -8,7 +8,8 @@ this script boots the guest as bench/http_bench.py does (`qemu-run.sh --net tap`
 multi-queue tap in a private namespace, corenet with `tcpbuf=4K`), then runs a 2 s warm-up and
 --runs wrk runs of --duration seconds at --conns connections, waiting (bounded) after each
 for the connections to close. Recorded per run: req/s, wrk's socket errors (timeouts among
-them), and for corenet the guest's non-zero /metrics samples after the warm-up and after each run
+them), the tap's counters over the run (`tx_dropped`: frames for the guest the tap discarded,
+QEMU not taking them), and for corenet the guest's non-zero /metrics samples after the warm-up and after each run
 (cumulative, labels kept).
 
 QEMU 7.2 gives a tap's transmit queue 256 entries whatever is asked (only vhost-user gets
@@ -53,6 +54,19 @@ def fetch_metrics(path):
     return out
 
 
+def tap_stats():
+    """The tap's counters on the host side (this namespace): tx_dropped counts frames for the
+    guest that the tap discarded because QEMU did not take them (its receive ring full)."""
+    out = {}
+    for k in ("rx_packets", "tx_packets", "rx_dropped", "tx_dropped"):
+        try:
+            with open(f"/sys/class/net/corenet0/statistics/{k}") as f:
+                out[k] = int(f.read())
+        except OSError:
+            pass
+    return out
+
+
 def with_ring(cls, ring):
     class Ringed(cls):
         def qemu_run_args(self, smp):
@@ -82,12 +96,16 @@ def one_boot(base, ring, a):
             if g.metrics_path:
                 before = fetch_metrics(g.metrics_path)
             for i in range(a.runs):
+                t0 = tap_stats()
                 r = run_wrk(a.conns, a.duration, a.threads)
+                t1 = tap_stats()
+                r["tap"] = {k: t1[k] - t0.get(k, 0) for k in t1}
                 r["left_open_after_settle"] = settle(a.settle)
                 if g.metrics_path:
                     r["guest_metrics_after"] = fetch_metrics(g.metrics_path)
                 rows.append(r)
-                print(f"  ring {ring} {g.name} run {i + 1}: {r.get('rps')} req/s, errors {r.get('errors')}",
+                print(f"  ring {ring} {g.name} run {i + 1}: {r.get('rps')} req/s, errors {r.get('errors')}, "
+                      f"tap {r['tap']}",
                       file=sys.stderr, flush=True)
         finally:
             b.stop()
@@ -138,14 +156,16 @@ def main():
                    "rps": med([r.get("rps") for r in runs]),
                    "timeouts": med([r.get("errors", {}).get("timeout") for r in runs]),
                    "timeouts_all": [r.get("errors", {}).get("timeout") for r in runs],
-                   "connect_errors": med([r.get("errors", {}).get("connect") for r in runs])}
+                   "connect_errors": med([r.get("errors", {}).get("connect") for r in runs]),
+                   "tap_tx_dropped_all": [r.get("tap", {}).get("tx_dropped") for r in runs]}
             results["rows"].append(row)
             os.makedirs(os.path.dirname(a.json), exist_ok=True)
             with open(a.json, "w") as f:
                 json.dump(results, f, indent=1)
     print(f"\n{a.conns} connections, {a.duration} s wrk runs, median of {a.runs}:", file=sys.stderr)
     for r in results["rows"]:
-        print(f"  ring {r['ring']:5} {r['guest']:8} {r['rps']} req/s, timeouts {r['timeouts_all']}",
+        print(f"  ring {r['ring']:5} {r['guest']:8} {r['rps']} req/s, timeouts {r['timeouts_all']}, "
+              f"tap drops {r['tap_tx_dropped_all']}",
               file=sys.stderr)
     print(f"results: {a.json}", file=sys.stderr)
 
