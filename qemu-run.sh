@@ -15,7 +15,7 @@ mem=512M
 machine=q35
 accel=auto
 cpu=""
-net=user
+net=auto
 tap=corenet0
 dgram=10101:10102
 nic_opts=""
@@ -55,8 +55,12 @@ Options:
   --cpu MODEL       QEMU CPU model (default: max under TCG, host under KVM)
   --acpi on|off     microvm only: firmware tables. off (default) = MP table + virtio-mmio
                     devices on the kernel command line, as Firecracker does; on = ACPI (MADT)
-  --net MODE        user | tap | none (default user)
-                      user: user-mode networking; forwards 127.0.0.1:8080 -> guest:80 and
+  --net MODE        auto | passt | user | tap | dgram | none (default auto: passt when
+                            installed, else user; as root with apt, passt is installed)
+                      passt: user-mode networking through passt (QEMU -netdev stream), the
+                            same ports and guest addresses as user, without slirp's listen
+                            backlog of 1 that stalls bursts of new connections ~1 s
+                      user: QEMU's slirp user-mode networking; forwards 127.0.0.1:8080 -> guest:80 and
                             127.0.0.1:7777 -> guest:7 (TCP and UDP). Override the host ports
                             with CORENET_FWD_HTTP / CORENET_FWD_ECHO. --app kv also forwards
                             127.0.0.1:6379 -> guest:6379 (CORENET_FWD_KV).
@@ -128,7 +132,7 @@ done
 [[ "$smp" =~ ^[0-9]+$ ]] && [ "$smp" -ge 1 ] || die "--smp wants a positive number, got '$smp'"
 [[ "$timeout_s" =~ ^[0-9]+$ ]] || die "--timeout wants seconds, got '$timeout_s'"
 case "$machine" in q35|microvm) ;; *) die "--machine must be q35 or microvm, got '$machine'" ;; esac
-case "$net" in user|tap|dgram|none) ;; *) die "--net must be user, tap, dgram or none, got '$net'" ;; esac
+case "$net" in auto|user|passt|tap|dgram|none) ;; *) die "--net must be auto, user, passt, tap, dgram or none, got '$net'" ;; esac
 case "$accel" in auto|kvm|tcg) ;; *) die "--accel must be auto, kvm or tcg, got '$accel'" ;; esac
 case "${acpi:-off}" in on|off) ;; *) die "--acpi must be on or off, got '$acpi'" ;; esac
 [ -n "$acpi" ] && [ "$machine" != microvm ] && die "--acpi applies to --machine microvm only (q35 always has ACPI)"
@@ -137,7 +141,7 @@ if [ -z "$queues" ]; then
 fi
 [[ "$queues" =~ ^[0-9]+$ ]] && [ "$queues" -ge 1 ] || die "--queues wants a positive number, got '$queues'"
 case "$ring" in 256|512|1024) ;; *) die "--ring must be 256, 512 or 1024, got '$ring'" ;; esac
-[ "$net" = user ] && [ "$queues" -gt 1 ] && die "user-mode networking has one queue pair; use --net tap for --queues $queues"
+case "$net" in auto|user|passt) [ "$queues" -gt 1 ] && die "user-mode networking has one queue pair; use --net tap for --queues $queues" ;; esac
 
 # ---- toolchain and QEMU on a fresh machine ----
 ensure_tools() {
@@ -159,6 +163,25 @@ ensure_tools() {
     fi
 }
 ensure_tools
+
+# ---- user-mode networking: passt when it is there, else QEMU's built-in slirp ----
+# QEMU's slirp listens on each forwarded host port with a backlog of 1 (`ss -ltn` shows
+# Send-Q 1): a burst of connections (wrk -c32) overflows it, the host kernel drops SYNs
+# (TcpExtListenOverflows), and those clients wait for their SYN retransmission, 1 s then 3 s:
+# the ~800 ms p99 and the wrk timeouts of issue 16. passt (Debian's `passt`, QEMU >= 7.2
+# through `-netdev stream`) forwards the same ports without that limit.
+if [ "$net" = auto ]; then
+    if command -v passt >/dev/null; then
+        net=passt
+    elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ "$dry_run" = 0 ] &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends passt >/dev/null 2>&1; then
+        echo "qemu-run.sh: installed passt (user-mode networking without slirp's connection backlog of 1)" >&2
+        net=passt
+    else
+        net=user
+        [ "$dry_run" = 1 ] || echo "qemu-run.sh: passt not found, using QEMU's slirp (bursts of new connections may stall ~1 s: apt-get install passt)" >&2
+    fi
+fi
 
 # ---- build ----
 if [ -z "$kernel" ]; then
@@ -202,15 +225,37 @@ args+=(-device isa-debug-exit,iobase=0xf4,iosize=0x04)
 
 # ---- network ----
 tap_created=0
+passt_pid=""
+passt_dir=""
 cleanup() {
     if [ "$tap_created" = 1 ]; then ip link del "$tap" 2>/dev/null || true; fi
     if [ -n "${qemu_pid:-}" ] && kill -0 "$qemu_pid" 2>/dev/null; then kill "$qemu_pid" 2>/dev/null || true; fi
+    if [ -n "$passt_pid" ] && kill -0 "$passt_pid" 2>/dev/null; then kill "$passt_pid" 2>/dev/null || true; fi
+    if [ -n "$passt_dir" ]; then rm -rf "$passt_dir"; fi
 }
 trap cleanup EXIT
 # A harness that stops this script stops QEMU too (timeout runs it in its own process group).
 trap 'exit 143' TERM
 trap 'exit 130' INT
+# The ports forwarded from the host's loopback in user and passt mode: "HOSTPORT:GUESTPORT/proto".
+user_fwds=("${fwd_http}:80/tcp" "${fwd_echo}:7/tcp" "${fwd_echo}:7/udp")
+[ "$app" = proxy ] && user_fwds+=("${CORENET_FWD_PROXY:-8000}:8000/tcp")
+[ "$app" = kv ] && user_fwds+=("${CORENET_FWD_KV:-6379}:6379/tcp")
 case "$net" in
+    passt)
+        passt_args=(-f -q -1 -a 10.0.2.15 -n 24 -g 10.0.2.2)
+        for f in "${user_fwds[@]}"; do
+            if [ "${f##*/}" = tcp ]; then passt_args+=(-t "127.0.0.1/${f%/*}"); else passt_args+=(-u "127.0.0.1/${f%/*}"); fi
+        done
+        passt_dir="$(mktemp -d)"
+        # passt refuses to keep root and runs as nobody: its socket directory must be nobody's.
+        [ "$(id -u)" = 0 ] && chown nobody "$passt_dir"
+        args+=(-netdev "stream,id=n0,server=off,addr.type=unix,addr.path=$passt_dir/sock")
+        args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01${nic_opts:+,$nic_opts}")
+        echo "qemu-run.sh: passt forwards from 127.0.0.1 (host:guest/protocol): ${user_fwds[*]}" >&2
+        # The same addressing as QEMU's slirp: the guest is 10.0.2.15, the gateway (the host) 10.0.2.2.
+        case " $cmdline " in *" ip="*) ;; *) cmdline="ip=10.0.2.15/24 gw=10.0.2.2${cmdline:+ $cmdline}" ;; esac
+        ;;
     user)
         fwd="hostfwd=tcp:127.0.0.1:${fwd_http}-:80,hostfwd=tcp:127.0.0.1:${fwd_echo}-:7,hostfwd=udp:127.0.0.1:${fwd_echo}-:7"
         # The proxy appliance listens on 8000 (its listen= default).
@@ -283,6 +328,23 @@ args+=("${extra[@]}")
 if [ "$dry_run" = 1 ]; then
     printf '%q ' qemu-system-x86_64 "${args[@]}"; echo
     exit 0
+fi
+
+# ---- passt: started last, so that a dry run or a failed build leaves none behind ----
+if [ "$net" = passt ]; then
+    passt -s "$passt_dir/sock" "${passt_args[@]}" >/dev/null 2>"$passt_dir.log" </dev/null &
+    passt_pid=$!
+    for _ in $(seq 50); do
+        [ -S "$passt_dir/sock" ] && break
+        kill -0 "$passt_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ ! -S "$passt_dir/sock" ]; then
+        grep -v syslog "$passt_dir.log" >&2 || true
+        rm -f "$passt_dir.log"
+        die "passt did not start (a forwarded port in use? set CORENET_FWD_HTTP / CORENET_FWD_ECHO, or use --net user)"
+    fi
+    rm -f "$passt_dir.log"
 fi
 
 # ---- run, with a hard timeout, and map QEMU's status back to the guest's ----

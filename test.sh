@@ -51,6 +51,8 @@ if [ "$host_only" = 0 ]; then
     want dnsmasq dnsmasq-base
     # tests/e2e/kv.py: the kv appliance against redis-cli and redis-benchmark.
     want redis-cli redis-tools
+    # qemu-run.sh's default user-mode networking (passt) and e2e.py's passt cases.
+    want passt passt
     # Debian's scapy is importable from the system interpreter only (hostile.py runs on it).
     { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import scapy' 2>/dev/null; } || need+=(python3 python3-scapy)
 fi
@@ -86,8 +88,14 @@ v4_rc=${PIPESTATUS[0]}
 read -r hp hf < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { print p + 0, f + 0 }' "$host_log")
 if [ "$host_rc" != 0 ] && [ "$hf" = 0 ]; then hf=1; fi   # a build failure counts as a failure
 # An #[ignore]d test is a skipped case; a doc example marked `ignore` (`FILE - (line N)`) is
-# documentation that is not compiled, not a test.
+# documentation that is not compiled, not a test, and an `#[ignore = "a measurement: ..."]` is a
+# benchmark run by hand (it asserts nothing), listed but not counted.
+grep -aE '^test .* \.\.\. ignored, a measurement' "$host_log" | sort -u |
+    sed 's/^test /  /; s/ \.\.\. ignored, / (/; s/$/; run by hand)/' > "$skips.measure"
+if [ -s "$skips.measure" ]; then echo "host measurements, not counted:"; cat "$skips.measure"; fi
+rm -f "$skips.measure"
 grep -aE '^test .* \.\.\. ignored' "$host_log" | grep -avE ' - \(line [0-9]+\)' |
+    grep -av ' \.\.\. ignored, a measurement' |
     sed 's/^test /host /; s/ \.\.\. ignored.*/ ... skipped (#[ignore])/' > "$skips"
 hs=$(wc -l < "$skips")
 echo "host: $hp passed, $hf failed, $hs skipped"

@@ -6,7 +6,7 @@
 //! | `heap=` | heap per core, e.g. `64M` (rounded up to 2 MiB) | half the free RAM shared by the cores, 16M to 256M each |
 //! | `dma=` | DMA pool per core (rounded up to 2 MiB) | `8M` |
 //! | `cores=` | use at most this many cores | all in the MADT |
-//! | `idle=` | `poll`, `adaptive` or `halt`: what an idle core does (see `idle`) | `poll` |
+//! | `idle=` | `poll`, `adaptive` or `halt`: what an idle core does (see `idle`) | `adaptive` |
 //!
 //! Appliances read their own keys through `Cmdline`.
 
@@ -39,7 +39,7 @@ impl Default for Config {
             heap: None,
             dma: 8 << 20,
             max_cores: None,
-            idle: IdlePolicy::Poll,
+            idle: IdlePolicy::Adaptive,
         }
     }
 }

@@ -21,9 +21,9 @@ use core::sync::atomic::{AtomicBool, Ordering, fence};
 /// `idle=` on the kernel command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdlePolicy {
-    /// Poll forever (lowest latency, one host core per vCPU): today's behaviour.
+    /// Poll forever (lowest latency, one host core per vCPU): for benchmarks that want it.
     Poll,
-    /// Poll through an adaptive idle period, then halt until a wake-up source fires.
+    /// Poll through an adaptive idle period, then halt until a wake-up source fires (the default).
     Adaptive,
     /// Halt as soon as a pass finds no work.
     Halt,

@@ -87,13 +87,13 @@ port="${CORENET_FWD_HTTP:-18531}"
 export CORENET_FWD_HTTP="$port" CORENET_FWD_ECHO="${CORENET_FWD_ECHO:-18532}"
 
 log="$logs/idle-q35-user.log"
-"$root/qemu-run.sh" --kernel "$img" --smp 2 --timeout 90 --cmdline "idle=adaptive" >"$log" 2>&1 &
+"$root/qemu-run.sh" --kernel "$img" --smp 2 --net user --timeout 90 --cmdline "idle=adaptive" >"$log" 2>&1 &
 qpid=$!
 check idle-q35-user "http://127.0.0.1:$port" "$log" \
     "$(nz 'corenet_cpu_halts_total\{core="0"\}')|||$(nz 'corenet_cpu_halts_total\{core="1"\}')|||$(nz 'corenet_cpu_wakeups_total\{core="0",source="nic"\}')|||$(nz 'corenet_cpu_wakeups_total\{core="1",source="ipi"\}')"
 
 log="$logs/idle-microvm-qemu64-user.log"
-"$root/qemu-run.sh" --kernel "$img" --machine microvm --cpu qemu64 --smp 2 --timeout 90 --cmdline "idle=adaptive" >"$log" 2>&1 &
+"$root/qemu-run.sh" --kernel "$img" --machine microvm --cpu qemu64 --smp 2 --net user --timeout 90 --cmdline "idle=adaptive" >"$log" 2>&1 &
 qpid=$!
 check idle-microvm-qemu64-user "http://127.0.0.1:$port" "$log" \
     "$(nz 'corenet_cpu_halts_total\{core="0"\}')|||$(nz 'corenet_cpu_wakeups_total\{core="0",source="timer"\}')"
