@@ -21,7 +21,7 @@ dgram=10101:10102
 nic_opts=""
 vfio=""
 queues=""
-ring=1024
+ring=256
 pcap=""
 gdb=0
 cmdline=""
@@ -72,9 +72,10 @@ Options:
   --dgram L:R       ports for --net dgram: QEMU listens on L, sends to R (default 10101:10102)
   --tap NAME        tap device name for --net tap (default corenet0)
   --queues N        NIC queue pairs (default: one per vCPU for tap, 1 for user)
-  --ring N          --net tap: virtio-net rx_queue_size/tx_queue_size (256..1024, power of
-                    two; default 1024: a longer receive ring rides out connection bursts).
-                    QEMU 7.2 caps a tap's transmit queue at 256 whatever is asked
+  --ring N          --net tap: virtio-net rx_queue_size/tx_queue_size: 256 (default, QEMU's
+                    own), 512 or 1024. QEMU 7.2 keeps a tap's transmit queue at 256 whatever
+                    is asked. 1024 did not cut 10 000-connection timeouts here and slowed
+                    the Linux guest (docs/BENCHMARKS.md), hence not the default
   --nic-opts STR    extra virtio-net device properties, e.g. rss=off (comma-separated)
   --vfio ADDR       pass a host PCI device through with vfio-pci (e.g. 0000:03:00.0)
   --pcap FILE       capture the guest NIC's traffic to FILE (QEMU filter-dump)
