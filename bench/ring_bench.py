@@ -85,7 +85,7 @@ def med(xs):
     return statistics.median(xs) if xs else None
 
 
-def one_boot(base, ring, a):
+def one_boot(base, ring, a, qlen=None):
     g = with_ring(type(base), ring)()
     g.__dict__.update(base.__dict__)
     budget = 120 + (a.runs + 1) * (a.duration + 65 + a.settle)
@@ -94,6 +94,10 @@ def one_boot(base, ring, a):
     with Netns(f"ringbench-{os.getpid()}-{g.name}-{ring}"):
         b = Boot(g, a.smp, hard_timeout=budget, boot_timeout=120)
         try:
+            if qlen:
+                # The host side of the tap: how many frames for the guest it queues while QEMU
+                # is not reading (Linux's default 1000).
+                subprocess.run(["ip", "link", "set", "corenet0", "txqueuelen", str(qlen)], check=True)
             run_wrk(a.conns, 2, a.threads)  # warm-up, not recorded
             settle(a.settle)
             if g.metrics_path:
@@ -107,7 +111,7 @@ def one_boot(base, ring, a):
                 if g.metrics_path:
                     r["guest_metrics_after"] = fetch_metrics(g.metrics_path)
                 rows.append(r)
-                print(f"  ring {ring} {g.name} run {i + 1}: {r.get('rps')} req/s, errors {r.get('errors')}, "
+                print(f"  ring {ring} txqueuelen {qlen or 'default'} {g.name} run {i + 1}: {r.get('rps')} req/s, errors {r.get('errors')}, "
                       f"tap {r['tap']}",
                       file=sys.stderr, flush=True)
         finally:
@@ -119,6 +123,8 @@ def one_boot(base, ring, a):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--rings", default="256,1024")
+    p.add_argument("--txqueuelen", default="", help="tap txqueuelen values to sweep, e.g. 1000,10000 "
+                   "(default: leave the tap's own)")
     p.add_argument("--guest", default="corenet,linux")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--duration", type=int, default=15)
@@ -146,15 +152,16 @@ def main():
         g = CorenetGuest() if name == "corenet" else LinuxGuest()
         g.prepare()
         guests.append(g)
-    for ring in [int(x) for x in a.rings.split(",")]:
+    qlens = [int(x) for x in a.txqueuelen.split(",")] if a.txqueuelen else [None]
+    for ring, qlen in [(r, q) for r in (int(x) for x in a.rings.split(",")) for q in qlens]:
         for g in guests:
             try:
-                runs, tail, before = one_boot(g, ring, a)
+                runs, tail, before = one_boot(g, ring, a, qlen)
                 err = None
             except Exception as e:  # noqa: BLE001 - recorded, the other boots go on
                 runs, tail, before, err = [], [], None, str(e)[-400:]
                 print(f"  ring {ring} {g.name}: {e}", file=sys.stderr)
-            row = {"guest": g.name, "ring": ring, "runs": runs, "error": err, "console_tail": tail,
+            row = {"guest": g.name, "ring": ring, "txqueuelen": qlen, "runs": runs, "error": err, "console_tail": tail,
                    "guest_metrics_after_warmup": before,
                    "rps": med([r.get("rps") for r in runs]),
                    "timeouts": med([r.get("errors", {}).get("timeout") for r in runs]),
@@ -167,7 +174,7 @@ def main():
                 json.dump(results, f, indent=1)
     print(f"\n{a.conns} connections, {a.duration} s wrk runs, median of {a.runs}:", file=sys.stderr)
     for r in results["rows"]:
-        print(f"  ring {r['ring']:5} {r['guest']:8} {r['rps']} req/s, timeouts {r['timeouts_all']}, "
+        print(f"  ring {r['ring']:5} txqueuelen {r['txqueuelen']} {r['guest']:8} {r['rps']} req/s, timeouts {r['timeouts_all']}, "
               f"tap drops {r['tap_tx_dropped_all']}",
               file=sys.stderr)
     print(f"results: {a.json}", file=sys.stderr)
