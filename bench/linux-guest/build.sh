@@ -3,7 +3,8 @@
 #
 # Output (printed as KEY=VALUE lines on stdout, everything else goes to stderr):
 #   KERNEL=target/linux-guest/out/vmlinuz    the kernel of linux-image-cloud-amd64
-#   INITRD=target/linux-guest/out/initrd.img busybox-static + nginx + its ldd libraries +
+#   INITRD=target/linux-guest/out/initrd.img busybox-static + nginx + redis-server + their ldd
+#                                            libraries +
 #                                            the virtio-pci/virtio-net modules + init
 #   CMDLINE=...                              kernel arguments to pass besides ip=/gw=
 # Packages come from the host's apt sources (Debian's archive) with `apt-get download` and are
@@ -52,12 +53,14 @@ if [ -z "$kpkg" ]; then
     [ -n "$kpkg" ] || die "cannot resolve linux-image-cloud-amd64"
 fi
 
-# nginx's shared libraries come from its Depends (and theirs), library packages only; ldd
-# decides below which files of them go into the initramfs. Bounded: 4 levels.
+# nginx's and Redis's shared libraries come from their Depends (and theirs), library packages
+# only; ldd decides below which files of them go into the initramfs. Bounded: 4 levels.
+# Debian's redis-tools holds the Redis binary (redis-check-rdb; redis-server is a link to it:
+# the binary picks its role by the name it runs under).
 lib_deps() { apt-cache depends --no-recommends --no-suggests "$@" 2>/dev/null |
     awk '($1 == "Depends:" || $1 == "PreDepends:") && $2 ~ /^(lib|zlib)/ { print $2 }' | sort -u; }
-pkgs=(busybox-static nginx)
-level=(nginx)
+pkgs=(busybox-static nginx redis-tools)
+level=(nginx redis-tools)
 for _ in 1 2 3 4; do
     next=()
     for p in $(lib_deps "${level[@]}"); do
@@ -127,23 +130,30 @@ done
 cp "$here/init" "$s/init"
 chmod 755 "$s/init"
 
-# nginx and exactly the shared objects ldd lists, resolved with the unpacked loader and
-# libraries (not the host's), copied to the same paths.
-cp "$x/usr/sbin/nginx" "$s/usr/sbin/nginx"
+# nginx, redis-server and exactly the shared objects ldd lists, resolved with the unpacked loader
+# and libraries (not the host's), copied to the same paths.
 ld="$x/lib64/ld-linux-x86-64.so.2"
 [ -e "$ld" ] || die "no dynamic loader in libc6"
 libpath="$x/lib/x86_64-linux-gnu:$x/usr/lib/x86_64-linux-gnu"
-ldd_out="$("$ld" --library-path "$libpath" --list "$x/usr/sbin/nginx")" || die "ldd of nginx failed"
-echo "$ldd_out" | grep -q 'not found' && die "nginx needs a library no package gave: $ldd_out"
 mkdir -p "$s/lib64" "$s/lib/x86_64-linux-gnu" "$s/usr/lib/x86_64-linux-gnu"
 cp -L "$ld" "$s/lib64/ld-linux-x86-64.so.2"
-for lib in $(echo "$ldd_out" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }'); do
-    rel="${lib#"$x"/}"
-    [ "$rel" != "$lib" ] || die "ldd resolved $lib outside the unpacked packages"
-    mkdir -p "$s/$(dirname "$rel")"
-    cp -L "$lib" "$s/$rel"
-done
-echo "$ldd_out" > "$out/ldd.txt"
+: > "$out/ldd.txt"
+with_libs() { # SRC (in the unpacked tree) DEST (in the initramfs)
+    local ldd_out lib rel
+    cp "$1" "$s/$2"
+    ldd_out="$("$ld" --library-path "$libpath" --list "$1")" || die "ldd of $1 failed"
+    echo "$ldd_out" | grep -q 'not found' && die "$2 needs a library no package gave: $ldd_out"
+    for lib in $(echo "$ldd_out" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }'); do
+        rel="${lib#"$x"/}"
+        [ "$rel" != "$lib" ] || die "ldd resolved $lib outside the unpacked packages"
+        mkdir -p "$s/$(dirname "$rel")"
+        cp -L "$lib" "$s/$rel"
+    done
+    { echo "# $2"; echo "$ldd_out"; } >> "$out/ldd.txt"
+}
+with_libs "$x/usr/sbin/nginx" usr/sbin/nginx
+[ -f "$x/usr/bin/redis-check-rdb" ] || die "no Redis binary in redis-tools"
+with_libs "$x/usr/bin/redis-check-rdb" usr/bin/redis-server
 
 cp "$here/nginx.conf" "$s/etc/nginx/nginx.conf"
 cp "$here/../../apps/httpd/static/index.html" "$s/srv/www/index.html"

@@ -10,7 +10,7 @@
 //! from hugepages carved for that pair; the device-wide part (control queue, link status)
 //! stays with core 0 behind [`with_device`].
 
-use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use corenet_ixgbe::{Ixgbe, Mmio};
 use corenet_kernel::Core;
 use corenet_kernel::cpu::MAX_CORES;
@@ -108,12 +108,62 @@ static INFO: Once<Result<NicInfo, NicError>> = Once::new();
 static STATE: AtomicU8 = AtomicU8::new(0);
 /// Set when every virtio-pci receive queue raises an MSI-X interrupt on its core.
 static RX_MSIX: AtomicBool = AtomicBool::new(false);
+/// The register block of a single-queue virtio-mmio NIC whose interrupt line is routed to
+/// its owner (core 0) through the I/O APIC; 0 when there is none.
+static RX_MMIO_IRQ_BASE: AtomicU64 = AtomicU64::new(0);
 
-/// Whether receive queues can interrupt (wake) their core: virtio-pci with MSI-X, set up when
-/// `idle=` is not `poll`. virtio-mmio and the 82599 are polled only (a halted core that reads
-/// one wakes every `network::NIC_POLL_NS`).
+/// virtio-mmio register offsets (virtio 1.x, 4.2.2): interrupt status and acknowledge.
+const MMIO_INTERRUPT_STATUS: u64 = 0x060;
+const MMIO_INTERRUPT_ACK: u64 = 0x064;
+
+/// Whether receive queues can interrupt (wake) their core: virtio-pci with MSI-X, or a
+/// single-queue virtio-mmio NIC through the I/O APIC, set up when `idle=` is not `poll`. A
+/// multi-queue virtio-mmio NIC (one line for every queue) and the Intel NICs are polled only (a
+/// halted core that reads one wakes every `network::NIC_POLL_NS`).
 pub fn rx_interrupts() -> bool {
-    RX_MSIX.load(Ordering::Acquire)
+    RX_MSIX.load(Ordering::Acquire) || RX_MMIO_IRQ_BASE.load(Ordering::Acquire) != 0
+}
+
+/// Lowers a virtio-mmio NIC's interrupt line (acknowledges every pending cause) before its
+/// owner arms the receive queue's notifications again, so that the next notification is a new
+/// rising edge at the edge-triggered I/O APIC pin. No-op without such a NIC.
+pub fn ack_rx_interrupt() {
+    let base = RX_MMIO_IRQ_BASE.load(Ordering::Acquire);
+    if base == 0 {
+        return;
+    }
+    // SAFETY: `base` is the register block the command line announced and `probe_mmio`
+    // brought up, identity mapped as device memory; InterruptStatus and InterruptACK are
+    // 32-bit registers inside it, and only the queue's owner (core 0) reaches this.
+    unsafe {
+        let status = ((base + MMIO_INTERRUPT_STATUS) as *const u32).read_volatile();
+        if status != 0 {
+            ((base + MMIO_INTERRUPT_ACK) as *mut u32).write_volatile(status);
+        }
+    }
+}
+
+/// Routes a single-queue virtio-mmio NIC's interrupt line to core 0 (its queue's owner).
+fn enable_mmio_rx_interrupt(dev: &corenet_virtio::cmdline::MmioDevice, pairs: usize) {
+    if corenet_kernel::boot::machine().config.idle == corenet_kernel::idle::IdlePolicy::Poll {
+        return;
+    }
+    if pairs != 1 {
+        log::warn!(
+            "nic: virtio-mmio with {pairs} queue pairs shares one interrupt line: idle cores poll the NIC"
+        );
+        return;
+    }
+    let dest = corenet_kernel::cpu::percpu(0)
+        .apic_id
+        .load(Ordering::Relaxed);
+    match corenet_kernel::cpu::ioapic::route(dev.irq, corenet_kernel::cpu::wake::VECTOR_NIC, dest) {
+        Ok(()) => RX_MMIO_IRQ_BASE.store(dev.base, Ordering::Release),
+        Err(e) => log::warn!(
+            "nic: no receive interrupt (virtio-mmio line {}: {e}): idle cores poll the NIC",
+            dev.irq
+        ),
+    }
 }
 
 /// A kernel DMA pool as a `corenet_nic::DmaAllocator`.
@@ -286,6 +336,7 @@ fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
         // command line; it is device memory in the identity map and nothing else uses it.
         match unsafe { probe_mmio(&dev, &mut dma, &cfg) } {
             Ok((net, pairs)) => {
+                enable_mmio_rx_interrupt(&dev, pairs.len());
                 let info = publish(&net, pairs, "virtio-mmio");
                 *DEVICE.lock() = Some(Device::Mmio(net));
                 return Ok(info);

@@ -76,7 +76,10 @@ impl NetRx {
     /// cannot interrupt.
     fn arm_interrupt(&mut self) -> Option<bool> {
         match self {
-            NetRx::Virtio(q) if netdev::rx_interrupts() => Some(q.enable_interrupt()),
+            NetRx::Virtio(q) if netdev::rx_interrupts() => {
+                netdev::ack_rx_interrupt();
+                Some(q.enable_interrupt())
+            }
             _ => None,
         }
     }

@@ -96,7 +96,7 @@ log="$logs/idle-microvm-qemu64-user.log"
 "$root/qemu-run.sh" --kernel "$img" --machine microvm --cpu qemu64 --smp 2 --net user --timeout 90 --cmdline "idle=adaptive" >"$log" 2>&1 &
 qpid=$!
 check idle-microvm-qemu64-user "http://127.0.0.1:$port" "$log" \
-    "$(nz 'corenet_cpu_halts_total\{core="0"\}')|||$(nz 'corenet_cpu_wakeups_total\{core="0",source="timer"\}')"
+    "$(nz 'corenet_cpu_halts_total\{core="0"\}')|||$(nz 'corenet_cpu_wakeups_total\{core="0",source="timer"\}')|||$(nz 'corenet_cpu_wakeups_total\{core="0",source="nic"\}')"
 
 if [ "$(id -u)" = 0 ]; then
     ip netns add "$ns"

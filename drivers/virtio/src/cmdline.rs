@@ -13,7 +13,7 @@ pub struct MmioDevice {
     pub base: u64,
     /// Size of the register block in bytes.
     pub size: u64,
-    /// Interrupt line (unused by the polling driver, reported for completeness).
+    /// Interrupt line (an I/O APIC input: routed to the queue owner when cores may halt).
     pub irq: u32,
 }
 

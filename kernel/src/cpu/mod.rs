@@ -7,6 +7,7 @@ pub mod apic;
 pub mod exceptions;
 pub mod features;
 pub mod gdt;
+pub mod ioapic;
 pub mod smp;
 pub mod wake;
 
