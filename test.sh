@@ -130,6 +130,8 @@ if [ "$host_only" = 0 ]; then
     suite "hostile networks (tests/e2e/hostile.py --quick)" "$py" tests/e2e/hostile.py --quick
     # The kv appliance (issue 14) against redis-cli and redis-benchmark, over --net user.
     suite "kv end-to-end (tests/e2e/kv.py)" timeout 1200 python3 tests/e2e/kv.py
+    # The README's example appliance (issue 14, apps/echo) serves TCP echo.
+    suite "README example end-to-end (tests/e2e/echo_app.py)" timeout 600 python3 tests/e2e/echo_app.py
 
     echo
     echo "== benchmark harness smoke (bench/run.py --quick --host-only)"

@@ -16,7 +16,7 @@ target/bench/kv.json) with every run, the medians and the corenet/Redis ratios. 
 (namespaces, taps). Every boot has a hard timeout; every redis-benchmark a time limit.
 
 Usage: sudo bench/kv_bench.py [--smp 1,2] [--runs N] [--requests N] [--guest corenet,linux]
-                              [--json FILE]
+                              [--keyspace N] [--json FILE]
 """
 import argparse
 import csv
@@ -60,10 +60,12 @@ class KvBoot(Boot):
         raise RuntimeError(f"{self.guest.name}: ready line seen but no PONG before the deadline")
 
 
-def redis_benchmark(requests, pipeline, timeout):
-    """One redis-benchmark run: {test: requests/s}, or an error string."""
+def redis_benchmark(requests, pipeline, timeout, keyspace=0):
+    """One redis-benchmark run: {test: requests/s}, or an error string. Without `keyspace`
+    every test uses one key (redis-benchmark's default), so on corenet one core owns it and
+    the other cores forward to it; `-r keyspace` spreads the keys over every core."""
     cmd = ["redis-benchmark", "-h", GUEST_IP, "-p", str(PORT), "-t", TESTS, "-c", "50",
-           "-n", str(requests), "-P", str(pipeline), "--csv"]
+           "-n", str(requests), "-P", str(pipeline), "--csv"] + (["-r", str(keyspace)] if keyspace else [])
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -91,7 +93,7 @@ def bench(guest, smp, a, results):
             for pipeline in (1, 16):
                 n = a.requests * (5 if pipeline > 1 else 1)
                 for i in range(a.runs):
-                    got = redis_benchmark(n, pipeline, a.timeout)
+                    got = redis_benchmark(n, pipeline, a.timeout, a.keyspace)
                     rows.append({"guest": guest.name, "smp": smp, "pipeline": pipeline, "requests": n,
                                  "run": i + 1, "rps": got if isinstance(got, dict) else None,
                                  "error": got if isinstance(got, str) else None})
@@ -119,6 +121,7 @@ def main():
     p.add_argument("--requests", type=int, default=20000, help="per test without pipelining (x5 with -P 16)")
     p.add_argument("--timeout", type=int, default=180, help="limit per redis-benchmark run (s)")
     p.add_argument("--guest", default="corenet,linux")
+    p.add_argument("--keyspace", type=int, default=0, help="redis-benchmark -r N (random keys); 0: one key per test")
     p.add_argument("--json", default=os.path.join(ROOT, "target/bench/kv.json"))
     a = p.parse_args()
     if os.geteuid() != 0:
@@ -127,7 +130,8 @@ def main():
                "command": " ".join(["bench/kv_bench.py"] + sys.argv[1:]),
                "git": subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                                      capture_output=True, text=True).stdout.strip(),
-               "redis_benchmark": f"redis-benchmark -h {GUEST_IP} -t {TESTS} -c 50 -n N [-P 16] --csv",
+               "redis_benchmark": f"redis-benchmark -h {GUEST_IP} -t {TESTS} -c 50 -n N [-P 16] --csv"
+                                  + (f" -r {a.keyspace}" if a.keyspace else ""),
                "runs": []}
     guests = {"corenet": KvCorenet, "linux": LinuxGuest}
     prepared = {}

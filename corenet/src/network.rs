@@ -29,7 +29,7 @@ use corenet_net::config::{IpSetting, parse_cmdline, parse_ipv6_cmdline};
 use corenet_net::mesh::{self, MeshPort};
 use corenet_net::soft::{Distributor, SoftRx, SoftTx, soft_queues};
 use corenet_net::stack::{PollReport, TcpCongestion};
-use corenet_net::{CoreStack, StackConfig};
+use corenet_net::{CoreStack, Sockets, StackConfig};
 use corenet_nic::{QueueCounters, RssConfig, RxFrame, RxQueue, TxQueue, TxSlot};
 use corenet_virtio::{VirtioRx, VirtioTx};
 use spin::Mutex;
@@ -531,6 +531,37 @@ impl Network {
         let mut report = self.stack.poll(core.now_ns() / 1000);
         report.rx_frames += pumped;
         report
+    }
+
+    /// One pass, in the order that lets a reply leave in the pass that produced it: receive
+    /// (on the core owning a shared single queue, first one distributor pass), then `app`
+    /// acts on this core's sockets, then transmit (and, on the distributing core, hand what
+    /// was just sent to the hardware queue). `app` returns whether it did anything; the pass
+    /// returns whether anything happened at all (frames in, or the application's work), for
+    /// [`Step::Busy`](corenet_kernel::Step).
+    #[inline]
+    pub fn pass(&mut self, core: &Core, app: impl FnOnce(&mut dyn Sockets) -> bool) -> bool {
+        if self.rx_armed {
+            self.rx_armed = false;
+            self.rx_mut().disarm_interrupt();
+        }
+        let mut frames = 0;
+        if let Some(hw) = self.hw.as_mut() {
+            let r = hw.distributor.pump(&mut hw.rx, &mut hw.tx, PUMP_BUDGET);
+            frames += r.rx_frames + r.tx_frames;
+        }
+        let r = self.stack.pass(core.now_ns() / 1000, app);
+        frames += r.rx_frames;
+        if let Some(hw) = self.hw.as_mut() {
+            let r = hw.distributor.pump(&mut hw.rx, &mut hw.tx, PUMP_BUDGET);
+            frames += r.rx_frames + r.tx_frames;
+        }
+        r.app_work || frames > 0
+    }
+
+    /// This core's sockets (to listen and bind at start-up; in the loop use [`pass`](Self::pass)).
+    pub fn sockets(&mut self) -> &mut dyn Sockets {
+        &mut self.stack
     }
 
     /// For [`Appliance::next_deadline_ns`](corenet_kernel::Appliance::next_deadline_ns): arms

@@ -21,7 +21,8 @@
 //!   transmits what every core sends, over lock-free SPSC rings.
 //! - [`stack`]: one core's stack: an `Interface` over the [`device`], sockets bucketed by flow
 //!   for O(1) dispatch, a listen backlog, a connection limit, a budgeted poll loop, and the
-//!   safe TCP/UDP API (no smoltcp types in it).
+//!   safe TCP/UDP API (no smoltcp types in it). [`Sockets`] is that API over owned
+//!   connection handles ([`Conn`]: not `Copy`, closed when dropped), for any queue types.
 //! - [`mesh`]: SPSC rings between cores: ARP and NDP frames to every core, DHCP replies to
 //!   the DHCP core, the configuration it obtains back to all.
 //! - [`counters`]: per-core counters, single writer, readable from any core.
@@ -116,4 +117,4 @@ pub type WakeFn = fn(usize);
 
 /// A [`WakeFn`] that does nothing.
 pub fn no_wake(_core: usize) {}
-pub use stack::{CoreStack, StackConfig, TCP_STATES};
+pub use stack::{Conn, CoreStack, Sockets, StackConfig, TCP_STATES};

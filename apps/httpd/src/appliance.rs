@@ -17,11 +17,7 @@
 //! (`http_header_timeout=`, `http_idle_timeout=`, `http_send_timeout=`, `udp_echo_rate=`,
 //! `udp_echo_burst=`: see `corenet_http::settings`).
 
-use core::sync::atomic::Ordering;
-use corenet::budget::AppMemory;
-use corenet::kernel::boot::boot_fail;
-use corenet::network::Network;
-use corenet::{Appliance, Core, Step};
+use corenet::prelude::*;
 use corenet_http::settings::Settings;
 use corenet_http::{Request, Response, Status};
 use corenet_httpd::serve;
@@ -30,27 +26,19 @@ use crate::metrics;
 
 static INDEX: &[u8] = include_bytes!("../static/index.html");
 
-struct Httpd {
-    /// `None` on a core that got no queue (a single-queue NIC before software steering).
-    net: Option<Network>,
-    server: Option<serve::Server>,
-    next_publish_ns: u64,
-    next_states_ns: u64,
-    next_debug_ns: u64,
-    polls_since: u64,
-}
+/// A core that got no NIC queue serves nothing: it has no `Serving`.
+struct Httpd(Option<Serving>);
 
-impl Httpd {
-    fn idle() -> Self {
-        Httpd {
-            net: None,
-            server: None,
-            next_publish_ns: 0,
-            next_states_ns: 0,
-            next_debug_ns: 0,
-            polls_since: 0,
-        }
-    }
+struct Serving {
+    net: Network,
+    server: serve::Server,
+    /// Counters into `/metrics`; it also bounds how late header, idle and send timeouts
+    /// are seen.
+    publish: Every,
+    /// The per-state connection counts (a walk over every connection).
+    states: Every,
+    debug: Every,
+    passes: u64,
 }
 
 fn route(core: usize, r: &Request<'_>) -> Response {
@@ -76,25 +64,24 @@ impl Appliance for Httpd {
             listen_ports: 2,
         };
         let Some(mut net) = Network::start_or_stop(core, &app, Self::NAME) else {
-            return Httpd::idle();
+            return Httpd(None);
         };
-        let s = &mut net.stack;
-        s.listen(80).unwrap_or_else(|e| panic!("listen 80: {e:?}"));
-        s.listen(7).unwrap_or_else(|e| panic!("listen 7: {e:?}"));
+        let s = net.sockets();
+        for port in [80, 7] {
+            s.listen(port)
+                .unwrap_or_else(|e| boot_fail(format_args!("httpd: listen {port}: {e}")));
+        }
         let udp = s.udp_bind(7).ok();
         if core.id() == 0
             && let Some(c) = s.ipv4_config()
         {
-            corenet::log::info!(
-                "httpd: serving http://{}.{}.{}.{}/ and echo on port 7 (tcp+udp) from {} cores",
-                c.ip[0],
-                c.ip[1],
-                c.ip[2],
-                c.ip[3],
+            log::info!(
+                "httpd: serving http://{}/ and echo on port 7 (tcp+udp) from {} cores",
+                IpAddr::V4(c.ip),
                 core.count()
             );
             let t = settings.timeouts;
-            corenet::log::info!(
+            log::info!(
                 "httpd: timeouts header {} s, idle {} s, send {} s; udp echo {}/s per core (burst {})",
                 t.header_ns / 1_000_000_000,
                 t.idle_ns / 1_000_000_000,
@@ -110,54 +97,32 @@ impl Appliance for Httpd {
             net.plan.app_pool as usize,
             core.now_ns(),
         );
-        Httpd {
-            net: Some(net),
-            server: Some(server),
-            ..Httpd::idle()
-        }
+        Httpd(Some(Serving {
+            net,
+            server,
+            publish: Every::new(Duration::from_millis(100)),
+            states: Every::new(Duration::from_secs(1)),
+            debug: Every::new(Duration::from_secs(2)),
+            passes: 0,
+        }))
     }
 
     fn poll(&mut self, core: &mut Core) -> Step {
-        let Some(net) = self.net.as_mut() else {
+        let Some(me) = self.0.as_mut() else {
             return Step::Idle;
         };
-        let Some(server) = self.server.as_mut() else {
-            return Step::Idle;
-        };
-        let report = net.poll(core);
-        let id = core.id();
-        let now = core.now_ns();
-        let heap = &corenet::kernel::cpu::this().heap;
-        let heap_free = heap
-            .size()
-            .saturating_sub(heap.used.load(Ordering::Relaxed) as usize);
-        let moved = server.poll(&mut net.stack, now, heap_free, &mut |req| route(id, req));
-        let work = report.rx_frames > 0 || moved;
-        if now >= self.next_publish_ns {
-            self.next_publish_ns = now + 100_000_000;
-            let recount = now >= self.next_states_ns;
-            if recount {
-                self.next_states_ns = now + 1_000_000_000;
-            }
+        let (id, now, server) = (core.id(), core.now_ns(), &mut me.server);
+        let work = me.net.pass(core, |s| {
+            server.poll(s, now, heap_free(), &mut |req| route(id, req))
+        });
+        me.passes += 1;
+        if me.publish.due(now) {
             let conns = server.http.len() + server.echo.len();
-            metrics::publish(core, net, conns, server.stats, recount);
-            if now >= self.next_debug_ns {
-                self.next_debug_ns = now + 2_000_000_000;
-                let (rx, tx) = net.stack.queue_counters();
-                corenet::log::debug!(
-                    "httpd: polls={} rx={} tx={} tx_drops={} stack_conns={} http={} echo={}",
-                    self.polls_since,
-                    rx.packets.get(),
-                    tx.packets.get(),
-                    tx.drops.get(),
-                    net.stack.connections(),
-                    server.http.len(),
-                    server.echo.len()
-                );
-                self.polls_since = 0;
+            metrics::publish(core, &me.net, conns, server.stats, me.states.due(now));
+            if me.debug.due(now) {
+                me.debug_line();
             }
         }
-        self.polls_since += 1;
         if work { Step::Busy } else { Step::Idle }
     }
 
@@ -169,9 +134,26 @@ impl Appliance for Httpd {
     /// The stack's next timer, the NIC poll interval, and the next metrics publication (which
     /// also bounds how late the server's header, idle and send timeouts are seen: 100 ms).
     fn next_deadline_ns(&mut self, core: &mut Core) -> Option<u64> {
-        let net = self.net.as_mut()?;
-        let at = net.next_deadline_ns(core).unwrap_or(u64::MAX);
-        Some(at.min(self.next_publish_ns))
+        let me = self.0.as_mut()?;
+        let at = me.net.next_deadline_ns(core).unwrap_or(u64::MAX);
+        Some(at.min(me.publish.deadline_ns()))
+    }
+}
+
+impl Serving {
+    fn debug_line(&mut self) {
+        let (rx, tx) = self.net.stack.queue_counters();
+        log::debug!(
+            "httpd: polls={} rx={} tx={} tx_drops={} stack_conns={} http={} echo={}",
+            self.passes,
+            rx.packets.get(),
+            tx.packets.get(),
+            tx.drops.get(),
+            self.net.stack.connections(),
+            self.server.http.len(),
+            self.server.echo.len()
+        );
+        self.passes = 0;
     }
 }
 

@@ -1,7 +1,7 @@
 //! httpd's logic, host-testable: the guest binary (`main.rs`, `appliance.rs`) is glue.
 //!
 //! - [`serve`]: one pass over a core's HTTP and echo connections and its UDP echo socket,
-//!   over any core's [`corenet::net::CoreStack`]: bounded buffers charged to the core's pool,
+//!   over any core's [`corenet::prelude::Sockets`]: bounded buffers charged to the core's pool,
 //!   503 and shedding when the pool is short, header / idle / send deadlines, eviction of the
 //!   longest-idle connection near the connection limit, rate-limited UDP echo.
 //!

@@ -3,13 +3,13 @@
 
 use core::sync::atomic::Ordering;
 use corenet::Core;
-use corenet::kernel::boot::machine;
-use corenet::kernel::cpu::wake::{self, IdleStats};
-use corenet::kernel::cpu::{MAX_CORES, percpu};
-use corenet::net::counters::NetSnapshot;
-use corenet::net::stack::TCP_STATES;
 use corenet::network::Network;
-use corenet::nic::counters::CounterSnapshot;
+use corenet::raw::kernel::boot::machine;
+use corenet::raw::kernel::cpu::wake::{self, IdleStats};
+use corenet::raw::kernel::cpu::{MAX_CORES, percpu};
+use corenet::raw::net::counters::NetSnapshot;
+use corenet::raw::net::stack::TCP_STATES;
+use corenet::raw::nic::counters::CounterSnapshot;
 use corenet_http::Response;
 use corenet_http::metrics::{Kind, Metrics};
 use corenet_http::response::{Body, Status};
@@ -229,7 +229,7 @@ pub fn page(_serving_core: usize) -> Response {
     m.sample(
         "corenet_uptime_seconds",
         &[],
-        corenet::kernel::clock::now_ns() / 1_000_000_000,
+        corenet::raw::kernel::clock::now_ns() / 1_000_000_000,
     );
     for (name, help, f) in QUEUE {
         m.family(name, Kind::Counter, help);
@@ -363,7 +363,7 @@ fn idle_families(m: &mut Metrics, cores: usize) {
         "The idle= policy in force (1 for the policy named).",
     );
     m.sample("corenet_idle_policy", &[("policy", &policy)], 1);
-    let hz = corenet::kernel::clock::tsc_hz().max(1);
+    let hz = corenet::raw::kernel::clock::tsc_hz().max(1);
     let us = |ticks: u64| (u128::from(ticks) * 1_000_000 / u128::from(hz)) as u64;
     type Read = fn(&IdleStats) -> u64;
     let families: [(&str, &str, Read); 5] = [

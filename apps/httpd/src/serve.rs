@@ -3,9 +3,7 @@
 //! module only moves bytes between them and the stack.
 
 use alloc::vec::Vec;
-use corenet::net::CoreStack;
-use corenet::net::stack::{TcpConn, UdpSocket};
-use corenet::nic::{RxQueue, TxQueue};
+use corenet::prelude::{Conn as Tcp, Sockets, UdpSocket};
 use corenet_http::budget::Pool;
 use corenet_http::echo::Echo;
 use corenet_http::ratelimit::TokenBucket;
@@ -18,14 +16,14 @@ mod http_io;
 
 /// An HTTP connection.
 pub struct Http {
-    c: TcpConn,
+    c: Tcp,
     conn: Conn,
     timer: Timer,
 }
 
 /// A TCP echo connection.
 pub struct EchoConn {
-    c: TcpConn,
+    c: Tcp,
     echo: Echo,
     timer: Timer,
 }
@@ -118,9 +116,9 @@ impl Server {
     }
 
     /// One pass; returns whether anything moved. `heap_free` is the core's free heap now.
-    pub fn poll<R: RxQueue, T: TxQueue>(
+    pub fn poll(
         &mut self,
-        stack: &mut CoreStack<R, T>,
+        stack: &mut dyn Sockets,
         now: u64,
         heap_free: usize,
         route: &mut dyn FnMut(&Request<'_>) -> Response,
@@ -136,7 +134,7 @@ impl Server {
         work
     }
 
-    fn accept<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) -> bool {
+    fn accept(&mut self, stack: &mut dyn Sockets, now: u64) -> bool {
         let mut work = false;
         while let Ok(c) = stack.accept(80) {
             work = true;
@@ -147,9 +145,9 @@ impl Server {
                 // Over the memory budget: say so (the socket's own send buffer holds it)
                 // and close, rather than take a connection that cannot be served.
                 self.stats.unavailable += 1;
-                match stack.send(c, &self.unavailable) {
-                    Ok(_) => drop(stack.close(c)),
-                    Err(_) => drop(stack.abort(c)),
+                match stack.send(&c, &self.unavailable) {
+                    Ok(_) => stack.close(c),
+                    Err(_) => stack.abort(c),
                 }
                 continue;
             }
@@ -163,7 +161,7 @@ impl Server {
             work = true;
             if self.echo.len() >= self.max_connections {
                 self.stats.unavailable += 1;
-                let _ = stack.abort(c);
+                stack.abort(c);
                 continue;
             }
             self.echo.push(EchoConn {
@@ -178,7 +176,7 @@ impl Server {
     /// Near the connection limit, resets the connections idle for longest (else those whose
     /// request has been incomplete, else whose output has stalled, for longest), so new
     /// clients find a slot instead of a RST.
-    fn evict<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) {
+    fn evict(&mut self, stack: &mut dyn Sockets, now: u64) {
         // Half-open connections do not count: the stack frees the oldest of them for a new
         // SYN at the limit, so they leave room for new clients already.
         let held = stack.connections().saturating_sub(stack.half_open());
@@ -191,11 +189,11 @@ impl Server {
             if i < self.http.len() {
                 let mut h = self.http.swap_remove(i);
                 h.conn.release(&mut self.pool);
-                let _ = stack.abort(h.c);
+                stack.abort(h.c);
             } else {
                 let mut e = self.echo.swap_remove(i - self.http.len());
                 e.echo.release(&mut self.pool);
-                let _ = stack.abort(e.c);
+                stack.abort(e.c);
             }
             if slow {
                 self.stats.evictions_slow += 1;
@@ -213,7 +211,7 @@ impl Server {
     /// and never finish them, or pipeline requests or echo data and stop reading, would
     /// otherwise hold the pool (503 for everyone) for the header or send timeout, long before
     /// they hold the connection slots.
-    fn reclaim<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) {
+    fn reclaim(&mut self, stack: &mut dyn Sockets, now: u64) {
         let mut gone = 0;
         while gone < EVICT_PER_PASS && self.pool.available() < ADMIT {
             // HTTP connections, then echo ones, as (timer, bytes held).
@@ -230,11 +228,11 @@ impl Server {
             if i < self.http.len() {
                 let mut h = self.http.swap_remove(i);
                 h.conn.release(&mut self.pool);
-                let _ = stack.abort(h.c);
+                stack.abort(h.c);
             } else {
                 let mut e = self.echo.swap_remove(i - self.http.len());
                 e.echo.release(&mut self.pool);
-                let _ = stack.abort(e.c);
+                stack.abort(e.c);
             }
             self.stats.evictions_slow += 1;
             gone += 1;

@@ -2,17 +2,16 @@
 //! eviction, 503, shedding, idle timeout, UDP echo rate limit.
 
 use alloc::vec::Vec;
-use corenet::net::sim::{SimNic, SimRxQueue, SimTxQueue};
-use corenet::net::stack::{RecvError, TcpConn};
-use corenet::net::{CoreStack, StackConfig};
-use corenet::nic::steering::RssConfig;
+use corenet::prelude::RecvError;
+use corenet::raw::net::stack::TcpConn;
+use corenet::testing::{CoreStack, RssConfig, SimNic, SimStack, StackConfig};
 use corenet_http::settings::Settings;
 use corenet_http::timers::SECOND;
 use corenet_http::{Request, Response, Status};
 
 use crate::serve::Server;
 
-type Stack = CoreStack<SimRxQueue, SimTxQueue>;
+type Stack = SimStack;
 
 static BIG: [u8; 20_000] = [b'x'; 20_000];
 
@@ -70,10 +69,11 @@ impl Bed {
         while let Some(f) = self.cnic.take_sent() {
             self.snic.deliver(f);
         }
-        self.server.poll(self.now_us);
+        // The guest's pass: receive, serve, transmit.
+        self.server.poll_ingress(self.now_us);
         self.srv
             .poll(&mut self.server, self.now_us * 1000, 1 << 40, &mut route);
-        self.server.poll(self.now_us);
+        self.server.poll_egress();
         while let Some(f) = self.snic.take_sent() {
             self.cnic.deliver(f);
         }

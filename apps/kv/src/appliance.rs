@@ -10,12 +10,8 @@
 //! `kv_maxmemory=`, `kv_policy=`, `kv_port=`, `kv_idle_timeout=` (see `corenet_kv::settings`).
 
 use alloc::vec::Vec;
-use core::sync::atomic::Ordering;
 
-use corenet::budget::AppMemory;
-use corenet::kernel::boot::boot_fail;
-use corenet::network::Network;
-use corenet::{Appliance, Core, Step};
+use corenet::prelude::*;
 use corenet_http::timers::{SECOND, Timeouts};
 use corenet_kv::links::{self, Links};
 use corenet_kv::node::Node;
@@ -30,15 +26,8 @@ static LINKS: Once<Vec<Mutex<Option<Links<'static>>>>> = Once::new();
 struct Kv {
     net: Option<Network>,
     server: Server,
-    /// When INFO's copy of the stack's counters is next refreshed.
-    next_counters_ns: u64,
-}
-
-/// Free bytes of this core's heap.
-fn heap_free() -> usize {
-    let heap = &corenet::kernel::cpu::this().heap;
-    heap.size()
-        .saturating_sub(heap.used.load(Ordering::Relaxed) as usize)
+    /// INFO's copy of the stack's counters is refreshed at this rate.
+    counters: Every,
 }
 
 impl Appliance for Kv {
@@ -83,21 +72,18 @@ impl Appliance for Kv {
             send_ns: 60 * SECOND,
         };
         let (max_conns, stack) = match net.as_mut() {
-            Some(n) => (n.plan.max_connections, Some(&mut n.stack)),
+            Some(n) => (n.plan.max_connections, Some(n.sockets())),
             None => (0, None),
         };
         if let Some(s) = stack {
             s.listen(settings.port)
-                .unwrap_or_else(|e| boot_fail(format_args!("kv: listen {}: {e:?}", settings.port)));
+                .unwrap_or_else(|e| boot_fail(format_args!("kv: listen {}: {e}", settings.port)));
             if core.id() == 0
                 && let Some(c) = s.ipv4_config()
             {
-                corenet::log::info!(
-                    "kv: serving redis://{}.{}.{}.{}:{} from {} cores; {} key bytes per core ({:?}), {} connections per core",
-                    c.ip[0],
-                    c.ip[1],
-                    c.ip[2],
-                    c.ip[3],
+                log::info!(
+                    "kv: serving redis://{}:{} from {} cores; {} key bytes per core ({:?}), {} connections per core",
+                    IpAddr::V4(c.ip),
                     settings.port,
                     cores,
                     limit,
@@ -110,7 +96,7 @@ impl Appliance for Kv {
         Kv {
             net,
             server,
-            next_counters_ns: 0,
+            counters: Every::new(Duration::from_millis(100)),
         }
     }
 
@@ -119,11 +105,10 @@ impl Appliance for Kv {
         self.server.node.info.uptime_ms = now / 1_000_000;
         let work = match self.net.as_mut() {
             Some(net) => {
-                let report = net.poll(core);
-                let moved = self.server.poll(&mut net.stack, now, heap_free());
-                if now >= self.next_counters_ns {
-                    self.next_counters_ns = now + 100_000_000;
-                    let c = net.stack.counters().snapshot();
+                let server = &mut self.server;
+                let work = net.pass(core, |s| server.poll(s, now, heap_free()));
+                if self.counters.due(now) {
+                    let c = net.sockets().counters().snapshot();
                     self.server.node.info.net = [
                         c.accepted,
                         c.refused,
@@ -133,7 +118,7 @@ impl Appliance for Kv {
                         c.syncookies_sent,
                     ];
                 }
-                report.rx_frames > 0 || moved
+                work
             }
             None => self.server.poll_remote(now),
         };

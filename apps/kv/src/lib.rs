@@ -4,12 +4,14 @@
 //! - [`resp`]: RESP2 request parsing (multibulk and inline), incremental and bounded.
 //! - [`reply`]: RESP2 replies and Redis 7's error texts.
 //! - [`store`]: one core's keys: values, expiry, memory accounting, eviction.
+//! - [`counted`]: list, set, hash and sorted-set values that keep their byte count (O(1)
+//!   accounting per write).
 //! - [`cmd`]: the commands, run on the core that owns their key.
 //! - [`route`]: the key-to-core partition, and how multi-key commands are split and their
 //!   replies combined.
 //! - [`node`]: one core's server (store, counters, parts bound for other cores).
 //! - [`session`]: one connection: pipelining, in-order replies, back-pressure, budget.
-//! - [`serve`]: one pass over a core's clients and rings, over its `CoreStack`.
+//! - [`serve`]: one pass over a core's clients and rings, over its `Sockets`.
 //! - [`links`]: the rings between cores that carry parts and replies (no lock).
 //! - [`settings`]: the appliance's command-line keys.
 //! - [`sim`]: several cores in one thread, for tests and fuzzing.
@@ -21,6 +23,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod cmd;
+pub mod counted;
 pub mod links;
 pub mod node;
 pub mod reply;

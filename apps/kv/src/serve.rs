@@ -3,9 +3,7 @@
 
 use alloc::collections::BTreeMap;
 
-use corenet::net::CoreStack;
-use corenet::net::stack::{RecvError, SendError, TcpConn};
-use corenet::nic::{RxQueue, TxQueue};
+use corenet::prelude::{Conn, RecvError, SendError, Sockets};
 use corenet_http::budget::Pool;
 use corenet_http::timers::{Phase, Timeouts, Timer};
 
@@ -15,7 +13,7 @@ use crate::session::{Limits, Session};
 
 /// A client connection.
 pub struct Client {
-    c: TcpConn,
+    c: Conn,
     s: Session,
     timer: Timer,
     /// A reply from another core could not be buffered: reset it in the next pass.
@@ -97,12 +95,7 @@ impl Server {
     }
 
     /// One pass; returns whether anything moved. `heap_free`: the core's free heap now.
-    pub fn poll<R: RxQueue, T: TxQueue>(
-        &mut self,
-        stack: &mut CoreStack<R, T>,
-        now_ns: u64,
-        heap_free: usize,
-    ) -> bool {
+    pub fn poll(&mut self, stack: &mut dyn Sockets, now_ns: u64, heap_free: usize) -> bool {
         let now_ms = now_ns / 1_000_000;
         self.pool.observe_heap_free(heap_free);
         let mut work = self.accept(stack, now_ns);
@@ -136,13 +129,13 @@ impl Server {
         self.node.info.conns = [st.accepted, st.refused, st.shed, st.timeouts];
     }
 
-    fn accept<R: RxQueue, T: TxQueue>(&mut self, stack: &mut CoreStack<R, T>, now: u64) -> bool {
+    fn accept(&mut self, stack: &mut dyn Sockets, now: u64) -> bool {
         let mut work = false;
         while let Ok(c) = stack.accept(self.port) {
             work = true;
             if self.clients.len() >= self.max_connections {
                 self.stats.refused += 1;
-                let _ = stack.abort(c);
+                stack.abort(c);
                 continue;
             }
             self.stats.accepted += 1;
@@ -193,12 +186,7 @@ impl Server {
         n > 0
     }
 
-    fn serve<R: RxQueue, T: TxQueue>(
-        &mut self,
-        stack: &mut CoreStack<R, T>,
-        now_ns: u64,
-        now_ms: u64,
-    ) -> bool {
+    fn serve(&mut self, stack: &mut dyn Sockets, now_ns: u64, now_ms: u64) -> bool {
         let (limits, timeouts) = (self.limits, self.timeouts);
         let (pool, node, stats) = (&mut self.pool, &mut self.node, &mut self.stats);
         let mut work = false;
@@ -207,14 +195,14 @@ impl Server {
             if cl.shed {
                 stats.shed += 1;
                 s.release(pool);
-                let _ = stack.abort(cl.c);
+                stack.reset(&cl.c);
                 return false;
             }
             let mut ok = Ok(());
             let room = s.input_room(&limits);
             let r = match room {
                 0 => Err(RecvError::WouldBlock),
-                _ => stack.recv_with(cl.c, |data| {
+                _ => stack.recv_with(&cl.c, &mut |data| {
                     let n = data.len().min(room);
                     ok = s.on_input(&data[..n], &limits, pool, node, now_ms);
                     n
@@ -226,7 +214,7 @@ impl Server {
                 Err(RecvError::Finished) => s.peer_closed(),
                 Err(RecvError::Closed | RecvError::BadHandle) => {
                     s.release(pool);
-                    let _ = stack.close(cl.c);
+                    // Dropping the handle closes it.
                     return false;
                 }
             }
@@ -236,12 +224,12 @@ impl Server {
             if ok.is_err() {
                 stats.shed += 1;
                 s.release(pool);
-                let _ = stack.abort(cl.c);
+                stack.reset(&cl.c);
                 return false;
             }
             let mut progress = false;
             while !s.output().is_empty() {
-                match stack.send(cl.c, s.output()) {
+                match stack.send(&cl.c, s.output()) {
                     Ok(0) | Err(SendError::WouldBlock) => break,
                     Ok(n) => {
                         s.consumed(n);
@@ -249,7 +237,7 @@ impl Server {
                     }
                     Err(_) => {
                         s.release(pool);
-                        let _ = stack.close(cl.c);
+                        // Dropping the handle closes it.
                         return false;
                     }
                 }
@@ -258,7 +246,7 @@ impl Server {
             s.trim(&limits, pool);
             if s.done() {
                 s.release(pool);
-                let _ = stack.close(cl.c);
+                // Dropping the handle closes it.
                 return false;
             }
             let phase = if !s.output().is_empty() {
@@ -272,7 +260,7 @@ impl Server {
             if cl.timer.expired(now_ns, &timeouts).is_some() {
                 stats.timeouts += 1;
                 s.release(pool);
-                let _ = stack.abort(cl.c);
+                stack.reset(&cl.c);
                 return false;
             }
             true

@@ -5,9 +5,11 @@
 //! and per element) kept exact under every change, so the limit is checked before a write,
 //! not discovered after the heap ran out.
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 use core::ops::Bound;
+
+pub use crate::counted::{Hash, List, Set, ZSet};
 
 /// Bytes counted per key beyond its name and value (map node, entry, expiry).
 pub const ENTRY_OVERHEAD: usize = 64;
@@ -33,26 +35,17 @@ impl Ord for Score {
     }
 }
 
-/// A sorted set: scores by member, and members ordered by (score, member).
-#[derive(Debug, Default, Clone)]
-pub struct ZSet {
-    /// Score of each member.
-    pub by_member: BTreeMap<Vec<u8>, Score>,
-    /// The order.
-    pub by_score: BTreeSet<(Score, Vec<u8>)>,
-}
-
 /// A value.
 #[derive(Debug, Clone)]
 pub enum Value {
     /// A string.
     Str(Vec<u8>),
     /// A list.
-    List(VecDeque<Vec<u8>>),
+    List(List),
     /// A set.
-    Set(BTreeSet<Vec<u8>>),
+    Set(Set),
     /// A hash.
-    Hash(BTreeMap<Vec<u8>, Vec<u8>>),
+    Hash(Hash),
     /// A sorted set.
     ZSet(ZSet),
 }
@@ -62,17 +55,10 @@ impl Value {
     pub fn cost(&self) -> usize {
         match self {
             Value::Str(s) => s.len(),
-            Value::List(l) => l.iter().map(|e| e.len() + ELEMENT_OVERHEAD).sum(),
-            Value::Set(s) => s.iter().map(|e| e.len() + ELEMENT_OVERHEAD).sum(),
-            Value::Hash(h) => h
-                .iter()
-                .map(|(k, v)| k.len() + v.len() + ELEMENT_OVERHEAD)
-                .sum(),
-            Value::ZSet(z) => z
-                .by_member
-                .keys()
-                .map(|m| 2 * (m.len() + ELEMENT_OVERHEAD))
-                .sum(),
+            Value::List(l) => l.bytes(),
+            Value::Set(s) => s.bytes(),
+            Value::Hash(h) => h.bytes(),
+            Value::ZSet(z) => z.bytes(),
         }
     }
 
@@ -83,7 +69,7 @@ impl Value {
             Value::List(l) => l.is_empty(),
             Value::Set(s) => s.is_empty(),
             Value::Hash(h) => h.is_empty(),
-            Value::ZSet(z) => z.by_member.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
         }
     }
 }

@@ -1,7 +1,6 @@
 //! The proxy's kernel command-line keys: `listen=`, `backends=`, `admin=`.
 
-use corenet::boot::Cmdline;
-use corenet::net::IpAddr;
+use corenet::prelude::{Cmdline, IpAddr};
 use heapless::Vec;
 
 /// Backends a proxy relays to at most.
@@ -100,7 +99,7 @@ fn parse_backend(s: &str) -> Option<Backend> {
     if let Some(rest) = s.strip_prefix('[') {
         let (addr, port) = rest.split_once("]:")?;
         let port = port.parse::<u16>().ok().filter(|&p| p != 0)?;
-        let ip = corenet::net::config::addr6(addr).ok()?;
+        let ip = corenet::raw::net::config::addr6(addr).ok()?;
         return (ip != [0; 16]).then_some((IpAddr::V6(ip), port));
     }
     let (addr, port) = s.split_once(':')?;

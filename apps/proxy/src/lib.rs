@@ -2,7 +2,7 @@
 //!
 //! - [`config`]: `listen=`, `backends=` and `admin=` from the kernel command line.
 //! - [`pipe`]: one client <-> backend relay with bounded buffers, back-pressure, half-close
-//!   and reset propagation, over any core's [`corenet::net::CoreStack`].
+//!   and reset propagation, over any core's [`corenet::prelude::Sockets`].
 //! - [`stats`]: the per-core counters the appliance prints.
 //!
 //! Every core accepts on the listen port; for each client it opens the backend connection

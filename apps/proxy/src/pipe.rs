@@ -5,13 +5,12 @@
 //! sender's TCP window closes: memory per connection is bounded by two buffers whatever the
 //! peers do. FIN from one side is forwarded (our `close` towards the other side) once that
 //! direction's buffer has drained; the other direction keeps flowing until its own FIN
-//! (half-close). A reset or error on either side aborts both.
+//! (half-close). A reset or error on either side aborts both. The pipe owns both
+//! connections: dropping it closes whatever is still open.
 
 use alloc::vec::Vec;
 
-use corenet::net::CoreStack;
-use corenet::net::stack::{ConnState, RecvError, SendError, TcpConn};
-use corenet::nic::{RxQueue, TxQueue};
+use corenet::prelude::{Conn, ConnState, RecvError, SendError, Sockets};
 
 /// Bytes buffered per direction at most.
 pub const PIPE_BUFFER: usize = 16 * 1024;
@@ -53,8 +52,8 @@ pub struct Moved {
 /// A client connection and the backend connection opened for it, on the same core.
 #[derive(Debug)]
 pub struct Pipe {
-    client: TcpConn,
-    backend: TcpConn,
+    client: Conn,
+    backend: Conn,
     /// Client -> backend.
     up: Half,
     /// Backend -> client.
@@ -70,7 +69,7 @@ struct Broken;
 impl Pipe {
     /// A pipe between an accepted `client` and a `backend` just opened with `connect`,
     /// buffering at most `cap` bytes per direction.
-    pub fn new(client: TcpConn, backend: TcpConn, cap: usize) -> Self {
+    pub fn new(client: Conn, backend: Conn, cap: usize) -> Self {
         Self {
             client,
             backend,
@@ -82,32 +81,32 @@ impl Pipe {
     }
 
     /// The client connection.
-    pub fn client(&self) -> TcpConn {
-        self.client
+    pub fn client(&self) -> &Conn {
+        &self.client
     }
 
     /// The backend connection.
-    pub fn backend(&self) -> TcpConn {
-        self.backend
+    pub fn backend(&self) -> &Conn {
+        &self.backend
     }
 
     /// Moves what can be moved now, in both directions. Call after every stack poll;
     /// cheap when nothing is pending.
-    pub fn pump<R: RxQueue, T: TxQueue>(&mut self, s: &mut CoreStack<R, T>) -> (Outcome, Moved) {
+    pub fn pump(&mut self, s: &mut dyn Sockets) -> (Outcome, Moved) {
         let mut moved = Moved::default();
         if !self.connected {
-            match s.state(self.backend) {
+            match s.state(&self.backend) {
                 Some(ConnState::Connecting) => {}
                 Some(ConnState::Closed) | None => {
                     // Refused, reset or timed out during the handshake.
-                    let _ = s.abort(self.backend);
-                    let _ = s.close(self.client);
+                    s.reset(&self.backend);
+                    let _ = s.shutdown(&self.client);
                     return (Outcome::ConnectFailed, moved);
                 }
                 Some(_) => self.connected = true,
             }
         }
-        let (client, backend, cap) = (self.client, self.backend, self.cap);
+        let (client, backend, cap) = (&self.client, &self.backend, self.cap);
         // The client's FIN is forwarded only once the backend is established: closing a
         // connection in SYN-SENT drops it instead of sending FIN.
         let connected = self.connected;
@@ -118,8 +117,8 @@ impl Pipe {
         match r {
             Ok(down) => moved.down = down,
             Err(Broken) => {
-                let _ = s.abort(self.client);
-                let _ = s.abort(self.backend);
+                s.reset(&self.client);
+                s.reset(&self.backend);
                 return (Outcome::Aborted, moved);
             }
         }
@@ -135,19 +134,19 @@ impl Pipe {
     }
 
     /// Resets both sides (shutdown, or the application giving up on the pipe).
-    pub fn abort<R: RxQueue, T: TxQueue>(&mut self, s: &mut CoreStack<R, T>) {
-        let _ = s.abort(self.client);
-        let _ = s.abort(self.backend);
+    pub fn abort(self, s: &mut dyn Sockets) {
+        s.abort(self.client);
+        s.abort(self.backend);
     }
 }
 
 /// One direction: read `src` into `h.buf` as far as it has room, queue `h.buf` on `dst` as
 /// far as its send buffer accepts, forward FIN when drained (and `may_shut`). Returns the
 /// bytes queued.
-fn relay<R: RxQueue, T: TxQueue>(
-    s: &mut CoreStack<R, T>,
-    src: TcpConn,
-    dst: TcpConn,
+fn relay(
+    s: &mut dyn Sockets,
+    src: &Conn,
+    dst: &Conn,
     h: &mut Half,
     cap: usize,
     may_shut: bool,
@@ -157,7 +156,7 @@ fn relay<R: RxQueue, T: TxQueue>(
     for _ in 0..2 {
         if !h.eof && h.buf.len() < cap {
             let room = cap - h.buf.len();
-            match s.recv_with(src, |data| {
+            match s.recv_with(src, &mut |data| {
                 let n = data.len().min(room);
                 h.buf.extend_from_slice(&data[..n]);
                 n
@@ -182,7 +181,7 @@ fn relay<R: RxQueue, T: TxQueue>(
         }
     }
     if may_shut && h.eof && h.buf.is_empty() && !h.shut {
-        s.close(dst).map_err(|_| Broken)?;
+        s.shutdown(dst).map_err(|_| Broken)?;
         h.shut = true;
     }
     Ok(sent)

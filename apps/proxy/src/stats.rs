@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use corenet::net::counters::NetSnapshot;
+use corenet::prelude::NetSnapshot;
 
 use crate::config::MAX_BACKENDS;
 

@@ -6,10 +6,10 @@ extern crate std;
 
 use std::vec::Vec;
 
-use corenet::net::mesh;
-use corenet::net::sim::{PeerDevice, SimNic, SimRxQueue, SimTxQueue};
-use corenet::net::{CoreStack, StackConfig};
-use corenet_nic::steering::RssConfig;
+use corenet::prelude::Sockets;
+use corenet::raw::net::mesh;
+use corenet::raw::net::sim::PeerDevice;
+use corenet::testing::{CoreStack, RssConfig, SimNic, SimStack, StackConfig};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
@@ -29,7 +29,7 @@ pub const BACKEND: u16 = 9001;
 pub const CAP: usize = 2048;
 
 /// A proxy core.
-pub type Core = CoreStack<SimRxQueue, SimTxQueue>;
+pub type Core = SimStack;
 
 /// Two proxy cores running the appliance's loop body, and the peer.
 pub struct World {
@@ -119,15 +119,16 @@ impl World {
         self.sockets.get_mut::<tcp::Socket>(h)
     }
 
-    /// One millisecond: the peer, then every proxy core runs the appliance's loop body.
+    /// One millisecond: the peer, then every proxy core runs the appliance's pass (receive,
+    /// accept and pump, transmit).
     pub fn step(&mut self) {
         self.now += 1000;
         let t = Instant::from_micros(self.now as i64);
         self.iface.poll(t, &mut self.dev, &mut self.sockets);
         for (core, pipes) in self.cores.iter_mut().zip(self.pipes.iter_mut()) {
-            core.poll(self.now);
-            while let Ok(client) = core.accept(LISTEN) {
-                let backend = core.connect((PEER_IP, BACKEND)).unwrap();
+            core.poll_ingress(self.now);
+            while let Ok(client) = Sockets::accept(core, LISTEN) {
+                let backend = Sockets::connect(core, (PEER_IP.into(), BACKEND)).unwrap();
                 pipes.push(Pipe::new(client, backend, CAP));
             }
             let outcomes = &mut self.outcomes;
@@ -141,6 +142,7 @@ impl World {
                 outcomes.push(o);
                 false
             });
+            core.poll_egress();
         }
     }
 

@@ -31,6 +31,8 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     /// timers, listener replenishment, egress of every bucket that needs it, one doorbell.
     /// Returns the connections egressed.
     pub fn poll_egress(&mut self) -> usize {
+        // Handles the application dropped since ingress: their FINs leave in this egress.
+        self.release_dropped();
         let now = self.now;
         let mut due = Vec::new();
         self.wheel

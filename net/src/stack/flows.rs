@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use corenet_nic::{RxQueue, TxQueue};
 use smoltcp::iface::SocketSet;
 
-use super::{Conn, CoreStack, Origin, Slot, TcpConn, Tuple, classify};
+use super::{Connection, CoreStack, Origin, Slot, TcpConn, Tuple, classify};
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     pub(super) fn insert_conn(
@@ -16,7 +16,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     ) -> TcpConn {
         let mut set = SocketSet::new(Vec::with_capacity(1));
         let handle = set.add(socket);
-        let conn = Conn {
+        let conn = Connection {
             set,
             handle,
             dirty: false,

@@ -14,6 +14,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     /// to `rx_budget` frames from the RX queue through the stack. Returns the frames
     /// processed.
     pub fn poll_ingress(&mut self, now_us: u64) -> usize {
+        self.release_dropped();
         self.now = Instant::from_micros(now_us as i64);
         self.dev.set_clock(now_us);
         let now = self.now;

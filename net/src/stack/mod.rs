@@ -30,6 +30,7 @@ mod halfopen;
 mod ingress;
 mod keys;
 mod neighbors;
+mod owned;
 mod syncookie;
 mod synflood;
 mod synwire;
@@ -39,6 +40,7 @@ mod wheel;
 
 pub use classify::{Class, Tuple, classify};
 pub use congestion::TcpCongestion;
+pub use owned::{Conn, Sockets};
 pub use tcp::{
     AcceptError, CloseError, ConnState, ConnectError, ListenError, RecvError, SendError, TcpConn,
 };
@@ -230,6 +232,17 @@ pub struct PollReport {
     pub conns_polled: usize,
 }
 
+/// What one [`CoreStack::pass`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// Frames processed from the RX queue or from other cores.
+    pub rx_frames: usize,
+    /// Connections egressed.
+    pub conns_polled: usize,
+    /// The application said it did something.
+    pub app_work: bool,
+}
+
 /// A chain of the flow table.
 struct Bucket {
     flows: Vec<(Tuple, u32)>,
@@ -261,7 +274,7 @@ enum Origin {
     Connected,
 }
 
-struct Conn {
+struct Connection {
     /// A set holding just this connection's socket.
     set: SocketSet<'static>,
     handle: SocketHandle,
@@ -284,7 +297,7 @@ struct Conn {
 
 struct Slot {
     generation: u32,
-    conn: Option<Conn>,
+    conn: Option<Connection>,
 }
 
 /// One core's stack. Owns its queue pair; shares nothing writable with other cores.
@@ -330,6 +343,8 @@ pub struct CoreStack<R: RxQueue, T: TxQueue> {
     /// The DHCP client was reset after a rejected lease: its next "deconfigured" is about
     /// that lease, not the configuration in use.
     dhcp_rejected: bool,
+    /// Connections whose owned handle ([`Conn`]) was dropped, to close at the next poll.
+    releases: alloc::sync::Arc<owned::Releases>,
 }
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
@@ -417,6 +432,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             next_sweep_ms: 0,
             dhcp_restart_ms: None,
             dhcp_rejected: false,
+            releases: Default::default(),
         };
         #[cfg(feature = "ipv6")]
         {
@@ -531,6 +547,21 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             conns_polled: polled,
         }
     }
+
+    /// One application pass at `now_us`: ingress, then `app` acts on the sockets, then
+    /// egress, so what `app` queues (a reply, a FIN, a dropped [`Conn`]'s close) leaves in
+    /// this pass rather than the next. `app` returns whether it did anything; the report's
+    /// `app_work` carries it.
+    pub fn pass(&mut self, now_us: u64, app: impl FnOnce(&mut dyn Sockets) -> bool) -> PassReport {
+        let rx = self.poll_ingress(now_us);
+        let app_work = app(self);
+        let polled = self.poll_egress();
+        PassReport {
+            rx_frames: rx,
+            conns_polled: polled,
+            app_work,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -559,6 +590,8 @@ mod tests_isn;
 mod tests_ndp;
 #[cfg(test)]
 mod tests_neighbors;
+#[cfg(test)]
+mod tests_owned;
 #[cfg(test)]
 mod tests_recovery;
 #[cfg(test)]

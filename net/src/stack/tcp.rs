@@ -252,6 +252,14 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         })
     }
 
+    /// Bytes `send` would accept now (0 once our side is closed or the peer reset).
+    pub fn send_room(&self, c: TcpConn) -> usize {
+        match self.user_conn(c) {
+            Some((s, conn)) if !conn.closed && s.may_send() => s.send_capacity() - s.send_queue(),
+            _ => 0,
+        }
+    }
+
     /// Copies received bytes into `buf`.
     pub fn recv(&mut self, c: TcpConn, buf: &mut [u8]) -> Result<usize, RecvError> {
         self.recv_with(c, |data| {
@@ -380,7 +388,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         Ok(())
     }
 
-    fn user_conn(&self, c: TcpConn) -> Option<(&TcpSocket<'static>, &super::Conn)> {
+    fn user_conn(&self, c: TcpConn) -> Option<(&TcpSocket<'static>, &super::Connection)> {
         let slot = self.slots.get(c.index as usize)?;
         let conn = slot.conn.as_ref()?;
         if slot.generation != c.generation

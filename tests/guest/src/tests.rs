@@ -5,12 +5,12 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use corenet::Core;
-use corenet::kernel::boot::machine;
-use corenet::kernel::cpu::{self, features};
-use corenet::kernel::memory::paging::translate;
-use corenet::kernel::memory::plan::{SIZE_1G, SIZE_2M, SIZE_4K};
-use corenet::kernel::memory::stacks;
-use corenet::kernel::rand::RandomSource;
+use corenet::raw::kernel::boot::machine;
+use corenet::raw::kernel::cpu::{self, features};
+use corenet::raw::kernel::memory::paging::translate;
+use corenet::raw::kernel::memory::plan::{SIZE_1G, SIZE_2M, SIZE_4K};
+use corenet::raw::kernel::memory::stacks;
+use corenet::raw::kernel::rand::RandomSource;
 use x86_64::structures::paging::PageTableFlags as F;
 
 use crate::harness::TestFn;
@@ -232,7 +232,7 @@ fn cross_core_free(core: &mut Core) -> R {
     while HANDED.load(Ordering::Acquire) < core.count() {
         core::hint::spin_loop();
     }
-    corenet::kernel::memory::heap::drain_remote_frees();
+    corenet::raw::kernel::memory::heap::drain_remote_frees();
     let after = cpu::this().heap.used.load(Ordering::Relaxed);
     check!(
         after <= before + 64,
@@ -317,8 +317,8 @@ fn clock_monotonic_across_cores(core: &mut Core) -> R {
 
 fn random_source_follows_cpuid(core: &mut Core) -> R {
     let f = features::get();
-    let (a, src) = corenet::kernel::rand::seed();
-    let (b, _) = corenet::kernel::rand::seed();
+    let (a, src) = corenet::raw::kernel::rand::seed();
+    let (b, _) = corenet::raw::kernel::rand::seed();
     let want = if f.rdseed {
         RandomSource::Rdseed
     } else if f.rdrand {

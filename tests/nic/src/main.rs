@@ -14,16 +14,16 @@
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use corenet::netdev::{self, NicInfo};
 use corenet::network::{NetRx, NetTx, split};
-use corenet::nic::{RssConfig, RxFrame, RxQueue};
-use corenet::virtio::Steering;
-use corenet::virtio::steer::{Rings, Spreader, target_queue};
+use corenet::raw::nic::{RssConfig, RxFrame, RxQueue};
+use corenet::raw::virtio::Steering;
+use corenet::raw::virtio::steer::{Rings, Spreader, target_queue};
 use corenet::{Appliance, Core, Step};
 use heapless::spsc::Consumer;
 use spin::Mutex;
 
 extern crate alloc;
 
-const MAX: usize = corenet::kernel::cpu::MAX_CORES;
+const MAX: usize = corenet::raw::kernel::cpu::MAX_CORES;
 const GRACE_NS: u64 = 1_000_000_000;
 
 static DONE: AtomicBool = AtomicBool::new(false);

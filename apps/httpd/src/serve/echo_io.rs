@@ -1,9 +1,7 @@
 //! Echo connections' and the UDP echo socket's I/O for [`Server`], and how a connection
 //! whose deadline passed is ended.
 
-use corenet::net::CoreStack;
-use corenet::net::stack::{RecvError, SendError, TcpConn};
-use corenet::nic::{RxQueue, TxQueue};
+use corenet::prelude::{Conn as Tcp, RecvError, SendError, Sockets};
 use corenet_http::echo;
 use corenet_http::timers::Expiry;
 
@@ -11,11 +9,7 @@ use super::{Server, Stats};
 
 impl Server {
     /// One pass over the echo connections; returns whether anything moved.
-    pub(super) fn serve_echo<R: RxQueue, T: TxQueue>(
-        &mut self,
-        stack: &mut CoreStack<R, T>,
-        now: u64,
-    ) -> bool {
+    pub(super) fn serve_echo(&mut self, stack: &mut dyn Sockets, now: u64) -> bool {
         let timeouts = self.settings.timeouts;
         let pool = &mut self.pool;
         let stats = &mut self.stats;
@@ -25,7 +19,7 @@ impl Server {
             let mut ok = Ok(());
             let r = match room {
                 0 => Err(RecvError::WouldBlock),
-                _ => stack.recv_with(e.c, |data| {
+                _ => stack.recv_with(&e.c, &mut |data| {
                     let n = data.len().min(room);
                     ok = e.echo.on_input(&data[..n], echo::MAX_PENDING, pool);
                     if ok.is_ok() { n } else { 0 }
@@ -37,19 +31,19 @@ impl Server {
                 Err(RecvError::Finished) => e.echo.peer_closed(),
                 Err(_) => {
                     e.echo.release(pool);
-                    let _ = stack.close(e.c);
+                    // Dropping the handle closes it.
                     return false;
                 }
             }
             if ok.is_err() {
                 stats.shed += 1;
                 e.echo.release(pool);
-                let _ = stack.abort(e.c);
+                stack.reset(&e.c);
                 return false;
             }
             let mut progress = false;
             if !e.echo.output().is_empty() {
-                match stack.send(e.c, e.echo.output()) {
+                match stack.send(&e.c, e.echo.output()) {
                     Ok(n) => {
                         e.echo.consumed(n, pool);
                         progress = n > 0;
@@ -57,7 +51,7 @@ impl Server {
                     Err(SendError::WouldBlock) => {}
                     Err(_) => {
                         e.echo.release(pool);
-                        let _ = stack.close(e.c);
+                        // Dropping the handle closes it.
                         return false;
                     }
                 }
@@ -65,7 +59,7 @@ impl Server {
             work |= progress;
             if e.echo.done() {
                 e.echo.release(pool);
-                let _ = stack.close(e.c);
+                // Dropping the handle closes it.
                 return false;
             }
             e.timer.update(now, e.echo.phase(), progress);
@@ -73,7 +67,7 @@ impl Server {
                 None => true,
                 Some(x) => {
                     e.echo.release(pool);
-                    expire(stack, e.c, x, stats);
+                    expire(stack, &e.c, x, stats);
                     false
                 }
             }
@@ -82,11 +76,7 @@ impl Server {
     }
 
     /// Echoes the datagrams waiting, as far as the token bucket allows.
-    pub(super) fn serve_udp<R: RxQueue, T: TxQueue>(
-        &mut self,
-        stack: &mut CoreStack<R, T>,
-        now: u64,
-    ) -> bool {
+    pub(super) fn serve_udp(&mut self, stack: &mut dyn Sockets, now: u64) -> bool {
         let Some(u) = self.udp else { return false };
         let mut buf = [0u8; 1500];
         let mut work = false;
@@ -102,24 +92,19 @@ impl Server {
 
 /// Ends a connection whose deadline passed: an idle one politely (FIN), a stuck one with RST
 /// (its slot is free at once).
-pub(super) fn expire<R: RxQueue, T: TxQueue>(
-    stack: &mut CoreStack<R, T>,
-    c: TcpConn,
-    e: Expiry,
-    stats: &mut Stats,
-) {
+pub(super) fn expire(stack: &mut dyn Sockets, c: &Tcp, e: Expiry, stats: &mut Stats) {
     match e {
         Expiry::Idle => {
+            // The caller drops the handle, which closes it.
             stats.idle_timeouts += 1;
-            let _ = stack.close(c);
         }
         Expiry::Header => {
             stats.header_timeouts += 1;
-            let _ = stack.abort(c);
+            stack.reset(c);
         }
         Expiry::Send => {
             stats.send_timeouts += 1;
-            let _ = stack.abort(c);
+            stack.reset(c);
         }
     }
 }

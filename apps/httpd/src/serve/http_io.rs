@@ -1,8 +1,6 @@
 //! HTTP connections' I/O for [`Server`]: read, answer, send, deadlines, shedding.
 
-use corenet::net::CoreStack;
-use corenet::net::stack::{RecvError, SendError};
-use corenet::nic::{RxQueue, TxQueue};
+use corenet::prelude::{RecvError, SendError, Sockets};
 use corenet_http::{Request, Response};
 
 use super::Server;
@@ -10,9 +8,9 @@ use super::echo_io::expire;
 
 impl Server {
     /// One pass over the HTTP connections; returns whether anything moved.
-    pub(super) fn serve_http<R: RxQueue, T: TxQueue>(
+    pub(super) fn serve_http(
         &mut self,
-        stack: &mut CoreStack<R, T>,
+        stack: &mut dyn Sockets,
         now: u64,
         route: &mut dyn FnMut(&Request<'_>) -> Response,
     ) -> bool {
@@ -28,7 +26,7 @@ impl Server {
             // pass); a reset shows up as a failed send below.
             let r = match room {
                 0 => Err(RecvError::WouldBlock),
-                _ => stack.recv_with(h.c, |data| {
+                _ => stack.recv_with(&h.c, &mut |data| {
                     let n = data.len().min(room);
                     ok = conn.on_input(&data[..n], &limits, pool, route);
                     *ok.as_ref().unwrap_or(&n)
@@ -39,9 +37,8 @@ impl Server {
                 Err(RecvError::WouldBlock) => {}
                 Err(RecvError::Finished) => conn.peer_closed(),
                 Err(RecvError::Closed | RecvError::BadHandle) => {
-                    // Reset or gone: closing the handle is what frees its slot.
+                    // Reset or gone: dropping the handle (closing it) frees its slot.
                     conn.release(pool);
-                    let _ = stack.close(h.c);
                     return false;
                 }
             }
@@ -52,12 +49,12 @@ impl Server {
             if ok.is_err() {
                 stats.shed += 1;
                 conn.release(pool);
-                let _ = stack.abort(h.c);
+                stack.reset(&h.c);
                 return false;
             }
             let mut progress = false;
             while !conn.output().is_empty() {
-                match stack.send(h.c, conn.output()) {
+                match stack.send(&h.c, conn.output()) {
                     Ok(0) | Err(SendError::WouldBlock) => break,
                     Ok(n) => {
                         conn.consumed(n);
@@ -65,7 +62,7 @@ impl Server {
                     }
                     Err(_) => {
                         conn.release(pool);
-                        let _ = stack.close(h.c);
+                        // Dropping the handle closes it.
                         return false;
                     }
                 }
@@ -74,7 +71,7 @@ impl Server {
             conn.trim(&limits, pool);
             if conn.done() {
                 conn.release(pool);
-                let _ = stack.close(h.c);
+                // Dropping the handle closes it.
                 return false;
             }
             h.timer.update(now, conn.phase(), progress);
@@ -82,7 +79,7 @@ impl Server {
                 None => true,
                 Some(e) => {
                     conn.release(pool);
-                    expire(stack, h.c, e, stats);
+                    expire(stack, &h.c, e, stats);
                     false
                 }
             }

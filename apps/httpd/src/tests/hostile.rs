@@ -2,7 +2,7 @@
 //! and pool reclaim decisions, and pool accounting over random lifecycles.
 
 use alloc::vec::Vec;
-use corenet::net::stack::TcpConn;
+use corenet::raw::net::stack::TcpConn;
 use corenet_http::settings::Settings;
 use corenet_http::timers::SECOND;
 

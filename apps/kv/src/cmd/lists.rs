@@ -1,11 +1,10 @@
 //! List commands: LPUSH, RPUSH, LPOP, RPOP (with a count), LLEN, LRANGE.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use super::{Exec, int_arg};
 use crate::reply;
-use crate::store::{Entry, Value};
+use crate::store::{Entry, List, Value};
 
 pub(super) fn run(name: &str, a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
     let now = x.now_ms;
@@ -14,7 +13,7 @@ pub(super) fn run(name: &str, a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) 
             let front = name == "lpush";
             let r = x.store.update(a[0], now, |slot| {
                 let e = slot.get_or_insert_with(|| Entry {
-                    value: Value::List(VecDeque::new()),
+                    value: Value::List(List::default()),
                     expires_ms: None,
                     touched: 0,
                 });

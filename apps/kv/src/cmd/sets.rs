@@ -1,12 +1,11 @@
 //! Set, hash and sorted-set commands: SADD, SREM, SPOP, SCARD, SISMEMBER, HSET, HGET, HLEN,
 //! ZADD (NX/XX/CH), ZPOPMIN, ZCARD, ZSCORE.
 
-use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
 use super::{Exec, upper};
 use crate::reply;
-use crate::store::{Entry, Score, Value, ZSet};
+use crate::store::{Entry, Hash, Score, Set, Value, ZSet};
 
 /// Runs `f` on the key's value made with `empty` when absent; `Err` when it holds another
 /// type.
@@ -39,7 +38,7 @@ pub(super) fn run(name: &str, a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) 
             let r = with(
                 a[0],
                 x,
-                || Value::Set(BTreeSet::new()),
+                || Value::Set(Set::default()),
                 |v| match v {
                     Value::Set(s) => Some(a[1..].iter().filter(|m| s.insert(m.to_vec())).count()),
                     _ => None,
@@ -55,7 +54,7 @@ pub(super) fn run(name: &str, a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) 
             let r = with(
                 a[0],
                 x,
-                || Value::Hash(BTreeMap::new()),
+                || Value::Hash(Hash::default()),
                 |v| match v {
                     Value::Hash(h) => Some(
                         a[1..]
@@ -117,7 +116,7 @@ fn read_or_pop(name: &str, a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
         let Some(e) = slot else { return };
         match (&mut e.value, name) {
             (Value::Set(s), "srem") => {
-                let n = a[1..].iter().filter(|m| s.remove(**m)).count();
+                let n = a[1..].iter().filter(|m| s.remove(m)).count();
                 reply::int(out, n as i64);
             }
             (Value::Set(s), "scard") => reply::int(out, s.len() as i64),
@@ -148,17 +147,16 @@ fn read_or_pop(name: &str, a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
                 None => reply::nil(out),
             },
             (Value::Hash(h), _) => reply::int(out, h.len() as i64),
-            (Value::ZSet(z), "zcard") => reply::int(out, z.by_member.len() as i64),
-            (Value::ZSet(z), "zscore") => match z.by_member.get(a[1]) {
+            (Value::ZSet(z), "zcard") => reply::int(out, z.len() as i64),
+            (Value::ZSet(z), "zscore") => match z.score(a[1]) {
                 Some(s) => reply::score(out, s.0),
                 None => reply::nil(out),
             },
             (Value::ZSet(z), _) => {
-                let n = count.unwrap_or(1).min(z.by_score.len());
+                let n = count.unwrap_or(1).min(z.len());
                 reply::array(out, 2 * n);
                 for _ in 0..n {
-                    if let Some((s, m)) = z.by_score.pop_first() {
-                        z.by_member.remove(&m);
+                    if let Some((s, m)) = z.pop_min() {
                         reply::bulk(out, &m);
                         reply::score(out, s.0);
                     }
@@ -223,16 +221,13 @@ fn zadd(a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
             let Value::ZSet(z) = v else { return None };
             let (mut added, mut changed) = (0, 0);
             for (s, m) in &scores {
-                match z.by_member.get(*m).copied() {
+                match z.score(m) {
                     Some(old) if !nx && old != *s => {
-                        z.by_score.remove(&(old, m.to_vec()));
-                        z.by_score.insert((*s, m.to_vec()));
-                        z.by_member.insert(m.to_vec(), *s);
+                        z.set(m, *s);
                         changed += 1;
                     }
                     None if !xx => {
-                        z.by_score.insert((*s, m.to_vec()));
-                        z.by_member.insert(m.to_vec(), *s);
+                        z.set(m, *s);
                         added += 1;
                     }
                     _ => {}
