@@ -21,6 +21,7 @@ dgram=10101:10102
 nic_opts=""
 vfio=""
 queues=""
+ring=256
 pcap=""
 gdb=0
 cmdline=""
@@ -74,6 +75,10 @@ Options:
   --dgram L:R       ports for --net dgram: QEMU listens on L, sends to R (default 10101:10102)
   --tap NAME        tap device name for --net tap (default corenet0)
   --queues N        NIC queue pairs (default: one per vCPU for tap, 1 for user)
+  --ring N          --net tap: virtio-net rx_queue_size/tx_queue_size: 256 (default, QEMU's
+                    own), 512 or 1024. QEMU 7.2 keeps a tap's transmit queue at 256 whatever
+                    is asked. 1024 did not cut 10 000-connection timeouts here and slowed
+                    the Linux guest (docs/BENCHMARKS.md), hence not the default
   --nic-opts STR    extra virtio-net device properties, e.g. rss=off (comma-separated)
   --nic MODEL       virtio (default) | igb. igb is QEMU's Intel 82576 model (QEMU >= 8.0, found
                     by tests/qemu/need-qemu.sh: CORENET_QEMU, a private copy, or PATH; with
@@ -115,6 +120,7 @@ while [ $# -gt 0 ]; do
         --tap) tap="${2:?}"; shift 2 ;;
         --dgram) dgram="${2:?}"; shift 2 ;;
         --queues) queues="${2:?}"; shift 2 ;;
+        --ring) ring="${2:?}"; shift 2 ;;
         --nic-opts) nic_opts="${2:?}"; shift 2 ;;
         --nic) nic="${2:?}"; shift 2 ;;
         --qemu) qemu_bin="${2:?}"; shift 2 ;;
@@ -148,6 +154,7 @@ if [ -z "$queues" ]; then
     if [ "$net" = tap ]; then queues="$smp"; else queues=1; fi
 fi
 [[ "$queues" =~ ^[0-9]+$ ]] && [ "$queues" -ge 1 ] || die "--queues wants a positive number, got '$queues'"
+case "$ring" in 256|512|1024) ;; *) die "--ring must be 256, 512 or 1024, got '$ring'" ;; esac
 case "$net" in auto|user|passt) [ "$queues" -gt 1 ] && die "user-mode networking has one queue pair; use --net tap for --queues $queues" ;; esac
 
 # ---- toolchain and QEMU on a fresh machine ----
@@ -311,6 +318,9 @@ case "$net" in
             tap_created=1
         fi
         args+=(-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=off,queues=$queues")
+        # Ring sizes are virtio-net properties; QEMU's igb has its own fixed rings.
+        rings=",rx_queue_size=$ring,tx_queue_size=$ring"
+        [ "$nic" = igb ] && rings=""
         if [ "$queues" -gt 1 ] && [ "$nic" = igb ]; then
             # QEMU's igb takes its queue count from the multi-queue tap; RSS is the guest's to set.
             args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01${nic_opts:+,$nic_opts}")
@@ -318,9 +328,9 @@ case "$net" in
             mq=mq=on
             case ",$nic_opts," in *,rss=*) ;; *) mq="$mq,rss=on,hash=on" ;; esac
             [ "$machine" = q35 ] && mq="$mq,vectors=$((2 * queues + 2))"
-            args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01,$mq${nic_opts:+,$nic_opts}")
+            args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01,$mq$rings${nic_opts:+,$nic_opts}")
         else
-            args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01${nic_opts:+,$nic_opts}")
+            args+=(-device "$nic_dev,netdev=n0,mac=52:54:00:c0:4e:01$rings${nic_opts:+,$nic_opts}")
         fi
         case " $cmdline " in *" ip="*) ;; *) cmdline="ip=10.0.0.2/24 gw=10.0.0.1${cmdline:+ $cmdline}" ;; esac
         ;;

@@ -28,8 +28,15 @@ use corenet_virtio::virtio_drivers::transport::pci::bus::{
 use corenet_virtio::{NetConfig, QueueDma, QueuePair as VirtioPair, Steering, VirtioNet};
 use spin::{Mutex, Once};
 
-/// DMA memory carved per queue pair (rings + 2 KiB buffers for 256-entry queues fit in 2 MiB).
-const PAIR_DMA: u64 = 4 << 20;
+/// DMA memory carved per queue pair: two rings and their 2 KiB buffers at the driver's largest
+/// queue (1024 entries: 2 x (2 MiB + 26 KiB)), rounded up to the 2 MiB the carver works in. A
+/// device offering 256 entries (QEMU's default) uses a quarter of it.
+const PAIR_DMA: u64 = 6 << 20;
+const _: () = assert!(
+    2 * (corenet_virtio::MAX_QUEUE_SIZE * (corenet_virtio::BUF_SIZE + 26) + 3 * 4096)
+        <= PAIR_DMA as usize,
+    "a queue pair at the largest queue size must fit its DMA pool"
+);
 
 /// What was brought up.
 #[derive(Debug, Clone)]
@@ -247,6 +254,14 @@ fn publish<T: corenet_virtio::virtio_drivers::transport::Transport>(
     transport: &'static str,
 ) -> NicInfo {
     let n = pairs.len();
+    if let Some(p) = pairs.first() {
+        // What the device granted (qemu-run.sh --ring asks QEMU for up to 1024).
+        log::info!(
+            "nic: virtio queues of {} receive / {} transmit entries",
+            p.rx.size(),
+            p.tx.size()
+        );
+    }
     for (i, p) in pairs.into_iter().enumerate() {
         *PAIRS[i].lock() = Some(NicPair::Virtio(p));
     }

@@ -32,7 +32,7 @@ const MAX_OPS: usize = 2000;
 pub fn run(data: &[u8]) {
     let mut u = Unstructured::new(data);
     let Ok(sel) = u.arbitrary::<u8>() else { return };
-    let qsize: u16 = [8, 16, 32, 256][usize::from(sel % 4)];
+    let qsize: u16 = [8, 16, 32, 256, 1024][usize::from(sel % 5)];
     let spec = DeviceSpec {
         queue_max: qsize,
         max_pairs: 1,

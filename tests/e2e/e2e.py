@@ -577,6 +577,7 @@ def fault_suite(quick):
             ns = Netns("f")
             wire = g = None
             try:
+                os.makedirs(LOGS, exist_ok=True)  # a fresh checkout: no Guest has made it yet
                 wire_log = open(os.path.join(LOGS, f"faultwire-{name}.log"), "wb")
                 wire = subprocess.Popen(
                     ["ip", "netns", "exec", ns.name, sys.executable, os.path.join(os.path.dirname(__file__), "faultwire.py"),

@@ -5,11 +5,13 @@
 them) do not have. This does the same job in user space and in both directions: it creates a
 tap (the Linux side, inside the caller's network namespace), exchanges Ethernet frames with
 QEMU's `-netdev dgram` backend over UDP on 127.0.0.1, and on the way drops, reorders,
-duplicates and corrupts frames with a seeded generator, so runs are reproducible.
+duplicates and corrupts frames with a seeded generator, so runs are reproducible. --delay-ms
+adds a fixed one-way delay in each direction (the round trip grows by twice that).
 
 Run it inside the test's network namespace; it stops after --max-seconds or when killed.
 """
 import argparse
+import collections
 import fcntl
 import os
 import random
@@ -85,6 +87,7 @@ def main():
     ap.add_argument("--reorder", type=float, default=0.0)
     ap.add_argument("--duplicate", type=float, default=0.0)
     ap.add_argument("--corrupt", type=float, default=0.0)
+    ap.add_argument("--delay-ms", type=float, default=0.0, help="one-way delay per direction")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-seconds", type=float, default=600)
     a = ap.parse_args()
@@ -97,17 +100,51 @@ def main():
     rng = random.Random(a.seed)
     to_guest = Faults(rng, a.loss, a.reorder, a.duplicate, a.corrupt)
     to_host = Faults(rng, a.loss, a.reorder, a.duplicate, a.corrupt)
+    delay = a.delay_ms / 1000.0
+    # Frames on their way, per direction, as (due time, frame): a constant delay keeps each
+    # queue in due order, so a deque is enough.
+    to_guest_q, to_host_q = collections.deque(), collections.deque()
+
+    def to_qemu(f):
+        udp.sendto(f, qemu)
+
+    def to_tap(f):
+        try:
+            os.write(tap, f)
+        except OSError:
+            pass
+
+    def send(frames, q, out):
+        if not delay:
+            for f in frames:
+                out(f)
+            return
+        due = time.monotonic() + delay
+        q.extend((due, f) for f in frames)
+
+    def release_due():
+        now = time.monotonic()
+        for q, out in ((to_guest_q, to_qemu), (to_host_q, to_tap)):
+            while q and q[0][0] <= now:
+                out(q.popleft()[1])
+
+    def wait_s():
+        heads = [q[0][0] for q in (to_guest_q, to_host_q) if q]
+        if not heads:
+            return 0.05
+        return max(0.0, min(0.05, min(heads) - time.monotonic()))
+
     print("faultwire: up", flush=True)
     end = time.monotonic() + a.max_seconds
     try:
         while time.monotonic() < end:
-            ready, _, _ = select.select([tap, udp], [], [], 0.05)
+            ready, _, _ = select.select([tap, udp], [], [], wait_s())
+            release_due()
             if not ready:
                 # An idle wire lets held frames go, so a reordered last frame is not lost.
-                for f in to_guest.flush():
-                    udp.sendto(f, qemu)
-                for f in to_host.flush():
-                    os.write(tap, f)
+                if not to_guest_q and not to_host_q:
+                    send(to_guest.flush(), to_guest_q, to_qemu)
+                    send(to_host.flush(), to_host_q, to_tap)
                 continue
             if tap in ready:
                 for _ in range(64):
@@ -115,19 +152,14 @@ def main():
                         frame = os.read(tap, 65536)
                     except BlockingIOError:
                         break
-                    for f in to_guest.apply(frame):
-                        udp.sendto(f, qemu)
+                    send(to_guest.apply(frame), to_guest_q, to_qemu)
             if udp in ready:
                 for _ in range(64):
                     try:
                         frame = udp.recv(65536)
                     except BlockingIOError:
                         break
-                    for f in to_host.apply(frame):
-                        try:
-                            os.write(tap, f)
-                        except OSError:
-                            pass
+                    send(to_host.apply(frame), to_host_q, to_tap)
     except KeyboardInterrupt:
         pass
     finally:

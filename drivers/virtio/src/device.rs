@@ -61,11 +61,13 @@ pub struct NetConfig {
 }
 
 impl NetConfig {
-    /// `queues` pairs, 256 entries each, every feature, a generous spin budget.
+    /// `queues` pairs, as many entries as the device offers up to [`MAX_QUEUE_SIZE`] (1024: a
+    /// longer receive ring absorbs longer bursts, e.g. 10 000 connections opening at once),
+    /// every feature, a generous spin budget.
     pub fn new(rss: RssConfig) -> Self {
         Self {
             rss,
-            queue_size: 256,
+            queue_size: MAX_QUEUE_SIZE as u16,
             wish: FeatureWish::default(),
             spins: 1_000_000,
         }

@@ -19,6 +19,11 @@
 #![no_std]
 #![deny(unsafe_code)]
 
+// Per-id tables of the queues (up to 1024 entries each) live on the heap, allocated once at
+// bring-up: inline, 16 queue pairs of them overflowed a boot stack. Nothing on the data path
+// allocates.
+extern crate alloc;
+
 mod buffers;
 pub mod cmdline;
 pub mod ctrl;

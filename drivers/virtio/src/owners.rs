@@ -6,37 +6,43 @@
 //! and no range check at all.
 
 use crate::ring::MAX_QUEUE_SIZE;
+use alloc::boxed::Box;
 
+// Entries go up to `2 * MAX_QUEUE_SIZE - 1` and must fit a u16; the index is a mask.
 const _: () = assert!(
-    MAX_QUEUE_SIZE == 256,
-    "Owners is indexed by the id's low byte"
+    MAX_QUEUE_SIZE.is_power_of_two() && MAX_QUEUE_SIZE >= 4 && MAX_QUEUE_SIZE <= 1 << 14,
+    "Owners is indexed by the id's low bits"
 );
 
-/// XORed into entry `i` while the device holds buffer `i`.
-const DEVICE: u16 = 0x0180;
-/// XORed into entry `i` while nobody holds buffer `i` (and for ids beyond the queue size).
-const NOBODY: u16 = 0x0040;
+/// `MAX_QUEUE_SIZE - 1`: the index bits of a checked value.
+const INDEX: usize = MAX_QUEUE_SIZE - 1;
+/// XORed into entry `i` while the device holds buffer `i`: the top index bit and the bit above.
+const DEVICE: u16 = (MAX_QUEUE_SIZE | MAX_QUEUE_SIZE >> 1) as u16;
+/// XORed into entry `i` while nobody holds buffer `i` (and for ids beyond the queue size): the
+/// second index bit from the top.
+const NOBODY: u16 = (MAX_QUEUE_SIZE >> 2) as u16;
 
-/// One tag per buffer id `i`, indexed by the low byte of the value being checked:
+/// One tag per buffer id `i`, indexed by the low bits (`INDEX`, N = `MAX_QUEUE_SIZE` = 1024) of
+/// the value being checked:
 ///
 /// | holder | entry `i` | matches |
 /// | --- | --- | --- |
-/// | stack | `i` | token `x` with `entry[x as u8] == x` |
-/// | device | `i ^ 0x180` | device id `x` with `entry[x as u8] ^ 0x180 == x` |
-/// | nobody | `i ^ 0x40` | nothing |
+/// | stack | `i` | token `x` with `entry[x & INDEX] == x` |
+/// | device | `i ^ (N \| N/2)` | device id `x` with `entry[x & INDEX] ^ (N \| N/2) == x` |
+/// | nobody | `i ^ N/4` | nothing |
 ///
 /// Each check matches exactly one value: the id itself, held by that holder. Entries are below
-/// 512, so no `x >= 512` matches; a stack entry's low byte is `i` itself and the others' are
-/// `i ^ 0x80` / `i ^ 0x40`, so a value can only match the holder it is tagged for, at its own
-/// index; the high bits then tell `i` from `i + 256` and the like. Ids at or above the queue
-/// size stay "nobody" forever.
+/// `2 N`, so no `x >= 2 N` matches; a stack entry's index bits are `i` itself and the others'
+/// are `i ^ N/2` / `i ^ N/4`, so a value can only match the holder it is tagged for, at its own
+/// index; the bit above the index then tells `i` from `i + N` and the like. Ids at or above the
+/// queue size stay "nobody" forever. (With N = 256 these are the constants 0x180 and 0x40.)
 #[derive(Debug, Clone)]
-pub(crate) struct Owners([u16; MAX_QUEUE_SIZE]);
+pub(crate) struct Owners(Box<[u16; MAX_QUEUE_SIZE]>);
 
 impl Owners {
     /// Nobody holds anything.
     pub(crate) fn new() -> Self {
-        let mut t = [0; MAX_QUEUE_SIZE];
+        let mut t = Box::new([0; MAX_QUEUE_SIZE]);
         for (i, v) in t.iter_mut().enumerate() {
             *v = i as u16 ^ NOBODY;
         }
@@ -46,33 +52,33 @@ impl Owners {
     /// Whether the stack holds buffer `x` (a caller's token, untrusted).
     #[inline]
     pub(crate) fn stack_holds(&self, x: u16) -> bool {
-        self.0[usize::from(x as u8)] == x
+        self.0[usize::from(x) & INDEX] == x
     }
 
     /// Whether the device holds buffer `x` (a device-written id, untrusted).
     #[inline]
     pub(crate) fn device_holds(&self, x: u32) -> bool {
-        u32::from(self.0[usize::from(x as u8)] ^ DEVICE) == x
+        u32::from(self.0[x as usize & INDEX] ^ DEVICE) == x
     }
 
     /// Buffer `id` (validated, below the queue size) now belongs to the stack.
     #[inline]
     pub(crate) fn give_stack(&mut self, id: u16) {
-        let i = u16::from(id as u8);
+        let i = id & INDEX as u16;
         self.0[usize::from(i)] = i;
     }
 
     /// Buffer `id` now belongs to the device.
     #[inline]
     pub(crate) fn give_device(&mut self, id: u16) {
-        let i = u16::from(id as u8);
+        let i = id & INDEX as u16;
         self.0[usize::from(i)] = i ^ DEVICE;
     }
 
     /// Buffer `id` now belongs to nobody (free, or being re-posted).
     #[inline]
     pub(crate) fn give_nobody(&mut self, id: u16) {
-        let i = u16::from(id as u8);
+        let i = id & INDEX as u16;
         self.0[usize::from(i)] = i ^ NOBODY;
     }
 
@@ -98,7 +104,7 @@ mod tests {
             assert_eq!(o.device_holds(x), d, "device {x:#x}");
         }
         for hi in [0x1_0000u32, 0x8000_0000, 0xffff_0000] {
-            for lo in 0..=0x1ffu32 {
+            for lo in 0..2 * MAX_QUEUE_SIZE as u32 {
                 assert!(!o.device_holds(hi | lo), "device {:#x}", hi | lo);
             }
         }
@@ -123,15 +129,48 @@ mod tests {
 
     #[test]
     fn full_queue_of_each_holder() {
+        for size in [256u16, MAX_QUEUE_SIZE as u16] {
+            let mut o = Owners::new();
+            for id in 0..size {
+                o.give_device(id);
+            }
+            assert_eq!(o.device_count(), usize::from(size));
+            check(&o, &[], &(0..size).collect::<std::vec::Vec<_>>());
+            for id in 0..size {
+                o.give_stack(id);
+            }
+            check(&o, &(0..size).collect::<std::vec::Vec<_>>(), &[]);
+        }
+    }
+
+    /// The 256-entry encodings (`i + 256`, `i ^ 0x180`, `i ^ 0x40`) and their 1024-entry
+    /// counterparts never pass for a held id of a 1024 table.
+    #[test]
+    fn neighbours_of_a_held_id_do_not_match() {
         let mut o = Owners::new();
-        for id in 0..256u16 {
-            o.give_device(id);
+        o.give_stack(5);
+        o.give_device(700);
+        for x in [
+            5 + 256,
+            5 + 1024,
+            5 ^ 0x180,
+            5 ^ 0x40,
+            5 ^ 0x600,
+            5 ^ 0x100,
+            5 | 0x8000,
+        ] {
+            assert!(!o.stack_holds(x), "stack {x:#x}");
         }
-        assert_eq!(o.device_count(), 256);
-        check(&o, &[], &(0..256).collect::<std::vec::Vec<_>>());
-        for id in 0..256u16 {
-            o.give_stack(id);
+        for x in [
+            700 + 1024,
+            700 ^ 0x600,
+            700 ^ 0x100,
+            700 ^ 0x200,
+            700 | 0x8000,
+            700 + 65536,
+        ] {
+            assert!(!o.device_holds(x), "device {x:#x}");
         }
-        check(&o, &(0..256).collect::<std::vec::Vec<_>>(), &[]);
+        assert!(o.stack_holds(5) && o.device_holds(700));
     }
 }

@@ -10,8 +10,10 @@ use crate::doorbell::Doorbell;
 use core::sync::atomic::{Ordering, fence};
 use corenet_nic::DmaRegion;
 
-/// Largest queue the driver uses (per-id state lives in fixed arrays of this size).
-pub const MAX_QUEUE_SIZE: usize = 256;
+/// Largest queue the driver uses (per-id state lives in fixed arrays of this size). 1024 is
+/// what QEMU's virtio-net offers at most (`rx_queue_size`/`tx_queue_size`); a device offering
+/// less gets its own size.
+pub const MAX_QUEUE_SIZE: usize = 1024;
 
 /// Descriptor flag: the chain continues at `next` (2.7.5).
 pub(crate) const DESC_F_NEXT: u16 = 1;

@@ -4,6 +4,7 @@ use crate::buffers::{BUF_SIZE, Buffers};
 use crate::features::Features;
 use crate::owners::Owners;
 use crate::ring::{DESC_F_WRITE, MAX_QUEUE_SIZE, Ring};
+use alloc::boxed::Box;
 use corenet_nic::{QueueCounters, RxFrame, RxQueue};
 
 /// `virtio_net_hdr.flags` (5.1.6): checksum left partial by a trusted local sender.
@@ -36,7 +37,7 @@ pub struct VirtioRx {
     /// released), or nobody (dropped by the current burst, re-posted at its end).
     owners: Owners,
     /// Buffers dropped by the current burst (`Verdict::Bad`).
-    rejected: [u16; MAX_QUEUE_SIZE],
+    rejected: Box<[u16; MAX_QUEUE_SIZE]>,
     /// Bursts in a row that found nothing: after [`IDLE_KICK`] of them the doorbell is rung
     /// once even if the suppression state says it is not needed (see `burst`).
     idle: u32,
@@ -73,12 +74,17 @@ impl VirtioRx {
             csum: features.contains(Features::GUEST_CSUM),
             queue,
             owners,
-            rejected: [0; MAX_QUEUE_SIZE],
+            rejected: Box::new([0; MAX_QUEUE_SIZE]),
             idle: 0,
             counters: QueueCounters::new(),
         };
         rx.ring.publish();
         rx
+    }
+
+    /// Entries of the queue (as negotiated with the device).
+    pub fn size(&self) -> u16 {
+        self.ring.size()
     }
 
     /// Rings the doorbell once after DRIVER_OK for the buffers posted in `new`.

@@ -5,6 +5,7 @@ use crate::buffers::Buffers;
 use crate::features::Features;
 use crate::owners::Owners;
 use crate::ring::{MAX_QUEUE_SIZE, Ring};
+use alloc::boxed::Box;
 use corenet_nic::{Offload, QueueCounters, TxQueue, TxSlot};
 
 /// `virtio_net_hdr.flags`: the device must complete the checksum (5.1.6.2).
@@ -36,8 +37,8 @@ pub struct VirtioTx {
     owners: Owners,
     /// Whether buffer `id`'s header carries a checksum request; otherwise it is all zero and
     /// need not be rewritten (the stack never writes the header area, see `buffer`).
-    csum_hdr: [bool; MAX_QUEUE_SIZE],
-    free: [u16; MAX_QUEUE_SIZE],
+    csum_hdr: Box<[bool; MAX_QUEUE_SIZE]>,
+    free: Box<[u16; MAX_QUEUE_SIZE]>,
     n_free: u16,
     /// Completions claimed from the used ring and not yet validated and taken: free-running
     /// positions `win_pos..win_end`.
@@ -52,7 +53,7 @@ impl VirtioTx {
         let size = ring.size();
         let hdr_len = crate::features::header_len(features);
         bufs.set_header(hdr_len);
-        let mut free = [0; MAX_QUEUE_SIZE];
+        let mut free = Box::new([0; MAX_QUEUE_SIZE]);
         for id in 0..size {
             ring.write_desc(id, bufs.phys(id), 0, 0, 0);
             // All-zero headers: only checksum requests ever write them again.
@@ -67,7 +68,7 @@ impl VirtioTx {
             csum: features.contains(Features::CSUM),
             queue,
             owners: Owners::new(),
-            csum_hdr: [false; MAX_QUEUE_SIZE],
+            csum_hdr: Box::new([false; MAX_QUEUE_SIZE]),
             free,
             n_free: size,
             win_pos: 0,
@@ -156,6 +157,11 @@ impl VirtioTx {
             n += 1;
         }
         n
+    }
+
+    /// Entries of the queue (as negotiated with the device).
+    pub fn size(&self) -> u16 {
+        self.ring.size()
     }
 
     /// Frames in the device's hands.

@@ -44,6 +44,9 @@ pub struct DeviceSpec {
     pub max_pairs: u16,
     /// Max size of every queue.
     pub queue_max: u16,
+    /// Max size of the transmit queues when it differs from `queue_max` (QEMU 7.2 caps
+    /// `tx_queue_size` at 256 unless the backend is vhost-user, `rx_queue_size` at 1024).
+    pub tx_queue_max: Option<u16>,
     /// MAC address.
     pub mac: [u8; 6],
     /// Link status bit.
@@ -70,6 +73,7 @@ impl Default for DeviceSpec {
                 | Features::MRG_RXBUF,
             max_pairs: 4,
             queue_max: 256,
+            tx_queue_max: None,
             mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
             link_up: true,
             reject_features: false,
@@ -135,10 +139,13 @@ impl Transport for FakeTransport {
     }
     fn max_queue_size(&mut self, queue: u16) -> u32 {
         let s = self.0.borrow();
-        if usize::from(queue) < s.queues.len() {
-            u32::from(s.spec.queue_max)
-        } else {
+        let transmitq = queue % 2 == 1 && u32::from(queue) < 2 * u32::from(s.spec.max_pairs);
+        if usize::from(queue) >= s.queues.len() {
             0
+        } else if let (true, Some(tx)) = (transmitq, s.spec.tx_queue_max) {
+            u32::from(tx)
+        } else {
+            u32::from(s.spec.queue_max)
         }
     }
     fn notify(&mut self, queue: u16) {

@@ -2,6 +2,7 @@
 
 extern crate std;
 
+mod big_rings;
 mod datapath;
 mod device;
 mod hostile;

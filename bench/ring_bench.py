@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""bench/ring_bench.py: 10 000 wrk connections at 256- and 1024-entry virtio rings, corenet and Linux.
+
+Issue 12 item 4: does a longer receive ring (QEMU's `rx_queue_size`, set by
+`qemu-run.sh --ring N` for a tap) cut the wrk timeouts of a 10 000-connection burst? For
+every ring size and guest (interleaved: 256 corenet, 256 linux, 1024 corenet, 1024 linux),
+this script boots the guest as bench/http_bench.py does (`qemu-run.sh --net tap`, q35, TCG, a
+multi-queue tap in a private namespace, corenet with `tcpbuf=4K`), then runs a 2 s warm-up and
+--runs wrk runs of --duration seconds at --conns connections, waiting (bounded) after each
+for the connections to close. Recorded per run: req/s, wrk's socket errors (timeouts among
+them), the tap's counters over the run (`tx_dropped`: frames for the guest the tap discarded,
+QEMU not taking them), and for corenet the guest's non-zero /metrics samples after the warm-up and after each run
+(cumulative, labels kept).
+
+QEMU 7.2 gives a tap's transmit queue 256 entries whatever is asked (only vhost-user gets
+more), so `--ring 1024` lengthens the receive rings only.
+
+Nothing here asserts a timing. Output: a table on stderr and a JSON results file (--json,
+default target/bench/ring.json). Needs root. Every boot has a hard timeout, every wrk run one.
+
+Usage: sudo bench/ring_bench.py [--rings 256,1024] [--guest corenet,linux] [--runs N]
+                                [--duration S] [--conns N] [--smp N] [--json FILE]
+"""
+import argparse
+import datetime
+import http.client
+import json
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from http_bench import (GUEST_IP, ROOT, Boot, CorenetGuest, LinuxGuest, Netns,  # noqa: E402
+                        ensure_wrk, run_wrk, settle)
+
+
+def fetch_metrics(path):
+    """The guest's non-zero Prometheus samples, labels kept (drops by reason, per core)."""
+    try:
+        c = http.client.HTTPConnection(GUEST_IP, 80, timeout=10)
+        c.request("GET", path)
+        body = c.getresponse().read().decode(errors="replace")
+        c.close()
+    except (OSError, http.client.HTTPException) as e:
+        return {"error": str(e)}
+    out = {}
+    for line in body.splitlines():
+        parts = line.strip().rsplit(" ", 1)
+        if len(parts) == 2 and not line.startswith("#") and parts[1] not in ("0", "0.0"):
+            out[parts[0]] = parts[1]
+    return out
+
+
+def tap_stats():
+    """The tap's counters on the host side, from /proc/self/net/dev (this process's namespace;
+    /sys/class/net would show the namespace sysfs was mounted in). tx_dropped counts frames
+    for the guest that the tap discarded because QEMU did not take them (its ring full)."""
+    try:
+        with open("/proc/self/net/dev") as f:
+            for line in f:
+                name, _, rest = line.partition(":")
+                if name.strip() == "corenet0":
+                    v = [int(x) for x in rest.split()]
+                    return {"rx_packets": v[1], "rx_dropped": v[3], "tx_packets": v[9], "tx_dropped": v[11]}
+    except (OSError, ValueError, IndexError):
+        pass
+    return {}
+
+
+def with_ring(cls, ring):
+    class Ringed(cls):
+        def qemu_run_args(self, smp):
+            args = super().qemu_run_args(smp)
+            # Before any `--` (the Linux guest's extra QEMU arguments follow it).
+            i = args.index("--") if "--" in args else len(args)
+            return args[:i] + ["--ring", str(ring)] + args[i:]
+    return Ringed
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def one_boot(base, ring, a, qlen=None):
+    g = with_ring(type(base), ring)()
+    g.__dict__.update(base.__dict__)
+    budget = 120 + (a.runs + 1) * (a.duration + 65 + a.settle)
+    rows = []
+    before = None
+    with Netns(f"ringbench-{os.getpid()}-{g.name}-{ring}"):
+        b = Boot(g, a.smp, hard_timeout=budget, boot_timeout=120)
+        try:
+            if qlen:
+                # The host side of the tap: how many frames for the guest it queues while QEMU
+                # is not reading (Linux's default 1000).
+                subprocess.run(["ip", "link", "set", "corenet0", "txqueuelen", str(qlen)], check=True)
+            run_wrk(a.conns, 2, a.threads)  # warm-up, not recorded
+            settle(a.settle)
+            if g.metrics_path:
+                before = fetch_metrics(g.metrics_path)
+            for i in range(a.runs):
+                t0 = tap_stats()
+                r = run_wrk(a.conns, a.duration, a.threads)
+                t1 = tap_stats()
+                r["tap"] = {k: t1[k] - t0.get(k, 0) for k in t1}
+                r["left_open_after_settle"] = settle(a.settle)
+                if g.metrics_path:
+                    r["guest_metrics_after"] = fetch_metrics(g.metrics_path)
+                rows.append(r)
+                print(f"  ring {ring} txqueuelen {qlen or 'default'} {g.name} run {i + 1}: {r.get('rps')} req/s, errors {r.get('errors')}, "
+                      f"tap {r['tap']}",
+                      file=sys.stderr, flush=True)
+        finally:
+            b.stop()
+            tail = b.lines[-12:]
+    return rows, tail, before
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--rings", default="256,1024")
+    p.add_argument("--txqueuelen", default="", help="tap txqueuelen values to sweep, e.g. 1000,10000 "
+                   "(default: leave the tap's own)")
+    p.add_argument("--guest", default="corenet,linux")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--duration", type=int, default=15)
+    p.add_argument("--conns", type=int, default=10000)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--smp", type=int, default=2)
+    p.add_argument("--settle", type=int, default=30)
+    p.add_argument("--json", default=os.path.join(ROOT, "target/bench/ring.json"))
+    a = p.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("ring_bench.py: needs root (network namespaces and taps)")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    ensure_wrk()
+    need = a.conns + 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, max(hard, need)))
+    results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "command": " ".join(["bench/ring_bench.py"] + sys.argv[1:]),
+               "git": subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                                     capture_output=True, text=True).stdout.strip(),
+               "params": vars(a), "rows": []}
+    guests = []
+    for name in a.guest.split(","):
+        g = CorenetGuest() if name == "corenet" else LinuxGuest()
+        g.prepare()
+        guests.append(g)
+    qlens = [int(x) for x in a.txqueuelen.split(",")] if a.txqueuelen else [None]
+    for ring, qlen in [(r, q) for r in (int(x) for x in a.rings.split(",")) for q in qlens]:
+        for g in guests:
+            try:
+                runs, tail, before = one_boot(g, ring, a, qlen)
+                err = None
+            except Exception as e:  # noqa: BLE001 - recorded, the other boots go on
+                runs, tail, before, err = [], [], None, str(e)[-400:]
+                print(f"  ring {ring} {g.name}: {e}", file=sys.stderr)
+            row = {"guest": g.name, "ring": ring, "txqueuelen": qlen, "runs": runs, "error": err, "console_tail": tail,
+                   "guest_metrics_after_warmup": before,
+                   "rps": med([r.get("rps") for r in runs]),
+                   "timeouts": med([r.get("errors", {}).get("timeout") for r in runs]),
+                   "timeouts_all": [r.get("errors", {}).get("timeout") for r in runs],
+                   "connect_errors": med([r.get("errors", {}).get("connect") for r in runs]),
+                   "tap_tx_dropped_all": [r.get("tap", {}).get("tx_dropped") for r in runs]}
+            results["rows"].append(row)
+            os.makedirs(os.path.dirname(a.json), exist_ok=True)
+            with open(a.json, "w") as f:
+                json.dump(results, f, indent=1)
+    print(f"\n{a.conns} connections, {a.duration} s wrk runs, median of {a.runs}:", file=sys.stderr)
+    for r in results["rows"]:
+        print(f"  ring {r['ring']:5} txqueuelen {r['txqueuelen']} {r['guest']:8} {r['rps']} req/s, timeouts {r['timeouts_all']}, "
+              f"tap drops {r['tap_tx_dropped_all']}",
+              file=sys.stderr)
+    print(f"results: {a.json}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
