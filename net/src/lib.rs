@@ -107,6 +107,7 @@ pub mod rss_ports;
 pub mod sim;
 pub mod soft;
 pub mod stack;
+pub mod task;
 
 pub use ip::IpAddr;
 
