@@ -1,7 +1,8 @@
 //! Awaitable socket operations for tasks: accept, read, write_all on an owned connection.
 //!
 //! Each is a `poll_fn` around the non-blocking [`Sockets`] call: `WouldBlock` is
-//! `Poll::Pending` (the executor polls the task again next pass), anything else is ready.
+//! `Poll::Pending` (read and write register the connection, so the task is polled again
+//! when it has an event; accept is polled every pass), anything else is ready.
 //! The errors are the [`Sockets`] ones. While the stack is borrowed elsewhere (never the
 //! case under [`Executor::run`](super::Executor::run)) an operation stays pending.
 
@@ -50,7 +51,11 @@ impl AsyncConn {
         poll_fn(|_| match self.io.with(|s| s.recv(conn, buf)) {
             Some(Ok(n)) => Poll::Ready(Ok(n)),
             Some(Err(RecvError::Finished)) => Poll::Ready(Ok(0)),
-            Some(Err(RecvError::WouldBlock)) | None => Poll::Pending,
+            Some(Err(RecvError::WouldBlock)) => {
+                self.io.wait_on(conn);
+                Poll::Pending
+            }
+            None => Poll::Pending,
             Some(Err(e)) => Poll::Ready(Err(e)),
         })
         .await
@@ -62,7 +67,11 @@ impl AsyncConn {
         poll_fn(|_| {
             while !data.is_empty() {
                 match self.io.with(|s| s.send(conn, data)) {
-                    Some(Ok(0)) | Some(Err(SendError::WouldBlock)) | None => return Poll::Pending,
+                    Some(Ok(0)) | Some(Err(SendError::WouldBlock)) => {
+                        self.io.wait_on(conn);
+                        return Poll::Pending;
+                    }
+                    None => return Poll::Pending,
                     Some(Ok(n)) => data = &data[n..],
                     Some(Err(e)) => return Poll::Ready(Err(e)),
                 }

@@ -198,3 +198,50 @@ fn a_nested_borrow_is_refused_and_a_busy_stack_leaves_tasks_pending() {
     w.steps(5);
     assert_eq!(w.read(c), b"ping");
 }
+
+/// Counts the polls of the future it wraps.
+struct Counted<F>(core::pin::Pin<alloc::boxed::Box<F>>, Rc<Cell<u32>>);
+
+impl<F: core::future::Future> core::future::Future for Counted<F> {
+    type Output = F::Output;
+    fn poll(
+        mut self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<F::Output> {
+        self.1.set(self.1.get() + 1);
+        self.0.as_mut().poll(cx)
+    }
+}
+
+#[test]
+fn an_idle_connection_task_is_polled_only_on_its_events_and_sweeps() {
+    let mut w = World::new();
+    // Replace the accept loop's handler with a counted echo on a second port.
+    w.server.borrow_mut().listen(8).unwrap();
+    let polls = Rc::new(Cell::new(0));
+    let (io, p) = (w.exec.io(), polls.clone());
+    w.exec.spawn(async move {
+        if let Ok(conn) = io.accept(8).await {
+            let handler = async {
+                let _ = echo(conn).await;
+            };
+            io.spawn(Counted(alloc::boxed::Box::pin(handler), p));
+        }
+    });
+    let c = w.client.connect(([10, 0, 0, 2], 8)).unwrap();
+    w.steps(10);
+    let settled = polls.get();
+    assert!(settled >= 1, "the handler started");
+    w.steps(20); // passes 11..30, no sweep (SWEEP = 64), no traffic
+    assert_eq!(polls.get(), settled, "no event, no poll");
+    assert_eq!(w.client.send(c, b"hi"), Ok(2));
+    w.steps(3);
+    assert_eq!(w.read(c), b"hi");
+    let after = polls.get();
+    assert!(after > settled, "the segment woke it");
+    w.steps(super::SWEEP as usize);
+    assert!(
+        polls.get() > after,
+        "a sweep polls it even without an event"
+    );
+}
