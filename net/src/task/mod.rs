@@ -120,7 +120,7 @@ impl Executor {
     ) -> PassReport {
         let rx_frames = stack.borrow_mut().poll_ingress(now_us);
         self.passes = self.passes.wrapping_add(1);
-        let app_work = if self.passes % SWEEP == 0 {
+        let app_work = if self.passes.is_multiple_of(SWEEP) {
             self.run()
         } else {
             let mut cx = Context::from_waker(Waker::noop());
