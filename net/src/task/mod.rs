@@ -195,6 +195,10 @@ impl Executor {
     fn adopt(&mut self, cx: &mut Context<'_>) -> bool {
         let mut changed = false;
         loop {
+            // The common case, nothing spawned, without touching the list's allocation.
+            if self.io.0.spawned.borrow().is_empty() {
+                return changed;
+            }
             let new = core::mem::take(&mut *self.io.0.spawned.borrow_mut());
             if new.is_empty() {
                 return changed;
