@@ -13,8 +13,9 @@ not depend on how busy the machine is; every ratio compares two figures of this 
   net-soft     software queues for single-queue NICs vs driving the hardware pair directly
                (net/examples/soft_bench.rs).
   async        issue 14 item 2: echo served by the poll API (apps/echo's closure, and the same
-               with its buffer hoisted) and by the async executor (net/src/task), Ir per request
-               with 1, 100, 1 000 open connections (net/examples/async_bench.rs).
+               with its buffer hoisted) and by the async executor (net/src/task), and a tiny
+               HTTP GET in both styles; Ir per request with 1, 100, 1 000 open connections
+               (net/examples/async_bench.rs).
   virtio       the virtio-net driver's receive + transmit path per packet against a fake
                device, batch 32 and 1 (drivers/virtio/examples/virtio_bench.rs).
   ixgbe        the 82599 driver against the device model, batch 32, 1, and 32 with checksum
@@ -166,18 +167,21 @@ def async_echo(quick, out):
     rows = []
     for c in ([1, 100] if quick else [1, 100, 1000]):
         row = {"connections": c}
-        for mode in ("poll", "poll-hoisted", "async"):
+        for mode in ("poll", "poll-hoisted", "async", "http-poll", "http-async"):
             ir = collected([binary, mode, str(c), str(reqs)], "*measured_step*", at_start=False)
             row[f"{mode}_ir_per_request"] = ir / reqs
         row["async_vs_poll"] = row["async_ir_per_request"] / row["poll_ir_per_request"]
         row["async_vs_hoisted"] = row["async_ir_per_request"] / row["poll-hoisted_ir_per_request"]
+        row["http_async_vs_poll"] = row["http-async_ir_per_request"] / row["http-poll_ir_per_request"]
         rows.append(row)
         print(f"  async {c:>5} connections: poll {row['poll_ir_per_request']:.0f}, poll-hoisted "
-              f"{row['poll-hoisted_ir_per_request']:.0f}, async {row['async_ir_per_request']:.0f} Ir/request",
+              f"{row['poll-hoisted_ir_per_request']:.0f}, async {row['async_ir_per_request']:.0f}; http poll "
+              f"{row['http-poll_ir_per_request']:.0f}, async {row['http-async_ir_per_request']:.0f} Ir/request",
               file=sys.stderr)
     out["async_echo"] = {"rows": rows,
                          "command": "valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*measured_step*' "
-                                    "target/release/examples/async_bench <poll|poll-hoisted|async> <connections> <requests>"}
+                                    "target/release/examples/async_bench <poll|poll-hoisted|async|http-poll|http-async> "
+                                    "<connections> <requests>"}
 
 
 SETUPS = {"net-echo": net_echo, "net-echo-ipv6": net_echo_ipv6, "net-soft": net_soft, "async": async_echo, "virtio": virtio,
@@ -209,6 +213,10 @@ def print_table(res):
         for r in res["async_echo"]["rows"]:
             print(f"{r['connections']:>11} {r['poll_ir_per_request']:>9.0f} {r['poll-hoisted_ir_per_request']:>9.0f} "
                   f"{r['async_ir_per_request']:>9.0f} {r['async_vs_poll']:>7.3f}x {r['async_vs_hoisted']:>9.3f}x")
+        print("Tiny HTTP GET, poll API vs async tasks (Ir per request)")
+        for r in res["async_echo"]["rows"]:
+            print(f"{r['connections']:>11} {r['http-poll_ir_per_request']:>9.0f} {r['http-async_ir_per_request']:>9.0f} "
+                  f"{r['http_async_vs_poll']:>7.3f}x")
     for key, name in (("virtio", "virtio-net driver"), ("ixgbe", "ixgbe driver")):
         if key in res:
             print(f"\n{name}, receive + transmit per packet (Ir)")

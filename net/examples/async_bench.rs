@@ -3,7 +3,7 @@
 //! ```text
 //! cargo build --release -p corenet-net --example async_bench
 //! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*measured_step*' \
-//!     target/release/examples/async_bench <poll|poll-hoisted|async> <connections> <requests>
+//!     target/release/examples/async_bench <poll|poll-hoisted|async|http-poll|http-async> <connections> <requests>
 //! ```
 //!
 //! A client stack opens `connections` connections to a server stack over two simulated
@@ -12,7 +12,9 @@
 //! `CoreStack::pass` closure (accept, then `retain` with recv/send on every connection),
 //! `async` is `task::Executor::pass` with an accept-loop task and the straight-line echo
 //! task per connection; `poll-hoisted` is `poll` with its 2 KB buffer outside the
-//! per-connection loop. Only `measured_step` (one server pass) is counted, so
+//! per-connection loop. `http-poll` and `http-async` are a tiny HTTP server (a GET
+//! answered with a fixed 200 once its headers end) in each style: the poll one keeps each
+//! connection's parse state by hand. Only `measured_step` (one server pass) is counted, so
 //! instructions per request = Ir / requests (one request in, one echo out, ACKs included).
 
 use std::cell::RefCell;
@@ -31,6 +33,7 @@ const PORT: u16 = 7;
 enum Server {
     Poll(Box<Stack>, Vec<Conn>),
     PollHoisted(Box<Stack>, Vec<Conn>, Box<[u8; 2048]>),
+    HttpPoll(Box<Stack>, Vec<(Conn, u8)>, Box<[u8; 2048]>),
     Async(Rc<RefCell<Stack>>, Executor),
 }
 
@@ -66,6 +69,69 @@ fn poll_echo_hoisted(s: &mut dyn Sockets, conns: &mut Vec<Conn>, buf: &mut [u8; 
     false
 }
 
+/// The tiny HTTP server's request and its one answer.
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n";
+const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+/// How far into "\r\n\r\n" (the end of a request's headers) the bytes seen so far are.
+fn end_of_headers(matched: u8, b: u8) -> u8 {
+    const END: &[u8; 4] = b"\r\n\r\n";
+    if b == END[matched as usize] {
+        matched + 1
+    } else if b == b'\r' {
+        1
+    } else {
+        0
+    }
+}
+
+/// A tiny HTTP server on the poll API: each connection keeps its parse state by hand.
+fn poll_http(s: &mut dyn Sockets, conns: &mut Vec<(Conn, u8)>, buf: &mut [u8; 2048]) -> bool {
+    while let Ok(c) = s.accept(PORT) {
+        conns.push((c, 0));
+    }
+    conns.retain_mut(|(c, matched)| match s.recv(c, buf) {
+        Ok(n) => {
+            for &b in &buf[..n] {
+                *matched = end_of_headers(*matched, b);
+                if *matched == 4 {
+                    *matched = 0;
+                    // A full send buffer drops the connection (a real server would queue).
+                    if s.send(c, RESPONSE) != Ok(RESPONSE.len()) {
+                        return false;
+                    }
+                }
+            }
+            true
+        }
+        Err(e) => e == RecvError::WouldBlock,
+    });
+    false
+}
+
+/// The same as straight-line async code.
+async fn http(mut conn: AsyncConn) {
+    let mut buf = [0u8; 2048];
+    let mut matched = 0;
+    while let Ok(n @ 1..) = conn.read(&mut buf).await {
+        for &b in &buf[..n] {
+            matched = end_of_headers(matched, b);
+            if matched == 4 {
+                matched = 0;
+                if conn.write_all(RESPONSE).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn http_accept_loop(io: Io) {
+    while let Ok(conn) = io.accept(PORT).await {
+        io.spawn(http(conn));
+    }
+}
+
 /// The same echo as straight-line async code.
 async fn echo(mut conn: AsyncConn) {
     let mut buf = [0u8; 2048];
@@ -93,6 +159,9 @@ impl Server {
             Server::PollHoisted(stack, conns, buf) => {
                 stack.pass(now_us, |s| poll_echo_hoisted(s, conns, buf));
             }
+            Server::HttpPoll(stack, conns, buf) => {
+                stack.pass(now_us, |s| poll_http(s, conns, buf));
+            }
             Server::Async(stack, exec) => {
                 exec.pass(stack, now_us);
             }
@@ -108,6 +177,7 @@ impl Server {
     fn frames(&self) -> u64 {
         let s = match self {
             Server::Poll(stack, _) | Server::PollHoisted(stack, _, _) => stack.device_stats(),
+            Server::HttpPoll(stack, _, _) => stack.device_stats(),
             Server::Async(stack, _) => stack.borrow().device_stats(),
         };
         s.rx_frames + s.tx_frames
@@ -152,13 +222,20 @@ fn main() {
     let mut server = match kind.as_str() {
         "poll" => Server::Poll(Box::new(stack), Vec::new()),
         "poll-hoisted" => Server::PollHoisted(Box::new(stack), Vec::new(), Box::new([0; 2048])),
-        "async" => {
+        "http-poll" => Server::HttpPoll(Box::new(stack), Vec::new(), Box::new([0; 2048])),
+        "async" | "http-async" => {
             let stack = Rc::new(RefCell::new(stack));
             let mut exec = Executor::new(stack.clone());
-            exec.spawn(accept_loop(exec.io()));
+            if kind == "async" {
+                exec.spawn(accept_loop(exec.io()));
+            } else {
+                exec.spawn(http_accept_loop(exec.io()));
+            }
             Server::Async(stack, exec)
         }
-        _ => panic!("usage: async_bench <poll|poll-hoisted|async> <connections> <requests>"),
+        _ => panic!(
+            "usage: async_bench <poll|poll-hoisted|async|http-poll|http-async> <connections> <requests>"
+        ),
     };
     let (rx, tx) = cnic.queue_pair(0);
     let mut client = CoreStack::new(cfg(1, n), &rss, rx, tx, None, 0).expect("config");
@@ -189,13 +266,18 @@ fn main() {
     let active = conns[0];
 
     let frames0 = server.frames();
-    let msg = [0x5au8; 64];
+    let echo_msg = [0x5au8; 64];
+    let (msg, want) = if kind.starts_with("http") {
+        (REQUEST, RESPONSE.len())
+    } else {
+        (&echo_msg[..], echo_msg.len())
+    };
     let mut buf = [0u8; 256];
     let mut passes = 0u64;
     for _ in 0..reqs {
-        assert_eq!(client.send(active, &msg), Ok(64));
+        assert_eq!(client.send(active, msg), Ok(msg.len()));
         let mut got = 0;
-        while got < 64 {
+        while got < want {
             passes += 1;
             round(&mut client, &mut server, &mut now, true);
             if let Ok(k) = client.recv(active, &mut buf) {
