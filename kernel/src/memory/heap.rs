@@ -6,6 +6,10 @@
 //! lock-free remote-free list; the owner drains it at its next allocation. The owner of an
 //! address is `(addr - base) / size`: O(1), no search.
 //!
+//! Small requests (up to 512 bytes, alignment up to 16) go through per-core size classes
+//! ([`super::classes`]): freed blocks are parked per class and reused in O(1), instead of
+//! walking linked_list_allocator's address-ordered hole list on every allocation and free.
+//!
 //! Out of memory returns null, as `GlobalAlloc` allows, so fallible allocations
 //! (`Vec::try_reserve`, `Box::try_new`-style code) see an error and can shed load, while an
 //! infallible allocation ends in Rust's allocation-error panic. The failure is recorded per
@@ -18,11 +22,13 @@ use core::ptr::{NonNull, null_mut};
 use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use linked_list_allocator::Heap;
 
+use super::classes::{Classes, class_layout, class_of};
 use crate::cpu;
 
 /// One core's heap.
 pub struct LocalHeap {
     heap: UnsafeCell<Heap>,
+    classes: UnsafeCell<Classes>,
     remote: AtomicPtr<RemoteFree>,
     /// Bytes handed out and not yet freed (readable from any core).
     pub used: AtomicU64,
@@ -34,7 +40,7 @@ pub struct LocalHeap {
     last_failure: AtomicU64,
 }
 
-// SAFETY: `heap` is only touched by the owning core (enforced by `CorenetAllocator`, which
+// SAFETY: `heap` and `classes` are only touched by the owning core (enforced by `CorenetAllocator`, which
 // only ever uses `cpu::this()`'s heap); the other fields are atomics.
 unsafe impl Sync for LocalHeap {}
 
@@ -51,6 +57,7 @@ impl LocalHeap {
     pub const fn new() -> Self {
         Self {
             heap: UnsafeCell::new(Heap::empty()),
+            classes: UnsafeCell::new(Classes::new()),
             remote: AtomicPtr::new(null_mut()),
             used: AtomicU64::new(0),
             peak: AtomicU64::new(0),
@@ -116,16 +123,54 @@ pub fn drain_remote_frees() {
     if h.remote.load(Ordering::Relaxed).is_null() {
         return;
     }
-    // SAFETY: this core's heap, used only by this core (see `CorenetAllocator::alloc`).
-    let heap = unsafe { &mut *h.heap.get() };
-    CorenetAllocator::drain_remote(h, heap);
+    // SAFETY: this core's heap and classes, used only by this core (see
+    // `CorenetAllocator::alloc`).
+    let (heap, classes) = unsafe { (&mut *h.heap.get(), &mut *h.classes.get()) };
+    CorenetAllocator::drain_remote(h, heap, classes);
 }
 
 /// The global allocator.
 pub struct CorenetAllocator;
 
 impl CorenetAllocator {
-    fn drain_remote(h: &LocalHeap, heap: &mut Heap) {
+    /// Gives a block of `layout` back: parked on its class list, or to the heap.
+    ///
+    /// # Safety
+    /// `p` is a live block of this core's heap allocated with `layout`, no longer used.
+    unsafe fn release(heap: &mut Heap, classes: &mut Classes, p: NonNull<u8>, layout: Layout) {
+        match class_of(layout) {
+            // SAFETY: allocated at class `c`'s layout (see `alloc`), handed over by the caller.
+            Some(c) => unsafe { classes.push(c, p) },
+            // SAFETY: from this heap with exactly this layout (caller's contract).
+            None => unsafe { heap.deallocate(p, layout) },
+        }
+    }
+
+    /// A block for `layout` from this core's classes or heap; on a refusal, the parked blocks
+    /// go back to the heap and the request is tried once more.
+    fn take(heap: &mut Heap, classes: &mut Classes, layout: Layout) -> Result<NonNull<u8>, ()> {
+        let from_heap = match class_of(layout) {
+            Some(c) => {
+                if let Some(p) = classes.pop(c) {
+                    return Ok(p);
+                }
+                class_layout(c)
+            }
+            None => layout,
+        };
+        heap.allocate_first_fit(from_heap).or_else(|()| {
+            if classes.parked() == 0 {
+                return Err(());
+            }
+            classes.drain(&mut |p, l| {
+                // SAFETY: a parked block of this heap, allocated at its class layout `l`.
+                unsafe { heap.deallocate(p, l) }
+            });
+            heap.allocate_first_fit(from_heap)
+        })
+    }
+
+    fn drain_remote(h: &LocalHeap, heap: &mut Heap, classes: &mut Classes) {
         let mut p = h.remote.swap(null_mut(), Ordering::Acquire);
         while let Some(node) = NonNull::new(p) {
             // SAFETY: nodes were written by `dealloc` into blocks of this heap and are not
@@ -133,8 +178,16 @@ impl CorenetAllocator {
             let (next, packed) = unsafe { ((*node.as_ptr()).next, (*node.as_ptr()).packed) };
             let size = (packed & ((1 << 56) - 1)) as usize;
             let align = 1usize << (packed >> 56);
-            // SAFETY: the block came from this heap with exactly this layout.
-            unsafe { heap.deallocate(node.cast(), Layout::from_size_align_unchecked(size, align)) };
+            // SAFETY: the block came from this heap with exactly this layout (packed by
+            // `dealloc` from a valid Layout).
+            unsafe {
+                Self::release(
+                    heap,
+                    classes,
+                    node.cast(),
+                    Layout::from_size_align_unchecked(size, align),
+                )
+            };
             h.used.fetch_sub(size as u64, Ordering::Relaxed);
             p = next;
         }
@@ -156,9 +209,9 @@ unsafe impl GlobalAlloc for CorenetAllocator {
         let h = &cpu::this().heap;
         // SAFETY: this is the current core's heap; only this core uses it, and the allocator is
         // not re-entered (exception handlers and the panic path do not allocate).
-        let heap = unsafe { &mut *h.heap.get() };
-        Self::drain_remote(h, heap);
-        match heap.allocate_first_fit(layout) {
+        let (heap, classes) = unsafe { (&mut *h.heap.get(), &mut *h.classes.get()) };
+        Self::drain_remote(h, heap, classes);
+        match Self::take(heap, classes, layout) {
             Ok(p) => {
                 let used = h.used.load(Ordering::Relaxed) + layout.size() as u64;
                 h.used.store(used, Ordering::Relaxed);
@@ -188,8 +241,16 @@ unsafe impl GlobalAlloc for CorenetAllocator {
         };
         let h = &cpu::percpu(owner).heap;
         if owner == cpu::core_id() {
-            // SAFETY: our own heap (see `alloc`); the block came from it with this layout.
-            unsafe { (*h.heap.get()).deallocate(NonNull::new_unchecked(ptr), layout) };
+            // SAFETY: our own heap and classes (see `alloc`); the block came from them with
+            // this layout.
+            unsafe {
+                Self::release(
+                    &mut *h.heap.get(),
+                    &mut *h.classes.get(),
+                    NonNull::new_unchecked(ptr),
+                    layout,
+                )
+            };
             h.used.store(
                 h.used.load(Ordering::Relaxed) - layout.size() as u64,
                 Ordering::Relaxed,
@@ -232,13 +293,14 @@ pub fn write_last_failure(w: &mut dyn core::fmt::Write) -> core::fmt::Result {
     };
     // SAFETY: this core's heap, read on this core; the allocator is not running (we are in
     // the panic path of this core, which does not allocate).
-    let heap = unsafe { &*h.heap.get() };
+    let (heap, classes) = unsafe { (&*h.heap.get(), &*h.classes.get()) };
     write!(
         w,
-        "out of memory on core {}: request {size} bytes (align {align}), heap {} bytes, {} used, {} free",
+        "out of memory on core {}: request {size} bytes (align {align}), heap {} bytes, {} used, {} free, {} parked in size classes",
         cpu::core_id(),
         heap.size(),
         heap.used(),
-        heap.free()
+        heap.free(),
+        classes.parked()
     )
 }

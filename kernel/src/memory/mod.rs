@@ -2,8 +2,9 @@
 //!
 //! Boot order: [`frames`] over the memory map -> [`plan`] + [`paging`] build the identity map
 //! with hugepages -> [`stacks`] carve guarded stacks -> [`heap`] and [`dma`] give each core
-//! its own hugepage-backed memory.
+//! its own hugepage-backed memory; [`classes`] recycles a heap's small blocks in O(1).
 
+pub mod classes;
 #[cfg(target_os = "none")]
 pub mod dma;
 pub mod frames;
