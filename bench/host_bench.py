@@ -12,6 +12,10 @@ not depend on how busy the machine is; every ratio compares two figures of this 
                plain smoltcp with proto-ipv6.
   net-soft     software queues for single-queue NICs vs driving the hardware pair directly
                (net/examples/soft_bench.rs).
+  async        issue 14 item 2: echo served by the poll API (apps/echo's closure, and the same
+               with its buffer hoisted) and by the async executor (net/src/task), and a tiny
+               HTTP GET in both styles; Ir per request with 1, 100, 1 000 open connections
+               (net/examples/async_bench.rs).
   virtio       the virtio-net driver's receive + transmit path per packet against a fake
                device, batch 32 and 1 (drivers/virtio/examples/virtio_bench.rs).
   ixgbe        the 82599 driver against the device model, batch 32, 1, and 32 with checksum
@@ -22,7 +26,7 @@ Output: a JSON file (--json, default target/bench/host.json), a table on stdout,
 matplotlib a plot of the connection curve (host-connections.png beside the JSON file).
 Nothing here asserts a figure. Needs valgrind and cargo; no root.
 
-Usage: bench/host_bench.py [--quick] [--json FILE] [--only net-echo,net-echo-ipv6,net-soft,virtio,ixgbe]
+Usage: bench/host_bench.py [--quick] [--json FILE] [--only net-echo,net-echo-ipv6,net-soft,async,virtio,ixgbe]
 """
 import argparse
 import datetime
@@ -156,7 +160,31 @@ def ixgbe(quick, out):
     out["ixgbe"] = {"rows": rows, "anchors": ANCHORS, "command": "drivers/ixgbe/bench.sh (same method)"}
 
 
-SETUPS = {"net-echo": net_echo, "net-echo-ipv6": net_echo_ipv6, "net-soft": net_soft, "virtio": virtio,
+def async_echo(quick, out):
+    """Issue 14 item 2: the same echo on the poll API and as async tasks, Ir per request."""
+    binary = build("corenet-net", "async_bench")
+    reqs = 200 if quick else 2000
+    rows = []
+    for c in ([1, 100] if quick else [1, 100, 1000]):
+        row = {"connections": c}
+        for mode in ("poll", "poll-hoisted", "async", "http-poll", "http-async"):
+            ir = collected([binary, mode, str(c), str(reqs)], "*measured_step*", at_start=False)
+            row[f"{mode}_ir_per_request"] = ir / reqs
+        row["async_vs_poll"] = row["async_ir_per_request"] / row["poll_ir_per_request"]
+        row["async_vs_hoisted"] = row["async_ir_per_request"] / row["poll-hoisted_ir_per_request"]
+        row["http_async_vs_poll"] = row["http-async_ir_per_request"] / row["http-poll_ir_per_request"]
+        rows.append(row)
+        print(f"  async {c:>5} connections: poll {row['poll_ir_per_request']:.0f}, poll-hoisted "
+              f"{row['poll-hoisted_ir_per_request']:.0f}, async {row['async_ir_per_request']:.0f}; http poll "
+              f"{row['http-poll_ir_per_request']:.0f}, async {row['http-async_ir_per_request']:.0f} Ir/request",
+              file=sys.stderr)
+    out["async_echo"] = {"rows": rows,
+                         "command": "valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*measured_step*' "
+                                    "target/release/examples/async_bench <poll|poll-hoisted|async|http-poll|http-async> "
+                                    "<connections> <requests>"}
+
+
+SETUPS = {"net-echo": net_echo, "net-echo-ipv6": net_echo_ipv6, "net-soft": net_soft, "async": async_echo, "virtio": virtio,
           "ixgbe": ixgbe}
 
 
@@ -179,6 +207,16 @@ def print_table(res):
         for r in res["net_soft"]["rows"]:
             print(f"  frame {r['frame']:>4} cores {r['cores']}: soft {r['soft_ir_per_frame']:.0f}, "
                   f"direct {r['direct_ir_per_frame']:.0f}, extra {r['extra']:.0f}")
+    if "async_echo" in res:
+        print("\nEcho per request, poll API vs async tasks (Ir per request, one server pass counted)")
+        print(f"{'connections':>11} {'poll':>9} {'hoisted':>9} {'async':>9} {'vs poll':>8} {'vs hoisted':>10}")
+        for r in res["async_echo"]["rows"]:
+            print(f"{r['connections']:>11} {r['poll_ir_per_request']:>9.0f} {r['poll-hoisted_ir_per_request']:>9.0f} "
+                  f"{r['async_ir_per_request']:>9.0f} {r['async_vs_poll']:>7.3f}x {r['async_vs_hoisted']:>9.3f}x")
+        print("Tiny HTTP GET, poll API vs async tasks (Ir per request)")
+        for r in res["async_echo"]["rows"]:
+            print(f"{r['connections']:>11} {r['http-poll_ir_per_request']:>9.0f} {r['http-async_ir_per_request']:>9.0f} "
+                  f"{r['http_async_vs_poll']:>7.3f}x")
     for key, name in (("virtio", "virtio-net driver"), ("ixgbe", "ixgbe driver")):
         if key in res:
             print(f"\n{name}, receive + transmit per packet (Ir)")

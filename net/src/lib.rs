@@ -23,6 +23,8 @@
 //!   for O(1) dispatch, a listen backlog, a connection limit, a budgeted poll loop, and the
 //!   safe TCP/UDP API (no smoltcp types in it). [`Sockets`] is that API over owned
 //!   connection handles ([`Conn`]: not `Copy`, closed when dropped), for any queue types.
+//! - [`task`]: a per-core executor for `async` connection handlers over [`Sockets`] (an
+//!   option next to the poll API; `docs/api.md` has the measured cost and the decision).
 //! - [`mesh`]: SPSC rings between cores: ARP and NDP frames to every core, DHCP replies to
 //!   the DHCP core, the configuration it obtains back to all.
 //! - [`counters`]: per-core counters, single writer, readable from any core.
@@ -107,6 +109,7 @@ pub mod rss_ports;
 pub mod sim;
 pub mod soft;
 pub mod stack;
+pub mod task;
 
 pub use ip::IpAddr;
 

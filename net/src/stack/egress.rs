@@ -67,6 +67,13 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         polled
     }
 
+    /// Slots of the connections marked for egress since the last one: right after
+    /// `poll_ingress`, those that received segments (and a few carried over), which is what
+    /// the async executor wakes (`task::Executor::pass`). Read-only, no cost to the stack.
+    pub(crate) fn marked_slots(&self) -> &[u32] {
+        &self.dirty
+    }
+
     /// Queues connection `i` for egress in this poll.
     pub(super) fn mark(&mut self, i: u32) {
         if let Some(c) = self.slots.get_mut(i as usize).and_then(|s| s.conn.as_mut())

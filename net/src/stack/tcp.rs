@@ -23,6 +23,13 @@ pub struct TcpConn {
     pub(super) owner: u16,
 }
 
+impl TcpConn {
+    /// The connection's slot in its stack (what [`CoreStack::marked_slots`] lists).
+    pub(crate) fn slot(self) -> u32 {
+        self.index
+    }
+}
+
 /// Errors from [`CoreStack::listen`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListenError {
