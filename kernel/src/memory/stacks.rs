@@ -7,8 +7,10 @@
 
 use super::plan::SIZE_4K;
 
-/// Main stack per core.
-pub const MAIN_STACK: u64 = 256 * 1024;
+/// Main stack per core. 512 KiB: the NIC bring-up (the virtio-mmio probe builds its queue
+/// pairs in about 140 KiB of frames) plus an appliance's own entry came within a few KiB of
+/// 256 KiB in `nic-tests` and double-faulted there once; twice that is a margin, not a fit.
+pub const MAIN_STACK: u64 = 512 * 1024;
 /// Each IST stack (double fault, NMI, machine check).
 pub const IST_STACK: u64 = 16 * 1024;
 /// IST stacks per core.
