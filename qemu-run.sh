@@ -81,9 +81,9 @@ Options:
                     the Linux guest (docs/BENCHMARKS.md), hence not the default
   --nic-opts STR    extra virtio-net device properties, e.g. rss=off (comma-separated)
   --nic MODEL       virtio (default) | igb. igb is QEMU's Intel 82576 model (QEMU >= 8.0, found
-                    by tests/qemu/need-qemu.sh: CORENET_QEMU, a private copy, or PATH; with
-                    CORENET_QEMU_BACKPORTS=1 it fetches Debian bookworm-backports' QEMU 10 into
-                    target/qemu-backports). Exit status 77 (SKIP) when no such QEMU is found
+                    by tests/qemu/need-qemu.sh: CORENET_QEMU, a private copy, or PATH; else
+                    it fetches Debian bookworm-backports' QEMU 10 into target/qemu-backports,
+                    unless CORENET_QEMU_BACKPORTS=0). Exit status 77 (SKIP) when no such QEMU
   --qemu PATH       the qemu-system-x86_64 to run (default: CORENET_QEMU, else the one on
                     PATH; for --nic igb the first QEMU >= 8 need-qemu.sh finds)
   --vfio ADDR       pass a host PCI device through with vfio-pci (e.g. 0000:03:00.0)
@@ -185,6 +185,9 @@ if [ -n "$qemu_bin" ]; then
     export CORENET_QEMU="$qemu_bin"
 fi
 if [ "$nic" = igb ]; then
+    # Asked for igb: fetch bookworm-backports' QEMU 10 privately when no QEMU >= 8 is around
+    # (CORENET_QEMU_BACKPORTS=0 refuses the download).
+    export CORENET_QEMU_BACKPORTS="${CORENET_QEMU_BACKPORTS:-1}"
     if ! need_qemu 8; then
         echo "qemu-run.sh: SKIP: --nic igb: $NEED_QEMU_REASON" >&2
         exit 77
