@@ -60,7 +60,10 @@ class LinuxGuest:
     metrics_path = None
 
     def prepare(self):
-        out = subprocess.run([os.path.join(ROOT, "bench/linux-guest/build.sh")], check=True,
+        build = [os.path.join(ROOT, "bench/linux-guest/build.sh")]
+        if NIC == "igb":
+            build += ["--kernel", "generic"]  # the cloud kernel has no igb driver
+        out = subprocess.run(build, check=True,
                              capture_output=True, text=True, timeout=900)
         kv = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
         self.kernel, self.initrd, self.cmdline = kv["KERNEL"], kv["INITRD"], kv["CMDLINE"]
@@ -69,7 +72,7 @@ class LinuxGuest:
 
     def qemu_run_args(self, smp):
         # ip= as qemu-run.sh would add it; the rest is the guest's own (console, quiet, panic).
-        return ["--kernel", self.kernel, "--net", "tap", "--smp", str(smp),
+        return ["--kernel", self.kernel, "--net", "tap", "--smp", str(smp), "--nic", NIC,
                 "--cmdline", f"ip={GUEST_IP}/24 gw=10.0.0.1 {self.cmdline}", "--", "-initrd", self.initrd]
 
     def poweroff(self):
@@ -104,13 +107,26 @@ class CorenetGuest:
     def qemu_run_args(self, smp):
         # 4 KiB TCP buffers (16 KiB by default) so that 10 000 connections fit the default heap
         # of a 512 MiB guest: the boot log line `net: N connections per core at most` says so.
-        return ["--kernel", self.kernel, "--net", "tap", "--smp", str(smp), "--cmdline", "tcpbuf=4K"]
+        return ["--kernel", self.kernel, "--net", "tap", "--smp", str(smp), "--nic", NIC,
+                "--cmdline", "tcpbuf=4K"]
 
     def poweroff(self):
         return False  # no shutdown request defined yet: the harness kills QEMU by its PID
 
 
 GUESTS = {"linux": LinuxGuest, "corenet": CorenetGuest}
+
+
+def qemu_used():
+    """The QEMU qemu-run.sh runs: CORENET_QEMU, for igb the private copy need-qemu.sh made, else PATH's."""
+    private = os.path.join(ROOT, "target/qemu-backports/bin/qemu-system-x86_64")
+    if os.environ.get("CORENET_QEMU"):
+        return os.environ["CORENET_QEMU"]
+    if NIC == "igb" and os.path.exists(private):
+        return private
+    return "qemu-system-x86_64"
+# The guests' NIC model (--nic): virtio-net, or QEMU's Intel 82576 (igb, QEMU >= 8).
+NIC = "virtio"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -517,7 +533,7 @@ def machine_info():
         except (OSError, IndexError, subprocess.TimeoutExpired):
             return "?"
     return {"cpu": cpu, "host_cpus": os.cpu_count(), "host_kernel": platform.release(),
-            "accel": "kvm" if kvm_real else "tcg", "qemu": out(["qemu-system-x86_64", "--version"]),
+            "accel": "kvm" if kvm_real else "tcg", "qemu": out([qemu_used(), "--version"]),
             "wrk": out(["wrk", "-v"]), "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
 
 
@@ -536,7 +552,11 @@ def main():
                    help="max seconds to wait after each wrk run for the connections to close")
     p.add_argument("--json", default=os.path.join(ROOT, "target/bench/http.json"))
     p.add_argument("--plots", help="folder for the PNG plots (default: the JSON file's folder)")
+    p.add_argument("--nic", default="virtio", choices=["virtio", "igb"],
+                   help="NIC model of both guests (igb: QEMU >= 8, fetched by qemu-run.sh; Linux on its generic kernel)")
     a = p.parse_args()
+    global NIC
+    NIC = a.nic
     if a.quick:
         a.runs, a.duration, a.smp, a.conns, a.boots = 1, 2, "1", "10,100", 1
     a.smp = [int(x) for x in str(a.smp).split(",")]

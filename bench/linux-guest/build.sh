@@ -11,21 +11,30 @@
 # unpacked with `dpkg-deb -x` under the cache; no package is installed on the host. The result
 # is rebuilt only when a package version or one of this folder's files changes.
 #
-# Usage: bench/linux-guest/build.sh [--force] [--cache DIR]
+# Usage: bench/linux-guest/build.sh [--force] [--cache DIR] [--kernel cloud|generic]
+#   --kernel generic: Debian's linux-image-amd64 with the igb module as well (the cloud kernel
+#                     has no Intel NIC drivers), for the igb benchmarks; cached apart.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-cache="$root/target/linux-guest"
+cache=""
+flavour=cloud
 force=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --force) force=1; shift ;;
         --cache) cache="${2:?}"; shift 2 ;;
+        --kernel) flavour="${2:?}"; shift 2 ;;
         -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "build.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
+case "$flavour" in
+    cloud) meta=linux-image-cloud-amd64; [ -n "$cache" ] || cache="$root/target/linux-guest" ;;
+    generic) meta=linux-image-amd64; [ -n "$cache" ] || cache="$root/target/linux-guest-generic" ;;
+    *) echo "build.sh: --kernel must be cloud or generic, got $flavour" >&2; exit 2 ;;
+esac
 log() { echo "linux-guest/build.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
@@ -34,6 +43,7 @@ die() { log "error: $*"; exit 1; }
 CMDLINE="console=ttyS0 quiet panic=-1"
 # Modules the guest needs, by name; dependencies are added below from each module's modinfo.
 want_modules=(virtio_pci virtio_net)
+[ "$flavour" = generic ] && want_modules+=(igb)
 
 for t in apt-get apt-cache dpkg-deb gzip sha256sum; do
     command -v "$t" >/dev/null || die "$t not found (this script needs a Debian/Ubuntu host)"
@@ -44,13 +54,13 @@ mkdir -p "$debs" "$out"
 
 # ---- which packages, at which versions ----
 # The kernel: linux-image-cloud-amd64 is a metapackage; its Depends names the versioned image.
-kernel_pkg() { apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }'; }
+kernel_pkg() { apt-cache depends "$meta" 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }'; }
 kpkg="$(kernel_pkg || true)"
 if [ -z "$kpkg" ]; then
     log "apt lists empty or stale: apt-get update"
     apt-get update -q >&2 || die "apt-get update failed"
     kpkg="$(kernel_pkg || true)"
-    [ -n "$kpkg" ] || die "cannot resolve linux-image-cloud-amd64"
+    [ -n "$kpkg" ] || die "cannot resolve $meta"
 fi
 
 # nginx's and Redis's shared libraries come from their Depends (and theirs), library packages
