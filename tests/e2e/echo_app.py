@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tests/e2e/echo_app.py: the README's example appliance (apps/echo) serves TCP echo.
 
-Boots `--app echo` on user-mode networking (2 vCPUs, so one core reaches the NIC through the
+Boots `--app echo` on user-mode networking (passt when installed; 2 vCPUs, so one core reaches the NIC through the
 software queues), sends 256 KiB on each of 8 connections at once, and checks every byte came
 back (sha256); then that 64 short-lived connections are each echoed and closed, so dropped
 handles give their slots back; the guest must still be alive. One QEMU run, hard timeout,
@@ -12,6 +12,7 @@ Usage: tests/e2e/echo_app.py [--port P]   (host port forwarded to the guest's po
 import argparse
 import hashlib
 import os
+import shutil
 import socket
 import sys
 import threading
@@ -74,7 +75,10 @@ def main():
     os.environ["CORENET_FWD_HTTP"] = str(a.port + 1)
     r = Results("echo-app")
     try:
-        vm = Vm("echo-app", ["--app", "echo", "--net", "user", "--smp", "2"], timeout=300, ready_within=180)
+        # passt when installed, as kv.py: through QEMU's slirp (backlog 1 on the forwarded port)
+        # this case lost 2 of 8 transfers in about 1 run in 6, with no drop in the guest's counters.
+        net = "passt" if shutil.which("passt") else "user"
+        vm = Vm("echo-app", ["--app", "echo", "--net", net, "--smp", "2"], timeout=300, ready_within=180)
     except Exception as e:  # noqa: BLE001
         r.rows.append(("boot", "FAILED", str(e)))
         print(f"echo-app boot ... FAILED: {e}")
