@@ -609,4 +609,6 @@ mod tests_syncookie;
 #[cfg(test)]
 mod tests_synflood;
 #[cfg(test)]
+mod tests_window;
+#[cfg(test)]
 mod tests_wrong_core;

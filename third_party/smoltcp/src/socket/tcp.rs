@@ -1787,6 +1787,9 @@ impl<'a> Socket<'a> {
         };
         let segment_start = repr.seq_number;
         let segment_end = repr.seq_number + repr.payload.len();
+        // Set for a segment outside the receive window whose acknowledgment is still taken
+        // (see below): it carried data, so it is answered with an ACK.
+        let mut ack_past_window = false;
 
         let (payload, payload_offset) = match self.state {
             // In LISTEN and SYN-SENT states, we have not yet synchronized with the remote end.
@@ -1858,6 +1861,21 @@ impl<'a> Socket<'a> {
                         &repr.payload[overlap_start - segment_start..overlap_end - segment_start],
                         overlap_start - window_start,
                     )
+                } else if matches!(repr.control, TcpControl::None | TcpControl::Psh)
+                    && window_start <= segment_start
+                    && segment_start <= window_end + ((1usize << self.remote_win_shift) - 1)
+                {
+                    // RFC 9293 (3.10.7.4): "If the RCV.WND is zero, no segments will be
+                    // acceptable, but special allowance should be made to accept valid ACKs".
+                    // And with window scaling our window is rounded down to a multiple of
+                    // 2^shift octets, so its right edge can retreat by up to 2^shift - 1
+                    // octets behind data the remote already sent (RFC 7323, 2.4): the
+                    // remote's later segments, pure ACKs included, start past the edge.
+                    // Their data is dropped, but their acknowledgment and window are taken.
+                    // Dropping those too deadlocks a shut window: an application that reads
+                    // only once it can send never sees its sent data acknowledged.
+                    ack_past_window = !repr.payload.is_empty();
+                    (&[][..], 0)
                 } else {
                     // Out-of-window RSTs are silently dropped, per RFC 9293
                     // (3.10.7.4) and RFC 5961 (3.2): no reply is sent, and the
@@ -2286,7 +2304,7 @@ impl<'a> Socket<'a> {
 
         let payload_len = payload.len();
         if payload_len == 0 {
-            return None;
+            return ack_past_window.then(|| self.ack_reply(ip_repr, repr));
         }
 
         let assembler_was_empty = self.assembler.is_empty();
@@ -8152,6 +8170,132 @@ mod test {
                 ..RECV_TEMPL
             })
         );
+    }
+
+    #[test]
+    fn test_zero_window_ack_is_taken() {
+        let mut s = socket_established();
+        s.rx_buffer = SocketBuffer::new(vec![0; 6]);
+        s.assembler = Assembler::new();
+        s.send_slice(b"xyz").unwrap();
+        send!(
+            s,
+            TcpRepr {
+                seq_number: REMOTE_SEQ + 1,
+                ack_number: Some(LOCAL_SEQ + 1),
+                payload: &b"abcdef"[..],
+                ..SEND_TEMPL
+            }
+        );
+        recv!(
+            s,
+            [TcpRepr {
+                seq_number: LOCAL_SEQ + 1,
+                ack_number: Some(REMOTE_SEQ + 1 + 6),
+                window_len: 0,
+                payload: &b"xyz"[..],
+                ..RECV_TEMPL
+            }]
+        );
+        // A probe into the shut window: its data is dropped, its ACK is taken.
+        send!(
+            s,
+            TcpRepr {
+                seq_number: REMOTE_SEQ + 1 + 6,
+                ack_number: Some(LOCAL_SEQ + 1 + 3),
+                payload: &b"1"[..],
+                ..SEND_TEMPL
+            },
+            Some(TcpRepr {
+                seq_number: LOCAL_SEQ + 1 + 3,
+                ack_number: Some(REMOTE_SEQ + 1 + 6),
+                window_len: 0,
+                ..RECV_TEMPL
+            })
+        );
+        assert_eq!(s.tx_buffer.len(), 0);
+    }
+
+    #[test]
+    fn test_ack_past_retreated_scaled_window_edge_is_taken() {
+        let mut s = socket_established();
+        s.rx_buffer = SocketBuffer::new(vec![0; 12]);
+        s.assembler = Assembler::new();
+        s.remote_win_scale = Some(0);
+        s.remote_win_shift = 3;
+        // Advertised: 12 >> 3 = 1, so the right edge is 8 octets ahead.
+        s.remote_last_win = s.scaled_window();
+        s.send_slice(b"xyz").unwrap();
+        recv!(
+            s,
+            [TcpRepr {
+                seq_number: LOCAL_SEQ + 1,
+                ack_number: Some(REMOTE_SEQ + 1),
+                window_len: 1,
+                payload: &b"xyz"[..],
+                ..RECV_TEMPL
+            }]
+        );
+        send!(
+            s,
+            TcpRepr {
+                seq_number: REMOTE_SEQ + 1,
+                ack_number: Some(LOCAL_SEQ + 1),
+                payload: &b"abcdef"[..],
+                ..SEND_TEMPL
+            }
+        );
+        // 6 octets free round down to a window of 0: the edge retreats by 2 octets.
+        recv!(
+            s,
+            [TcpRepr {
+                seq_number: LOCAL_SEQ + 1 + 3,
+                ack_number: Some(REMOTE_SEQ + 1 + 6),
+                window_len: 0,
+                ..RECV_TEMPL
+            }]
+        );
+        // The remote filled the edge it was given; its ACKs now start past ours.
+        send!(
+            s,
+            TcpRepr {
+                seq_number: REMOTE_SEQ + 1 + 6,
+                ack_number: Some(LOCAL_SEQ + 1),
+                payload: &b"gh"[..],
+                ..SEND_TEMPL
+            },
+            Some(TcpRepr {
+                seq_number: LOCAL_SEQ + 1 + 3,
+                ack_number: Some(REMOTE_SEQ + 1 + 6),
+                window_len: 0,
+                ..RECV_TEMPL
+            })
+        );
+        // Further past the edge than rounding explains: not taken (challenge ACK).
+        send!(
+            s,
+            TcpRepr {
+                seq_number: REMOTE_SEQ + 1 + 6 + 8,
+                ack_number: Some(LOCAL_SEQ + 1 + 3),
+                ..SEND_TEMPL
+            },
+            Some(TcpRepr {
+                seq_number: LOCAL_SEQ + 1 + 3,
+                ack_number: Some(REMOTE_SEQ + 1 + 6),
+                window_len: 0,
+                ..RECV_TEMPL
+            })
+        );
+        assert_eq!(s.tx_buffer.len(), 3);
+        send!(
+            s,
+            TcpRepr {
+                seq_number: REMOTE_SEQ + 1 + 8,
+                ack_number: Some(LOCAL_SEQ + 1 + 3),
+                ..SEND_TEMPL
+            }
+        );
+        assert_eq!(s.tx_buffer.len(), 0);
     }
 
     #[test]
