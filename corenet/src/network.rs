@@ -182,6 +182,8 @@ pub enum NetStartError {
     TcpRtoMin,
     /// The stack rejected the configuration.
     Stack(corenet_net::stack::StackError),
+    /// `tcpbuf_port=` is malformed.
+    TcpPortBuffer(corenet_net::stack::PortBufferError),
     /// No DHCP lease within the time limit.
     DhcpTimeout,
 }
@@ -196,6 +198,7 @@ impl core::fmt::Display for NetStartError {
             Self::TcpCongestion => f.write_str("tcp_cc= takes reno, cubic or none"),
             Self::TcpRtoMin => f.write_str("tcp_rto_min= takes milliseconds from 1 to 60000"),
             Self::Stack(e) => write!(f, "the stack refused the configuration: {e:?}"),
+            Self::TcpPortBuffer(e) => e.fmt(f),
             Self::DhcpTimeout => write!(
                 f,
                 "no usable DHCP lease within {} s (offers naming a gateway that is not a \
@@ -241,6 +244,19 @@ fn tcp_rto_min(v: Option<&str>) -> Result<Option<u64>, NetStartError> {
     })
     .transpose()
 }
+
+/// `tcpbuf_port=PORT:SIZE[,...]`: connections accepted on these ports get TCP buffers of
+/// their own size (e.g. `7:256K`: above 64 KiB the window is scaled, for long paths).
+fn tcp_port_buffers(
+    v: Option<&str>,
+) -> Result<Option<[(u16, usize); corenet_net::stack::MAX_PORT_BUFFERS]>, NetStartError> {
+    v.map(|v| corenet_net::stack::parse_port_buffers(v).map_err(NetStartError::TcpPortBuffer))
+        .transpose()
+}
+
+/// The share of the application pool that `tcpbuf_port=`'s larger buffers may take, per
+/// core: a quarter. Connections past it get `tcpbuf=`'s size.
+const PORT_BUFFER_SHARE: u64 = 4;
 
 /// Sizes the listen backlog and the connection limit from this core's memory budget (see
 /// [`crate::budget`]), so that a client opening connections without end gets RSTs (counted as
@@ -361,6 +377,7 @@ impl Network {
         let tcp_buffer = tcp_buffer(core.cmdline().get("tcpbuf"))?;
         let tcp_cc = tcp_cc(core.cmdline().get("tcp_cc"))?;
         let tcp_rto_min = tcp_rto_min(core.cmdline().get("tcp_rto_min"))?;
+        let port_buffers = tcp_port_buffers(core.cmdline().get("tcpbuf_port"))?;
         let mut ipv6 = parse_ipv6_cmdline(core.cmdline().0).map_err(NetStartError::Config)?;
         let info = netdev::info(core).clone().map_err(NetStartError::Nic)?;
         if cfg!(not(feature = "ipv6")) && ipv6.take().is_some() && core.id() == 0 {
@@ -440,11 +457,29 @@ impl Network {
             cfg.tcp_rto_min_ms = ms;
         }
         cfg.ipv6 = ipv6;
-        let plan = size_for_heap(
+        let mut plan = size_for_heap(
             &mut cfg,
             corenet_kernel::cpu::this().heap.size() as u64,
             app,
         );
+        if let Some(p) = port_buffers {
+            // Per-listener buffers (issue 12 item 3): their excess over `tcpbuf=` comes out
+            // of the application pool, so the heap plan still adds up.
+            cfg.port_buffers = p;
+            cfg.port_buffer_budget = (plan.app_pool / PORT_BUFFER_SHARE) as usize;
+            plan.app_pool -= cfg.port_buffer_budget as u64;
+            if core.id() == 0 {
+                for &(port, size) in p.iter().filter(|&&(port, _)| port != 0) {
+                    let each = 2 * size.saturating_sub(cfg.tcp_buffer);
+                    log::info!(
+                        "net: port {port}: TCP buffers {size} bytes each way, {} such connections per core at once",
+                        cfg.port_buffer_budget
+                            .checked_div(each)
+                            .unwrap_or(cfg.max_connections)
+                    );
+                }
+            }
+        }
         if core.id() == 0 {
             log::info!(
                 "net: {} connections per core at most, backlog {}, TCP buffers {} bytes each way, congestion control {}, minimum RTO {} ms, {} KiB per core for application buffers",

@@ -38,6 +38,14 @@ pub fn run(data: &[u8]) {
     }
     let _ = corenet_virtio::cmdline::parse_device(s);
     let _ = parse_size(s);
+    // tcp2 (issue 12 item 3): `tcpbuf_port=`'s value.
+    if let Ok(p) = corenet_net::stack::parse_port_buffers(s) {
+        assert!(p.iter().all(|&(port, size)| (port == 0) == (size == 0)));
+        assert!(
+            p.iter()
+                .all(|&(_, size)| size == 0 || (1024..=1 << 20).contains(&size))
+        );
+    }
     if let Ok(p) = corenet_proxy::config::parse(s) {
         assert!(p.listen != 0 && !p.backends.is_empty());
         assert!(p.backends.iter().all(|&(_, port)| port != 0));

@@ -75,6 +75,10 @@ pub struct NetCounters {
     /// DHCP offers and acks dropped because their IP source, which smoltcp's client takes as
     /// the server's address for renewals, cannot be one (0.0.0.0 among others).
     pub dhcp_bad_server: Counter,
+    // tcp2 (issue 12 item 3)
+    /// Connections on a port with its own TCP buffer size (`StackConfig::port_buffers`)
+    /// that got `tcp_buffer` instead: the core's budget for larger buffers was spent.
+    pub port_buffer_fallback: Counter,
 }
 
 /// A plain copy of [`NetCounters`] at one moment.
@@ -111,6 +115,8 @@ pub struct NetSnapshot {
     pub config_resent: u64,
     // review (issue 11)
     pub dhcp_bad_server: u64,
+    // tcp2 (issue 12 item 3)
+    pub port_buffer_fallback: u64,
 }
 
 impl NetCounters {
@@ -146,6 +152,8 @@ impl NetCounters {
             config_resent: self.config_resent.get(),
             // review (issue 11)
             dhcp_bad_server: self.dhcp_bad_server.get(),
+            // tcp2 (issue 12 item 3)
+            port_buffer_fallback: self.port_buffer_fallback.get(),
         }
     }
 }

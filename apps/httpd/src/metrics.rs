@@ -206,6 +206,12 @@ const CORE_COUNTERS: &[(&str, &str, Field)] = &[
         "DHCP offers and acks dropped: their IP source cannot be a server (0/8, 127/8, multicast, reserved).",
         |s| s.net.dhcp_bad_server,
     ),
+    // tcp2 (issue 12 item 3: per-listener TCP buffers)
+    (
+        "corenet_tcp_port_buffer_fallback_total",
+        "Connections on a tcpbuf_port= port given tcpbuf= buffers: the core's budget for larger ones was spent.",
+        |s| s.net.port_buffer_fallback,
+    ),
 ];
 
 const DROPS: &[(&str, Field)] = &[

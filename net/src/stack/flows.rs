@@ -27,6 +27,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             handshaking: true,
             snd_max: None,
             half_open: false,
+            port_buffer_extra: 0,
         };
         let idx = match self.free_slots.pop() {
             Some(i) => {
@@ -60,6 +61,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         slot.generation = slot.generation.wrapping_add(1);
         self.free_slots.push(idx);
         self.live -= 1;
+        self.port_buffer_used -= conn.port_buffer_extra;
         if conn.half_open {
             self.leave_half_open(conn.tuple.local_port);
         }

@@ -17,23 +17,39 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     }
 
     /// A listening socket of listener `li` (from its reserve, else a new one) that takes its
-    /// next SYN with ISN `isn` and gives the handshake `syn_received_timeout_ms`.
-    pub(super) fn listening_socket(&mut self, li: usize, isn: u32) -> TcpSocket<'static> {
-        let l = &mut self.listeners[li];
-        let mut s = match l.ready.pop() {
-            Some(s) => s,
-            None => {
-                let mut s = super::tcp::new_socket(&self.cfg);
-                // A fresh socket's port is valid (listeners never have port 0).
-                let _ = s.listen(l.port);
-                s
+    /// next SYN with ISN `isn` and gives the handshake `syn_received_timeout_ms`; and the
+    /// bytes of the port-buffer budget it holds (`sized`: the port's own buffer size, if
+    /// it has one and the budget allows; else `tcp_buffer`).
+    pub(super) fn listening_socket(
+        &mut self,
+        li: usize,
+        isn: u32,
+        sized: bool,
+    ) -> (TcpSocket<'static>, usize) {
+        let port = self.listeners[li].port;
+        let (s, extra) = match super::portbuf::port_buffer(&self.cfg, port) {
+            Some(size) if sized => {
+                let extra = 2 * (size - self.cfg.tcp_buffer);
+                if self.port_buffer_used + extra <= self.cfg.port_buffer_budget {
+                    self.port_buffer_used += extra;
+                    let s = super::portbuf::listening_socket(&self.cfg, port, size);
+                    (Some(s), extra)
+                } else {
+                    self.counters.port_buffer_fallback.inc();
+                    (None, 0)
+                }
             }
+            _ => (None, 0),
+        };
+        let mut s = match s.or_else(|| self.listeners[li].ready.pop()) {
+            Some(s) => s,
+            None => super::portbuf::listening_socket(&self.cfg, port, self.cfg.tcp_buffer),
         };
         s.set_initial_sequence(Some(TcpSeqNumber(isn as i32)));
         s.set_timeout(Some(Duration::from_millis(
             self.cfg.syn_received_timeout_ms,
         )));
-        s
+        (s, extra)
     }
 
     /// Hands the SYN at the head of the device to a fresh listening socket of listener `li`,
@@ -42,11 +58,12 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         let now = self.now;
         let isn = keys::isn(&self.keys.isn, &tuple, now.total_micros() as u64);
         let port = self.listeners[li].port;
-        let s = self.listening_socket(li, isn);
+        let (s, extra) = self.listening_socket(li, isn, true);
         let i = self.insert_conn(tuple, s, Origin::Embryonic(port)).index;
         let Some(conn) = self.slots[i as usize].conn.as_mut() else {
             return PollIngressSingleResult::None; // unreachable: just inserted
         };
+        conn.port_buffer_extra = extra;
         let r = self
             .iface
             .poll_ingress_single(now, &mut self.dev, &mut conn.set);

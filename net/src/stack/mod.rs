@@ -31,6 +31,7 @@ mod ingress;
 mod keys;
 mod neighbors;
 mod owned;
+mod portbuf;
 mod syncookie;
 mod synflood;
 mod synwire;
@@ -41,6 +42,7 @@ mod wheel;
 pub use classify::{Class, Tuple, classify};
 pub use congestion::TcpCongestion;
 pub use owned::{Conn, Sockets};
+pub use portbuf::{PortBufferError, parse_port_buffers};
 pub use tcp::{
     AcceptError, CloseError, ConnState, ConnectError, ListenError, RecvError, SendError, TcpConn,
 };
@@ -159,7 +161,21 @@ pub struct StackConfig {
     /// Lower bound of the TCP retransmission timeout, milliseconds. Default 200, Linux's
     /// `TCP_RTO_MIN`: RFC 6298's 1 s makes every loss a timer must repair cost a second.
     pub tcp_rto_min_ms: u64,
+    // tcp2 (issue 12 item 3)
+    /// Listening ports whose connections get TCP buffers of their own size, each way:
+    /// `(port, bytes)`, port 0 unused. Above 64 KiB the window is scaled, so one bulk
+    /// connection can fill a long path (a window per round trip) while the others keep
+    /// `tcp_buffer`. What such a buffer costs beyond `tcp_buffer` is charged to
+    /// `port_buffer_budget`; past it a connection gets `tcp_buffer` (counted as
+    /// `port_buffer_fallback`). Default: none.
+    pub port_buffers: [(u16, usize); MAX_PORT_BUFFERS],
+    /// Bytes per core for the part of `port_buffers`' buffers beyond `tcp_buffer`, both
+    /// directions: a connection with buffers of `b` bytes costs `2 * (b - tcp_buffer)`.
+    pub port_buffer_budget: usize,
 }
+
+/// Listening ports [`StackConfig::port_buffers`] can name.
+pub const MAX_PORT_BUFFERS: usize = 4;
 
 impl StackConfig {
     /// Reasonable defaults for address `ip`/`prefix_len` and MAC `mac`.
@@ -191,6 +207,8 @@ impl StackConfig {
             icmp_burst: 50,
             tcp_cc: TcpCongestion::default(),
             tcp_rto_min_ms: 200,
+            port_buffers: [(0, 0); MAX_PORT_BUFFERS],
+            port_buffer_budget: 0,
         }
     }
 }
@@ -293,6 +311,8 @@ struct Connection {
     snd_max: Option<u32>,
     /// In the half-open set (a passive open in SYN-RECEIVED).
     half_open: bool,
+    /// Bytes of `port_buffer_budget` this connection's buffers hold.
+    port_buffer_extra: usize,
 }
 
 struct Slot {
@@ -313,6 +333,8 @@ pub struct CoreStack<R: RxQueue, T: TxQueue> {
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
     live: usize,
+    /// Bytes of `cfg.port_buffer_budget` held by connections.
+    port_buffer_used: usize,
     ports: PortAllocator,
     wheel: Wheel,
     mesh: Option<MeshPort>,
@@ -419,6 +441,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             slots: Vec::new(),
             free_slots: Vec::new(),
             live: 0,
+            port_buffer_used: 0,
             ports,
             wheel: Wheel::new(now.total_millis()),
             mesh,
@@ -592,6 +615,8 @@ mod tests_ndp;
 mod tests_neighbors;
 #[cfg(test)]
 mod tests_owned;
+#[cfg(test)]
+mod tests_portbuf;
 #[cfg(test)]
 mod tests_recovery;
 #[cfg(test)]

@@ -111,7 +111,8 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             None
         };
         let port = tuple.local_port;
-        let s = self.listening_socket(li, cookie);
+        // A cookie connection has no window scaling: a buffer above 64 KiB would be idle.
+        let (s, _) = self.listening_socket(li, cookie, false);
         let i = self.insert_conn(*tuple, s, Origin::Embryonic(port)).index;
         let conn = self.slots[i as usize].conn.as_mut()?;
         // smoltcp's own SYN-ACK would go out at egress; the ACK below comes first.

@@ -488,9 +488,14 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
 /// [`CoreStack::settle`] replaces it, and keep-alive, set before `listen`/`connect` (whose
 /// reset leaves it armed from the handshake on, not at once).
 pub(super) fn new_socket(cfg: &super::StackConfig) -> TcpSocket<'static> {
+    new_socket_sized(cfg, cfg.tcp_buffer)
+}
+
+/// [`new_socket`] with buffers of `size` bytes each way.
+pub(super) fn new_socket_sized(cfg: &super::StackConfig, size: usize) -> TcpSocket<'static> {
     let mut s = TcpSocket::new(
-        tcp::SocketBuffer::new(vec![0; cfg.tcp_buffer]),
-        tcp::SocketBuffer::new(vec![0; cfg.tcp_buffer]),
+        tcp::SocketBuffer::new(vec![0; size]),
+        tcp::SocketBuffer::new(vec![0; size]),
     );
     s.set_timeout(Some(Duration::from_millis(cfg.handshake_timeout_ms)));
     s.set_keep_alive((cfg.keepalive_ms > 0).then(|| Duration::from_millis(cfg.keepalive_ms)));
