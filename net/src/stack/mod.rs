@@ -609,6 +609,8 @@ mod tests_icmp;
 mod tests_ipv6;
 #[cfg(test)]
 mod tests_isn;
+#[cfg(test)]
+mod tests_longpath;
 #[cfg(all(test, feature = "ipv6"))]
 mod tests_ndp;
 #[cfg(test)]

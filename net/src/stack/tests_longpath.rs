@@ -1,0 +1,172 @@
+//! A long path (50 ms round trip, simulated): a port with its own large buffers carries a
+//! scaled window's worth per round trip; a port with `tcp_buffer` stays under its buffer.
+
+extern crate std;
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::vec::Vec;
+
+use smoltcp::iface::{Config, Interface, SocketSet};
+use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
+use smoltcp::socket::tcp;
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
+
+use super::tests::{Peer, cores_with};
+use super::*;
+use crate::sim::SimNic;
+
+/// One way, microseconds.
+const DELAY_US: u64 = 25_000;
+
+/// The peer's device: every frame waits `DELAY_US` in each direction.
+struct DelayLine {
+    nic: SimNic,
+    /// Frames our side sent, with the time they reach the peer.
+    inbound: VecDeque<(u64, Vec<u8>)>,
+    /// Frames the peer sent, with the time they reach our side.
+    outbound: Rc<RefCell<VecDeque<(u64, Vec<u8>)>>>,
+    now: u64,
+}
+
+impl DelayLine {
+    fn advance(&mut self, now: u64) {
+        self.now = now;
+        while let Some(f) = self.nic.take_sent() {
+            self.inbound.push_back((now + DELAY_US, f));
+        }
+        let mut out = self.outbound.borrow_mut();
+        while out.front().is_some_and(|&(t, _)| t <= now) {
+            if let Some((_, f)) = out.pop_front() {
+                self.nic.deliver(f);
+            }
+        }
+    }
+}
+
+impl Device for DelayLine {
+    type RxToken<'a> = Rx;
+    type TxToken<'a> = Tx;
+
+    fn receive(&mut self, now: Instant) -> Option<(Rx, Tx)> {
+        self.advance(now.total_micros() as u64);
+        if self.inbound.front().is_some_and(|&(t, _)| t <= self.now) {
+            let (_, f) = self.inbound.pop_front()?;
+            return Some((Rx(f), Tx(self.outbound.clone(), self.now + DELAY_US)));
+        }
+        None
+    }
+
+    fn transmit(&mut self, now: Instant) -> Option<Tx> {
+        self.advance(now.total_micros() as u64);
+        Some(Tx(self.outbound.clone(), self.now + DELAY_US))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = crate::device::ETHERNET_MTU;
+        caps
+    }
+}
+
+struct Rx(Vec<u8>);
+
+impl phy::RxToken for Rx {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+struct Tx(Rc<RefCell<VecDeque<(u64, Vec<u8>)>>>, u64);
+
+impl phy::TxToken for Tx {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut buf = std::vec![0; len];
+        let r = f(&mut buf);
+        self.0.borrow_mut().push_back((self.1, buf));
+        r
+    }
+}
+
+/// Our side sends to a peer 50 ms away (peer buffers of 1 MiB) on `port` (port 7 has
+/// 256 KiB buffers within a budget of `budget` bytes), for 3 virtual seconds; the most
+/// bytes the peer received within any one round trip.
+fn most_per_round_trip(port: u16, budget: usize) -> usize {
+    let rss = RssConfig::new(1).unwrap();
+    let nic = SimNic::new(rss.clone(), 4096);
+    let mut cores = cores_with(&nic, &rss, false, |c| {
+        c.tcp_buffer = 16 * 1024;
+        c.port_buffers[0] = (7, 256 * 1024);
+        c.port_buffer_budget = budget;
+    });
+    cores[0].listen(port).unwrap();
+    let mut dev = DelayLine {
+        nic: nic.clone(),
+        inbound: VecDeque::new(),
+        outbound: Rc::new(RefCell::new(VecDeque::new())),
+        now: 0,
+    };
+    let mut cfg = Config::new(HardwareAddress::Ethernet(EthernetAddress([
+        2, 0, 0, 0, 0, 1,
+    ])));
+    cfg.random_seed = 0xfeed;
+    let mut iface = Interface::new(cfg, &mut dev, Instant::from_millis(0));
+    iface.update_ip_addrs(|a| {
+        let _ = a.push(IpCidr::new(Ipv4Address::new(10, 0, 0, 1).into(), 24));
+    });
+    let mut sockets = SocketSet::new(Vec::new());
+    let mut s = Peer::socket(1 << 20);
+    let [a, b, c, d] = super::tests::OUR_IP;
+    s.connect(
+        iface.context(),
+        (Ipv4Address::new(a, b, c, d), port),
+        41_000,
+    )
+    .unwrap();
+    let ph = sockets.add(s);
+    let data = std::vec![5u8; 64 * 1024];
+    let mut conn = None;
+    // Bytes the peer holds at the end of each 1 ms tick.
+    let mut got = Vec::new();
+    let mut total = 0;
+    for tick in 1..=3000u64 {
+        let now = tick * 1000;
+        iface.poll(Instant::from_micros(now as i64), &mut dev, &mut sockets);
+        cores[0].poll(now);
+        if conn.is_none() {
+            conn = cores[0].accept(port).ok();
+        }
+        if let Some(h) = conn {
+            let _ = cores[0].send(h, &data);
+        }
+        let ps = sockets.get_mut::<tcp::Socket>(ph);
+        while let Ok(n) = ps.recv(|b| (b.len(), b.len())) {
+            if n == 0 {
+                break;
+            }
+            total += n;
+        }
+        got.push(total);
+    }
+    assert!(conn.is_some(), "connected");
+    got.windows(50).map(|w| w[49] - w[0]).max().unwrap_or(0)
+}
+
+#[test]
+fn a_port_buffer_fills_a_long_path() {
+    let big = most_per_round_trip(7, 1 << 20);
+    let small = most_per_round_trip(80, 1 << 20);
+    // `tcp_buffer` bounds what is in flight, so a round trip carries at most that.
+    assert!(small <= 16 * 1024 + 1460, "{small}");
+    // Scaled: well past the 64 KiB an unscaled window allows.
+    assert!(big > 128 * 1024, "{big}");
+}
+
+#[test]
+fn past_the_budget_a_port_keeps_tcp_buffer_on_a_long_path() {
+    let spent = most_per_round_trip(7, 0);
+    assert!(spent <= 16 * 1024 + 1460, "{spent}");
+}
