@@ -21,13 +21,16 @@ use crate::sim::SimNic;
 /// One way, microseconds.
 const DELAY_US: u64 = 25_000;
 
+/// Frames in flight towards our side, each with the time it arrives.
+type Outbound = Rc<RefCell<VecDeque<(u64, Vec<u8>)>>>;
+
 /// The peer's device: every frame waits `DELAY_US` in each direction.
 struct DelayLine {
     nic: SimNic,
     /// Frames our side sent, with the time they reach the peer.
     inbound: VecDeque<(u64, Vec<u8>)>,
     /// Frames the peer sent, with the time they reach our side.
-    outbound: Rc<RefCell<VecDeque<(u64, Vec<u8>)>>>,
+    outbound: Outbound,
     now: u64,
 }
 
@@ -80,7 +83,7 @@ impl phy::RxToken for Rx {
     }
 }
 
-struct Tx(Rc<RefCell<VecDeque<(u64, Vec<u8>)>>>, u64);
+struct Tx(Outbound, u64);
 
 impl phy::TxToken for Tx {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
