@@ -15,7 +15,8 @@ use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use corenet_ixgbe::{Ixgbe, Mmio};
 use corenet_kernel::Core;
 use corenet_kernel::cpu::MAX_CORES;
-use corenet_kernel::memory::dma::{DmaPool, carve_pool};
+use corenet_kernel::memory::dma::DmaPool;
+use corenet_kernel::memory::spare::carve_pool;
 use corenet_kernel::pci::{ConfigAccess, scan};
 use corenet_nic::{DmaAllocator, DmaRegion, RssConfig};
 use corenet_virtio::hal::{GlobalDma, IdentityHal};
@@ -466,7 +467,7 @@ fn bring_up_ixgbe(
         .into_iter()
         .find(|b| b.index() == 0 && b.addr != 0)
         .ok_or_else(|| device_error(name, &"BAR0 unassigned"))?;
-    corenet_kernel::memory::paging::map_mmio(bar0.addr, bar0.size)
+    corenet_kernel::memory::spare::map_mmio(bar0.addr, bar0.size)
         .map_err(|_| NicError::OutOfMemory)?;
     corenet_kernel::pci::enable_memory_and_bus_master(access, f);
     let base = core::ptr::NonNull::new(bar0.addr as *mut u8).ok_or(NicError::NotFound)?;

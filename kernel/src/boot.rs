@@ -60,9 +60,6 @@ pub fn machine() -> &'static Machine {
         .unwrap_or_else(|| panic!("machine() called before boot finished"))
 }
 
-/// The frame allocator, for slow-path allocations after boot (e.g. more DMA memory).
-pub static FRAMES: spin::Mutex<Option<FrameAllocator>> = spin::Mutex::new(None);
-
 struct IdentityPhys;
 
 impl PhysRead for IdentityPhys {
@@ -324,7 +321,7 @@ extern "C" fn corenet_boot_main(eax: u32, ebx: u32) -> ! {
         fa.free_bytes() >> 20,
         free_before >> 20
     );
-    *FRAMES.lock() = Some(fa);
+    crate::memory::spare::hand_over(fa);
     mark(4);
 
     let stack = stacks::core_stacks(stacks_base, 0);
