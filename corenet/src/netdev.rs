@@ -147,7 +147,7 @@ pub fn ack_rx_interrupt() {
 
 /// Routes a single-queue virtio-mmio NIC's interrupt line to core 0 (its queue's owner).
 fn enable_mmio_rx_interrupt(dev: &corenet_virtio::cmdline::MmioDevice, pairs: usize) {
-    if corenet_kernel::boot::machine().config.idle == corenet_kernel::idle::IdlePolicy::Poll {
+    if corenet_kernel::machine::machine().config.idle == corenet_kernel::idle::IdlePolicy::Poll {
         return;
     }
     if pairs != 1 {
@@ -411,7 +411,7 @@ fn bring_up_virtio_pci(
         .map_err(|e| device_error("virtio-pci", &e))?;
     let queues = pairs.len() as u16;
     let info = publish(&net, pairs, "virtio-pci");
-    if corenet_kernel::boot::machine().config.idle != corenet_kernel::idle::IdlePolicy::Poll {
+    if corenet_kernel::machine::machine().config.idle != corenet_kernel::idle::IdlePolicy::Poll {
         enable_rx_interrupts(&mut root, cam, df, queues);
     }
     *DEVICE.lock() = Some(Device::Pci(net));

@@ -42,6 +42,8 @@ pub mod exit;
 #[cfg(target_os = "none")]
 pub mod logger;
 #[cfg(target_os = "none")]
+pub mod machine;
+#[cfg(target_os = "none")]
 pub mod panic;
 #[cfg(target_os = "none")]
 pub mod pci;
