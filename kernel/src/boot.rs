@@ -2,24 +2,24 @@
 //!
 //! Each phase is one function, called in this order (docs/ARCHITECTURE.md, "Boot sequence"):
 //!
-//! 1. [`console`]: GS base for core 0, serial console, logger.
-//! 2. [`platform::boot_info`]: boot information (PVH or Multiboot2) copied and validated; the
+//! 1. `console`: GS base for core 0, serial console, logger.
+//! 2. `platform::boot_info`: boot information (PVH or Multiboot2) copied and validated; the
 //!    command line parsed into [`Config`].
-//! 3. [`platform::cpu`]: CPUID features and the BSP's local APIC.
-//! 4. [`platform::acpi`]: processors, ECAM, HPET (or the MP table's processors).
-//! 5. [`platform::pci`]: memory BARs the firmware left unassigned.
-//! 6. [`platform::cores`]: which processors become corenet cores.
-//! 7. [`layout::identity_map`]: the frame allocator, guarded stacks for every core, the
+//! 3. `platform::cpu`: CPUID features and the BSP's local APIC.
+//! 4. `platform::acpi`: processors, ECAM, HPET (or the MP table's processors).
+//! 5. `platform::pci`: memory BARs the firmware left unassigned.
+//! 6. `platform::cores`: which processors become corenet cores.
+//! 7. `layout::identity_map`: the frame allocator, guarded stacks for every core, the
 //!    identity map with hugepages (CR3 switched).
-//! 8. [`layout::per_core`]: per-core heaps and DMA pools, all carved from hugepages before
+//! 8. `layout::per_core`: per-core heaps and DMA pools, all carved from hugepages before
 //!    any AP runs; the frame allocator then goes to [`memory::spare`](crate::memory::spare).
-//! 9. Switch to core 0's guarded stack, then [`bsp_main`]: GDT/TSS/IDT, TSC calibration,
+//! 9. Switch to core 0's guarded stack, then `bsp_main`: GDT/TSS/IDT, TSC calibration,
 //!    random seed source; the complete [`Machine`] is published; wake-up timer; AP start-up.
 //!    Every core then enters the appliance ([`runtime`](crate::runtime)).
 //!
 //! Values flow forward only: each phase takes what earlier phases produced as arguments and
 //! returns what it made. Boot owns no global that another module writes: it writes the
-//! [`Machine`] once ([`machine::publish`]) and hands the frame allocator over once.
+//! [`Machine`] once (`machine::publish`) and hands the frame allocator over once.
 
 mod layout;
 mod platform;
@@ -163,7 +163,7 @@ extern "C" fn bsp_main(early: *const c_void) -> ! {
     cpu::wake::init_core(true);
     start_aps(m);
     timing::mark(Phase::Smp);
-    log::info!("smp: {} cores online", smp::ONLINE.load(Ordering::Acquire));
+    log::info!("smp: {} cores online", smp::online());
     timing::log_phases();
     crate::runtime::run_core(0)
 }
@@ -202,6 +202,6 @@ extern "C" fn ap_main(core: u64) -> ! {
     cpu::percpu(core)
         .apic_id
         .store(apic::id(), Ordering::Relaxed);
-    smp::ONLINE.fetch_add(1, Ordering::AcqRel);
+    smp::report_online();
     crate::runtime::run_core(core)
 }

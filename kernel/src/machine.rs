@@ -1,6 +1,6 @@
 //! The machine description: built by boot once it is complete, then read-only on every core.
 //!
-//! Boot ([`crate::boot`]) is the only writer: it calls [`publish`] once, on the bootstrap
+//! Boot ([`crate::boot`]) is the only writer: it calls `publish` once, on the bootstrap
 //! processor, after the clock is calibrated and before any other core starts. Everything
 //! else (the runtime, the idle code, drivers, appliances) only reads it through [`machine`].
 

@@ -1,8 +1,8 @@
 //! The frames boot left free, kept for slow-path allocations after boot.
 //!
 //! Boot owns the [`FrameAllocator`] while it lays out memory and passes it by `&mut` to
-//! [`paging`](super::paging) and [`dma`](super::dma); when it is done it hands the allocator
-//! over here, once ([`hand_over`]). From then on this module alone owns it: NIC bring-up (any
+//! [`paging`] and [`dma`]; when it is done it hands the allocator
+//! over here, once (`hand_over`). From then on this module alone owns it: NIC bring-up (any
 //! core, in the appliance's `init`) takes more DMA memory or maps a device BAR through the
 //! functions below, which lock it for the one call.
 
