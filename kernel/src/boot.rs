@@ -13,9 +13,13 @@
 //!    identity map with hugepages (CR3 switched).
 //! 8. `layout::per_core`: per-core heaps and DMA pools, all carved from hugepages before
 //!    any AP runs; the frame allocator then goes to [`memory::spare`](crate::memory::spare).
-//! 9. Switch to core 0's guarded stack, then `bsp_main`: GDT/TSS/IDT, TSC calibration,
-//!    random seed source; the complete [`Machine`] is published; wake-up timer; AP start-up.
-//!    Every core then enters the appliance ([`runtime`](crate::runtime)).
+//! 9. Switch to core 0's guarded stack, then `bsp_main`; `cpu_tables`: GDT/TSS, IDT.
+//! 10. `clock_and_seed`: TSC calibration, random seed source.
+//! 11. `publish`: the complete [`Machine`], readable from every core from now on.
+//! 12. `wake_sources`: PICs masked, idle policy, the APIC timer.
+//! 13. `start_aps`: the other cores, one at a time; each runs `ap_main`.
+//!
+//! Every core then enters the appliance ([`runtime`](crate::runtime)).
 //!
 //! Values flow forward only: each phase takes what earlier phases produced as arguments and
 //! returns what it made. Boot owns no global that another module writes: it writes the
@@ -124,15 +128,32 @@ unsafe extern "C" {
     ) -> !;
 }
 
-/// Phase 9, on core 0's own stack: CPU tables, clock, seed, the [`Machine`], then the APs.
+/// Phases 9-13, on core 0's own guarded stack; then core 0 enters the appliance.
 extern "C" fn bsp_main(early: *const c_void) -> ! {
     // SAFETY: `early` points at the `Early` that `corenet_boot_main` built on the boot stack and
     // abandoned without dropping; it is read exactly once, here, before anything else runs.
     let early = unsafe { core::ptr::read(early.cast::<Early>()) };
-    let stack = stacks::core_stacks(early.memory.stacks_base, 0);
-    gdt::init(stack.ist_tops);
+    cpu_tables(0, early.memory.stacks_base);
+    let (tsc_hz, clock, random) = clock_and_seed(&early.platform);
+    let m = publish(early, tsc_hz, clock, random);
+    wake_sources(m);
+    start_aps(m);
+    timing::mark(Phase::Smp);
+    log::info!("smp: {} cores online", smp::online());
+    timing::log_phases();
+    crate::runtime::run_core(0)
+}
+
+/// Phase 9 (and each AP's): this core's GDT and TSS with its IST stacks, and the shared IDT.
+fn cpu_tables(core: usize, stacks_base: u64) {
+    gdt::init(stacks::core_stacks(stacks_base, core).ist_tops);
     exceptions::init();
-    let (tsc_hz, clock) = clock::calibrate(early.platform.hpet)
+}
+
+/// Phase 10: the TSC frequency and its source (the HPET from ACPI is one candidate), then the
+/// best random seed source.
+fn clock_and_seed(platform: &Platform) -> (u64, clock::ClockSource, rand::RandomSource) {
+    let (tsc_hz, clock) = clock::calibrate(platform.hpet)
         .unwrap_or_else(|_| boot_fail(format_args!("no clock source to calibrate the TSC")));
     timing::mark(Phase::Calibration);
     let (_, random) = rand::seed();
@@ -143,7 +164,17 @@ extern "C" fn bsp_main(early: *const c_void) -> ! {
         clock.name(),
         random.name()
     );
-    let m = machine::publish(Machine {
+    (tsc_hz, clock, random)
+}
+
+/// Phase 11: the machine description, now complete, published for every core.
+fn publish(
+    early: Early,
+    tsc_hz: u64,
+    clock: clock::ClockSource,
+    random: rand::RandomSource,
+) -> &'static Machine {
+    machine::publish(Machine {
         boot: early.boot,
         cores: early.apic_ids.len(),
         platform: early.platform,
@@ -156,20 +187,20 @@ extern "C" fn bsp_main(early: *const c_void) -> ! {
         tsc_hz,
         clock,
         random,
-    });
-    // Before the APs start: they take the timer mode and rate the BSP calibrates here.
+    })
+}
+
+/// Phase 12: legacy PICs masked, the idle policy given to the wake-up code, the BSP's APIC
+/// timer (calibrated here when there is no TSC-deadline mode). Before the APs start: they
+/// take the timer mode and rate from here.
+fn wake_sources(m: &Machine) {
     cpu::wake::mask_pic();
     cpu::wake::set_halting(m.config.idle != IdlePolicy::Poll);
     cpu::wake::init_core(true);
-    start_aps(m);
-    timing::mark(Phase::Smp);
-    log::info!("smp: {} cores online", smp::online());
-    timing::log_phases();
-    crate::runtime::run_core(0)
 }
 
-/// Starts every other core (one at a time, see [`smp::start_aps`]); a core that does not come
-/// up is a boot failure.
+/// Phase 13: starts every other core (one at a time, see [`smp::start_aps`]); a core that
+/// does not come up is a boot failure.
 fn start_aps(m: &Machine) {
     if m.cores <= 1 {
         return;
@@ -194,9 +225,7 @@ fn start_aps(m: &Machine) {
 extern "C" fn ap_main(core: u64) -> ! {
     let core = core as usize;
     cpu::init_percpu(core);
-    let m = machine::machine();
-    gdt::init(stacks::core_stacks(m.stacks_base, core).ist_tops);
-    exceptions::init();
+    cpu_tables(core, machine::machine().stacks_base);
     apic::init(features::get().x2apic);
     cpu::wake::init_core(false);
     cpu::percpu(core)

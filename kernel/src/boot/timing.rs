@@ -1,6 +1,6 @@
 //! Boot phase timing: the raw TSC at the end of each phase, logged once the clock is known.
 //!
-//! The TSC is not calibrated until phase 9, so the phases record raw readings and
+//! The TSC is not calibrated until phase 10, so the phases record raw readings and
 //! [`log_phases`] converts them afterwards (debug level), so a slow boot can be traced to its
 //! step. Written and read by the BSP alone, during boot.
 
