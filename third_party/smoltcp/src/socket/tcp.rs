@@ -1862,6 +1862,7 @@ impl<'a> Socket<'a> {
                         overlap_start - window_start,
                     )
                 } else if matches!(repr.control, TcpControl::None | TcpControl::Psh)
+                    && self.state != State::TimeWait
                     && window_start <= segment_start
                     && segment_start <= window_end + ((1usize << self.remote_win_shift) - 1)
                 {
