@@ -12,7 +12,9 @@ the SHA-256. The wire starts afresh with the same seed for every boot, so both g
 same fault rates from the same random stream (not the same frames: the frames differ).
 
 Nothing here asserts a timing. Output: a table on stderr and a JSON results file (--json,
-default target/bench/wire.json) with every transfer, medians, and corenet:linux time ratios.
+default target/bench/wire.json) with every transfer, medians, and corenet:linux time ratios;
+a failed transfer records corenet's non-zero /metrics samples right after it, and every
+boot's console goes to target/bench/wire-logs/console-SCENARIO-GUEST.log.
 Needs root (namespaces, taps). Every boot has a hard timeout, every transfer a time limit.
 
 Usage: sudo bench/wire_bench.py [--runs N] [--bytes N] [--scenario NAME,...]
@@ -32,6 +34,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests/e2e"))
 from http_bench import GUEST_IP, ROOT, Boot, CorenetGuest, LinuxGuest, Netns  # noqa: E402
 from e2e import echo_transfer  # noqa: E402
+from ring_bench import fetch_metrics  # noqa: E402
 
 FAULTWIRE = os.path.join(ROOT, "tests/e2e/faultwire.py")
 # QEMU's dgram port and the wire's; distinct from tests/e2e (10101/10102) so both can run.
@@ -96,10 +99,15 @@ def one_boot(guest, scenario, a):
                         rec = {"seconds": round(secs, 3), "bytes_back": n, "intact": sent == back}
                     except OSError as e:  # a timeout or reset: recorded, the next run goes on
                         rec = {"seconds": None, "error": str(e), "intact": False}
+                        # What the guest counted (resets sent, sheds, timeouts) says who ended it.
+                        if guest.metrics_path:
+                            rec["guest_metrics"] = fetch_metrics(guest.metrics_path)
                     runs.append(rec)
                     print(f"  {scenario} {guest.name} run {i + 1}: {rec}", file=sys.stderr, flush=True)
             finally:
                 b.stop()
+                with open(os.path.join(a.logs, f"console-{scenario}-{guest.name}.log"), "w") as f:
+                    f.write("\n".join(b.lines) + "\n")
         finally:
             wire.terminate()
             try:
