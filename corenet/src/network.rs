@@ -254,8 +254,8 @@ fn tcp_port_buffers(
         .transpose()
 }
 
-/// The share of the application pool that `tcpbuf_port=`'s larger buffers may take, per
-/// core: a quarter. Connections past it get `tcpbuf=`'s size.
+/// The share of the application pool that `tcpbuf_port=`'s and `tcpbuf_auto=`'s larger
+/// buffers may take, per core: a quarter. Connections past it get `tcpbuf=`'s size.
 const PORT_BUFFER_SHARE: u64 = 4;
 
 /// Sizes the listen backlog and the connection limit from this core's memory budget (see
@@ -374,6 +374,7 @@ impl Network {
         }
         // The command line first: a mistake in it is reported whether or not a NIC is there.
         let setting = parse_cmdline(core.cmdline().0).map_err(NetStartError::Config)?;
+        let tcp_buffer_auto = tcp_buffer(core.cmdline().get("tcpbuf_auto"))?;
         let tcp_buffer = tcp_buffer(core.cmdline().get("tcpbuf"))?;
         let tcp_cc = tcp_cc(core.cmdline().get("tcp_cc"))?;
         let tcp_rto_min = tcp_rto_min(core.cmdline().get("tcp_rto_min"))?;
@@ -462,12 +463,24 @@ impl Network {
             corenet_kernel::cpu::this().heap.size() as u64,
             app,
         );
-        if let Some(p) = port_buffers {
-            // Per-listener buffers (issue 12 item 3): their excess over `tcpbuf=` comes out
-            // of the application pool, so the heap plan still adds up.
-            cfg.port_buffers = p;
+        if port_buffers.is_some() || tcp_buffer_auto.is_some() {
+            // Per-listener and path-sized buffers (issue 12 item 3): their excess over
+            // `tcpbuf=` comes out of the application pool, so the heap plan still adds up.
             cfg.port_buffer_budget = (plan.app_pool / PORT_BUFFER_SHARE) as usize;
             plan.app_pool -= cfg.port_buffer_budget as u64;
+        }
+        if let Some(max) = tcp_buffer_auto {
+            cfg.tcp_buffer_auto_max = max;
+            if core.id() == 0 {
+                log::info!(
+                    "net: TCP buffers sized to the path: handshake round trip x {} bytes/s, up to {max} bytes each way, {} KiB per core for them",
+                    cfg.tcp_path_rate,
+                    cfg.port_buffer_budget >> 10
+                );
+            }
+        }
+        if let Some(p) = port_buffers {
+            cfg.port_buffers = p;
             if core.id() == 0 {
                 for &(port, size) in p.iter().filter(|&&(port, _)| port != 0) {
                     let each = 2 * size.saturating_sub(cfg.tcp_buffer);

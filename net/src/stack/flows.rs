@@ -28,6 +28,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             snd_max: None,
             half_open: false,
             port_buffer_extra: 0,
+            auto_from_us: None,
         };
         let idx = match self.free_slots.pop() {
             Some(i) => {

@@ -64,6 +64,9 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             return PollIngressSingleResult::None; // unreachable: just inserted
         };
         conn.port_buffer_extra = extra;
+        if extra == 0 && super::portbuf::port_buffer(&self.cfg, port).is_none() {
+            conn.auto_from_us = Some(now.total_micros() as u64);
+        }
         let r = self
             .iface
             .poll_ingress_single(now, &mut self.dev, &mut conn.set);

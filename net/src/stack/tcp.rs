@@ -467,6 +467,9 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                     conn.origin = Origin::Queued;
                     l.accept.push_back(i);
                     self.counters.accepted.inc();
+                    if let Some(t) = conn.auto_from_us.take() {
+                        self.size_to_path(i, t);
+                    }
                 }
                 _ => {
                     self.counters.embryonic_dropped.inc();
@@ -497,6 +500,10 @@ pub(super) fn new_socket_sized(cfg: &super::StackConfig, size: usize) -> TcpSock
         tcp::SocketBuffer::new(vec![0; size]),
         tcp::SocketBuffer::new(vec![0; size]),
     );
+    if cfg.tcp_buffer_auto_max > size {
+        // The scale is fixed at the SYN: offer the one the grown buffer will need.
+        s.set_rx_buffer_max(cfg.tcp_buffer_auto_max);
+    }
     s.set_timeout(Some(Duration::from_millis(cfg.handshake_timeout_ms)));
     s.set_keep_alive((cfg.keepalive_ms > 0).then(|| Duration::from_millis(cfg.keepalive_ms)));
     s.set_congestion_control(cfg.tcp_cc.smoltcp());

@@ -98,12 +98,18 @@ impl phy::TxToken for Tx {
 /// 256 KiB buffers within a budget of `budget` bytes), for 3 virtual seconds; the most
 /// bytes the peer received within any one round trip.
 fn most_per_round_trip(port: u16, budget: usize) -> usize {
+    stream(port, |c| c.port_buffer_budget = budget).0
+}
+
+/// [`most_per_round_trip`] with `tweak` applied to the configuration; also the size of our
+/// send buffer when the connection was accepted.
+fn stream(port: u16, tweak: impl Fn(&mut StackConfig)) -> (usize, usize) {
     let rss = RssConfig::new(1).unwrap();
     let nic = SimNic::new(rss.clone(), 4096);
     let mut cores = cores_with(&nic, &rss, false, |c| {
         c.tcp_buffer = 16 * 1024;
         c.port_buffers[0] = (7, 256 * 1024);
-        c.port_buffer_budget = budget;
+        tweak(c);
     });
     cores[0].listen(port).unwrap();
     let mut dev = DelayLine {
@@ -132,6 +138,7 @@ fn most_per_round_trip(port: u16, budget: usize) -> usize {
     let ph = sockets.add(s);
     let data = std::vec![5u8; 64 * 1024];
     let mut conn = None;
+    let mut accepted_size = 0;
     // Bytes the peer holds at the end of each 1 ms tick.
     let mut got = Vec::new();
     let mut total = 0;
@@ -141,6 +148,9 @@ fn most_per_round_trip(port: u16, budget: usize) -> usize {
         cores[0].poll(now);
         if conn.is_none() {
             conn = cores[0].accept(port).ok();
+            if let Some(h) = conn {
+                accepted_size = cores[0].send_room(h);
+            }
         }
         if let Some(h) = conn {
             let _ = cores[0].send(h, &data);
@@ -155,7 +165,8 @@ fn most_per_round_trip(port: u16, budget: usize) -> usize {
         got.push(total);
     }
     assert!(conn.is_some(), "connected");
-    got.windows(50).map(|w| w[49] - w[0]).max().unwrap_or(0)
+    let most = got.windows(50).map(|w| w[49] - w[0]).max().unwrap_or(0);
+    (most, accepted_size)
 }
 
 #[test]
@@ -172,4 +183,23 @@ fn a_port_buffer_fills_a_long_path() {
 fn past_the_budget_a_port_keeps_tcp_buffer_on_a_long_path() {
     let spent = most_per_round_trip(7, 0);
     assert!(spent <= 16 * 1024 + 1460, "{spent}");
+}
+
+/// Sized to the path: a port without its own size grows to the handshake's 50 ms x
+/// 12.5 MB/s (capped at 256 KiB) and carries it per round trip; with the budget spent it
+/// keeps `tcp_buffer` (counted).
+#[test]
+fn auto_sized_buffers_grow_on_a_long_path_within_the_budget() {
+    let auto = |budget: usize| {
+        move |c: &mut StackConfig| {
+            c.tcp_buffer_auto_max = 256 * 1024;
+            c.port_buffer_budget = budget;
+        }
+    };
+    let (most, size) = stream(80, auto(1 << 20));
+    assert_eq!(size, 256 * 1024);
+    assert!(most > 128 * 1024, "{most}");
+    let (most, size) = stream(80, auto(0));
+    assert_eq!(size, 16 * 1024);
+    assert!(most <= 16 * 1024 + 1460, "{most}");
 }

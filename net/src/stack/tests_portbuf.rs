@@ -114,3 +114,21 @@ fn a_big_port_buffer_scales_the_window() {
     // 4 KiB: smoltcp offers scaling with a shift of 0 to a peer that asks for it.
     assert_eq!(syn_ack_window_scale(80), Some(0));
 }
+
+/// Sized to the path on the simulated wire's 1 ms round trip: 1 ms x 12.5 MB/s rounds up
+/// to 16 KiB, far from the 256 KiB allowed (the long path: `tests_longpath`).
+#[test]
+fn auto_sizing_keeps_a_short_path_small() {
+    let rss = RssConfig::new(1).unwrap();
+    let nic = SimNic::new(rss.clone(), 4096);
+    let mut cores = cores_with(&nic, &rss, false, |c| {
+        c.tcp_buffer = SMALL;
+        c.tcp_buffer_auto_max = BIG;
+        c.port_buffer_budget = 1 << 20;
+    });
+    cores[0].listen(80).unwrap();
+    let mut peer = Peer::new(&nic);
+    let mut now = 0;
+    let (_h, size) = open(&mut cores, &mut peer, &mut now, 30_000, 80);
+    assert_eq!(size, 16 * 1024);
+}

@@ -575,6 +575,10 @@ pub struct Socket<'a> {
     /// 0 if not seen or timestamp not enabled
     last_remote_tsval: u32,
 
+    /// The receive buffer the window scale is chosen for, when larger than the current one
+    /// (see `set_rx_buffer_max`); 0: the current one.
+    rx_buffer_max: usize,
+
     #[cfg(feature = "async")]
     rx_waker: WakerRegistration,
     #[cfg(feature = "async")]
@@ -655,6 +659,7 @@ impl<'a> Socket<'a> {
             challenge_ack_timer: Instant::from_secs(0),
             nagle: true,
             tsval_generator: None,
+            rx_buffer_max: 0,
             last_remote_tsval: 0,
             congestion_controller: congestion::AnyController::new(),
 
@@ -843,6 +848,40 @@ impl<'a> Socket<'a> {
         self.rtte.min_rto = (min.total_millis() as u32).clamp(1, RTTE_MAX_RTO);
     }
 
+    /// Choose the window scale offered by the next `listen` or `connect` for a receive
+    /// buffer of `len` octets rather than the current one, so that the buffers can be
+    /// replaced by larger ones (up to `len`) once the connection is established (see
+    /// [`replace_buffers`](Self::replace_buffers)). It survives `listen`, `connect` and
+    /// `abort`. 0 (the default): the current receive buffer's size.
+    pub fn set_rx_buffer_max(&mut self, len: usize) {
+        self.rx_buffer_max = len;
+    }
+
+    /// Replace the receive and transmit buffers by `rx` and `tx`, returning the old ones.
+    ///
+    /// Refused (the new buffers are given back) unless both current buffers are empty, no
+    /// out-of-order data is held, and `rx` is at least as large as the current receive
+    /// buffer (a smaller one could not hold the window already advertised). A window scale
+    /// chosen with [`set_rx_buffer_max`](Self::set_rx_buffer_max) lets the remote use the
+    /// larger receive buffer; the window update is sent at the next dispatch.
+    #[allow(clippy::type_complexity)]
+    pub fn replace_buffers(
+        &mut self,
+        rx: SocketBuffer<'a>,
+        tx: SocketBuffer<'a>,
+    ) -> Result<(SocketBuffer<'a>, SocketBuffer<'a>), (SocketBuffer<'a>, SocketBuffer<'a>)> {
+        if !self.rx_buffer.is_empty()
+            || !self.tx_buffer.is_empty()
+            || !self.assembler.is_empty()
+            || rx.capacity() < self.rx_buffer.capacity()
+        {
+            return Err((rx, tx));
+        }
+        let old_rx = mem::replace(&mut self.rx_buffer, rx);
+        let old_tx = mem::replace(&mut self.tx_buffer, tx);
+        Ok((old_rx, old_tx))
+    }
+
     /// Set the ACK delay duration.
     ///
     /// By default, the ACK delay is set to 10ms.
@@ -946,8 +985,8 @@ impl<'a> Socket<'a> {
     }
 
     fn reset(&mut self) {
-        let rx_cap_log2 =
-            mem::size_of::<usize>() * 8 - self.rx_buffer.capacity().leading_zeros() as usize;
+        let rx_cap = self.rx_buffer.capacity().max(self.rx_buffer_max);
+        let rx_cap_log2 = mem::size_of::<usize>() * 8 - rx_cap.leading_zeros() as usize;
 
         self.state = State::Closed;
         self.timer = Timer::new();
@@ -8171,6 +8210,49 @@ mod test {
                 ..RECV_TEMPL
             })
         );
+    }
+
+    #[test]
+    fn test_rx_buffer_max_chooses_the_window_scale() {
+        let mut s = socket();
+        assert_eq!(s.rx_buffer.capacity(), 64);
+        s.set_rx_buffer_max(1 << 20);
+        s.listen(LISTEN_END).unwrap();
+        // 2^20 octets need a shift of 5; the 64 octets in place need none.
+        assert_eq!(s.remote_win_shift, 5);
+        s.set_rx_buffer_max(0);
+        s.abort();
+        s.listen(LISTEN_END).unwrap();
+        assert_eq!(s.remote_win_shift, 0);
+    }
+
+    #[test]
+    fn test_replace_buffers_only_when_empty() {
+        let mut s = socket_established();
+        let small = || {
+            (
+                SocketBuffer::new(vec![0; 32]),
+                SocketBuffer::new(vec![0; 32]),
+            )
+        };
+        let big = || {
+            (
+                SocketBuffer::new(vec![0; 128]),
+                SocketBuffer::new(vec![0; 128]),
+            )
+        };
+        // A smaller receive buffer could not hold the window already advertised.
+        let (rx, tx) = small();
+        assert!(s.replace_buffers(rx, tx).is_err());
+        s.send_slice(b"abc").unwrap();
+        let (rx, tx) = big();
+        assert!(s.replace_buffers(rx, tx).is_err());
+        assert_eq!(s.tx_buffer.len(), 3);
+        let mut s = socket_established();
+        let (rx, tx) = big();
+        let (old_rx, old_tx) = s.replace_buffers(rx, tx).unwrap();
+        assert_eq!((old_rx.capacity(), old_tx.capacity()), (64, 64));
+        assert_eq!((s.rx_buffer.capacity(), s.tx_buffer.capacity()), (128, 128));
     }
 
     #[test]
