@@ -79,6 +79,8 @@ pub struct NetCounters {
     /// Connections on a port with its own TCP buffer size (`StackConfig::port_buffers`)
     /// that got `tcp_buffer` instead: the core's budget for larger buffers was spent.
     pub port_buffer_fallback: Counter,
+    /// Passive opens whose buffers were grown to their path (`tcp_buffer_auto_max`).
+    pub path_sized: Counter,
 }
 
 /// A plain copy of [`NetCounters`] at one moment.
@@ -117,6 +119,7 @@ pub struct NetSnapshot {
     pub dhcp_bad_server: u64,
     // tcp2 (issue 12 item 3)
     pub port_buffer_fallback: u64,
+    pub path_sized: u64,
 }
 
 impl NetCounters {
@@ -154,6 +157,7 @@ impl NetCounters {
             dhcp_bad_server: self.dhcp_bad_server.get(),
             // tcp2 (issue 12 item 3)
             port_buffer_fallback: self.port_buffer_fallback.get(),
+            path_sized: self.path_sized.get(),
         }
     }
 }

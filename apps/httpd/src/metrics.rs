@@ -212,6 +212,11 @@ const CORE_COUNTERS: &[(&str, &str, Field)] = &[
         "Connections on a tcpbuf_port= port given tcpbuf= buffers: the core's budget for larger ones was spent.",
         |s| s.net.port_buffer_fallback,
     ),
+    (
+        "corenet_tcp_path_sized_total",
+        "Connections whose TCP buffers grew to their handshake's round trip x rate (tcpbuf_auto=).",
+        |s| s.net.path_sized,
+    ),
 ];
 
 const DROPS: &[(&str, Field)] = &[

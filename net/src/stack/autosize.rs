@@ -1,12 +1,11 @@
 //! Buffers sized to the path (`StackConfig::tcp_buffer_auto_max`): a passive open grows its
 //! buffers at establishment to the handshake's round trip x `tcp_path_rate`.
 //!
-//! smoltcp fixes the window scale at the SYN and cannot move a live socket's data, so the
-//! socket offers the scale of the largest size from the start (smoltcp patch 9,
-//! `set_rx_buffer_max`) and its empty buffers are swapped for larger ones as soon as the
-//! handshake completes (`replace_buffers`): the round trip of the SYN-ACK is the first
-//! sample of the path, and a bulk transfer has not started yet. A connection that already
-//! holds data then keeps `tcp_buffer`.
+//! smoltcp fixes the window scale at the SYN, so the socket offers the scale of the largest
+//! size from the start (smoltcp patch 9, `set_rx_buffer_max`), and its buffers are swapped
+//! for larger ones, their contents moved, as soon as the handshake completes
+//! (`replace_buffers`): the round trip of the SYN-ACK is the first sample of the path, and
+//! a bulk transfer has barely started.
 
 use alloc::vec;
 
@@ -53,6 +52,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         if socket.replace_buffers(rx, tx).is_ok() {
             conn.port_buffer_extra += extra;
             self.port_buffer_used += extra;
+            self.counters.path_sized.inc();
             // The larger window is announced at this connection's next egress.
             self.mark(i);
         }

@@ -131,4 +131,5 @@ fn auto_sizing_keeps_a_short_path_small() {
     let mut now = 0;
     let (_h, size) = open(&mut cores, &mut peer, &mut now, 30_000, 80);
     assert_eq!(size, 16 * 1024);
+    assert_eq!(cores[0].counters().snapshot().path_sized, 1);
 }

@@ -857,26 +857,27 @@ impl<'a> Socket<'a> {
         self.rx_buffer_max = len;
     }
 
-    /// Replace the receive and transmit buffers by `rx` and `tx`, returning the old ones.
+    /// Replace the receive and transmit buffers by `rx` and `tx`, moving their contents
+    /// (received data, out-of-order data included, and data not yet acknowledged or sent)
+    /// into them, and return the old ones.
     ///
-    /// Refused (the new buffers are given back) unless both current buffers are empty, no
-    /// out-of-order data is held, and `rx` is at least as large as the current receive
-    /// buffer (a smaller one could not hold the window already advertised). A window scale
-    /// chosen with [`set_rx_buffer_max`](Self::set_rx_buffer_max) lets the remote use the
-    /// larger receive buffer; the window update is sent at the next dispatch.
+    /// Refused (the new buffers are given back) unless each new buffer is at least as large
+    /// as the one it replaces (a smaller receive buffer could not hold the window already
+    /// advertised). A window scale chosen with [`set_rx_buffer_max`](Self::set_rx_buffer_max)
+    /// lets the remote use the larger receive buffer; the window update is sent at the next
+    /// dispatch.
     #[allow(clippy::type_complexity)]
     pub fn replace_buffers(
         &mut self,
-        rx: SocketBuffer<'a>,
-        tx: SocketBuffer<'a>,
+        mut rx: SocketBuffer<'a>,
+        mut tx: SocketBuffer<'a>,
     ) -> Result<(SocketBuffer<'a>, SocketBuffer<'a>), (SocketBuffer<'a>, SocketBuffer<'a>)> {
-        if !self.rx_buffer.is_empty()
-            || !self.tx_buffer.is_empty()
-            || !self.assembler.is_empty()
-            || rx.capacity() < self.rx_buffer.capacity()
-        {
+        if rx.capacity() < self.rx_buffer.capacity() || tx.capacity() < self.tx_buffer.capacity() {
             return Err((rx, tx));
         }
+        // Both fit (checked above), so both moves happen.
+        self.rx_buffer.move_into(&mut rx);
+        self.tx_buffer.move_into(&mut tx);
         let old_rx = mem::replace(&mut self.rx_buffer, rx);
         let old_tx = mem::replace(&mut self.tx_buffer, tx);
         Ok((old_rx, old_tx))
@@ -8227,32 +8228,73 @@ mod test {
     }
 
     #[test]
-    fn test_replace_buffers_only_when_empty() {
+    fn test_replace_buffers_moves_the_contents() {
         let mut s = socket_established();
-        let small = || {
-            (
-                SocketBuffer::new(vec![0; 32]),
-                SocketBuffer::new(vec![0; 32]),
-            )
-        };
-        let big = || {
-            (
-                SocketBuffer::new(vec![0; 128]),
-                SocketBuffer::new(vec![0; 128]),
-            )
-        };
+        let buffers = |n| (SocketBuffer::new(vec![0; n]), SocketBuffer::new(vec![0; n]));
         // A smaller receive buffer could not hold the window already advertised.
-        let (rx, tx) = small();
+        let (rx, tx) = buffers(32);
         assert!(s.replace_buffers(rx, tx).is_err());
-        s.send_slice(b"abc").unwrap();
-        let (rx, tx) = big();
-        assert!(s.replace_buffers(rx, tx).is_err());
-        assert_eq!(s.tx_buffer.len(), 3);
-        let mut s = socket_established();
-        let (rx, tx) = big();
+        // Data sent and not acknowledged, data received and not read, and data past a hole.
+        s.send_slice(b"abcdef").unwrap();
+        recv!(
+            s,
+            [TcpRepr {
+                seq_number: LOCAL_SEQ + 1,
+                ack_number: Some(REMOTE_SEQ + 1),
+                payload: &b"abcdef"[..],
+                ..RECV_TEMPL
+            }]
+        );
+        send!(
+            s,
+            TcpRepr {
+                seq_number: REMOTE_SEQ + 1,
+                ack_number: Some(LOCAL_SEQ + 1),
+                payload: &b"xyz"[..],
+                ..SEND_TEMPL
+            }
+        );
+        send!(
+            s,
+            TcpRepr {
+                seq_number: REMOTE_SEQ + 1 + 5,
+                ack_number: Some(LOCAL_SEQ + 1),
+                payload: &b"12"[..],
+                ..SEND_TEMPL
+            },
+            Some(TcpRepr {
+                seq_number: LOCAL_SEQ + 1 + 6,
+                ack_number: Some(REMOTE_SEQ + 1 + 3),
+                window_len: 61,
+                sack_ranges: [None, None, None],
+                ..RECV_TEMPL
+            })
+        );
+        let (rx, tx) = buffers(128);
         let (old_rx, old_tx) = s.replace_buffers(rx, tx).unwrap();
         assert_eq!((old_rx.capacity(), old_tx.capacity()), (64, 64));
         assert_eq!((s.rx_buffer.capacity(), s.tx_buffer.capacity()), (128, 128));
+        assert_eq!(s.tx_buffer.len(), 6);
+        // The hole is filled: the data past it was kept at its offset.
+        send!(
+            s,
+            TcpRepr {
+                seq_number: REMOTE_SEQ + 1 + 3,
+                ack_number: Some(LOCAL_SEQ + 1 + 6),
+                payload: &b"pq"[..],
+                ..SEND_TEMPL
+            },
+            Some(TcpRepr {
+                seq_number: LOCAL_SEQ + 1 + 6,
+                ack_number: Some(REMOTE_SEQ + 1 + 7),
+                window_len: 121,
+                ..RECV_TEMPL
+            })
+        );
+        assert_eq!(s.tx_buffer.len(), 0);
+        let mut data = [0u8; 16];
+        let n = s.recv_slice(&mut data).unwrap();
+        assert_eq!(&data[..n], b"xyzpq12");
     }
 
     #[test]

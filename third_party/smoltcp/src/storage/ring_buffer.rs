@@ -51,6 +51,27 @@ impl<'a, T: 'a> RingBuffer<'a, T> {
         self.length = 0;
     }
 
+    /// Move this buffer's contents, allocated and unallocated, into `dst` (at least as
+    /// large), keeping their order from the read position: `dst` then holds the same
+    /// allocated data, and the same unallocated bytes at the same offsets past it.
+    /// Returns false (and changes nothing) if `dst` is smaller.
+    pub(crate) fn move_into(&mut self, dst: &mut RingBuffer<'a, T>) -> bool
+    where
+        T: Copy,
+    {
+        let cap = self.capacity();
+        if dst.capacity() < cap {
+            return false;
+        }
+        let (head, tail) = self.storage.split_at(self.read_at);
+        dst.storage[..tail.len()].copy_from_slice(tail);
+        dst.storage[tail.len()..cap].copy_from_slice(head);
+        dst.read_at = 0;
+        dst.length = self.length;
+        self.clear();
+        true
+    }
+
     /// Return the maximum number of elements in the ring buffer.
     pub fn capacity(&self) -> usize {
         self.storage.len()
