@@ -184,6 +184,8 @@ pub enum NetStartError {
     Stack(corenet_net::stack::StackError),
     /// `tcpbuf_port=` is malformed.
     TcpPortBuffer(corenet_net::stack::PortBufferError),
+    /// `tcpbuf_auto=` is not a size from 1K to 1M.
+    TcpBufferAuto,
     /// No DHCP lease within the time limit.
     DhcpTimeout,
 }
@@ -199,6 +201,9 @@ impl core::fmt::Display for NetStartError {
             Self::TcpRtoMin => f.write_str("tcp_rto_min= takes milliseconds from 1 to 60000"),
             Self::Stack(e) => write!(f, "the stack refused the configuration: {e:?}"),
             Self::TcpPortBuffer(e) => e.fmt(f),
+            Self::TcpBufferAuto => {
+                f.write_str("tcpbuf_auto= takes a size from 1K to 1M (e.g. 256K)")
+            }
             Self::DhcpTimeout => write!(
                 f,
                 "no usable DHCP lease within {} s (offers naming a gateway that is not a \
@@ -374,7 +379,8 @@ impl Network {
         }
         // The command line first: a mistake in it is reported whether or not a NIC is there.
         let setting = parse_cmdline(core.cmdline().0).map_err(NetStartError::Config)?;
-        let tcp_buffer_auto = tcp_buffer(core.cmdline().get("tcpbuf_auto"))?;
+        let tcp_buffer_auto = tcp_buffer(core.cmdline().get("tcpbuf_auto"))
+            .map_err(|_| NetStartError::TcpBufferAuto)?;
         let tcp_buffer = tcp_buffer(core.cmdline().get("tcpbuf"))?;
         let tcp_cc = tcp_cc(core.cmdline().get("tcp_cc"))?;
         let tcp_rto_min = tcp_rto_min(core.cmdline().get("tcp_rto_min"))?;
