@@ -5,6 +5,7 @@ mod hostile;
 mod igb;
 mod init;
 mod model;
+mod msix;
 mod net_rig;
 mod net_stack;
 mod offload;
