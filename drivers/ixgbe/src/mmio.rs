@@ -71,6 +71,19 @@ impl Mmio {
         Ok(Self { base, len })
     }
 
+    /// Wraps a mapping of `len` bytes of another of the device's BARs (the MSI-X table):
+    /// like [`Mmio::new`] without BAR0's minimum size.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Mmio::new`], for that region of device memory.
+    pub unsafe fn new_region(base: NonNull<u8>, len: usize) -> Result<Self, MmioError> {
+        if !(base.as_ptr() as usize).is_multiple_of(4) {
+            return Err(MmioError::Misaligned);
+        }
+        Ok(Self { base, len })
+    }
+
     fn reg(&self, offset: u32) -> Option<*mut u32> {
         let off = offset as usize;
         // A register offset past the mapping or unaligned is a driver bug; such an access is
