@@ -145,9 +145,21 @@ pub fn ack_rx_interrupt() {
     }
 }
 
+/// `nic_irq=off` on the command line: no receive interrupt is set up (halted cores look at
+/// their queues every `network::NIC_POLL_NS`), to measure what the interrupts save and to
+/// exercise the fallback of a NIC without them.
+static RX_IRQ_OFF: AtomicBool = AtomicBool::new(false);
+
+/// Whether to set up receive interrupts: a core may halt (`idle=` is not `poll`) and
+/// `nic_irq=off` was not given.
+fn rx_irq_wanted() -> bool {
+    corenet_kernel::boot::machine().config.idle != corenet_kernel::idle::IdlePolicy::Poll
+        && !RX_IRQ_OFF.load(Ordering::Relaxed)
+}
+
 /// Routes a single-queue virtio-mmio NIC's interrupt line to core 0 (its queue's owner).
 fn enable_mmio_rx_interrupt(dev: &corenet_virtio::cmdline::MmioDevice, pairs: usize) {
-    if corenet_kernel::boot::machine().config.idle == corenet_kernel::idle::IdlePolicy::Poll {
+    if !rx_irq_wanted() {
         return;
     }
     if pairs != 1 {
@@ -318,6 +330,14 @@ pub fn rss_key(core: &Core) -> [u8; 40] {
 }
 
 fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
+    match core.cmdline().get("nic_irq") {
+        Some("off") => {
+            log::info!("nic: nic_irq=off: no receive interrupts, idle cores poll the NIC");
+            RX_IRQ_OFF.store(true, Ordering::Relaxed);
+        }
+        Some("on") | None => {}
+        Some(w) => log::warn!("nic: nic_irq={w} unknown (on|off): receive interrupts on"),
+    }
     let rss = RssConfig::with_key(
         rss_key(core),
         core.count().min(corenet_nic::steering::TABLE_LEN),
@@ -411,7 +431,7 @@ fn bring_up_virtio_pci(
         .map_err(|e| device_error("virtio-pci", &e))?;
     let queues = pairs.len() as u16;
     let info = publish(&net, pairs, "virtio-pci");
-    if corenet_kernel::boot::machine().config.idle != corenet_kernel::idle::IdlePolicy::Poll {
+    if rx_irq_wanted() {
         enable_rx_interrupts(&mut root, cam, df, queues);
     }
     *DEVICE.lock() = Some(Device::Pci(net));
@@ -484,7 +504,7 @@ fn bring_up_ixgbe(
     let mut delay = |us: u32| corenet_kernel::clock::delay_us(u64::from(us));
     let (mut dev, mut pairs) =
         Ixgbe::init(regs, &config, &mut dma, &mut delay).map_err(|e| device_error(name, &e))?;
-    if corenet_kernel::boot::machine().config.idle != corenet_kernel::idle::IdlePolicy::Poll {
+    if rx_irq_wanted() {
         match enable_intel_msix(access, f, &bars, &mut dev, &mut pairs) {
             Ok(()) => log::info!(
                 "nic: {name} receive interrupts: MSI-X, one vector per queue, each to its core"
