@@ -13,10 +13,13 @@
 # CORENET_QEMU names it); over --net tap it gets one queue pair per vCPU.
 #
 #   bench/idle_cpu.sh [--smp N] [--runs R] [--kernel IMAGE] [--machine M] [--net user|tap]
-#                     [--nic virtio|igb] [--wrk C] POLICY...
+#                     [--nic virtio|igb] [--cmdline EXTRA] [--wrk C] POLICY...
+#
+# --cmdline adds kernel command-line words to every run (e.g. nic_irq=off: no receive
+# interrupts, halted cores look at the NIC every 1 ms).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-smp=2 runs=3 machine=q35 wrk_c="" net=user nic=virtio kernel="$root/target/x86_64-unknown-none/release/httpd"
+smp=2 runs=3 machine=q35 wrk_c="" net=user nic=virtio extra="" kernel="$root/target/x86_64-unknown-none/release/httpd"
 while [ $# -gt 0 ]; do
     case "$1" in
         --smp) smp="$2"; shift 2 ;;
@@ -26,6 +29,7 @@ while [ $# -gt 0 ]; do
         --wrk) wrk_c="$2"; shift 2 ;;
         --net) net="$2"; shift 2 ;;
         --nic) nic="$2"; shift 2 ;;
+        --cmdline) extra="$2"; shift 2 ;;
         *) break ;;
     esac
 done
@@ -61,7 +65,7 @@ for _ in $(seq "$runs"); do
         net_args=(--net "$net")
         [ "$net" = tap ] && net_args+=(--tap "idlecpu$$")
         "${in_ns[@]}" "$root/qemu-run.sh" --kernel "$kernel" --smp "$smp" --machine "$machine" \
-            "${net_args[@]}" "${nic_args[@]}" --timeout 40 --cmdline "idle=$policy" >"$log" 2>&1 &
+            "${net_args[@]}" "${nic_args[@]}" --timeout 40 --cmdline "idle=$policy${extra:+ $extra}" >"$log" 2>&1 &
         runner=$!
         for _ in $(seq 200); do
             grep -q "corenet: ready" "$log" && break
@@ -81,7 +85,7 @@ for _ in $(seq "$runs"); do
             rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
             p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
             errs=$(grep -E "Socket errors|Non-2xx" <<<"$out" | tr -s ' ' | tr '\n' ';' || true)
-            echo "policy=$policy smp=$smp machine=$machine net=$net nic=$nic wrk_c=$wrk_c rps=$rps p99=$p99 $errs"
+            echo "policy=$policy smp=$smp machine=$machine net=$net nic=$nic${extra:+ cmdline=${extra// /,}} wrk_c=$wrk_c rps=$rps p99=$p99 $errs"
             kill "$qemu" 2>/dev/null || true
             wait "$runner" 2>/dev/null || true
             rm -f "$log"
@@ -90,7 +94,7 @@ for _ in $(seq "$runs"); do
         a=$(awk '{print $14 + $15}' /proc/"$qemu"/stat)
         sleep 10
         b=$(awk '{print $14 + $15}' /proc/"$qemu"/stat)
-        echo "policy=$policy smp=$smp machine=$machine net=$net nic=$nic cpu_percent=$(awk -v d=$((b - a)) -v hz="$hz" 'BEGIN { printf "%.1f", d * 100 / (10 * hz) }')"
+        echo "policy=$policy smp=$smp machine=$machine net=$net nic=$nic${extra:+ cmdline=${extra// /,}} cpu_percent=$(awk -v d=$((b - a)) -v hz="$hz" 'BEGIN { printf "%.1f", d * 100 / (10 * hz) }')"
         kill "$qemu" 2>/dev/null || true
         wait "$runner" 2>/dev/null || true
         rm -f "$log"
