@@ -15,7 +15,8 @@ use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use corenet_ixgbe::{Ixgbe, Mmio};
 use corenet_kernel::Core;
 use corenet_kernel::cpu::MAX_CORES;
-use corenet_kernel::memory::dma::{DmaPool, carve_pool};
+use corenet_kernel::memory::dma::DmaPool;
+use corenet_kernel::memory::spare::carve_pool;
 use corenet_kernel::pci::{ConfigAccess, scan};
 use corenet_nic::{DmaAllocator, DmaRegion, RssConfig};
 use corenet_virtio::hal::{GlobalDma, IdentityHal};
@@ -153,7 +154,7 @@ static RX_IRQ_OFF: AtomicBool = AtomicBool::new(false);
 /// Whether to set up receive interrupts: a core may halt (`idle=` is not `poll`) and
 /// `nic_irq=off` was not given.
 fn rx_irq_wanted() -> bool {
-    corenet_kernel::boot::machine().config.idle != corenet_kernel::idle::IdlePolicy::Poll
+    corenet_kernel::machine::machine().config.idle != corenet_kernel::idle::IdlePolicy::Poll
         && !RX_IRQ_OFF.load(Ordering::Relaxed)
 }
 
@@ -489,7 +490,7 @@ fn bring_up_ixgbe(
         .find(|b| b.index() == 0 && b.addr != 0)
         .copied()
         .ok_or_else(|| device_error(name, &"BAR0 unassigned"))?;
-    corenet_kernel::memory::paging::map_mmio(bar0.addr, bar0.size)
+    corenet_kernel::memory::spare::map_mmio(bar0.addr, bar0.size)
         .map_err(|_| NicError::OutOfMemory)?;
     corenet_kernel::pci::enable_memory_and_bus_master(access, f);
     let base = core::ptr::NonNull::new(bar0.addr as *mut u8).ok_or(NicError::NotFound)?;
@@ -574,7 +575,7 @@ fn enable_intel_msix(
         .ok_or(corenet_ixgbe::MsixError::BadBar(cap.table_bar))?;
     corenet_ixgbe::msix::check_table(&cap, bar.size)?;
     let table_addr = bar.addr + u64::from(cap.table_offset);
-    corenet_kernel::memory::paging::map_mmio(bar.addr, bar.size)
+    corenet_kernel::memory::spare::map_mmio(bar.addr, bar.size)
         .map_err(|_| corenet_ixgbe::MsixError::BadBar(cap.table_bar))?;
     let base = core::ptr::NonNull::new(table_addr as *mut u8)
         .ok_or(corenet_ixgbe::MsixError::BadBar(cap.table_bar))?;
