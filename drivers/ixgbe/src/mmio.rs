@@ -95,8 +95,9 @@ impl Mmio {
 
 // SAFETY: `Mmio` is a pointer to device registers, not to Rust data. Every access is a single
 // volatile 32-bit load or store, which the device serialises itself; the driver gives each
-// core its own queue registers (RDT/TDT of its queue), and the shared ones are only touched
-// during init, before the queues are handed out.
+// core its own queue registers (RDT/TDT of its queue); the shared ones are touched during
+// init, before the queues are handed out, except EICR/EIMS/EIMC, which take write-1 bit masks:
+// each core writes only its own queue's bit, so concurrent writes do not interfere.
 unsafe impl Send for Mmio {}
 // SAFETY: as for `Send`: `&Mmio` only allows single volatile register accesses.
 unsafe impl Sync for Mmio {}
