@@ -59,11 +59,7 @@ impl Rig {
                 cfg.backlog = 32;
                 #[cfg(feature = "ipv6")]
                 {
-                    cfg.ipv6 = Some(crate::config::Ipv6Config {
-                        ip: OUR_IP6,
-                        prefix_len: 64,
-                        gateway: None,
-                    });
+                    cfg.ipv6 = Some(crate::testkit::our_ipv6(None));
                 }
                 CoreStack::new(cfg, &rss, rx, tx, ports.next(), 0).unwrap()
             })

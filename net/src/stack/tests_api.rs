@@ -8,9 +8,9 @@ use smoltcp::iface::SocketHandle;
 use smoltcp::socket::{tcp, udp};
 use smoltcp::wire::{IpEndpoint, Ipv4Address};
 
-use super::tests::{Core, OUR_IP, PEER_IP, Peer, cores_with, run};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{Core, OUR_IP, PEER_IP, Peer, cores_with, run};
 
 #[test]
 fn syn_burst_is_served_from_the_backlog_and_the_limit_answers_rst() {
@@ -54,9 +54,7 @@ fn close_frees_the_connection_and_stale_handles_are_rejected() {
     let nic = SimNic::new(rss.clone(), 4096);
     let mut cores = cores_with(&nic, &rss, true, |_| {});
     let mut peer = Peer::new(&nic);
-    let mut s = Peer::socket(4096);
-    s.listen(9).unwrap();
-    let ph = peer.sockets.add(s);
+    let ph = peer.listen(9, 4096);
     let conn = cores[1].connect((PEER_IP, 9)).unwrap();
     let mut now = 0;
     run(&mut cores, &mut peer, &mut now, 20);
@@ -393,11 +391,7 @@ fn ipv6_needs_the_feature() {
     let nic = SimNic::new(rss.clone(), 64);
     let (rx, tx) = nic.queue_pair(0);
     let mut cfg = StackConfig::new([2, 0, 0, 0, 0, 2], OUR_IP, 24, 1);
-    cfg.ipv6 = Some(crate::config::Ipv6Config {
-        ip: [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
-        prefix_len: 64,
-        gateway: None,
-    });
+    cfg.ipv6 = Some(crate::testkit::our_ipv6(None));
     assert!(matches!(
         CoreStack::new(cfg, &rss, rx, tx, None, 0),
         Err(StackError::Ipv6Disabled)

@@ -11,9 +11,9 @@ use smoltcp::wire::{
     EthernetRepr, IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
 };
 
-use super::tests::cores_with;
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::cores_with;
 
 pub(super) const LEASED: Ipv4Address = Ipv4Address::new(10, 0, 0, 77);
 const ROUTER: Ipv4Address = Ipv4Address::new(10, 0, 0, 1);

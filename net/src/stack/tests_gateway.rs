@@ -6,10 +6,10 @@ extern crate std;
 
 use smoltcp::wire::Ipv4Address;
 
-use super::tests::{OUR_IP, cores_with};
 use super::tests_dhcp::{LEASED, dhcp_answer_with};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{OUR_IP, cores_with};
 
 const BAD_ROUTERS: [[u8; 4]; 6] = [
     [0, 0, 0, 0],
@@ -60,7 +60,7 @@ fn lease_with_router(router: [u8; 4]) -> Vec<Core> {
     cores
 }
 
-type Core = super::tests::Core;
+type Core = crate::testkit::Core;
 
 #[test]
 fn a_lease_with_a_bad_router_is_ignored_and_off_link_sends_do_not_panic() {

@@ -5,9 +5,9 @@ extern crate std;
 
 use smoltcp::socket::tcp;
 
-use super::tests::{PEER_IP, Peer, cores_with, run};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{PEER_IP, Peer, cores_with, run};
 
 #[test]
 fn reading_continues_after_our_fin_until_the_peers() {
@@ -15,9 +15,7 @@ fn reading_continues_after_our_fin_until_the_peers() {
     let nic = SimNic::new(rss.clone(), 1024);
     let mut cores = cores_with(&nic, &rss, true, |_| {});
     let mut peer = Peer::new(&nic);
-    let mut s = Peer::socket(4096);
-    s.listen(9).unwrap();
-    let ph = peer.sockets.add(s);
+    let ph = peer.listen(9, 4096);
     let conn = cores[0].connect((PEER_IP, 9)).unwrap();
     let mut now = 0;
     run(&mut cores, &mut peer, &mut now, 20);

@@ -6,9 +6,9 @@ extern crate std;
 
 use smoltcp::socket::tcp;
 
-use super::tests::{Core, Peer, cores, cores_with, run};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{Core, Peer, cores, cores_with, run};
 
 /// One core listening on 80 and a peer connected to it, the connection accepted as a `Conn`.
 fn accepted() -> (Vec<Core>, Peer, SocketHandle, Conn, u64) {

@@ -5,11 +5,10 @@ extern crate std;
 
 use std::vec::Vec;
 
-use super::tests::{Core, OUR_IP, cores_with};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{Core, OUR_IP, OUR_MAC, cores_with};
 
-const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
 pub(super) const THEIR_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x66];
 
 /// xorshift64.
@@ -302,8 +301,8 @@ fn hostile_frames_never_exceed_the_limits() {
 /// its ACK comes back. Real clients must still be served, as with one port flooded.
 #[test]
 fn a_flood_over_three_ports_still_serves_real_clients() {
-    use super::tests::{PEER_IP, Peer};
     use super::tests_synflood::{segment, syn_repr};
+    use crate::testkit::{PEER_IP, Peer};
     use smoltcp::socket::tcp;
     let rss = RssConfig::new(1).unwrap();
     let nic = SimNic::new(rss.clone(), 1 << 16);

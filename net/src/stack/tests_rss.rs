@@ -12,9 +12,9 @@ use smoltcp::wire::{
     TcpSeqNumber,
 };
 
-use super::tests::{Core, OUR_IP};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{Core, OUR_IP};
 
 const ROUTER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 0x99]);
 pub(super) const ROUTER_IP: [u8; 4] = [10, 0, 0, 254];
@@ -113,7 +113,7 @@ fn ten_thousand_active_opens_to_random_endpoints_come_home() {
     let queues = 4;
     let rss = RssConfig::new(queues).unwrap();
     let nic = SimNic::new(rss.clone(), 1 << 16);
-    let mut cores: Vec<Core> = super::tests::cores_with(&nic, &rss, true, |c| {
+    let mut cores: Vec<Core> = crate::testkit::cores_with(&nic, &rss, true, |c| {
         c.tcp_buffer = 256;
         c.bucket_bits = 12;
         c.gateway = Some(ROUTER_IP);

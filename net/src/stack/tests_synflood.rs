@@ -11,11 +11,10 @@ use smoltcp::socket::tcp;
 use smoltcp::wire::{TcpControl, TcpRepr, TcpSeqNumber};
 
 use super::synwire;
-use super::tests::{Core, OUR_IP, PEER_IP, Peer, cores_with};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{Core, OUR_IP, OUR_MAC, PEER_IP, Peer, cores_with};
 
-pub(super) const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
 const ATTACKER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x66];
 
 /// A TCP segment from `src` as an Ethernet frame to us.
