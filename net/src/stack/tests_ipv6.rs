@@ -17,7 +17,7 @@ use crate::IpAddr;
 use crate::sim::SimNic;
 use crate::testkit::{
     Core, OUR_IP6, OUR_MAC, PEER_IP6, PEER_MAC, Peer, Rig, bulk_both_ways, cores_with, ip6,
-    our_ipv6, run,
+    our_ipv6, run, run_answering,
 };
 
 fn cores6(nic: &SimNic, rss: &RssConfig, mesh: bool) -> Vec<Core> {
@@ -588,17 +588,7 @@ fn thousands_of_ipv6_active_opens_via_gw6_to_random_endpoints_come_home() {
         conns.push((q, c));
     }
     let mut now = 0;
-    for _ in 0..200 {
-        now += 1000;
-        for c in cores.iter_mut() {
-            c.poll(now);
-        }
-        while let Some(f) = nic.take_sent() {
-            if let Some(r) = router6_answer(&f) {
-                nic.deliver(r);
-            }
-        }
-    }
+    run_answering(&mut cores, &nic, &mut now, 200, router6_answer);
     let established = conns
         .iter()
         .filter(|&&(q, c)| cores[q].state(c) == Some(ConnState::Established))

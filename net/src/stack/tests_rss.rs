@@ -14,7 +14,7 @@ use smoltcp::wire::{
 
 use super::*;
 use crate::sim::SimNic;
-use crate::testkit::{Core, OUR_IP};
+use crate::testkit::{Core, OUR_IP, run_answering};
 
 const ROUTER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 0x99]);
 pub(super) const ROUTER_IP: [u8; 4] = [10, 0, 0, 254];
@@ -135,17 +135,7 @@ fn ten_thousand_active_opens_to_random_endpoints_come_home() {
         conns.push((q, c));
     }
     let mut now = 0;
-    for _ in 0..200 {
-        now += 1000;
-        for c in cores.iter_mut() {
-            c.poll(now);
-        }
-        while let Some(f) = nic.take_sent() {
-            if let Some(r) = router_answer(&f) {
-                nic.deliver(r);
-            }
-        }
-    }
+    run_answering(&mut cores, &nic, &mut now, 200, router_answer);
     let established = conns
         .iter()
         .filter(|&&(q, c)| cores[q].state(c) == Some(ConnState::Established))

@@ -8,7 +8,7 @@ use std::vec::Vec;
 use super::tests_rss::{ROUTER_IP, router_answer};
 use super::*;
 use crate::sim::SimNic;
-use crate::testkit::{Core, OUR_IP};
+use crate::testkit::{Core, OUR_IP, run_answering};
 
 /// `n` active opens per core to remotes behind the router, run until the handshakes settle;
 /// returns how many reached ESTABLISHED.
@@ -21,17 +21,7 @@ fn open_and_run(cores: &mut [Core], nic: &SimNic, n: usize) -> usize {
         }
     }
     let mut now = 0;
-    for _ in 0..100 {
-        now += 1000;
-        for c in cores.iter_mut() {
-            c.poll(now);
-        }
-        while let Some(f) = nic.take_sent() {
-            if let Some(r) = router_answer(&f) {
-                nic.deliver(r);
-            }
-        }
-    }
+    run_answering(cores, nic, &mut now, 100, router_answer);
     conns
         .iter()
         .filter(|&&(q, c)| cores[q].state(c) == Some(ConnState::Established))

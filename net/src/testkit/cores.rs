@@ -77,6 +77,29 @@ pub fn run<R: RxQueue, T: TxQueue, D: Device>(
     }
 }
 
+/// Advances every core by `steps` ticks of 1 ms on a scripted wire: after each tick, every
+/// frame the cores sent goes to `answer` (a router, a DHCP server...), and the frames it
+/// returns are delivered to the cores.
+pub fn run_answering<R: RxQueue, T: TxQueue, I: IntoIterator<Item = Vec<u8>>>(
+    cores: &mut [CoreStack<R, T>],
+    nic: &SimNic,
+    now: &mut u64,
+    steps: usize,
+    mut answer: impl FnMut(&[u8]) -> I,
+) {
+    for _ in 0..steps {
+        *now += 1000;
+        for c in cores.iter_mut() {
+            c.poll(*now);
+        }
+        while let Some(f) = nic.take_sent() {
+            for r in answer(&f) {
+                nic.deliver(r);
+            }
+        }
+    }
+}
+
 /// The usual set-up in one value: a [`SimNic`] of `queues` RSS queues, one [`Core`] per
 /// queue sharing the mesh, the [`Peer`] on its wire, and the clock.
 pub struct Rig {

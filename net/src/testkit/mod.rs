@@ -11,7 +11,8 @@
 //! - [`Peer`]: a plain smoltcp interface with its sockets on any smoltcp device; on the
 //!   simulated NIC's wire by default ([`Peer::new`]).
 //! - [`stacks`], [`cores`], [`cores_with`], [`run`]: one `CoreStack` per queue pair, linked by
-//!   the mesh, and the clock that drives them with the peer.
+//!   the mesh, and the clock that drives them with the peer; [`run_answering`] drives them
+//!   against a scripted wire (a router, a DHCP server) instead.
 //! - [`pattern`]: the seeded byte stream bulk transfers send and check.
 //! - [`World`] and [`bulk_both_ways`]: one connection from the peer, megabytes each way,
 //!   every byte checked, on any set-up (direct queues, soft queues, a driver).
@@ -21,7 +22,7 @@ pub mod pattern;
 mod peer;
 mod transfer;
 
-pub use cores::{Core, Rig, cores, cores_with, our_ipv6, run, stack_config, stacks};
+pub use cores::{Core, Rig, cores, cores_with, our_ipv6, run, run_answering, stack_config, stacks};
 #[cfg(feature = "ipv6")]
 pub use peer::ip6;
 pub use peer::{Peer, ip4};
