@@ -7,33 +7,9 @@ use std::vec::Vec;
 
 use super::*;
 use crate::sim::SimNic;
-use crate::testkit::{Core, OUR_IP, OUR_MAC, cores_with};
+use crate::testkit::{Core, OUR_IP, OUR_MAC, Rng, cores_with};
 
 pub(super) const THEIR_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x66];
-
-/// xorshift64.
-pub(super) struct Rng(pub u64);
-
-impl Rng {
-    pub(super) fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    pub(super) fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    pub(super) fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    pub(super) fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 /// The Internet checksum of `data` (odd length padded), starting from `sum`.
 pub(super) fn csum(mut sum: u32, data: &[u8]) -> u16 {

@@ -6,10 +6,10 @@ extern crate std;
 
 use std::vec::Vec;
 
-use super::tests_review::{Rng, THEIR_MAC, csum, tcp_bytes};
+use super::tests_review::{THEIR_MAC, csum, tcp_bytes};
 use super::*;
 use crate::sim::SimNic;
-use crate::testkit::{Core, OUR_IP6, cores_with, our_ipv6};
+use crate::testkit::{Core, OUR_IP6, Rng, cores_with, our_ipv6};
 
 const ROUTER6: [u8; 16] = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 

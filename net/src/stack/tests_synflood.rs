@@ -13,7 +13,7 @@ use smoltcp::wire::{TcpControl, TcpRepr, TcpSeqNumber};
 use super::synwire;
 use super::*;
 use crate::sim::SimNic;
-use crate::testkit::{Core, OUR_IP, OUR_MAC, PEER_IP, Peer, cores_with};
+use crate::testkit::{Core, OUR_IP, OUR_MAC, PEER_IP, Peer, Rng, cores_with};
 
 const ATTACKER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x66];
 
@@ -42,20 +42,13 @@ pub(super) fn syn_repr(sport: u16, dport: u16, seq: u32) -> TcpRepr<'static> {
     }
 }
 
-/// xorshift64: the attacker's "random" sources, ports and sequence numbers.
-struct Rng(u64);
+/// The attacker: "random" sources, ports and sequence numbers from a seeded [`Rng`].
+struct Attacker(Rng);
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
+impl Attacker {
     /// A spoofed SYN to `port` from a random off-subnet source (routed via the gateway).
     fn spoofed_syn(&mut self, port: u16) -> Vec<u8> {
-        let r = self.next();
+        let r = self.0.next();
         let src = [
             100,
             64 + (r as u8 & 63),
@@ -68,7 +61,7 @@ impl Rng {
 
     /// A bare ACK to `port` for no connection, acknowledging a guessed cookie.
     fn forged_ack(&mut self, port: u16) -> Vec<u8> {
-        let r = self.next();
+        let r = self.0.next();
         let src = [
             100,
             64 + (r as u8 & 63),
@@ -78,7 +71,7 @@ impl Rng {
         let mut a = syn_repr(1024 + (r >> 24) as u16 % 60_000, port, (r >> 32) as u32);
         a.control = TcpControl::None;
         a.max_seg_size = None;
-        a.ack_number = Some(TcpSeqNumber(self.next() as i32));
+        a.ack_number = Some(TcpSeqNumber(self.0.next() as i32));
         segment(ATTACKER_MAC, src, &a)
     }
 }
@@ -122,7 +115,7 @@ fn a_flood_does_not_stop_service() {
 
     // Legitimate clients: (peer socket, the core's handle once accepted).
     let mut clients: HashMap<u16, (SocketHandle, Option<TcpConn>)> = HashMap::new();
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut rng = Attacker(Rng(0x2545_f491_4f6c_dd1d));
     let mut flow_per_window = Vec::new();
     let mut step =
         |core: &mut Core,

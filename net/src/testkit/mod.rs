@@ -13,19 +13,22 @@
 //! - [`stacks`], [`cores`], [`cores_with`], [`run`]: one `CoreStack` per queue pair, linked by
 //!   the mesh, and the clock that drives them with the peer; [`run_answering`] drives them
 //!   against a scripted wire (a router, a DHCP server) instead.
-//! - [`pattern`]: the seeded byte stream bulk transfers send and check.
+//! - [`pattern`]: the seeded byte stream bulk transfers send and check; [`Rng`], the seeded
+//!   generator of randomized tests.
 //! - [`World`] and [`bulk_both_ways`]: one connection from the peer, megabytes each way,
 //!   every byte checked, on any set-up (direct queues, soft queues, a driver).
 
 mod cores;
 pub mod pattern;
 mod peer;
+mod rng;
 mod transfer;
 
 pub use cores::{Core, Rig, cores, cores_with, our_ipv6, run, run_answering, stack_config, stacks};
 #[cfg(feature = "ipv6")]
 pub use peer::ip6;
 pub use peer::{Peer, ip4};
+pub use rng::Rng;
 pub use transfer::{Parts, World, bulk_both_ways};
 
 /// Our stacks' address (every core shares it).

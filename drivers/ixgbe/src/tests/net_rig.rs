@@ -47,7 +47,7 @@ pub(super) struct Wire {
     model: Model82599,
     rss: RssConfig,
     inbox: VecDeque<Vec<u8>>,
-    rng: XorShift,
+    rng: Rng,
     /// Loss and corruption, per mille, each direction.
     pub loss: u64,
     /// See `loss`.
@@ -188,7 +188,7 @@ impl Rig {
 
     /// As [`Rig::new`], with RX and TX rings of `ring` descriptors.
     pub fn with_ring(queues: u16, seed: u64, tcp_buffer: usize, ring: u16) -> Self {
-        let mut rng = XorShift(seed);
+        let mut rng = Rng(seed);
         let mut key = [0u8; 40];
         key.iter_mut().for_each(|b| *b = rng.next() as u8);
         let mut rss = RssConfig::with_key(key, usize::from(queues)).unwrap();
@@ -232,7 +232,7 @@ impl Rig {
             model: model.clone(),
             rss: rss.clone(),
             inbox: VecDeque::new(),
-            rng: XorShift(seed ^ 0xfa17),
+            rng: Rng(seed ^ 0xfa17),
             loss: 0,
             corrupt: 0,
             log: WireLog {
