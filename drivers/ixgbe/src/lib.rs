@@ -54,7 +54,7 @@ mod tests;
 pub use config::{Config, ConfigError, InitError, LinkSpeed, LinkStatus};
 pub use delay::Delay;
 pub use family::Family;
-pub use init::{Ixgbe, QueuePair};
+pub use init::{Ixgbe, IxgbePair};
 pub use mmio::{Mmio, RegisterAccess};
 pub use rx::IxgbeRx;
 pub use stats::HwStats;

@@ -8,14 +8,14 @@ mod device;
 mod hostile;
 
 use crate::fake::{DeviceSpec, FakeDevice, FakeDma, FakeNotify, FakeTransport};
-use crate::{NetConfig, QueuePair, VirtioNet};
+use crate::{NetConfig, VirtioNet, VirtioPair};
 use corenet_nic::RssConfig;
 use std::vec::Vec;
 
 /// A device brought up with `cores` queue pairs wanted.
 pub(crate) struct Rig {
     pub net: VirtioNet<FakeTransport>,
-    pub pairs: Vec<QueuePair>,
+    pub pairs: Vec<VirtioPair>,
     pub dev: FakeDevice,
     pub bells: FakeNotify,
     // Last: rings and buffers live in it.
