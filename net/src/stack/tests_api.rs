@@ -165,14 +165,6 @@ fn handles_from_another_core_are_rejected() {
     );
 }
 
-/// A tiny xorshift for garbage.
-fn xorshift(s: &mut u64) -> u64 {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    *s
-}
-
 #[test]
 fn hostile_frames_are_counted_and_dropped_while_a_real_flow_keeps_working() {
     let rss = RssConfig::new(2).unwrap();
@@ -185,7 +177,7 @@ fn hostile_frames_are_counted_and_dropped_while_a_real_flow_keeps_working() {
     let ph = peer.connect(33_000, 80);
     let mut now = 0;
     run(&mut cores, &mut peer, &mut now, 10);
-    let mut seed = 0xdead_beef_u64;
+    let mut seed = crate::testkit::Rng(0xdead_beef);
     // A valid-looking IPv4/TCP prefix with random tails, random lengths and random flags,
     // plus pure noise and runts.
     let mut template = std::vec![0u8; 54];
@@ -196,14 +188,14 @@ fn hostile_frames_are_counted_and_dropped_while_a_real_flow_keeps_working() {
     template[26..30].copy_from_slice(&PEER_IP);
     template[30..34].copy_from_slice(&OUR_IP);
     for i in 0..3000 {
-        let r = xorshift(&mut seed);
+        let r = seed.next();
         let len = (r % 120) as usize;
-        let mut f: Vec<u8> = (0..len).map(|_| xorshift(&mut seed) as u8).collect();
+        let mut f: Vec<u8> = (0..len).map(|_| seed.next() as u8).collect();
         if i % 2 == 0 {
             let n = len.min(template.len());
             f[..n].copy_from_slice(&template[..n]);
             for b in f.iter_mut().skip(34) {
-                *b = xorshift(&mut seed) as u8;
+                *b = seed.next() as u8;
             }
         }
         if i % 7 == 0 && len > 14 {

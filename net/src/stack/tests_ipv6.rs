@@ -351,13 +351,8 @@ fn hostile_ipv6_frames_never_panic_and_a_real_flow_keeps_working() {
     let ph = peer.open((ip6(OUR_IP6), 80), 33_000, 64 * 1024);
     let mut now = 0;
     run(&mut cores, &mut peer, &mut now, 20);
-    let mut seed = 0x1234_5678_9abc_u64;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rng = crate::testkit::Rng(0x1234_5678_9abc_u64);
+    let mut next = || rng.next();
     // A valid-looking IPv6 header to us (TCP, UDP, ICMPv6 and NDP types, hop-by-hop and
     // fragment headers) with random payload lengths, tails and frame lengths; runts.
     let mut template = std::vec![0u8; 54];
@@ -566,15 +561,10 @@ fn thousands_of_ipv6_active_opens_via_gw6_to_random_endpoints_come_home() {
         c.bucket_bits = 12;
         c.ipv6 = Some(our_ipv6(Some(ROUTER6)));
     });
-    let mut seed = 0x0fed_cba9_8765_4321_u64;
+    let mut rng = crate::testkit::Rng(0x0fed_cba9_8765_4321);
     let mut conns = Vec::with_capacity(N);
     for i in 0..N {
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = || rng.next();
         // 2001:db8::/32 (documentation prefix), random below it: off-link, via the router.
         let mut addr = [0u8; 16];
         addr[..8].copy_from_slice(&next().to_be_bytes());

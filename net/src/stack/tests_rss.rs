@@ -118,12 +118,10 @@ fn ten_thousand_active_opens_to_random_endpoints_come_home() {
         c.bucket_bits = 12;
         c.gateway = Some(ROUTER_IP);
     });
-    let mut seed = 0x1234_5678_9abc_def1_u64;
+    let mut rng = crate::testkit::Rng(0x1234_5678_9abc_def1);
     let mut conns = Vec::with_capacity(N);
     for i in 0..N {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
+        let seed = rng.next();
         // Public-looking addresses outside 10/8, any port but 0.
         let mut addr = (seed as u32).to_be_bytes();
         addr[0] = 11 + addr[0] % 200;

@@ -2,8 +2,8 @@
 
 use alloc::vec::Vec;
 
-/// xorshift64 (Marsaglia): cheap and reproducible; not for anything but tests. The seed must
-/// not be 0 (the sequence would stay 0).
+/// xorshift64 (Marsaglia): cheap and reproducible; not for anything but tests. Seed 0 yields
+/// only zeros (a test that wants zero filler uses that).
 #[derive(Debug, Clone)]
 pub struct Rng(pub u64);
 
