@@ -48,13 +48,8 @@ fn random_lifecycles_return_every_pool_byte() {
         b"\r\n\r\n",
         b"\xff\x00garbage",
     ];
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move |n: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    };
+    let mut rng = corenet::testing::Rng(0x2545_f491_4f6c_dd1d);
+    let mut next = move |n: u64| rng.below(n);
     let mut lifecycles = 0;
     // Shed, 503, evicted, header / idle / send timeouts: every way out was taken.
     let mut seen = [0u64; 6];
