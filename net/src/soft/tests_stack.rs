@@ -21,7 +21,7 @@ use crate::testkit::{OUR_IP6, PEER_IP6, ip6, our_ipv6};
 type Core = CoreStack<SoftRx, SoftTx>;
 
 /// N cores behind one hardware queue pair, and the peer host on the other end of the wire.
-struct Rig {
+struct SoftRig {
     rss: RssConfig,
     nic: SimNic,
     hw: (SimRxQueue, SimTxQueue),
@@ -31,7 +31,7 @@ struct Rig {
     now: u64,
 }
 
-impl Rig {
+impl SoftRig {
     fn new(cores: usize, depth: usize, tcp_buffer: usize) -> Self {
         let rss = RssConfig::new(cores).unwrap();
         // The hardware has one queue: its own RSS, if any, sends everything to queue 0.
@@ -81,13 +81,13 @@ impl Rig {
     }
 }
 
-impl World for Rig {
+impl World for SoftRig {
     type Rx = SoftRx;
     type Tx = SoftTx;
     type Dev = crate::sim::PeerDevice;
 
     fn step(&mut self) {
-        Rig::step(self);
+        SoftRig::step(self);
     }
 
     fn parts(&mut self) -> Parts<'_, Self> {
@@ -97,7 +97,7 @@ impl World for Rig {
 
 #[test]
 fn passive_opens_land_on_the_core_the_hash_names_and_every_core_serves() {
-    let mut rig = Rig::new(4, 64, 4096);
+    let mut rig = SoftRig::new(4, 64, 4096);
     for c in &mut rig.cores {
         c.listen(80).unwrap();
     }
@@ -150,7 +150,7 @@ fn passive_opens_land_on_the_core_the_hash_names_and_every_core_serves() {
 #[cfg(feature = "ipv6")]
 #[test]
 fn ipv6_opens_both_ways_land_on_the_hash_core() {
-    let mut rig = Rig::new(4, 64, 4096);
+    let mut rig = SoftRig::new(4, 64, 4096);
     for c in &mut rig.cores {
         c.listen(80).unwrap();
     }
@@ -190,7 +190,7 @@ fn ipv6_opens_both_ways_land_on_the_hash_core() {
 
 #[test]
 fn active_opens_from_every_core_come_home() {
-    let mut rig = Rig::new(4, 64, 4096);
+    let mut rig = SoftRig::new(4, 64, 4096);
     let per_core = 12;
     for _ in 0..per_core * 4 {
         rig.peer.listen(7, 4096);
@@ -223,7 +223,7 @@ fn active_opens_from_every_core_come_home() {
 #[test]
 fn arp_resolves_from_every_core() {
     for k in 0..4 {
-        let mut rig = Rig::new(4, 32, 4096);
+        let mut rig = SoftRig::new(4, 32, 4096);
         rig.peer.listen(7, 4096);
         let conn = rig.cores[k].connect((PEER_IP, 7)).unwrap();
         rig.run(30);
@@ -243,7 +243,7 @@ fn arp_resolves_from_every_core() {
 
 #[test]
 fn a_flood_fills_a_ring_drops_are_counted_and_service_goes_on() {
-    let mut rig = Rig::new(2, 16, 4096);
+    let mut rig = SoftRig::new(2, 16, 4096);
     for c in &mut rig.cores {
         c.listen(80).unwrap();
     }
@@ -270,7 +270,7 @@ fn a_flood_fills_a_ring_drops_are_counted_and_service_goes_on() {
 
 #[test]
 fn udp_datagrams_reach_the_hash_core_and_replies_go_back() {
-    let mut rig = Rig::new(4, 64, 4096);
+    let mut rig = SoftRig::new(4, 64, 4096);
     let socks: Vec<_> = rig
         .cores
         .iter_mut()
@@ -330,7 +330,7 @@ fn udp_datagrams_reach_the_hash_core_and_replies_go_back() {
 
 #[test]
 fn megabytes_both_ways_through_loss_corruption_and_reordering() {
-    let mut rig = Rig::new(4, 128, 32 * 1024);
+    let mut rig = SoftRig::new(4, 128, 32 * 1024);
     for c in &mut rig.cores {
         c.listen(5001).unwrap();
     }
