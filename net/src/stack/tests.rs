@@ -5,8 +5,6 @@ extern crate std;
 
 use std::vec::Vec;
 
-use smoltcp::socket::tcp;
-
 use super::*;
 use crate::sim::SimNic;
 use crate::testkit::{OUR_IP, PEER_IP, Peer, cores, run};
@@ -41,7 +39,7 @@ fn passive_opens_land_on_the_core_the_hash_names() {
     assert_eq!(seen.len(), n as usize);
     run(&mut cores, &mut peer, &mut now, 20);
     for h in handles {
-        let s = peer.sockets.get_mut::<tcp::Socket>(h);
+        let s = peer.tcp(h);
         let mut b = [0u8; 2];
         assert_eq!(s.recv_slice(&mut b), Ok(2));
         assert_eq!(u16::from_be_bytes(b), s.local_endpoint().unwrap().port);

@@ -27,11 +27,11 @@ fn syn_burst_is_served_from_the_backlog_and_the_limit_answers_rst() {
     run(&mut cores, &mut peer, &mut now, 30);
     let established = handles
         .iter()
-        .filter(|&&h| peer.sockets.get::<tcp::Socket>(h).state() == tcp::State::Established)
+        .filter(|&&h| peer.tcp(h).state() == tcp::State::Established)
         .count();
     let reset = handles
         .iter()
-        .filter(|&&h| peer.sockets.get::<tcp::Socket>(h).state() == tcp::State::Closed)
+        .filter(|&&h| peer.tcp(h).state() == tcp::State::Closed)
         .count();
     assert_eq!((established, reset), (6, 4));
     let c = cores[0].counters().snapshot();
@@ -67,7 +67,7 @@ fn close_frees_the_connection_and_stale_handles_are_rejected() {
     );
     run(&mut cores, &mut peer, &mut now, 20);
     let mut b = [0u8; 8];
-    let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+    let ps = peer.tcp(ph);
     assert_eq!(ps.recv_slice(&mut b), Ok(5));
     ps.send_slice(b"bye").unwrap();
     ps.close();
@@ -228,7 +228,7 @@ fn hostile_frames_are_counted_and_dropped_while_a_real_flow_keeps_working() {
     assert_eq!(cores[q].send(conn, b"still here"), Ok(10));
     run(&mut cores, &mut peer, &mut now, 20);
     let mut b = [0u8; 16];
-    let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+    let ps = peer.tcp(ph);
     assert_eq!(ps.recv_slice(&mut b), Ok(10));
     assert_eq!(&b[..10], b"still here");
 }
@@ -302,26 +302,17 @@ fn unlisten_resets_unaccepted_connections() {
     let h = peer.connect(30_000, 80);
     let mut now = 0;
     run(&mut cores, &mut peer, &mut now, 10);
-    assert_eq!(
-        peer.sockets.get::<tcp::Socket>(h).state(),
-        tcp::State::Established
-    );
+    assert_eq!(peer.tcp(h).state(), tcp::State::Established);
     cores[0].unlisten(80).unwrap();
     assert_eq!(cores[0].unlisten(80), Err(ListenError::NotListening));
     assert_eq!(cores[0].accept(80), Err(AcceptError::NotListening));
     run(&mut cores, &mut peer, &mut now, 10);
-    assert_eq!(
-        peer.sockets.get::<tcp::Socket>(h).state(),
-        tcp::State::Closed
-    );
+    assert_eq!(peer.tcp(h).state(), tcp::State::Closed);
     assert_eq!(cores[0].connections(), 0);
     // A new SYN to the port is refused.
     let h2 = peer.connect(30_001, 80);
     run(&mut cores, &mut peer, &mut now, 10);
-    assert_eq!(
-        peer.sockets.get::<tcp::Socket>(h2).state(),
-        tcp::State::Closed
-    );
+    assert_eq!(peer.tcp(h2).state(), tcp::State::Closed);
     assert_eq!(cores[0].counters().refused.get(), 1);
 }
 
@@ -355,10 +346,7 @@ fn connections_of_a_vanished_peer_are_freed_and_live_ones_kept() {
     // A live peer answers keep-alives: idle for ten intervals, still established.
     run(&mut cores, &mut peer, &mut now, 1000);
     assert_eq!(cores[0].state(a), Some(ConnState::Established));
-    assert_eq!(
-        peer.sockets.get::<tcp::Socket>(idle).state(),
-        tcp::State::Established
-    );
+    assert_eq!(peer.tcp(idle).state(), tcp::State::Established);
     assert_eq!(cores[0].connections(), 2);
     // The peer vanishes; we close one connection (orphaned once our FIN goes unanswered).
     cores[0].close(b).unwrap();

@@ -6,8 +6,6 @@ extern crate std;
 use std::println;
 use std::vec::Vec;
 
-use smoltcp::socket::tcp;
-
 use super::*;
 use crate::sim::{Faults, SimNic};
 use crate::testkit::{OUR_IP, Peer, cores_with, ip4, run};
@@ -45,7 +43,7 @@ fn stream(cc: TcpCongestion, len: usize, tcp_buffer: usize, loss: u16, seed: u64
             }
         }
         run(&mut cores, &mut peer, &mut now, 1);
-        let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+        let ps = peer.tcp(ph);
         while let Ok(n) = ps.recv(|b| (b.len(), b.len())) {
             if n == 0 {
                 break;

@@ -6,7 +6,6 @@ extern crate std;
 use std::vec::Vec;
 
 use smoltcp::iface::SocketHandle;
-use smoltcp::socket::tcp;
 
 use super::*;
 use crate::sim::SimNic;
@@ -60,7 +59,7 @@ fn churn_returns_every_slot_and_port() {
         run(&mut cores, &mut peer, &mut now, 10);
         // The peer reads, closes first (so its side holds TIME-WAIT) and listens again.
         for &h in &listeners {
-            let s = peer.sockets.get_mut::<tcp::Socket>(h);
+            let s = peer.tcp(h);
             let mut b = [0u8; 4];
             let _ = s.recv_slice(&mut b);
             s.close();
@@ -71,7 +70,7 @@ fn churn_returns_every_slot_and_port() {
         }
         run(&mut cores, &mut peer, &mut now, 10);
         for &h in &listeners {
-            let s = peer.sockets.get_mut::<tcp::Socket>(h);
+            let s = peer.tcp(h);
             s.abort();
             s.listen(9).unwrap();
         }

@@ -3,8 +3,6 @@
 
 extern crate std;
 
-use smoltcp::socket::tcp;
-
 use super::*;
 use crate::sim::SimNic;
 use crate::testkit::{PEER_IP, Peer, cores_with, run};
@@ -24,7 +22,7 @@ fn reading_continues_after_our_fin_until_the_peers() {
     assert_eq!(cores[0].send(conn, b"x"), Err(SendError::BadHandle));
     run(&mut cores, &mut peer, &mut now, 20);
 
-    let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+    let ps = peer.tcp(ph);
     let mut b = [0u8; 16];
     assert_eq!(ps.recv_slice(&mut b), Ok(7));
     assert_eq!(&b[..7], b"request");
@@ -35,7 +33,7 @@ fn reading_continues_after_our_fin_until_the_peers() {
     assert_eq!(&b[..8], b"response");
     assert_eq!(cores[0].recv(conn, &mut b), Err(RecvError::WouldBlock));
 
-    peer.sockets.get_mut::<tcp::Socket>(ph).close();
+    peer.tcp(ph).close();
     run(&mut cores, &mut peer, &mut now, 20);
     assert_eq!(cores[0].recv(conn, &mut b), Err(RecvError::Finished));
     // A half-closed connection can still be reset (a proxy aborting both sides).

@@ -6,7 +6,7 @@ extern crate std;
 use std::vec::Vec;
 
 use smoltcp::phy::ChecksumCapabilities;
-use smoltcp::socket::{icmp, tcp, udp};
+use smoltcp::socket::{icmp, udp};
 use smoltcp::wire::{
     EthernetFrame, EthernetProtocol, Icmpv6Packet, Icmpv6Repr, IpCidr, Ipv6Address, Ipv6Packet,
     NdiscNeighborFlags, NdiscRepr, RawHardwareAddress,
@@ -65,7 +65,7 @@ fn passive_ipv6_opens_land_on_the_core_the_hash_names() {
     assert_eq!(seen.len(), n as usize);
     run(&mut cores, &mut peer, &mut now, 20);
     for h in handles {
-        let s = peer.sockets.get_mut::<tcp::Socket>(h);
+        let s = peer.tcp(h);
         let mut b = [0u8; 2];
         assert_eq!(s.recv_slice(&mut b), Ok(2));
         assert_eq!(u16::from_be_bytes(b), s.local_endpoint().unwrap().port);
@@ -385,13 +385,13 @@ fn hostile_ipv6_frames_never_panic_and_a_real_flow_keeps_working() {
     let q = rss.queue_ipv6_l4(PEER_IP6, OUR_IP6, 33_000, 80) as usize;
     let conn = cores[q].accept(80).expect("accepted before the flood");
     assert_eq!(cores[q].send(conn, b"still here"), Ok(10));
-    let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+    let ps = peer.tcp(ph);
     assert_eq!(ps.send_slice(b"and here"), Ok(8));
     run(&mut cores, &mut peer, &mut now, 20);
     let mut b = [0u8; 16];
     assert_eq!(cores[q].recv(conn, &mut b), Ok(8));
     assert_eq!(&b[..8], b"and here");
-    let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+    let ps = peer.tcp(ph);
     assert_eq!(ps.recv_slice(&mut b), Ok(10));
     assert_eq!(&b[..10], b"still here");
 }

@@ -9,8 +9,6 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::vec::Vec;
 
-use smoltcp::socket::tcp;
-
 use super::*;
 use crate::sim::{Faults, SimNic};
 use crate::testkit::{OUR_IP, Peer, cores_with, ip4, run};
@@ -109,7 +107,7 @@ fn send_losing(
         steps += 1;
         assert!(steps < 120_000, "stalled at {} of {len}", got.len());
         run(&mut cores, &mut peer, &mut now, 1);
-        let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+        let ps = peer.tcp(ph);
         while ps.can_recv() {
             ps.recv(|b| {
                 got.extend_from_slice(b);

@@ -329,7 +329,7 @@ fn a_flood_over_three_ports_still_serves_real_clients() {
     }
     let c = core.counters().snapshot();
     for &h in &clients {
-        let s = peer.sockets.get::<tcp::Socket>(h);
+        let s = peer.tcp(h);
         assert_eq!(s.state(), tcp::State::Established, "{c:?}");
     }
     assert_eq!(accepted, clients.len(), "{c:?}");

@@ -5,8 +5,6 @@ extern crate std;
 use std::cell::Cell;
 use std::rc::Rc;
 
-use smoltcp::socket::tcp;
-
 use super::tests_recovery::tcp_seg;
 use super::*;
 use crate::sim::SimNic;
@@ -27,7 +25,7 @@ fn lone_segment_lost_twice(rto_min_ms: u64) -> u64 {
     let h = cores[0].accept(5001).unwrap();
     let mut got = 0;
     let mut receive = |peer: &mut Peer| {
-        let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+        let ps = peer.tcp(ph);
         while let Ok(n) = ps.recv(|b| (b.len(), b.len())) {
             if n == 0 {
                 break;

@@ -44,7 +44,7 @@ fn ipv6_clients_get_cookies_and_are_served() {
     assert_eq!((c.syncookies_sent, c.syncookies_validated), (2, 2));
     assert_eq!(core.half_open(), 0);
     for &h in &handles {
-        let s = peer.sockets.get_mut::<tcp::Socket>(h);
+        let s = peer.tcp(h);
         assert_eq!(s.state(), tcp::State::Established);
         s.send_slice(b"GET").unwrap();
     }
@@ -61,7 +61,7 @@ fn ipv6_clients_get_cookies_and_are_served() {
     }
     for &h in &handles {
         let mut b = [0u8; 3];
-        let s = peer.sockets.get_mut::<tcp::Socket>(h);
+        let s = peer.tcp(h);
         assert_eq!(s.recv_slice(&mut b), Ok(3));
         assert_eq!(&b, b"200");
     }
@@ -101,9 +101,6 @@ fn every_core_validates_its_own_cookies() {
     }
     assert_eq!(accepted, n);
     for h in handles {
-        assert_eq!(
-            peer.sockets.get::<tcp::Socket>(h).state(),
-            tcp::State::Established
-        );
+        assert_eq!(peer.tcp(h).state(), tcp::State::Established);
     }
 }

@@ -122,7 +122,7 @@ fn a_flood_does_not_stop_service() {
          peer: &mut Peer,
          now: &mut u64,
          clients: &mut HashMap<u16, (SocketHandle, Option<TcpConn>)>| {
-            let s = peer.sockets.get_mut::<tcp::Socket>(bulk_peer);
+            let s = peer.tcp(bulk_peer);
             if sent < TOTAL && s.can_send() {
                 let mut chunk = [0u8; 1024];
                 let n = chunk.len().min(TOTAL - sent);
@@ -185,7 +185,7 @@ fn a_flood_does_not_stop_service() {
     // Every client that came during the flood was accepted, through a cookie.
     for (port, (h, conn)) in &clients {
         assert!(conn.is_some(), "client {port} not accepted: {c:?}");
-        let s = peer.sockets.get::<tcp::Socket>(*h);
+        let s = peer.tcp(*h);
         assert_eq!(s.state(), tcp::State::Established, "client {port}");
     }
     assert!(c.syncookies_validated >= clients.len() as u64, "{c:?}");
@@ -206,7 +206,7 @@ fn a_flood_does_not_stop_service() {
     for (port, (h, conn)) in &clients {
         let conn = conn.unwrap();
         assert_eq!(core.send(conn, &port.to_be_bytes()), Ok(2));
-        let s = peer.sockets.get_mut::<tcp::Socket>(*h);
+        let s = peer.tcp(*h);
         s.send_slice(b"hi").unwrap();
     }
     for _ in 0..20 {
@@ -216,7 +216,7 @@ fn a_flood_does_not_stop_service() {
         let mut b = [0u8; 2];
         assert_eq!(core.recv(conn.unwrap(), &mut b), Ok(2), "client {port}");
         assert_eq!(&b, b"hi");
-        let s = peer.sockets.get_mut::<tcp::Socket>(*h);
+        let s = peer.tcp(*h);
         assert_eq!(s.recv_slice(&mut b), Ok(2));
         assert_eq!(u16::from_be_bytes(b), *port);
     }

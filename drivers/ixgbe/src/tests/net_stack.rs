@@ -75,7 +75,7 @@ fn passive_opens_from_many_source_ports_land_on_the_core_the_hash_names() {
     }
     rig.run(10);
     for (&h, &p) in handles.iter().zip(&ports) {
-        let s = rig.peer.sockets.get_mut::<tcp::Socket>(h);
+        let s = rig.peer.tcp(h);
         let mut got = [0u8; 3];
         assert_eq!(s.recv_slice(&mut got), Ok(3), "port {p}");
         let q = rig.rss.queue_ipv4_l4(PEER_IP, OUR_IP, p, 80);
@@ -127,7 +127,7 @@ fn active_opens_from_every_core_get_their_replies_on_the_same_core() {
     // The peer answers each connection with the port it sees; the answer must reach the
     // connection, on its own core.
     for &h in &listeners {
-        let s = rig.peer.sockets.get_mut::<tcp::Socket>(h);
+        let s = rig.peer.tcp(h);
         assert_eq!(s.state(), tcp::State::Established);
         let port = s.remote_endpoint().unwrap().port;
         assert_eq!(s.send_slice(&port.to_be_bytes()), Ok(2));
@@ -201,7 +201,7 @@ fn transfer(rig: &mut Rig, len: u64) -> u64 {
             }
         }
         for (k, &h) in listeners.iter().enumerate() {
-            let s = rig.peer.sockets.get_mut::<tcp::Socket>(h);
+            let s = rig.peer.tcp(h);
             let Some(ep) = s.remote_endpoint() else {
                 continue;
             };
