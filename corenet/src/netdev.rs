@@ -15,7 +15,8 @@ use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use corenet_ixgbe::{Ixgbe, Mmio};
 use corenet_kernel::Core;
 use corenet_kernel::cpu::MAX_CORES;
-use corenet_kernel::memory::dma::{DmaPool, carve_pool};
+use corenet_kernel::memory::dma::DmaPool;
+use corenet_kernel::memory::spare::carve_pool;
 use corenet_kernel::pci::{ConfigAccess, scan};
 use corenet_nic::{DmaAllocator, DmaRegion, RssConfig};
 use corenet_virtio::hal::{GlobalDma, IdentityHal};
@@ -146,7 +147,7 @@ pub fn ack_rx_interrupt() {
 
 /// Routes a single-queue virtio-mmio NIC's interrupt line to core 0 (its queue's owner).
 fn enable_mmio_rx_interrupt(dev: &corenet_virtio::cmdline::MmioDevice, pairs: usize) {
-    if corenet_kernel::boot::machine().config.idle == corenet_kernel::idle::IdlePolicy::Poll {
+    if corenet_kernel::machine::machine().config.idle == corenet_kernel::idle::IdlePolicy::Poll {
         return;
     }
     if pairs != 1 {
@@ -410,7 +411,7 @@ fn bring_up_virtio_pci(
         .map_err(|e| device_error("virtio-pci", &e))?;
     let queues = pairs.len() as u16;
     let info = publish(&net, pairs, "virtio-pci");
-    if corenet_kernel::boot::machine().config.idle != corenet_kernel::idle::IdlePolicy::Poll {
+    if corenet_kernel::machine::machine().config.idle != corenet_kernel::idle::IdlePolicy::Poll {
         enable_rx_interrupts(&mut root, cam, df, queues);
     }
     *DEVICE.lock() = Some(Device::Pci(net));
@@ -466,7 +467,7 @@ fn bring_up_ixgbe(
         .into_iter()
         .find(|b| b.index() == 0 && b.addr != 0)
         .ok_or_else(|| device_error(name, &"BAR0 unassigned"))?;
-    corenet_kernel::memory::paging::map_mmio(bar0.addr, bar0.size)
+    corenet_kernel::memory::spare::map_mmio(bar0.addr, bar0.size)
         .map_err(|_| NicError::OutOfMemory)?;
     corenet_kernel::pci::enable_memory_and_bus_master(access, f);
     let base = core::ptr::NonNull::new(bar0.addr as *mut u8).ok_or(NicError::NotFound)?;

@@ -4,9 +4,9 @@
 use core::sync::atomic::Ordering;
 use corenet::Core;
 use corenet::network::Network;
-use corenet::raw::kernel::boot::machine;
 use corenet::raw::kernel::cpu::wake::{self, IdleStats};
 use corenet::raw::kernel::cpu::{MAX_CORES, percpu};
+use corenet::raw::kernel::machine::machine;
 use corenet::raw::net::counters::NetSnapshot;
 use corenet::raw::net::stack::TCP_STATES;
 use corenet::raw::nic::counters::CounterSnapshot;
