@@ -26,7 +26,7 @@ use corenet_virtio::virtio_drivers::transport::pci::PciTransport;
 use corenet_virtio::virtio_drivers::transport::pci::bus::{
     ConfigurationAccess, DeviceFunction, PciRoot,
 };
-use corenet_virtio::{NetConfig, QueueDma, QueuePair as VirtioPair, Steering, VirtioNet};
+use corenet_virtio::{NetConfig, QueueDma, Steering, VirtioNet, VirtioPair};
 use spin::{Mutex, Once};
 
 /// DMA memory carved per queue pair: two rings and their 2 KiB buffers at the driver's largest
@@ -97,7 +97,7 @@ pub enum NicPair {
     /// virtio-net.
     Virtio(VirtioPair),
     /// Intel 82599.
-    Ixgbe(corenet_ixgbe::QueuePair<Mmio>),
+    Ixgbe(corenet_ixgbe::IxgbePair<Mmio>),
 }
 
 // SAFETY: the device-wide part is only used by whichever core holds the mutex; the transports

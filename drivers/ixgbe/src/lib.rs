@@ -56,7 +56,7 @@ mod tests;
 pub use config::{Config, ConfigError, InitError, LinkSpeed, LinkStatus};
 pub use delay::Delay;
 pub use family::Family;
-pub use init::{Ixgbe, QueuePair};
+pub use init::{Ixgbe, IxgbePair};
 pub use mmio::{Mmio, RegisterAccess};
 pub use msix::{ConfigSpace, Message, MsixCap, MsixError};
 pub use rx::IxgbeRx;
