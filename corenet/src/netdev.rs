@@ -565,7 +565,7 @@ fn enable_intel_msix(
     f: &corenet_kernel::pci::PciFunction,
     bars: &[corenet_kernel::pci::Bar],
     dev: &mut Ixgbe<Mmio>,
-    pairs: &mut [corenet_ixgbe::QueuePair<Mmio>],
+    pairs: &mut [corenet_ixgbe::IxgbePair<Mmio>],
 ) -> Result<(), corenet_ixgbe::MsixError> {
     let mut cfg = FunctionConfig(access, f);
     let cap = corenet_ixgbe::msix::find(&cfg)?;

@@ -13,7 +13,7 @@
 //! are checked before use: a walk is bounded, pointers must stay in the standard header's
 //! capability area, and the table must fit its BAR.
 
-use crate::init::{Ixgbe, QueuePair};
+use crate::init::{Ixgbe, IxgbePair};
 use crate::mmio::RegisterAccess;
 use crate::regs::{GPIE_MSIX_MODE, GPIE_PBA_SUPPORT, IVAR_VALID};
 
@@ -176,7 +176,7 @@ impl<R: RegisterAccess> Ixgbe<R> {
     /// queues keep polling.
     pub fn enable_msix<T: RegisterAccess>(
         &mut self,
-        pairs: &mut [QueuePair<R>],
+        pairs: &mut [IxgbePair<R>],
         cfg: &mut impl ConfigSpace,
         cap: &MsixCap,
         table: &T,
