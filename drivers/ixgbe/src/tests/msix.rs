@@ -251,3 +251,91 @@ fn hostile_capability_lists_and_tables_are_typed_errors() {
     );
     assert!(!pairs[0].rx.has_interrupt());
 }
+
+/// The model behind a register access that lets a frame arrive at a chosen point of the arm:
+/// right before or after a given register access.
+#[derive(Debug, Clone)]
+struct Racing {
+    model: Model82599,
+    /// (register, before the access?) of the next arrival; taken when it fires.
+    at: std::rc::Rc<std::cell::Cell<Option<(u32, bool)>>>,
+}
+
+impl Racing {
+    fn arrive_if(&self, off: u32, before: bool) {
+        if self.at.get() == Some((off, before)) {
+            self.at.set(None);
+            assert!(matches!(
+                self.model.inject(&frame(7000)),
+                RxOutcome::Delivered { .. }
+            ));
+        }
+    }
+}
+
+impl RegisterAccess for Racing {
+    fn read32(&self, off: u32) -> u32 {
+        self.arrive_if(off, true);
+        let v = self.model.read32(off);
+        self.arrive_if(off, false);
+        v
+    }
+
+    fn write32(&self, off: u32, value: u32) {
+        self.arrive_if(off, true);
+        self.model.write32(off, value);
+        self.arrive_if(off, false);
+    }
+}
+
+#[test]
+fn a_frame_arriving_at_any_point_of_the_arm_wakes_the_core_or_stops_the_halt() {
+    // Every register access of the arm, before and after, plus after the arm returned: the
+    // frame is either seen by the arm's look (`Some(true)`: the core does not halt) or sends
+    // the queue's message (the halted core wakes). Never neither.
+    let points = [
+        Some((EICR, true)),
+        Some((EICR, false)),
+        Some((EIMS, true)),
+        Some((EIMS, false)),
+        None, // after the arm
+    ];
+    for (i, point) in points.into_iter().enumerate() {
+        let model = Model82599::new(ModelParams::default());
+        let regs = Racing {
+            model: model.clone(),
+            at: Default::default(),
+        };
+        let mut cfg = Config::new(RssConfig::new(1).unwrap());
+        (cfg.rx_ring_size, cfg.tx_ring_size) = (64, 64);
+        let (mut dev, mut pairs) = Ixgbe::init(
+            regs.clone(),
+            &cfg,
+            &mut model.allocator(),
+            &mut model.delay(),
+        )
+        .unwrap();
+        let mut config = model.config();
+        let cap = msix::find(&config).unwrap();
+        dev.enable_msix(&mut pairs, &mut config, &cap, &model.msix_table(), &message)
+            .unwrap();
+        let rx = &mut pairs[0].rx;
+        // A busy spell first, so EICR holds a stale cause.
+        model.inject(&frame(6999));
+        assert_eq!(drain(rx), 1);
+        regs.at.set(point);
+        let pending = rx.enable_interrupt();
+        if point.is_none() {
+            model.inject(&frame(7000));
+        }
+        assert!(regs.at.get().is_none(), "point {i}: the frame arrived");
+        let messages = model.take_messages();
+        assert!(
+            pending == Some(true) || messages == [message(0)],
+            "point {i}: pending {pending:?}, messages {messages:?}: a lost wake-up"
+        );
+        if pending == Some(false) {
+            assert_eq!(messages.len(), 1, "point {i}: exactly one message");
+        }
+    }
+}
