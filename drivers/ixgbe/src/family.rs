@@ -134,8 +134,9 @@ impl Family {
 }
 
 /// Where each family keeps its extended interrupt registers (MSI-X mode, [`crate::msix`]).
-/// In MSI-X mode bit `v` of EICR/EIMS/EIMC/EIAC is vector `v` on both devices (82599
-/// 8.2.3.5, 82576 8.8); the driver uses vectors 0..16 only, one per receive queue.
+/// In MSI-X mode bit `v` of EICR/EIMS/EIMC/EIAC (82599: EIMS_EX(0)/EIMC_EX(0)) is vector `v`
+/// on both devices (82599 8.2.3.5, 82576 8.8); the driver uses vectors 0..16 only, one per
+/// receive queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IrqRegs {
     /// Extended Interrupt Cause Read (write 1 to clear).
@@ -154,10 +155,12 @@ impl Family {
     /// The extended interrupt registers.
     pub fn irq_regs(self) -> IrqRegs {
         match self {
+            // The 82599's queue vectors are masked through the extended registers, as Linux's
+            // ixgbe does (EIMS/EIMC bits 15:0 alias them).
             Self::X82599 => IrqRegs {
                 eicr: regs::EICR,
-                eims: regs::EIMS,
-                eimc: regs::EIMC,
+                eims: regs::EIMS_EX0,
+                eimc: regs::EIMC_EX0,
                 eiac: regs::EIAC,
                 gpie: regs::GPIE,
             },
@@ -247,7 +250,7 @@ mod tests {
         let (a, b) = (Family::X82599.irq_regs(), Family::I82576.irq_regs());
         assert_eq!(
             (a.eicr, a.eims, a.eimc, a.eiac, a.gpie),
-            (0x800, 0x880, 0x888, 0x810, 0x898)
+            (0x800, 0xAA0, 0xAB0, 0x810, 0x898)
         );
         assert_eq!(
             (b.eicr, b.eims, b.eimc, b.eiac, b.gpie),

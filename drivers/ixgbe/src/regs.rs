@@ -30,6 +30,11 @@ pub const EIMS: u32 = 0x00880;
 pub const EIMC: u32 = 0x00888;
 /// All interrupt causes that EIMC can mask (bit 31 is reserved).
 pub const EIMC_ALL: u32 = 0x7FFF_FFFF;
+/// Extended Interrupt Mask Set, vectors 0-31 (8.2.3.5.8; `EIMS_EX(0)`): in MSI-X mode the
+/// per-vector mask Linux's ixgbe uses for queue vectors; bits 15:0 are EIMS's 15:0.
+pub const EIMS_EX0: u32 = 0x00AA0;
+/// Extended Interrupt Mask Clear, vectors 0-31 (8.2.3.5.9; `EIMC_EX(0)`).
+pub const EIMC_EX0: u32 = 0x00AB0;
 /// Extended Interrupt Auto Clear (8.2.3.5.5).
 pub const EIAC: u32 = 0x00810;
 /// Extended Interrupt Throttle of vector 0 (8.2.3.5.12); vector n at + 4n, n < 24.

@@ -184,6 +184,9 @@ impl Device {
         if off == LINKS {
             return self.links();
         }
+        if off == EIMS_EX0 {
+            return self.get(EIMS) & 0xFFFF;
+        }
         self.get(off)
     }
 
@@ -229,6 +232,11 @@ impl Device {
             }
             EIMS => self.write_eims(v),
             EIMC => self.set(EIMS, self.get(EIMS) & !v),
+            // Vectors 0-15 of the extended mask registers are EIMS's bits 15:0; vectors 16-31
+            // are not modelled.
+            EIMS_EX0 | EIMC_EX0 if v >> 16 != 0 => self.config_faults += 1,
+            EIMS_EX0 => self.write_eims(v),
+            EIMC_EX0 => self.set(EIMS, self.get(EIMS) & !v),
             EICR => self.set(EICR, self.get(EICR) & !v),
             // Read-only registers and read-only bits.
             STATUS | LINKS => {}

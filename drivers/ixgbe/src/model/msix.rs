@@ -8,7 +8,8 @@
 //! pending, sends vector `v`'s message: the address/data of table entry `v`, if MSI-X is
 //! enabled in the capability, the function is not masked and the entry is not masked;
 //! otherwise the message stays pending (not sent). After sending, the EIAC bits clear the
-//! cause. EICR is write-1-to-clear, EIMS set-bits, EIMC clear-bits.
+//! cause. EICR is write-1-to-clear, EIMS set-bits, EIMC clear-bits; EIMS_EX(0)/EIMC_EX(0)
+//! reach the same mask bits for vectors 0-15.
 
 use alloc::vec;
 use alloc::vec::Vec;

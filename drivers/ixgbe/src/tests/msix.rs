@@ -293,11 +293,12 @@ fn a_frame_arriving_at_any_point_of_the_arm_wakes_the_core_or_stops_the_halt() {
     // Every register access of the arm, before and after, plus after the arm returned: the
     // frame is either seen by the arm's look (`Some(true)`: the core does not halt) or sends
     // the queue's message (the halted core wakes). Never neither.
+    let irq = crate::Family::X82599.irq_regs();
     let points = [
-        Some((EICR, true)),
-        Some((EICR, false)),
-        Some((EIMS, true)),
-        Some((EIMS, false)),
+        Some((irq.eicr, true)),
+        Some((irq.eicr, false)),
+        Some((irq.eims, true)),
+        Some((irq.eims, false)),
         None, // after the arm
     ];
     for (i, point) in points.into_iter().enumerate() {
