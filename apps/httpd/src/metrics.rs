@@ -413,7 +413,7 @@ fn idle_families(m: &mut Metrics, cores: usize) {
     m.family(
         "corenet_cpu_wakeups_total",
         Kind::Counter,
-        "Halts ended, by wake-up source (timer, ipi, nic: virtio-pci MSI-X only).",
+        "Halts ended, by wake-up source (timer, ipi, nic: a receive interrupt: MSI-X on virtio-pci, igb and the 82599, the I/O APIC line of single-queue virtio-mmio).",
     );
     for c in 0..cores {
         let s = wake::stats(c);
