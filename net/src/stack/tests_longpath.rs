@@ -14,9 +14,9 @@ use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
 
-use super::tests::{Peer, cores_with};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{Peer, cores_with};
 
 /// One way, microseconds.
 const DELAY_US: u64 = 25_000;
@@ -127,8 +127,8 @@ fn stream(port: u16, tweak: impl Fn(&mut StackConfig)) -> (usize, usize) {
         let _ = a.push(IpCidr::new(Ipv4Address::new(10, 0, 0, 1).into(), 24));
     });
     let mut sockets = SocketSet::new(Vec::new());
-    let mut s = Peer::socket(1 << 20);
-    let [a, b, c, d] = super::tests::OUR_IP;
+    let mut s = <Peer>::socket(1 << 20);
+    let [a, b, c, d] = crate::testkit::OUR_IP;
     s.connect(
         iface.context(),
         (Ipv4Address::new(a, b, c, d), port),

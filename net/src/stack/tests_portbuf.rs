@@ -5,15 +5,15 @@ extern crate std;
 
 use std::vec::Vec;
 
-use super::tests::{Peer, cores_with, run};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{Peer, cores_with, run};
 
 const SMALL: usize = 4096;
 const BIG: usize = 256 * 1024;
 
 /// One core listening on 7 (buffers of `BIG`, budget for two such connections) and 80.
-fn setup(nic: &SimNic) -> Vec<super::tests::Core> {
+fn setup(nic: &SimNic) -> Vec<crate::testkit::Core> {
     let rss = RssConfig::new(1).unwrap();
     let mut cores = cores_with(nic, &rss, false, |c| {
         c.tcp_buffer = SMALL;
@@ -28,7 +28,7 @@ fn setup(nic: &SimNic) -> Vec<super::tests::Core> {
 /// Opens a connection from the peer's `lport` to our `port`: its handle and the size of
 /// its send buffer (nothing is queued yet, so the room to send is the whole buffer).
 fn open(
-    cores: &mut [super::tests::Core],
+    cores: &mut [crate::testkit::Core],
     peer: &mut Peer,
     now: &mut u64,
     lport: u16,
@@ -92,8 +92,8 @@ fn syn_ack_window_scale(port: u16) -> Option<u8> {
         }
         false
     }));
-    let mut s = Peer::socket(BIG);
-    let [a, b, c, d] = super::tests::OUR_IP;
+    let mut s = <Peer>::socket(BIG);
+    let [a, b, c, d] = crate::testkit::OUR_IP;
     s.connect(
         peer.iface.context(),
         (smoltcp::wire::Ipv4Address::new(a, b, c, d), port),

@@ -5,9 +5,9 @@ extern crate std;
 
 use smoltcp::socket::tcp;
 
-use super::tests::{Peer, cores_with, run};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{Peer, cores_with, run};
 
 /// Our side with `buf`-sized buffers and an application that does not read; the peer
 /// fills our window in two steps, the last one of four segments (three full, one short)
@@ -22,10 +22,10 @@ fn reply_into_a_shut_window(buf: usize, reply: usize) -> usize {
     });
     let mut peer = Peer::new(&nic);
     cores[0].listen(7).unwrap();
-    let mut s = Peer::socket(buf);
+    let mut s = <Peer>::socket(buf);
     // A sender that pushes what it has (no Nagle), as a bulk sender's full buffer does.
     s.set_nagle_enabled(false);
-    let [a, b, c, d] = super::tests::OUR_IP;
+    let [a, b, c, d] = crate::testkit::OUR_IP;
     s.connect(
         peer.iface.context(),
         (smoltcp::wire::Ipv4Address::new(a, b, c, d), 7),
