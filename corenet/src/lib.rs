@@ -80,7 +80,7 @@ pub mod prelude {
     #[cfg(target_os = "none")]
     pub use crate::network::{NetStartError, Network};
     #[cfg(target_os = "none")]
-    pub use crate::{OrBootFail, boot_fail, heap_free};
+    pub use crate::{OrBootFail, boot_fail, heap_free, wake_core};
     #[cfg(target_os = "none")]
     pub use corenet_kernel::{Appliance, Core, Step, appliance, println};
 }
@@ -115,6 +115,15 @@ pub fn heap_free() -> usize {
     let heap = &corenet_kernel::cpu::this().heap;
     heap.size()
         .saturating_sub(heap.used.load(core::sync::atomic::Ordering::Relaxed) as usize)
+}
+
+/// Wakes core `core` if it is halted (or about to halt): call after making a message for it
+/// visible (a ring of the appliance's own between cores), so an appliance that lets its cores
+/// halt (`Appliance::arm_wakeups`) loses no message. Costs one load while that core polls;
+/// nothing for this core or under `idle=poll`.
+#[cfg(target_os = "none")]
+pub fn wake_core(core: usize) {
+    corenet_kernel::cpu::wake::wake(core)
 }
 
 /// The layers under the facade, whole, for what the prelude deliberately leaves out: the
