@@ -41,7 +41,8 @@
 //! counters there) and [`testing`] has the simulated NIC that host tests run stacks on.
 //! [`budget`] splits each core's heap between TCP sockets, the appliance's per-connection
 //! state and its buffer pool, which sizes the connection limit; [`timer`] has periodic
-//! timers. The runtime is only built for the guest target; the rest also builds on the
+//! timers. [`metrics`] registers an appliance's own counters and gauges, which `/metrics`
+//! renders with corenet's own ([`metrics::machine`]). The runtime is only built for the guest target; the rest also builds on the
 //! host, for tests and tools.
 #![no_std]
 
@@ -52,6 +53,7 @@ pub use log;
 #[cfg(target_os = "none")]
 pub use corenet_kernel::exit::{code as exit_code, exit};
 pub mod budget;
+pub mod metrics;
 #[cfg(target_os = "none")]
 pub mod netdev;
 #[cfg(target_os = "none")]
@@ -64,6 +66,7 @@ pub use corenet_kernel::{Appliance, Core, Step, appliance, println};
 /// What an appliance needs, in one import: `use corenet::prelude::*;`.
 pub mod prelude {
     pub use crate::budget::{AppMemory, MemoryPlan};
+    pub use crate::metrics::{self, Counter, Gauge, RegisterError};
     pub use crate::timer::Every;
     pub use alloc::{boxed::Box, vec::Vec};
     pub use core::time::Duration;
