@@ -271,6 +271,16 @@ impl Session {
         }
         pool.try_take(reply.len())?;
         self.held += reply.len();
+        // Behind a slot that is already complete (local replies queued behind a remote one,
+        // or a remote reply in): append to it, one buffer for a run of local replies.
+        if let Some(last) = self.slots.back_mut()
+            && last.missing == 0
+            && last.combine == Combine::Single
+            && let Some(Some(buf)) = last.parts.last_mut()
+        {
+            buf.extend_from_slice(reply);
+            return Ok(());
+        }
         self.slots.push_back(Slot {
             parts: alloc::vec![Some(reply.to_vec())],
             missing: 0,
