@@ -259,6 +259,12 @@ impl Session {
         if reply.len() > l.max_reply {
             return Err(GrowError::OverLimit);
         }
+        self.emit(reply, l, pool)
+    }
+
+    /// [`push`](Self::push) for bytes already checked against `max_reply` (a slot's
+    /// buffer: a run of local replies may together exceed it).
+    fn emit(&mut self, reply: &[u8], l: &Limits, pool: &mut Pool) -> Result<(), GrowError> {
         if self.slots.is_empty() {
             if self.sent > 0 {
                 self.out.drain(..self.sent);
@@ -296,15 +302,23 @@ impl Session {
                 break;
             };
             self.base += 1;
-            let parts: Vec<Vec<u8>> = s.parts.into_iter().flatten().collect();
-            let n: usize = parts.iter().map(|p| p.len()).sum();
+            let n: usize = s.parts.iter().flatten().map(|p| p.len()).sum();
             self.held -= n;
             pool.give(n);
-            let mut reply = Vec::new();
-            route::combine(s.combine, &parts, &mut reply);
             // Pushed with the queue empty ahead of it: straight to the output.
             let rest = core::mem::take(&mut self.slots);
-            let r = self.push(&reply, l, pool);
+            let r = if s.combine == Combine::Single {
+                // The common case (one key, or local replies): no combined copy.
+                s.parts
+                    .iter()
+                    .flatten()
+                    .try_for_each(|p| self.emit(p, l, pool))
+            } else {
+                let parts: Vec<Vec<u8>> = s.parts.into_iter().flatten().collect();
+                let mut reply = Vec::new();
+                route::combine(s.combine, &parts, &mut reply);
+                self.push(&reply, l, pool)
+            };
             self.slots = rest;
             r?;
         }
@@ -332,6 +346,9 @@ impl Session {
         };
         if p.is_some() {
             return Ok(());
+        }
+        if bytes.len() > l.max_reply {
+            return Err(GrowError::OverLimit);
         }
         pool.try_take(bytes.len())?;
         self.held += bytes.len();

@@ -91,3 +91,42 @@ fn batches_are_bounded_and_keep_order_past_the_bound() {
     assert_eq!(m.largest, MAX_BATCH, "a full batch, never more");
     assert!(m.messages as usize >= 2 * 2000 / MAX_BATCH);
 }
+
+#[test]
+fn local_replies_queued_behind_a_remote_one_are_not_one_oversized_reply() {
+    // 20 local replies of 7 bytes wait behind a remote GET in one buffer of 140 bytes: over
+    // max_reply together, each well under it; the connection is not shed.
+    let k0 = keys_on(0, 1);
+    let mut cmds = alloc::vec![format!("GET {}", k0[0])];
+    cmds.extend((0..20).map(|_| String::from("PING")));
+    let want = reference(&cmds);
+    let mut input = Vec::new();
+    cmds.iter().for_each(|c| encode(c, &mut input));
+    let l = Limits {
+        max_reply: 64,
+        ..Limits::default()
+    };
+    let mut q = rings(2);
+    let mut m = Machine::new(2, 1 << 20, 1 << 20, &mut q);
+    assert!(m.serve_one(&input, 65536, &l) == want);
+}
+
+#[test]
+fn a_remote_reply_over_the_reply_bound_sheds_the_connection() {
+    let k0 = keys_on(0, 1);
+    let mut input = Vec::new();
+    encode(&format!("SET {} {}", k0[0], "x".repeat(100)), &mut input);
+    encode(&format!("GET {}", k0[0]), &mut input);
+    encode("PING", &mut input);
+    let l = Limits {
+        max_reply: 64,
+        ..Limits::default()
+    };
+    let mut q = rings(2);
+    let mut m = Machine::new(2, 1 << 20, 1 << 20, &mut q);
+    // At most the +OK (it came back in the same batch), never the 107-byte reply nor the
+    // PONG after it: the oversized reply from core 0 sheds the connection (Redis's output
+    // buffer limit).
+    let got = m.serve_one(&input, 65536, &l);
+    assert!(b"+OK\r\n".starts_with(&got), "{got:?}");
+}
