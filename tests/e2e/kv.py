@@ -232,8 +232,17 @@ def benchmark_answers(t, n, keyspace):
     text = p.stdout.decode(errors="replace").replace("\r", "\n")
     rates = dict(re.findall(r"^([A-Z_]+): ([0-9.]+) requests per second", text, re.M))
     check({"LPUSH", "LPOP"} <= rates.keys(), f"no rates: {text[-300:]}")
+    # The rings between the cores (INFO's # Mesh, per core seen): reported, not asserted.
+    mesh = {}
+    for _ in range(8):
+        info = cli(t, "info")
+        core = re.search(r"serving_core:(\d+)", info)
+        vals = [re.search(rf"{k}:(\d+)", info) for k in ("mesh_messages_sent", "mesh_items_sent", "mesh_ring_full")]
+        if core and all(vals):
+            mesh[core.group(1)] = "messages={} items={} ring_full={}".format(*(v.group(1) for v in vals))
     return (f"{n} pipelined INCRs on {used} of {keyspace} keys sum to {n}; "
-            f"{n} LPUSH then {n} LPOP leave the list empty")
+            f"{n} LPUSH then {n} LPOP leave the list empty; mesh: "
+            + "; ".join(f"core {c}: {v}" for c, v in sorted(mesh.items())))
 
 
 def tap_vm(a):

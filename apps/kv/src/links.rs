@@ -66,6 +66,10 @@ pub struct Links<'a> {
     wake: Option<Wake>,
     /// Messages put on rings (monotonic).
     pub sent: u64,
+    /// Parts and replies in them (monotonic).
+    pub items: u64,
+    /// Times a message met a full ring and stayed in the backlog for a later pass (monotonic).
+    pub full: u64,
 }
 
 /// The rings `cores` cores need (one per ordered pair), for [`wire`].
@@ -94,6 +98,8 @@ pub fn wire(cores: usize, queues: &mut [Queue<Msg, RING>]) -> Vec<Links<'_>> {
             next_from: 0,
             wake: None,
             sent: 0,
+            items: 0,
+            full: 0,
         })
         .collect();
     let mut queues = queues.iter_mut();
@@ -167,12 +173,15 @@ impl Links<'_> {
             batches(&mut self.replies[dst], Msg::Replies, q);
             let mut posted = false;
             while let Some(m) = q.pop_front() {
+                let n = m.len() as u64;
                 if let Err(m) = p.enqueue(m) {
                     q.push_front(m);
+                    self.full += 1;
                     break;
                 }
                 posted = true;
                 self.sent += 1;
+                self.items += n;
             }
             left += q.len();
             if posted && let Some(wake) = self.wake {

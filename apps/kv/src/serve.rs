@@ -123,6 +123,7 @@ impl Server {
                 links.forward(to, f);
             }
             backlog = links.flush() > 0;
+            self.node.info.mesh = [links.sent, links.items, links.full];
         } else {
             self.node.outbox.clear();
         }
