@@ -5,8 +5,11 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use core::sync::atomic::{AtomicUsize, Ordering};
+
 use super::cross::{encode, reference};
-use crate::links::{MAX_BATCH, rings};
+use crate::links::{MAX_BATCH, Msg, rings, wire};
+use crate::node::Forward;
 use crate::route::owner;
 use crate::session::{Limits, Session};
 use crate::sim::Machine;
@@ -129,4 +132,59 @@ fn a_remote_reply_over_the_reply_bound_sheds_the_connection() {
     // buffer limit).
     let got = m.serve_one(&input, 65536, &l);
     assert!(b"+OK\r\n".starts_with(&got), "{got:?}");
+}
+
+static WOKEN: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
+
+fn wake(core: usize) {
+    WOKEN[core].fetch_add(1, Ordering::Relaxed);
+}
+
+#[test]
+fn a_flush_wakes_each_core_it_posted_to_once_and_no_other() {
+    let mut q = rings(3);
+    let mut l = wire(3, &mut q);
+    l[0].set_wake(wake);
+    assert_eq!(l[0].flush(), 0);
+    assert_eq!(
+        WOKEN[1].load(Ordering::Relaxed),
+        0,
+        "nothing posted, no wake-up"
+    );
+    for seq in 0..10 {
+        let f = Forward {
+            from: 0,
+            token: 1,
+            seq,
+            part: 0,
+            args: alloc::vec![b"GET".to_vec(), b"k".to_vec()],
+        };
+        assert!(l[0].forward(1, f));
+    }
+    assert!(
+        !l[0].forward(
+            0,
+            Forward {
+                from: 0,
+                token: 1,
+                seq: 0,
+                part: 0,
+                args: Vec::new(),
+            }
+        ),
+        "not to itself"
+    );
+    assert_eq!(l[0].flush(), 0);
+    let woken: Vec<usize> = WOKEN.iter().map(|w| w.load(Ordering::Relaxed)).collect();
+    assert_eq!(woken, [0, 1, 0], "core 1 once for its one message");
+    match l[1].receive() {
+        Some(Msg::Forwards(v)) => {
+            assert_eq!(
+                v.iter().map(|f| f.seq).collect::<Vec<_>>(),
+                (0..10).collect::<Vec<_>>()
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(l[1].receive().is_none(), "one message for ten parts");
 }
