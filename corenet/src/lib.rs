@@ -37,13 +37,13 @@
 //! The layers underneath are crates of their own (kernel: boot, memory, CPUs, clock; nic:
 //! the per-core queue interface and RSS steering; virtio and ixgbe: the drivers; net:
 //! per-core TCP/IP). Appliances do not name them: what they need is in [`prelude`];
-//! [`raw`] reaches them for diagnostics (httpd's `/metrics` reads per-CPU and per-queue
-//! counters there) and [`testing`] has the simulated NIC that host tests run stacks on.
-//! [`budget`] splits each core's heap between TCP sockets, the appliance's per-connection
-//! state and its buffer pool, which sizes the connection limit; [`timer`] has periodic
-//! timers. [`metrics`] registers an appliance's own counters and gauges, which `/metrics`
-//! renders with corenet's own ([`metrics::machine`]). The runtime is only built for the guest target; the rest also builds on the
-//! host, for tests and tools.
+//! [`raw`] reaches them for tools and the in-guest test programs, and [`testing`] has the
+//! simulated NIC that host tests run stacks on. [`budget`] splits each core's heap between
+//! TCP sockets, the appliance's per-connection state and its buffer pool, which sizes the
+//! connection limit; [`timer`] has periodic timers; [`metrics`] registers an appliance's own
+//! counters and gauges, which a `/metrics` page renders with corenet's own (cores, uptime,
+//! heap, idle accounting). The runtime is only built for the guest target; the rest also
+//! builds on the host, for tests and tools.
 #![no_std]
 
 extern crate alloc;
@@ -129,10 +129,10 @@ pub fn wake_core(core: usize) {
     corenet_kernel::cpu::wake::wake(core)
 }
 
-/// The layers under the facade, whole, for what the prelude deliberately leaves out: the
-/// bundled httpd's `/metrics` (per-CPU idle statistics, per-queue counters, the machine
-/// description) and tools. An appliance that needs this for its ordinary work shows a gap in
-/// the prelude.
+/// The layers under the facade, whole, for what the prelude deliberately leaves out: tools
+/// and the in-guest test programs (among the bundled appliances only proxy's backend parser,
+/// for `raw::net::config::addr6`). An appliance that needs this
+/// for its ordinary work shows a gap in the prelude.
 pub mod raw {
     pub use corenet_boot as boot;
     pub use corenet_ixgbe as ixgbe;
