@@ -50,6 +50,10 @@ struct Slot {
     parts: Vec<Option<Vec<u8>>>,
     missing: usize,
     combine: Combine,
+    /// Bytes of this command's arguments in flight to other cores, charged to the pool
+    /// (and counted as pending output, so a client cannot park more than `max_out` of
+    /// them on other cores) until the command's reply is out.
+    in_flight: usize,
 }
 
 /// A connection.
@@ -224,6 +228,7 @@ impl Session {
                     parts: Vec::with_capacity(parts.len()),
                     missing: 0,
                     combine,
+                    in_flight: 0,
                 };
                 for (i, p) in parts.into_iter().enumerate() {
                     if p.owner == node.me {
@@ -234,6 +239,10 @@ impl Session {
                         self.held += reply.len();
                         slot.parts.push(Some(reply));
                     } else {
+                        let cost: usize = p.args.iter().map(Vec::len).sum();
+                        pool.try_take(cost)?;
+                        self.held += cost;
+                        slot.in_flight += cost;
                         slot.missing += 1;
                         slot.parts.push(None);
                         node.outbox.push((
@@ -291,6 +300,7 @@ impl Session {
             parts: alloc::vec![Some(reply.to_vec())],
             missing: 0,
             combine: Combine::Single,
+            in_flight: 0,
         });
         Ok(())
     }
@@ -302,7 +312,7 @@ impl Session {
                 break;
             };
             self.base += 1;
-            let n: usize = s.parts.iter().flatten().map(|p| p.len()).sum();
+            let n = s.in_flight + s.parts.iter().flatten().map(|p| p.len()).sum::<usize>();
             self.held -= n;
             pool.give(n);
             // Pushed with the queue empty ahead of it: straight to the output.

@@ -188,3 +188,43 @@ fn a_flush_wakes_each_core_it_posted_to_once_and_no_other() {
     }
     assert!(l[1].receive().is_none(), "one message for ten parts");
 }
+
+#[test]
+fn arguments_in_flight_to_another_core_are_charged_and_bounded() {
+    // A client pipelining SETs of 4 KiB values to the other core's keys, with no pass in
+    // between: what it parks in flight is charged to the pool and stops parsing at max_out.
+    let k0 = keys_on(0, 1);
+    let value = "v".repeat(4096);
+    let mut input = Vec::new();
+    for _ in 0..100 {
+        encode(&format!("SET {} {value}", k0[0]), &mut input);
+    }
+    let l = Limits::default();
+    let mut q = rings(2);
+    let mut m = Machine::new(2, 1 << 24, 1 << 24, &mut q);
+    let mut s = Session::new(1);
+    let mut at = 0;
+    while at < input.len() {
+        let room = s.input_room(&l).min(input.len() - at);
+        if room == 0 {
+            break;
+        }
+        s.on_input(&input[at..at + room], &l, &mut m.pool, &mut m.nodes[1], 0)
+            .unwrap();
+        at += room;
+    }
+    let parked: usize = m.nodes[1]
+        .outbox
+        .iter()
+        .map(|(_, f)| f.args.iter().map(Vec::len).sum::<usize>())
+        .sum();
+    assert!(at < input.len(), "stopped reading");
+    assert!(
+        parked <= l.max_out + l.resp.max_request,
+        "{parked} bytes in flight"
+    );
+    assert_eq!(m.pool.used(), s.memory(), "in-flight bytes charged");
+    assert!(s.memory() >= parked);
+    s.release(&mut m.pool);
+    assert_eq!(m.pool.used(), 0);
+}
