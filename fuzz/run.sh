@@ -10,7 +10,7 @@
 #   --merge       afterwards, add the inputs that found new coverage to fuzz/corpus/<target>/
 #                 (libFuzzer -merge=1; review and prune before committing: keep corpora small)
 #   --build-only  build the targets and stop
-#   TARGET...     some of: frames http cmdline bootinfo stack virtio ixgbe kv (default: all)
+#   TARGET...     some of: frames http cmdline bootinfo stack virtio ixgbe kv pcicap (default: all)
 #
 # Coverage comes from LLVM's SanitizerCoverage, switched on through stable rustc flags
 # (-Cpasses=sancov-module plus -Cllvm-args); libfuzzer-sys builds libFuzzer itself with the
@@ -21,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-all=(frames http cmdline bootinfo stack virtio ixgbe kv)
+all=(frames http cmdline bootinfo stack virtio ixgbe kv pcicap)
 per=60
 total=""
 merge=0

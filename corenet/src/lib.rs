@@ -143,8 +143,12 @@ pub mod raw {
 }
 
 /// Host-test support: a per-core stack on a simulated multi-queue NIC, the same
-/// [`Sockets`](prelude::Sockets) API the guest's stacks have.
+/// [`Sockets`](prelude::Sockets) API the guest's stacks have; with the `testkit` feature also
+/// net's shared test kit (the peer host, the addresses, per-core stacks, the byte pattern).
 pub mod testing {
+    #[cfg(feature = "testkit")]
+    pub use corenet_net::testkit::*;
+
     pub use corenet_net::sim::{SimNic, SimRxQueue, SimTxQueue};
     pub use corenet_net::{CoreStack, StackConfig};
     pub use corenet_nic::steering::RssConfig;

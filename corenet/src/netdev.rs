@@ -15,7 +15,8 @@ use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use corenet_ixgbe::{Ixgbe, Mmio};
 use corenet_kernel::Core;
 use corenet_kernel::cpu::MAX_CORES;
-use corenet_kernel::memory::dma::{DmaPool, carve_pool};
+use corenet_kernel::memory::dma::DmaPool;
+use corenet_kernel::memory::spare::carve_pool;
 use corenet_kernel::pci::{ConfigAccess, scan};
 use corenet_nic::{DmaAllocator, DmaRegion, RssConfig};
 use corenet_virtio::hal::{GlobalDma, IdentityHal};
@@ -25,7 +26,7 @@ use corenet_virtio::virtio_drivers::transport::pci::PciTransport;
 use corenet_virtio::virtio_drivers::transport::pci::bus::{
     ConfigurationAccess, DeviceFunction, PciRoot,
 };
-use corenet_virtio::{NetConfig, QueueDma, QueuePair as VirtioPair, Steering, VirtioNet};
+use corenet_virtio::{NetConfig, QueueDma, Steering, VirtioNet, VirtioPair};
 use spin::{Mutex, Once};
 
 /// DMA memory carved per queue pair: two rings and their 2 KiB buffers at the driver's largest
@@ -96,7 +97,7 @@ pub enum NicPair {
     /// virtio-net.
     Virtio(VirtioPair),
     /// Intel 82599.
-    Ixgbe(corenet_ixgbe::QueuePair<Mmio>),
+    Ixgbe(corenet_ixgbe::IxgbePair<Mmio>),
 }
 
 // SAFETY: the device-wide part is only used by whichever core holds the mutex; the transports
@@ -118,9 +119,10 @@ const MMIO_INTERRUPT_STATUS: u64 = 0x060;
 const MMIO_INTERRUPT_ACK: u64 = 0x064;
 
 /// Whether receive queues can interrupt (wake) their core: virtio-pci with MSI-X, or a
-/// single-queue virtio-mmio NIC through the I/O APIC, set up when `idle=` is not `poll`. A
-/// multi-queue virtio-mmio NIC (one line for every queue) and the Intel NICs are polled only (a
-/// halted core that reads one wakes every `network::NIC_POLL_NS`).
+/// single-queue virtio-mmio NIC through the I/O APIC, set up when `idle=` is not `poll`. The
+/// Intel NICs' queues carry their own MSI-X vector (see `IxgbeRx::has_interrupt`). A
+/// multi-queue virtio-mmio NIC (one line for every queue) is polled only (a halted core that
+/// reads one wakes every `network::NIC_POLL_NS`).
 pub fn rx_interrupts() -> bool {
     RX_MSIX.load(Ordering::Acquire) || RX_MMIO_IRQ_BASE.load(Ordering::Acquire) != 0
 }
@@ -144,9 +146,21 @@ pub fn ack_rx_interrupt() {
     }
 }
 
+/// `nic_irq=off` on the command line: no receive interrupt is set up (halted cores look at
+/// their queues every `network::NIC_POLL_NS`), to measure what the interrupts save and to
+/// exercise the fallback of a NIC without them.
+static RX_IRQ_OFF: AtomicBool = AtomicBool::new(false);
+
+/// Whether to set up receive interrupts: a core may halt (`idle=` is not `poll`) and
+/// `nic_irq=off` was not given.
+fn rx_irq_wanted() -> bool {
+    corenet_kernel::machine::machine().config.idle != corenet_kernel::idle::IdlePolicy::Poll
+        && !RX_IRQ_OFF.load(Ordering::Relaxed)
+}
+
 /// Routes a single-queue virtio-mmio NIC's interrupt line to core 0 (its queue's owner).
 fn enable_mmio_rx_interrupt(dev: &corenet_virtio::cmdline::MmioDevice, pairs: usize) {
-    if corenet_kernel::boot::machine().config.idle == corenet_kernel::idle::IdlePolicy::Poll {
+    if !rx_irq_wanted() {
         return;
     }
     if pairs != 1 {
@@ -317,6 +331,14 @@ pub fn rss_key(core: &Core) -> [u8; 40] {
 }
 
 fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
+    match core.cmdline().get("nic_irq") {
+        Some("off") => {
+            log::info!("nic: nic_irq=off: no receive interrupts, idle cores poll the NIC");
+            RX_IRQ_OFF.store(true, Ordering::Relaxed);
+        }
+        Some("on") | None => {}
+        Some(w) => log::warn!("nic: nic_irq={w} unknown (on|off): receive interrupts on"),
+    }
     let rss = RssConfig::with_key(
         rss_key(core),
         core.count().min(corenet_nic::steering::TABLE_LEN),
@@ -410,7 +432,7 @@ fn bring_up_virtio_pci(
         .map_err(|e| device_error("virtio-pci", &e))?;
     let queues = pairs.len() as u16;
     let info = publish(&net, pairs, "virtio-pci");
-    if corenet_kernel::boot::machine().config.idle != corenet_kernel::idle::IdlePolicy::Poll {
+    if rx_irq_wanted() {
         enable_rx_interrupts(&mut root, cam, df, queues);
     }
     *DEVICE.lock() = Some(Device::Pci(net));
@@ -462,11 +484,13 @@ fn bring_up_ixgbe(
         corenet_ixgbe::Family::X82599 => "ixgbe",
         corenet_ixgbe::Family::I82576 => "igb",
     };
-    let bar0 = corenet_kernel::pci::memory_bars(access, f)
-        .into_iter()
+    let bars = corenet_kernel::pci::memory_bars(access, f);
+    let bar0 = bars
+        .iter()
         .find(|b| b.index() == 0 && b.addr != 0)
+        .copied()
         .ok_or_else(|| device_error(name, &"BAR0 unassigned"))?;
-    corenet_kernel::memory::paging::map_mmio(bar0.addr, bar0.size)
+    corenet_kernel::memory::spare::map_mmio(bar0.addr, bar0.size)
         .map_err(|_| NicError::OutOfMemory)?;
     corenet_kernel::pci::enable_memory_and_bus_master(access, f);
     let base = core::ptr::NonNull::new(bar0.addr as *mut u8).ok_or(NicError::NotFound)?;
@@ -479,8 +503,19 @@ fn bring_up_ixgbe(
     let mut config = corenet_ixgbe::Config::new(rss.clone());
     config.family = family;
     let mut delay = |us: u32| corenet_kernel::clock::delay_us(u64::from(us));
-    let (dev, pairs) =
+    let (mut dev, mut pairs) =
         Ixgbe::init(regs, &config, &mut dma, &mut delay).map_err(|e| device_error(name, &e))?;
+    if rx_irq_wanted() {
+        match enable_intel_msix(access, f, &bars, &mut dev, &mut pairs) {
+            Ok(()) => log::info!(
+                "nic: {name} receive interrupts: MSI-X, one vector per queue, each to its core"
+            ),
+            Err(e) => log::warn!(
+                "nic: {name} has no receive interrupts ({e}): idle cores poll the NIC every {} us",
+                crate::network::NIC_POLL_NS / 1000
+            ),
+        }
+    }
     let n = pairs.len();
     for (i, p) in pairs.into_iter().enumerate() {
         *PAIRS[i].lock() = Some(NicPair::Ixgbe(p));
@@ -505,6 +540,63 @@ fn bring_up_ixgbe(
     *DEVICE.lock() = Some(Device::Ixgbe(dev));
     Ok(info)
 }
+
+/// A PCI function's configuration space for the Intel driver's MSI-X set-up.
+struct FunctionConfig<'a>(&'a ConfigAccess, &'a corenet_kernel::pci::PciFunction);
+
+impl corenet_ixgbe::ConfigSpace for FunctionConfig<'_> {
+    fn read32(&self, off: u16) -> u32 {
+        let f = self.1;
+        self.0.read32(f.bus, f.device, f.function, off)
+    }
+
+    fn write32(&mut self, off: u16, value: u32) {
+        let f = self.1;
+        self.0.write32(f.bus, f.device, f.function, off, value);
+    }
+}
+
+/// Points receive queue k's MSI-X vector at core k (its owner, see [`take_queues`]): finds
+/// the capability, maps the table's BAR uncached and lets the driver program the rest. Not
+/// inlined, like the bring-ups.
+#[inline(never)]
+fn enable_intel_msix(
+    access: &ConfigAccess,
+    f: &corenet_kernel::pci::PciFunction,
+    bars: &[corenet_kernel::pci::Bar],
+    dev: &mut Ixgbe<Mmio>,
+    pairs: &mut [corenet_ixgbe::IxgbePair<Mmio>],
+) -> Result<(), corenet_ixgbe::MsixError> {
+    let mut cfg = FunctionConfig(access, f);
+    let cap = corenet_ixgbe::msix::find(&cfg)?;
+    let bar = bars
+        .iter()
+        .find(|b| b.index() == cap.table_bar && b.addr != 0)
+        .ok_or(corenet_ixgbe::MsixError::BadBar(cap.table_bar))?;
+    corenet_ixgbe::msix::check_table(&cap, bar.size)?;
+    let table_addr = bar.addr + u64::from(cap.table_offset);
+    corenet_kernel::memory::spare::map_mmio(bar.addr, bar.size)
+        .map_err(|_| corenet_ixgbe::MsixError::BadBar(cap.table_bar))?;
+    let base = core::ptr::NonNull::new(table_addr as *mut u8)
+        .ok_or(corenet_ixgbe::MsixError::BadBar(cap.table_bar))?;
+    // SAFETY: the table lies inside that BAR (checked above), which is now identity mapped
+    // uncached; only this set-up writes it.
+    let table = unsafe { Mmio::new_region(base, cap.table_bytes() as usize) }
+        .map_err(|_| corenet_ixgbe::MsixError::BadBar(cap.table_bar))?;
+    let message = |k: u16| {
+        let apic = corenet_kernel::cpu::percpu(usize::from(k))
+            .apic_id
+            .load(Ordering::Relaxed);
+        corenet_ixgbe::Message {
+            address: u64::from(MSI_ADDRESS_BASE | ((apic & 0xff) << 12)),
+            data: u32::from(corenet_kernel::cpu::wake::VECTOR_NIC),
+        }
+    };
+    dev.enable_msix(pairs, &mut cfg, &cap, &table, &message)
+}
+
+/// The x86 MSI address window (SDM 10.11.1): destination APIC id in bits 12-19.
+const MSI_ADDRESS_BASE: u32 = 0xfee0_0000;
 
 /// Finds and brings up the NIC (core 0, from `init`); other cores wait in [`take_queues`].
 pub fn bring_up(core: &Core) -> &'static Result<NicInfo, NicError> {

@@ -71,7 +71,8 @@ pub enum NetTx {
 }
 
 impl NetRx {
-    /// Asks the NIC to interrupt this core on the next frame (virtio-pci with MSI-X only):
+    /// Asks the NIC to interrupt this core on the next frame (virtio-pci and the Intel NICs
+    /// with MSI-X, a single-queue virtio-mmio NIC through the I/O APIC):
     /// `Some(pending)` when armed (`pending`: frames already wait), `None` when this queue
     /// cannot interrupt.
     fn arm_interrupt(&mut self) -> Option<bool> {
@@ -80,13 +81,16 @@ impl NetRx {
                 netdev::ack_rx_interrupt();
                 Some(q.enable_interrupt())
             }
+            NetRx::Ixgbe(q) => q.enable_interrupt(),
             _ => None,
         }
     }
 
     fn disarm_interrupt(&mut self) {
-        if let NetRx::Virtio(q) = self {
-            q.disable_interrupt();
+        match self {
+            NetRx::Virtio(q) => q.disable_interrupt(),
+            NetRx::Ixgbe(q) => q.disable_interrupt(),
+            NetRx::Soft(_) => {}
         }
     }
 }
@@ -276,7 +280,7 @@ pub struct Network {
 }
 
 /// Longest halt of a core that reads a hardware receive queue that cannot interrupt
-/// (virtio-mmio, the 82599, virtio-pci without MSI-X): such a core wakes this often to look at
+/// (multi-queue virtio-mmio, virtio-pci or an Intel NIC without MSI-X): such a core wakes this often to look at
 /// its queue (the cost of an idle core is then this wake-up rate; a packet arriving at an idle
 /// core waits up to this long).
 pub const NIC_POLL_NS: u64 = 1_000_000;

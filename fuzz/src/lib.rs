@@ -21,6 +21,7 @@
 //! - [`virtio`]: the virtio-net driver against a hostile fake device (used-ring ids, lengths,
 //!   index jumps); no buffer lost or handed out twice.
 //! - [`ixgbe`]: the 82599 driver against its model's hostile write-backs; buffers conserved.
+//! - [`pcicap`]: the Intel driver's MSI-X capability walk over hostile configuration space.
 //! - [`kv`]: the kv appliance's RESP2 parser and sessions on one to three cores; replies
 //!   independent of segmentation and of the core count, buffers charged and bounded.
 //!
@@ -43,6 +44,8 @@ pub mod kv;
 #[cfg(not(target_os = "none"))]
 mod netbuild;
 #[cfg(not(target_os = "none"))]
+pub mod pcicap;
+#[cfg(not(target_os = "none"))]
 pub mod stack;
 #[cfg(not(target_os = "none"))]
 pub mod virtio;
@@ -61,4 +64,5 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("virtio", virtio::run),
     ("ixgbe", ixgbe::run),
     ("kv", kv::run),
+    ("pcicap", pcicap::run),
 ];

@@ -45,7 +45,7 @@ fn every_target_has_a_test() {
     assert_eq!(
         names,
         [
-            "frames", "http", "cmdline", "bootinfo", "stack", "virtio", "ixgbe", "kv"
+            "frames", "http", "cmdline", "bootinfo", "stack", "virtio", "ixgbe", "kv", "pcicap"
         ]
     );
 }
@@ -88,4 +88,9 @@ fn ixgbe() {
 #[test]
 fn kv() {
     replay("kv");
+}
+
+#[test]
+fn pcicap() {
+    replay("pcicap");
 }

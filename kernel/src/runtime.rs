@@ -14,9 +14,9 @@ use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use corenet_boot::{BootInfo, Cmdline};
 
 use crate::acpi::Platform;
-use crate::boot::{machine, tsc_info};
 use crate::cpu::wake;
 use crate::idle::{self, Governor, HaltPlatform, IdlePolicy, Next, SleepOutcome, WakeReason};
+use crate::machine::machine;
 use crate::memory::dma::DmaPool;
 use crate::{clock, cpu, exit, rand};
 
@@ -285,21 +285,20 @@ pub fn idle() {
 
 fn print_ready<A: Appliance>(cores: usize) {
     let m = machine();
-    let ((hz, src), random) = tsc_info();
     crate::println!(
         "corenet: ready cores={} boot_us={} app={} tsc_mhz={} clock={} page={} x2apic={} random={} mem_mib={} protocol={}",
         cores,
         clock::since_boot_us(),
         A::NAME,
-        hz / 1_000_000,
-        src.name(),
+        m.tsc_hz / 1_000_000,
+        m.clock.name(),
         if cpu::features::get().huge_1g {
             "1G"
         } else {
             "2M"
         },
         u8::from(cpu::apic::is_x2apic()),
-        random.name(),
+        m.random.name(),
         m.boot.usable_bytes() >> 20,
         match m.boot.protocol {
             corenet_boot::Protocol::Pvh => "pvh",

@@ -32,6 +32,8 @@
 //! - [`gateway`]: which addresses can be a default gateway (unicast neighbors on the subnet).
 //! - [`ratelimit`]: a token bucket on the caller's clock (the per-core ICMP limit).
 //! - [`ip`]: the API's IPv4/IPv6 address type ([`IpAddr`]).
+//! - `testkit` (tests and the `testkit` feature): the one host-test kit every crate's tests
+//!   build on: the addresses, a smoltcp peer host, per-core stacks, a byte pattern.
 //!
 //! # Example
 //!
@@ -110,6 +112,9 @@ pub mod sim;
 pub mod soft;
 pub mod stack;
 pub mod task;
+// The shared host-test kit: net/'s own tests, and other crates' through the `testkit` feature.
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 
 pub use ip::IpAddr;
 

@@ -205,15 +205,7 @@ mod tests {
     extern crate std;
     use std::collections::HashSet;
 
-    struct XorShift(u64);
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-    }
+    use crate::testkit::Rng;
 
     #[test]
     fn ten_thousand_random_tuples_steer_home_without_duplicates() {
@@ -223,7 +215,7 @@ mod tests {
         let mut cores: std::vec::Vec<PortAllocator> = (0..queues as u16)
             .map(|q| PortAllocator::new(&rss, q, DEFAULT_RANGE, DEFAULT_TIME_WAIT_US, 99).unwrap())
             .collect();
-        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let mut tuples = HashSet::new();
         let mut per_core: std::vec::Vec<HashSet<u16>> = vec![HashSet::new(); queues];
         for _ in 0..10_000 {

@@ -265,13 +265,8 @@ mod tests {
         let rss = RssConfig::new(4).unwrap();
         let s = PortSolver::new(&rss);
         assert_eq!(s.rank_v6(), INDEX_BITS);
-        let mut x = 0x0123_4567_89ab_cdefu64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::testkit::Rng(0x0123_4567_89ab_cdefu64);
+        let mut next = || rng.next();
         for i in 0..1000 {
             let mut local = [0u8; 16];
             let mut remote = [0u8; 16];

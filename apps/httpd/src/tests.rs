@@ -4,7 +4,9 @@
 use alloc::vec::Vec;
 use corenet::prelude::RecvError;
 use corenet::raw::net::stack::TcpConn;
-use corenet::testing::{CoreStack, RssConfig, SimNic, SimStack, StackConfig};
+use corenet::testing::{
+    CoreStack, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, RssConfig, SimNic, SimStack, StackConfig,
+};
 use corenet_http::settings::Settings;
 use corenet_http::timers::SECOND;
 use corenet_http::{Request, Response, Status};
@@ -23,8 +25,6 @@ fn route(r: &Request<'_>) -> Response {
     }
 }
 
-const SERVER: [u8; 4] = [10, 0, 0, 2];
-
 struct Bed {
     server: Stack,
     snic: SimNic,
@@ -39,7 +39,7 @@ impl Bed {
         let one = RssConfig::new(1).unwrap();
         let snic = SimNic::new(one.clone(), 1024);
         let (rx, tx) = snic.queue_pair(0);
-        let mut cfg = StackConfig::new([2, 0, 0, 0, 0, 2], SERVER, 24, 42);
+        let mut cfg = StackConfig::new(OUR_MAC, OUR_IP, 24, 42);
         cfg.max_connections = max_connections;
         cfg.tcp_buffer = 4096;
         let mut server = CoreStack::new(cfg, &one, rx, tx, None, 0).unwrap();
@@ -48,7 +48,7 @@ impl Bed {
         let udp = server.udp_bind(7).ok();
         let cnic = SimNic::new(one.clone(), 1024);
         let (rx, tx) = cnic.queue_pair(0);
-        let mut cfg = StackConfig::new([2, 0, 0, 0, 0, 1], [10, 0, 0, 1], 24, 7);
+        let mut cfg = StackConfig::new(PEER_MAC, PEER_IP, 24, 7);
         cfg.tcp_buffer = 4096;
         let client = CoreStack::new(cfg, &one, rx, tx, None, 0).unwrap();
         let srv = Server::new(settings, udp, max_connections, pool, 0);
@@ -86,7 +86,7 @@ impl Bed {
     }
 
     fn connect(&mut self, port: u16) -> TcpConn {
-        let c = self.client.connect((SERVER, port)).unwrap();
+        let c = self.client.connect((OUR_IP, port)).unwrap();
         self.run(1, 5);
         c
     }
@@ -242,7 +242,7 @@ fn udp_echo_is_rate_limited_per_core() {
     // 40 datagrams within 40 ms: the burst passes, the rest is dropped.
     for _ in 0..8 {
         for _ in 0..5 {
-            let _ = b.client.udp_send_to(u, b"ping", (SERVER, 7));
+            let _ = b.client.udp_send_to(u, b"ping", (OUR_IP, 7));
         }
         b.run(1, 5);
         while b.client.udp_recv_from(u, &mut buf).is_ok() {
@@ -255,7 +255,7 @@ fn udp_echo_is_rate_limited_per_core() {
     b.run(1000, 1);
     for _ in 0..4 {
         for _ in 0..5 {
-            let _ = b.client.udp_send_to(u, b"ping", (SERVER, 7));
+            let _ = b.client.udp_send_to(u, b"ping", (OUR_IP, 7));
         }
         b.run(1, 5);
         while b.client.udp_recv_from(u, &mut buf).is_ok() {

@@ -7,20 +7,12 @@ extern crate std;
 use std::vec::Vec;
 
 use corenet::prelude::Sockets;
-use corenet::raw::net::mesh;
-use corenet::raw::net::sim::PeerDevice;
-use corenet::testing::{CoreStack, RssConfig, SimNic, SimStack, StackConfig};
-use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use corenet::testing::{OUR_IP, PEER_IP, Peer, RssConfig, SimNic, SimStack, ip4, stacks};
+use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
-use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
 
 use crate::pipe::{Outcome, Pipe};
 
-/// The proxy's address.
-pub const PROXY_IP: [u8; 4] = [10, 0, 0, 2];
-/// The peer's address (clients and backends).
-pub const PEER_IP: [u8; 4] = [10, 0, 0, 1];
 /// The proxy's listening port.
 pub const LISTEN: u16 = 8000;
 /// The backend port on the peer.
@@ -41,90 +33,52 @@ pub struct World {
     pub outcomes: Vec<Outcome>,
     /// Most bytes any pipe held in its buffers.
     pub max_buffered: usize,
-    iface: Interface,
-    dev: PeerDevice,
-    sockets: SocketSet<'static>,
+    peer: Peer,
     now: u64,
 }
 
-/// A peer socket with `buf` bytes each way.
-pub fn socket(buf: usize) -> tcp::Socket<'static> {
-    tcp::Socket::new(
-        tcp::SocketBuffer::new(std::vec![0; buf]),
-        tcp::SocketBuffer::new(std::vec![0; buf]),
-    )
-}
-
 impl World {
-    /// Both proxy cores listening on [`LISTEN`], the peer at [`PEER_IP`].
+    /// Both proxy cores (the kit's stacks at its `OUR_IP`) listening on [`LISTEN`], the
+    /// kit's peer at its `PEER_IP`.
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
         let rss = RssConfig::new(2).unwrap();
         let nic = SimNic::new(rss.clone(), 4096);
-        let mut ports = mesh::mesh(2).into_iter();
-        let cores = (0..2u16)
-            .map(|q| {
-                let (rx, tx) = nic.queue_pair(q);
-                let mut cfg = StackConfig::new([2, 0, 0, 0, 0, 2], PROXY_IP, 24, 77 + u64::from(q));
-                cfg.tcp_buffer = 4096;
-                cfg.bucket_bits = 6;
-                let mut c = CoreStack::new(cfg, &rss, rx, tx, ports.next(), 0).unwrap();
-                c.listen(LISTEN).unwrap();
-                c
-            })
-            .collect();
-        let mut dev = nic.peer_device();
-        let mut cfg = Config::new(HardwareAddress::Ethernet(EthernetAddress([
-            2, 0, 0, 0, 0, 1,
-        ])));
-        cfg.random_seed = 0xbeef;
-        let mut iface = Interface::new(cfg, &mut dev, Instant::from_millis(0));
-        iface.update_ip_addrs(|a| {
-            let _ = a.push(IpCidr::new(Ipv4Address::new(10, 0, 0, 1).into(), 24));
-        });
+        let pairs = (0..2u16).map(|q| nic.queue_pair(q));
+        let mut cores = stacks(&rss, pairs, true, |q, cfg| cfg.seed = 77 + q as u64);
+        for c in &mut cores {
+            c.listen(LISTEN).unwrap();
+        }
         Self {
             cores,
             pipes: std::vec![Vec::new(), Vec::new()],
             outcomes: Vec::new(),
             max_buffered: 0,
-            iface,
-            dev,
-            sockets: SocketSet::new(Vec::new()),
+            peer: Peer::with_seed(&nic, 0xbeef),
             now: 0,
         }
     }
 
     /// A peer socket listening on [`BACKEND`] (takes one connection).
     pub fn backend_listener(&mut self) -> SocketHandle {
-        let mut s = socket(8192);
-        s.listen(BACKEND).unwrap();
-        self.sockets.add(s)
+        self.peer.listen(BACKEND, 8192)
     }
 
     /// A peer client connecting to the proxy from `local_port`.
     pub fn client(&mut self, local_port: u16) -> SocketHandle {
-        let mut s = socket(8192);
-        let [a, b, c, d] = PROXY_IP;
-        s.connect(
-            self.iface.context(),
-            (Ipv4Address::new(a, b, c, d), LISTEN),
-            local_port,
-        )
-        .unwrap();
-        self.sockets.add(s)
+        self.peer.open((ip4(OUR_IP), LISTEN), local_port, 8192)
     }
 
     /// A peer socket.
     pub fn sock(&mut self, h: SocketHandle) -> &mut tcp::Socket<'static> {
-        self.sockets.get_mut::<tcp::Socket>(h)
+        self.peer.tcp(h)
     }
 
     /// One millisecond: the peer, then every proxy core runs the appliance's pass (receive,
     /// accept and pump, transmit).
     pub fn step(&mut self) {
         self.now += 1000;
-        let t = Instant::from_micros(self.now as i64);
-        self.iface.poll(t, &mut self.dev, &mut self.sockets);
+        self.peer.poll(self.now);
         for (core, pipes) in self.cores.iter_mut().zip(self.pipes.iter_mut()) {
             core.poll_ingress(self.now);
             while let Ok(client) = Sockets::accept(core, LISTEN) {

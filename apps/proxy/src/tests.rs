@@ -4,16 +4,11 @@ extern crate std;
 
 use std::vec::Vec;
 
+use corenet::testing::pattern;
 use smoltcp::socket::tcp::{self, State};
 
 use crate::pipe::Outcome;
 use crate::testbed::{CAP, World};
-
-fn pattern(n: usize, salt: u8) -> Vec<u8> {
-    (0..n)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(salt))
-        .collect()
-}
 
 #[test]
 fn relays_both_ways_with_half_close_back_pressure_and_clean_close() {
@@ -22,7 +17,7 @@ fn relays_both_ways_with_half_close_back_pressure_and_clean_close() {
     const LEN: usize = 60_000;
     let backends: Vec<_> = (0..N).map(|_| w.backend_listener()).collect();
     let clients: Vec<_> = (0..N).map(|i| w.client(40000 + i as u16 * 7)).collect();
-    let requests: Vec<_> = (0..N).map(|i| pattern(LEN, i as u8)).collect();
+    let requests: Vec<_> = (0..N).map(|i| pattern::bytes(i as u64, LEN)).collect();
     let mut sent = [0usize; N];
     let mut up: Vec<Vec<u8>> = std::vec![Vec::new(); N];
     let mut down: Vec<Vec<u8>> = std::vec![Vec::new(); N];

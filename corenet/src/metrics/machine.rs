@@ -5,10 +5,10 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 use core::sync::atomic::Ordering;
 
-use corenet_kernel::boot::machine as boot_machine;
 use corenet_kernel::clock;
 use corenet_kernel::cpu::percpu;
 use corenet_kernel::cpu::wake::{self, IdleStats};
+use corenet_kernel::machine::machine as boot_machine;
 
 use super::Text;
 
@@ -127,7 +127,7 @@ fn idle(w: &mut Text<'_>, cores: usize, policy: &str) {
         w,
         "corenet_cpu_wakeups_total",
         "counter",
-        "Halts ended, by wake-up source (timer, ipi, nic: virtio-pci MSI-X only).",
+        "Halts ended, by wake-up source (timer, ipi, nic: a receive interrupt: MSI-X on virtio-pci, igb and the 82599, the I/O APIC line of single-queue virtio-mmio).",
     );
     for c in 0..cores {
         let s = wake::stats(c);

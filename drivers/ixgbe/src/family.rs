@@ -133,6 +133,68 @@ impl Family {
     }
 }
 
+/// Where each family keeps its extended interrupt registers (MSI-X mode, [`crate::msix`]).
+/// In MSI-X mode bit `v` of EICR/EIMS/EIMC/EIAC (82599: EIMS_EX(0)/EIMC_EX(0)) is vector `v`
+/// on both devices (82599 8.2.3.5, 82576 8.8); the driver uses vectors 0..16 only, one per
+/// receive queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IrqRegs {
+    /// Extended Interrupt Cause Read (write 1 to clear).
+    pub eicr: u32,
+    /// Extended Interrupt Mask Set (write 1 to unmask).
+    pub eims: u32,
+    /// Extended Interrupt Mask Clear (write 1 to mask).
+    pub eimc: u32,
+    /// Extended Interrupt Auto Clear: EICR bits cleared when their message is sent.
+    pub eiac: u32,
+    /// General Purpose Interrupt Enable (MSI-X mode, PBA support).
+    pub gpie: u32,
+}
+
+impl Family {
+    /// The extended interrupt registers.
+    pub fn irq_regs(self) -> IrqRegs {
+        match self {
+            // The 82599's queue vectors are masked through the extended registers, as Linux's
+            // ixgbe does (EIMS/EIMC bits 15:0 alias them).
+            Self::X82599 => IrqRegs {
+                eicr: regs::EICR,
+                eims: regs::EIMS_EX0,
+                eimc: regs::EIMC_EX0,
+                eiac: regs::EIAC,
+                gpie: regs::GPIE,
+            },
+            Self::I82576 => IrqRegs {
+                eicr: igb::EICR,
+                eims: igb::EIMS,
+                eimc: igb::EIMC,
+                eiac: igb::EIAC,
+                gpie: igb::GPIE,
+            },
+        }
+    }
+
+    /// The IVAR register and bit shift of receive queue `q`'s 8-bit entry (vector, valid bit
+    /// 7). 82599 (8.2.3.10.4): IVAR(q / 2), receive entries at bits 7:0 (even q) and 23:16
+    /// (odd q). 82576 (8.8.15): IVAR0[q % 8], receive entries at bits 7:0 (q < 8) and 23:16
+    /// (q >= 8).
+    pub fn ivar_rx(self, q: u16) -> (u32, u32) {
+        let q = u32::from(q);
+        match self {
+            Self::X82599 => (regs::IVAR + 4 * (q / 2), 16 * (q % 2)),
+            Self::I82576 => (igb::IVAR0 + 4 * (q % 8), 16 * ((q / 8) % 2)),
+        }
+    }
+
+    /// Interrupt throttle register of vector `v` (v < 24 on the 82599, < 25 on the 82576).
+    pub fn eitr(self, v: u16) -> u32 {
+        match self {
+            Self::X82599 => regs::EITR + 4 * u32::from(v),
+            Self::I82576 => igb::EITR + 4 * u32::from(v),
+        }
+    }
+}
+
 // Register offsets of the per-queue blocks, checked against both datasheets' tables.
 const _: () = assert!(igb::RX_QUEUE_BASE + 0x18 == 0x0C018 && igb::TX_QUEUE_BASE + 0x38 == 0x0E038);
 
@@ -181,5 +243,26 @@ mod tests {
         assert_eq!(Family::of_device(0x10C9), Some(Family::I82576));
         assert_eq!(Family::of_device(0x10FB), Some(Family::X82599));
         assert_eq!(Family::of_device(0x100E), None);
+    }
+
+    #[test]
+    fn interrupt_registers_follow_both_datasheets() {
+        let (a, b) = (Family::X82599.irq_regs(), Family::I82576.irq_regs());
+        assert_eq!(
+            (a.eicr, a.eims, a.eimc, a.eiac, a.gpie),
+            (0x800, 0xAA0, 0xAB0, 0x810, 0x898)
+        );
+        assert_eq!(
+            (b.eicr, b.eims, b.eimc, b.eiac, b.gpie),
+            (0x1580, 0x1524, 0x1528, 0x152C, 0x1514)
+        );
+        assert_eq!(Family::X82599.ivar_rx(0), (0x900, 0));
+        assert_eq!(Family::X82599.ivar_rx(3), (0x904, 16));
+        assert_eq!(Family::I82576.ivar_rx(3), (0x170C, 0));
+        assert_eq!(Family::I82576.ivar_rx(9), (0x1704, 16));
+        assert_eq!(
+            (Family::X82599.eitr(2), Family::I82576.eitr(2)),
+            (0x828, 0x1688)
+        );
     }
 }

@@ -61,6 +61,18 @@ pub const PHY_CTRL_AUTONEG_RESTART: u32 = (1 << 12) | (1 << 9) | (1 << 8) | (1 <
 pub const IMC: u32 = 0x000D8;
 /// Extended Interrupt Mask Clear (8.8.7).
 pub const EIMC: u32 = 0x01528;
+/// General Purpose Interrupt Enable (8.8.13); the MSI-X mode and PBA bits are the 82599's.
+pub const GPIE: u32 = 0x01514;
+/// Extended Interrupt Mask Set (8.8.6).
+pub const EIMS: u32 = 0x01524;
+/// Extended Interrupt Auto Clear (8.8.8).
+pub const EIAC: u32 = 0x0152C;
+/// Extended Interrupt Cause Read (8.8.4).
+pub const EICR: u32 = 0x01580;
+/// Extended Interrupt Throttle of vector 0 (8.8.12); vector n at + 4n.
+pub const EITR: u32 = 0x01680;
+/// Interrupt Vector Allocation, register 0 of 8 (8.8.15).
+pub const IVAR0: u32 = 0x01700;
 
 /// Receive Control (8.10.1).
 pub const RCTL: u32 = 0x00100;

@@ -12,7 +12,7 @@
 use alloc::vec::Vec;
 
 use corenet_nic::steering::TABLE_LEN;
-use corenet_nic::{DmaAllocator, RssConfig};
+use corenet_nic::{DmaAllocator, QueuePair, RssConfig};
 
 use crate::config::{Config, ConfigError, InitError, LinkSpeed, LinkStatus, check_rss};
 use crate::delay::{Delay, wait_for};
@@ -27,13 +27,7 @@ use crate::stats::HwStats;
 use crate::tx::IxgbeTx;
 
 /// One core's queue pair.
-#[derive(Debug)]
-pub struct QueuePair<R: RegisterAccess> {
-    /// Receive half.
-    pub rx: IxgbeRx<R>,
-    /// Transmit half.
-    pub tx: IxgbeTx<R>,
-}
+pub type IxgbePair<R> = QueuePair<IxgbeRx<R>, IxgbeTx<R>>;
 
 /// The device after init: link state, MAC address and statistics. The queues were handed out
 /// by [`Ixgbe::init`].
@@ -66,7 +60,7 @@ impl<R: RegisterAccess> Ixgbe<R> {
         config: &Config,
         dma: &mut impl DmaAllocator,
         delay: &mut impl Delay,
-    ) -> Result<(Self, Vec<QueuePair<R>>), InitError> {
+    ) -> Result<(Self, Vec<IxgbePair<R>>), InitError> {
         config.check().map_err(InitError::Config)?;
         let mut dev = Self {
             regs,
@@ -96,7 +90,7 @@ impl<R: RegisterAccess> Ixgbe<R> {
         let pairs = rxs
             .into_iter()
             .zip(txs)
-            .map(|(rx, tx)| QueuePair { rx, tx })
+            .map(|(rx, tx)| IxgbePair { rx, tx })
             .collect();
         // CTRL_EXT and its DRV_LOAD bit are at the same place on both.
         dev.regs.set_bits(CTRL_EXT, CTRL_EXT_DRV_LOAD);

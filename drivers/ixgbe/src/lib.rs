@@ -18,6 +18,7 @@
 //!   advanced descriptors ([`desc`]) in memory from a [`corenet_nic::DmaAllocator`]; [`dma`]
 //!   is the one module that touches that memory; `stack` holds the free-buffer lists;
 //!   `csum` turns checksum offload requests into context descriptors.
+//! - [`msix`]: one MSI-X vector per receive queue, unmasked only while its core halts.
 //! - [`stats`]: the device's clear-on-read statistics registers as 64-bit totals.
 //! - `model` (feature `model`, and in tests): a register-level 82599 written from the
 //!   datasheet, which the tests and other crates' tests drive the driver against.
@@ -42,6 +43,7 @@ pub mod init;
 pub mod mmio;
 #[cfg(any(test, feature = "model"))]
 pub mod model;
+pub mod msix;
 pub mod pci;
 pub mod regs;
 pub mod rx;
@@ -54,8 +56,9 @@ mod tests;
 pub use config::{Config, ConfigError, InitError, LinkSpeed, LinkStatus};
 pub use delay::Delay;
 pub use family::Family;
-pub use init::{Ixgbe, QueuePair};
+pub use init::{Ixgbe, IxgbePair};
 pub use mmio::{Mmio, RegisterAccess};
+pub use msix::{ConfigSpace, Message, MsixCap, MsixError};
 pub use rx::IxgbeRx;
 pub use stats::HwStats;
 pub use tx::IxgbeTx;

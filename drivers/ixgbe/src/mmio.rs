@@ -71,6 +71,19 @@ impl Mmio {
         Ok(Self { base, len })
     }
 
+    /// Wraps a mapping of `len` bytes of another of the device's BARs (the MSI-X table):
+    /// like [`Mmio::new`] without BAR0's minimum size.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Mmio::new`], for that region of device memory.
+    pub unsafe fn new_region(base: NonNull<u8>, len: usize) -> Result<Self, MmioError> {
+        if !(base.as_ptr() as usize).is_multiple_of(4) {
+            return Err(MmioError::Misaligned);
+        }
+        Ok(Self { base, len })
+    }
+
     fn reg(&self, offset: u32) -> Option<*mut u32> {
         let off = offset as usize;
         // A register offset past the mapping or unaligned is a driver bug; such an access is
@@ -82,8 +95,9 @@ impl Mmio {
 
 // SAFETY: `Mmio` is a pointer to device registers, not to Rust data. Every access is a single
 // volatile 32-bit load or store, which the device serialises itself; the driver gives each
-// core its own queue registers (RDT/TDT of its queue), and the shared ones are only touched
-// during init, before the queues are handed out.
+// core its own queue registers (RDT/TDT of its queue); the shared ones are touched during
+// init, before the queues are handed out, except EICR/EIMS/EIMC, which take write-1 bit masks:
+// each core writes only its own queue's bit, so concurrent writes do not interfere.
 unsafe impl Send for Mmio {}
 // SAFETY: as for `Send`: `&Mmio` only allows single volatile register accesses.
 unsafe impl Sync for Mmio {}

@@ -30,6 +30,25 @@ pub const EIMS: u32 = 0x00880;
 pub const EIMC: u32 = 0x00888;
 /// All interrupt causes that EIMC can mask (bit 31 is reserved).
 pub const EIMC_ALL: u32 = 0x7FFF_FFFF;
+/// Extended Interrupt Mask Set, vectors 0-31 (8.2.3.5.8; `EIMS_EX(0)`): in MSI-X mode the
+/// per-vector mask Linux's ixgbe uses for queue vectors; bits 15:0 are EIMS's 15:0.
+pub const EIMS_EX0: u32 = 0x00AA0;
+/// Extended Interrupt Mask Clear, vectors 0-31 (8.2.3.5.9; `EIMC_EX(0)`).
+pub const EIMC_EX0: u32 = 0x00AB0;
+/// Extended Interrupt Auto Clear (8.2.3.5.5).
+pub const EIAC: u32 = 0x00810;
+/// Extended Interrupt Throttle of vector 0 (8.2.3.5.12); vector n at + 4n, n < 24.
+pub const EITR: u32 = 0x00820;
+/// General Purpose Interrupt Enable (8.2.3.5.18).
+pub const GPIE: u32 = 0x00898;
+/// GPIE: MSI-X mode (EICR bits are vectors, not causes).
+pub const GPIE_MSIX_MODE: u32 = 1 << 4;
+/// GPIE: PBA support (the MSI-X pending bits live in the PBA, as PCI requires).
+pub const GPIE_PBA_SUPPORT: u32 = 1 << 31;
+/// Interrupt Vector Allocation, register 0 of 64 (8.2.3.10.4).
+pub const IVAR: u32 = 0x00900;
+/// IVAR entry: the vector field is valid.
+pub const IVAR_VALID: u32 = 1 << 7;
 
 /// Receive DMA Control (8.2.3.8.8).
 pub const RDRXCTL: u32 = 0x02F00;

@@ -17,6 +17,7 @@ use crate::desc::*;
 use crate::dma::{BufPool, DescRing};
 use crate::freelist::FreeList;
 use crate::mmio::RegisterAccess;
+use crate::msix::RxIrq;
 
 /// Bytes per packet buffer; programmed into SRRCTL.BSIZEPACKET in 1 KB units.
 pub const BUF_SIZE: usize = 2048;
@@ -46,6 +47,8 @@ pub struct IxgbeRx<R: RegisterAccess> {
     /// Dropping the rest of a frame whose first descriptor lacked EOP.
     discarding: bool,
     counters: QueueCounters,
+    /// This queue's MSI-X vector, once [`crate::Ixgbe::enable_msix`] set one up.
+    irq: Option<RxIrq>,
 }
 
 impl<R: RegisterAccess> IxgbeRx<R> {
@@ -73,6 +76,7 @@ impl<R: RegisterAccess> IxgbeRx<R> {
             held: vec![false; size as usize],
             discarding: false,
             counters: QueueCounters::new(),
+            irq: None,
         }
     }
 
@@ -101,6 +105,49 @@ impl<R: RegisterAccess> IxgbeRx<R> {
             self.regs.write32(self.tail_reg, u32::from(tail));
             self.counters.doorbells.inc();
         }
+    }
+
+    pub(crate) fn set_irq(&mut self, irq: RxIrq) {
+        self.irq = Some(irq);
+    }
+
+    /// Whether this queue has an MSI-X vector ([`crate::Ixgbe::enable_msix`]).
+    pub fn has_interrupt(&self) -> bool {
+        self.irq.is_some()
+    }
+
+    /// Unmasks this queue's vector before its core halts: `Some(pending)`, where `pending`
+    /// says a frame already waits (the core must not halt); `None` without a vector. The
+    /// stale cause of frames taken while polling is cleared first, so it does not fire now;
+    /// a frame written after that clear raises the cause again and, once unmasked, the
+    /// message; one written before it is seen by the look at the ring that follows the
+    /// unmask. Either way no frame is left waiting for a wake-up that never comes.
+    pub fn enable_interrupt(&mut self) -> Option<bool> {
+        let irq = self.irq?;
+        self.regs.write32(irq.eicr, irq.bit);
+        self.regs.write32(irq.eims, irq.bit);
+        // The ring is read only after the unmask reached the device.
+        fence(Ordering::SeqCst);
+        let _ = self.regs.read32(irq.eims);
+        Some(self.pending())
+    }
+
+    /// Masks this queue's vector again (the core polls).
+    pub fn disable_interrupt(&mut self) {
+        if let Some(irq) = self.irq {
+            self.regs.write32(irq.eimc, irq.bit);
+        }
+    }
+
+    /// Whether the next descriptor to look at has been written back.
+    fn pending(&self) -> bool {
+        self.posted > 0
+            && self
+                .ring
+                .view()
+                .read_u32(self.next_clean, RX_WB_STATUS_ERROR)
+                & RX_STAT_DD
+                != 0
     }
 
     /// Descriptors the device currently owns (for tests and diagnostics).

@@ -19,6 +19,17 @@
 
 use crate::counters::QueueCounters;
 
+/// One queue pair as a driver hands it out, to be moved to the core that will own it (every
+/// driver's pair is this type: `QueuePair<VirtioRx, VirtioTx>`, `QueuePair<IxgbeRx<R>,
+/// IxgbeTx<R>>`).
+#[derive(Debug)]
+pub struct QueuePair<R, T> {
+    /// The receive half.
+    pub rx: R,
+    /// The transmit half.
+    pub tx: T,
+}
+
 /// What the device told us about a received frame, beyond its bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RxFrame {

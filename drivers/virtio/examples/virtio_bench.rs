@@ -10,10 +10,10 @@
 
 use corenet_nic::{Offload, RssConfig, RxFrame, RxQueue, TxQueue};
 use corenet_virtio::fake::{DeviceSpec, FakeDevice, FakeDma, FakeNotify, FakeTransport};
-use corenet_virtio::{NetConfig, QueuePair, VirtioNet};
+use corenet_virtio::{NetConfig, VirtioNet, VirtioPair};
 
 #[inline(never)]
-fn driver_step(p: &mut QueuePair, out: &mut [RxFrame]) -> usize {
+fn driver_step(p: &mut VirtioPair, out: &mut [RxFrame]) -> usize {
     let n = p.rx.rx_burst(out);
     for f in &out[..n] {
         let first = p.rx.frame(f).first().copied().unwrap_or(0);

@@ -8,7 +8,7 @@ use crate::features::{self, FeatureWish, Features};
 use crate::ring::{MAX_QUEUE_SIZE, Ring};
 use crate::{VirtioRx, VirtioTx};
 use corenet_nic::steering::TABLE_LEN;
-use corenet_nic::{DmaAllocator, DmaRegion, RssConfig};
+use corenet_nic::{DmaAllocator, DmaRegion, QueuePair, RssConfig};
 use virtio_drivers::transport::{DeviceStatus, DeviceType, Transport};
 
 /// Most queue pairs one device is split into (one per core).
@@ -106,14 +106,8 @@ pub enum InitError {
     Ctrl(CtrlError),
 }
 
-/// One queue pair, to be moved to its core.
-#[derive(Debug)]
-pub struct QueuePair {
-    /// `receiveq(k)`.
-    pub rx: VirtioRx,
-    /// `transmitq(k)`.
-    pub tx: VirtioTx,
-}
+/// One queue pair, `receiveq(k)` and `transmitq(k)`, to be moved to its core.
+pub type VirtioPair = QueuePair<VirtioRx, VirtioTx>;
 
 /// The device-wide part: the transport, the control queue, the negotiated state. Owned by the
 /// core that manages the device; the data path never touches it.
@@ -194,7 +188,7 @@ impl<T: Transport> VirtioNet<T> {
         mut notify: N,
         dma: &mut A,
         cfg: &NetConfig,
-    ) -> Result<(Self, heapless::Vec<QueuePair, MAX_PAIRS>), InitError> {
+    ) -> Result<(Self, heapless::Vec<VirtioPair, MAX_PAIRS>), InitError> {
         let t = &mut transport;
         if t.device_type() != DeviceType::Network {
             return Err(InitError::NotNetwork(t.device_type()));
@@ -263,7 +257,7 @@ impl<T: Transport> VirtioNet<T> {
                 let ts = queue_size(t, tq, cfg.queue_size)?;
                 let tx_ring = new_ring(t, &mut notify, dma, Some(k), tq, ts, event_idx)?;
                 let tx_bufs = new_buffers(dma, Some(k), ts)?;
-                let _ = out.push(QueuePair {
+                let _ = out.push(VirtioPair {
                     rx: VirtioRx::new(rx_ring, rx_bufs, f, k),
                     tx: VirtioTx::new(tx_ring, tx_bufs, f, k),
                 });

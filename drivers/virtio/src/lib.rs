@@ -8,7 +8,7 @@
 //!   own queues with one volatile store and no shared lock; [`pci`] finds the PCI structures.
 //! - `ring`: our split virtqueue (why not virtio-drivers' `VirtQueue`: `docs/virtio.md`).
 //! - [`device`]: initialization (3.1.1), feature negotiation ([`features`]), the control queue
-//!   ([`ctrl`]: queue pairs, RSS key and table), and the split into per-core [`QueuePair`]s.
+//!   ([`ctrl`]: queue pairs, RSS key and table), and the split into per-core [`VirtioPair`]s.
 //! - [`VirtioRx`] / [`VirtioTx`]: `corenet_nic::RxQueue` / `TxQueue`, zero-copy bursts, every
 //!   device-written id, length and index validated, counted, dropped; `owners` checks every
 //!   id and every caller token with one compare.
@@ -47,7 +47,7 @@ mod tx;
 mod tests;
 
 pub use buffers::BUF_SIZE;
-pub use device::{InitError, MAX_PAIRS, NetConfig, QueueDma, QueuePair, Steering, VirtioNet};
+pub use device::{InitError, MAX_PAIRS, NetConfig, QueueDma, Steering, VirtioNet, VirtioPair};
 pub use ring::MAX_QUEUE_SIZE;
 pub use rx::VirtioRx;
 pub use tx::VirtioTx;

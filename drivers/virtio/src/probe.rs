@@ -9,7 +9,7 @@
 #![allow(unsafe_code)]
 
 use crate::cmdline::MmioDevice;
-use crate::device::{InitError, MAX_PAIRS, NetConfig, QueueDma, QueuePair, VirtioNet};
+use crate::device::{InitError, MAX_PAIRS, NetConfig, QueueDma, VirtioNet, VirtioPair};
 use crate::doorbell::MmioNotify;
 use crate::pci::{PciLocateError, locate_notify};
 use core::ptr::NonNull;
@@ -19,7 +19,7 @@ use virtio_drivers::transport::pci::bus::{Command, ConfigurationAccess, DeviceFu
 use virtio_drivers::transport::pci::{PciTransport, VirtioPciError};
 
 /// A brought-up device and its queue pairs.
-pub type Probed<T> = (VirtioNet<T>, heapless::Vec<QueuePair, MAX_PAIRS>);
+pub type Probed<T> = (VirtioNet<T>, heapless::Vec<VirtioPair, MAX_PAIRS>);
 
 /// Errors from [`probe_mmio`].
 #[derive(Debug, Clone, PartialEq, Eq)]

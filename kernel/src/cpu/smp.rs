@@ -15,7 +15,17 @@ use super::apic::{self, Delivery};
 use crate::clock;
 
 /// Cores that reached their Rust entry (the BSP counts itself).
-pub static ONLINE: AtomicUsize = AtomicUsize::new(1);
+static ONLINE: AtomicUsize = AtomicUsize::new(1);
+
+/// Called by each AP once its CPU state is set up: the BSP's [`start_aps`] waits for it.
+pub fn report_online() {
+    ONLINE.fetch_add(1, Ordering::AcqRel);
+}
+
+/// Cores online so far.
+pub fn online() -> usize {
+    ONLINE.load(Ordering::Acquire)
+}
 
 /// A core that did not start.
 #[derive(Debug, Clone, Copy)]

@@ -198,13 +198,14 @@ pub fn mask_pic() {
     }
 }
 
+/// Whether cores may halt (`idle=` is not `poll`); set by boot before any core starts.
+pub fn set_halting(on: bool) {
+    HALTING.store(on, Ordering::Relaxed);
+}
+
 /// Sets up this core's APIC timer (every core, after `apic::init`); the BSP calibrates the
 /// one-shot rate first when there is no TSC-deadline mode.
 pub fn init_core(bsp: bool) {
-    if bsp {
-        let policy = crate::boot::machine().config.idle;
-        HALTING.store(policy != crate::idle::IdlePolicy::Poll, Ordering::Relaxed);
-    }
     let tsc_deadline = raw_cpuid::CpuId::new()
         .get_feature_info()
         .is_some_and(|f| f.has_tsc_deadline());

@@ -6,6 +6,8 @@
 
 use core::ptr::NonNull;
 
+use super::frames::FrameAllocator;
+
 /// A core's DMA pool: a bump allocator over its hugepages.
 #[derive(Debug)]
 pub struct DmaPool {
@@ -80,11 +82,10 @@ impl DmaPool {
     }
 }
 
-/// A new pool of `bytes` (rounded up to 2 MiB) from the frame allocator, for the core that will
-/// own it. Boot/init-time only: takes the global frame allocator's lock.
-pub fn carve_pool(bytes: u64) -> Option<DmaPool> {
+/// A new pool of `bytes` (rounded up to 2 MiB) from `fa`, for the core that will own it.
+pub fn carve_pool(fa: &mut FrameAllocator, bytes: u64) -> Option<DmaPool> {
     let len = bytes.div_ceil(2 << 20) * (2 << 20);
-    let base = crate::boot::FRAMES.lock().as_mut()?.alloc(len, 2 << 20)?;
+    let base = fa.alloc(len, 2 << 20)?;
     // SAFETY: the range was just taken from the frame allocator: RAM, identity mapped
     // write-back and writable, owned by nobody else from now on.
     Some(unsafe { DmaPool::new(base, len) })

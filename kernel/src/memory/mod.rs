@@ -2,7 +2,8 @@
 //!
 //! Boot order: [`frames`] over the memory map -> [`plan`] + [`paging`] build the identity map
 //! with hugepages -> [`stacks`] carve guarded stacks -> [`heap`] and [`dma`] give each core
-//! its own hugepage-backed memory; [`classes`] recycles a heap's small blocks in O(1).
+//! its own hugepage-backed memory; [`classes`] recycles a heap's small blocks in O(1). Boot then
+//! hands the frame allocator to [`spare`], its only owner afterwards (slow-path allocations).
 
 pub mod classes;
 #[cfg(target_os = "none")]
@@ -13,4 +14,6 @@ pub mod heap;
 #[cfg(target_os = "none")]
 pub mod paging;
 pub mod plan;
+#[cfg(target_os = "none")]
+pub mod spare;
 pub mod stacks;

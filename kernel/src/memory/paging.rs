@@ -172,11 +172,9 @@ pub fn translate(addr: u64) -> Option<(u64, F)> {
 
 /// Maps device memory `[phys, phys + len)` identity, uncached, where nothing is mapped yet
 /// (e.g. a 64-bit PCI BAR that firmware placed above the identity map). Uses 2 MiB pages and
-/// table frames from the frame allocator. Only new entries are written, so other cores need no
-/// TLB shootdown (x86 never caches non-present translations).
-pub fn map_mmio(phys: u64, len: u64) -> Result<(), PagingError> {
-    let mut guard = crate::boot::FRAMES.lock();
-    let fa = guard.as_mut().ok_or(PagingError::OutOfFrames)?;
+/// table frames from `fa`. Only new entries are written, so other cores need no TLB shootdown
+/// (x86 never caches non-present translations).
+pub fn map_mmio(fa: &mut FrameAllocator, phys: u64, len: u64) -> Result<(), PagingError> {
     let (frame, _) = Cr3::read();
     let mut b = Builder {
         fa,

@@ -82,22 +82,17 @@ mod tests {
     use corenet_nic::steering::{ipv4_input, ipv6_input};
     use std::vec::Vec;
 
-    fn xorshift(s: &mut u64) -> u64 {
-        *s ^= *s << 13;
-        *s ^= *s >> 7;
-        *s ^= *s << 17;
-        *s
-    }
+    use crate::testkit::Rng;
 
     #[test]
     fn byte_tables_match_the_bitwise_hash() {
         let rss = RssConfig::new(5).unwrap();
         let st = SteerTable::new(&rss);
-        let mut s = 0x1234_5678_9abc_def1;
+        let mut s = Rng(0x1234_5678_9abc_def1);
         for _ in 0..2000 {
             let mut input = [0u8; 36];
             for b in &mut input {
-                *b = xorshift(&mut s) as u8;
+                *b = s.next() as u8;
             }
             assert_eq!(st.hash(&input), corenet_nic::toeplitz(&rss.key, &input));
             assert_eq!(
@@ -108,7 +103,7 @@ mod tests {
     }
 
     /// An Ethernet + IPv4 header with `proto`, flags/fragment word `frag`, then `l4`.
-    fn frame(vlan: bool, proto: u8, frag: u16, l4: &[u8], s: &mut u64) -> Vec<u8> {
+    fn frame(vlan: bool, proto: u8, frag: u16, l4: &[u8], s: &mut Rng) -> Vec<u8> {
         let mut f = std::vec![0u8; 12];
         if vlan {
             f.extend_from_slice(&[0x81, 0x00, 0x00, 0x05]);
@@ -117,7 +112,7 @@ mod tests {
         f.extend_from_slice(&frag.to_be_bytes());
         f.extend_from_slice(&[64, proto, 0, 0]);
         for _ in 0..8 {
-            f.push(xorshift(s) as u8);
+            f.push(s.next() as u8);
         }
         f.extend_from_slice(l4);
         f
@@ -127,19 +122,19 @@ mod tests {
     fn decisions_match_the_simulated_rss_nic() {
         let rss = RssConfig::new(4).unwrap();
         let st = SteerTable::new(&rss);
-        let mut s = 0xdead_beef;
+        let mut s = Rng(0xdead_beef);
         let mut per_queue = [0usize; 4];
         for i in 0..4000u32 {
             let proto = [6, 17, 1, 6][i as usize % 4];
             let frag = if i % 7 == 0 { 0x2000 } else { 0x4000 };
-            let ports = (xorshift(&mut s) as u32).to_be_bytes();
+            let ports = (s.next() as u32).to_be_bytes();
             let f = frame(false, proto, frag, &ports, &mut s);
             let (q, h) = st.classify(&f);
             assert_eq!(q, steer(&rss, &f), "frame {i}");
             assert!(h.is_some());
             per_queue[usize::from(q)] += 1;
             // The same packet behind a VLAN tag steers the same way.
-            let mut t = frame(true, proto, frag, &ports, &mut 0);
+            let mut t = frame(true, proto, frag, &ports, &mut Rng(0));
             t[18 + 12..18 + 20].copy_from_slice(&f[14 + 12..14 + 20]);
             assert_eq!(st.classify(&t), (q, h), "tagged frame {i}");
         }
@@ -147,14 +142,14 @@ mod tests {
     }
 
     /// An Ethernet + IPv6 frame with next header `nh`, random addresses, then `l4`.
-    fn frame6(vlan: bool, nh: u8, l4: &[u8], s: &mut u64) -> Vec<u8> {
+    fn frame6(vlan: bool, nh: u8, l4: &[u8], s: &mut Rng) -> Vec<u8> {
         let mut f = std::vec![0u8; 12];
         if vlan {
             f.extend_from_slice(&[0x81, 0x00, 0x00, 0x05]);
         }
         f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0, 0, l4.len() as u8, nh, 64]);
         for _ in 0..32 {
-            f.push(xorshift(s) as u8);
+            f.push(s.next() as u8);
         }
         f.extend_from_slice(l4);
         f
@@ -164,11 +159,11 @@ mod tests {
     fn ipv6_steers_by_the_ipv6_toeplitz_like_the_simulated_nic() {
         let rss = RssConfig::new(4).unwrap();
         let st = SteerTable::new(&rss);
-        let mut s = 0x5eed;
+        let mut s = Rng(0x5eed);
         let mut per_queue = [0usize; 4];
         for i in 0..4000u32 {
             let nh = [6, 17, 58, 0][i as usize % 4];
-            let ports = (xorshift(&mut s) as u32).to_be_bytes();
+            let ports = (s.next() as u32).to_be_bytes();
             let f = frame6(false, nh, &ports, &mut s);
             let (q, h) = st.classify(&f);
             assert_eq!(q, steer(&rss, &f), "frame {i}");
@@ -183,7 +178,7 @@ mod tests {
             };
             assert_eq!(h, Some(want), "frame {i}");
             per_queue[usize::from(q)] += 1;
-            let mut t = frame6(true, nh, &ports, &mut 0);
+            let mut t = frame6(true, nh, &ports, &mut Rng(0));
             t[18 + 8..18 + 40].copy_from_slice(&f[14 + 8..14 + 40]);
             assert_eq!(st.classify(&t), (q, h), "tagged frame {i}");
         }
@@ -201,7 +196,7 @@ mod tests {
     fn ports_are_read_after_ip_options() {
         let rss = RssConfig::new(4).unwrap();
         let st = SteerTable::new(&rss);
-        let mut f = frame(false, 17, 0, &[], &mut 3);
+        let mut f = frame(false, 17, 0, &[], &mut Rng(3));
         f[14] = 0x46; // 24-byte header: 4 bytes of options, then the UDP ports
         f.extend_from_slice(&[1, 1, 1, 1, 0x12, 0x34, 0x00, 0x35]);
         let src = [f[26], f[27], f[28], f[29]];
@@ -215,7 +210,7 @@ mod tests {
     fn unhashable_and_truncated_frames_go_to_queue_0() {
         let rss = RssConfig::new(4).unwrap();
         let st = SteerTable::new(&rss);
-        let mut s = 7;
+        let mut s = Rng(7);
         let tcp = frame(false, 6, 0x4000, &[1, 2, 3, 4], &mut s);
         for cut in 0..tcp.len() {
             let (q, _) = st.classify(&tcp[..cut]);

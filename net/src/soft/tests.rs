@@ -323,13 +323,8 @@ fn random_bytes_never_panic_and_every_frame_is_accounted_for() {
     let (mut dist, mut pairs) = soft_queues(&rss, 16).unwrap();
     let mut hw_rx = FakeRx::new();
     let mut hw_tx = FakeTx::new(8, 2048, true);
-    let mut s = 0x0bad_cafe_u64;
-    let mut next = || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
-    };
+    let mut rng = crate::testkit::Rng(0x0bad_cafe_u64);
+    let mut next = || rng.next();
     let mut received = 0;
     for round in 0..200 {
         for _ in 0..next() % 40 {

@@ -7,125 +7,65 @@ extern crate std;
 use std::vec::Vec;
 
 use corenet_nic::steering::RssConfig;
-use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::{tcp, udp};
-use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, IpEndpoint, Ipv4Address};
+use smoltcp::wire::IpEndpoint;
 
 use super::fake_hw::tcp_frame;
 use super::{Distributor, SoftRx, SoftTx, soft_queues};
-use crate::mesh;
-use crate::sim::{Faults, PeerDevice, SimNic, SimRxQueue, SimTxQueue};
-use crate::stack::{ConnState, CoreStack, SendError, StackConfig, UdpRecvError};
-
-const OUR_IP: [u8; 4] = [10, 0, 0, 2];
-const PEER_IP: [u8; 4] = [10, 0, 0, 1];
+use crate::sim::{Faults, SimNic, SimRxQueue, SimTxQueue};
+use crate::stack::{ConnState, CoreStack, UdpRecvError};
+use crate::testkit::{OUR_IP, PEER_IP, Parts, Peer, World, bulk_both_ways, ip4, stacks};
 #[cfg(feature = "ipv6")]
-const OUR_IP6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
-#[cfg(feature = "ipv6")]
-const PEER_IP6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+use crate::testkit::{OUR_IP6, PEER_IP6, ip6, our_ipv6};
 
 type Core = CoreStack<SoftRx, SoftTx>;
 
 /// N cores behind one hardware queue pair, and the peer host on the other end of the wire.
-struct Rig {
+struct SoftRig {
     rss: RssConfig,
     nic: SimNic,
     hw: (SimRxQueue, SimTxQueue),
     dist: Distributor,
     cores: Vec<Core>,
-    peer_iface: Interface,
-    peer_dev: PeerDevice,
-    peer: SocketSet<'static>,
+    peer: Peer,
     now: u64,
 }
 
-impl Rig {
+impl SoftRig {
     fn new(cores: usize, depth: usize, tcp_buffer: usize) -> Self {
         let rss = RssConfig::new(cores).unwrap();
         // The hardware has one queue: its own RSS, if any, sends everything to queue 0.
         let nic = SimNic::new(RssConfig::new(1).unwrap(), 4096);
         let hw = nic.queue_pair(0);
         let (dist, pairs) = soft_queues(&rss, depth).unwrap();
-        let mut ports = mesh::mesh(cores).into_iter();
-        let cores = pairs
-            .into_iter()
-            .enumerate()
-            .map(|(q, (rx, tx))| {
-                let mut cfg = StackConfig::new([2, 0, 0, 0, 0, 2], OUR_IP, 24, 1000 + q as u64);
-                cfg.tcp_buffer = tcp_buffer;
-                cfg.bucket_bits = 6;
-                // 64 SYNs in one tick, about 16 per core: room for the unlucky core.
-                cfg.backlog = 32;
-                #[cfg(feature = "ipv6")]
-                {
-                    cfg.ipv6 = Some(crate::config::Ipv6Config {
-                        ip: OUR_IP6,
-                        prefix_len: 64,
-                        gateway: None,
-                    });
-                }
-                CoreStack::new(cfg, &rss, rx, tx, ports.next(), 0).unwrap()
-            })
-            .collect();
-        let mut peer_dev = nic.peer_device();
-        let mut cfg = Config::new(HardwareAddress::Ethernet(EthernetAddress([
-            2, 0, 0, 0, 0, 1,
-        ])));
-        cfg.random_seed = 0xfeed;
-        let mut peer_iface = Interface::new(cfg, &mut peer_dev, Instant::from_millis(0));
-        peer_iface.update_ip_addrs(|a| {
-            let _ = a.push(IpCidr::new(Ipv4Address::new(10, 0, 0, 1).into(), 24));
+        let cores = stacks(&rss, pairs, true, |_, cfg| {
+            cfg.tcp_buffer = tcp_buffer;
+            // 64 SYNs in one tick, about 16 per core: room for the unlucky core.
+            cfg.backlog = 32;
             #[cfg(feature = "ipv6")]
-            let _ = a.push(IpCidr::new(
-                smoltcp::wire::Ipv6Address::from(PEER_IP6).into(),
-                64,
-            ));
+            {
+                cfg.ipv6 = Some(our_ipv6(None));
+            }
         });
+        let peer = Peer::new(&nic);
+        #[cfg(feature = "ipv6")]
+        let peer = peer.with_ipv6(PEER_IP6);
         Self {
             rss,
             nic,
             hw,
             dist,
             cores,
-            peer_iface,
-            peer_dev,
-            peer: SocketSet::new(Vec::new()),
+            peer,
             now: 0,
         }
-    }
-
-    fn socket(buf: usize) -> tcp::Socket<'static> {
-        tcp::Socket::new(
-            tcp::SocketBuffer::new(std::vec![0; buf]),
-            tcp::SocketBuffer::new(std::vec![0; buf]),
-        )
-    }
-
-    fn peer_connect(&mut self, local_port: u16, remote_port: u16, buf: usize) -> SocketHandle {
-        let mut s = Self::socket(buf);
-        let [a, b, c, d] = OUR_IP;
-        s.connect(
-            self.peer_iface.context(),
-            (Ipv4Address::new(a, b, c, d), remote_port),
-            local_port,
-        )
-        .unwrap();
-        self.peer.add(s)
-    }
-
-    fn peer_listen(&mut self, port: u16) -> SocketHandle {
-        let mut s = Self::socket(4096);
-        s.listen(port).unwrap();
-        self.peer.add(s)
     }
 
     /// One tick of 1 ms: the peer, then the hardware core's pump, every core's loop, and a
     /// second pump to carry out what the cores sent.
     fn step(&mut self) {
         self.now += 1000;
-        let t = Instant::from_micros(self.now as i64);
-        self.peer_iface.poll(t, &mut self.peer_dev, &mut self.peer);
+        self.peer.poll(self.now);
         let (hw_rx, hw_tx) = &mut self.hw;
         self.dist.pump(hw_rx, hw_tx, 256);
         for c in &mut self.cores {
@@ -141,15 +81,29 @@ impl Rig {
     }
 }
 
+impl World for SoftRig {
+    type Rx = SoftRx;
+    type Tx = SoftTx;
+    type Dev = crate::sim::PeerDevice;
+
+    fn step(&mut self) {
+        SoftRig::step(self);
+    }
+
+    fn parts(&mut self) -> Parts<'_, Self> {
+        (&mut self.cores, &mut self.peer)
+    }
+}
+
 #[test]
 fn passive_opens_land_on_the_core_the_hash_names_and_every_core_serves() {
-    let mut rig = Rig::new(4, 64, 4096);
+    let mut rig = SoftRig::new(4, 64, 4096);
     for c in &mut rig.cores {
         c.listen(80).unwrap();
     }
     let n = 64u16;
     let handles: Vec<_> = (0..n)
-        .map(|i| rig.peer_connect(20_000 + i * 13, 80, 4096))
+        .map(|i| rig.peer.connect(20_000 + i * 13, 80))
         .collect();
     rig.run(50);
     let mut seen = std::collections::HashSet::new();
@@ -174,7 +128,7 @@ fn passive_opens_land_on_the_core_the_hash_names_and_every_core_serves() {
     assert_eq!(seen.len(), usize::from(n), "backlog drops {backlog}");
     rig.run(20);
     for h in handles {
-        let s = rig.peer.get_mut::<tcp::Socket>(h);
+        let s = rig.peer.tcp(h);
         let mut b = [0u8; 2];
         assert_eq!(s.recv_slice(&mut b), Ok(2));
         assert_eq!(u16::from_be_bytes(b), s.local_endpoint().unwrap().port);
@@ -196,25 +150,16 @@ fn passive_opens_land_on_the_core_the_hash_names_and_every_core_serves() {
 #[cfg(feature = "ipv6")]
 #[test]
 fn ipv6_opens_both_ways_land_on_the_hash_core() {
-    let mut rig = Rig::new(4, 64, 4096);
+    let mut rig = SoftRig::new(4, 64, 4096);
     for c in &mut rig.cores {
         c.listen(80).unwrap();
     }
     let n = 32u16;
     let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let mut s = Rig::socket(4096);
-            s.connect(
-                rig.peer_iface.context(),
-                (smoltcp::wire::Ipv6Address::from(OUR_IP6), 80),
-                21_000 + i * 11,
-            )
-            .unwrap();
-            rig.peer.add(s)
-        })
+        .map(|i| rig.peer.open((ip6(OUR_IP6), 80), 21_000 + i * 11, 4096))
         .collect();
     for _ in 0..16 {
-        rig.peer_listen(7);
+        rig.peer.listen(7, 4096);
     }
     let mut active = Vec::new();
     for (q, c) in rig.cores.iter_mut().enumerate() {
@@ -245,10 +190,10 @@ fn ipv6_opens_both_ways_land_on_the_hash_core() {
 
 #[test]
 fn active_opens_from_every_core_come_home() {
-    let mut rig = Rig::new(4, 64, 4096);
+    let mut rig = SoftRig::new(4, 64, 4096);
     let per_core = 12;
     for _ in 0..per_core * 4 {
-        rig.peer_listen(7);
+        rig.peer.listen(7, 4096);
     }
     let mut conns = Vec::new();
     for (q, c) in rig.cores.iter_mut().enumerate() {
@@ -278,8 +223,8 @@ fn active_opens_from_every_core_come_home() {
 #[test]
 fn arp_resolves_from_every_core() {
     for k in 0..4 {
-        let mut rig = Rig::new(4, 32, 4096);
-        rig.peer_listen(7);
+        let mut rig = SoftRig::new(4, 32, 4096);
+        rig.peer.listen(7, 4096);
         let conn = rig.cores[k].connect((PEER_IP, 7)).unwrap();
         rig.run(30);
         assert_eq!(
@@ -298,7 +243,7 @@ fn arp_resolves_from_every_core() {
 
 #[test]
 fn a_flood_fills_a_ring_drops_are_counted_and_service_goes_on() {
-    let mut rig = Rig::new(2, 16, 4096);
+    let mut rig = SoftRig::new(2, 16, 4096);
     for c in &mut rig.cores {
         c.listen(80).unwrap();
     }
@@ -314,15 +259,10 @@ fn a_flood_fills_a_ring_drops_are_counted_and_service_goes_on() {
     assert_eq!(rig.dist.ring_full(target), 184);
     assert_eq!(rig.dist.ring_full(1 - target), 0);
     // The flood is consumed; real connections to both cores then work.
-    let handles: Vec<_> = (0..16)
-        .map(|i| rig.peer_connect(40_000 + i, 80, 4096))
-        .collect();
+    let handles: Vec<_> = (0..16).map(|i| rig.peer.connect(40_000 + i, 80)).collect();
     rig.run(40);
     for h in handles {
-        assert_eq!(
-            rig.peer.get::<tcp::Socket>(h).state(),
-            tcp::State::Established
-        );
+        assert_eq!(rig.peer.tcp(h).state(), tcp::State::Established);
     }
     let accepted: u64 = rig.cores.iter().map(|c| c.counters().accepted.get()).sum();
     assert_eq!(accepted, 16);
@@ -330,7 +270,7 @@ fn a_flood_fills_a_ring_drops_are_counted_and_service_goes_on() {
 
 #[test]
 fn udp_datagrams_reach_the_hash_core_and_replies_go_back() {
-    let mut rig = Rig::new(4, 64, 4096);
+    let mut rig = SoftRig::new(4, 64, 4096);
     let socks: Vec<_> = rig
         .cores
         .iter_mut()
@@ -342,14 +282,13 @@ fn udp_datagrams_reach_the_hash_core_and_replies_go_back() {
             std::vec![0u8; 4 * 1500],
         )
     };
-    let [a, b, c, d] = OUR_IP;
-    let to = IpEndpoint::new(Ipv4Address::new(a, b, c, d).into(), 53);
+    let to = IpEndpoint::new(ip4(OUR_IP), 53);
     let peers: Vec<_> = (0..24u16)
         .map(|i| {
             let mut s = udp::Socket::new(buf(), buf());
             s.bind(5000 + i).unwrap();
             s.send_slice(&(5000 + i).to_be_bytes(), to).unwrap();
-            rig.peer.add(s)
+            rig.peer.sockets.add(s)
         })
         .collect();
     rig.run(10);
@@ -378,7 +317,7 @@ fn udp_datagrams_reach_the_hash_core_and_replies_go_back() {
     assert!(served.iter().all(|&n| n > 0), "{served:?}");
     rig.run(10);
     for (i, h) in peers.into_iter().enumerate() {
-        let s = rig.peer.get_mut::<udp::Socket>(h);
+        let s = rig.peer.sockets.get_mut::<udp::Socket>(h);
         let (data, _) = s.recv().unwrap();
         let port = 5000 + i as u16;
         assert_eq!(
@@ -389,21 +328,13 @@ fn udp_datagrams_reach_the_hash_core_and_replies_go_back() {
     }
 }
 
-/// The byte at `i` of a stream seeded with `seed`.
-fn byte(seed: u64, i: u64) -> u8 {
-    let mut x = (i ^ seed).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    x ^= x >> 31;
-    x as u8
-}
-
 #[test]
 fn megabytes_both_ways_through_loss_corruption_and_reordering() {
-    let len: u64 = 4 << 20;
-    let mut rig = Rig::new(4, 128, 32 * 1024);
+    let mut rig = SoftRig::new(4, 128, 32 * 1024);
     for c in &mut rig.cores {
         c.listen(5001).unwrap();
     }
-    let ph = rig.peer_connect(41_000, 5001, 64 * 1024);
+    let ph = rig.peer.open((ip4(OUR_IP), 5001), 41_000, 64 * 1024);
     rig.run(10);
     rig.nic.set_faults(Faults {
         loss: 10,
@@ -411,70 +342,9 @@ fn megabytes_both_ways_through_loss_corruption_and_reordering() {
         reorder: 20,
         seed: 0x50f7,
     });
-    let mut conn = None;
-    let (mut up_sent, mut up_recv, mut down_sent, mut down_recv) = (0u64, 0u64, 0u64, 0u64);
-    let mut buf = std::vec![0u8; 16 * 1024];
-    let mut steps = 0;
-    while up_recv < len || down_recv < len {
-        steps += 1;
-        assert!(steps < 400_000, "stalled: up {up_recv} down {down_recv}");
-        rig.step();
-        if conn.is_none() {
-            conn = rig
-                .cores
-                .iter_mut()
-                .enumerate()
-                .find_map(|(q, c)| c.accept(5001).ok().map(|h| (q, h)));
-        }
-        let Some((q, h)) = conn else { continue };
-        let ps = rig.peer.get_mut::<tcp::Socket>(ph);
-        if up_sent < len && ps.can_send() {
-            let n = ps
-                .send(|b| {
-                    let n = b.len().min((len - up_sent) as usize);
-                    for (i, x) in b[..n].iter_mut().enumerate() {
-                        *x = byte(1, up_sent + i as u64);
-                    }
-                    (n, n)
-                })
-                .unwrap();
-            up_sent += n as u64;
-        }
-        let core = &mut rig.cores[q];
-        while let Ok(n) = core.recv(h, &mut buf) {
-            for (i, &x) in buf[..n].iter().enumerate() {
-                assert_eq!(x, byte(1, up_recv + i as u64), "upstream byte {up_recv}");
-            }
-            up_recv += n as u64;
-        }
-        while down_sent < len {
-            let n = ((len - down_sent) as usize).min(buf.len());
-            for (i, x) in buf[..n].iter_mut().enumerate() {
-                *x = byte(2, down_sent + i as u64);
-            }
-            match core.send(h, &buf[..n]) {
-                Ok(k) => down_sent += k as u64,
-                Err(SendError::WouldBlock) => break,
-                Err(e) => panic!("send: {e:?}"),
-            }
-        }
-        let ps = rig.peer.get_mut::<tcp::Socket>(ph);
-        while ps.can_recv() {
-            let base = down_recv;
-            let n = ps
-                .recv(|b| {
-                    for (i, &x) in b.iter().enumerate() {
-                        assert_eq!(x, byte(2, base + i as u64), "downstream byte {base}");
-                    }
-                    (b.len(), b.len())
-                })
-                .unwrap();
-            down_recv += n as u64;
-        }
-    }
+    let (q, _) = bulk_both_ways(&mut rig, ph, 5001, 4 << 20, 400_000);
     let w = rig.nic.stats();
     assert!(w.lost > 0 && w.corrupted > 0 && w.reordered > 0, "{w:?}");
-    let (q, _) = conn.unwrap();
     assert!(rig.cores[q].counters().retransmissions.get() > 0);
     let accepted: u64 = rig.cores.iter().map(|c| c.counters().accepted.get()).sum();
     assert_eq!(accepted, 1);

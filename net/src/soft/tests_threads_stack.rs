@@ -11,18 +11,13 @@ use std::time::{Duration, Instant as Clock};
 use std::vec::Vec;
 
 use corenet_nic::steering::RssConfig;
-use smoltcp::iface::{Config, Interface, SocketSet};
-use smoltcp::socket::tcp;
-use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
 
 use super::{SoftRx, SoftTx, soft_queues};
-use crate::mesh;
 use crate::sim::SimNic;
-use crate::stack::{CoreStack, RecvError, StackConfig, TcpConn};
+use crate::stack::{CoreStack, RecvError, TcpConn};
+use crate::testkit::pattern::{fill, first_wrong};
+use crate::testkit::{OUR_IP, PEER_IP, Peer, ip4, stacks};
 
-const OUR_IP: [u8; 4] = [10, 0, 0, 2];
-const PEER_IP: [u8; 4] = [10, 0, 0, 1];
 const CORES: usize = 4;
 const CONNS: u16 = 32;
 const MSG: usize = 3000;
@@ -69,19 +64,13 @@ fn echo_servers_on_four_threads_behind_one_queue_pair() {
     let nic = SimNic::new(RssConfig::new(1).unwrap(), 4096);
     let (mut hw_rx, mut hw_tx) = nic.queue_pair(0);
     let (mut dist, pairs) = soft_queues(&rss, 128).unwrap();
-    let mut ports = mesh::mesh(CORES).into_iter();
-    let mut cores: Vec<Core> = pairs
-        .into_iter()
-        .enumerate()
-        .map(|(q, (rx, tx))| {
-            let mut cfg = StackConfig::new([2, 0, 0, 0, 0, 2], OUR_IP, 24, 77 + q as u64);
-            cfg.tcp_buffer = 8192;
-            cfg.bucket_bits = 6;
-            let mut c = CoreStack::new(cfg, &rss, rx, tx, ports.next(), 0).unwrap();
-            c.listen(80).unwrap();
-            c
-        })
-        .collect();
+    let mut cores: Vec<Core> = stacks(&rss, pairs, true, |q, cfg| {
+        cfg.seed = 77 + q as u64;
+        cfg.tcp_buffer = 8192;
+    });
+    for c in &mut cores {
+        c.listen(80).unwrap();
+    }
     let start = Clock::now();
     let now_us = move || start.elapsed().as_micros() as u64;
     let stop = Arc::new(AtomicBool::new(false));
@@ -106,47 +95,30 @@ fn echo_servers_on_four_threads_behind_one_queue_pair() {
     let mut core0 = cores.pop().unwrap();
 
     // The peer host, on the owning core's thread (the simulated wire is single-threaded).
-    let mut dev = nic.peer_device();
-    let mut cfg = Config::new(HardwareAddress::Ethernet(EthernetAddress([
-        2, 0, 0, 0, 0, 1,
-    ])));
-    cfg.random_seed = 0xbeef;
-    let mut iface = Interface::new(cfg, &mut dev, Instant::from_millis(0));
-    iface.update_ip_addrs(|a| {
-        let _ = a.push(IpCidr::new(Ipv4Address::new(10, 0, 0, 1).into(), 24));
-    });
-    let mut sockets = SocketSet::new(Vec::new());
-    let mut peers = Vec::new();
-    for i in 0..CONNS {
-        let mut s = tcp::Socket::new(
-            tcp::SocketBuffer::new(std::vec![0; 8192]),
-            tcp::SocketBuffer::new(std::vec![0; 8192]),
-        );
-        s.connect(
-            iface.context(),
-            (Ipv4Address::new(10, 0, 0, 2), 80),
-            30_000 + i * 11,
-        )
-        .unwrap();
-        peers.push((sockets.add(s), 0usize, 0usize));
-    }
-    let msg = |i: usize, k: usize| (i * 31 + k * 7) as u8;
+    let mut peer = Peer::with_seed(&nic, 0xbeef);
+    let mut peers: Vec<_> = (0..CONNS)
+        .map(|i| {
+            (
+                peer.open((ip4(OUR_IP), 80), 30_000 + i * 11, 8192),
+                0usize,
+                0usize,
+            )
+        })
+        .collect();
     let mut conns0 = Vec::new();
     let (mut wrong0, mut echoed0) = (0, 0);
     let deadline = Clock::now() + Duration::from_secs(60);
     while peers.iter().any(|&(_, _, got)| got < MSG) {
         assert!(Clock::now() < deadline, "echoes stalled");
         let now = now_us();
-        iface.poll(Instant::from_micros(now as i64), &mut dev, &mut sockets);
+        peer.poll(now);
         for (i, (h, sent, got)) in peers.iter_mut().enumerate() {
-            let s = sockets.get_mut::<tcp::Socket>(*h);
+            let s = peer.tcp(*h);
             while *sent < MSG && s.can_send() {
                 let n = s
                     .send(|b| {
                         let n = b.len().min(MSG - *sent);
-                        for (k, x) in b[..n].iter_mut().enumerate() {
-                            *x = msg(i, *sent + k);
-                        }
+                        fill(&mut b[..n], i as u64, *sent as u64);
                         (n, n)
                     })
                     .unwrap();
@@ -159,9 +131,11 @@ fn echo_servers_on_four_threads_behind_one_queue_pair() {
                 let base = *got;
                 let n = s
                     .recv(|b| {
-                        for (k, &x) in b.iter().enumerate() {
-                            assert_eq!(x, msg(i, base + k), "connection {i} byte {}", base + k);
-                        }
+                        assert_eq!(
+                            first_wrong(b, i as u64, base as u64),
+                            None,
+                            "connection {i}"
+                        );
                         (b.len(), b.len())
                     })
                     .unwrap();

@@ -8,9 +8,9 @@ use smoltcp::iface::SocketHandle;
 use smoltcp::socket::{tcp, udp};
 use smoltcp::wire::{IpEndpoint, Ipv4Address};
 
-use super::tests::{Core, OUR_IP, PEER_IP, Peer, cores_with, run};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{Core, OUR_IP, PEER_IP, Peer, cores_with, run};
 
 #[test]
 fn syn_burst_is_served_from_the_backlog_and_the_limit_answers_rst() {
@@ -27,11 +27,11 @@ fn syn_burst_is_served_from_the_backlog_and_the_limit_answers_rst() {
     run(&mut cores, &mut peer, &mut now, 30);
     let established = handles
         .iter()
-        .filter(|&&h| peer.sockets.get::<tcp::Socket>(h).state() == tcp::State::Established)
+        .filter(|&&h| peer.tcp(h).state() == tcp::State::Established)
         .count();
     let reset = handles
         .iter()
-        .filter(|&&h| peer.sockets.get::<tcp::Socket>(h).state() == tcp::State::Closed)
+        .filter(|&&h| peer.tcp(h).state() == tcp::State::Closed)
         .count();
     assert_eq!((established, reset), (6, 4));
     let c = cores[0].counters().snapshot();
@@ -54,9 +54,7 @@ fn close_frees_the_connection_and_stale_handles_are_rejected() {
     let nic = SimNic::new(rss.clone(), 4096);
     let mut cores = cores_with(&nic, &rss, true, |_| {});
     let mut peer = Peer::new(&nic);
-    let mut s = Peer::socket(4096);
-    s.listen(9).unwrap();
-    let ph = peer.sockets.add(s);
+    let ph = peer.listen(9, 4096);
     let conn = cores[1].connect((PEER_IP, 9)).unwrap();
     let mut now = 0;
     run(&mut cores, &mut peer, &mut now, 20);
@@ -69,7 +67,7 @@ fn close_frees_the_connection_and_stale_handles_are_rejected() {
     );
     run(&mut cores, &mut peer, &mut now, 20);
     let mut b = [0u8; 8];
-    let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+    let ps = peer.tcp(ph);
     assert_eq!(ps.recv_slice(&mut b), Ok(5));
     ps.send_slice(b"bye").unwrap();
     ps.close();
@@ -167,14 +165,6 @@ fn handles_from_another_core_are_rejected() {
     );
 }
 
-/// A tiny xorshift for garbage.
-fn xorshift(s: &mut u64) -> u64 {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    *s
-}
-
 #[test]
 fn hostile_frames_are_counted_and_dropped_while_a_real_flow_keeps_working() {
     let rss = RssConfig::new(2).unwrap();
@@ -187,7 +177,7 @@ fn hostile_frames_are_counted_and_dropped_while_a_real_flow_keeps_working() {
     let ph = peer.connect(33_000, 80);
     let mut now = 0;
     run(&mut cores, &mut peer, &mut now, 10);
-    let mut seed = 0xdead_beef_u64;
+    let mut seed = crate::testkit::Rng(0xdead_beef);
     // A valid-looking IPv4/TCP prefix with random tails, random lengths and random flags,
     // plus pure noise and runts.
     let mut template = std::vec![0u8; 54];
@@ -198,14 +188,14 @@ fn hostile_frames_are_counted_and_dropped_while_a_real_flow_keeps_working() {
     template[26..30].copy_from_slice(&PEER_IP);
     template[30..34].copy_from_slice(&OUR_IP);
     for i in 0..3000 {
-        let r = xorshift(&mut seed);
+        let r = seed.next();
         let len = (r % 120) as usize;
-        let mut f: Vec<u8> = (0..len).map(|_| xorshift(&mut seed) as u8).collect();
+        let mut f: Vec<u8> = (0..len).map(|_| seed.next() as u8).collect();
         if i % 2 == 0 {
             let n = len.min(template.len());
             f[..n].copy_from_slice(&template[..n]);
             for b in f.iter_mut().skip(34) {
-                *b = xorshift(&mut seed) as u8;
+                *b = seed.next() as u8;
             }
         }
         if i % 7 == 0 && len > 14 {
@@ -238,7 +228,7 @@ fn hostile_frames_are_counted_and_dropped_while_a_real_flow_keeps_working() {
     assert_eq!(cores[q].send(conn, b"still here"), Ok(10));
     run(&mut cores, &mut peer, &mut now, 20);
     let mut b = [0u8; 16];
-    let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+    let ps = peer.tcp(ph);
     assert_eq!(ps.recv_slice(&mut b), Ok(10));
     assert_eq!(&b[..10], b"still here");
 }
@@ -312,26 +302,17 @@ fn unlisten_resets_unaccepted_connections() {
     let h = peer.connect(30_000, 80);
     let mut now = 0;
     run(&mut cores, &mut peer, &mut now, 10);
-    assert_eq!(
-        peer.sockets.get::<tcp::Socket>(h).state(),
-        tcp::State::Established
-    );
+    assert_eq!(peer.tcp(h).state(), tcp::State::Established);
     cores[0].unlisten(80).unwrap();
     assert_eq!(cores[0].unlisten(80), Err(ListenError::NotListening));
     assert_eq!(cores[0].accept(80), Err(AcceptError::NotListening));
     run(&mut cores, &mut peer, &mut now, 10);
-    assert_eq!(
-        peer.sockets.get::<tcp::Socket>(h).state(),
-        tcp::State::Closed
-    );
+    assert_eq!(peer.tcp(h).state(), tcp::State::Closed);
     assert_eq!(cores[0].connections(), 0);
     // A new SYN to the port is refused.
     let h2 = peer.connect(30_001, 80);
     run(&mut cores, &mut peer, &mut now, 10);
-    assert_eq!(
-        peer.sockets.get::<tcp::Socket>(h2).state(),
-        tcp::State::Closed
-    );
+    assert_eq!(peer.tcp(h2).state(), tcp::State::Closed);
     assert_eq!(cores[0].counters().refused.get(), 1);
 }
 
@@ -365,10 +346,7 @@ fn connections_of_a_vanished_peer_are_freed_and_live_ones_kept() {
     // A live peer answers keep-alives: idle for ten intervals, still established.
     run(&mut cores, &mut peer, &mut now, 1000);
     assert_eq!(cores[0].state(a), Some(ConnState::Established));
-    assert_eq!(
-        peer.sockets.get::<tcp::Socket>(idle).state(),
-        tcp::State::Established
-    );
+    assert_eq!(peer.tcp(idle).state(), tcp::State::Established);
     assert_eq!(cores[0].connections(), 2);
     // The peer vanishes; we close one connection (orphaned once our FIN goes unanswered).
     cores[0].close(b).unwrap();
@@ -393,11 +371,7 @@ fn ipv6_needs_the_feature() {
     let nic = SimNic::new(rss.clone(), 64);
     let (rx, tx) = nic.queue_pair(0);
     let mut cfg = StackConfig::new([2, 0, 0, 0, 0, 2], OUR_IP, 24, 1);
-    cfg.ipv6 = Some(crate::config::Ipv6Config {
-        ip: [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
-        prefix_len: 64,
-        gateway: None,
-    });
+    cfg.ipv6 = Some(crate::testkit::our_ipv6(None));
     assert!(matches!(
         CoreStack::new(cfg, &rss, rx, tx, None, 0),
         Err(StackError::Ipv6Disabled)

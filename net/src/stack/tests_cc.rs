@@ -6,11 +6,9 @@ extern crate std;
 use std::println;
 use std::vec::Vec;
 
-use smoltcp::socket::tcp;
-
-use super::tests::{Peer, cores_with, run};
 use super::*;
 use crate::sim::{Faults, SimNic};
+use crate::testkit::{OUR_IP, Peer, cores_with, ip4, run};
 
 /// Our side streams `len` bytes to the peer through `tcp_buffer`-sized socket buffers (the
 /// peer's as large) with `loss` per mille lost each way; virtual milliseconds to deliver it
@@ -24,15 +22,7 @@ fn stream(cc: TcpCongestion, len: usize, tcp_buffer: usize, loss: u16, seed: u64
     });
     let mut peer = Peer::new(&nic);
     cores[0].listen(5001).unwrap();
-    let mut s = Peer::socket(tcp_buffer);
-    let [a, b, c, d] = super::tests::OUR_IP;
-    s.connect(
-        peer.iface.context(),
-        (smoltcp::wire::Ipv4Address::new(a, b, c, d), 5001),
-        41_000,
-    )
-    .unwrap();
-    let ph = peer.sockets.add(s);
+    let ph = peer.open((ip4(OUR_IP), 5001), 41_000, tcp_buffer);
     let mut now = 0;
     run(&mut cores, &mut peer, &mut now, 10);
     let h = cores[0].accept(5001).unwrap();
@@ -53,7 +43,7 @@ fn stream(cc: TcpCongestion, len: usize, tcp_buffer: usize, loss: u16, seed: u64
             }
         }
         run(&mut cores, &mut peer, &mut now, 1);
-        let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+        let ps = peer.tcp(ph);
         while let Ok(n) = ps.recv(|b| (b.len(), b.len())) {
             if n == 0 {
                 break;

@@ -6,11 +6,10 @@ extern crate std;
 use std::vec::Vec;
 
 use smoltcp::iface::SocketHandle;
-use smoltcp::socket::tcp;
 
-use super::tests::{PEER_IP, Peer, cores_with, run};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{PEER_IP, Peer, cores_with, run};
 
 #[test]
 fn a_flood_is_cut_at_the_budget_and_transmit_still_runs() {
@@ -18,9 +17,7 @@ fn a_flood_is_cut_at_the_budget_and_transmit_still_runs() {
     let nic = SimNic::new(rss.clone(), 1 << 16);
     let mut cores = cores_with(&nic, &rss, true, |c| c.rx_budget = 32);
     let mut peer = Peer::new(&nic);
-    let mut s = Peer::socket(4096);
-    s.listen(9).unwrap();
-    peer.sockets.add(s);
+    peer.listen(9, 4096);
     let conn = cores[0].connect((PEER_IP, 9)).unwrap();
     let mut now = 0;
     run(&mut cores, &mut peer, &mut now, 10);
@@ -46,13 +43,7 @@ fn churn_returns_every_slot_and_port() {
     let nic = SimNic::new(rss.clone(), 1 << 16);
     let mut cores = cores_with(&nic, &rss, true, |c| c.time_wait_us = 0);
     let mut peer = Peer::new(&nic);
-    let listeners: Vec<SocketHandle> = (0..8)
-        .map(|_| {
-            let mut s = Peer::socket(4096);
-            s.listen(9).unwrap();
-            peer.sockets.add(s)
-        })
-        .collect();
+    let listeners: Vec<SocketHandle> = (0..8).map(|_| peer.listen(9, 4096)).collect();
     let mut now = 0;
     for round in 0..25 {
         let conns: Vec<_> = (0..8)
@@ -68,7 +59,7 @@ fn churn_returns_every_slot_and_port() {
         run(&mut cores, &mut peer, &mut now, 10);
         // The peer reads, closes first (so its side holds TIME-WAIT) and listens again.
         for &h in &listeners {
-            let s = peer.sockets.get_mut::<tcp::Socket>(h);
+            let s = peer.tcp(h);
             let mut b = [0u8; 4];
             let _ = s.recv_slice(&mut b);
             s.close();
@@ -79,7 +70,7 @@ fn churn_returns_every_slot_and_port() {
         }
         run(&mut cores, &mut peer, &mut now, 10);
         for &h in &listeners {
-            let s = peer.sockets.get_mut::<tcp::Socket>(h);
+            let s = peer.tcp(h);
             s.abort();
             s.listen(9).unwrap();
         }

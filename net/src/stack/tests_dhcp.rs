@@ -11,9 +11,9 @@ use smoltcp::wire::{
     EthernetRepr, IpAddress, IpProtocol, Ipv4Address, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr,
 };
 
-use super::tests::cores_with;
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{cores_with, run_answering};
 
 pub(super) const LEASED: Ipv4Address = Ipv4Address::new(10, 0, 0, 77);
 const ROUTER: Ipv4Address = Ipv4Address::new(10, 0, 0, 1);
@@ -124,17 +124,7 @@ fn dhcp_replies_steered_elsewhere_configure_every_core() {
     cores[0].dhcp_start().unwrap();
     assert_eq!(cores[0].dhcp_start(), Err(DhcpError::AlreadyStarted));
     let mut now = 0;
-    for _ in 0..50 {
-        now += 1000;
-        for c in cores.iter_mut() {
-            c.poll(now);
-        }
-        while let Some(f) = nic.take_sent() {
-            if let Some(r) = dhcp_answer(&f, server) {
-                nic.deliver(r);
-            }
-        }
-    }
+    run_answering(&mut cores, &nic, &mut now, 50, |f| dhcp_answer(f, server));
     let want = Some(crate::config::Ipv4Config {
         ip: LEASED.octets(),
         prefix_len: 24,
@@ -164,15 +154,9 @@ fn a_config_that_meets_a_full_ring_reaches_the_core_later() {
     let m = cores[0].mesh.as_mut().unwrap();
     while m.send(1, crate::mesh::Msg::Frame(std::vec![0; 60])) {}
     let mut now = 0;
-    for _ in 0..50 {
-        now += 1000;
-        cores[0].poll(now);
-        while let Some(f) = nic.take_sent() {
-            if let Some(r) = dhcp_answer(&f, server) {
-                nic.deliver(r);
-            }
-        }
-    }
+    run_answering(&mut cores[..1], &nic, &mut now, 50, |f| {
+        dhcp_answer(f, server)
+    });
     assert_eq!(cores[0].ipv4_config().map(|c| c.ip), Some(LEASED.octets()));
     assert_eq!(
         cores[0].counters().drop_mesh_full.get(),

@@ -6,10 +6,10 @@ extern crate std;
 
 use smoltcp::wire::Ipv4Address;
 
-use super::tests::{OUR_IP, cores_with};
 use super::tests_dhcp::{LEASED, dhcp_answer_with};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{OUR_IP, cores_with, run_answering};
 
 const BAD_ROUTERS: [[u8; 4]; 6] = [
     [0, 0, 0, 0],
@@ -33,20 +33,8 @@ fn lease_with_router(router: [u8; 4]) -> Vec<Core> {
         .unwrap();
     let router = Ipv4Address::from(router);
     let mut now = 0;
-    let step = |cores: &mut [Core], now: &mut u64| {
-        *now += 1000;
-        for c in cores.iter_mut() {
-            c.poll(*now);
-        }
-        while let Some(f) = nic.take_sent() {
-            if let Some(r) = dhcp_answer_with(&f, server, Some(router)) {
-                nic.deliver(r);
-            }
-        }
-    };
-    for _ in 0..50 {
-        step(&mut cores, &mut now);
-    }
+    let dhcp = |f: &[u8]| dhcp_answer_with(f, server, Some(router));
+    run_answering(&mut cores, &nic, &mut now, 50, dhcp);
     // Off-link traffic from every core: TCP and UDP.
     for c in cores.iter_mut() {
         let _ = c.connect(([192, 0, 2, 1], 80));
@@ -54,13 +42,11 @@ fn lease_with_router(router: [u8; 4]) -> Vec<Core> {
             let _ = c.udp_send_to(u, b"x", ([192, 0, 2, 1], 53));
         }
     }
-    for _ in 0..20 {
-        step(&mut cores, &mut now);
-    }
+    run_answering(&mut cores, &nic, &mut now, 20, dhcp);
     cores
 }
 
-type Core = super::tests::Core;
+type Core = crate::testkit::Core;
 
 #[test]
 fn a_lease_with_a_bad_router_is_ignored_and_off_link_sends_do_not_panic() {
@@ -265,22 +251,16 @@ fn with_a_rogue_server_answering_first_the_good_lease_is_still_taken() {
         Ipv4Address::new(10, 0, 0, 9),
     );
     let mut now = 0;
-    for _ in 0..50 {
-        now += 1000;
-        for c in cores.iter_mut() {
-            c.poll(now);
-        }
-        while let Some(f) = nic.take_sent() {
-            // The rogue is faster: its answer is always first on the wire.
-            let bad = Ipv4Address::new(224, 0, 0, 1);
-            if let Some(r) = dhcp_answer_with(&f, rogue, Some(bad)) {
-                nic.deliver(r);
-            }
-            if let Some(r) = dhcp_answer_with(&f, good, Some(Ipv4Address::new(10, 0, 0, 1))) {
-                nic.deliver(r);
-            }
-        }
-    }
+    run_answering(&mut cores, &nic, &mut now, 50, |f| {
+        // The rogue is faster: its answer is always first on the wire.
+        let bad = Ipv4Address::new(224, 0, 0, 1);
+        let first = dhcp_answer_with(f, rogue, Some(bad));
+        first.into_iter().chain(dhcp_answer_with(
+            f,
+            good,
+            Some(Ipv4Address::new(10, 0, 0, 1)),
+        ))
+    });
     for c in &cores {
         let cfg = c.ipv4_config().expect("the good lease");
         assert_eq!(cfg.gateway, Some([10, 0, 0, 1]));

@@ -3,11 +3,9 @@
 
 extern crate std;
 
-use smoltcp::socket::tcp;
-
-use super::tests::{PEER_IP, Peer, cores_with, run};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{PEER_IP, Peer, cores_with, run};
 
 #[test]
 fn reading_continues_after_our_fin_until_the_peers() {
@@ -15,9 +13,7 @@ fn reading_continues_after_our_fin_until_the_peers() {
     let nic = SimNic::new(rss.clone(), 1024);
     let mut cores = cores_with(&nic, &rss, true, |_| {});
     let mut peer = Peer::new(&nic);
-    let mut s = Peer::socket(4096);
-    s.listen(9).unwrap();
-    let ph = peer.sockets.add(s);
+    let ph = peer.listen(9, 4096);
     let conn = cores[0].connect((PEER_IP, 9)).unwrap();
     let mut now = 0;
     run(&mut cores, &mut peer, &mut now, 20);
@@ -26,7 +22,7 @@ fn reading_continues_after_our_fin_until_the_peers() {
     assert_eq!(cores[0].send(conn, b"x"), Err(SendError::BadHandle));
     run(&mut cores, &mut peer, &mut now, 20);
 
-    let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+    let ps = peer.tcp(ph);
     let mut b = [0u8; 16];
     assert_eq!(ps.recv_slice(&mut b), Ok(7));
     assert_eq!(&b[..7], b"request");
@@ -37,7 +33,7 @@ fn reading_continues_after_our_fin_until_the_peers() {
     assert_eq!(&b[..8], b"response");
     assert_eq!(cores[0].recv(conn, &mut b), Err(RecvError::WouldBlock));
 
-    peer.sockets.get_mut::<tcp::Socket>(ph).close();
+    peer.tcp(ph).close();
     run(&mut cores, &mut peer, &mut now, 20);
     assert_eq!(cores[0].recv(conn, &mut b), Err(RecvError::Finished));
     // A half-closed connection can still be reset (a proxy aborting both sides).

@@ -12,11 +12,9 @@ use smoltcp::wire::{
     Ipv4Repr, UdpPacket, UdpRepr,
 };
 
-use super::tests::{OUR_IP, PEER_IP, cores_with};
 use super::*;
 use crate::sim::SimNic;
-
-pub(super) const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
+use crate::testkit::{OUR_IP, OUR_MAC, PEER_IP, cores_with};
 
 /// An ARP frame from `sender` (MAC, IP) about `target_ip`.
 pub(super) fn arp(op: ArpOperation, mac: [u8; 6], ip: [u8; 4], target_ip: [u8; 4]) -> Vec<u8> {
@@ -106,7 +104,7 @@ fn icmp_type(frame: &[u8]) -> Option<u8> {
 
 /// Floods one core with `n` frames from `make`, 100 per virtual millisecond, and returns the
 /// ICMP types sent back (and the core).
-fn flood(n: u16, make: impl Fn(u16) -> Vec<u8>) -> (Vec<u8>, super::tests::Core) {
+fn flood(n: u16, make: impl Fn(u16) -> Vec<u8>) -> (Vec<u8>, crate::testkit::Core) {
     let rss = RssConfig::new(1).unwrap();
     let nic = SimNic::new(rss.clone(), 4096);
     let mut core = cores_with(&nic, &rss, false, |_| {}).remove(0);

@@ -6,57 +6,33 @@ extern crate std;
 use std::vec::Vec;
 
 use smoltcp::phy::ChecksumCapabilities;
-use smoltcp::socket::{icmp, tcp, udp};
+use smoltcp::socket::{icmp, udp};
 use smoltcp::wire::{
     EthernetFrame, EthernetProtocol, Icmpv6Packet, Icmpv6Repr, IpCidr, Ipv6Address, Ipv6Packet,
     NdiscNeighborFlags, NdiscRepr, RawHardwareAddress,
 };
 
-use super::tests::{Core, Peer, cores_with, run};
 use super::*;
 use crate::IpAddr;
-use crate::config::Ipv6Config;
 use crate::sim::SimNic;
-
-/// fd00::2, ours.
-const OUR6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
-/// fd00::1, the peer's.
-const PEER6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
-const PEER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+use crate::testkit::{
+    Core, OUR_IP6, OUR_MAC, PEER_IP6, PEER_MAC, Peer, Rig, bulk_both_ways, cores_with, ip6,
+    our_ipv6, run, run_answering,
+};
 
 fn cores6(nic: &SimNic, rss: &RssConfig, mesh: bool) -> Vec<Core> {
     cores_with(nic, rss, mesh, |c| {
-        c.ipv6 = Some(Ipv6Config {
-            ip: OUR6,
-            prefix_len: 64,
-            gateway: None,
-        });
+        c.ipv6 = Some(our_ipv6(None));
     })
 }
 
 /// The peer with fd00::1/64 and its link-local address next to its IPv4 one.
 fn peer6(nic: &SimNic) -> Peer {
-    let mut peer = Peer::new(nic);
+    let mut peer = Peer::new(nic).with_ipv6(PEER_IP6);
     peer.iface.update_ip_addrs(|a| {
-        let _ = a.push(IpCidr::new(Ipv6Address::from(PEER6).into(), 64));
-        let _ = a.push(IpCidr::new(
-            Ipv6Address::from(crate::ip::link_local(PEER_MAC)).into(),
-            64,
-        ));
+        let _ = a.push(IpCidr::new(ip6(crate::ip::link_local(PEER_MAC)), 64));
     });
     peer
-}
-
-fn peer_connect(peer: &mut Peer, to: [u8; 16], local_port: u16, port: u16) -> tcp::Socket<'static> {
-    let mut s = Peer::socket(64 * 1024);
-    s.connect(
-        peer.iface.context(),
-        (Ipv6Address::from(to), port),
-        local_port,
-    )
-    .unwrap();
-    s
 }
 
 #[test]
@@ -71,8 +47,7 @@ fn passive_ipv6_opens_land_on_the_core_the_hash_names() {
     let n = 48;
     let mut handles = Vec::new();
     for i in 0..n {
-        let s = peer_connect(&mut peer, OUR6, 20_000 + i * 7, 80);
-        handles.push(peer.sockets.add(s));
+        handles.push(peer.open((ip6(OUR_IP6), 80), 20_000 + i * 7, 64 * 1024));
     }
     let mut now = 0;
     run(&mut cores, &mut peer, &mut now, 60);
@@ -81,8 +56,8 @@ fn passive_ipv6_opens_land_on_the_core_the_hash_names() {
         assert!(c.counters().accepted.get() > 0, "core {q} got no SYN");
         while let Ok(conn) = c.accept(80) {
             let (addr, port) = c.remote(conn).unwrap();
-            assert_eq!(addr, IpAddr::V6(PEER6));
-            assert_eq!(rss.queue_ipv6_l4(PEER6, OUR6, port, 80) as usize, q);
+            assert_eq!(addr, IpAddr::V6(PEER_IP6));
+            assert_eq!(rss.queue_ipv6_l4(PEER_IP6, OUR_IP6, port, 80) as usize, q);
             assert!(seen.insert(port));
             assert_eq!(c.send(conn, &port.to_be_bytes()), Ok(2));
         }
@@ -90,7 +65,7 @@ fn passive_ipv6_opens_land_on_the_core_the_hash_names() {
     assert_eq!(seen.len(), n as usize);
     run(&mut cores, &mut peer, &mut now, 20);
     for h in handles {
-        let s = peer.sockets.get_mut::<tcp::Socket>(h);
+        let s = peer.tcp(h);
         let mut b = [0u8; 2];
         assert_eq!(s.recv_slice(&mut b), Ok(2));
         assert_eq!(u16::from_be_bytes(b), s.local_endpoint().unwrap().port);
@@ -109,9 +84,7 @@ fn active_ipv6_opens_resolve_by_ndp_from_every_core_and_come_home() {
     let mut peer = peer6(&nic);
     let per_core = 16;
     for _ in 0..per_core * cores.len() {
-        let mut s = Peer::socket(4096);
-        s.listen(7).unwrap();
-        peer.sockets.add(s);
+        peer.listen(7, 4096);
     }
     let peer_ll = crate::ip::link_local(PEER_MAC);
     let our_ll = crate::ip::link_local(OUR_MAC);
@@ -122,7 +95,7 @@ fn active_ipv6_opens_resolve_by_ndp_from_every_core_and_come_home() {
             let (to, from) = if i % 4 == 0 {
                 (peer_ll, our_ll)
             } else {
-                (PEER6, OUR6)
+                (PEER_IP6, OUR_IP6)
             };
             let conn = c.connect((to, 7)).unwrap();
             let port = c.local_port(conn).unwrap();
@@ -161,22 +134,20 @@ fn without_the_mesh_ndp_reaches_only_the_core_the_hash_names() {
     let nic = SimNic::new(rss.clone(), 4096);
     let mut cores = cores6(&nic, &rss, false);
     let mut peer = peer6(&nic);
-    let mut s = Peer::socket(4096);
-    s.listen(7).unwrap();
-    peer.sockets.add(s);
+    peer.listen(7, 4096);
     // The peer's Neighbor Advertisement (to us, ICMPv6) is hashed by the addresses alone.
     let na_core = rss.queue_for_hash(corenet_nic::toeplitz(
         &rss.key,
-        &corenet_nic::steering::ipv6_input(PEER6, OUR6),
+        &corenet_nic::steering::ipv6_input(PEER_IP6, OUR_IP6),
     ));
     let other = usize::from(1 - na_core);
-    let conn = cores[other].connect((PEER6, 7)).unwrap();
+    let conn = cores[other].connect((PEER_IP6, 7)).unwrap();
     let mut now = 0;
     run(&mut cores, &mut peer, &mut now, 50);
     assert_eq!(cores[other].state(conn), Some(ConnState::Connecting));
     // With the mesh the same connection completes (previous test); here the core that gets
     // the advertisement can connect on its own.
-    let home = cores[usize::from(na_core)].connect((PEER6, 7)).unwrap();
+    let home = cores[usize::from(na_core)].connect((PEER_IP6, 7)).unwrap();
     run(&mut cores, &mut peer, &mut now, 50);
     assert_eq!(
         cores[usize::from(na_core)].state(home),
@@ -184,71 +155,18 @@ fn without_the_mesh_ndp_reaches_only_the_core_the_hash_names() {
     );
 }
 
-fn byte(i: usize) -> u8 {
-    (i.wrapping_mul(2_654_435_761) >> 13) as u8
-}
-
 #[test]
 fn hundreds_of_kilobytes_each_way_over_ipv6_arrive_intact() {
-    const LEN: usize = 400 * 1024;
-    let rss = RssConfig::new(2).unwrap();
-    let nic = SimNic::new(rss.clone(), 4096);
-    let mut cores = cores6(&nic, &rss, true);
-    let mut peer = peer6(&nic);
-    for c in &mut cores {
+    let mut rig = Rig::new(2, |c| c.ipv6 = Some(our_ipv6(None)));
+    rig.peer = peer6(&rig.nic);
+    for c in &mut rig.cores {
         c.listen(9000).unwrap();
     }
-    let s = peer_connect(&mut peer, OUR6, 40_000, 9000);
-    let ph = peer.sockets.add(s);
-    let q = rss.queue_ipv6_l4(PEER6, OUR6, 40_000, 9000) as usize;
-    let mut conn = None;
-    let (mut sent_up, mut got_up, mut sent_down, mut got_down) = (0, 0, 0, 0);
-    let mut sum_up = 0u64;
-    let mut now = 0;
-    for _ in 0..20_000 {
-        if got_up == LEN && got_down == LEN {
-            break;
-        }
-        run(&mut cores, &mut peer, &mut now, 1);
-        if conn.is_none() {
-            conn = cores[q].accept(9000).ok();
-        }
-        let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
-        if ps.may_send() && sent_up < LEN {
-            let chunk: Vec<u8> = (sent_up..LEN.min(sent_up + 8192)).map(byte).collect();
-            sent_up += ps.send_slice(&chunk).unwrap();
-        }
-        let mut b = [0u8; 8192];
-        while let Ok(n @ 1..) = ps.recv_slice(&mut b) {
-            for (k, &x) in b[..n].iter().enumerate() {
-                assert_eq!(x, byte(got_down + k) ^ 0x5a, "byte {}", got_down + k);
-            }
-            got_down += n;
-        }
-        let Some(c) = conn else { continue };
-        while let Ok(n) = cores[q].recv(c, &mut b) {
-            for (k, &x) in b[..n].iter().enumerate() {
-                assert_eq!(x, byte(got_up + k), "byte {}", got_up + k);
-                sum_up = sum_up.wrapping_mul(31).wrapping_add(u64::from(x));
-            }
-            got_up += n;
-        }
-        while sent_down < LEN {
-            let chunk: Vec<u8> = (sent_down..LEN.min(sent_down + 4096))
-                .map(|i| byte(i) ^ 0x5a)
-                .collect();
-            match cores[q].send(c, &chunk) {
-                Ok(n) if n > 0 => sent_down += n,
-                _ => break,
-            }
-        }
-    }
-    assert_eq!((got_up, got_down), (LEN, LEN));
-    let want = (0..LEN).fold(0u64, |s, i| {
-        s.wrapping_mul(31).wrapping_add(u64::from(byte(i)))
-    });
-    assert_eq!(sum_up, want);
-    assert_eq!(cores[q].counters().retransmissions.get(), 0);
+    let ph = rig.peer.open((ip6(OUR_IP6), 9000), 40_000, 64 * 1024);
+    let q = rig.rss.queue_ipv6_l4(PEER_IP6, OUR_IP6, 40_000, 9000) as usize;
+    let (served, _) = bulk_both_ways(&mut rig, ph, 9000, 400 * 1024, 20_000);
+    assert_eq!(served, q, "the core the hash names served");
+    assert_eq!(rig.cores[q].counters().retransmissions.get(), 0);
 }
 
 #[test]
@@ -269,7 +187,7 @@ fn udp_over_ipv6_lands_on_the_hash_core_and_replies_return() {
         };
         let mut s = udp::Socket::new(buf(), buf());
         s.bind(4000 + i).unwrap();
-        s.send_slice(&(4000 + i).to_be_bytes(), (Ipv6Address::from(OUR6), 53))
+        s.send_slice(&(4000 + i).to_be_bytes(), (Ipv6Address::from(OUR_IP6), 53))
             .unwrap();
         peer_socks.push(peer.sockets.add(s));
     }
@@ -279,9 +197,9 @@ fn udp_over_ipv6_lands_on_the_hash_core_and_replies_return() {
     for (q, c) in cores.iter_mut().enumerate() {
         let mut b = [0u8; 16];
         while let Ok((len, (addr, port))) = c.udp_recv_from(socks[q], &mut b) {
-            assert_eq!((len, addr), (2, IpAddr::V6(PEER6)));
+            assert_eq!((len, addr), (2, IpAddr::V6(PEER_IP6)));
             assert_eq!(u16::from_be_bytes([b[0], b[1]]), port);
-            assert_eq!(rss.queue_ipv6_l4(PEER6, OUR6, port, 53) as usize, q);
+            assert_eq!(rss.queue_ipv6_l4(PEER_IP6, OUR_IP6, port, 53) as usize, q);
             c.udp_send_to(socks[q], b"answer", (addr, port)).unwrap();
             served += 1;
         }
@@ -294,7 +212,7 @@ fn udp_over_ipv6_lands_on_the_hash_core_and_replies_return() {
         assert_eq!(data, b"answer");
         assert_eq!(
             meta.endpoint.addr,
-            smoltcp::wire::IpAddress::Ipv6(Ipv6Address::from(OUR6))
+            smoltcp::wire::IpAddress::Ipv6(Ipv6Address::from(OUR_IP6))
         );
     }
 }
@@ -316,7 +234,7 @@ fn icmpv6_echo_is_answered_on_both_addresses() {
     let h = peer.sockets.add(s);
     let caps = ChecksumCapabilities::default();
     let targets = [
-        (OUR6, PEER6),
+        (OUR_IP6, PEER_IP6),
         (
             crate::ip::link_local(OUR_MAC),
             crate::ip::link_local(PEER_MAC),
@@ -360,12 +278,12 @@ fn announce_sends_unsolicited_neighbor_advertisements() {
         cores[1].ipv6_link_local(),
         Some(crate::ip::link_local(OUR_MAC))
     );
-    assert_eq!(cores[1].ipv6_config().map(|c| c.ip), Some(OUR6));
+    assert_eq!(cores[1].ipv6_config().map(|c| c.ip), Some(OUR_IP6));
     cores[0].announce().unwrap();
     let arp = nic.take_sent().expect("gratuitous ARP");
     assert_eq!(&arp[12..14], &[0x08, 0x06]);
     let caps = ChecksumCapabilities::default();
-    for target in [crate::ip::link_local(OUR_MAC), OUR6] {
+    for target in [crate::ip::link_local(OUR_MAC), OUR_IP6] {
         let f = nic.take_sent().expect("neighbor advertisement");
         let eth = EthernetFrame::new_checked(&f[..]).unwrap();
         assert_eq!(eth.ethertype(), EthernetProtocol::Ipv6);
@@ -405,14 +323,12 @@ fn a_stack_without_a_global_address_still_has_its_link_local_one() {
     // global prefix, no router), so that connection never leaves SYN-SENT.
     let mut peer = peer6(&nic);
     for _ in 0..2 {
-        let mut s = Peer::socket(4096);
-        s.listen(7).unwrap();
-        peer.sockets.add(s);
+        peer.listen(7, 4096);
     }
     let conn = cores[0]
         .connect((crate::ip::link_local(PEER_MAC), 7))
         .unwrap();
-    let off_link = cores[0].connect((PEER6, 7)).unwrap();
+    let off_link = cores[0].connect((PEER_IP6, 7)).unwrap();
     let mut now = 0;
     run(&mut cores, &mut peer, &mut now, 50);
     assert_eq!(cores[0].state(conn), Some(ConnState::Established));
@@ -432,17 +348,11 @@ fn hostile_ipv6_frames_never_panic_and_a_real_flow_keeps_working() {
     for c in &mut cores {
         c.listen(80).unwrap();
     }
-    let s = peer_connect(&mut peer, OUR6, 33_000, 80);
-    let ph = peer.sockets.add(s);
+    let ph = peer.open((ip6(OUR_IP6), 80), 33_000, 64 * 1024);
     let mut now = 0;
     run(&mut cores, &mut peer, &mut now, 20);
-    let mut seed = 0x1234_5678_9abc_u64;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rng = crate::testkit::Rng(0x1234_5678_9abc_u64);
+    let mut next = || rng.next();
     // A valid-looking IPv6 header to us (TCP, UDP, ICMPv6 and NDP types, hop-by-hop and
     // fragment headers) with random payload lengths, tails and frame lengths; runts.
     let mut template = std::vec![0u8; 54];
@@ -451,8 +361,8 @@ fn hostile_ipv6_frames_never_panic_and_a_real_flow_keeps_working() {
     template[12..14].copy_from_slice(&[0x86, 0xdd]);
     template[14] = 0x60;
     template[21] = 255;
-    template[22..38].copy_from_slice(&PEER6);
-    template[38..54].copy_from_slice(&OUR6);
+    template[22..38].copy_from_slice(&PEER_IP6);
+    template[38..54].copy_from_slice(&OUR_IP6);
     for i in 0..3000 {
         let len = (next() % 140) as usize;
         let mut f: Vec<u8> = (0..len).map(|_| next() as u8).collect();
@@ -472,16 +382,16 @@ fn hostile_ipv6_frames_never_panic_and_a_real_flow_keeps_working() {
     }
     run(&mut cores, &mut peer, &mut now, 20);
     // The real connection still carries data both ways.
-    let q = rss.queue_ipv6_l4(PEER6, OUR6, 33_000, 80) as usize;
+    let q = rss.queue_ipv6_l4(PEER_IP6, OUR_IP6, 33_000, 80) as usize;
     let conn = cores[q].accept(80).expect("accepted before the flood");
     assert_eq!(cores[q].send(conn, b"still here"), Ok(10));
-    let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+    let ps = peer.tcp(ph);
     assert_eq!(ps.send_slice(b"and here"), Ok(8));
     run(&mut cores, &mut peer, &mut now, 20);
     let mut b = [0u8; 16];
     assert_eq!(cores[q].recv(conn, &mut b), Ok(8));
     assert_eq!(&b[..8], b"and here");
-    let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+    let ps = peer.tcp(ph);
     assert_eq!(ps.recv_slice(&mut b), Ok(10));
     assert_eq!(&b[..10], b"still here");
 }
@@ -501,14 +411,12 @@ fn ipv6_replies_a_nic_steers_elsewhere_are_counted_and_forwarded_to_the_owner() 
     let mut peer = peer6(&nic);
     let per_core = 10;
     for _ in 0..2 * per_core {
-        let mut s = Peer::socket(4096);
-        s.listen(7).unwrap();
-        peer.sockets.add(s);
+        peer.listen(7, 4096);
     }
     let mut conns = Vec::new();
     for (q, c) in cores.iter_mut().enumerate() {
         for _ in 0..per_core {
-            conns.push((q, c.connect((PEER6, 7)).unwrap()));
+            conns.push((q, c.connect((PEER_IP6, 7)).unwrap()));
         }
     }
     let mut now = 0;
@@ -651,21 +559,12 @@ fn thousands_of_ipv6_active_opens_via_gw6_to_random_endpoints_come_home() {
     let mut cores = cores_with(&nic, &rss, true, |c| {
         c.tcp_buffer = 256;
         c.bucket_bits = 12;
-        c.ipv6 = Some(Ipv6Config {
-            ip: OUR6,
-            prefix_len: 64,
-            gateway: Some(ROUTER6),
-        });
+        c.ipv6 = Some(our_ipv6(Some(ROUTER6)));
     });
-    let mut seed = 0x0fed_cba9_8765_4321_u64;
+    let mut rng = crate::testkit::Rng(0x0fed_cba9_8765_4321);
     let mut conns = Vec::with_capacity(N);
     for i in 0..N {
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = || rng.next();
         // 2001:db8::/32 (documentation prefix), random below it: off-link, via the router.
         let mut addr = [0u8; 16];
         addr[..8].copy_from_slice(&next().to_be_bytes());
@@ -675,21 +574,11 @@ fn thousands_of_ipv6_active_opens_via_gw6_to_random_endpoints_come_home() {
         let q = i % queues;
         let c = cores[q].connect((addr, port)).unwrap();
         let lport = cores[q].local_port(c).unwrap();
-        assert_eq!(rss.queue_ipv6_l4(addr, OUR6, port, lport) as usize, q);
+        assert_eq!(rss.queue_ipv6_l4(addr, OUR_IP6, port, lport) as usize, q);
         conns.push((q, c));
     }
     let mut now = 0;
-    for _ in 0..200 {
-        now += 1000;
-        for c in cores.iter_mut() {
-            c.poll(now);
-        }
-        while let Some(f) = nic.take_sent() {
-            if let Some(r) = router6_answer(&f) {
-                nic.deliver(r);
-            }
-        }
-    }
+    run_answering(&mut cores, &nic, &mut now, 200, router6_answer);
     let established = conns
         .iter()
         .filter(|&&(q, c)| cores[q].state(c) == Some(ConnState::Established))

@@ -10,10 +10,10 @@ use smoltcp::wire::{
 };
 
 use super::synwire::{self, Segment};
-use super::tests::{Core, OUR_IP, PEER_IP, cores_with};
 use super::tests_synflood::{segment, syn_repr};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{Core, OUR_IP, PEER_IP, cores_with};
 
 /// The seed `cores_with` gives core 0.
 const SEED0: u64 = 1000;

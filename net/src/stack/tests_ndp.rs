@@ -13,19 +13,17 @@ use smoltcp::wire::{
     RawHardwareAddress,
 };
 
-use super::tests::cores_with;
 use super::*;
 use crate::IpAddr;
-use crate::config::Ipv6Config;
 use crate::sim::SimNic;
+use crate::testkit::{OUR_IP6, cores_with, our_ipv6};
 
-const OUR6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 const ROUTER6: [u8; 16] = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 const ROUTER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x0e];
 
 fn stranger(i: u16) -> ([u8; 6], [u8; 16]) {
     let [hi, lo] = i.to_be_bytes();
-    let mut a = OUR6;
+    let mut a = OUR_IP6;
     a[13] = 0x10;
     a[14] = hi;
     a[15] = lo;
@@ -93,21 +91,17 @@ fn ndp_from_strangers_is_filtered_and_the_ipv6_router_stays() {
     let rss = RssConfig::new(2).unwrap();
     let nic = SimNic::new(rss.clone(), 4096);
     let mut cores = cores_with(&nic, &rss, true, |c| {
-        c.ipv6 = Some(Ipv6Config {
-            ip: OUR6,
-            prefix_len: 64,
-            gateway: Some(ROUTER6),
-        });
+        c.ipv6 = Some(our_ipv6(Some(ROUTER6)));
     });
     // The router answers a solicitation of ours; the core that receives it shares it.
     let answer = NdiscNeighborFlags::SOLICITED | NdiscNeighborFlags::ROUTER;
-    nic.deliver(advert(ROUTER_MAC, ROUTER6, OUR6, answer));
+    nic.deliver(advert(ROUTER_MAC, ROUTER6, OUR_IP6, answer));
     let mut now = 1000;
     for c in cores.iter_mut() {
         c.poll(now);
     }
     let all_nodes = Ipv6Address::new(0xff02, 0, 0, 0, 0, 0, 0, 1).octets();
-    let mut other = OUR6;
+    let mut other = OUR_IP6;
     other[15] = 0x99;
     // Ignored: unsolicited advertisements from strangers, solicitations for someone else.
     // Then kept (and cached): solicitations for our address. (Once a stranger is cached, its
@@ -116,7 +110,7 @@ fn ndp_from_strangers_is_filtered_and_the_ipv6_router_stays() {
         for i in 0..200u16 {
             let (mac, ip) = stranger(i);
             if kept {
-                nic.deliver(solicit(mac, ip, OUR6));
+                nic.deliver(solicit(mac, ip, OUR_IP6));
             } else {
                 nic.deliver(advert(mac, ip, all_nodes, NdiscNeighborFlags::OVERRIDE));
                 nic.deliver(solicit(mac, ip, other));

@@ -9,10 +9,10 @@ use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet,
 };
 
-use super::tests::{OUR_IP, cores_with};
 use super::tests_icmp::arp;
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{OUR_IP, cores_with};
 
 const GW_IP: [u8; 4] = [10, 0, 0, 1];
 const GW_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];

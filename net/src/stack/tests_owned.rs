@@ -6,9 +6,9 @@ extern crate std;
 
 use smoltcp::socket::tcp;
 
-use super::tests::{Core, Peer, cores, cores_with, run};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{Core, Peer, cores, cores_with, run};
 
 /// One core listening on 80 and a peer connected to it, the connection accepted as a `Conn`.
 fn accepted() -> (Vec<Core>, Peer, SocketHandle, Conn, u64) {
@@ -37,7 +37,7 @@ fn a_handle_dropped_on_an_error_path_closes_and_frees_the_slot() {
     let (mut cores, mut peer, ph, conn, mut now) = accepted();
     assert!(answer(&mut cores[0], conn).is_err());
     run(&mut cores, &mut peer, &mut now, 20);
-    let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+    let ps = peer.tcp(ph);
     let mut b = [0u8; 16];
     assert_eq!(
         ps.recv_slice(&mut b),
@@ -61,7 +61,7 @@ fn the_same_connection_with_a_raw_handle_stays_until_closed_by_hand() {
     let raw = conn.id();
     core::mem::forget(conn);
     run(&mut cores, &mut peer, &mut now, 20);
-    let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+    let ps = peer.tcp(ph);
     assert!(ps.may_recv(), "nobody closed our side");
     ps.close();
     for _ in 0..50 {
@@ -87,11 +87,7 @@ fn abort_frees_at_once_and_a_later_drop_is_not_a_second_close() {
     Sockets::abort(&mut cores[0], conn);
     run(&mut cores, &mut peer, &mut now, 2);
     assert_eq!(cores[0].connections(), 0);
-    assert_eq!(
-        peer.sockets.get::<tcp::Socket>(ph).state(),
-        tcp::State::Closed,
-        "the peer got RST"
-    );
+    assert_eq!(peer.tcp(ph).state(), tcp::State::Closed, "the peer got RST");
     // A new connection takes the freed slot; nothing queued from the old handle touches it.
     let ph2 = peer.connect(40_001, 80);
     run(&mut cores, &mut peer, &mut now, 20);
@@ -99,7 +95,7 @@ fn abort_frees_at_once_and_a_later_drop_is_not_a_second_close() {
     run(&mut cores, &mut peer, &mut now, 5);
     assert_eq!(Sockets::send(&mut cores[0], &second, b"hi"), Ok(2));
     run(&mut cores, &mut peer, &mut now, 5);
-    assert!(peer.sockets.get::<tcp::Socket>(ph2).may_recv());
+    assert!(peer.tcp(ph2).may_recv());
     assert_eq!(
         Sockets::state(&cores[0], &second),
         Some(ConnState::Established)
@@ -111,13 +107,13 @@ fn shutdown_keeps_reading_until_the_handle_goes() {
     let (mut cores, mut peer, ph, conn, mut now) = accepted();
     Sockets::shutdown(&mut cores[0], &conn).unwrap();
     run(&mut cores, &mut peer, &mut now, 10);
-    let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+    let ps = peer.tcp(ph);
     assert!(!ps.may_recv(), "FIN sent");
     ps.send_slice(b"late").unwrap();
     run(&mut cores, &mut peer, &mut now, 10);
     let mut b = [0u8; 8];
     assert_eq!(Sockets::recv(&mut cores[0], &conn, &mut b), Ok(4));
-    peer.sockets.get_mut::<tcp::Socket>(ph).close();
+    peer.tcp(ph).close();
     drop(conn);
     for _ in 0..200 {
         run(&mut cores, &mut peer, &mut now, 1);
@@ -181,8 +177,5 @@ fn a_handle_closed_on_the_wrong_stack_is_still_closed_by_its_own() {
     // Another core's stack cannot close it; the handle then goes home to be closed.
     Sockets::close(&mut other, conn);
     run(&mut cores, &mut peer, &mut now, 20);
-    assert!(
-        !peer.sockets.get::<tcp::Socket>(ph).may_recv(),
-        "its own stack sent FIN"
-    );
+    assert!(!peer.tcp(ph).may_recv(), "its own stack sent FIN");
 }

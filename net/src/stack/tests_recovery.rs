@@ -9,11 +9,9 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::vec::Vec;
 
-use smoltcp::socket::tcp;
-
-use super::tests::{Peer, cores_with, run};
 use super::*;
 use crate::sim::{Faults, SimNic};
+use crate::testkit::{OUR_IP, Peer, cores_with, ip4, run};
 
 /// The payload of a full segment: Ethernet MTU less the IPv4 and TCP headers (no options).
 const MSS: u32 = 1460;
@@ -70,15 +68,7 @@ fn send_losing(
     });
     let mut peer = Peer::new(&nic);
     cores[0].listen(5001).unwrap();
-    let mut s = Peer::socket(256 * 1024);
-    let [a, b, c, d] = super::tests::OUR_IP;
-    s.connect(
-        peer.iface.context(),
-        (smoltcp::wire::Ipv4Address::new(a, b, c, d), 5001),
-        41_000,
-    )
-    .unwrap();
-    let ph = peer.sockets.add(s);
+    let ph = peer.open((ip4(OUR_IP), 5001), 41_000, 256 * 1024);
 
     let times = Rc::new(RefCell::new(BTreeMap::<u32, u32>::new()));
     let isn = Rc::new(RefCell::new(None::<u32>));
@@ -117,7 +107,7 @@ fn send_losing(
         steps += 1;
         assert!(steps < 120_000, "stalled at {} of {len}", got.len());
         run(&mut cores, &mut peer, &mut now, 1);
-        let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+        let ps = peer.tcp(ph);
         while ps.can_recv() {
             ps.recv(|b| {
                 got.extend_from_slice(b);

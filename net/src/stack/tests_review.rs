@@ -5,36 +5,11 @@ extern crate std;
 
 use std::vec::Vec;
 
-use super::tests::{Core, OUR_IP, cores_with};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{Core, OUR_IP, OUR_MAC, Rng, cores_with};
 
-const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
 pub(super) const THEIR_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x66];
-
-/// xorshift64.
-pub(super) struct Rng(pub u64);
-
-impl Rng {
-    pub(super) fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    pub(super) fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    pub(super) fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    pub(super) fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 /// The Internet checksum of `data` (odd length padded), starting from `sum`.
 pub(super) fn csum(mut sum: u32, data: &[u8]) -> u16 {
@@ -302,8 +277,8 @@ fn hostile_frames_never_exceed_the_limits() {
 /// its ACK comes back. Real clients must still be served, as with one port flooded.
 #[test]
 fn a_flood_over_three_ports_still_serves_real_clients() {
-    use super::tests::{PEER_IP, Peer};
     use super::tests_synflood::{segment, syn_repr};
+    use crate::testkit::{PEER_IP, Peer};
     use smoltcp::socket::tcp;
     let rss = RssConfig::new(1).unwrap();
     let nic = SimNic::new(rss.clone(), 1 << 16);
@@ -354,7 +329,7 @@ fn a_flood_over_three_ports_still_serves_real_clients() {
     }
     let c = core.counters().snapshot();
     for &h in &clients {
-        let s = peer.sockets.get::<tcp::Socket>(h);
+        let s = peer.tcp(h);
         assert_eq!(s.state(), tcp::State::Established, "{c:?}");
     }
     assert_eq!(accepted, clients.len(), "{c:?}");

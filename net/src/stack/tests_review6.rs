@@ -6,13 +6,11 @@ extern crate std;
 
 use std::vec::Vec;
 
-use super::tests::{Core, cores_with};
-use super::tests_review::{Rng, THEIR_MAC, csum, tcp_bytes};
+use super::tests_review::{THEIR_MAC, csum, tcp_bytes};
 use super::*;
-use crate::config::Ipv6Config;
 use crate::sim::SimNic;
+use crate::testkit::{Core, OUR_IP6, Rng, cores_with, our_ipv6};
 
-const OUR6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
 const ROUTER6: [u8; 16] = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
 /// Ethernet/IPv6 around `l4` (next header `nh`), its checksum right unless `bad`.
@@ -51,7 +49,7 @@ fn ipv6_frame(src: [u8; 16], dst: [u8; 16], nh: u8, hop: u8, l4: &[u8], bad: boo
 
 fn hostile6(rng: &mut Rng, ll: [u8; 16], replies: &mut Vec<Vec<u8>>) -> Vec<u8> {
     let mut src = match rng.below(4) {
-        0 => OUR6,
+        0 => OUR_IP6,
         1 => [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
         2 => ROUTER6,
         _ => [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
@@ -61,9 +59,26 @@ fn hostile6(rng: &mut Rng, ll: [u8; 16], replies: &mut Vec<Vec<u8>>) -> Vec<u8> 
         src[0] = 0xff; // multicast source
     }
     let dst = match rng.below(5) {
-        0 | 1 => OUR6,
+        0 | 1 => OUR_IP6,
         2 => ll,
-        3 => [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, OUR6[15]],
+        3 => [
+            0xff,
+            2,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            1,
+            0xff,
+            0,
+            0,
+            OUR_IP6[15],
+        ],
         _ => [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
     };
     let kind = rng.below(100);
@@ -98,7 +113,7 @@ fn hostile6(rng: &mut Rng, ll: [u8; 16], replies: &mut Vec<Vec<u8>>) -> Vec<u8> 
         let mut m = std::vec![133 + rng.below(5) as u8, 0, 0, 0];
         m.extend_from_slice(&[if rng.chance(50) { 0x20 } else { 0x60 }, 0, 0, 0]);
         let target = match rng.below(4) {
-            0 => OUR6,
+            0 => OUR_IP6,
             1 => ll,
             2 => ROUTER6,
             _ => src,
@@ -162,11 +177,7 @@ fn hostile_ipv6_frames_never_exceed_the_limits() {
             c.max_connections = MAX;
             c.half_open_max = HALF_OPEN_MAX;
             c.half_open_per_port = 2;
-            c.ipv6 = Some(Ipv6Config {
-                ip: OUR6,
-                prefix_len: 64,
-                gateway: Some(ROUTER6),
-            });
+            c.ipv6 = Some(our_ipv6(Some(ROUTER6)));
         });
         let ll = cores[0].ipv6_link_local().unwrap();
         for c in cores.iter_mut() {

@@ -3,10 +3,10 @@
 
 extern crate std;
 
-use super::tests::cores_with;
-use super::tests_review::{Rng, csum, ipv4_frame};
+use super::tests_review::{csum, ipv4_frame};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{Rng, cores_with};
 
 /// A DHCP server answering with any address, mask and router (unspecified, broadcast,
 /// multicast, loopback, reserved, off-subnet, our own), sometimes NAKing, sometimes with

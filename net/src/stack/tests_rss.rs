@@ -12,9 +12,9 @@ use smoltcp::wire::{
     TcpSeqNumber,
 };
 
-use super::tests::{Core, OUR_IP};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{Core, OUR_IP, run_answering};
 
 const ROUTER_MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 0x99]);
 pub(super) const ROUTER_IP: [u8; 4] = [10, 0, 0, 254];
@@ -113,17 +113,15 @@ fn ten_thousand_active_opens_to_random_endpoints_come_home() {
     let queues = 4;
     let rss = RssConfig::new(queues).unwrap();
     let nic = SimNic::new(rss.clone(), 1 << 16);
-    let mut cores: Vec<Core> = super::tests::cores_with(&nic, &rss, true, |c| {
+    let mut cores: Vec<Core> = crate::testkit::cores_with(&nic, &rss, true, |c| {
         c.tcp_buffer = 256;
         c.bucket_bits = 12;
         c.gateway = Some(ROUTER_IP);
     });
-    let mut seed = 0x1234_5678_9abc_def1_u64;
+    let mut rng = crate::testkit::Rng(0x1234_5678_9abc_def1);
     let mut conns = Vec::with_capacity(N);
     for i in 0..N {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
+        let seed = rng.next();
         // Public-looking addresses outside 10/8, any port but 0.
         let mut addr = (seed as u32).to_be_bytes();
         addr[0] = 11 + addr[0] % 200;
@@ -135,17 +133,7 @@ fn ten_thousand_active_opens_to_random_endpoints_come_home() {
         conns.push((q, c));
     }
     let mut now = 0;
-    for _ in 0..200 {
-        now += 1000;
-        for c in cores.iter_mut() {
-            c.poll(now);
-        }
-        while let Some(f) = nic.take_sent() {
-            if let Some(r) = router_answer(&f) {
-                nic.deliver(r);
-            }
-        }
-    }
+    run_answering(&mut cores, &nic, &mut now, 200, router_answer);
     let established = conns
         .iter()
         .filter(|&&(q, c)| cores[q].state(c) == Some(ConnState::Established))

@@ -5,12 +5,10 @@ extern crate std;
 use std::cell::Cell;
 use std::rc::Rc;
 
-use smoltcp::socket::tcp;
-
-use super::tests::{Peer, cores_with, run};
 use super::tests_recovery::tcp_seg;
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{OUR_IP, Peer, cores_with, ip4, run};
 
 /// Milliseconds (virtual) for one 100-byte write to reach the peer when the segment carrying
 /// it and its first retransmission are both lost, after a warm-up exchange that gave the
@@ -21,21 +19,13 @@ fn lone_segment_lost_twice(rto_min_ms: u64) -> u64 {
     let mut cores = cores_with(&nic, &rss, false, |c| c.tcp_rto_min_ms = rto_min_ms);
     let mut peer = Peer::new(&nic);
     cores[0].listen(5001).unwrap();
-    let mut s = Peer::socket(64 * 1024);
-    let [a, b, c, d] = super::tests::OUR_IP;
-    s.connect(
-        peer.iface.context(),
-        (smoltcp::wire::Ipv4Address::new(a, b, c, d), 5001),
-        41_000,
-    )
-    .unwrap();
-    let ph = peer.sockets.add(s);
+    let ph = peer.open((ip4(OUR_IP), 5001), 41_000, 64 * 1024);
     let mut now = 0;
     run(&mut cores, &mut peer, &mut now, 10);
     let h = cores[0].accept(5001).unwrap();
     let mut got = 0;
     let mut receive = |peer: &mut Peer| {
-        let ps = peer.sockets.get_mut::<tcp::Socket>(ph);
+        let ps = peer.tcp(ph);
         while let Ok(n) = ps.recv(|b| (b.len(), b.len())) {
             if n == 0 {
                 break;

@@ -7,9 +7,9 @@ use std::vec::Vec;
 
 use smoltcp::socket::tcp;
 
-use super::tests::{Peer, cores_with};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{Peer, cores_with};
 
 /// Cookies only (a half-open budget of 0), over IPv6: the handshake, then data both ways
 /// right away (the peer's first data is not held up by a closed window).
@@ -17,31 +17,19 @@ use crate::sim::SimNic;
 #[test]
 fn ipv6_clients_get_cookies_and_are_served() {
     use super::tests_synflood::tick;
-    use smoltcp::wire::{IpCidr, Ipv6Address};
-    const OUR6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
-    const PEER6: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    use crate::testkit::{OUR_IP6, PEER_IP6, ip6};
     let rss = RssConfig::new(1).unwrap();
     let nic = SimNic::new(rss.clone(), 4096);
     let mut cores = cores_with(&nic, &rss, true, |c| {
         c.half_open_per_port = 0;
-        c.ipv6 = Some(crate::config::Ipv6Config {
-            ip: OUR6,
-            prefix_len: 64,
-            gateway: None,
-        });
+        c.ipv6 = Some(crate::testkit::our_ipv6(None));
     });
     let mut core = cores.pop().unwrap();
-    let mut peer = Peer::new(&nic);
-    peer.iface.update_ip_addrs(|a| {
-        let _ = a.push(IpCidr::new(Ipv6Address::from(PEER6).into(), 64));
-    });
+    let mut peer = Peer::new(&nic).with_ipv6(PEER_IP6);
     core.listen(80).unwrap();
     let mut handles = Vec::new();
     for port in [41_000u16, 41_001] {
-        let mut s = Peer::socket(4096);
-        s.connect(peer.iface.context(), (Ipv6Address::from(OUR6), 80), port)
-            .unwrap();
-        handles.push(peer.sockets.add(s));
+        handles.push(peer.open((ip6(OUR_IP6), 80), port, 4096));
     }
     let mut now = 0;
     let mut conns = Vec::new();
@@ -56,7 +44,7 @@ fn ipv6_clients_get_cookies_and_are_served() {
     assert_eq!((c.syncookies_sent, c.syncookies_validated), (2, 2));
     assert_eq!(core.half_open(), 0);
     for &h in &handles {
-        let s = peer.sockets.get_mut::<tcp::Socket>(h);
+        let s = peer.tcp(h);
         assert_eq!(s.state(), tcp::State::Established);
         s.send_slice(b"GET").unwrap();
     }
@@ -73,7 +61,7 @@ fn ipv6_clients_get_cookies_and_are_served() {
     }
     for &h in &handles {
         let mut b = [0u8; 3];
-        let s = peer.sockets.get_mut::<tcp::Socket>(h);
+        let s = peer.tcp(h);
         assert_eq!(s.recv_slice(&mut b), Ok(3));
         assert_eq!(&b, b"200");
     }
@@ -94,7 +82,7 @@ fn every_core_validates_its_own_cookies() {
     let n = 40;
     let handles: Vec<_> = (0..n).map(|i| peer.connect(20_000 + i * 7, 80)).collect();
     let mut now = 0;
-    super::tests::run(&mut cores, &mut peer, &mut now, 30);
+    crate::testkit::run(&mut cores, &mut peer, &mut now, 30);
     let mut accepted = 0;
     for (q, c) in cores.iter_mut().enumerate() {
         let s = c.counters().snapshot();
@@ -104,7 +92,8 @@ fn every_core_validates_its_own_cookies() {
         while let Ok(conn) = c.accept(80) {
             let (_, port) = c.remote(conn).unwrap();
             assert_eq!(
-                rss.queue_ipv4_l4(super::tests::PEER_IP, super::tests::OUR_IP, port, 80) as usize,
+                rss.queue_ipv4_l4(crate::testkit::PEER_IP, crate::testkit::OUR_IP, port, 80)
+                    as usize,
                 q
             );
             accepted += 1;
@@ -112,9 +101,6 @@ fn every_core_validates_its_own_cookies() {
     }
     assert_eq!(accepted, n);
     for h in handles {
-        assert_eq!(
-            peer.sockets.get::<tcp::Socket>(h).state(),
-            tcp::State::Established
-        );
+        assert_eq!(peer.tcp(h).state(), tcp::State::Established);
     }
 }

@@ -11,11 +11,10 @@ use smoltcp::socket::tcp;
 use smoltcp::wire::{TcpControl, TcpRepr, TcpSeqNumber};
 
 use super::synwire;
-use super::tests::{Core, OUR_IP, PEER_IP, Peer, cores_with};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{Core, OUR_IP, OUR_MAC, PEER_IP, Peer, Rng, cores_with};
 
-pub(super) const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
 const ATTACKER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x66];
 
 /// A TCP segment from `src` as an Ethernet frame to us.
@@ -43,20 +42,13 @@ pub(super) fn syn_repr(sport: u16, dport: u16, seq: u32) -> TcpRepr<'static> {
     }
 }
 
-/// xorshift64: the attacker's "random" sources, ports and sequence numbers.
-struct Rng(u64);
+/// The attacker: "random" sources, ports and sequence numbers from a seeded [`Rng`].
+struct Attacker(Rng);
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
+impl Attacker {
     /// A spoofed SYN to `port` from a random off-subnet source (routed via the gateway).
     fn spoofed_syn(&mut self, port: u16) -> Vec<u8> {
-        let r = self.next();
+        let r = self.0.next();
         let src = [
             100,
             64 + (r as u8 & 63),
@@ -69,7 +61,7 @@ impl Rng {
 
     /// A bare ACK to `port` for no connection, acknowledging a guessed cookie.
     fn forged_ack(&mut self, port: u16) -> Vec<u8> {
-        let r = self.next();
+        let r = self.0.next();
         let src = [
             100,
             64 + (r as u8 & 63),
@@ -79,7 +71,7 @@ impl Rng {
         let mut a = syn_repr(1024 + (r >> 24) as u16 % 60_000, port, (r >> 32) as u32);
         a.control = TcpControl::None;
         a.max_seg_size = None;
-        a.ack_number = Some(TcpSeqNumber(self.next() as i32));
+        a.ack_number = Some(TcpSeqNumber(self.0.next() as i32));
         segment(ATTACKER_MAC, src, &a)
     }
 }
@@ -123,14 +115,14 @@ fn a_flood_does_not_stop_service() {
 
     // Legitimate clients: (peer socket, the core's handle once accepted).
     let mut clients: HashMap<u16, (SocketHandle, Option<TcpConn>)> = HashMap::new();
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut rng = Attacker(Rng(0x2545_f491_4f6c_dd1d));
     let mut flow_per_window = Vec::new();
     let mut step =
         |core: &mut Core,
          peer: &mut Peer,
          now: &mut u64,
          clients: &mut HashMap<u16, (SocketHandle, Option<TcpConn>)>| {
-            let s = peer.sockets.get_mut::<tcp::Socket>(bulk_peer);
+            let s = peer.tcp(bulk_peer);
             if sent < TOTAL && s.can_send() {
                 let mut chunk = [0u8; 1024];
                 let n = chunk.len().min(TOTAL - sent);
@@ -193,7 +185,7 @@ fn a_flood_does_not_stop_service() {
     // Every client that came during the flood was accepted, through a cookie.
     for (port, (h, conn)) in &clients {
         assert!(conn.is_some(), "client {port} not accepted: {c:?}");
-        let s = peer.sockets.get::<tcp::Socket>(*h);
+        let s = peer.tcp(*h);
         assert_eq!(s.state(), tcp::State::Established, "client {port}");
     }
     assert!(c.syncookies_validated >= clients.len() as u64, "{c:?}");
@@ -214,7 +206,7 @@ fn a_flood_does_not_stop_service() {
     for (port, (h, conn)) in &clients {
         let conn = conn.unwrap();
         assert_eq!(core.send(conn, &port.to_be_bytes()), Ok(2));
-        let s = peer.sockets.get_mut::<tcp::Socket>(*h);
+        let s = peer.tcp(*h);
         s.send_slice(b"hi").unwrap();
     }
     for _ in 0..20 {
@@ -224,7 +216,7 @@ fn a_flood_does_not_stop_service() {
         let mut b = [0u8; 2];
         assert_eq!(core.recv(conn.unwrap(), &mut b), Ok(2), "client {port}");
         assert_eq!(&b, b"hi");
-        let s = peer.sockets.get_mut::<tcp::Socket>(*h);
+        let s = peer.tcp(*h);
         assert_eq!(s.recv_slice(&mut b), Ok(2));
         assert_eq!(u16::from_be_bytes(b), *port);
     }

@@ -5,10 +5,10 @@ extern crate std;
 
 use std::vec::Vec;
 
-use super::tests::{Core, OUR_IP};
 use super::tests_rss::{ROUTER_IP, router_answer};
 use super::*;
 use crate::sim::SimNic;
+use crate::testkit::{Core, OUR_IP, run_answering};
 
 /// `n` active opens per core to remotes behind the router, run until the handshakes settle;
 /// returns how many reached ESTABLISHED.
@@ -21,17 +21,7 @@ fn open_and_run(cores: &mut [Core], nic: &SimNic, n: usize) -> usize {
         }
     }
     let mut now = 0;
-    for _ in 0..100 {
-        now += 1000;
-        for c in cores.iter_mut() {
-            c.poll(now);
-        }
-        while let Some(f) = nic.take_sent() {
-            if let Some(r) = router_answer(&f) {
-                nic.deliver(r);
-            }
-        }
-    }
+    run_answering(cores, nic, &mut now, 100, router_answer);
     conns
         .iter()
         .filter(|&&(q, c)| cores[q].state(c) == Some(ConnState::Established))
@@ -49,7 +39,7 @@ fn wrong_core(cores: &[Core]) -> Vec<u64> {
 fn replies_to_computed_ports_all_come_home() {
     let rss = RssConfig::new(4).unwrap();
     let nic = SimNic::new(rss.clone(), 1 << 14);
-    let mut cores = super::tests::cores_with(&nic, &rss, true, |c| c.gateway = Some(ROUTER_IP));
+    let mut cores = crate::testkit::cores_with(&nic, &rss, true, |c| c.gateway = Some(ROUTER_IP));
     assert_eq!(open_and_run(&mut cores, &nic, 300), 1200);
     assert_eq!(wrong_core(&cores), [0, 0, 0, 0]);
 }
@@ -65,7 +55,7 @@ fn a_nic_steering_elsewhere_is_counted_and_forwarded_to_the_owner() {
         *q = 1 - *q;
     }
     let nic = SimNic::new(swapped, 1 << 12);
-    let mut cores = super::tests::cores_with(&nic, &rss, true, |c| c.gateway = Some(ROUTER_IP));
+    let mut cores = crate::testkit::cores_with(&nic, &rss, true, |c| c.gateway = Some(ROUTER_IP));
     let opened = open_and_run(&mut cores, &nic, 20);
     assert_eq!(opened, 40);
     let w = wrong_core(&cores);
@@ -85,7 +75,7 @@ fn a_nic_steering_elsewhere_is_counted_and_forwarded_to_the_owner() {
 fn a_segment_for_a_port_another_core_would_use_is_counted() {
     let rss = RssConfig::new(2).unwrap();
     let nic = SimNic::new(rss.clone(), 1024);
-    let mut cores = super::tests::cores_with(&nic, &rss, true, |c| c.gateway = Some(ROUTER_IP));
+    let mut cores = crate::testkit::cores_with(&nic, &rss, true, |c| c.gateway = Some(ROUTER_IP));
     // A port steering to queue 1 for this remote, which core 1 never opened: its segment
     // reaches core 1 (the NIC agrees with the table), but no connection there holds it.
     let remote = ([11, 2, 3, 4], 443);

@@ -5,8 +5,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use corenet::Core;
-use corenet::raw::kernel::boot::machine;
 use corenet::raw::kernel::cpu::{self, features};
+use corenet::raw::kernel::machine::machine;
 use corenet::raw::kernel::memory::paging::translate;
 use corenet::raw::kernel::memory::plan::{SIZE_1G, SIZE_2M, SIZE_4K};
 use corenet::raw::kernel::memory::stacks;
@@ -30,6 +30,7 @@ pub const ALL: &[(&str, TestFn)] = &[
     ("clock_monotonic_per_core", clock_monotonic_per_core),
     ("clock_monotonic_across_cores", clock_monotonic_across_cores),
     ("random_source_follows_cpuid", random_source_follows_cpuid),
+    ("machine_description_complete", machine_description_complete),
 ];
 
 static TEXT_PROBE: u8 = 0;
@@ -346,6 +347,39 @@ fn random_source_follows_cpuid(core: &mut Core) -> R {
         f.rdrand
     );
     check!(a != b, "two seeds on core {} are equal ({a:#x})", core.id());
+    Ok(())
+}
+
+/// Boot publishes the machine description once, complete: the clock and seed source it shows
+/// (and the ready line prints) are the live ones, and every core has its entry.
+fn machine_description_complete(core: &mut Core) -> R {
+    let m = machine();
+    let hz = corenet::raw::kernel::clock::tsc_hz();
+    check!(
+        hz > 0 && m.tsc_hz == hz,
+        "machine says TSC {} Hz, the clock runs at {hz} Hz",
+        m.tsc_hz
+    );
+    let (_, src) = corenet::raw::kernel::rand::seed();
+    check!(
+        m.random == src,
+        "machine says seeds from {:?}, the core gets them from {src:?}",
+        m.random
+    );
+    let apic = cpu::percpu(core.id()).apic_id.load(Ordering::Relaxed);
+    check!(
+        m.apic_ids.len() == m.cores && m.dma_base.len() == m.cores,
+        "{} cores but {} APIC ids and {} DMA pools",
+        m.cores,
+        m.apic_ids.len(),
+        m.dma_base.len()
+    );
+    check!(
+        m.apic_ids.get(core.id()) == Some(&apic),
+        "core {} runs on APIC id {apic}, the machine lists {:?}",
+        core.id(),
+        m.apic_ids.get(core.id())
+    );
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use corenet::raw::net::stack::TcpConn;
 use corenet_http::settings::Settings;
 use corenet_http::timers::SECOND;
 
-use super::{BIG, Bed, SERVER, ok, route};
+use super::{BIG, Bed, OUR_IP, ok, route};
 
 #[test]
 fn a_pipelining_client_whose_segments_split_requests_is_not_timed_out() {
@@ -48,13 +48,8 @@ fn random_lifecycles_return_every_pool_byte() {
         b"\r\n\r\n",
         b"\xff\x00garbage",
     ];
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move |n: u64| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    };
+    let mut rng = corenet::testing::Rng(0x2545_f491_4f6c_dd1d);
+    let mut next = move |n: u64| rng.below(n);
     let mut lifecycles = 0;
     // Shed, 503, evicted, header / idle / send timeouts: every way out was taken.
     let mut seen = [0u64; 6];
@@ -69,7 +64,7 @@ fn random_lifecycles_return_every_pool_byte() {
                 0..=1 if live.len() < 40 => {
                     if let Ok(c) = b
                         .client
-                        .connect((SERVER, if next(4) == 0 { 7 } else { 80 }))
+                        .connect((OUR_IP, if next(4) == 0 { 7 } else { 80 }))
                     {
                         live.push((c, next(3) != 0));
                         lifecycles += 1;
@@ -151,7 +146,7 @@ fn half_open_connections_do_not_make_idle_clients_evicted() {
         .collect();
     b.run(1000, 2);
     let flood: Vec<TcpConn> = (0..15)
-        .map(|_| b.client.connect((SERVER, 80)).unwrap())
+        .map(|_| b.client.connect((OUR_IP, 80)).unwrap())
         .collect();
     for _ in 0..20 {
         b.now_us += 50_000;

@@ -37,6 +37,8 @@ pub struct ModelParams {
     pub queue_enable_us: u32,
     /// Whether the cable is connected at power-on.
     pub cable: bool,
+    /// Whether configuration space has an MSI-X capability.
+    pub msix: bool,
 }
 
 impl Default for ModelParams {
@@ -48,6 +50,7 @@ impl Default for ModelParams {
             link_us: 30_000,
             queue_enable_us: 50,
             cable: true,
+            msix: true,
         }
     }
 }
@@ -80,6 +83,9 @@ pub struct Device {
     pub(crate) tx_ctx: Vec<[Option<super::txcsum::TxContext>; 2]>,
     /// Context descriptors processed.
     pub(crate) tx_contexts_loaded: u64,
+    /// Configuration space, MSI-X table and messages (kept across CTRL.RST, which resets
+    /// the MAC, not the PCI function).
+    pub(crate) msix: super::msix::MsixState,
 }
 
 /// Queues whose registers the model implements.
@@ -88,6 +94,7 @@ pub(crate) const MODEL_QUEUES: u16 = 64;
 impl Device {
     pub(crate) fn new(params: ModelParams) -> Self {
         let cable = params.cable;
+        let msix = super::msix::MsixState::new(params.msix);
         let mut d = Self {
             params,
             regs: vec![0; REG_SPACE / 4],
@@ -106,6 +113,7 @@ impl Device {
             corrupt_next: None,
             tx_ctx: vec![[None; 2]; MODEL_QUEUES as usize],
             tx_contexts_loaded: 0,
+            msix,
         };
         d.load_defaults();
         d.finish_reset();
@@ -176,6 +184,9 @@ impl Device {
         if off == LINKS {
             return self.links();
         }
+        if off == EIMS_EX0 {
+            return self.get(EIMS) & 0xFFFF;
+        }
         self.get(off)
     }
 
@@ -219,8 +230,14 @@ impl Device {
                 self.link_up = false;
                 self.set(CTRL, v & !CTRL_LRST);
             }
-            EIMS => self.set(EIMS, self.get(EIMS) | v),
+            EIMS => self.write_eims(v),
             EIMC => self.set(EIMS, self.get(EIMS) & !v),
+            // Vectors 0-15 of the extended mask registers are EIMS's bits 15:0; vectors 16-31
+            // are not modelled.
+            EIMS_EX0 | EIMC_EX0 if v >> 16 != 0 => self.config_faults += 1,
+            EIMS_EX0 => self.write_eims(v),
+            EIMC_EX0 => self.set(EIMS, self.get(EIMS) & !v),
+            EICR => self.set(EICR, self.get(EICR) & !v),
             // Read-only registers and read-only bits.
             STATUS | LINKS => {}
             EEC => self.set(EEC, (v & !EEC_ARD) | (self.get(EEC) & EEC_ARD)),

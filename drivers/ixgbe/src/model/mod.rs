@@ -12,6 +12,7 @@
 //! - [`rx`]: frame reception: filtering, RSS, descriptor write-back, hostile variants.
 //! - [`tx`]: the transmit engine: descriptor fetch, frame assembly, completion write-back.
 //! - `txcsum`: context descriptors and the TCP/UDP checksum the device inserts.
+//! - [`msix`]: configuration space, the MSI-X table and the extended interrupt registers.
 //! - `inspect`: time, faults, raw DMA memory and hostile acts, for tests.
 //!
 //! Time only moves when the test (or the driver, through the [`Model82599::delay`] closure)
@@ -29,12 +30,14 @@ pub mod device;
 #[allow(unsafe_code, reason = "the model's host-memory DMA; audited module")]
 mod hostmem;
 mod inspect;
+pub mod msix;
 pub mod rx;
 mod toeplitz;
 pub mod tx;
 mod txcsum;
 
 pub use device::{Device, ModelParams};
+pub use msix::{MODEL_VECTORS, MSIX_BAR, MSIX_CAP, ModelConfig, ModelTable};
 pub use rx::{Corruption, RxOutcome};
 pub use tx::TxFrame;
 

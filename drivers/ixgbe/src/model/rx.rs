@@ -307,6 +307,7 @@ impl Device {
         if q < MAX_QUEUES {
             self.count(qprc(q), 1);
         }
+        self.raise_rx_cause(q);
         RxOutcome::Delivered { queue: q }
     }
 }

@@ -36,7 +36,7 @@ fn send(tx: &mut impl TxQueue, frames: &[Vec<u8>]) {
 fn rx_and_tx_bursts_across_ring_wrap() {
     // 8 descriptors: every few rounds both rings wrap.
     let (model, mut dev, mut pairs) = bring_up(1, 8);
-    let mut rng = XorShift(0x1234_5678);
+    let mut rng = Rng(0x1234_5678);
     let (mut sent, mut bytes) = (0u64, 0u64);
     for round in 0..200u32 {
         // Up to the 6 buffers of an 8-descriptor ring.

@@ -188,7 +188,7 @@ fn caller_mistakes_are_counted_not_trusted() {
 #[test]
 fn random_hostile_device_never_breaks_buffer_accounting() {
     for seed in [1u64, 0xdead_beef, 42, 7777] {
-        let mut rng = XorShift(seed);
+        let mut rng = Rng(seed);
         let (model, _dev, mut pairs) = bring_up(1, 16);
         let pair = &mut pairs[0];
         let mut held: std::vec::Vec<RxFrame> = std::vec::Vec::new();

@@ -172,3 +172,43 @@ fn a_link_that_stays_down_is_reported_not_fatal() {
         "the link wait is bounded, and was waited"
     );
 }
+
+#[test]
+fn msix_programs_the_82576_interrupt_registers_and_no_82599_one() {
+    let model = Model82599::new(ModelParams::default());
+    let mut cfg = Config::new(RssConfig::new(2).unwrap());
+    cfg.family = Family::I82576;
+    (cfg.rx_ring_size, cfg.tx_ring_size, cfg.link_wait_us) = (64, 64, 1_000);
+    let fake = Fake82576::default();
+    let mut delay = |_us: u32| {};
+    let (mut dev, mut pairs) =
+        Ixgbe::init(fake.clone(), &cfg, &mut model.allocator(), &mut delay).unwrap();
+    // The 82599 model stands in for configuration space and the table (same layout).
+    let mut config = model.config();
+    let cap = crate::msix::find(&config).unwrap();
+    let message = |k: u16| crate::Message {
+        address: 0xFEE0_0000 | u64::from(k) << 12,
+        data: 0x22,
+    };
+    dev.enable_msix(&mut pairs, &mut config, &cap, &model.msix_table(), &message)
+        .unwrap();
+    assert_eq!(
+        fake.peek(GPIE) & 0x8000_0010,
+        0x8000_0010,
+        "MSI-X mode, PBA"
+    );
+    assert_eq!(fake.peek(IVAR0) & 0xFF, 0x80, "queue 0 -> vector 0");
+    assert_eq!(fake.peek(IVAR0 + 4) & 0xFF, 0x81, "queue 1 -> vector 1");
+    assert_eq!(fake.peek(EIAC) & 3, 3);
+    assert_eq!(fake.peek(EITR + 4), 0);
+    for off in [
+        0x00800, 0x00810, 0x00880, 0x00898, 0x00900, 0x00820, 0x00AA0, 0x00AB0,
+    ] {
+        assert!(!fake.written(off), "82599 register {off:#x} written");
+    }
+    // Arming writes EICR (clear) then EIMS at the 82576's offsets; disarming EIMC.
+    assert_eq!(pairs[1].rx.enable_interrupt(), Some(false));
+    assert_eq!(fake.peek(EIMS), 0b10);
+    pairs[1].rx.disable_interrupt();
+    assert_eq!(fake.peek(EIMC), 0b10);
+}

@@ -5,6 +5,7 @@ mod hostile;
 mod igb;
 mod init;
 mod model;
+mod msix;
 mod net_rig;
 mod net_stack;
 mod offload;
@@ -16,27 +17,16 @@ use std::vec::Vec;
 use corenet_nic::RssConfig;
 
 use crate::model::{Model82599, ModelParams};
-use crate::{Config, InitError, Ixgbe, QueuePair};
+use crate::{Config, InitError, Ixgbe, IxgbePair};
 
 /// The model's default MAC address, which the driver's unicast filter accepts.
 pub(crate) const MAC: [u8; 6] = [0x00, 0x1B, 0x21, 0x0A, 0x0B, 0x0C];
 
 pub(crate) type Dev = Ixgbe<Model82599>;
-pub(crate) type Pairs = Vec<QueuePair<Model82599>>;
+pub(crate) type Pairs = Vec<IxgbePair<Model82599>>;
 
-/// A tiny xorshift PRNG for seeded randomized tests.
-pub(crate) struct XorShift(pub u64);
-
-impl XorShift {
-    pub(crate) fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-}
+/// The seeded PRNG of randomized tests: the kit's.
+pub(crate) use corenet_net::testkit::Rng;
 
 /// Brings up a model with `queues` queue pairs of `ring` descriptors.
 pub(crate) fn try_bring_up(

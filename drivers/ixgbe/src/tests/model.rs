@@ -203,7 +203,7 @@ fn rss_queue_is_reta_of_the_low_7_bits_of_the_toeplitz_hash() {
         m.write32(reta(i), e(0) | e(1) << 8 | e(2) << 16 | e(3) << 24);
     }
     m.write32(MRQC, MRQC_MRQE_RSS | MRQC_RSS_TCP_IPV4 | MRQC_RSS_IPV4);
-    let mut rng = XorShift(77);
+    let mut rng = Rng(77);
     let mut seen = Vec::new();
     for _ in 0..300 {
         let r = rng.next();
@@ -256,7 +256,7 @@ fn ipv6_rss_hashes_the_ipv6_toeplitz_inputs_mrqc_enables() {
         MRQC,
         MRQC_MRQE_RSS | MRQC_RSS_IPV6 | MRQC_RSS_TCP_IPV6 | MRQC_RSS_UDP_IPV6,
     );
-    let mut rng = XorShift(99);
+    let mut rng = Rng(99);
     let mut seen = [0usize; 4];
     for i in 0..300 {
         let mut src = [0u8; 16];

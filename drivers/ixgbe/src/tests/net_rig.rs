@@ -11,22 +11,16 @@ use std::rc::Rc;
 use std::vec;
 use std::vec::Vec;
 
-use corenet_net::{CoreStack, StackConfig, mesh};
+use corenet_net::CoreStack;
+pub(super) use corenet_net::testkit::{OUR_IP, PEER_IP};
+use corenet_net::testkit::{PEER_MAC, stacks};
 use corenet_nic::RssConfig;
-use smoltcp::iface::{Config as IfConfig, Interface, SocketSet};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
 
 use super::*;
 use crate::model::{Model82599, ModelParams, RxOutcome};
 use crate::{IxgbeRx, IxgbeTx};
-
-/// The address every core shares (the MAC is the model's, [`MAC`]).
-pub(super) const OUR_IP: [u8; 4] = [10, 0, 0, 1];
-/// The peer host.
-pub(super) const PEER_IP: [u8; 4] = [10, 0, 0, 2];
-const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x22];
 
 /// One core's stack over one ixgbe queue pair.
 pub(super) type Core = CoreStack<IxgbeRx<Model82599>, IxgbeTx<Model82599>>;
@@ -53,7 +47,7 @@ pub(super) struct Wire {
     model: Model82599,
     rss: RssConfig,
     inbox: VecDeque<Vec<u8>>,
-    rng: XorShift,
+    rng: Rng,
     /// Loss and corruption, per mille, each direction.
     pub loss: u64,
     /// See `loss`.
@@ -170,12 +164,8 @@ impl phy::Device for PeerDev {
     }
 }
 
-/// The peer host: a plain smoltcp interface on the model's wire.
-pub(super) struct Peer {
-    pub iface: Interface,
-    pub dev: PeerDev,
-    pub sockets: SocketSet<'static>,
-}
+/// The peer host (the kit's, at [`PEER_IP`]) on the model's wire.
+pub(super) type Peer = corenet_net::testkit::Peer<PeerDev>;
 
 /// The model, the driver, one stack per queue, the peer, and the clock.
 pub(super) struct Rig {
@@ -198,7 +188,7 @@ impl Rig {
 
     /// As [`Rig::new`], with RX and TX rings of `ring` descriptors.
     pub fn with_ring(queues: u16, seed: u64, tcp_buffer: usize, ring: u16) -> Self {
-        let mut rng = XorShift(seed);
+        let mut rng = Rng(seed);
         let mut key = [0u8; 40];
         key.iter_mut().for_each(|b| *b = rng.next() as u8);
         let mut rss = RssConfig::with_key(key, usize::from(queues)).unwrap();
@@ -229,23 +219,20 @@ impl Rig {
         let mac = dev.mac_address().expect("the model has a MAC address");
         let _ = dev.stats(); // start the hardware counters from zero
 
-        let cores = pairs
-            .into_iter()
-            .zip(mesh::mesh(usize::from(queues)))
-            .enumerate()
-            .map(|(q, (pair, port))| {
-                let mut sc = StackConfig::new(mac, OUR_IP, 24, seed ^ (0x100 + q as u64));
-                sc.tcp_buffer = tcp_buffer;
-                sc.bucket_bits = 8;
-                CoreStack::new(sc, &rss, pair.rx, pair.tx, Some(port), 0).unwrap()
-            })
-            .collect();
+        // The kit's stacks at OUR_IP, on the model's MAC address.
+        let pairs = pairs.into_iter().map(|p| (p.rx, p.tx));
+        let cores = stacks(&rss, pairs, true, |q, sc| {
+            sc.mac = mac;
+            sc.seed = seed ^ (0x100 + q as u64);
+            sc.tcp_buffer = tcp_buffer;
+            sc.bucket_bits = 8;
+        });
 
         let wire = Rc::new(RefCell::new(Wire {
             model: model.clone(),
             rss: rss.clone(),
             inbox: VecDeque::new(),
-            rng: XorShift(seed ^ 0xfa17),
+            rng: Rng(seed ^ 0xfa17),
             loss: 0,
             corrupt: 0,
             log: WireLog {
@@ -254,20 +241,7 @@ impl Rig {
                 ..WireLog::default()
             },
         }));
-        let mut pdev = PeerDev(wire.clone());
-        let mut icfg = IfConfig::new(HardwareAddress::Ethernet(EthernetAddress(PEER_MAC)));
-        icfg.random_seed = seed ^ 0xbeef;
-        let mut iface = Interface::new(icfg, &mut pdev, Instant::ZERO);
-        let [a, b, c, d] = PEER_IP;
-        iface.update_ip_addrs(|ips| {
-            ips.push(IpCidr::new(Ipv4Address::new(a, b, c, d).into(), 24))
-                .unwrap();
-        });
-        let peer = Peer {
-            iface,
-            dev: pdev,
-            sockets: SocketSet::new(vec![]),
-        };
+        let peer = Peer::on(PeerDev(wire.clone()), PEER_MAC, PEER_IP, seed ^ 0xbeef);
         Self {
             model,
             dev,
@@ -286,20 +260,12 @@ impl Rig {
         for c in &mut self.cores {
             c.poll(self.now_us);
         }
-        let now = Instant::from_micros(self.now_us as i64);
-        let p = &mut self.peer;
-        p.iface.poll(now, &mut p.dev, &mut p.sockets);
+        self.peer.poll(self.now_us);
     }
 
     /// Runs `n` steps.
     pub fn run(&mut self, n: usize) {
         (0..n).for_each(|_| self.step());
-    }
-
-    /// The peer's address as smoltcp spells it.
-    pub fn our_addr() -> Ipv4Address {
-        let [a, b, c, d] = OUR_IP;
-        Ipv4Address::new(a, b, c, d)
     }
 
     /// Checks what every clean run must show: no model faults, no driver errors, nothing the

@@ -7,6 +7,8 @@ use std::vec;
 use std::vec::Vec;
 
 use corenet_net::stack::ConnState;
+use corenet_net::testkit::ip4;
+use corenet_net::testkit::pattern::{fill, first_wrong};
 use smoltcp::socket::tcp;
 
 use super::net_rig::*;
@@ -16,20 +18,9 @@ const QUEUES: u16 = 4;
 /// The peer's socket: no congestion control, so it sends whole windows at once (the bursts
 /// that overrun a small receive ring; smoltcp's default controller would pace them).
 fn socket(buf: usize) -> tcp::Socket<'static> {
-    let mut s = tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0; buf]),
-        tcp::SocketBuffer::new(vec![0; buf]),
-    );
+    let mut s = Peer::socket(buf);
     s.set_congestion_control(tcp::CongestionControl::None);
     s
-}
-
-/// The byte at `i` of the stream seeded with `seed`: position-dependent, not periodic at
-/// any segment size.
-fn byte(seed: u64, i: u64) -> u8 {
-    let mut x = (i ^ seed.rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    x ^= x >> 31;
-    x as u8
 }
 
 #[test]
@@ -43,7 +34,7 @@ fn passive_opens_from_many_source_ports_land_on_the_core_the_hash_names() {
         .iter()
         .map(|&p| {
             let mut s = socket(1024);
-            s.connect(rig.peer.iface.context(), (Rig::our_addr(), 80), p)
+            s.connect(rig.peer.iface.context(), (ip4(OUR_IP), 80), p)
                 .unwrap();
             rig.peer.sockets.add(s)
         })
@@ -84,7 +75,7 @@ fn passive_opens_from_many_source_ports_land_on_the_core_the_hash_names() {
     }
     rig.run(10);
     for (&h, &p) in handles.iter().zip(&ports) {
-        let s = rig.peer.sockets.get_mut::<tcp::Socket>(h);
+        let s = rig.peer.tcp(h);
         let mut got = [0u8; 3];
         assert_eq!(s.recv_slice(&mut got), Ok(3), "port {p}");
         let q = rig.rss.queue_ipv4_l4(PEER_IP, OUR_IP, p, 80);
@@ -136,7 +127,7 @@ fn active_opens_from_every_core_get_their_replies_on_the_same_core() {
     // The peer answers each connection with the port it sees; the answer must reach the
     // connection, on its own core.
     for &h in &listeners {
-        let s = rig.peer.sockets.get_mut::<tcp::Socket>(h);
+        let s = rig.peer.tcp(h);
         assert_eq!(s.state(), tcp::State::Established);
         let port = s.remote_endpoint().unwrap().port;
         assert_eq!(s.send_slice(&port.to_be_bytes()), Ok(2));
@@ -191,9 +182,7 @@ fn transfer(rig: &mut Rig, len: u64) -> u64 {
             };
             while up_sent[q] < len {
                 let k = (len - up_sent[q]).min(buf.len() as u64) as usize;
-                for (i, b) in buf[..k].iter_mut().enumerate() {
-                    *b = byte(seed, up_sent[q] + i as u64);
-                }
+                fill(&mut buf[..k], seed, up_sent[q]);
                 match c.send(conn, &buf[..k]) {
                     Ok(0) | Err(_) => break,
                     Ok(m) => up_sent[q] += m as u64,
@@ -203,30 +192,28 @@ fn transfer(rig: &mut Rig, len: u64) -> u64 {
                 if m == 0 {
                     break;
                 }
-                for (i, &b) in buf[..m].iter().enumerate() {
-                    assert_eq!(b, byte(!seed, down_recv[q] + i as u64), "core {q}");
-                }
+                assert_eq!(
+                    first_wrong(&buf[..m], !seed, down_recv[q]),
+                    None,
+                    "core {q}"
+                );
                 down_recv[q] += m as u64;
             }
         }
         for (k, &h) in listeners.iter().enumerate() {
-            let s = rig.peer.sockets.get_mut::<tcp::Socket>(h);
+            let s = rig.peer.tcp(h);
             let Some(ep) = s.remote_endpoint() else {
                 continue;
             };
             let seed = u64::from(ep.port);
             while s.can_recv() {
                 let m = s.recv_slice(&mut buf).unwrap();
-                for (i, &b) in buf[..m].iter().enumerate() {
-                    assert_eq!(b, byte(seed, up_recv[k] + i as u64), "peer {k}");
-                }
+                assert_eq!(first_wrong(&buf[..m], seed, up_recv[k]), None, "peer {k}");
                 up_recv[k] += m as u64;
             }
             while s.can_send() && down_sent[k] < len {
                 let m = (len - down_sent[k]).min(buf.len() as u64) as usize;
-                for (i, b) in buf[..m].iter_mut().enumerate() {
-                    *b = byte(!seed, down_sent[k] + i as u64);
-                }
+                fill(&mut buf[..m], !seed, down_sent[k]);
                 let m = s.send_slice(&buf[..m]).unwrap();
                 if m == 0 {
                     break;

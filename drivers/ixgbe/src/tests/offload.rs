@@ -173,7 +173,7 @@ fn random_layouts_bursts_and_completions_always_give_correct_checksums() {
     // software whenever one is still in flight.
     let (model, _dev, mut pairs) = bring_up(1, 16);
     let tx = &mut pairs[0].tx;
-    let mut rng = XorShift(0x0ff1_0ad5);
+    let mut rng = Rng(0x0ff1_0ad5);
     let (mut sent, mut got, mut by_device) = (Vec::new(), 0usize, 0usize);
     for i in 0..3000 {
         let tcp = rng.next().is_multiple_of(2);

@@ -13,7 +13,7 @@ fn rss_spreads_many_flows_over_all_queues_exactly_as_reta_says() {
     let queues = 4u16;
     let model = Model82599::new(ModelParams::default());
     // A lopsided, seeded table: the test must follow RETA, not a round-robin assumption.
-    let mut rng = XorShift(0xfeed_beef);
+    let mut rng = Rng(0xfeed_beef);
     let mut rss = RssConfig::new(queues as usize).unwrap();
     for e in rss.table.iter_mut() {
         *e = [0, 1, 1, 2, 3, 3, 3][(rng.next() % 7) as usize];

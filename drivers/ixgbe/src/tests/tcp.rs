@@ -6,12 +6,10 @@ use std::collections::VecDeque;
 use std::vec;
 use std::vec::Vec;
 
+use corenet_net::testkit::{OUR_IP, PEER_IP, PEER_MAC, Peer, ip4};
 use corenet_nic::{Offload, RxFrame, RxQueue, TxQueue, TxSlot};
-use smoltcp::iface::{Config as IfConfig, Interface, SocketSet};
 use smoltcp::phy::{Checksum, Device, DeviceCapabilities, Medium, RxToken, TxToken};
-use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 
 use super::*;
 use crate::model::Model82599;
@@ -187,23 +185,6 @@ impl Device for PeerDev {
     }
 }
 
-fn iface(mac: [u8; 6], ip: [u8; 4], dev: &mut impl Device) -> Interface {
-    let cfg = IfConfig::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
-    let mut i = Interface::new(cfg, dev, Instant::ZERO);
-    i.update_ip_addrs(|a| {
-        a.push(IpCidr::new(IpAddress::v4(ip[0], ip[1], ip[2], ip[3]), 24))
-            .unwrap();
-    });
-    i
-}
-
-fn tcp_socket() -> tcp::Socket<'static> {
-    tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0; 65536]),
-        tcp::SocketBuffer::new(vec![0; 65536]),
-    )
-}
-
 #[test]
 fn tcp_echo_of_200_kb_over_the_driver_and_the_model() {
     let hw_csums = echo(false);
@@ -221,34 +202,26 @@ fn tcp_echo_with_transmit_checksum_offload() {
 fn echo(offload: bool) -> usize {
     let (model, mut dev, mut pairs) = bring_up(1, 64);
     let pair = &mut pairs[0];
-    let mut ddev = DriverDev {
+    let ddev = DriverDev {
         rx: &mut pair.rx,
         tx: &mut pair.tx,
         pending: VecDeque::new(),
         offload,
     };
-    let mut pdev = PeerDev {
+    let pdev = PeerDev {
         model: model.clone(),
         inbox: VecDeque::new(),
         hw_csums: 0,
     };
-    let mut diface = iface(MAC, [10, 0, 0, 1], &mut ddev);
-    let mut piface = iface([0x02, 0, 0, 0, 0, 0x22], [10, 0, 0, 2], &mut pdev);
+    // Two of the kit's hosts: ours on the driver at OUR_IP, the peer on the model's wire.
+    let mut ours = Peer::on(ddev, MAC, OUR_IP, 0);
+    let mut peer = Peer::on(pdev, PEER_MAC, PEER_IP, 0);
+    let server = peer.listen(7, 65536);
+    let client = ours.open((ip4(PEER_IP), 7), 49152, 65536);
 
-    let mut dsockets = SocketSet::new(vec![]);
-    let mut psockets = SocketSet::new(vec![]);
-    let client = dsockets.add(tcp_socket());
-    let server = psockets.add(tcp_socket());
-    psockets.get_mut::<tcp::Socket>(server).listen(7).unwrap();
-    dsockets
-        .get_mut::<tcp::Socket>(client)
-        .connect(diface.context(), (IpAddress::v4(10, 0, 0, 2), 7), 49152)
-        .unwrap();
-
-    let mut rng = XorShift(99);
-    let data: Vec<u8> = (0..200_000).map(|_| rng.next() as u8).collect();
+    let data = corenet_net::testkit::pattern::bytes(99, 200_000);
     let (mut sent, mut echoed) = (0usize, Vec::with_capacity(data.len()));
-    let mut step = 0i64;
+    let mut step = 0u64;
     while echoed.len() < data.len() {
         step += 1;
         assert!(
@@ -256,12 +229,11 @@ fn echo(offload: bool) -> usize {
             "stalled: sent {sent}, echoed {}",
             echoed.len()
         );
-        let now = Instant::from_millis(step);
         model.advance(1_000);
-        diface.poll(now, &mut ddev, &mut dsockets);
-        piface.poll(now, &mut pdev, &mut psockets);
+        ours.poll(step * 1000);
+        peer.poll(step * 1000);
 
-        let c = dsockets.get_mut::<tcp::Socket>(client);
+        let c = ours.tcp(client);
         if c.can_send() && sent < data.len() {
             sent += c.send_slice(&data[sent..]).unwrap();
         }
@@ -273,7 +245,7 @@ fn echo(offload: bool) -> usize {
             .unwrap();
         }
         // The peer echoes whatever arrives.
-        let s = psockets.get_mut::<tcp::Socket>(server);
+        let s = peer.tcp(server);
         if s.can_recv() && s.can_send() {
             let mut buf = vec![0u8; s.send_capacity() - s.send_queue()];
             let n = s.recv_slice(&mut buf).unwrap();
@@ -282,6 +254,7 @@ fn echo(offload: bool) -> usize {
     }
     assert!(echoed == data, "every byte came back intact and in order");
     assert_eq!(model.faults(), 0);
+    let ddev = &ours.dev;
     let (rx, tx) = (ddev.rx.counters().snapshot(), ddev.tx.counters().snapshot());
     assert_eq!((rx.errors, tx.errors), (0, 0));
     assert!(rx.packets > 100 && tx.packets > 100);
@@ -290,5 +263,5 @@ fn echo(offload: bool) -> usize {
     assert_eq!(hw.rx_good_packets, rx.packets);
     assert_eq!(hw.tx_good_packets, tx.packets);
     assert_eq!(ddev.tx.software_checksums(), 0);
-    pdev.hw_csums
+    peer.dev.hw_csums
 }

@@ -130,7 +130,7 @@ fn forged_slots_from_the_caller_are_refused() {
 
 #[test]
 fn randomized_hostile_device_keeps_invariants() {
-    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut r = rig(DeviceSpec::default(), 1);
     let mut out = [RxFrame::default(); 32];
     let mut held: Vec<RxFrame> = Vec::new();

@@ -8,14 +8,14 @@ mod device;
 mod hostile;
 
 use crate::fake::{DeviceSpec, FakeDevice, FakeDma, FakeNotify, FakeTransport};
-use crate::{NetConfig, QueuePair, VirtioNet};
+use crate::{NetConfig, VirtioNet, VirtioPair};
 use corenet_nic::RssConfig;
 use std::vec::Vec;
 
 /// A device brought up with `cores` queue pairs wanted.
 pub(crate) struct Rig {
     pub net: VirtioNet<FakeTransport>,
-    pub pairs: Vec<QueuePair>,
+    pub pairs: Vec<VirtioPair>,
     pub dev: FakeDevice,
     pub bells: FakeNotify,
     // Last: rings and buffers live in it.
@@ -55,17 +55,5 @@ pub(crate) fn rx_hdr(len: usize, flags: u8, hash: Option<u32>) -> Vec<u8> {
     h
 }
 
-/// Tiny seeded PRNG for the randomized tests.
-pub(crate) struct XorShift(pub u64);
-
-impl XorShift {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+/// The seeded PRNG of the randomized tests: the shared test kit's.
+pub(crate) use corenet_net::testkit::Rng;
