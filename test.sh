@@ -132,6 +132,8 @@ if [ "$host_only" = 0 ]; then
     suite "hostile networks (tests/e2e/hostile.py --quick)" "$py" tests/e2e/hostile.py --quick
     # The kv appliance (issue 14) against redis-cli and redis-benchmark, over --net user.
     suite "kv end-to-end (tests/e2e/kv.py)" timeout 1200 python3 tests/e2e/kv.py
+    # kv over a 2-queue tap in a namespace (root), pipelined redis-benchmark answers checked.
+    suite "kv over a 2-queue tap (tests/e2e/kv.py --tap)" timeout 1200 python3 tests/e2e/kv.py --tap
     # The README's example appliance (issue 14, apps/echo) serves TCP echo.
     suite "README example end-to-end (tests/e2e/echo_app.py)" timeout 600 python3 tests/e2e/echo_app.py
 

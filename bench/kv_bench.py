@@ -16,7 +16,7 @@ target/bench/kv.json) with every run, the medians and the corenet/Redis ratios. 
 (namespaces, taps). Every boot has a hard timeout; every redis-benchmark a time limit.
 
 Usage: sudo bench/kv_bench.py [--smp 1,2] [--runs N] [--requests N] [--guest corenet,linux]
-                              [--keyspace N] [--json FILE]
+                              [--keyspace N] [--corenet-cmdline 'idle=poll'] [--json FILE]
 """
 import argparse
 import csv
@@ -39,9 +39,18 @@ PORT = 6379
 
 class KvCorenet(CorenetGuest):
     app = "kv"
+    cmdline = ""  # --corenet-cmdline (e.g. idle=poll)
+    image = ""  # --corenet-kernel
+
+    def prepare(self):
+        if not self.image:
+            return super().prepare()
+        self.kernel = self.image
+        self.info = [f"app {self.app} (image {os.path.relpath(self.image, ROOT)})"]
 
     def qemu_run_args(self, smp):
-        return ["--kernel", self.kernel, "--net", "tap", "--smp", str(smp)]
+        extra = ["--cmdline", self.cmdline] if self.cmdline else []
+        return ["--kernel", self.kernel, "--net", "tap", "--smp", str(smp)] + extra
 
 
 class KvBoot(Boot):
@@ -122,8 +131,13 @@ def main():
     p.add_argument("--timeout", type=int, default=180, help="limit per redis-benchmark run (s)")
     p.add_argument("--guest", default="corenet,linux")
     p.add_argument("--keyspace", type=int, default=0, help="redis-benchmark -r N (random keys); 0: one key per test")
+    p.add_argument("--corenet-kernel", default="",
+                   help="boot this kv image instead of building apps/kv (an A/B of two builds; a path relative to the checkout)")
+    p.add_argument("--corenet-cmdline", default="", help="extra kernel command line for corenet (e.g. idle=poll)")
     p.add_argument("--json", default=os.path.join(ROOT, "target/bench/kv.json"))
     a = p.parse_args()
+    KvCorenet.cmdline = a.corenet_cmdline
+    KvCorenet.image = os.path.join(ROOT, a.corenet_kernel) if a.corenet_kernel else ""
     if os.geteuid() != 0:
         sys.exit("kv_bench.py: needs root (network namespaces and taps)")
     results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -37,12 +37,13 @@
 //! The layers underneath are crates of their own (kernel: boot, memory, CPUs, clock; nic:
 //! the per-core queue interface and RSS steering; virtio and ixgbe: the drivers; net:
 //! per-core TCP/IP). Appliances do not name them: what they need is in [`prelude`];
-//! [`raw`] reaches them for diagnostics (httpd's `/metrics` reads per-CPU and per-queue
-//! counters there) and [`testing`] has the simulated NIC that host tests run stacks on.
-//! [`budget`] splits each core's heap between TCP sockets, the appliance's per-connection
-//! state and its buffer pool, which sizes the connection limit; [`timer`] has periodic
-//! timers. The runtime is only built for the guest target; the rest also builds on the
-//! host, for tests and tools.
+//! [`raw`] reaches them for tools and the in-guest test programs, and [`testing`] has the
+//! simulated NIC that host tests run stacks on. [`budget`] splits each core's heap between
+//! TCP sockets, the appliance's per-connection state and its buffer pool, which sizes the
+//! connection limit; [`timer`] has periodic timers; [`metrics`] registers an appliance's own
+//! counters and gauges, which a `/metrics` page renders with corenet's own (cores, uptime,
+//! heap, idle accounting). The runtime is only built for the guest target; the rest also
+//! builds on the host, for tests and tools.
 #![no_std]
 
 extern crate alloc;
@@ -52,6 +53,7 @@ pub use log;
 #[cfg(target_os = "none")]
 pub use corenet_kernel::exit::{code as exit_code, exit};
 pub mod budget;
+pub mod metrics;
 #[cfg(target_os = "none")]
 pub mod netdev;
 #[cfg(target_os = "none")]
@@ -64,6 +66,7 @@ pub use corenet_kernel::{Appliance, Core, Step, appliance, println};
 /// What an appliance needs, in one import: `use corenet::prelude::*;`.
 pub mod prelude {
     pub use crate::budget::{AppMemory, MemoryPlan};
+    pub use crate::metrics::{self, Counter, Gauge, RegisterError};
     pub use crate::timer::Every;
     pub use alloc::{boxed::Box, vec::Vec};
     pub use core::time::Duration;
@@ -80,7 +83,7 @@ pub mod prelude {
     #[cfg(target_os = "none")]
     pub use crate::network::{NetStartError, Network};
     #[cfg(target_os = "none")]
-    pub use crate::{OrBootFail, boot_fail, heap_free};
+    pub use crate::{OrBootFail, boot_fail, heap_free, wake_core};
     #[cfg(target_os = "none")]
     pub use corenet_kernel::{Appliance, Core, Step, appliance, println};
 }
@@ -117,10 +120,19 @@ pub fn heap_free() -> usize {
         .saturating_sub(heap.used.load(core::sync::atomic::Ordering::Relaxed) as usize)
 }
 
-/// The layers under the facade, whole, for what the prelude deliberately leaves out: the
-/// bundled httpd's `/metrics` (per-CPU idle statistics, per-queue counters, the machine
-/// description) and tools. An appliance that needs this for its ordinary work shows a gap in
-/// the prelude.
+/// Wakes core `core` if it is halted (or about to halt): call after making a message for it
+/// visible (a ring of the appliance's own between cores), so an appliance that lets its cores
+/// halt (`Appliance::arm_wakeups`) loses no message. Costs one load while that core polls;
+/// nothing for this core or under `idle=poll`.
+#[cfg(target_os = "none")]
+pub fn wake_core(core: usize) {
+    corenet_kernel::cpu::wake::wake(core)
+}
+
+/// The layers under the facade, whole, for what the prelude deliberately leaves out: tools
+/// and the in-guest test programs (among the bundled appliances only proxy's backend parser,
+/// for `raw::net::config::addr6`). An appliance that needs this
+/// for its ordinary work shows a gap in the prelude.
 pub mod raw {
     pub use corenet_boot as boot;
     pub use corenet_ixgbe as ixgbe;

@@ -39,12 +39,14 @@ struct Serving {
     states: Every,
     debug: Every,
     passes: u64,
+    /// Registered through `corenet::metrics`: rendered on `/metrics` with corenet's own.
+    connections: Gauge,
 }
 
-fn route(core: usize, r: &Request<'_>) -> Response {
+fn route(cores: usize, r: &Request<'_>) -> Response {
     match r.path() {
         "/" | "/index.html" => Response::new(Status::Ok, "text/html; charset=utf-8", INDEX),
-        "/metrics" => metrics::page(core),
+        "/metrics" => metrics::page(cores),
         p => match p.strip_prefix("/bytes/") {
             Some(n) => corenet_httpd::bulk::bytes(n),
             None => Response::error(Status::NotFound),
@@ -97,6 +99,12 @@ impl Appliance for Httpd {
             net.plan.app_pool as usize,
             core.now_ns(),
         );
+        let connections = corenet::metrics::gauge(
+            core.id(),
+            "corenet_app_connections",
+            "Connections the appliance is serving.",
+        )
+        .or_boot_fail("httpd: metrics");
         Httpd(Some(Serving {
             net,
             server,
@@ -104,6 +112,7 @@ impl Appliance for Httpd {
             states: Every::new(Duration::from_secs(1)),
             debug: Every::new(Duration::from_secs(2)),
             passes: 0,
+            connections,
         }))
     }
 
@@ -111,14 +120,15 @@ impl Appliance for Httpd {
         let Some(me) = self.0.as_mut() else {
             return Step::Idle;
         };
-        let (id, now, server) = (core.id(), core.now_ns(), &mut me.server);
+        let (cores, now, server) = (core.count(), core.now_ns(), &mut me.server);
         let work = me.net.pass(core, |s| {
-            server.poll(s, now, heap_free(), &mut |req| route(id, req))
+            server.poll(s, now, heap_free(), &mut |req| route(cores, req))
         });
         me.passes += 1;
         if me.publish.due(now) {
-            let conns = server.http.len() + server.echo.len();
-            metrics::publish(core, &me.net, conns, server.stats, me.states.due(now));
+            me.connections
+                .set((server.http.len() + server.echo.len()) as u64);
+            metrics::publish(core, &me.net, server.stats, me.states.due(now));
             if me.debug.due(now) {
                 me.debug_line();
             }

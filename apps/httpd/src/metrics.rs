@@ -1,15 +1,13 @@
 //! `/metrics`: every core publishes a snapshot of its counters every 100 ms into its own slot;
 //! the core serving `/metrics` reads all slots. Nothing here is on the per-packet path.
+//!
+//! Everything comes through the API, nothing from `corenet::raw`: the stack's and queues'
+//! counters from the core's `Network`, the machine-wide families (cores, uptime, heap, idle
+//! accounting) from `corenet::metrics::machine`, and what httpd registered itself
+//! (`corenet_app_connections`, a gauge per core) from `corenet::metrics::render`.
 
-use core::sync::atomic::Ordering;
-use corenet::Core;
-use corenet::network::Network;
-use corenet::raw::kernel::cpu::wake::{self, IdleStats};
-use corenet::raw::kernel::cpu::{MAX_CORES, percpu};
-use corenet::raw::kernel::machine::machine;
-use corenet::raw::net::counters::NetSnapshot;
-use corenet::raw::net::stack::TCP_STATES;
-use corenet::raw::nic::counters::CounterSnapshot;
+use corenet::metrics::{CounterSnapshot, MAX_CORES, TCP_STATES};
+use corenet::prelude::*;
 use corenet_http::Response;
 use corenet_http::metrics::{Kind, Metrics};
 use corenet_http::response::{Body, Status};
@@ -23,7 +21,6 @@ struct Snapshot {
     tx: CounterSnapshot,
     stack_connections: usize,
     states: [usize; TCP_STATES.len()],
-    app_connections: usize,
     /// httpd's own counters (slow and greedy clients, buffer pool): see `server_metrics`.
     server: corenet_httpd::serve::Stats,
 }
@@ -36,7 +33,6 @@ static SLOTS: [Mutex<Option<Snapshot>>; MAX_CORES] = [const { Mutex::new(None) }
 pub fn publish(
     core: &Core,
     net: &Network,
-    app_connections: usize,
     server: corenet_httpd::serve::Stats,
     recount_states: bool,
 ) {
@@ -53,7 +49,6 @@ pub fn publish(
         tx: tx.snapshot(),
         stack_connections: net.stack.connections(),
         states,
-        app_connections,
         server,
     };
     *slot = Some(snap);
@@ -227,21 +222,12 @@ const DROPS: &[(&str, Field)] = &[
     ("mesh_full", |s| s.net.drop_mesh_full),
 ];
 
-/// The `/metrics` page.
-pub fn page(_serving_core: usize) -> Response {
-    let cores = machine().cores;
-    let snaps: heapless::Vec<(usize, Snapshot), MAX_CORES> = (0..cores)
+/// The `/metrics` page for a machine of `cores` cores.
+pub fn page(cores: usize) -> Response {
+    let snaps: heapless::Vec<(usize, Snapshot), MAX_CORES> = (0..cores.min(MAX_CORES))
         .filter_map(|c| SLOTS[c].lock().map(|s| (c, s)))
         .collect();
     let mut m = Metrics::new();
-    m.family("corenet_cores", Kind::Gauge, "Cores running the appliance.");
-    m.sample("corenet_cores", &[], cores as u64);
-    m.family("corenet_uptime_seconds", Kind::Gauge, "Seconds since boot.");
-    m.sample(
-        "corenet_uptime_seconds",
-        &[],
-        corenet::raw::kernel::clock::now_ns() / 1_000_000_000,
-    );
     for (name, help, f) in QUEUE {
         m.family(name, Kind::Counter, help);
         for (c, s) in &snaps {
@@ -295,138 +281,15 @@ pub fn page(_serving_core: usize) -> Response {
             );
         }
     }
-    m.family(
-        "corenet_app_connections",
-        Kind::Gauge,
-        "Connections the appliance is serving.",
-    );
-    for (c, s) in &snaps {
-        m.sample(
-            "corenet_app_connections",
-            &[("core", c)],
-            s.app_connections as u64,
-        );
-    }
-    m.family(
-        "corenet_heap_used_bytes",
-        Kind::Gauge,
-        "Heap in use per core.",
-    );
-    for c in 0..cores {
-        m.sample(
-            "corenet_heap_used_bytes",
-            &[("core", &c)],
-            percpu(c).heap.used.load(Ordering::Relaxed),
-        );
-    }
-    m.family(
-        "corenet_heap_peak_bytes",
-        Kind::Gauge,
-        "Peak heap use per core.",
-    );
-    for c in 0..cores {
-        m.sample(
-            "corenet_heap_peak_bytes",
-            &[("core", &c)],
-            percpu(c).heap.peak.load(Ordering::Relaxed),
-        );
-    }
-    m.family(
-        "corenet_heap_size_bytes",
-        Kind::Gauge,
-        "Heap size per core.",
-    );
-    for c in 0..cores {
-        m.sample(
-            "corenet_heap_size_bytes",
-            &[("core", &c)],
-            percpu(c).heap.size() as u64,
-        );
-    }
-    m.family(
-        "corenet_heap_alloc_failures_total",
-        Kind::Counter,
-        "Allocations the core's heap refused (fallible ones shed a connection).",
-    );
-    for c in 0..cores {
-        m.sample(
-            "corenet_heap_alloc_failures_total",
-            &[("core", &c)],
-            percpu(c).heap.failures.load(Ordering::Relaxed),
-        );
-    }
-    // issue 16 (adaptive polling): per-core busy and halted time, halts, wake-ups by source.
-    idle_families(&mut m, cores);
+    let mut out = m.finish();
+    // Cores, uptime, heap and idle accounting (issue 16), then the families registered
+    // through `corenet::metrics` (httpd's connection gauge).
+    corenet::metrics::machine(&mut out);
+    corenet::metrics::render(&mut out, cores);
     Response {
         status: Status::Ok,
         content_type: "text/plain; version=0.0.4; charset=utf-8",
-        body: Body::Owned(m.finish()),
+        body: Body::Owned(out),
         extra: None,
-    }
-}
-
-/// issue 16: the idle policy's per-core accounting, read live from the kernel's atomics.
-fn idle_families(m: &mut Metrics, cores: usize) {
-    let policy = machine().config.idle.name();
-    m.family(
-        "corenet_idle_policy",
-        Kind::Gauge,
-        "The idle= policy in force (1 for the policy named).",
-    );
-    m.sample("corenet_idle_policy", &[("policy", &policy)], 1);
-    let hz = corenet::raw::kernel::clock::tsc_hz().max(1);
-    let us = |ticks: u64| (u128::from(ticks) * 1_000_000 / u128::from(hz)) as u64;
-    type Read = fn(&IdleStats) -> u64;
-    let families: [(&str, &str, Read); 5] = [
-        (
-            "corenet_cpu_busy_microseconds_total",
-            "Time in loop passes that found work.",
-            |s| s.busy_ticks.load(Ordering::Relaxed),
-        ),
-        (
-            "corenet_cpu_halted_microseconds_total",
-            "Time halted, waiting for a wake-up source.",
-            |s| s.halted_ticks.load(Ordering::Relaxed),
-        ),
-        ("corenet_cpu_halts_total", "Halts.", |s| {
-            s.halts.load(Ordering::Relaxed)
-        }),
-        (
-            "corenet_cpu_halts_refused_total",
-            "Halts abandoned because the last look before halting found work.",
-            |s| s.refused.load(Ordering::Relaxed),
-        ),
-        (
-            "corenet_cpu_wake_ipis_sent_total",
-            "Wake-up IPIs this core sent to halted cores it posted work to.",
-            |s| s.ipis_sent.load(Ordering::Relaxed),
-        ),
-    ];
-    for (i, (name, help, f)) in families.into_iter().enumerate() {
-        m.family(name, Kind::Counter, help);
-        for c in 0..cores {
-            let v = f(wake::stats(c));
-            let v = if i < 2 { us(v) } else { v };
-            m.sample(name, &[("core", &c)], v);
-        }
-    }
-    m.family(
-        "corenet_cpu_wakeups_total",
-        Kind::Counter,
-        "Halts ended, by wake-up source (timer, ipi, nic: a receive interrupt: MSI-X on virtio-pci, igb and the 82599, the I/O APIC line of single-queue virtio-mmio).",
-    );
-    for c in 0..cores {
-        let s = wake::stats(c);
-        for (source, v) in [
-            ("timer", s.wake_timer.load(Ordering::Relaxed)),
-            ("ipi", s.wake_ipi.load(Ordering::Relaxed)),
-            ("nic", s.wake_nic.load(Ordering::Relaxed)),
-        ] {
-            m.sample(
-                "corenet_cpu_wakeups_total",
-                &[("core", &c), ("source", &source)],
-                v,
-            );
-        }
     }
 }

@@ -45,7 +45,12 @@ impl Appliance for Kv {
                     .map(|l| Mutex::new(Some(l)))
                     .collect()
             });
-            all.get(core.id()).and_then(|m| m.lock().take())
+            let mut mine = all.get(core.id()).and_then(|m| m.lock().take());
+            // A core that posts to another's ring wakes it if it halted.
+            if let Some(l) = mine.as_mut() {
+                l.set_wake(wake_core);
+            }
+            mine
         } else {
             None
         };
@@ -123,6 +128,22 @@ impl Appliance for Kv {
             None => self.server.poll_remote(now),
         };
         if work { Step::Busy } else { Step::Idle }
+    }
+
+    /// Every source of work can wake this core: the NIC (`Network::next_deadline_ns` arms
+    /// it), the other cores' rings (they send the wake-up IPI after posting, see
+    /// `Links::set_wake`), timers (below).
+    fn arm_wakeups(&mut self, _core: &mut Core) -> bool {
+        true
+    }
+
+    /// The stack's next timer and the NIC poll interval, and INFO's counters, which also
+    /// bound how late the connections' deadlines and the expiry sweep run (100 ms); a core
+    /// without a NIC queue has no timer (the kernel's longest halt bounds its sweep).
+    fn next_deadline_ns(&mut self, core: &mut Core) -> Option<u64> {
+        let net = self.net.as_mut()?;
+        let at = net.next_deadline_ns(core).unwrap_or(u64::MAX);
+        Some(at.min(self.counters.deadline_ns()))
     }
 }
 

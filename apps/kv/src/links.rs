@@ -1,6 +1,12 @@
 //! Rings between cores for command parts and their replies: one `heapless::spsc` ring per
 //! ordered pair of cores (one producer, one consumer, no lock), as the network's mesh.
 //!
+//! Parts and replies are batched: what a pass has for one core goes as one message (at most
+//! [`MAX_BATCH`] items each), in the order it was queued, so a pipeline whose keys live on
+//! both cores costs one message each way per pass, not one per command, and the other core
+//! answers all of it in one of its passes. Per ring, messages arrive in the order they were
+//! sent, which is what keeps a connection's replies in request order.
+//!
 //! Nothing may be dropped (a lost part would leave a connection waiting for good), so a
 //! message meeting a full ring waits in the sender's backlog for that core, which
 //! [`Links::flush`] retries every pass, in order. The backlog is bounded by what the
@@ -17,22 +23,53 @@ use crate::node::{Forward, Reply};
 /// Messages per ring.
 pub const RING: usize = 256;
 
+/// Items per message at most (a larger pass sends several messages).
+pub const MAX_BATCH: usize = 256;
+
 /// What one core sends another.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Msg {
-    /// Run this part of a command on your keys.
-    Forward(Forward),
-    /// The reply to a part you sent.
-    Reply(Reply),
+    /// Run these parts of commands on your keys, in this order.
+    Forwards(Vec<Forward>),
+    /// The replies to parts you sent, in the order you sent them.
+    Replies(Vec<Reply>),
 }
+
+impl Msg {
+    /// Parts or replies carried.
+    pub fn len(&self) -> usize {
+        match self {
+            Msg::Forwards(v) => v.len(),
+            Msg::Replies(v) => v.len(),
+        }
+    }
+
+    /// Whether it carries nothing (never sent).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Wakes a core that may be halted (after a message for it became visible).
+pub type Wake = fn(usize);
 
 /// One core's ends of the rings (which live for `'a`).
 pub struct Links<'a> {
     me: usize,
     to: Vec<Option<Producer<'a, Msg>>>,
     from: Vec<Consumer<'a, Msg>>,
+    /// This pass's parts and replies per destination, not yet in a message.
+    forwards: Vec<Vec<Forward>>,
+    replies: Vec<Vec<Reply>>,
     backlog: Vec<VecDeque<Msg>>,
     next_from: usize,
+    wake: Option<Wake>,
+    /// Messages put on rings (monotonic).
+    pub sent: u64,
+    /// Parts and replies in them (monotonic).
+    pub items: u64,
+    /// Times a message met a full ring and stayed in the backlog for a later pass (monotonic).
+    pub full: u64,
 }
 
 /// The rings `cores` cores need (one per ordered pair), for [`wire`].
@@ -55,8 +92,14 @@ pub fn wire(cores: usize, queues: &mut [Queue<Msg, RING>]) -> Vec<Links<'_>> {
             me,
             to: (0..cores).map(|_| None).collect(),
             from: Vec::new(),
+            forwards: (0..cores).map(|_| Vec::new()).collect(),
+            replies: (0..cores).map(|_| Vec::new()).collect(),
             backlog: (0..cores).map(|_| VecDeque::new()).collect(),
             next_from: 0,
+            wake: None,
+            sent: 0,
+            items: 0,
+            full: 0,
         })
         .collect();
     let mut queues = queues.iter_mut();
@@ -74,43 +117,76 @@ pub fn wire(cores: usize, queues: &mut [Queue<Msg, RING>]) -> Vec<Links<'_>> {
     all
 }
 
+fn batches<T>(items: &mut Vec<T>, wrap: fn(Vec<T>) -> Msg, q: &mut VecDeque<Msg>) {
+    while !items.is_empty() {
+        let rest = items.split_off(items.len().min(MAX_BATCH));
+        q.push_back(wrap(core::mem::replace(items, rest)));
+    }
+}
+
 impl Links<'_> {
     /// This core.
     pub fn core(&self) -> usize {
         self.me
     }
 
-    /// Sends `msg` to core `to` (now, or from the backlog later); false only for a core
-    /// that does not exist or is this one.
-    pub fn send(&mut self, to: usize, msg: Msg) -> bool {
-        let Some(Some(p)) = self.to.get_mut(to) else {
+    /// Makes [`flush`](Self::flush) call `wake(core)` for each core it put a message on the
+    /// ring of (the guest's wake-up IPI for a halted core).
+    pub fn set_wake(&mut self, wake: Wake) {
+        self.wake = Some(wake);
+    }
+
+    fn exists(&self, to: usize) -> bool {
+        matches!(self.to.get(to), Some(Some(_)))
+    }
+
+    /// Queues part `f` for core `to` (sent by the next [`flush`](Self::flush)); false only
+    /// for a core that does not exist or is this one.
+    pub fn forward(&mut self, to: usize, f: Forward) -> bool {
+        if !self.exists(to) {
             return false;
-        };
-        let q = &mut self.backlog[to];
-        if q.is_empty() {
-            match p.enqueue(msg) {
-                Ok(()) => return true,
-                Err(m) => q.push_back(m),
-            }
-        } else {
-            q.push_back(msg);
         }
+        self.forwards[to].push(f);
         true
     }
 
-    /// Moves backlogged messages to their rings as far as they have room; returns how
-    /// many are still waiting.
+    /// Queues reply `r` for core `to`, as [`forward`](Self::forward).
+    pub fn reply(&mut self, to: usize, r: Reply) -> bool {
+        if !self.exists(to) {
+            return false;
+        }
+        self.replies[to].push(r);
+        true
+    }
+
+    /// Sends what was queued this pass (one message per core and kind, split at
+    /// [`MAX_BATCH`]) and backlogged messages, as far as the rings have room, then wakes the
+    /// cores that got something; returns how many messages still wait.
     pub fn flush(&mut self) -> usize {
         let mut left = 0;
-        for (p, q) in self.to.iter_mut().zip(self.backlog.iter_mut()) {
-            let Some(p) = p else { continue };
+        for dst in 0..self.to.len() {
+            let Some(p) = self.to[dst].as_mut() else {
+                continue;
+            };
+            let q = &mut self.backlog[dst];
+            batches(&mut self.forwards[dst], Msg::Forwards, q);
+            batches(&mut self.replies[dst], Msg::Replies, q);
+            let mut posted = false;
             while let Some(m) = q.pop_front() {
+                let n = m.len() as u64;
                 if let Err(m) = p.enqueue(m) {
                     q.push_front(m);
+                    self.full += 1;
                     break;
                 }
+                posted = true;
+                self.sent += 1;
+                self.items += n;
             }
             left += q.len();
+            if posted && let Some(wake) = self.wake {
+                wake(dst);
+            }
         }
         left
     }

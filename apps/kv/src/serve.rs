@@ -24,7 +24,8 @@ pub struct Client {
 /// allocator overhead.
 pub const PER_CONNECTION: usize = core::mem::size_of::<Client>() + 64 + 256;
 
-/// Messages from other cores handled per pass at most (the rest wait in their rings).
+/// Parts and replies from other cores handled per pass at most, counted in whole messages
+/// (the rest wait in their rings).
 const MESH_BUDGET: usize = 1024;
 
 /// Per-core counters (monotonic).
@@ -101,7 +102,7 @@ impl Server {
         let mut work = self.accept(stack, now_ns);
         work |= self.mesh(now_ms);
         work |= self.serve(stack, now_ns, now_ms);
-        self.finish(now_ms);
+        work |= self.finish(now_ms);
         work
     }
 
@@ -110,16 +111,19 @@ impl Server {
     pub fn poll_remote(&mut self, now_ns: u64) -> bool {
         let now_ms = now_ns / 1_000_000;
         let work = self.mesh(now_ms);
-        self.finish(now_ms);
-        work
+        self.finish(now_ms) || work
     }
 
-    fn finish(&mut self, now_ms: u64) {
+    /// Sends this pass's parts and replies to the other cores (one message per core and
+    /// kind); true while some wait for room in a ring (the core must not halt then).
+    fn finish(&mut self, now_ms: u64) -> bool {
+        let mut backlog = false;
         if let Some(links) = self.links.as_mut() {
             for (to, f) in self.node.outbox.drain(..) {
-                links.send(to, Msg::Forward(f));
+                links.forward(to, f);
             }
-            links.flush();
+            backlog = links.flush() > 0;
+            self.node.info.mesh = [links.sent, links.items, links.full];
         } else {
             self.node.outbox.clear();
         }
@@ -127,6 +131,7 @@ impl Server {
         self.node.info.clients = self.clients.len();
         let st = &self.stats;
         self.node.info.conns = [st.accepted, st.refused, st.shed, st.timeouts];
+        backlog
     }
 
     fn accept(&mut self, stack: &mut dyn Sockets, now: u64) -> bool {
@@ -164,22 +169,26 @@ impl Server {
         let mut n = 0;
         while n < MESH_BUDGET {
             let Some(m) = links.receive() else { break };
-            n += 1;
+            n += m.len().max(1);
             match m {
-                Msg::Forward(f) => {
-                    self.stats.served_remote += 1;
-                    let r = self.node.serve(&f, now_ms);
-                    links.send(f.from, Msg::Reply(r));
+                Msg::Forwards(batch) => {
+                    for f in batch {
+                        self.stats.served_remote += 1;
+                        let r = self.node.serve(&f, now_ms);
+                        links.reply(f.from, r);
+                    }
                 }
-                Msg::Reply(r) => {
-                    let Some(cl) = self.clients.get_mut(&r.token) else {
-                        self.stats.orphan_replies += 1;
-                        continue;
-                    };
-                    let pool = &mut self.pool;
-                    cl.shed |=
-                        cl.s.deliver(r.seq, r.part, r.bytes, &self.limits, pool)
-                            .is_err();
+                Msg::Replies(batch) => {
+                    for r in batch {
+                        let Some(cl) = self.clients.get_mut(&r.token) else {
+                            self.stats.orphan_replies += 1;
+                            continue;
+                        };
+                        let pool = &mut self.pool;
+                        cl.shed |=
+                            cl.s.deliver(r.seq, r.part, r.bytes, &self.limits, pool)
+                                .is_err();
+                    }
                 }
             }
         }

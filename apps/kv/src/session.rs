@@ -50,6 +50,10 @@ struct Slot {
     parts: Vec<Option<Vec<u8>>>,
     missing: usize,
     combine: Combine,
+    /// Bytes of this command's arguments in flight to other cores, charged to the pool
+    /// (and counted as pending output, so a client cannot park more than `max_out` of
+    /// them on other cores) until the command's reply is out.
+    in_flight: usize,
 }
 
 /// A connection.
@@ -224,6 +228,7 @@ impl Session {
                     parts: Vec::with_capacity(parts.len()),
                     missing: 0,
                     combine,
+                    in_flight: 0,
                 };
                 for (i, p) in parts.into_iter().enumerate() {
                     if p.owner == node.me {
@@ -234,6 +239,10 @@ impl Session {
                         self.held += reply.len();
                         slot.parts.push(Some(reply));
                     } else {
+                        let cost: usize = p.args.iter().map(Vec::len).sum();
+                        pool.try_take(cost)?;
+                        self.held += cost;
+                        slot.in_flight += cost;
                         slot.missing += 1;
                         slot.parts.push(None);
                         node.outbox.push((
@@ -259,6 +268,12 @@ impl Session {
         if reply.len() > l.max_reply {
             return Err(GrowError::OverLimit);
         }
+        self.emit(reply, l, pool)
+    }
+
+    /// [`push`](Self::push) for bytes already checked against `max_reply` (a slot's
+    /// buffer: a run of local replies may together exceed it).
+    fn emit(&mut self, reply: &[u8], l: &Limits, pool: &mut Pool) -> Result<(), GrowError> {
         if self.slots.is_empty() {
             if self.sent > 0 {
                 self.out.drain(..self.sent);
@@ -271,10 +286,21 @@ impl Session {
         }
         pool.try_take(reply.len())?;
         self.held += reply.len();
+        // Behind a slot that is already complete (local replies queued behind a remote one,
+        // or a remote reply in): append to it, one buffer for a run of local replies.
+        if let Some(last) = self.slots.back_mut()
+            && last.missing == 0
+            && last.combine == Combine::Single
+            && let Some(Some(buf)) = last.parts.last_mut()
+        {
+            buf.extend_from_slice(reply);
+            return Ok(());
+        }
         self.slots.push_back(Slot {
             parts: alloc::vec![Some(reply.to_vec())],
             missing: 0,
             combine: Combine::Single,
+            in_flight: 0,
         });
         Ok(())
     }
@@ -286,15 +312,23 @@ impl Session {
                 break;
             };
             self.base += 1;
-            let parts: Vec<Vec<u8>> = s.parts.into_iter().flatten().collect();
-            let n: usize = parts.iter().map(|p| p.len()).sum();
+            let n = s.in_flight + s.parts.iter().flatten().map(|p| p.len()).sum::<usize>();
             self.held -= n;
             pool.give(n);
-            let mut reply = Vec::new();
-            route::combine(s.combine, &parts, &mut reply);
             // Pushed with the queue empty ahead of it: straight to the output.
             let rest = core::mem::take(&mut self.slots);
-            let r = self.push(&reply, l, pool);
+            let r = if s.combine == Combine::Single {
+                // The common case (one key, or local replies): no combined copy.
+                s.parts
+                    .iter()
+                    .flatten()
+                    .try_for_each(|p| self.emit(p, l, pool))
+            } else {
+                let parts: Vec<Vec<u8>> = s.parts.into_iter().flatten().collect();
+                let mut reply = Vec::new();
+                route::combine(s.combine, &parts, &mut reply);
+                self.push(&reply, l, pool)
+            };
             self.slots = rest;
             r?;
         }
@@ -322,6 +356,9 @@ impl Session {
         };
         if p.is_some() {
             return Ok(());
+        }
+        if bytes.len() > l.max_reply {
+            return Err(GrowError::OverLimit);
         }
         pool.try_take(bytes.len())?;
         self.held += bytes.len();

@@ -18,6 +18,10 @@ pub struct Machine<'a> {
     links: Vec<Links<'a>>,
     /// The buffer pool (shared by all sessions here).
     pub pool: Pool,
+    /// Messages taken off the rings (monotonic).
+    pub messages: u64,
+    /// Most parts or replies one message carried.
+    pub largest: usize,
 }
 
 impl<'a> Machine<'a> {
@@ -30,6 +34,8 @@ impl<'a> Machine<'a> {
                 .collect(),
             links: wire(cores, rings),
             pool: Pool::new(pool),
+            messages: 0,
+            largest: 0,
         }
     }
 
@@ -39,17 +45,23 @@ impl<'a> Machine<'a> {
     pub fn step(&mut self, sessions: &mut [(usize, Session)], l: &Limits) -> Result<(), GrowError> {
         for c in 0..self.nodes.len() {
             while let Some(m) = self.links[c].receive() {
+                self.messages += 1;
+                self.largest = self.largest.max(m.len());
                 match m {
-                    Msg::Forward(f) => {
-                        let r = self.nodes[c].serve(&f, 0);
-                        self.links[c].send(f.from, Msg::Reply(r));
+                    Msg::Forwards(batch) => {
+                        for f in batch {
+                            let r = self.nodes[c].serve(&f, 0);
+                            self.links[c].reply(f.from, r);
+                        }
                     }
-                    Msg::Reply(r) => {
-                        if let Some((_, s)) = sessions
-                            .iter_mut()
-                            .find(|(sc, s)| *sc == c && s.token == r.token)
-                        {
-                            s.deliver(r.seq, r.part, r.bytes, l, &mut self.pool)?;
+                    Msg::Replies(batch) => {
+                        for r in batch {
+                            if let Some((_, s)) = sessions
+                                .iter_mut()
+                                .find(|(sc, s)| *sc == c && s.token == r.token)
+                            {
+                                s.deliver(r.seq, r.part, r.bytes, l, &mut self.pool)?;
+                            }
                         }
                     }
                 }
@@ -60,7 +72,7 @@ impl<'a> Machine<'a> {
                 }
             }
             for (to, f) in self.nodes[c].outbox.drain(..) {
-                self.links[c].send(to, Msg::Forward(f));
+                self.links[c].forward(to, f);
             }
             self.links[c].flush();
         }

@@ -34,6 +34,9 @@ pub struct ServerInfo {
     /// The core's TCP stack: connections accepted, SYNs refused, resets received, segments
     /// for no socket (answered RST), SYNs with no listener free, SYN cookies sent.
     pub net: [u64; 6],
+    /// The rings to other cores: messages sent, parts and replies in them, and messages
+    /// that met a full ring (counted each pass one waits in the backlog).
+    pub mesh: [u64; 3],
 }
 
 pub(super) fn run(name: &str, a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
@@ -178,7 +181,8 @@ fn info(x: &mut Exec<'_>, out: &mut Vec<u8>) {
              shed_connections:{}\r\ntimedout_connections:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\n\
              oom_rejections:{}\r\n\r\n# Net\r\ntcp_accepted:{}\r\ntcp_refused:{}\r\n\
              tcp_resets_received:{}\r\ntcp_drop_no_socket:{}\r\ntcp_drop_backlog_empty:{}\r\n\
-             tcp_syncookies_sent:{}\r\n\r\n# Keyspace\r\ndb0:keys={},expires={},avg_ttl=0\r\n",
+             tcp_syncookies_sent:{}\r\n\r\n# Mesh\r\nmesh_messages_sent:{}\r\nmesh_items_sent:{}\r\n\
+             mesh_ring_full:{}\r\n\r\n# Keyspace\r\ndb0:keys={},expires={},avg_ttl=0\r\n",
             i.uptime_ms / 1000,
             i.core,
             i.cores,
@@ -206,6 +210,9 @@ fn info(x: &mut Exec<'_>, out: &mut Vec<u8>) {
             i.net[3],
             i.net[4],
             i.net[5],
+            i.mesh[0],
+            i.mesh[1],
+            i.mesh[2],
             s.len(),
             s.volatile(),
         ),

@@ -14,7 +14,7 @@ use crate::session::{Limits, Session};
 use crate::sim::Machine;
 use crate::store::Policy;
 
-fn encode(cmd: &str, out: &mut Vec<u8>) {
+pub(super) fn encode(cmd: &str, out: &mut Vec<u8>) {
     let words: Vec<&str> = cmd.split(' ').collect();
     out.extend_from_slice(format!("*{}\r\n", words.len()).as_bytes());
     for w in words {
@@ -51,8 +51,8 @@ fn commands(count: usize, seed: u64) -> Vec<String> {
         .collect()
 }
 
-/// What one core holding every key answers.
-fn reference(cmds: &[String]) -> Vec<u8> {
+/// What one core holding every key answers (arguments split at spaces).
+pub(super) fn reference(cmds: &[String]) -> Vec<u8> {
     let mut n = node(1 << 20, Policy::NoEviction);
     let mut out = Vec::new();
     for c in cmds {

@@ -1,6 +1,7 @@
 //! Host tests: the parser, every command, the store's limits, sessions and cross-core
 //! forwarding.
 
+mod batch;
 mod cmds;
 mod cross;
 mod parse;

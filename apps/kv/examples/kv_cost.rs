@@ -1,0 +1,71 @@
+//! Host cost of pipelined commands whose keys live on two cores: one connection on core 1
+//! sends N pipelines of 16 commands (SET and GET alternating between a key of core 0 and a
+//! key of core 1, redis-benchmark's `-P 16` at its worst) through `corenet_kv::sim`, waiting
+//! for each pipeline's replies before the next. Run it under callgrind with two N and take the
+//! difference per command (docs/kv.md, "Cost per command"):
+//!
+//! ```sh
+//! cargo build --release -p kv --example kv_cost
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/kv_cost 200
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/kv_cost 1200
+//! ```
+
+use corenet_kv::links::rings;
+use corenet_kv::route::owner;
+use corenet_kv::session::{Limits, Session};
+use corenet_kv::sim::Machine;
+
+fn encode(words: &[&str], out: &mut Vec<u8>) {
+    out.extend_from_slice(format!("*{}\r\n", words.len()).as_bytes());
+    for w in words {
+        out.extend_from_slice(format!("${}\r\n{w}\r\n", w.len()).as_bytes());
+    }
+}
+
+fn key_on(core: usize) -> String {
+    (0..)
+        .map(|i| format!("key:{i}"))
+        .find(|k| owner(k.as_bytes(), 2) == core)
+        .unwrap_or_default()
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000);
+    let (k0, k1) = (key_on(0), key_on(1));
+    let mut pipeline = Vec::new();
+    for i in 0..4 {
+        let v = format!("v{i}");
+        encode(&["SET", &k0, &v], &mut pipeline);
+        encode(&["GET", &k1], &mut pipeline);
+        encode(&["GET", &k0], &mut pipeline);
+        encode(&["SET", &k1, &v], &mut pipeline);
+    }
+    let mut q = rings(2);
+    let mut m = Machine::new(2, 1 << 24, 1 << 24, &mut q);
+    let l = Limits::default();
+    let mut sessions = [(1usize, Session::new(1))];
+    let (mut bytes, mut passes) = (0usize, 0usize);
+    for _ in 0..n {
+        let s = &mut sessions[0].1;
+        s.on_input(&pipeline, &l, &mut m.pool, &mut m.nodes[1], 0)
+            .expect("room");
+        loop {
+            m.step(&mut sessions, &l).expect("room");
+            passes += 1;
+            let s = &mut sessions[0].1;
+            let out = s.output().len();
+            bytes += out;
+            s.consumed(out);
+            if !s.waiting() {
+                break;
+            }
+        }
+    }
+    println!(
+        "{n} pipelines of 16: {bytes} reply bytes, {:.2} passes per pipeline",
+        passes as f64 / n as f64
+    );
+}
