@@ -606,6 +606,8 @@ mod tests;
 #[cfg(test)]
 mod tests_api;
 #[cfg(test)]
+mod tests_autosize;
+#[cfg(test)]
 mod tests_cc;
 #[cfg(test)]
 mod tests_churn;
