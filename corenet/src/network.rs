@@ -188,7 +188,7 @@ pub enum NetStartError {
     Stack(corenet_net::stack::StackError),
     /// `tcpbuf_port=` is malformed.
     TcpPortBuffer(corenet_net::stack::PortBufferError),
-    /// `tcpbuf_auto=` is not a size from 1K to 1M.
+    /// `tcpbuf_auto=` is not `off` or a size from 1K to 1M.
     TcpBufferAuto,
     /// No DHCP lease within the time limit.
     DhcpTimeout,
@@ -206,7 +206,7 @@ impl core::fmt::Display for NetStartError {
             Self::Stack(e) => write!(f, "the stack refused the configuration: {e:?}"),
             Self::TcpPortBuffer(e) => e.fmt(f),
             Self::TcpBufferAuto => {
-                f.write_str("tcpbuf_auto= takes a size from 1K to 1M (e.g. 256K)")
+                f.write_str("tcpbuf_auto= takes off or a size from 1K to 1M (e.g. 256K)")
             }
             Self::DhcpTimeout => write!(
                 f,
@@ -235,6 +235,23 @@ fn tcp_buffer(v: Option<&str>) -> Result<Option<usize>, NetStartError> {
     match corenet_boot::cmdline::parse_size(v) {
         Some(n @ 1024..=0x10_0000) => Ok(Some(n as usize)),
         _ => Err(NetStartError::TcpBuffer),
+    }
+}
+
+// tcpdef (issue 12: the defaults)
+/// `tcpbuf_auto=`'s default: passive opens grow to their handshake's round trip x
+/// `tcp_path_rate`, up to 256 KiB each way (docs/BENCHMARKS.md, "The defaults on the
+/// faulty wire": against `tcpbuf=`'s 16 KiB alone, 5 % loss and 50 ms paths went from
+/// several times Linux's time to about its time).
+pub const DEFAULT_TCP_BUFFER_AUTO: usize = 256 * 1024;
+
+/// `tcpbuf_auto=`: `off` (or `0`), a size from 1K to 1M, or absent for
+/// [`DEFAULT_TCP_BUFFER_AUTO`]; `None` is off.
+fn tcp_buffer_auto(v: Option<&str>) -> Result<Option<usize>, NetStartError> {
+    match v {
+        None => Ok(Some(DEFAULT_TCP_BUFFER_AUTO)),
+        Some("off" | "0") => Ok(None),
+        v => tcp_buffer(v).map_err(|_| NetStartError::TcpBufferAuto),
     }
 }
 
@@ -383,8 +400,7 @@ impl Network {
         }
         // The command line first: a mistake in it is reported whether or not a NIC is there.
         let setting = parse_cmdline(core.cmdline().0).map_err(NetStartError::Config)?;
-        let tcp_buffer_auto = tcp_buffer(core.cmdline().get("tcpbuf_auto"))
-            .map_err(|_| NetStartError::TcpBufferAuto)?;
+        let tcp_buffer_auto = tcp_buffer_auto(core.cmdline().get("tcpbuf_auto"))?;
         let tcp_buffer = tcp_buffer(core.cmdline().get("tcpbuf"))?;
         let tcp_cc = tcp_cc(core.cmdline().get("tcp_cc"))?;
         let tcp_rto_min = tcp_rto_min(core.cmdline().get("tcp_rto_min"))?;
