@@ -91,7 +91,7 @@ def one_boot(base, ring, a, qlen=None):
     budget = 120 + (a.runs + 1) * (a.duration + 65 + a.settle)
     rows = []
     before = None
-    with Netns(f"ringbench-{os.getpid()}-{g.name}-{ring}"):
+    with Netns(f"{a.ns_prefix}-{os.getpid()}-{g.name}-{ring}"):
         b = Boot(g, a.smp, hard_timeout=budget, boot_timeout=120)
         try:
             if qlen:
@@ -133,6 +133,10 @@ def main():
     p.add_argument("--smp", type=int, default=2)
     p.add_argument("--settle", type=int, default=30)
     p.add_argument("--json", default=os.path.join(ROOT, "target/bench/ring.json"))
+    # Before/after in one run: guest `corenet-base` boots this prebuilt kernel (e.g. main's
+    # httpd, copied aside before building the change) on the same line as `corenet`.
+    p.add_argument("--base-kernel", default="", help="kernel for guest corenet-base")
+    p.add_argument("--ns-prefix", default="ringbench", help="network namespace name prefix")
     a = p.parse_args()
     if os.geteuid() != 0:
         sys.exit("ring_bench.py: needs root (network namespaces and taps)")
@@ -149,6 +153,13 @@ def main():
                "params": vars(a), "rows": []}
     guests = []
     for name in a.guest.split(","):
+        if name == "corenet-base":
+            if not a.base_kernel:
+                sys.exit("ring_bench.py: guest corenet-base needs --base-kernel")
+            g = CorenetGuest()
+            g.name, g.kernel, g.info = name, a.base_kernel, [f"kernel {a.base_kernel}"]
+            guests.append(g)
+            continue
         g = CorenetGuest() if name == "corenet" else LinuxGuest()
         g.prepare()
         guests.append(g)
