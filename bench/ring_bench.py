@@ -20,6 +20,10 @@ default target/bench/ring.json). Needs root. Every boot has a hard timeout, ever
 
 Usage: sudo bench/ring_bench.py [--rings 256,1024] [--guest corenet,linux] [--runs N]
                                 [--duration S] [--conns N] [--smp N] [--json FILE]
+                                [--base-kernel K --guest corenet-base,corenet] [--ns-prefix P]
+
+Guest `corenet-base` boots the prebuilt kernel K (e.g. httpd built before a change, copied
+aside) on the same line as `corenet`, so before and after are measured in one run.
 """
 import argparse
 import datetime
