@@ -122,8 +122,11 @@ pub struct StackConfig {
     /// `ingress_syn`). Default 256.
     pub half_open_max: usize,
     /// A passive handshake (SYN-RECEIVED) not completed in this long is abandoned and its
-    /// slot freed. Milliseconds; default 3000 (the peer's ACK normally comes within one
-    /// round trip; smoltcp sends the SYN-ACK again after 1 s and 2 s more).
+    /// slot freed. Milliseconds; default 30 000. The peer's ACK normally comes within one
+    /// round trip, but on a congested link its ACK and first request can be lost for
+    /// seconds (retried at the client's RTO: 1, 3, 7, 15 s); an abandoned handshake's late
+    /// ACK would get a RST. A flood's entries holding the set longer costs no more: past
+    /// the half-open bounds SYNs get cookies, which stay valid 64 s or more.
     pub syn_received_timeout_ms: u64,
     /// TCP receive and send buffer per connection, bytes.
     pub tcp_buffer: usize,
@@ -204,7 +207,7 @@ impl StackConfig {
             backlog: 16,
             half_open_per_port: 128,
             half_open_max: 256,
-            syn_received_timeout_ms: 3_000,
+            syn_received_timeout_ms: 30_000,
             tcp_buffer: 16 * 1024,
             ephemeral: crate::ports::DEFAULT_RANGE,
             time_wait_us: crate::ports::DEFAULT_TIME_WAIT_US,
@@ -648,6 +651,8 @@ mod tests_review_dhcp;
 mod tests_rss;
 #[cfg(test)]
 mod tests_rto;
+#[cfg(test)]
+mod tests_synburst;
 #[cfg(test)]
 mod tests_syncookie;
 #[cfg(test)]

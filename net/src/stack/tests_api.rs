@@ -260,7 +260,10 @@ fn gratuitous_arp_announces_our_address() {
 fn unanswered_handshakes_time_out_and_free_their_slots() {
     let rss = RssConfig::new(1).unwrap();
     let nic = SimNic::new(rss.clone(), 4096);
-    let mut cores = cores_with(&nic, &rss, true, |c| c.handshake_timeout_ms = 5_000);
+    let mut cores = cores_with(&nic, &rss, true, |c| {
+        c.handshake_timeout_ms = 5_000;
+        c.syn_received_timeout_ms = 3_000;
+    });
     let mut peer = Peer::new(&nic);
     cores[0].listen(80).unwrap();
     let _h = peer.connect(30_000, 80);

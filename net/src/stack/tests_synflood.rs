@@ -90,6 +90,7 @@ fn a_flood_does_not_stop_service() {
     let max = 200;
     let mut cores = cores_with(&nic, &rss, true, |c| {
         c.max_connections = max;
+        c.syn_received_timeout_ms = 3_000; // the flood's half-open connections expire in the run
         c.gateway = Some(PEER_IP); // spoofed sources are off-subnet: SYN-ACKs go the router
     });
     let mut core = cores.pop().unwrap();
@@ -238,6 +239,7 @@ fn at_the_core_bound_syns_get_cookies_and_a_cookie_ack_evicts_the_oldest() {
     let mut cores = cores_with(&nic, &rss, true, |c| {
         c.half_open_max = 8;
         c.half_open_per_port = 6;
+        c.syn_received_timeout_ms = 3_000;
         c.max_connections = 8;
         c.gateway = Some(PEER_IP);
     });
