@@ -242,7 +242,7 @@ fn tcp_buffer(v: Option<&str>) -> Result<Option<usize>, NetStartError> {
 /// `tcpbuf_auto=`'s default: passive opens grow to their handshake's round trip x
 /// `tcp_path_rate`, up to 256 KiB each way (docs/BENCHMARKS.md, "The defaults on the
 /// faulty wire": against `tcpbuf=`'s 16 KiB alone, 10 MB each way through 5 % loss went
-/// from 3.4x the Linux guest's time to 0.57x, on a 50 ms path from 24.6x to 1.2x-1.8x).
+/// from 3.4x the Linux guest's time to 0.57x-0.98x, on a 50 ms path from 24.6x to 1.2x-2.5x).
 pub const DEFAULT_TCP_BUFFER_AUTO: usize = 256 * 1024;
 
 /// `tcpbuf_auto=`: `off` (or `0`), a size from 1K to 1M, or absent for
