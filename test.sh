@@ -87,14 +87,14 @@ v4_rc=${PIPESTATUS[0]}
 [ "$v4_rc" = 0 ] || host_rc=$v4_rc
 read -r hp hf < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { print p + 0, f + 0 }' "$host_log")
 if [ "$host_rc" != 0 ] && [ "$hf" = 0 ]; then hf=1; fi   # a build failure counts as a failure
-# An #[ignore]d test is a skipped case; a doc example marked `ignore` (`FILE - (line N)`) is
+# An #[ignore]d test is a skipped case; a doc example marked `ignore` (`FILE - (line N)` or `FILE - ITEM (line N)`) is
 # documentation that is not compiled, not a test, and an `#[ignore = "a measurement: ..."]` is a
 # benchmark run by hand (it asserts nothing), listed but not counted.
 grep -aE '^test .* \.\.\. ignored, a measurement' "$host_log" | sort -u |
     sed 's/^test /  /; s/ \.\.\. ignored, / (/; s/$/; run by hand)/' > "$skips.measure"
 if [ -s "$skips.measure" ]; then echo "host measurements, not counted:"; cat "$skips.measure"; fi
 rm -f "$skips.measure"
-grep -aE '^test .* \.\.\. ignored' "$host_log" | grep -avE ' - \(line [0-9]+\)' |
+grep -aE '^test .* \.\.\. ignored' "$host_log" | grep -avE ' - ([^ ]+ )?\(line [0-9]+\)' |
     grep -av ' \.\.\. ignored, a measurement' |
     sed 's/^test /host /; s/ \.\.\. ignored.*/ ... skipped (#[ignore])/' > "$skips"
 hs=$(wc -l < "$skips")

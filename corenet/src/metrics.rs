@@ -7,10 +7,16 @@
 //! lock on the table of names; the same name registered on every core gives every core a
 //! handle to the same family, one sample per core (`{core="N"}`).
 //!
-//! ```ignore
-//! let hits = corenet::metrics::counter(core.id(), "cache_hits_total", "Lookups answered.")?;
-//! hits.inc();                       // in the pass, on this core
-//! corenet::metrics::render(&mut page, core.count()); // in the /metrics handler
+//! ```
+//! # fn main() -> Result<(), corenet::metrics::RegisterError> {
+//! # let (core_id, cores) = (0, 1);
+//! let hits = corenet::metrics::counter(core_id, "doc_cache_hits_total", "Lookups answered.")?;
+//! hits.inc(); // in the pass, on this core
+//! let mut page = Vec::new(); // in the /metrics handler
+//! corenet::metrics::render(&mut page, cores);
+//! assert!(String::from_utf8(page).unwrap().contains("doc_cache_hits_total{core=\"0\"} 1"));
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! [`machine`] (guest only) renders corenet's own machine-wide families (cores, uptime, heap
