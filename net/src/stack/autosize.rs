@@ -7,7 +7,7 @@
 //! (`replace_buffers`): the round trip of the SYN-ACK is the first sample of the path, and
 //! a bulk transfer has barely started.
 
-use alloc::vec;
+use alloc::vec::Vec;
 
 use corenet_nic::{RxQueue, TxQueue};
 use smoltcp::socket::tcp::{Socket as TcpSocket, SocketBuffer};
@@ -22,6 +22,14 @@ pub(super) fn size_for(rtt_us: u64, rate: u64, min: usize, max: usize) -> usize 
     bdp.checked_next_power_of_two()
         .unwrap_or(usize::MAX)
         .clamp(min, max.max(min))
+}
+
+/// `size` zeroed bytes, or `None` when the heap cannot give them.
+fn zeroed(size: usize) -> Option<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(size).ok()?;
+    v.resize(size, 0);
+    Some(v)
 }
 
 impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
@@ -46,10 +54,18 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         let Some(conn) = self.slots[i as usize].conn.as_mut() else {
             return;
         };
+        // The budget bounds the total, but one contiguous block of this size may still be
+        // missing from a fragmented heap: ask fallibly and keep the handshake's buffers
+        // rather than end in the allocation-error panic (the peer's timing chose the size).
+        let (Some(rx), Some(tx)) = (zeroed(size), zeroed(size)) else {
+            self.counters.port_buffer_fallback.inc();
+            return;
+        };
         let socket = conn.set.get_mut::<TcpSocket>(conn.handle);
-        let rx = SocketBuffer::new(vec![0; size]);
-        let tx = SocketBuffer::new(vec![0; size]);
-        if socket.replace_buffers(rx, tx).is_ok() {
+        if socket
+            .replace_buffers(SocketBuffer::new(rx), SocketBuffer::new(tx))
+            .is_ok()
+        {
             conn.port_buffer_extra += extra;
             self.port_buffer_used += extra;
             self.counters.path_sized.inc();
@@ -61,7 +77,16 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
 
 #[cfg(test)]
 mod tests {
-    use super::size_for;
+    use super::{size_for, zeroed};
+
+    #[test]
+    fn a_buffer_the_heap_cannot_give_is_refused_not_a_panic() {
+        assert!(zeroed(usize::MAX).is_none());
+        assert_eq!(
+            zeroed(4096).map(|v| (v.len(), v.iter().all(|&b| b == 0))),
+            Some((4096, true))
+        );
+    }
 
     #[test]
     fn sizes_follow_the_round_trip_within_bounds() {
