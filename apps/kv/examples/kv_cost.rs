@@ -9,6 +9,10 @@
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/kv_cost 200
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/kv_cost 1200
 //! ```
+//!
+//! `kv_cost N 100000`: the same with a keyspace of 100 000 keys filled beforehand, each
+//! pipeline 8 SET and 8 GET of random keys (redis-benchmark's `-r 100000`; the difference
+//! between two N then includes making the keys' names, about a tenth of a command).
 
 use corenet_kv::links::rings;
 use corenet_kv::route::owner;
@@ -34,21 +38,53 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1000);
+    // Second argument: a keyspace as redis-benchmark's `-r N` (keys `key:%012d`, filled
+    // beforehand, random keys in the pipelines); without it the same two keys throughout.
+    let keyspace: u64 = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(0);
     let (k0, k1) = (key_on(0), key_on(1));
-    let mut pipeline = Vec::new();
-    for i in 0..4 {
-        let v = format!("v{i}");
-        encode(&["SET", &k0, &v], &mut pipeline);
-        encode(&["GET", &k1], &mut pipeline);
-        encode(&["GET", &k0], &mut pipeline);
-        encode(&["SET", &k1, &v], &mut pipeline);
-    }
+    let fixed = {
+        let mut p = Vec::new();
+        for i in 0..4 {
+            let v = format!("v{i}");
+            encode(&["SET", &k0, &v], &mut p);
+            encode(&["GET", &k1], &mut p);
+            encode(&["GET", &k0], &mut p);
+            encode(&["SET", &k1, &v], &mut p);
+        }
+        p
+    };
     let mut q = rings(2);
-    let mut m = Machine::new(2, 1 << 24, 1 << 24, &mut q);
+    let mut m = Machine::new(2, 1 << 30, 1 << 24, &mut q);
     let l = Limits::default();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut random_key = move || {
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        format!("key:{:012}", (rng >> 33) % keyspace.max(1))
+    };
+    for i in 0..keyspace {
+        let k = format!("key:{i:012}");
+        let mut out = Vec::new();
+        let node = &mut m.nodes[owner(k.as_bytes(), 2)];
+        node.exec(&[b"SET", k.as_bytes(), b"xxx"], 0, 0, &mut out);
+    }
     let mut sessions = [(1usize, Session::new(1))];
     let (mut bytes, mut passes) = (0usize, 0usize);
     for _ in 0..n {
+        let pipeline = if keyspace == 0 {
+            fixed.clone()
+        } else {
+            let mut p = Vec::new();
+            for i in 0..8 {
+                encode(&["SET", &random_key(), &format!("v{i}")], &mut p);
+                encode(&["GET", &random_key()], &mut p);
+            }
+            p
+        };
         let s = &mut sessions[0].1;
         s.on_input(&pipeline, &l, &mut m.pool, &mut m.nodes[1], 0)
             .expect("room");
