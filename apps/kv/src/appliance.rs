@@ -17,6 +17,7 @@ use corenet_kv::links::{self, Links};
 use corenet_kv::node::Node;
 use corenet_kv::serve::{self, Server};
 use corenet_kv::settings::Settings;
+use corenet_kv::store::Store;
 use spin::{Mutex, Once};
 
 /// Every core's ends of the rings, each taken once by its core at start-up (the only lock,
@@ -70,7 +71,10 @@ impl Appliance for Kv {
             limit = limit.min((m / cores as u64) as usize);
         }
         let buffers = room - limit;
-        let node = Node::new(core.id(), cores, limit, settings.policy, core.seed());
+        let mut node = Node::new(core.id(), cores, limit, settings.policy, core.seed());
+        // The keys' hash gets a seed of its own: SPOP's generator, seeded above, shows its
+        // state to clients, and the hash key must stay secret (colliding keys share a bucket).
+        node.store = Store::seeded(limit, settings.policy, core.seed());
         let timeouts = Timeouts {
             header_ns: 30 * SECOND,
             idle_ns: settings.idle_timeout_s * SECOND,

@@ -6,6 +6,7 @@
 //! - [`store`]: one core's keys: values, expiry, memory accounting, eviction.
 //! - [`counted`]: list, set, hash and sorted-set values that keep their byte count (O(1)
 //!   accounting per write).
+//! - [`keymap`]: the store's map of keys, ordered by a keyed hash (integer compares).
 //! - [`cmd`]: the commands, run on the core that owns their key.
 //! - [`route`]: the key-to-core partition, and how multi-key commands are split and their
 //!   replies combined.
@@ -24,6 +25,7 @@ extern crate std;
 
 pub mod cmd;
 pub mod counted;
+pub mod keymap;
 pub mod links;
 pub mod node;
 pub mod reply;

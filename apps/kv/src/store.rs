@@ -5,9 +5,10 @@
 //! and per element) kept exact under every change, so the limit is checked before a write,
 //! not discovered after the heap ran out.
 
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
-use core::ops::Bound;
+
+use crate::keymap::KeyMap;
 
 pub use crate::counted::{Hash, List, Set, ZSet};
 
@@ -85,6 +86,15 @@ pub struct Entry {
     pub touched: u64,
 }
 
+impl Entry {
+    /// A placeholder while an entry is out of the map being changed (allocates nothing).
+    const EMPTY: Entry = Entry {
+        value: Value::Str(Vec::new()),
+        expires_ms: None,
+        touched: 0,
+    };
+}
+
 /// What happens at the memory limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
@@ -112,13 +122,14 @@ pub struct StoreStats {
 /// One core's keys.
 #[derive(Debug)]
 pub struct Store {
-    map: BTreeMap<Vec<u8>, Entry>,
+    map: KeyMap<Entry>,
     expiries: BTreeSet<(u64, Vec<u8>)>,
     used: usize,
     limit: usize,
     policy: Policy,
     clock: u64,
-    cursor: Vec<u8>,
+    /// Eviction's sample starts after this hash.
+    cursor: u64,
     /// Counters.
     pub stats: StoreStats,
 }
@@ -133,18 +144,32 @@ fn entry_cost(key: &[u8], e: &Entry) -> usize {
 }
 
 impl Store {
-    /// An empty store of at most `limit` bytes.
+    /// An empty store of at most `limit` bytes (a fixed hash key: tests).
     pub fn new(limit: usize, policy: Policy) -> Self {
+        Self::seeded(limit, policy, 0x5eed)
+    }
+
+    /// An empty store of at most `limit` bytes whose key hash is keyed by `seed` (random
+    /// per core in the guest, so clients cannot pick colliding keys).
+    pub fn seeded(limit: usize, policy: Policy, seed: u64) -> Self {
         Self {
-            map: BTreeMap::new(),
+            map: KeyMap::new((seed, seed.rotate_left(32) ^ 0x9e37_79b9_7f4a_7c15)),
             expiries: BTreeSet::new(),
             used: 0,
             limit,
             policy,
             clock: 0,
-            cursor: Vec::new(),
+            cursor: 0,
             stats: StoreStats::default(),
         }
+    }
+
+    /// Drops every key (FLUSHALL); the limit, policy, hash key and counters stay.
+    pub fn clear(&mut self) {
+        self.map = KeyMap::new(self.map.seed());
+        self.expiries.clear();
+        self.used = 0;
+        self.cursor = 0;
     }
 
     /// Bytes counted now.
@@ -177,12 +202,12 @@ impl Store {
         self.expiries.len()
     }
 
-    /// Drops `key` if it has expired by `now`.
-    fn expire_if_due(&mut self, key: &[u8], now: u64) {
-        if let Some(e) = self.map.get(key)
+    /// Drops `key` (hash `h`) if it has expired by `now`.
+    fn expire_if_due(&mut self, h: u64, key: &[u8], now: u64) {
+        if let Some(e) = self.map.get(h, key)
             && e.expires_ms.is_some_and(|t| t <= now)
         {
-            self.remove(key);
+            self.remove_hashed(h, key);
             self.stats.expired += 1;
         }
     }
@@ -195,10 +220,11 @@ impl Store {
     /// The live entry for `key`, marked used, for a change that does not alter its cost
     /// (callers that change it go through [`update`](Self::update)).
     fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
-        self.expire_if_due(key, now);
+        let h = self.map.hash(key);
+        self.expire_if_due(h, key, now);
         self.clock += 1;
         let clock = self.clock;
-        match self.map.get_mut(key) {
+        match self.map.get_mut(h, key) {
             Some(e) => {
                 self.stats.hits += 1;
                 e.touched = clock;
@@ -213,13 +239,18 @@ impl Store {
 
     /// Whether `key` exists now.
     pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
-        self.expire_if_due(key, now);
-        self.map.contains_key(key)
+        let h = self.map.hash(key);
+        self.expire_if_due(h, key, now);
+        self.map.get(h, key).is_some()
     }
 
     /// Removes `key`; whether it was there.
     pub fn remove(&mut self, key: &[u8]) -> bool {
-        match self.map.remove(key) {
+        self.remove_hashed(self.map.hash(key), key)
+    }
+
+    fn remove_hashed(&mut self, h: u64, key: &[u8]) -> bool {
+        match self.map.remove(h, key) {
             Some(e) => {
                 self.used -= entry_cost(key, &e);
                 if let Some(t) = e.expires_ms {
@@ -245,24 +276,23 @@ impl Store {
 
     /// Evicts the least recently used of [`SAMPLES`] keys after the cursor.
     fn evict_one(&mut self, keep: &[u8]) -> bool {
-        let mut victim: Option<(u64, Vec<u8>)> = None;
-        let after = (Bound::Excluded(self.cursor.as_slice()), Bound::Unbounded);
+        let mut victim: Option<(u64, &[u8])> = None;
         let sample = self
             .map
-            .range::<[u8], _>(after)
-            .chain(self.map.iter())
-            .filter(|(k, _)| k.as_slice() != keep)
+            .after(self.cursor)
+            .filter(|(k, _)| *k != keep)
             .take(SAMPLES);
         for (k, e) in sample {
-            if victim.as_ref().is_none_or(|(t, _)| e.touched < *t) {
-                victim = Some((e.touched, k.clone()));
+            if victim.is_none_or(|(t, _)| e.touched < t) {
+                victim = Some((e.touched, k));
             }
         }
         let Some((_, k)) = victim else {
             return false;
         };
+        let k = k.to_vec();
+        self.cursor = self.map.hash(&k);
         self.remove(&k);
-        self.cursor = k;
         self.stats.evicted += 1;
         true
     }
@@ -277,9 +307,15 @@ impl Store {
         now: u64,
         f: impl FnOnce(&mut Option<Entry>) -> R,
     ) -> R {
-        self.expire_if_due(key, now);
+        let h = self.map.hash(key);
+        self.expire_if_due(h, key, now);
         self.clock += 1;
-        let mut slot = self.map.remove(key);
+        // The entry is taken out of its place and put back (no key copy, one bucket).
+        let mut slot = self
+            .map
+            .get_mut(h, key)
+            .map(|e| core::mem::replace(e, Entry::EMPTY));
+        let existed = slot.is_some();
         let before = slot.as_ref().map_or(0, |e| entry_cost(key, e));
         let old_exp = slot.as_ref().and_then(|e| e.expires_ms);
         self.used -= before;
@@ -294,10 +330,14 @@ impl Store {
                 self.expiries.insert((t, key.to_vec()));
             }
         }
-        if let Some(mut e) = slot {
-            e.touched = self.clock;
-            self.used += entry_cost(key, &e);
-            self.map.insert(key.to_vec(), e);
+        match slot {
+            Some(mut e) => {
+                e.touched = self.clock;
+                self.used += entry_cost(key, &e);
+                self.map.insert(h, key, e);
+            }
+            None if existed => drop(self.map.remove(h, key)),
+            None => {}
         }
         r
     }

@@ -61,11 +61,7 @@ pub(super) fn run(name: &str, a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) 
         }
         _ => {
             // flushall / flushdb [ASYNC|SYNC]
-            let limit = x.store.limit();
-            let policy = x.store.policy();
-            let stats = x.store.stats;
-            *x.store = crate::store::Store::new(limit, policy);
-            x.store.stats = stats;
+            x.store.clear();
             reply::ok(out);
         }
     }
