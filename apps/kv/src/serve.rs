@@ -144,6 +144,10 @@ impl Server {
                 continue;
             }
             self.stats.accepted += 1;
+            // Replies to a pipeline whose commands ran on two cores leave in parts (the
+            // local ones first); with Nagle the later part waited for the client's delayed
+            // ACK. Redis sets TCP_NODELAY on its clients too.
+            stack.set_nodelay(&c, true);
             // Tokens name the core too, so CLIENT ID is unique on the machine.
             let token = (self.node.me as u64) << 48 | self.next_token;
             self.next_token += 1;

@@ -136,6 +136,9 @@ pub trait Sockets {
     fn send(&mut self, c: &Conn, data: &[u8]) -> Result<usize, SendError>;
     /// Bytes [`send`](Self::send) would accept now (read no more than this to echo).
     fn send_room(&self, c: &Conn) -> usize;
+    /// Nagle's algorithm off (`on`) or on for this connection (TCP_NODELAY); false for a dead
+    /// handle.
+    fn set_nodelay(&mut self, c: &Conn, on: bool) -> bool;
     /// Zero-copy send: `f` fills free send-buffer space in place and returns how much.
     fn send_with(
         &mut self,
@@ -196,6 +199,9 @@ impl<R: RxQueue, T: TxQueue> Sockets for CoreStack<R, T> {
     }
     fn recv(&mut self, c: &Conn, buf: &mut [u8]) -> Result<usize, RecvError> {
         CoreStack::recv(self, c.raw, buf)
+    }
+    fn set_nodelay(&mut self, c: &Conn, on: bool) -> bool {
+        CoreStack::set_nodelay(self, c.raw, on)
     }
     fn recv_with(
         &mut self,

@@ -267,6 +267,20 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         }
     }
 
+    /// Nagle's algorithm off (`on`: TCP_NODELAY) or back on: a small segment leaves at once
+    /// instead of waiting for the previous one's ACK. For request/response protocols whose
+    /// replies may leave in parts (a pipeline answered partly now, partly a moment later):
+    /// with Nagle the later part waits for the peer's delayed ACK. False for a dead handle.
+    pub fn set_nodelay(&mut self, c: TcpConn, on: bool) -> bool {
+        match self.user_socket_mut(c, false) {
+            Some((s, _)) => {
+                s.set_nagle_enabled(!on);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Copies received bytes into `buf`.
     pub fn recv(&mut self, c: TcpConn, buf: &mut [u8]) -> Result<usize, RecvError> {
         self.recv_with(c, |data| {

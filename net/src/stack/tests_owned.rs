@@ -179,3 +179,23 @@ fn a_handle_closed_on_the_wrong_stack_is_still_closed_by_its_own() {
     run(&mut cores, &mut peer, &mut now, 20);
     assert!(!peer.tcp(ph).may_recv(), "its own stack sent FIN");
 }
+
+/// kv's case: a reply leaves in two small parts, the second before the peer acknowledged
+/// the first. With Nagle (the default) the second waits for the peer's (delayed) ACK; with
+/// `set_nodelay` it leaves at once.
+#[test]
+fn nodelay_sends_a_second_small_segment_before_the_first_is_acknowledged() {
+    for nodelay in [false, true] {
+        let (mut cores, mut peer, ph, conn, mut now) = accepted();
+        assert!(Sockets::set_nodelay(&mut cores[0], &conn, nodelay));
+        Sockets::send(&mut cores[0], &conn, b"+OK\r\n").unwrap();
+        run(&mut cores, &mut peer, &mut now, 1);
+        Sockets::send(&mut cores[0], &conn, b"$1\r\nx\r\n").unwrap();
+        // Two 1 ms steps: the core sends, the peer takes it; its delayed ACK (10 ms) is
+        // not due yet.
+        run(&mut cores, &mut peer, &mut now, 2);
+        let mut buf = [0u8; 32];
+        let n = peer.tcp(ph).recv_slice(&mut buf).unwrap();
+        assert_eq!(n, if nodelay { 12 } else { 5 }, "nodelay={nodelay}");
+    }
+}
