@@ -652,6 +652,8 @@ mod tests_rss;
 #[cfg(test)]
 mod tests_rto;
 #[cfg(test)]
+mod tests_spurious;
+#[cfg(test)]
 mod tests_synburst;
 #[cfg(test)]
 mod tests_syncookie;

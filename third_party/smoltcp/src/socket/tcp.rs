@@ -286,6 +286,32 @@ impl RttEstimator {
         }
     }
 
+    /// A timer retransmission turned out spurious: the remote had the original all along
+    /// (it reported the retransmission as a duplicate), so its acknowledgment took longer
+    /// than the timer allowed. `elapsed` (ms) runs from when the timer was started for the
+    /// original to that report. As in RFC 4015's response (section 3.2), SRTT and RTTVAR
+    /// are raised to cover it, so that the next timer waits for such an acknowledgment.
+    fn on_spurious_retransmission(&mut self, elapsed: u32) {
+        if self.have_measurement {
+            self.srtt = self.srtt.max(elapsed);
+            self.rttvar = self.rttvar.max(elapsed / 2);
+        } else {
+            self.have_measurement = true;
+            self.srtt = elapsed;
+            self.rttvar = elapsed / 2;
+        }
+        let margin = RTTE_MIN_MARGIN.max(self.rttvar * RTTE_K);
+        self.rto = (self.srtt + margin).clamp(self.min_rto, RTTE_MAX_RTO);
+        self.rto_count = 0;
+        tcp_trace!(
+            "rtte: spurious retransmission after {:?} ms: srtt={:?} rttvar={:?} rto={:?}",
+            elapsed,
+            self.srtt,
+            self.rttvar,
+            self.rto
+        );
+    }
+
     fn on_retransmit(&mut self) {
         if self.timestamp.is_some() {
             tcp_trace!("rtte: abort sampling due to retransmit");
@@ -553,6 +579,12 @@ pub struct Socket<'a> {
     /// A tail loss probe was sent since new data was last acknowledged: the next expiry is
     /// an RTO.
     probe_sent: bool,
+    /// When the retransmission timer was last started (at the latest, when the octets it
+    /// guards were sent).
+    rexmit_armed_at: Instant,
+    /// The octets the last timer retransmission (probe or RTO) resent, and when the timer
+    /// for them was started: watched for a D-SACK (RFC 2883) saying the remote had them.
+    spurious_watch: Option<(TcpSeqNumber, TcpSeqNumber, Instant)>,
 
     /// Duration for Delayed ACK. If None no ACKs will be delayed.
     ack_delay: Option<Duration>,
@@ -654,6 +686,8 @@ impl<'a> Socket<'a> {
             rexmit_next: TcpSeqNumber::default(),
             probe_armed: false,
             probe_sent: false,
+            rexmit_armed_at: Instant::from_millis(0),
+            spurious_watch: None,
             ack_delay: Some(ACK_DELAY_DEFAULT),
             ack_delay_timer: AckDelayTimer::Idle,
             challenge_ack_timer: Instant::from_secs(0),
@@ -1018,6 +1052,7 @@ impl<'a> Socket<'a> {
         self.recovery_point = None;
         self.probe_armed = false;
         self.probe_sent = false;
+        self.spurious_watch = None;
 
         #[cfg(feature = "async")]
         {
@@ -2303,6 +2338,7 @@ impl<'a> Socket<'a> {
             }
 
             self.sack_recovery_on_ack(repr, ack_len);
+            self.detect_spurious_retransmission(repr, ack_number, cx.now());
         }
 
         // update last remote tsval
@@ -2320,6 +2356,7 @@ impl<'a> Socket<'a> {
                     // (5.3) ACK of new data in ESTABLISHED state restart the retransmit timer.
                     let rto = self.retransmit_delay();
                     self.timer.set_for_retransmit(cx.now(), rto);
+                    self.rexmit_armed_at = cx.now();
                 }
             }
             Timer::Idle { .. } => {
@@ -2477,6 +2514,32 @@ impl<'a> Socket<'a> {
                     self.timer.set_for_fast_retransmit();
                 }
             }
+        }
+    }
+
+    /// RFC 3708 detection with D-SACK: a first SACK block at or below the cumulative ACK
+    /// (RFC 2883 section 4, case 1) over octets the last timer retransmission resent means the
+    /// remote received them twice, so that retransmission was spurious: the acknowledgment of
+    /// the original was lost or late, not the original. The RTT estimator then waits longer
+    /// (`RttEstimator::on_spurious_retransmission`). The watch ends with such a report, or
+    /// once newer octets are acknowledged.
+    fn detect_spurious_retransmission(&mut self, repr: &TcpRepr, ack: TcpSeqNumber, now: Instant) {
+        let Some((start, end, armed_at)) = self.spurious_watch else {
+            return;
+        };
+        if self.remote_has_sack
+            && let Some((left, right)) = repr.sack_ranges[0]
+        {
+            let (left, right) = (TcpSeqNumber(left as i32), TcpSeqNumber(right as i32));
+            if left < right && right <= ack && left < end && right > start {
+                self.spurious_watch = None;
+                let elapsed = (now - armed_at).total_millis().min(u64::from(RTTE_MAX_RTO));
+                self.rtte.on_spurious_retransmission(elapsed as u32);
+                return;
+            }
+        }
+        if ack > end {
+            self.spurious_watch = None;
         }
     }
 
@@ -2695,6 +2758,14 @@ impl<'a> Socket<'a> {
             net_debug!("timeout exceeded");
             self.set_state(State::Closed);
         } else if self.timer.should_retransmit(cx.now()) {
+            if let Timer::Retransmit { .. } = self.timer {
+                // Before the RTO branch rewinds `remote_last_seq`: what is resent now.
+                self.spurious_watch = Some((
+                    self.local_seq_no,
+                    self.remote_last_seq,
+                    self.rexmit_armed_at,
+                ));
+            }
             let probe = self.probe_armed
                 && matches!(self.timer, Timer::Retransmit { .. })
                 && !self.tx_buffer.is_empty();
@@ -3099,6 +3170,7 @@ impl<'a> Socket<'a> {
             // so that it will expire after RTO seconds.
             let rto = self.retransmit_delay();
             self.timer.set_for_retransmit(cx.now(), rto);
+            self.rexmit_armed_at = cx.now();
         } else if repr.segment_len() > 0
             && !self.probe_sent
             && matches!(self.timer, Timer::Retransmit { .. })
@@ -3111,6 +3183,7 @@ impl<'a> Socket<'a> {
             let delay = self.retransmit_delay();
             if self.probe_armed {
                 self.timer.set_for_retransmit(cx.now(), delay);
+                self.rexmit_armed_at = cx.now();
             } else {
                 self.probe_armed = was_probe;
             }
