@@ -654,6 +654,8 @@ mod tests_rto;
 #[cfg(test)]
 mod tests_spurious;
 #[cfg(test)]
+mod tests_stale;
+#[cfg(test)]
 mod tests_synburst;
 #[cfg(test)]
 mod tests_syncookie;

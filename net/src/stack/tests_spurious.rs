@@ -19,7 +19,7 @@ use crate::testkit::{Core, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, Peer, cores_with}
 
 /// A data segment the core sent: (its sequence number, length, the peer's next sequence
 /// number as the core acknowledged it, the peer's port).
-fn data_seg(frame: &[u8]) -> Option<(u32, usize, u32, u16)> {
+pub(super) fn data_seg(frame: &[u8]) -> Option<(u32, usize, u32, u16)> {
     let caps = ChecksumCapabilities::default();
     let eth = EthernetFrame::new_checked(frame).ok()?;
     let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
@@ -43,22 +43,25 @@ fn data_seg(frame: &[u8]) -> Option<(u32, usize, u32, u16)> {
     ))
 }
 
-/// The client's pure ACK of `(seq, len)`, with a D-SACK block over the same octets when
-/// `dsack` (what Linux sends for a segment it receives twice).
-fn client_ack(seg: (u32, usize, u32, u16), dsack: bool) -> Vec<u8> {
-    let (seq, len, peer_seq, port) = seg;
-    let end = seq.wrapping_add(len as u32);
+/// A segment from the peer's `port` to our port 80, no payload.
+pub(super) fn client_frame(
+    port: u16,
+    seq: u32,
+    ack: Option<u32>,
+    control: TcpControl,
+    sack: Option<(u32, u32)>,
+) -> Vec<u8> {
     let tcp = TcpRepr {
         src_port: port,
         dst_port: 80,
-        control: TcpControl::None,
-        seq_number: TcpSeqNumber(peer_seq as i32),
-        ack_number: Some(TcpSeqNumber(end as i32)),
+        control,
+        seq_number: TcpSeqNumber(seq as i32),
+        ack_number: ack.map(|a| TcpSeqNumber(a as i32)),
         window_len: 4096,
         window_scale: None,
-        max_seg_size: None,
+        max_seg_size: (control == TcpControl::Syn).then_some(1460),
         sack_permitted: false,
-        sack_ranges: [dsack.then_some((seq, end)), None, None],
+        sack_ranges: [sack, None, None],
         timestamp: None,
         payload: &[],
     };
@@ -66,6 +69,15 @@ fn client_ack(seg: (u32, usize, u32, u16), dsack: bool) -> Vec<u8> {
     let mut buf = std::vec![0u8; frame_len(src, &tcp)];
     emit(&mut buf, (OUR_MAC, PEER_MAC), (src, dst), 64, &tcp);
     buf
+}
+
+/// The client's pure ACK of `(seq, len)`, with a D-SACK block over the same octets when
+/// `dsack` (what Linux sends for a segment it receives twice).
+fn client_ack(seg: (u32, usize, u32, u16), dsack: bool) -> Vec<u8> {
+    let (seq, len, peer_seq, port) = seg;
+    let end = seq.wrapping_add(len as u32);
+    let block = dsack.then_some((seq, end));
+    client_frame(port, peer_seq, Some(end), TcpControl::None, block)
 }
 
 /// The core answers one 100-byte response on `conn`, the client acknowledges nothing: the

@@ -1798,6 +1798,26 @@ impl<'a> Socket<'a> {
                 net_debug!("expecting a SYN|ACK");
                 return None;
             }
+            // RFC 9293 (3.10.7.4, "fourth, check the SYN bit", before the ACK check): a SYN
+            // in a synchronized state is answered with a challenge ACK (RFC 5961 4.2),
+            // whatever its sequence number and whether or not it carries an ACK. A peer that
+            // reuses the ports of a connection it has forgotten (its FIN or RST was lost) then
+            // answers with a RST that closes ours, and its next SYN opens a new connection;
+            // dropped silently, its SYNs go unanswered until our side times out.
+            (
+                State::Established
+                | State::FinWait1
+                | State::FinWait2
+                | State::CloseWait
+                | State::Closing
+                | State::LastAck
+                | State::TimeWait,
+                TcpControl::Syn,
+                None,
+            ) => {
+                net_debug!("SYN in a synchronized state, sending challenge ACK");
+                return self.challenge_ack_reply(cx, ip_repr, repr);
+            }
             // Every packet after the initial SYN must be an acknowledgement.
             (_, _, None) => {
                 net_debug!("expecting an ACK");
