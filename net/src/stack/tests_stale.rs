@@ -95,7 +95,10 @@ fn a_syn_on_a_connection_we_still_hold_is_challenged_and_the_ports_reused() {
     nic.deliver(client_frame(40_000, rcv_nxt, None, TcpControl::Rst, None));
     ticks(&mut core, &mut now, 5);
     let mut b = [0u8; 8];
-    assert!(core.recv(conn, &mut b).is_err(), "the connection was not reset");
+    assert!(
+        core.recv(conn, &mut b).is_err(),
+        "the connection was not reset"
+    );
     // The application closes the handle of a reset connection (as httpd does).
     core.close(conn).unwrap();
     ticks(&mut core, &mut now, 5);
