@@ -84,9 +84,21 @@ def analyse(path, guest_ip, late, prompt):
     gip = bytes(int(x) for x in guest_ip.split("."))
     flows, done = {}, []
     t_first = t_last = None
+    # Frames by kind and direction; a data segment seen again (same port and sequence
+    # number) counts as resent.
+    mix, seen = {}, set()
     for t, src, sport, dst, dport, seq, ack, flags, plen in packets(path):
         t_first = t if t_first is None else t_first
         t_last = t
+        if gip in (src, dst):
+            way = "in" if dst == gip else "out"
+            kind = ("SYN" if flags & SYN else "RST" if flags & RST else "FIN" if flags & FIN
+                    else "data" if plen else "pure ACK")
+            if kind == "data":
+                key = (way, sport, dport, seq)
+                kind = "data resent" if key in seen else "data"
+                seen.add(key)
+            mix[f"{way} {kind}"] = mix.get(f"{way} {kind}", 0) + 1
         if dst == gip:  # client -> guest
             key = sport
             if flags & SYN:
@@ -153,6 +165,7 @@ def analyse(path, guest_ip, late, prompt):
     for fl in done:
         syn_dist[len(fl.syn)] = syn_dist.get(len(fl.syn), 0) + 1
     return {"capture": path, "span_s": round((t_last or 0) - (t_first or 0), 1),
+            "frames": dict(sorted(mix.items())),
             "connections": len(done), "requests_answered": answered,
             "late_over_s": late, "late": len(rows), "late_by_kind": kinds,
             "late_guest_slow_acked": sum(1 for r in rows if r["kind"] == "guest slow" and r["guest_acked_request"]),
