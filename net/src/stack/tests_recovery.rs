@@ -22,6 +22,9 @@ const MSS: u32 = 1460;
 struct Sent {
     times: BTreeMap<u32, u32>,
     ms: u64,
+    /// The core's loss counters once the connection was freed: recoveries, tail loss
+    /// probes, RTOs.
+    loss: (u64, u64, u64),
 }
 
 impl Sent {
@@ -117,10 +120,17 @@ fn send_losing(
         }
     }
     assert!(got == data, "the stream arrived altered");
+    let ms = (now - start) / 1000;
+    // The loss counters are taken from the socket when the connection is freed.
+    cores[0].abort(h).unwrap();
+    run(&mut cores, &mut peer, &mut now, 5);
+    assert_eq!(cores[0].connections(), 0);
+    let c = cores[0].counters().snapshot();
     let times = times.borrow().clone();
     Sent {
         times,
-        ms: (now - start) / 1000,
+        ms,
+        loss: (c.tcp_recoveries, c.tcp_loss_probes, c.tcp_rtos),
     }
 }
 
@@ -132,12 +142,14 @@ fn a_clean_transfer_sends_every_segment_once() {
     let s = send_losing(40, |_, _| false, None);
     assert_eq!(s.resent(), []);
     assert_eq!(s.times.len(), 40);
+    assert_eq!(s.loss, (0, 0, 0));
 }
 
 #[test]
 fn one_lost_segment_is_resent_once_and_alone() {
     let s = send_losing(40, |i, n| n == 1 && i == 10, None);
     assert_eq!(s.resent(), [(10, 2)], "only the hole goes again");
+    assert_eq!(s.loss, (1, 0, 0), "one recovery, counted");
     assert!(
         s.ms < MIN_RTO_MS,
         "recovered by fast retransmit, took {} ms",
@@ -172,6 +184,7 @@ fn a_burst_loss_is_repaired_from_the_sack_scoreboard() {
 fn a_lost_tail_is_probed_before_the_rto() {
     let s = send_losing(20, |i, n| n == 1 && i == 19, None);
     assert_eq!(s.resent(), [(19, 2)]);
+    assert_eq!(s.loss, (0, 1, 0), "one probe, counted");
     assert!(s.ms < MIN_RTO_MS, "waited for an RTO: {} ms", s.ms);
 }
 

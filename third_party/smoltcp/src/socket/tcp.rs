@@ -476,6 +476,19 @@ pub enum CongestionControl {
     Cubic,
 }
 
+/// Loss events a socket has acted on since it was created (see [`Socket::loss_events`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct LossEvents {
+    /// Loss recovery episodes entered (fast retransmit on duplicate ACKs or SACKed data).
+    pub recoveries: u32,
+    /// Tail loss probes sent.
+    pub probes: u32,
+    /// Retransmission timeouts (resending from the first unacknowledged octet).
+    pub timeouts: u32,
+}
+
 /// A Transmission Control Protocol socket.
 ///
 /// A TCP socket may passively listen for connections or actively connect to another endpoint.
@@ -553,6 +566,8 @@ pub struct Socket<'a> {
     /// A tail loss probe was sent since new data was last acknowledged: the next expiry is
     /// an RTO.
     probe_sent: bool,
+    /// Loss events acted on, for the application's statistics.
+    loss_events: LossEvents,
 
     /// Duration for Delayed ACK. If None no ACKs will be delayed.
     ack_delay: Option<Duration>,
@@ -654,6 +669,7 @@ impl<'a> Socket<'a> {
             rexmit_next: TcpSeqNumber::default(),
             probe_armed: false,
             probe_sent: false,
+            loss_events: LossEvents::default(),
             ack_delay: Some(ACK_DELAY_DEFAULT),
             ack_delay_timer: AckDelayTimer::Idle,
             challenge_ack_timer: Instant::from_secs(0),
@@ -881,6 +897,13 @@ impl<'a> Socket<'a> {
         let old_rx = mem::replace(&mut self.rx_buffer, rx);
         let old_tx = mem::replace(&mut self.tx_buffer, tx);
         Ok((old_rx, old_tx))
+    }
+
+    /// How many loss recoveries, tail loss probes and retransmission timeouts this socket
+    /// has acted on since it was created (the counts survive `listen`, `connect` and
+    /// `abort`, and wrap around).
+    pub fn loss_events(&self) -> LossEvents {
+        self.loss_events
     }
 
     /// Set the ACK delay duration.
@@ -2705,12 +2728,14 @@ impl<'a> Socket<'a> {
                 // unacknowledged hole, which is the lost segment when the rest of the flight
                 // arrived, and whose ACK otherwise carries the SACK blocks that start recovery.
                 net_debug!("tail loss probe");
+                self.loss_events.probes = self.loss_events.probes.wrapping_add(1);
                 self.probe_sent = true;
                 self.rexmit_next = self.local_seq_no;
                 self.pending_fast_retransmit = true;
             } else if let Timer::Retransmit { .. } = self.timer {
                 // If a retransmit timer expired, we should resend data starting at the last ACK.
                 net_debug!("retransmitting after rto");
+                self.loss_events.timeouts = self.loss_events.timeouts.wrapping_add(1);
 
                 // Inform the congestion controller that we're retransmitting and should enter the slow start state
                 let in_flight = self.flight_size();
@@ -2744,6 +2769,7 @@ impl<'a> Socket<'a> {
                 // RFC 6675 (5) / RFC 6582: loss recovery lasts until everything sent so far
                 // is acknowledged, and starts by retransmitting the first hole.
                 if self.recovery_point.is_none() {
+                    self.loss_events.recoveries = self.loss_events.recoveries.wrapping_add(1);
                     self.recovery_point = Some(self.remote_last_seq);
                     self.rexmit_next = self.local_seq_no;
                 }
