@@ -186,6 +186,9 @@ def one_boot(guest, scenario, a):
                     try:
                         sent, back, n, secs = echo_transfer(GUEST_IP, 7, a.bytes, a.timeout)
                         rec = {"seconds": round(secs, 3), "bytes_back": n, "intact": sent == back}
+                        # The guest counts a connection's loss events when it frees it, after
+                        # its last ACK: give the close a few round trips before looking.
+                        time.sleep(1)
                         rec["wire"] = delta(w0, wire_snapshot(wire, stats))
                         if guest.metrics_path:
                             rec["guest"] = delta(g0, fetch_metrics(guest.metrics_path))

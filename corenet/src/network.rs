@@ -190,6 +190,8 @@ pub enum NetStartError {
     TcpPortBuffer(corenet_net::stack::PortBufferError),
     /// `tcpbuf_auto=` is not `off` or a size from 1K to 1M.
     TcpBufferAuto,
+    /// `tcp_pacing=` is not `on` or `off`.
+    TcpPacing,
     /// No DHCP lease within the time limit.
     DhcpTimeout,
 }
@@ -208,6 +210,7 @@ impl core::fmt::Display for NetStartError {
             Self::TcpBufferAuto => {
                 f.write_str("tcpbuf_auto= takes off or a size from 1K to 1M (e.g. 256K)")
             }
+            Self::TcpPacing => f.write_str("tcp_pacing= takes on or off"),
             Self::DhcpTimeout => write!(
                 f,
                 "no usable DHCP lease within {} s (offers naming a gateway that is not a \
@@ -252,6 +255,20 @@ fn tcp_buffer_auto(v: Option<&str>) -> Result<Option<usize>, NetStartError> {
         None => Ok(Some(DEFAULT_TCP_BUFFER_AUTO)),
         Some("off" | "0") => Ok(None),
         v => tcp_buffer(v).map_err(|_| NetStartError::TcpBufferAuto),
+    }
+}
+
+// longpath (issue 12: goodput on long paths)
+/// `tcp_pacing=`'s default (docs/BENCHMARKS.md, "Pacing on the 50 ms path").
+pub const DEFAULT_TCP_PACING: bool = false;
+
+/// `tcp_pacing=`: `on` or `off`, or absent for [`DEFAULT_TCP_PACING`].
+fn tcp_pacing(v: Option<&str>) -> Result<bool, NetStartError> {
+    match v {
+        None => Ok(DEFAULT_TCP_PACING),
+        Some("on" | "1") => Ok(true),
+        Some("off" | "0") => Ok(false),
+        Some(_) => Err(NetStartError::TcpPacing),
     }
 }
 
@@ -404,6 +421,7 @@ impl Network {
         let tcp_buffer = tcp_buffer(core.cmdline().get("tcpbuf"))?;
         let tcp_cc = tcp_cc(core.cmdline().get("tcp_cc"))?;
         let tcp_rto_min = tcp_rto_min(core.cmdline().get("tcp_rto_min"))?;
+        let tcp_pacing = tcp_pacing(core.cmdline().get("tcp_pacing"))?;
         let port_buffers = tcp_port_buffers(core.cmdline().get("tcpbuf_port"))?;
         let mut ipv6 = parse_ipv6_cmdline(core.cmdline().0).map_err(NetStartError::Config)?;
         let info = netdev::info(core).clone().map_err(NetStartError::Nic)?;
@@ -483,6 +501,7 @@ impl Network {
         if let Some(ms) = tcp_rto_min {
             cfg.tcp_rto_min_ms = ms;
         }
+        cfg.tcp_pacing = tcp_pacing;
         cfg.ipv6 = ipv6;
         let mut plan = size_for_heap(
             &mut cfg,
@@ -521,12 +540,13 @@ impl Network {
         }
         if core.id() == 0 {
             log::info!(
-                "net: {} connections per core at most, backlog {}, TCP buffers {} bytes each way, congestion control {}, minimum RTO {} ms, {} KiB per core for application buffers",
+                "net: {} connections per core at most, backlog {}, TCP buffers {} bytes each way, congestion control {}, minimum RTO {} ms, pacing {}, {} KiB per core for application buffers",
                 cfg.max_connections,
                 cfg.backlog,
                 cfg.tcp_buffer,
                 cfg.tcp_cc.name(),
                 cfg.tcp_rto_min_ms,
+                if cfg.tcp_pacing { "on" } else { "off" },
                 plan.app_pool >> 10
             );
         }

@@ -186,6 +186,11 @@ pub struct StackConfig {
     /// The rate, bytes per second, the auto-sized buffers are to carry per connection.
     /// Default 12.5 MB/s (100 Mbit/s): 16 KiB up to 1.3 ms, 256 KiB at 21 ms.
     pub tcp_path_rate: u64,
+    // longpath (issue 12: goodput on long paths)
+    /// Pace every TCP connection's data (`tcp_pacing=`; smoltcp patch 11): at most twice
+    /// the window per smoothed round trip, so a large window does not leave in one burst.
+    /// Default off here; corenet's facade chooses its own default.
+    pub tcp_pacing: bool,
 }
 
 /// Listening ports [`StackConfig::port_buffers`] can name.
@@ -225,6 +230,7 @@ impl StackConfig {
             port_buffer_budget: 0,
             tcp_buffer_auto_max: 0,
             tcp_path_rate: 12_500_000,
+            tcp_pacing: false,
         }
     }
 }
@@ -637,6 +643,8 @@ mod tests_ndp;
 mod tests_neighbors;
 #[cfg(test)]
 mod tests_owned;
+#[cfg(test)]
+mod tests_pacing;
 #[cfg(test)]
 mod tests_portbuf;
 #[cfg(test)]

@@ -171,6 +171,10 @@ const PTO_MIN: u32 = 10;
 /// the remote delaying its ACK (milliseconds).
 const PTO_DELAYED_ACK: u32 = 200;
 
+/// With pacing (`Socket::set_pacing`), how far ahead of its paced time data may leave: the
+/// burst allowed after a pause, and the slack for a caller whose clock ticks in milliseconds.
+const PACING_ALLOWANCE: Duration = Duration::from_millis(1);
+
 #[derive(Debug, Clone, Copy)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 struct RttEstimator {
@@ -568,6 +572,10 @@ pub struct Socket<'a> {
     probe_sent: bool,
     /// Loss events acted on, for the application's statistics.
     loss_events: LossEvents,
+    /// Pacing is on (see [`Socket::set_pacing`]).
+    pacing: bool,
+    /// With pacing, data may leave once the clock is within `PACING_ALLOWANCE` of this.
+    pace_next: Instant,
 
     /// Duration for Delayed ACK. If None no ACKs will be delayed.
     ack_delay: Option<Duration>,
@@ -670,6 +678,8 @@ impl<'a> Socket<'a> {
             probe_armed: false,
             probe_sent: false,
             loss_events: LossEvents::default(),
+            pacing: false,
+            pace_next: Instant::from_micros(0),
             ack_delay: Some(ACK_DELAY_DEFAULT),
             ack_delay_timer: AckDelayTimer::Idle,
             challenge_ack_timer: Instant::from_secs(0),
@@ -906,6 +916,17 @@ impl<'a> Socket<'a> {
         self.loss_events
     }
 
+    /// Pace data segments: spread the congestion window over the round trip at twice the
+    /// rate it allows (`2 * min(cwnd, peer window) / SRTT`), so that a window is not sent in
+    /// one burst (after an ACK that opens it wide, or a batch of ACKs read at once) into a
+    /// bounded queue that drops its tail. Up to `PACING_ALLOWANCE` (1 ms) of data may still
+    /// leave back to back, so a caller that polls on a millisecond clock keeps the rate.
+    /// Retransmissions in loss recovery are not held back. Off by default; without a
+    /// congestion controller or an RTT sample it does nothing.
+    pub fn set_pacing(&mut self, enabled: bool) {
+        self.pacing = enabled;
+    }
+
     /// Set the ACK delay duration.
     ///
     /// By default, the ACK delay is set to 10ms.
@@ -1014,6 +1035,7 @@ impl<'a> Socket<'a> {
 
         self.state = State::Closed;
         self.timer = Timer::new();
+        self.pace_next = Instant::from_micros(0);
         self.rtte = RttEstimator {
             min_rto: self.rtte.min_rto,
             ..RttEstimator::default()
@@ -2543,6 +2565,32 @@ impl<'a> Socket<'a> {
     }
 
     fn seq_to_transmit(&self, cx: &mut Context) -> bool {
+        self.seq_ready(cx) && !self.paced(cx.now())
+    }
+
+    /// Pacing holds the next segment back at `now` (loss recovery's retransmissions excepted).
+    fn paced(&self, now: Instant) -> bool {
+        self.pacing && !self.pending_fast_retransmit && now + PACING_ALLOWANCE < self.pace_next
+    }
+
+    /// After `len` octets of data were sent at `now`: the time the next may leave.
+    fn pace_after(&self, now: Instant, len: usize) -> Instant {
+        if !self.pacing || !self.rtte.have_measurement {
+            return self.pace_next;
+        }
+        let window = self
+            .congestion_controller
+            .inner()
+            .window()
+            .min(self.remote_win_len)
+            .max(1);
+        // Twice the window per SRTT: len * SRTT / (2 * window), in microseconds.
+        let us = (len as u64).saturating_mul(u64::from(self.rtte.srtt) * 1000) / (2 * window as u64);
+        self.pace_next.max(now) + Duration::from_micros(us)
+    }
+
+    /// [`seq_to_transmit`](Self::seq_to_transmit) without pacing.
+    fn seq_ready(&self, cx: &mut Context) -> bool {
         // Fast retransmits should always send, even if later congestion checks would disallow
         if self.pending_fast_retransmit && !self.tx_buffer.is_empty() {
             return true;
@@ -3111,6 +3159,10 @@ impl<'a> Socket<'a> {
         self.remote_last_ack = repr.ack_number;
         self.remote_last_win = repr.window_len;
 
+        if !repr.payload.is_empty() {
+            self.pace_next = self.pace_after(cx.now(), repr.payload.len());
+        }
+
         if repr.segment_len() > 0 {
             self.rtte
                 .on_send(cx.now(), repr.seq_number + repr.segment_len());
@@ -3191,8 +3243,20 @@ impl<'a> Socket<'a> {
                 (_, _) => PollAt::Ingress,
             };
 
+            // Data held back by pacing leaves within the allowance of its time.
+            let pacing_poll_at = if self.pacing && self.seq_ready(cx) {
+                PollAt::Time(self.pace_next - PACING_ALLOWANCE)
+            } else {
+                PollAt::Ingress
+            };
+
             // We wait for the earliest of our timers to fire.
-            *[self.timer.poll_at(), timeout_poll_at, delayed_ack_poll_at]
+            *[
+                self.timer.poll_at(),
+                timeout_poll_at,
+                delayed_ack_poll_at,
+                pacing_poll_at,
+            ]
                 .iter()
                 .min()
                 .unwrap_or(&PollAt::Ingress)
