@@ -18,7 +18,8 @@ corenet guest's /metrics samples that moved (retransmissions, loss recoveries, t
 probes, RTOs, buffer growths and fallbacks; read over the same wire before and after), and
 `wire`, the wire's own figures (faultwire.py's counters per direction, frames the UDP sockets
 between QEMU and the wire dropped because their reader fell behind, the tap's drops, the
-deepest delay line). A failed transfer also keeps corenet's non-zero /metrics samples after
+deepest delay line) and what the client's TCP (the host's Linux) did about losses towards the
+guest (`host_tcp.*`: retransmitted segments, RTOs, probes, SACK recoveries). A failed transfer also keeps corenet's non-zero /metrics samples after
 it, and every boot's console goes to target/bench/wire-logs/console-SCENARIO-GUEST.log.
 Needs root (namespaces, taps). Every boot has a hard timeout, every transfer a time limit.
 
@@ -117,6 +118,27 @@ def tap_drops():
     return {}
 
 
+# The client's own TCP (the host's Linux, in this namespace): what it did about losses on
+# the way to the guest (/proc/self/net/snmp and netstat, as `nstat` shows them).
+HOST_TCP = ("RetransSegs", "TCPTimeouts", "TCPLossProbes", "TCPSackRecovery", "TCPFastRetrans",
+            "TCPLostRetransmit", "TCPSpuriousRTOs", "TCPSACKReorder")
+
+
+def host_tcp():
+    out = {}
+    for name in ("snmp", "netstat"):
+        try:
+            with open(f"/proc/self/net/{name}") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        for keys, vals in zip(lines[::2], lines[1::2]):
+            for k, v in zip(keys.split()[1:], vals.split()[1:]):
+                if k in HOST_TCP:
+                    out[f"host_tcp.{k}"] = int(v)
+    return out
+
+
 def wire_snapshot(wire, stats_file):
     """faultwire.py's counters (asked for with SIGUSR1), flattened, plus the kernel's drops."""
     out = {}
@@ -135,6 +157,7 @@ def wire_snapshot(wire, stats_file):
         pass
     out.update(udp_drops())
     out.update(tap_drops())
+    out.update(host_tcp())
     return out
 
 
