@@ -243,10 +243,12 @@ fn tcp_buffer(v: Option<&str>) -> Result<Option<usize>, NetStartError> {
 
 // tcpdef (issue 12: the defaults)
 /// `tcpbuf_auto=`'s default: passive opens grow to their handshake's round trip x
-/// `tcp_path_rate`, up to 256 KiB each way (docs/BENCHMARKS.md, "The defaults on the
+/// `tcp_path_rate`, up to 512 KiB each way (docs/BENCHMARKS.md, "The defaults on the
 /// faulty wire": against `tcpbuf=`'s 16 KiB alone, 10 MB each way through 5 % loss went
-/// from 3.4x the Linux guest's time to 0.57x-0.98x, on a 50 ms path from 24.6x to 1.2x-2.5x).
-pub const DEFAULT_TCP_BUFFER_AUTO: usize = 256 * 1024;
+/// from 3.4x the Linux guest's time to 0.57x-0.98x, on a 50 ms path from 24.6x to 1.2x-2.5x
+/// at 256 KiB; "Pacing on the 50 ms path": 512 KiB was bimodal until pacing was on, and with
+/// it carries 10 MB each way at 50 ms in 1.4 s without a retransmission; 1 MiB overshoots).
+pub const DEFAULT_TCP_BUFFER_AUTO: usize = 512 * 1024;
 
 /// `tcpbuf_auto=`: `off` (or `0`), a size from 1K to 1M, or absent for
 /// [`DEFAULT_TCP_BUFFER_AUTO`]; `None` is off.
@@ -259,8 +261,9 @@ fn tcp_buffer_auto(v: Option<&str>) -> Result<Option<usize>, NetStartError> {
 }
 
 // longpath (issue 12: goodput on long paths)
-/// `tcp_pacing=`'s default (docs/BENCHMARKS.md, "Pacing on the 50 ms path").
-pub const DEFAULT_TCP_PACING: bool = false;
+/// `tcp_pacing=`'s default: on (docs/BENCHMARKS.md, "Pacing on the 50 ms path": a 512 KiB
+/// window sent unpaced overflowed the faulty wire's queue in one transfer of three).
+pub const DEFAULT_TCP_PACING: bool = true;
 
 /// `tcp_pacing=`: `on` or `off`, or absent for [`DEFAULT_TCP_PACING`].
 fn tcp_pacing(v: Option<&str>) -> Result<bool, NetStartError> {

@@ -177,7 +177,7 @@ pub struct StackConfig {
     /// directions: a connection with buffers of `b` bytes costs `2 * (b - tcp_buffer)`.
     pub port_buffer_budget: usize,
     /// Buffers sized to the path (`tcpbuf_auto=`; 0 here: off, but corenet's facade sets
-    /// 256 KiB and a budget unless `tcpbuf_auto=off`): a passive open on
+    /// 512 KiB and a budget unless `tcpbuf_auto=off`): a passive open on
     /// a port without its own size starts with `tcp_buffer`, offering the window scale of
     /// this size, and once established gets buffers of the handshake's round-trip time x
     /// `tcp_path_rate` (a power of two, from `tcp_buffer` up to this), charged to
