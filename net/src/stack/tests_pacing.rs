@@ -256,3 +256,12 @@ fn the_first_round_trip_carries_ten_segments() {
     assert_eq!(through_bottleneck(false).first_flight, 10);
     assert_eq!(through_bottleneck(true).first_flight, 10);
 }
+
+/// The socket's size with 32 out-of-order ranges (net/Cargo.toml): still well within the 8 KiB
+/// per socket the memory plan allows beyond its buffers (corenet's `SOCKET_OVERHEAD`).
+#[test]
+fn a_socket_with_32_reassembly_ranges_stays_small() {
+    let size = core::mem::size_of::<tcp::Socket<'static>>();
+    std::println!("tcp::Socket: {size} bytes");
+    assert!(size < 4096, "{size}");
+}
