@@ -646,6 +646,8 @@ mod tests_owned;
 #[cfg(test)]
 mod tests_pacing;
 #[cfg(test)]
+mod tests_reassembly;
+#[cfg(test)]
 mod tests_portbuf;
 #[cfg(test)]
 mod tests_recovery;
