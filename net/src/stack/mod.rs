@@ -187,8 +187,9 @@ pub struct StackConfig {
     /// Default 12.5 MB/s (100 Mbit/s): 16 KiB up to 1.3 ms, 256 KiB at 21 ms.
     pub tcp_path_rate: u64,
     // longpath (issue 12: goodput on long paths)
-    /// Pace every TCP connection's data (`tcp_pacing=`; smoltcp patch 11): at most twice
-    /// the window per smoothed round trip, so a large window does not leave in one burst.
+    /// Pace the data of passive opens sized to the path (`tcp_buffer_auto_max`) whose
+    /// handshake took 10 ms or more (`tcp_pacing=`; smoltcp patch 11): at most twice the
+    /// window per smoothed round trip, so a large window does not leave in one burst.
     /// Default off here; corenet's facade chooses its own default.
     pub tcp_pacing: bool,
 }
@@ -646,9 +647,9 @@ mod tests_owned;
 #[cfg(test)]
 mod tests_pacing;
 #[cfg(test)]
-mod tests_reassembly;
-#[cfg(test)]
 mod tests_portbuf;
+#[cfg(test)]
+mod tests_reassembly;
 #[cfg(test)]
 mod tests_recovery;
 #[cfg(test)]

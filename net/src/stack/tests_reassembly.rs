@@ -107,7 +107,8 @@ fn resent_by_peer(lost: &'static [u32]) -> Vec<(u32, u32)> {
     let len = 100 * MSS as usize;
     let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
     // A window of 100 segments from the start, so the whole flight leaves at once.
-    peer.tcp(ph).set_congestion_control(smoltcp::socket::tcp::CongestionControl::None);
+    peer.tcp(ph)
+        .set_congestion_control(smoltcp::socket::tcp::CongestionControl::None);
     assert_eq!(peer.tcp(ph).send_slice(&data), Ok(len));
     let mut got = Vec::new();
     let mut buf = std::vec![0u8; 64 * 1024];
