@@ -171,6 +171,10 @@ const PTO_MIN: u32 = 10;
 /// the remote delaying its ACK (milliseconds).
 const PTO_DELAYED_ACK: u32 = 200;
 
+/// With pacing (`Socket::set_pacing`), how far ahead of its paced time data may leave: the
+/// burst allowed after a pause, and the slack for a caller whose clock ticks in milliseconds.
+const PACING_ALLOWANCE: Duration = Duration::from_millis(1);
+
 #[derive(Debug, Clone, Copy)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 struct RttEstimator {
@@ -502,6 +506,19 @@ pub enum CongestionControl {
     Cubic,
 }
 
+/// Loss events a socket has acted on since it was created (see [`Socket::loss_events`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct LossEvents {
+    /// Loss recovery episodes entered (fast retransmit on duplicate ACKs or SACKed data).
+    pub recoveries: u32,
+    /// Tail loss probes sent.
+    pub probes: u32,
+    /// Retransmission timeouts (resending from the first unacknowledged octet).
+    pub timeouts: u32,
+}
+
 /// A Transmission Control Protocol socket.
 ///
 /// A TCP socket may passively listen for connections or actively connect to another endpoint.
@@ -579,6 +596,12 @@ pub struct Socket<'a> {
     /// A tail loss probe was sent since new data was last acknowledged: the next expiry is
     /// an RTO.
     probe_sent: bool,
+    /// Loss events acted on, for the application's statistics.
+    loss_events: LossEvents,
+    /// Pacing is on (see [`Socket::set_pacing`]).
+    pacing: bool,
+    /// With pacing, data may leave once the clock is within `PACING_ALLOWANCE` of this.
+    pace_next: Instant,
     /// When the retransmission timer was last started (at the latest, when the octets it
     /// guards were sent).
     rexmit_armed_at: Instant,
@@ -686,6 +709,9 @@ impl<'a> Socket<'a> {
             rexmit_next: TcpSeqNumber::default(),
             probe_armed: false,
             probe_sent: false,
+            loss_events: LossEvents::default(),
+            pacing: false,
+            pace_next: Instant::from_micros(0),
             rexmit_armed_at: Instant::from_millis(0),
             spurious_watch: None,
             ack_delay: Some(ACK_DELAY_DEFAULT),
@@ -917,6 +943,24 @@ impl<'a> Socket<'a> {
         Ok((old_rx, old_tx))
     }
 
+    /// How many loss recoveries, tail loss probes and retransmission timeouts this socket
+    /// has acted on since it was created (the counts survive `listen`, `connect` and
+    /// `abort`, and wrap around).
+    pub fn loss_events(&self) -> LossEvents {
+        self.loss_events
+    }
+
+    /// Pace data segments: spread the congestion window over the round trip at twice the
+    /// rate it allows (`2 * min(cwnd, peer window) / SRTT`), so that a window is not sent in
+    /// one burst (after an ACK that opens it wide, or a batch of ACKs read at once) into a
+    /// bounded queue that drops its tail. Up to `PACING_ALLOWANCE` (1 ms) of data may still
+    /// leave back to back, so a caller that polls on a millisecond clock keeps the rate.
+    /// Retransmissions in loss recovery are not held back. Off by default; without a
+    /// congestion controller or an RTT sample it does nothing.
+    pub fn set_pacing(&mut self, enabled: bool) {
+        self.pacing = enabled;
+    }
+
     /// Set the ACK delay duration.
     ///
     /// By default, the ACK delay is set to 10ms.
@@ -1025,6 +1069,7 @@ impl<'a> Socket<'a> {
 
         self.state = State::Closed;
         self.timer = Timer::new();
+        self.pace_next = Instant::from_micros(0);
         self.rtte = RttEstimator {
             min_rto: self.rtte.min_rto,
             ..RttEstimator::default()
@@ -2603,6 +2648,32 @@ impl<'a> Socket<'a> {
     }
 
     fn seq_to_transmit(&self, cx: &mut Context) -> bool {
+        self.seq_ready(cx) && !self.paced(cx.now())
+    }
+
+    /// Pacing holds the next segment back at `now` (loss recovery's retransmissions excepted).
+    fn paced(&self, now: Instant) -> bool {
+        self.pacing && !self.pending_fast_retransmit && now + PACING_ALLOWANCE < self.pace_next
+    }
+
+    /// After `len` octets of data were sent at `now`: the time the next may leave.
+    fn pace_after(&self, now: Instant, len: usize) -> Instant {
+        if !self.pacing || !self.rtte.have_measurement {
+            return self.pace_next;
+        }
+        let window = self
+            .congestion_controller
+            .inner()
+            .window()
+            .min(self.remote_win_len)
+            .max(1);
+        // Twice the window per SRTT: len * SRTT / (2 * window), in microseconds.
+        let us = (len as u64).saturating_mul(u64::from(self.rtte.srtt) * 1000) / (2 * window as u64);
+        self.pace_next.max(now) + Duration::from_micros(us)
+    }
+
+    /// [`seq_to_transmit`](Self::seq_to_transmit) without pacing.
+    fn seq_ready(&self, cx: &mut Context) -> bool {
         // Fast retransmits should always send, even if later congestion checks would disallow
         if self.pending_fast_retransmit && !self.tx_buffer.is_empty() {
             return true;
@@ -2796,12 +2867,14 @@ impl<'a> Socket<'a> {
                 // unacknowledged hole, which is the lost segment when the rest of the flight
                 // arrived, and whose ACK otherwise carries the SACK blocks that start recovery.
                 net_debug!("tail loss probe");
+                self.loss_events.probes = self.loss_events.probes.wrapping_add(1);
                 self.probe_sent = true;
                 self.rexmit_next = self.local_seq_no;
                 self.pending_fast_retransmit = true;
             } else if let Timer::Retransmit { .. } = self.timer {
                 // If a retransmit timer expired, we should resend data starting at the last ACK.
                 net_debug!("retransmitting after rto");
+                self.loss_events.timeouts = self.loss_events.timeouts.wrapping_add(1);
 
                 // Inform the congestion controller that we're retransmitting and should enter the slow start state
                 let in_flight = self.flight_size();
@@ -2835,6 +2908,7 @@ impl<'a> Socket<'a> {
                 // RFC 6675 (5) / RFC 6582: loss recovery lasts until everything sent so far
                 // is acknowledged, and starts by retransmitting the first hole.
                 if self.recovery_point.is_none() {
+                    self.loss_events.recoveries = self.loss_events.recoveries.wrapping_add(1);
                     self.recovery_point = Some(self.remote_last_seq);
                     self.rexmit_next = self.local_seq_no;
                 }
@@ -3176,6 +3250,10 @@ impl<'a> Socket<'a> {
         self.remote_last_ack = repr.ack_number;
         self.remote_last_win = repr.window_len;
 
+        if !repr.payload.is_empty() {
+            self.pace_next = self.pace_after(cx.now(), repr.payload.len());
+        }
+
         if repr.segment_len() > 0 {
             self.rtte
                 .on_send(cx.now(), repr.seq_number + repr.segment_len());
@@ -3258,8 +3336,20 @@ impl<'a> Socket<'a> {
                 (_, _) => PollAt::Ingress,
             };
 
+            // Data held back by pacing leaves within the allowance of its time.
+            let pacing_poll_at = if self.pacing && self.seq_ready(cx) {
+                PollAt::Time(self.pace_next - PACING_ALLOWANCE)
+            } else {
+                PollAt::Ingress
+            };
+
             // We wait for the earliest of our timers to fire.
-            *[self.timer.poll_at(), timeout_poll_at, delayed_ack_poll_at]
+            *[
+                self.timer.poll_at(),
+                timeout_poll_at,
+                delayed_ack_poll_at,
+                pacing_poll_at,
+            ]
                 .iter()
                 .min()
                 .unwrap_or(&PollAt::Ingress)
