@@ -21,6 +21,11 @@ default target/bench/ring.json). Needs root. Every boot has a hard timeout, ever
 Usage: sudo bench/ring_bench.py [--rings 256,1024] [--guest corenet,linux] [--runs N]
                                 [--duration S] [--conns N] [--smp N] [--json FILE]
                                 [--base-kernel K --guest corenet-base,corenet] [--ns-prefix P]
+                                [--pcap-dir DIR]
+
+Each run also records host CPU per QEMU thread (QEMU runs with `-name debug-threads=on`)
+and over all host cores (bench/run_probe.py); --pcap-dir captures the tap during each boot's
+first run, and bench/late_requests.py says where the late requests' time went.
 
 Guest `corenet-base` boots the prebuilt kernel K (e.g. httpd built before a change, copied
 aside) on the same line as `corenet`, so before and after are measured in one run.
@@ -35,21 +40,28 @@ import signal
 import statistics
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from http_bench import (GUEST_IP, ROOT, Boot, CorenetGuest, LinuxGuest, Netns,  # noqa: E402
-                        ensure_wrk, run_wrk, settle)
+                        ensure_wrk, run_wrk, session_members, settle)
+from run_probe import Probe, qemu_pid  # noqa: E402
 
 
 def fetch_metrics(path):
-    """The guest's non-zero Prometheus samples, labels kept (drops by reason, per core)."""
-    try:
-        c = http.client.HTTPConnection(GUEST_IP, 80, timeout=10)
-        c.request("GET", path)
-        body = c.getresponse().read().decode(errors="replace")
-        c.close()
-    except (OSError, http.client.HTTPException) as e:
-        return {"error": str(e)}
+    """The guest's non-zero Prometheus samples, labels kept (drops by reason, per core).
+    Tried up to 5 times: right after a run the guest may still refuse (all sockets busy)."""
+    for attempt in range(5):
+        try:
+            c = http.client.HTTPConnection(GUEST_IP, 80, timeout=10)
+            c.request("GET", path)
+            body = c.getresponse().read().decode(errors="replace")
+            c.close()
+            break
+        except (OSError, http.client.HTTPException) as e:
+            if attempt == 4:
+                return {"error": str(e)}
+            time.sleep(0.5)
     out = {}
     for line in body.splitlines():
         parts = line.strip().rsplit(" ", 1)
@@ -74,13 +86,19 @@ def tap_stats():
     return {}
 
 
-def with_ring(cls, ring):
+def with_ring(cls, ring, extra_cmdline=""):
     class Ringed(cls):
         def qemu_run_args(self, smp):
             args = super().qemu_run_args(smp)
+            if extra_cmdline and isinstance(self, CorenetGuest):
+                i = args.index("--cmdline") + 1
+                args[i] = f"{args[i]} {extra_cmdline}"
             # Before any `--` (the Linux guest's extra QEMU arguments follow it).
             i = args.index("--") if "--" in args else len(args)
-            return args[:i] + ["--ring", str(ring)] + args[i:]
+            args = args[:i] + ["--ring", str(ring)] + args[i:]
+            # Named QEMU threads (vCPUs "CPU N/TCG", the main loop that reads the tap), for the
+            # per-thread CPU of each run; no change to what the guest sees.
+            return args + (["-name", "debug-threads=on"] if "--" in args else ["--", "-name", "debug-threads=on"])
     return Ringed
 
 
@@ -90,7 +108,7 @@ def med(xs):
 
 
 def one_boot(base, ring, a, qlen=None):
-    g = with_ring(type(base), ring)()
+    g = with_ring(type(base), ring, a.corenet_cmdline)()
     g.__dict__.update(base.__dict__)
     budget = 120 + (a.runs + 1) * (a.duration + 65 + a.settle)
     rows = []
@@ -106,17 +124,29 @@ def one_boot(base, ring, a, qlen=None):
             settle(a.settle)
             if g.metrics_path:
                 before = fetch_metrics(g.metrics_path)
+            qpid = qemu_pid(session_members(b.proc.pid))
             for i in range(a.runs):
                 t0 = tap_stats()
+                pcap = None
+                if a.pcap_dir and i == 0:
+                    os.makedirs(a.pcap_dir, exist_ok=True)
+                    pcap = os.path.join(a.pcap_dir, f"{g.name}-{ring}-{qlen or 'default'}.pcap")
+                probe = Probe(qpid, pcap)
                 r = run_wrk(a.conns, a.duration, a.threads)
+                r.update(probe.finish())
+                if pcap:
+                    r["pcap"] = pcap
                 t1 = tap_stats()
                 r["tap"] = {k: t1[k] - t0.get(k, 0) for k in t1}
+                if g.metrics_path:
+                    # Before the settle: the run's own counters (minus the previous sample).
+                    r["guest_metrics_at_run_end"] = fetch_metrics(g.metrics_path)
                 r["left_open_after_settle"] = settle(a.settle)
                 if g.metrics_path:
                     r["guest_metrics_after"] = fetch_metrics(g.metrics_path)
                 rows.append(r)
                 print(f"  ring {ring} txqueuelen {qlen or 'default'} {g.name} run {i + 1}: {r.get('rps')} req/s, errors {r.get('errors')}, "
-                      f"tap {r['tap']}",
+                      f"tap {r['tap']}, cpu {r.get('qemu_threads_pct_of_a_core')} runq wait {r.get('qemu_threads_runqueue_wait_pct')} host {r.get('host_busy_pct_of_all_cores')} %",
                       file=sys.stderr, flush=True)
         finally:
             b.stop()
@@ -141,6 +171,10 @@ def main():
     # httpd, copied aside before building the change) on the same line as `corenet`.
     p.add_argument("--base-kernel", default="", help="kernel for guest corenet-base")
     p.add_argument("--ns-prefix", default="ringbench", help="network namespace name prefix")
+    p.add_argument("--corenet-cmdline", default="", help="appended to the corenet guests' "
+                   "command line (after tcpbuf=4K), e.g. idle=halt")
+    p.add_argument("--pcap-dir", default="", help="capture the tap (headers) during each boot's "
+                   "first run into this directory, for bench/late_requests.py")
     a = p.parse_args()
     if os.geteuid() != 0:
         sys.exit("ring_bench.py: needs root (network namespaces and taps)")

@@ -12,9 +12,15 @@ the SHA-256. The wire starts afresh with the same seed for every boot, so both g
 same fault rates from the same random stream (not the same frames: the frames differ).
 
 Nothing here asserts a timing. Output: a table on stderr and a JSON results file (--json,
-default target/bench/wire.json) with every transfer, medians, and corenet:linux time ratios;
-a failed transfer records corenet's non-zero /metrics samples right after it, and every
-boot's console goes to target/bench/wire-logs/console-SCENARIO-GUEST.log.
+default target/bench/wire.json) with every transfer, medians, and corenet:linux time ratios.
+Every transfer records what changed during it, so a slow one can be explained: `guest`, the
+corenet guest's /metrics samples that moved (retransmissions, loss recoveries, tail-loss
+probes, RTOs, buffer growths and fallbacks; read over the same wire before and after), and
+`wire`, the wire's own figures (faultwire.py's counters per direction, frames the UDP sockets
+between QEMU and the wire dropped because their reader fell behind, the tap's drops, the
+deepest delay line) and what the client's TCP (the host's Linux) did about losses towards the
+guest (`host_tcp.*`: retransmitted segments, RTOs, probes, SACK recoveries). A failed transfer also keeps corenet's non-zero /metrics samples after
+it, and every boot's console goes to target/bench/wire-logs/console-SCENARIO-GUEST.log.
 Needs root (namespaces, taps). Every boot has a hard timeout, every transfer a time limit.
 
 Usage: sudo bench/wire_bench.py [--runs N] [--bytes N] [--scenario NAME,...]
@@ -24,6 +30,7 @@ import argparse
 import datetime
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -79,24 +86,135 @@ class WireCorenet(CorenetGuest):
         return args + (["--cmdline", self.cmdline] if self.cmdline else [])
 
 
+def udp_drops():
+    """Frames the kernel dropped per local UDP port in this namespace (/proc/self/net/udp's
+    last column): the wire's port counts frames from QEMU it did not read in time, QEMU's
+    port frames for the guest that QEMU did not take (its receive ring full)."""
+    out = {}
+    try:
+        with open("/proc/self/net/udp") as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                port = int(cols[1].rsplit(":", 1)[1], 16)
+                name = {DGRAM[1]: "udp_drops_at_wire", DGRAM[0]: "udp_drops_at_qemu"}.get(port)
+                if name:
+                    out[name] = int(cols[-1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return out
+
+
+def tap_drops():
+    """The wire's tap counters (this namespace's /proc/self/net/dev): rx_dropped, tx_dropped."""
+    try:
+        with open("/proc/self/net/dev") as f:
+            for line in f:
+                name, _, rest = line.partition(":")
+                if name.strip() == "wire0":
+                    v = [int(x) for x in rest.split()]
+                    return {"tap_rx_dropped": v[3], "tap_tx_dropped": v[11]}
+    except (OSError, ValueError, IndexError):
+        pass
+    return {}
+
+
+# The client's own TCP (the host's Linux, in this namespace): what it did about losses on
+# the way to the guest (/proc/self/net/snmp and netstat, as `nstat` shows them).
+HOST_TCP = ("RetransSegs", "TCPTimeouts", "TCPLossProbes", "TCPSackRecovery", "TCPFastRetrans",
+            "TCPLostRetransmit", "TCPSpuriousRTOs", "TCPSACKReorder")
+
+
+def host_tcp():
+    out = {}
+    for name in ("snmp", "netstat"):
+        try:
+            with open(f"/proc/self/net/{name}") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        for keys, vals in zip(lines[::2], lines[1::2]):
+            for k, v in zip(keys.split()[1:], vals.split()[1:]):
+                if k in HOST_TCP:
+                    out[f"host_tcp.{k}"] = int(v)
+    return out
+
+
+def wire_snapshot(wire, stats_file):
+    """faultwire.py's counters (asked for with SIGUSR1), flattened, plus the kernel's drops."""
+    out = {}
+    try:
+        mtime = os.stat(stats_file).st_mtime_ns if os.path.exists(stats_file) else 0
+        wire.send_signal(signal.SIGUSR1)
+        for _ in range(50):
+            if os.path.exists(stats_file) and os.stat(stats_file).st_mtime_ns != mtime:
+                break
+            time.sleep(0.02)
+        with open(stats_file) as f:
+            for way, counts in json.load(f).items():
+                for k, v in counts.items():
+                    out[f"{way}.{k}" if way != "wire" else k] = v
+    except (OSError, ValueError):
+        pass
+    out.update(udp_drops())
+    out.update(tap_drops())
+    out.update(host_tcp())
+    return out
+
+
+def numeric(d):
+    out = {}
+    for k, v in d.items():
+        try:
+            out[k] = float(v)
+        except (TypeError, ValueError):
+            pass
+    return out
+
+
+def delta(before, after):
+    """What moved between two snapshots: counters as differences; gauges (a Prometheus name
+    without `_total`) and the wire's high-water marks (`max_`) as their value after."""
+    b, a_ = numeric(before), numeric(after)
+    out = {}
+    for k, v in a_.items():
+        name = k.split("{")[0]
+        gauge = name.startswith("max_") or (name.startswith("corenet_") and not name.endswith("_total"))
+        d = v if gauge else v - b.get(k, 0.0)
+        if d:
+            out[k] = int(d) if d == int(d) else d
+    return out
+
+
 def one_boot(guest, scenario, a):
     """Wire + guest in a fresh namespace, --runs transfers: a list of run records."""
     runs = []
     budget = 120 + a.runs * (a.timeout + 10)
     with Netns(f"wire-{os.getpid()}-{guest.name}"):
         log = open(os.path.join(a.logs, f"faultwire-{scenario}-{guest.name}.log"), "wb")
+        stats = os.path.join(a.logs, f"faultwire-{scenario}-{guest.name}.stats.json")
+        if os.path.exists(stats):
+            os.unlink(stats)
         wire = subprocess.Popen(
             [sys.executable, FAULTWIRE, "--tap", "wire0", "--qemu-port", str(DGRAM[0]),
-             "--wire-port", str(DGRAM[1]), "--seed", str(SEED), "--max-seconds", str(budget + 30)]
+             "--wire-port", str(DGRAM[1]), "--seed", str(SEED), "--max-seconds", str(budget + 30),
+             "--stats", stats]
             + SCENARIOS[scenario], stdout=log, stderr=subprocess.STDOUT)
         try:
             time.sleep(0.5)
             b = Boot(guest, a.smp, hard_timeout=budget, boot_timeout=120)
             try:
                 for i in range(a.runs):
+                    g0 = fetch_metrics(guest.metrics_path) if guest.metrics_path else {}
+                    w0 = wire_snapshot(wire, stats)
                     try:
                         sent, back, n, secs = echo_transfer(GUEST_IP, 7, a.bytes, a.timeout)
                         rec = {"seconds": round(secs, 3), "bytes_back": n, "intact": sent == back}
+                        # The guest counts a connection's loss events when it frees it, after
+                        # its last ACK: give the close a few round trips before looking.
+                        time.sleep(1)
+                        rec["wire"] = delta(w0, wire_snapshot(wire, stats))
+                        if guest.metrics_path:
+                            rec["guest"] = delta(g0, fetch_metrics(guest.metrics_path))
                     except OSError as e:  # a timeout or reset: recorded, the next run goes on
                         rec = {"seconds": None, "error": str(e), "intact": False}
                         # What the guest counted (resets sent, sheds, timeouts) says who ended it.

@@ -190,6 +190,8 @@ pub enum NetStartError {
     TcpPortBuffer(corenet_net::stack::PortBufferError),
     /// `tcpbuf_auto=` is not `off` or a size from 1K to 1M.
     TcpBufferAuto,
+    /// `tcp_pacing=` is not `on` or `off`.
+    TcpPacing,
     /// No DHCP lease within the time limit.
     DhcpTimeout,
 }
@@ -208,6 +210,7 @@ impl core::fmt::Display for NetStartError {
             Self::TcpBufferAuto => {
                 f.write_str("tcpbuf_auto= takes off or a size from 1K to 1M (e.g. 256K)")
             }
+            Self::TcpPacing => f.write_str("tcp_pacing= takes on or off"),
             Self::DhcpTimeout => write!(
                 f,
                 "no usable DHCP lease within {} s (offers naming a gateway that is not a \
@@ -240,10 +243,12 @@ fn tcp_buffer(v: Option<&str>) -> Result<Option<usize>, NetStartError> {
 
 // tcpdef (issue 12: the defaults)
 /// `tcpbuf_auto=`'s default: passive opens grow to their handshake's round trip x
-/// `tcp_path_rate`, up to 256 KiB each way (docs/BENCHMARKS.md, "The defaults on the
+/// `tcp_path_rate`, up to 512 KiB each way (docs/BENCHMARKS.md, "The defaults on the
 /// faulty wire": against `tcpbuf=`'s 16 KiB alone, 10 MB each way through 5 % loss went
-/// from 3.4x the Linux guest's time to 0.57x-0.98x, on a 50 ms path from 24.6x to 1.2x-2.5x).
-pub const DEFAULT_TCP_BUFFER_AUTO: usize = 256 * 1024;
+/// from 3.4x the Linux guest's time to 0.57x-0.98x, on a 50 ms path from 24.6x to 1.2x-2.5x
+/// at 256 KiB; "Pacing on the 50 ms path": 512 KiB was bimodal until pacing was on, and with
+/// it carries 10 MB each way at 50 ms in 1.4 s without a retransmission; 1 MiB overshoots).
+pub const DEFAULT_TCP_BUFFER_AUTO: usize = 512 * 1024;
 
 /// `tcpbuf_auto=`: `off` (or `0`), a size from 1K to 1M, or absent for
 /// [`DEFAULT_TCP_BUFFER_AUTO`]; `None` is off.
@@ -252,6 +257,21 @@ fn tcp_buffer_auto(v: Option<&str>) -> Result<Option<usize>, NetStartError> {
         None => Ok(Some(DEFAULT_TCP_BUFFER_AUTO)),
         Some("off" | "0") => Ok(None),
         v => tcp_buffer(v).map_err(|_| NetStartError::TcpBufferAuto),
+    }
+}
+
+// longpath (issue 12: goodput on long paths)
+/// `tcp_pacing=`'s default: on (docs/BENCHMARKS.md, "Pacing on the 50 ms path": a 512 KiB
+/// window sent unpaced overflowed the faulty wire's queue in one transfer of three).
+pub const DEFAULT_TCP_PACING: bool = true;
+
+/// `tcp_pacing=`: `on` or `off`, or absent for [`DEFAULT_TCP_PACING`].
+fn tcp_pacing(v: Option<&str>) -> Result<bool, NetStartError> {
+    match v {
+        None => Ok(DEFAULT_TCP_PACING),
+        Some("on" | "1") => Ok(true),
+        Some("off" | "0") => Ok(false),
+        Some(_) => Err(NetStartError::TcpPacing),
     }
 }
 
@@ -404,6 +424,7 @@ impl Network {
         let tcp_buffer = tcp_buffer(core.cmdline().get("tcpbuf"))?;
         let tcp_cc = tcp_cc(core.cmdline().get("tcp_cc"))?;
         let tcp_rto_min = tcp_rto_min(core.cmdline().get("tcp_rto_min"))?;
+        let tcp_pacing = tcp_pacing(core.cmdline().get("tcp_pacing"))?;
         let port_buffers = tcp_port_buffers(core.cmdline().get("tcpbuf_port"))?;
         let mut ipv6 = parse_ipv6_cmdline(core.cmdline().0).map_err(NetStartError::Config)?;
         let info = netdev::info(core).clone().map_err(NetStartError::Nic)?;
@@ -483,6 +504,7 @@ impl Network {
         if let Some(ms) = tcp_rto_min {
             cfg.tcp_rto_min_ms = ms;
         }
+        cfg.tcp_pacing = tcp_pacing;
         cfg.ipv6 = ipv6;
         let mut plan = size_for_heap(
             &mut cfg,
@@ -521,12 +543,13 @@ impl Network {
         }
         if core.id() == 0 {
             log::info!(
-                "net: {} connections per core at most, backlog {}, TCP buffers {} bytes each way, congestion control {}, minimum RTO {} ms, {} KiB per core for application buffers",
+                "net: {} connections per core at most, backlog {}, TCP buffers {} bytes each way, congestion control {}, minimum RTO {} ms, pacing {}, {} KiB per core for application buffers",
                 cfg.max_connections,
                 cfg.backlog,
                 cfg.tcp_buffer,
                 cfg.tcp_cc.name(),
                 cfg.tcp_rto_min_ms,
+                if cfg.tcp_pacing { "on" } else { "off" },
                 plan.app_pool >> 10
             );
         }

@@ -58,10 +58,12 @@ fn stack_cfg(mac_last: u8, ip: [u8; 4], n: usize, ip6: Option<[u8; 16]>) -> Stac
         gateway: None,
     });
     c.tcp_buffer = BUF;
-    // As corenet's facade by default (tcpbuf_auto=256K, a few MiB per core for it): the
-    // window scale of 256 KiB offered; the in-memory wire's round trip grows nothing.
-    c.tcp_buffer_auto_max = 256 * 1024;
+    // As corenet's facade by default (tcpbuf_auto=512K, a few MiB per core for it, and
+    // tcp_pacing=on): the window scale of 512 KiB offered; the in-memory wire's round trip
+    // grows nothing and is too short to be paced (a flag test per segment).
+    c.tcp_buffer_auto_max = 512 * 1024;
     c.port_buffer_budget = 6 << 20;
+    c.tcp_pacing = true;
     c.backlog = 64;
     c.max_connections = n + 64;
     // Flow table about as large as the connection count: short chains.

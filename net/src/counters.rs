@@ -81,6 +81,14 @@ pub struct NetCounters {
     pub port_buffer_fallback: Counter,
     /// Passive opens whose buffers were grown to their path (`tcp_buffer_auto_max`).
     pub path_sized: Counter,
+    // longpath (issue 12: what a transfer's losses cost; counted when a connection is freed)
+    /// Loss recovery episodes (fast retransmit on duplicate ACKs or SACKed data) of freed
+    /// connections.
+    pub tcp_recoveries: Counter,
+    /// Tail loss probes sent by freed connections.
+    pub tcp_loss_probes: Counter,
+    /// Retransmission timeouts of freed connections.
+    pub tcp_rtos: Counter,
 }
 
 /// A plain copy of [`NetCounters`] at one moment.
@@ -120,6 +128,10 @@ pub struct NetSnapshot {
     // tcp2 (issue 12 item 3)
     pub port_buffer_fallback: u64,
     pub path_sized: u64,
+    // longpath (issue 12)
+    pub tcp_recoveries: u64,
+    pub tcp_loss_probes: u64,
+    pub tcp_rtos: u64,
 }
 
 impl NetCounters {
@@ -158,6 +170,10 @@ impl NetCounters {
             // tcp2 (issue 12 item 3)
             port_buffer_fallback: self.port_buffer_fallback.get(),
             path_sized: self.path_sized.get(),
+            // longpath (issue 12)
+            tcp_recoveries: self.tcp_recoveries.get(),
+            tcp_loss_probes: self.tcp_loss_probes.get(),
+            tcp_rtos: self.tcp_rtos.get(),
         }
     }
 }

@@ -9,13 +9,18 @@ duplicates and corrupts frames with a seeded generator, so runs are reproducible
 adds a fixed one-way delay in each direction (the round trip grows by twice that).
 
 Run it inside the test's network namespace; it stops after --max-seconds or when killed.
+With --stats FILE, SIGUSR1 writes the counters so far to FILE as JSON (a benchmark reads them
+before and after each transfer): per direction the frames seen and faulted, frames the tap
+refused, and the most frames queued in the delay line at once.
 """
 import argparse
 import collections
 import fcntl
+import json
 import os
 import random
 import select
+import signal
 import socket
 import struct
 import subprocess
@@ -90,6 +95,7 @@ def main():
     ap.add_argument("--delay-ms", type=float, default=0.0, help="one-way delay per direction")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-seconds", type=float, default=600)
+    ap.add_argument("--stats", help="file the counters are written to on SIGUSR1")
     a = ap.parse_args()
 
     tap = open_tap(a.tap, a.cidr)
@@ -104,15 +110,28 @@ def main():
     # Frames on their way, per direction, as (due time, frame): a constant delay keeps each
     # queue in due order, so a deque is enough.
     to_guest_q, to_host_q = collections.deque(), collections.deque()
+    # What the wire itself lost or held, apart from the faults it was asked for.
+    wire = dict(tap_write_errors=0, udp_send_errors=0, max_queued_to_guest=0, max_queued_to_host=0)
+
+    def write_stats(*_):
+        if a.stats:
+            with open(a.stats + ".tmp", "w") as f:
+                json.dump(dict(to_guest=to_guest.counts, to_host=to_host.counts, wire=wire), f)
+            os.replace(a.stats + ".tmp", a.stats)
+
+    signal.signal(signal.SIGUSR1, write_stats)
 
     def to_qemu(f):
-        udp.sendto(f, qemu)
+        try:
+            udp.sendto(f, qemu)
+        except OSError:
+            wire["udp_send_errors"] += 1
 
     def to_tap(f):
         try:
             os.write(tap, f)
         except OSError:
-            pass
+            wire["tap_write_errors"] += 1
 
     def send(frames, q, out):
         if not delay:
@@ -121,6 +140,8 @@ def main():
             return
         due = time.monotonic() + delay
         q.extend((due, f) for f in frames)
+        key = "max_queued_to_guest" if q is to_guest_q else "max_queued_to_host"
+        wire[key] = max(wire[key], len(q))
 
     def release_due():
         now = time.monotonic()
@@ -163,7 +184,9 @@ def main():
     except KeyboardInterrupt:
         pass
     finally:
-        print(f"faultwire: to guest {to_guest.counts}, to host {to_host.counts}", flush=True)
+        write_stats()
+        print(f"faultwire: to guest {to_guest.counts}, to host {to_host.counts}, wire {wire}",
+              flush=True)
     return 0
 
 

@@ -212,6 +212,22 @@ const CORE_COUNTERS: &[(&str, &str, Field)] = &[
         "Connections whose TCP buffers grew to their handshake's round trip x rate (tcpbuf_auto=).",
         |s| s.net.path_sized,
     ),
+    // longpath (issue 12: loss events, counted as connections are freed)
+    (
+        "corenet_tcp_recoveries_total",
+        "Loss recovery episodes (fast retransmit on duplicate ACKs or SACKed data) of closed connections.",
+        |s| s.net.tcp_recoveries,
+    ),
+    (
+        "corenet_tcp_loss_probes_total",
+        "Tail loss probes sent by closed connections.",
+        |s| s.net.tcp_loss_probes,
+    ),
+    (
+        "corenet_tcp_rtos_total",
+        "Retransmission timeouts of closed connections.",
+        |s| s.net.tcp_rtos,
+    ),
 ];
 
 const DROPS: &[(&str, Field)] = &[

@@ -14,6 +14,12 @@ use smoltcp::socket::tcp::{Socket as TcpSocket, SocketBuffer};
 
 use super::CoreStack;
 
+/// The shortest handshake round trip (µs) whose connection is paced (`tcp_pacing`). Below
+/// it a window leaves within pacing's 1 ms allowance anyway, and waiting for the
+/// millisecond timer between segments only slowed short lossy paths (docs/BENCHMARKS.md,
+/// "Pacing on the 50 ms path": 10 MB each way through 1 % and 5 % loss took twice as long).
+pub(super) const PACING_MIN_RTT_US: u64 = 10_000;
+
 /// The buffer size for a round trip of `rtt_us` at `rate` bytes/s: the next power of two,
 /// from `min` up to `max`.
 pub(super) fn size_for(rtt_us: u64, rate: u64, min: usize, max: usize) -> usize {
@@ -37,8 +43,15 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     /// handshake: grows its buffers to the path, within the budget.
     pub(super) fn size_to_path(&mut self, i: u32, syn_us: u64) {
         let now = self.now.total_micros() as u64;
+        let rtt = now.saturating_sub(syn_us);
+        if self.cfg.tcp_pacing
+            && rtt >= PACING_MIN_RTT_US
+            && let Some(conn) = self.slots[i as usize].conn.as_mut()
+        {
+            conn.set.get_mut::<TcpSocket>(conn.handle).set_pacing(true);
+        }
         let size = size_for(
-            now.saturating_sub(syn_us),
+            rtt,
             self.cfg.tcp_path_rate,
             self.cfg.tcp_buffer,
             self.cfg.tcp_buffer_auto_max,

@@ -129,7 +129,10 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             match self.iface.poll_at(now, &c.set) {
                 Some(at) if at <= now => again.push(i),
                 Some(at) => {
-                    let at = at.total_millis();
+                    // Rounded up: the wheel ticks in milliseconds, and a deadline taken
+                    // early (a paced segment's time, smoltcp patch 11) finds nothing to do
+                    // and is armed again, a spin until the time comes.
+                    let at = (at.total_micros() + 999).div_euclid(1000);
                     if c.armed.is_none_or(|a| at < a) {
                         c.armed = Some(at);
                         self.wheel.arm(i, at);

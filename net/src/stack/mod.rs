@@ -177,7 +177,7 @@ pub struct StackConfig {
     /// directions: a connection with buffers of `b` bytes costs `2 * (b - tcp_buffer)`.
     pub port_buffer_budget: usize,
     /// Buffers sized to the path (`tcpbuf_auto=`; 0 here: off, but corenet's facade sets
-    /// 256 KiB and a budget unless `tcpbuf_auto=off`): a passive open on
+    /// 512 KiB and a budget unless `tcpbuf_auto=off`): a passive open on
     /// a port without its own size starts with `tcp_buffer`, offering the window scale of
     /// this size, and once established gets buffers of the handshake's round-trip time x
     /// `tcp_path_rate` (a power of two, from `tcp_buffer` up to this), charged to
@@ -186,6 +186,12 @@ pub struct StackConfig {
     /// The rate, bytes per second, the auto-sized buffers are to carry per connection.
     /// Default 12.5 MB/s (100 Mbit/s): 16 KiB up to 1.3 ms, 256 KiB at 21 ms.
     pub tcp_path_rate: u64,
+    // longpath (issue 12: goodput on long paths)
+    /// Pace the data of passive opens sized to the path (`tcp_buffer_auto_max`) whose
+    /// handshake took 10 ms or more (`tcp_pacing=`; smoltcp patch 11): at most twice the
+    /// window per smoothed round trip, so a large window does not leave in one burst.
+    /// Default off here; corenet's facade chooses its own default.
+    pub tcp_pacing: bool,
 }
 
 /// Listening ports [`StackConfig::port_buffers`] can name.
@@ -225,6 +231,7 @@ impl StackConfig {
             port_buffer_budget: 0,
             tcp_buffer_auto_max: 0,
             tcp_path_rate: 12_500_000,
+            tcp_pacing: false,
         }
     }
 }
@@ -638,7 +645,11 @@ mod tests_neighbors;
 #[cfg(test)]
 mod tests_owned;
 #[cfg(test)]
+mod tests_pacing;
+#[cfg(test)]
 mod tests_portbuf;
+#[cfg(test)]
+mod tests_reassembly;
 #[cfg(test)]
 mod tests_recovery;
 #[cfg(test)]
@@ -651,6 +662,10 @@ mod tests_review_dhcp;
 mod tests_rss;
 #[cfg(test)]
 mod tests_rto;
+#[cfg(test)]
+mod tests_spurious;
+#[cfg(test)]
+mod tests_stale;
 #[cfg(test)]
 mod tests_synburst;
 #[cfg(test)]

@@ -522,5 +522,6 @@ pub(super) fn new_socket_sized(cfg: &super::StackConfig, size: usize) -> TcpSock
     s.set_keep_alive((cfg.keepalive_ms > 0).then(|| Duration::from_millis(cfg.keepalive_ms)));
     s.set_congestion_control(cfg.tcp_cc.smoltcp());
     s.set_min_rto(Duration::from_millis(cfg.tcp_rto_min_ms));
+    // Pacing (`tcp_pacing`) is turned on once a handshake shows a long path (autosize.rs).
     s
 }

@@ -171,6 +171,10 @@ const PTO_MIN: u32 = 10;
 /// the remote delaying its ACK (milliseconds).
 const PTO_DELAYED_ACK: u32 = 200;
 
+/// With pacing (`Socket::set_pacing`), how far ahead of its paced time data may leave: the
+/// burst allowed after a pause, and the slack for a caller whose clock ticks in milliseconds.
+const PACING_ALLOWANCE: Duration = Duration::from_millis(1);
+
 #[derive(Debug, Clone, Copy)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 struct RttEstimator {
@@ -284,6 +288,32 @@ impl RttEstimator {
             self.have_measurement = false;
             tcp_trace!("rtte: too many retransmissions, clearing srtt, rttvar.");
         }
+    }
+
+    /// A timer retransmission turned out spurious: the remote had the original all along
+    /// (it reported the retransmission as a duplicate), so its acknowledgment took longer
+    /// than the timer allowed. `elapsed` (ms) runs from when the timer was started for the
+    /// original to that report. As in RFC 4015's response (section 3.2), SRTT and RTTVAR
+    /// are raised to cover it, so that the next timer waits for such an acknowledgment.
+    fn on_spurious_retransmission(&mut self, elapsed: u32) {
+        if self.have_measurement {
+            self.srtt = self.srtt.max(elapsed);
+            self.rttvar = self.rttvar.max(elapsed / 2);
+        } else {
+            self.have_measurement = true;
+            self.srtt = elapsed;
+            self.rttvar = elapsed / 2;
+        }
+        let margin = RTTE_MIN_MARGIN.max(self.rttvar * RTTE_K);
+        self.rto = (self.srtt + margin).clamp(self.min_rto, RTTE_MAX_RTO);
+        self.rto_count = 0;
+        tcp_trace!(
+            "rtte: spurious retransmission after {:?} ms: srtt={:?} rttvar={:?} rto={:?}",
+            elapsed,
+            self.srtt,
+            self.rttvar,
+            self.rto
+        );
     }
 
     fn on_retransmit(&mut self) {
@@ -476,6 +506,19 @@ pub enum CongestionControl {
     Cubic,
 }
 
+/// Loss events a socket has acted on since it was created (see [`Socket::loss_events`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct LossEvents {
+    /// Loss recovery episodes entered (fast retransmit on duplicate ACKs or SACKed data).
+    pub recoveries: u32,
+    /// Tail loss probes sent.
+    pub probes: u32,
+    /// Retransmission timeouts (resending from the first unacknowledged octet).
+    pub timeouts: u32,
+}
+
 /// A Transmission Control Protocol socket.
 ///
 /// A TCP socket may passively listen for connections or actively connect to another endpoint.
@@ -553,6 +596,18 @@ pub struct Socket<'a> {
     /// A tail loss probe was sent since new data was last acknowledged: the next expiry is
     /// an RTO.
     probe_sent: bool,
+    /// Loss events acted on, for the application's statistics.
+    loss_events: LossEvents,
+    /// Pacing is on (see [`Socket::set_pacing`]).
+    pacing: bool,
+    /// With pacing, data may leave once the clock is within `PACING_ALLOWANCE` of this.
+    pace_next: Instant,
+    /// When the retransmission timer was last started (at the latest, when the octets it
+    /// guards were sent).
+    rexmit_armed_at: Instant,
+    /// The octets the last timer retransmission (probe or RTO) resent, and when the timer
+    /// for them was started: watched for a D-SACK (RFC 2883) saying the remote had them.
+    spurious_watch: Option<(TcpSeqNumber, TcpSeqNumber, Instant)>,
 
     /// Duration for Delayed ACK. If None no ACKs will be delayed.
     ack_delay: Option<Duration>,
@@ -654,6 +709,11 @@ impl<'a> Socket<'a> {
             rexmit_next: TcpSeqNumber::default(),
             probe_armed: false,
             probe_sent: false,
+            loss_events: LossEvents::default(),
+            pacing: false,
+            pace_next: Instant::from_micros(0),
+            rexmit_armed_at: Instant::from_millis(0),
+            spurious_watch: None,
             ack_delay: Some(ACK_DELAY_DEFAULT),
             ack_delay_timer: AckDelayTimer::Idle,
             challenge_ack_timer: Instant::from_secs(0),
@@ -883,6 +943,24 @@ impl<'a> Socket<'a> {
         Ok((old_rx, old_tx))
     }
 
+    /// How many loss recoveries, tail loss probes and retransmission timeouts this socket
+    /// has acted on since it was created (the counts survive `listen`, `connect` and
+    /// `abort`, and wrap around).
+    pub fn loss_events(&self) -> LossEvents {
+        self.loss_events
+    }
+
+    /// Pace data segments: spread the congestion window over the round trip at twice the
+    /// rate it allows (`2 * min(cwnd, peer window) / SRTT`), so that a window is not sent in
+    /// one burst (after an ACK that opens it wide, or a batch of ACKs read at once) into a
+    /// bounded queue that drops its tail. Up to `PACING_ALLOWANCE` (1 ms) of data may still
+    /// leave back to back, so a caller that polls on a millisecond clock keeps the rate.
+    /// Retransmissions in loss recovery are not held back. Off by default; without a
+    /// congestion controller or an RTT sample it does nothing.
+    pub fn set_pacing(&mut self, enabled: bool) {
+        self.pacing = enabled;
+    }
+
     /// Set the ACK delay duration.
     ///
     /// By default, the ACK delay is set to 10ms.
@@ -991,6 +1069,7 @@ impl<'a> Socket<'a> {
 
         self.state = State::Closed;
         self.timer = Timer::new();
+        self.pace_next = Instant::from_micros(0);
         self.rtte = RttEstimator {
             min_rto: self.rtte.min_rto,
             ..RttEstimator::default()
@@ -1018,6 +1097,7 @@ impl<'a> Socket<'a> {
         self.recovery_point = None;
         self.probe_armed = false;
         self.probe_sent = false;
+        self.spurious_watch = None;
 
         #[cfg(feature = "async")]
         {
@@ -1763,6 +1843,26 @@ impl<'a> Socket<'a> {
                 net_debug!("expecting a SYN|ACK");
                 return None;
             }
+            // RFC 9293 (3.10.7.4, "fourth, check the SYN bit", before the ACK check): a SYN
+            // in a synchronized state is answered with a challenge ACK (RFC 5961 4.2),
+            // whatever its sequence number and whether or not it carries an ACK. A peer that
+            // reuses the ports of a connection it has forgotten (its FIN or RST was lost) then
+            // answers with a RST that closes ours, and its next SYN opens a new connection;
+            // dropped silently, its SYNs go unanswered until our side times out.
+            (
+                State::Established
+                | State::FinWait1
+                | State::FinWait2
+                | State::CloseWait
+                | State::Closing
+                | State::LastAck
+                | State::TimeWait,
+                TcpControl::Syn,
+                None,
+            ) => {
+                net_debug!("SYN in a synchronized state, sending challenge ACK");
+                return self.challenge_ack_reply(cx, ip_repr, repr);
+            }
             // Every packet after the initial SYN must be an acknowledgement.
             (_, _, None) => {
                 net_debug!("expecting an ACK");
@@ -2303,6 +2403,7 @@ impl<'a> Socket<'a> {
             }
 
             self.sack_recovery_on_ack(repr, ack_len);
+            self.detect_spurious_retransmission(repr, ack_number, cx.now());
         }
 
         // update last remote tsval
@@ -2320,6 +2421,7 @@ impl<'a> Socket<'a> {
                     // (5.3) ACK of new data in ESTABLISHED state restart the retransmit timer.
                     let rto = self.retransmit_delay();
                     self.timer.set_for_retransmit(cx.now(), rto);
+                    self.rexmit_armed_at = cx.now();
                 }
             }
             Timer::Idle { .. } => {
@@ -2480,6 +2582,32 @@ impl<'a> Socket<'a> {
         }
     }
 
+    /// RFC 3708 detection with D-SACK: a first SACK block at or below the cumulative ACK
+    /// (RFC 2883 section 4, case 1) over octets the last timer retransmission resent means the
+    /// remote received them twice, so that retransmission was spurious: the acknowledgment of
+    /// the original was lost or late, not the original. The RTT estimator then waits longer
+    /// (`RttEstimator::on_spurious_retransmission`). The watch ends with such a report, or
+    /// once newer octets are acknowledged.
+    fn detect_spurious_retransmission(&mut self, repr: &TcpRepr, ack: TcpSeqNumber, now: Instant) {
+        let Some((start, end, armed_at)) = self.spurious_watch else {
+            return;
+        };
+        if self.remote_has_sack
+            && let Some((left, right)) = repr.sack_ranges[0]
+        {
+            let (left, right) = (TcpSeqNumber(left as i32), TcpSeqNumber(right as i32));
+            if left < right && right <= ack && left < end && right > start {
+                self.spurious_watch = None;
+                let elapsed = (now - armed_at).total_millis().min(u64::from(RTTE_MAX_RTO));
+                self.rtte.on_spurious_retransmission(elapsed as u32);
+                return;
+            }
+        }
+        if ack > end {
+            self.spurious_watch = None;
+        }
+    }
+
     /// The next segment loss recovery retransmits: at or above `HighRxt`, the first
     /// unacknowledged octets (presumed lost when recovery starts and on a partial ACK, RFC
     /// 6582), else the first hole below SACKed data. Start and length of the hole.
@@ -2520,6 +2648,32 @@ impl<'a> Socket<'a> {
     }
 
     fn seq_to_transmit(&self, cx: &mut Context) -> bool {
+        self.seq_ready(cx) && !self.paced(cx.now())
+    }
+
+    /// Pacing holds the next segment back at `now` (loss recovery's retransmissions excepted).
+    fn paced(&self, now: Instant) -> bool {
+        self.pacing && !self.pending_fast_retransmit && now + PACING_ALLOWANCE < self.pace_next
+    }
+
+    /// After `len` octets of data were sent at `now`: the time the next may leave.
+    fn pace_after(&self, now: Instant, len: usize) -> Instant {
+        if !self.pacing || !self.rtte.have_measurement {
+            return self.pace_next;
+        }
+        let window = self
+            .congestion_controller
+            .inner()
+            .window()
+            .min(self.remote_win_len)
+            .max(1);
+        // Twice the window per SRTT: len * SRTT / (2 * window), in microseconds.
+        let us = (len as u64).saturating_mul(u64::from(self.rtte.srtt) * 1000) / (2 * window as u64);
+        self.pace_next.max(now) + Duration::from_micros(us)
+    }
+
+    /// [`seq_to_transmit`](Self::seq_to_transmit) without pacing.
+    fn seq_ready(&self, cx: &mut Context) -> bool {
         // Fast retransmits should always send, even if later congestion checks would disallow
         if self.pending_fast_retransmit && !self.tx_buffer.is_empty() {
             return true;
@@ -2695,6 +2849,14 @@ impl<'a> Socket<'a> {
             net_debug!("timeout exceeded");
             self.set_state(State::Closed);
         } else if self.timer.should_retransmit(cx.now()) {
+            if let Timer::Retransmit { .. } = self.timer {
+                // Before the RTO branch rewinds `remote_last_seq`: what is resent now.
+                self.spurious_watch = Some((
+                    self.local_seq_no,
+                    self.remote_last_seq,
+                    self.rexmit_armed_at,
+                ));
+            }
             let probe = self.probe_armed
                 && matches!(self.timer, Timer::Retransmit { .. })
                 && !self.tx_buffer.is_empty();
@@ -2705,12 +2867,14 @@ impl<'a> Socket<'a> {
                 // unacknowledged hole, which is the lost segment when the rest of the flight
                 // arrived, and whose ACK otherwise carries the SACK blocks that start recovery.
                 net_debug!("tail loss probe");
+                self.loss_events.probes = self.loss_events.probes.wrapping_add(1);
                 self.probe_sent = true;
                 self.rexmit_next = self.local_seq_no;
                 self.pending_fast_retransmit = true;
             } else if let Timer::Retransmit { .. } = self.timer {
                 // If a retransmit timer expired, we should resend data starting at the last ACK.
                 net_debug!("retransmitting after rto");
+                self.loss_events.timeouts = self.loss_events.timeouts.wrapping_add(1);
 
                 // Inform the congestion controller that we're retransmitting and should enter the slow start state
                 let in_flight = self.flight_size();
@@ -2744,6 +2908,7 @@ impl<'a> Socket<'a> {
                 // RFC 6675 (5) / RFC 6582: loss recovery lasts until everything sent so far
                 // is acknowledged, and starts by retransmitting the first hole.
                 if self.recovery_point.is_none() {
+                    self.loss_events.recoveries = self.loss_events.recoveries.wrapping_add(1);
                     self.recovery_point = Some(self.remote_last_seq);
                     self.rexmit_next = self.local_seq_no;
                 }
@@ -3085,6 +3250,10 @@ impl<'a> Socket<'a> {
         self.remote_last_ack = repr.ack_number;
         self.remote_last_win = repr.window_len;
 
+        if !repr.payload.is_empty() {
+            self.pace_next = self.pace_after(cx.now(), repr.payload.len());
+        }
+
         if repr.segment_len() > 0 {
             self.rtte
                 .on_send(cx.now(), repr.seq_number + repr.segment_len());
@@ -3099,6 +3268,7 @@ impl<'a> Socket<'a> {
             // so that it will expire after RTO seconds.
             let rto = self.retransmit_delay();
             self.timer.set_for_retransmit(cx.now(), rto);
+            self.rexmit_armed_at = cx.now();
         } else if repr.segment_len() > 0
             && !self.probe_sent
             && matches!(self.timer, Timer::Retransmit { .. })
@@ -3111,6 +3281,7 @@ impl<'a> Socket<'a> {
             let delay = self.retransmit_delay();
             if self.probe_armed {
                 self.timer.set_for_retransmit(cx.now(), delay);
+                self.rexmit_armed_at = cx.now();
             } else {
                 self.probe_armed = was_probe;
             }
@@ -3165,8 +3336,20 @@ impl<'a> Socket<'a> {
                 (_, _) => PollAt::Ingress,
             };
 
+            // Data held back by pacing leaves within the allowance of its time.
+            let pacing_poll_at = if self.pacing && self.seq_ready(cx) {
+                PollAt::Time(self.pace_next - PACING_ALLOWANCE)
+            } else {
+                PollAt::Ingress
+            };
+
             // We wait for the earliest of our timers to fire.
-            *[self.timer.poll_at(), timeout_poll_at, delayed_ack_poll_at]
+            *[
+                self.timer.poll_at(),
+                timeout_poll_at,
+                delayed_ack_poll_at,
+                pacing_poll_at,
+            ]
                 .iter()
                 .min()
                 .unwrap_or(&PollAt::Ingress)

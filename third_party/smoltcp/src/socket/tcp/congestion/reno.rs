@@ -104,13 +104,10 @@ impl Controller for Reno {
 
     fn set_mss(&mut self, mss: usize) {
         self.mss = mss;
-        // RFC 5681 (3.1): the initial window is 2 to 4 segments, by the segment size (it was
-        // 2048 octets whatever the MSS: less than two full segments of 1460).
-        let initial_window = match mss {
-            0..=1095 => 4 * mss,
-            1096..=2190 => 3 * mss,
-            _ => 2 * mss,
-        };
+        // RFC 6928: the initial window is min(10 * MSS, max(2 * MSS, 14600)) octets, ten
+        // full segments of 1460 (Linux's default; RFC 5681's 2 to 4 segments cost a long
+        // path two more round trips of slow start; smoltcp's was 2048 octets whatever the MSS).
+        let initial_window = (10 * mss).min((2 * mss).max(14_600));
         self.cwnd = self.cwnd.max(initial_window);
     }
 
