@@ -3,96 +3,14 @@
 
 extern crate std;
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
-use std::rc::Rc;
 use std::vec::Vec;
-
-use smoltcp::iface::{Config, Interface, SocketSet};
-use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
-use smoltcp::socket::tcp;
-use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
 
 use super::*;
 use crate::sim::SimNic;
-use crate::testkit::{Peer, cores_with};
+use crate::testkit::{Delay, OUR_IP, PEER_IP, PEER_MAC, Peer, TimedDevice, cores_with, ip4};
 
 /// One way, microseconds.
 const DELAY_US: u64 = 25_000;
-
-/// Frames in flight towards our side, each with the time it arrives.
-type Outbound = Rc<RefCell<VecDeque<(u64, Vec<u8>)>>>;
-
-/// The peer's device: every frame waits `DELAY_US` in each direction.
-struct DelayLine {
-    nic: SimNic,
-    /// Frames our side sent, with the time they reach the peer.
-    inbound: VecDeque<(u64, Vec<u8>)>,
-    /// Frames the peer sent, with the time they reach our side.
-    outbound: Outbound,
-    now: u64,
-}
-
-impl DelayLine {
-    fn advance(&mut self, now: u64) {
-        self.now = now;
-        while let Some(f) = self.nic.take_sent() {
-            self.inbound.push_back((now + DELAY_US, f));
-        }
-        let mut out = self.outbound.borrow_mut();
-        while out.front().is_some_and(|&(t, _)| t <= now) {
-            if let Some((_, f)) = out.pop_front() {
-                self.nic.deliver(f);
-            }
-        }
-    }
-}
-
-impl Device for DelayLine {
-    type RxToken<'a> = Rx;
-    type TxToken<'a> = Tx;
-
-    fn receive(&mut self, now: Instant) -> Option<(Rx, Tx)> {
-        self.advance(now.total_micros() as u64);
-        if self.inbound.front().is_some_and(|&(t, _)| t <= self.now) {
-            let (_, f) = self.inbound.pop_front()?;
-            return Some((Rx(f), Tx(self.outbound.clone(), self.now + DELAY_US)));
-        }
-        None
-    }
-
-    fn transmit(&mut self, now: Instant) -> Option<Tx> {
-        self.advance(now.total_micros() as u64);
-        Some(Tx(self.outbound.clone(), self.now + DELAY_US))
-    }
-
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut caps = DeviceCapabilities::default();
-        caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = crate::device::ETHERNET_MTU;
-        caps
-    }
-}
-
-struct Rx(Vec<u8>);
-
-impl phy::RxToken for Rx {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
-    }
-}
-
-struct Tx(Outbound, u64);
-
-impl phy::TxToken for Tx {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut buf = std::vec![0; len];
-        let r = f(&mut buf);
-        self.0.borrow_mut().push_back((self.1, buf));
-        r
-    }
-}
 
 /// Our side sends to a peer 50 ms away (peer buffers of 1 MiB) on `port` (port 7 has
 /// 256 KiB buffers within a budget of `budget` bytes), for 3 virtual seconds; the most
@@ -112,30 +30,9 @@ fn stream(port: u16, tweak: impl Fn(&mut StackConfig)) -> (usize, usize) {
         tweak(c);
     });
     cores[0].listen(port).unwrap();
-    let mut dev = DelayLine {
-        nic: nic.clone(),
-        inbound: VecDeque::new(),
-        outbound: Rc::new(RefCell::new(VecDeque::new())),
-        now: 0,
-    };
-    let mut cfg = Config::new(HardwareAddress::Ethernet(EthernetAddress([
-        2, 0, 0, 0, 0, 1,
-    ])));
-    cfg.random_seed = 0xfeed;
-    let mut iface = Interface::new(cfg, &mut dev, Instant::from_millis(0));
-    iface.update_ip_addrs(|a| {
-        let _ = a.push(IpCidr::new(Ipv4Address::new(10, 0, 0, 1).into(), 24));
-    });
-    let mut sockets = SocketSet::new(Vec::new());
-    let mut s = <Peer>::socket(1 << 20);
-    let [a, b, c, d] = crate::testkit::OUR_IP;
-    s.connect(
-        iface.context(),
-        (Ipv4Address::new(a, b, c, d), port),
-        41_000,
-    )
-    .unwrap();
-    let ph = sockets.add(s);
+    let dev = TimedDevice::new(&nic, Delay(DELAY_US), DELAY_US);
+    let mut peer = Peer::on(dev, PEER_MAC, PEER_IP, 0xfeed);
+    let ph = peer.open((ip4(OUR_IP), port), 41_000, 1 << 20);
     let data = std::vec![5u8; 64 * 1024];
     let mut conn = None;
     let mut accepted_size = 0;
@@ -144,7 +41,7 @@ fn stream(port: u16, tweak: impl Fn(&mut StackConfig)) -> (usize, usize) {
     let mut total = 0;
     for tick in 1..=3000u64 {
         let now = tick * 1000;
-        iface.poll(Instant::from_micros(now as i64), &mut dev, &mut sockets);
+        peer.poll(now);
         cores[0].poll(now);
         if conn.is_none() {
             conn = cores[0].accept(port).ok();
@@ -155,7 +52,7 @@ fn stream(port: u16, tweak: impl Fn(&mut StackConfig)) -> (usize, usize) {
         if let Some(h) = conn {
             let _ = cores[0].send(h, &data);
         }
-        let ps = sockets.get_mut::<tcp::Socket>(ph);
+        let ps = peer.tcp(ph);
         while let Ok(n) = ps.recv(|b| (b.len(), b.len())) {
             if n == 0 {
                 break;

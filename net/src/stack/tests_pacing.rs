@@ -4,20 +4,14 @@
 
 extern crate std;
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::rc::Rc;
 use std::vec::Vec;
 
-use smoltcp::iface::{Config, Interface, SocketSet};
-use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::tcp;
-use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
 
 use super::*;
 use crate::sim::SimNic;
-use crate::testkit::{Peer, cores_with};
+use crate::testkit::{OUR_IP, PEER_IP, PEER_MAC, Path, Peer, TimedDevice, cores_with, ip4};
 
 /// One way, microseconds.
 const DELAY_US: u64 = 25_000;
@@ -26,95 +20,32 @@ const RATE: u64 = 10_000_000;
 /// Frames the bottleneck's queue holds; one more is dropped.
 const QUEUE: usize = 64;
 
-/// Frames in flight towards our side, each with the time it arrives.
-type Outbound = Rc<RefCell<VecDeque<(u64, Vec<u8>)>>>;
-
-/// The peer's device: frames from our side cross the bottleneck (queue, then `RATE`), then
-/// `DELAY_US`; frames to our side only the delay.
+/// The path towards the peer: a queue of `QUEUE` frames drained at `RATE`, then `DELAY_US`.
+#[derive(Default)]
 struct Bottleneck {
-    nic: SimNic,
-    /// Frames our side sent, with the time they leave the bottleneck's queue.
-    queued: VecDeque<(u64, Vec<u8>)>,
-    /// Frames past the bottleneck, with the time they reach the peer.
-    inbound: VecDeque<(u64, Vec<u8>)>,
-    outbound: Outbound,
-    now: u64,
+    /// When each queued frame leaves the queue.
+    leaving: VecDeque<u64>,
     dropped: usize,
     /// When each frame carrying data (over 100 octets) left our side.
     data_sent: Vec<u64>,
 }
 
-impl Bottleneck {
-    fn advance(&mut self, now: u64) {
-        self.now = now;
-        while self.queued.front().is_some_and(|&(t, _)| t <= now) {
-            if let Some((t, f)) = self.queued.pop_front() {
-                self.inbound.push_back((t + DELAY_US, f));
-            }
+impl Path for Bottleneck {
+    fn carry(&mut self, now: u64, frame: &[u8]) -> Option<u64> {
+        if frame.len() > 100 {
+            self.data_sent.push(now);
         }
-        while let Some(f) = self.nic.take_sent() {
-            if f.len() > 100 {
-                self.data_sent.push(now);
-            }
-            if self.queued.len() >= QUEUE {
-                self.dropped += 1;
-                continue;
-            }
-            let start = self.queued.back().map_or(now, |&(t, _)| t.max(now));
-            let done = start + f.len() as u64 * 1_000_000 / RATE;
-            self.queued.push_back((done, f));
+        while self.leaving.front().is_some_and(|&t| t <= now) {
+            self.leaving.pop_front();
         }
-        let mut out = self.outbound.borrow_mut();
-        while out.front().is_some_and(|&(t, _)| t <= now) {
-            if let Some((_, f)) = out.pop_front() {
-                self.nic.deliver(f);
-            }
+        if self.leaving.len() >= QUEUE {
+            self.dropped += 1;
+            return None;
         }
-    }
-}
-
-impl Device for Bottleneck {
-    type RxToken<'a> = Rx;
-    type TxToken<'a> = Tx;
-
-    fn receive(&mut self, now: Instant) -> Option<(Rx, Tx)> {
-        self.advance(now.total_micros() as u64);
-        if self.inbound.front().is_some_and(|&(t, _)| t <= self.now) {
-            let (_, f) = self.inbound.pop_front()?;
-            return Some((Rx(f), Tx(self.outbound.clone(), self.now + DELAY_US)));
-        }
-        None
-    }
-
-    fn transmit(&mut self, now: Instant) -> Option<Tx> {
-        self.advance(now.total_micros() as u64);
-        Some(Tx(self.outbound.clone(), self.now + DELAY_US))
-    }
-
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut caps = DeviceCapabilities::default();
-        caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = crate::device::ETHERNET_MTU;
-        caps
-    }
-}
-
-struct Rx(Vec<u8>);
-
-impl phy::RxToken for Rx {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
-    }
-}
-
-struct Tx(Outbound, u64);
-
-impl phy::TxToken for Tx {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut buf = std::vec![0; len];
-        let r = f(&mut buf);
-        self.0.borrow_mut().push_back((self.1, buf));
-        r
+        let start = self.leaving.back().map_or(now, |&t| t.max(now));
+        let done = start + frame.len() as u64 * 1_000_000 / RATE;
+        self.leaving.push_back(done);
+        Some(done + DELAY_US)
     }
 }
 
@@ -143,36 +74,16 @@ fn through_bottleneck(pacing: bool) -> Run {
         c.tcp_pacing = pacing;
     });
     cores[0].listen(80).unwrap();
-    let mut dev = Bottleneck {
-        nic: nic.clone(),
-        queued: VecDeque::new(),
-        inbound: VecDeque::new(),
-        outbound: Rc::new(RefCell::new(VecDeque::new())),
-        now: 0,
-        dropped: 0,
-        data_sent: Vec::new(),
-    };
-    let mut cfg = Config::new(HardwareAddress::Ethernet(EthernetAddress([
-        2, 0, 0, 0, 0, 1,
-    ])));
-    cfg.random_seed = 0xfeed;
-    let mut iface = Interface::new(cfg, &mut dev, Instant::from_millis(0));
-    iface.update_ip_addrs(|a| {
-        let _ = a.push(IpCidr::new(Ipv4Address::new(10, 0, 0, 1).into(), 24));
-    });
-    let mut sockets = SocketSet::new(Vec::new());
-    let mut s = <Peer>::socket(2 << 20);
-    let [a, b, c, d] = crate::testkit::OUR_IP;
-    s.connect(iface.context(), (Ipv4Address::new(a, b, c, d), 80), 41_000)
-        .unwrap();
-    let ph = sockets.add(s);
+    let dev = TimedDevice::new(&nic, Bottleneck::default(), DELAY_US);
+    let mut peer = Peer::on(dev, PEER_MAC, PEER_IP, 0xfeed);
+    let ph = peer.open((ip4(OUR_IP), 80), 41_000, 2 << 20);
     let data = std::vec![5u8; 64 * 1024];
     let mut conn = None;
     let mut accepted_at = 0;
     let mut got = 0;
     for tick in 1..=2000u64 {
         let now = tick * 1000;
-        iface.poll(Instant::from_micros(now as i64), &mut dev, &mut sockets);
+        peer.poll(now);
         for _ in 0..64 {
             let r = cores[0].poll(now);
             if r.rx_frames == 0 && r.conns_polled == 0 {
@@ -186,7 +97,7 @@ fn through_bottleneck(pacing: bool) -> Run {
         if let Some(h) = conn {
             while cores[0].send(h, &data).is_ok_and(|n| n > 0) {}
         }
-        let ps = sockets.get_mut::<tcp::Socket>(ph);
+        let ps = peer.tcp(ph);
         while let Ok(n) = ps.recv(|b| (b.len(), b.len())) {
             if n == 0 {
                 break;
@@ -200,14 +111,15 @@ fn through_bottleneck(pacing: bool) -> Run {
     assert_eq!(cores[0].connections(), 0);
     let c = cores[0].counters().snapshot();
     // The first ACK of data comes back a round trip (50 ms) after the first segment left.
-    let first_flight = dev
+    let path = &peer.dev.path;
+    let first_flight = path
         .data_sent
         .iter()
         .filter(|&&t| t < accepted_at + 2 * DELAY_US - 5_000)
         .count();
     Run {
         got,
-        dropped: dev.dropped,
+        dropped: path.dropped,
         recoveries: c.tcp_recoveries,
         rtos: c.tcp_rtos,
         first_flight,

@@ -11,11 +11,11 @@ use smoltcp::wire::{
 };
 
 use super::synwire::{emit, frame_len};
-use super::tests_synflood::tick;
+use super::tests_synflood::{connected, tick};
 use super::*;
 use crate::ip::IpAddr;
 use crate::sim::SimNic;
-use crate::testkit::{Core, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, Peer, cores_with};
+use crate::testkit::{Core, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC};
 
 /// A data segment the core sent: (its sequence number, length, the peer's next sequence
 /// number as the core acknowledged it, the peer's port).
@@ -110,20 +110,8 @@ fn resend_delay(
 fn delays_around_a_dsack() -> (u64, u64) {
     let rss = RssConfig::new(1).unwrap();
     let nic = SimNic::new(rss.clone(), 4096);
-    let mut core = cores_with(&nic, &rss, false, |_| {}).pop().unwrap();
-    let mut peer = Peer::new(&nic);
-    core.listen(80).unwrap();
-    let h = peer.connect(40_000, 80);
     let mut now = 0;
-    let mut conn = None;
-    for _ in 0..100 {
-        tick(&mut core, &mut peer, &mut now);
-        if let Ok(c) = core.accept(80) {
-            conn = Some(c);
-            break;
-        }
-    }
-    let conn = conn.expect("accepted");
+    let (mut core, mut peer, h, conn) = connected(&nic, &rss, &mut now);
     // Request/response warm-up through the smoltcp client: RTT samples of about 1 ms.
     let mut buf = [0u8; 256];
     for _ in 0..10 {

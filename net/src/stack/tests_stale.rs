@@ -12,10 +12,10 @@ use smoltcp::wire::{
 };
 
 use super::tests_spurious::client_frame;
-use super::tests_synflood::tick;
+use super::tests_synflood::{connected, tick};
 use super::*;
 use crate::sim::SimNic;
-use crate::testkit::{Core, Peer, cores_with};
+use crate::testkit::Core;
 
 /// The TCP segments the core sent to `port`: (control, seq, ack).
 fn sent_to(nic: &SimNic, port: u16) -> Vec<(TcpControl, u32, Option<u32>)> {
@@ -60,20 +60,8 @@ fn ticks(core: &mut Core, now: &mut u64, n: usize) {
 fn a_syn_on_a_connection_we_still_hold_is_challenged_and_the_ports_reused() {
     let rss = RssConfig::new(1).unwrap();
     let nic = SimNic::new(rss.clone(), 4096);
-    let mut core: Core = cores_with(&nic, &rss, false, |_| {}).pop().unwrap();
-    let mut peer = Peer::new(&nic);
-    core.listen(80).unwrap();
-    let _h = peer.connect(40_000, 80);
     let mut now = 0;
-    let mut conn = None;
-    for _ in 0..100 {
-        tick(&mut core, &mut peer, &mut now);
-        if let Ok(c) = core.accept(80) {
-            conn = Some(c);
-            break;
-        }
-    }
-    let conn = conn.expect("accepted");
+    let (mut core, mut peer, _h, conn) = connected(&nic, &rss, &mut now);
     for _ in 0..20 {
         tick(&mut core, &mut peer, &mut now);
     }

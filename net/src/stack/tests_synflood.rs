@@ -83,6 +83,26 @@ pub(super) fn tick(core: &mut Core, peer: &mut Peer, now: &mut u64) {
     core.poll(*now);
 }
 
+/// One core listening on port 80 and the peer connected to it from port 40 000: the core,
+/// the peer, the peer's socket and our accepted connection, `now` past the handshake.
+pub(super) fn connected(
+    nic: &SimNic,
+    rss: &RssConfig,
+    now: &mut u64,
+) -> (Core, Peer, SocketHandle, TcpConn) {
+    let mut core = cores_with(nic, rss, false, |_| {}).pop().expect("one core");
+    let mut peer = Peer::new(nic);
+    core.listen(80).expect("listens");
+    let h = peer.connect(40_000, 80);
+    for _ in 0..100 {
+        tick(&mut core, &mut peer, now);
+        if let Ok(c) = core.accept(80) {
+            return (core, peer, h, c);
+        }
+    }
+    panic!("not accepted within 100 ms");
+}
+
 #[test]
 fn a_flood_does_not_stop_service() {
     let rss = RssConfig::new(1).unwrap();

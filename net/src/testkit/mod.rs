@@ -15,6 +15,8 @@
 //!   against a scripted wire (a router, a DHCP server) instead.
 //! - [`pattern`]: the seeded byte stream bulk transfers send and check; [`Rng`], the seeded
 //!   generator of randomized tests.
+//! - [`TimedDevice`]: the peer's end of a long path, our frames carried by a [`Path`] (a
+//!   [`Delay`], a bottleneck).
 //! - [`World`] and [`bulk_both_ways`]: one connection from the peer, megabytes each way,
 //!   every byte checked, on any set-up (direct queues, soft queues, a driver).
 
@@ -22,6 +24,7 @@ mod cores;
 pub mod pattern;
 mod peer;
 mod rng;
+mod timed;
 mod transfer;
 
 pub use cores::{Core, Rig, cores, cores_with, our_ipv6, run, run_answering, stack_config, stacks};
@@ -29,6 +32,7 @@ pub use cores::{Core, Rig, cores, cores_with, our_ipv6, run, run_answering, stac
 pub use peer::ip6;
 pub use peer::{Peer, ip4};
 pub use rng::Rng;
+pub use timed::{Delay, Path, TimedDevice, TimedRx, TimedTx};
 pub use transfer::{Parts, World, bulk_both_ways};
 
 /// Our stacks' address (every core shares it).
