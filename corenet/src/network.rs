@@ -192,6 +192,8 @@ pub enum NetStartError {
     TcpBufferAuto,
     /// `tcp_pacing=` is not `on` or `off`.
     TcpPacing,
+    /// `tcp_hystart=` is not `on` or `off`.
+    TcpHystart,
     /// No DHCP lease within the time limit.
     DhcpTimeout,
 }
@@ -211,6 +213,7 @@ impl core::fmt::Display for NetStartError {
                 f.write_str("tcpbuf_auto= takes off or a size from 1K to 1M (e.g. 256K)")
             }
             Self::TcpPacing => f.write_str("tcp_pacing= takes on or off"),
+            Self::TcpHystart => f.write_str("tcp_hystart= takes on or off"),
             Self::DhcpTimeout => write!(
                 f,
                 "no usable DHCP lease within {} s (offers naming a gateway that is not a \
@@ -272,6 +275,20 @@ fn tcp_pacing(v: Option<&str>) -> Result<bool, NetStartError> {
         Some("on" | "1") => Ok(true),
         Some("off" | "0") => Ok(false),
         Some(_) => Err(NetStartError::TcpPacing),
+    }
+}
+
+// hystart (issue 12: slow start's exit on a long path)
+/// `tcp_hystart=`'s default: on (docs/BENCHMARKS.md, "HyStart++ on the 50 ms path").
+pub const DEFAULT_TCP_HYSTART: bool = true;
+
+/// `tcp_hystart=`: `on` or `off`, or absent for [`DEFAULT_TCP_HYSTART`].
+fn tcp_hystart(v: Option<&str>) -> Result<bool, NetStartError> {
+    match v {
+        None => Ok(DEFAULT_TCP_HYSTART),
+        Some("on" | "1") => Ok(true),
+        Some("off" | "0") => Ok(false),
+        Some(_) => Err(NetStartError::TcpHystart),
     }
 }
 
@@ -425,6 +442,7 @@ impl Network {
         let tcp_cc = tcp_cc(core.cmdline().get("tcp_cc"))?;
         let tcp_rto_min = tcp_rto_min(core.cmdline().get("tcp_rto_min"))?;
         let tcp_pacing = tcp_pacing(core.cmdline().get("tcp_pacing"))?;
+        let tcp_hystart = tcp_hystart(core.cmdline().get("tcp_hystart"))?;
         let port_buffers = tcp_port_buffers(core.cmdline().get("tcpbuf_port"))?;
         let mut ipv6 = parse_ipv6_cmdline(core.cmdline().0).map_err(NetStartError::Config)?;
         let info = netdev::info(core).clone().map_err(NetStartError::Nic)?;
@@ -505,6 +523,7 @@ impl Network {
             cfg.tcp_rto_min_ms = ms;
         }
         cfg.tcp_pacing = tcp_pacing;
+        cfg.tcp_hystart = tcp_hystart;
         cfg.ipv6 = ipv6;
         let mut plan = size_for_heap(
             &mut cfg,
@@ -543,13 +562,14 @@ impl Network {
         }
         if core.id() == 0 {
             log::info!(
-                "net: {} connections per core at most, backlog {}, TCP buffers {} bytes each way, congestion control {}, minimum RTO {} ms, pacing {}, {} KiB per core for application buffers",
+                "net: {} connections per core at most, backlog {}, TCP buffers {} bytes each way, congestion control {}, minimum RTO {} ms, pacing {}, HyStart++ {}, {} KiB per core for application buffers",
                 cfg.max_connections,
                 cfg.backlog,
                 cfg.tcp_buffer,
                 cfg.tcp_cc.name(),
                 cfg.tcp_rto_min_ms,
                 if cfg.tcp_pacing { "on" } else { "off" },
+                if cfg.tcp_hystart { "on" } else { "off" },
                 plan.app_pool >> 10
             );
         }

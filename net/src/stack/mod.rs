@@ -192,6 +192,11 @@ pub struct StackConfig {
     /// window per smoothed round trip, so a large window does not leave in one burst.
     /// Default off here; corenet's facade chooses its own default.
     pub tcp_pacing: bool,
+    // hystart (issue 12: slow start's exit on a long path)
+    /// Leave the first slow start when the round trip rises (HyStart++, RFC 9406;
+    /// `tcp_hystart=`; smoltcp patch 15), before a queue on the path overflows. Acts with
+    /// Reno. Default off here; corenet's facade chooses its own default.
+    pub tcp_hystart: bool,
 }
 
 /// Listening ports [`StackConfig::port_buffers`] can name.
@@ -232,6 +237,7 @@ impl StackConfig {
             tcp_buffer_auto_max: 0,
             tcp_path_rate: 12_500_000,
             tcp_pacing: false,
+            tcp_hystart: false,
         }
     }
 }
@@ -630,6 +636,8 @@ mod tests_faults;
 mod tests_gateway;
 #[cfg(test)]
 mod tests_halfclose;
+#[cfg(test)]
+mod tests_hystart;
 #[cfg(test)]
 mod tests_icmp;
 #[cfg(all(test, feature = "ipv6"))]

@@ -523,5 +523,6 @@ pub(super) fn new_socket_sized(cfg: &super::StackConfig, size: usize) -> TcpSock
     s.set_congestion_control(cfg.tcp_cc.smoltcp());
     s.set_min_rto(Duration::from_millis(cfg.tcp_rto_min_ms));
     // Pacing (`tcp_pacing`) is turned on once a handshake shows a long path (autosize.rs).
+    s.set_hystart(cfg.tcp_hystart);
     s
 }

@@ -21,8 +21,9 @@ const RATE: u64 = 10_000_000;
 const QUEUE: usize = 64;
 
 /// The path towards the peer: a queue of `QUEUE` frames drained at `RATE`, then `DELAY_US`.
-#[derive(Default)]
-struct Bottleneck {
+pub(super) struct Bottleneck {
+    /// Frames the queue holds.
+    queue: usize,
     /// When each queued frame leaves the queue.
     leaving: VecDeque<u64>,
     dropped: usize,
@@ -38,7 +39,7 @@ impl Path for Bottleneck {
         while self.leaving.front().is_some_and(|&t| t <= now) {
             self.leaving.pop_front();
         }
-        if self.leaving.len() >= QUEUE {
+        if self.leaving.len() >= self.queue {
             self.dropped += 1;
             return None;
         }
@@ -51,13 +52,13 @@ impl Path for Bottleneck {
 
 /// What one run showed: bytes the peer received, frames the bottleneck dropped, and our
 /// side's loss counters (recoveries, RTOs) once the connection was freed.
-struct Run {
-    got: usize,
-    dropped: usize,
-    recoveries: u64,
-    rtos: u64,
+pub(super) struct Run {
+    pub(super) got: usize,
+    pub(super) dropped: usize,
+    pub(super) recoveries: u64,
+    pub(super) rtos: u64,
     /// Data frames sent in the first round trip after the handshake (the initial window).
-    first_flight: usize,
+    pub(super) first_flight: usize,
 }
 
 /// Our side streams to a peer 50 ms away through the bottleneck for 2 virtual seconds, with
@@ -65,16 +66,30 @@ struct Run {
 /// to do at every millisecond, as the guest's busy loop does, so a batch of ACKs read at
 /// once releases everything the window allows.
 fn through_bottleneck(pacing: bool) -> Run {
+    through_bottleneck_with(QUEUE, |c| {
+        c.tcp_buffer_auto_max = 512 * 1024;
+        c.tcp_pacing = pacing;
+    })
+}
+
+/// [`through_bottleneck`] with a queue of `queue` frames and the stack's configuration
+/// changed by `tweak` (after 16 KiB buffers and a 4 MiB budget for path-sized ones).
+pub(super) fn through_bottleneck_with(queue: usize, tweak: impl Fn(&mut StackConfig)) -> Run {
     let rss = RssConfig::new(1).unwrap();
     let nic = SimNic::new(rss.clone(), 4096);
     let mut cores = cores_with(&nic, &rss, false, |c| {
         c.tcp_buffer = 16 * 1024;
-        c.tcp_buffer_auto_max = 512 * 1024;
         c.port_buffer_budget = 4 << 20;
-        c.tcp_pacing = pacing;
+        tweak(c);
     });
     cores[0].listen(80).unwrap();
-    let dev = TimedDevice::new(&nic, Bottleneck::default(), DELAY_US);
+    let bottleneck = Bottleneck {
+        queue,
+        leaving: VecDeque::new(),
+        dropped: 0,
+        data_sent: Vec::new(),
+    };
+    let dev = TimedDevice::new(&nic, bottleneck, DELAY_US);
     let mut peer = Peer::on(dev, PEER_MAC, PEER_IP, 0xfeed);
     let ph = peer.open((ip4(OUR_IP), 80), 41_000, 2 << 20);
     let data = std::vec![5u8; 64 * 1024];

@@ -19,6 +19,7 @@ use crate::wire::{
 };
 
 mod congestion;
+mod hystart;
 mod sack;
 
 macro_rules! tcp_trace {
@@ -608,6 +609,8 @@ pub struct Socket<'a> {
     /// The octets the last timer retransmission (probe or RTO) resent, and when the timer
     /// for them was started: watched for a D-SACK (RFC 2883) saying the remote had them.
     spurious_watch: Option<(TcpSeqNumber, TcpSeqNumber, Instant)>,
+    /// HyStart++ (see [`Socket::set_hystart`]).
+    hystart: hystart::HyStart,
 
     /// Duration for Delayed ACK. If None no ACKs will be delayed.
     ack_delay: Option<Duration>,
@@ -714,6 +717,7 @@ impl<'a> Socket<'a> {
             pace_next: Instant::from_micros(0),
             rexmit_armed_at: Instant::from_millis(0),
             spurious_watch: None,
+            hystart: hystart::HyStart::default(),
             ack_delay: Some(ACK_DELAY_DEFAULT),
             ack_delay_timer: AckDelayTimer::Idle,
             challenge_ack_timer: Instant::from_secs(0),
@@ -961,6 +965,23 @@ impl<'a> Socket<'a> {
         self.pacing = enabled;
     }
 
+    /// Leave the first slow start by HyStart++ (RFC 9406): when the minimum round trip of a
+    /// round (over at least 8 samples, taken from up to 16 new segments timed in flight)
+    /// exceeds the previous round's by `max(4 ms, min(16 ms, previous / 8))`, the congestion
+    /// controller grows at a quarter of slow start's rate (Conservative Slow Start) and, unless
+    /// the round trip falls back, enters congestion avoidance five rounds later. A queue
+    /// building on the path ends slow start before it overflows, rather than a loss. Off by
+    /// default; kept across `reset`, where slow start begins again. Acts with a controller
+    /// that supports it (Reno); a loss or a timeout ends it for the connection.
+    pub fn set_hystart(&mut self, enabled: bool) {
+        self.hystart.set_enabled(enabled);
+    }
+
+    /// Whether HyStart++ is on (see [`Socket::set_hystart`]).
+    pub fn hystart(&self) -> bool {
+        self.hystart.enabled()
+    }
+
     /// Set the ACK delay duration.
     ///
     /// By default, the ACK delay is set to 10ms.
@@ -1098,6 +1119,7 @@ impl<'a> Socket<'a> {
         self.probe_armed = false;
         self.probe_sent = false;
         self.spurious_watch = None;
+        self.hystart.reset();
 
         #[cfg(feature = "async")]
         {
@@ -2379,6 +2401,18 @@ impl<'a> Socket<'a> {
 
                     // Notify of fresh ACK
                     self.rtte.on_ack(cx.now(), ack_number);
+                    if ack_len > 0 {
+                        let cc = self.congestion_controller.inner_mut();
+                        let phase = self.hystart.on_ack(
+                            cx.now(),
+                            ack_number,
+                            self.remote_last_seq,
+                            cc.in_slow_start(),
+                        );
+                        if let Some(phase) = phase {
+                            cc.set_slow_start_phase(phase);
+                        }
+                    }
                     let new_flight_size = self.flight_size().saturating_sub(ack_len);
                     self.congestion_controller.inner_mut().on_ack(
                         cx.now(),
@@ -2881,6 +2915,7 @@ impl<'a> Socket<'a> {
                 self.congestion_controller
                     .inner_mut()
                     .on_rto(cx.now(), in_flight);
+                self.hystart.stop();
 
                 // Rewind "last sequence number sent", as if we never
                 // had sent them. This will cause all data in the queue
@@ -2904,6 +2939,7 @@ impl<'a> Socket<'a> {
                 self.congestion_controller
                     .inner_mut()
                     .on_loss(cx.now(), in_flight);
+                self.hystart.stop();
 
                 // RFC 6675 (5) / RFC 6582: loss recovery lasts until everything sent so far
                 // is acknowledged, and starts by retransmitting the first hole.
@@ -2923,6 +2959,7 @@ impl<'a> Socket<'a> {
 
             // Inform RTTE, so that it can avoid bogus measurements.
             self.rtte.on_retransmit();
+            self.hystart.on_retransmit();
         }
 
         #[cfg(feature = "socket-tcp-pause-synack")]
@@ -3060,6 +3097,7 @@ impl<'a> Socket<'a> {
 
                     self.pending_fast_retransmit = false;
                     self.rtte.on_retransmit();
+                    self.hystart.on_retransmit();
 
                     offset
                 } else {
@@ -3256,6 +3294,8 @@ impl<'a> Socket<'a> {
 
         if repr.segment_len() > 0 {
             self.rtte
+                .on_send(cx.now(), repr.seq_number + repr.segment_len());
+            self.hystart
                 .on_send(cx.now(), repr.seq_number + repr.segment_len());
             self.congestion_controller
                 .inner_mut()

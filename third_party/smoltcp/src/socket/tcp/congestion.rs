@@ -1,6 +1,7 @@
 use crate::time::Instant;
 
 use super::RttEstimator;
+use super::hystart::Phase;
 
 pub(super) mod no_control;
 
@@ -35,6 +36,16 @@ pub(super) trait Controller {
 
     /// Set the maximum segment size.
     fn set_mss(&mut self, mss: usize) {}
+
+    /// Whether the window grows by slow start (below the slow-start threshold, not in
+    /// recovery). HyStart++ acts only then.
+    fn in_slow_start(&self) -> bool {
+        false
+    }
+
+    /// HyStart++ (RFC 9406) sets how slow start proceeds: standard, conservative (a quarter
+    /// of the growth), or over (the slow-start threshold set to the window).
+    fn set_slow_start_phase(&mut self, phase: Phase) {}
 }
 
 #[derive(Debug)]

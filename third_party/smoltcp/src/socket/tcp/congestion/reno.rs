@@ -1,6 +1,7 @@
 use crate::{socket::tcp::RttEstimator, time::Instant};
 
 use super::Controller;
+use crate::socket::tcp::hystart::{CSS_GROWTH_DIVISOR, Phase};
 
 const DEFAULT_MSS: usize = 1024;
 
@@ -17,6 +18,8 @@ pub struct Reno {
     // are retransmissions of the same segment and must not reduce ssthresh
     // again (RFC 5681 section 3.1).
     in_rto_recovery: bool,
+    // Slow start's growth is divided by this (HyStart++'s Conservative Slow Start: 4).
+    slow_start_divisor: usize,
 }
 
 impl Reno {
@@ -28,6 +31,7 @@ impl Reno {
             rwnd: 64 * DEFAULT_MSS,
             in_fast_recovery: false,
             in_rto_recovery: false,
+            slow_start_divisor: 1,
         }
     }
 }
@@ -60,7 +64,7 @@ impl Controller for Reno {
             // Slow start: increase `cwnd` by the octets acknowledged, at most 2 MSS per ACK
             // (RFC 3465 appropriate byte counting, L = 2), so that a receiver acknowledging
             // every other segment does not halve the growth.
-            len.min(2 * self.mss)
+            len.min(2 * self.mss) / self.slow_start_divisor
         } else {
             // Congestion avoidance: increase by ~1 MSS per RTT, counting acknowledged octets
             // rather than ACKs (RFC 3465) for the same reason.
@@ -114,6 +118,21 @@ impl Controller for Reno {
     fn set_remote_window(&mut self, remote_window: usize) {
         if self.rwnd < remote_window {
             self.rwnd = remote_window;
+        }
+    }
+
+    fn in_slow_start(&self) -> bool {
+        self.cwnd < self.ssthresh && !self.in_fast_recovery && !self.in_rto_recovery
+    }
+
+    fn set_slow_start_phase(&mut self, phase: Phase) {
+        match phase {
+            Phase::SlowStart => self.slow_start_divisor = 1,
+            Phase::Conservative => self.slow_start_divisor = CSS_GROWTH_DIVISOR,
+            Phase::Exit => {
+                self.slow_start_divisor = 1;
+                self.ssthresh = self.cwnd;
+            }
         }
     }
 }
