@@ -89,6 +89,11 @@ pub struct NetCounters {
     pub tcp_loss_probes: Counter,
     /// Retransmission timeouts of freed connections.
     pub tcp_rtos: Counter,
+    // hystart (issue 12: slow start's exit; counted when a connection is freed)
+    /// Rounds of freed connections whose round trip rose past HyStart++'s threshold.
+    pub tcp_hystart_rises: Counter,
+    /// Slow starts of freed connections that HyStart++ ended (no loss).
+    pub tcp_hystart_exits: Counter,
 }
 
 /// A plain copy of [`NetCounters`] at one moment.
@@ -132,6 +137,9 @@ pub struct NetSnapshot {
     pub tcp_recoveries: u64,
     pub tcp_loss_probes: u64,
     pub tcp_rtos: u64,
+    // hystart (issue 12)
+    pub tcp_hystart_rises: u64,
+    pub tcp_hystart_exits: u64,
 }
 
 impl NetCounters {
@@ -174,6 +182,9 @@ impl NetCounters {
             tcp_recoveries: self.tcp_recoveries.get(),
             tcp_loss_probes: self.tcp_loss_probes.get(),
             tcp_rtos: self.tcp_rtos.get(),
+            // hystart (issue 12)
+            tcp_hystart_rises: self.tcp_hystart_rises.get(),
+            tcp_hystart_exits: self.tcp_hystart_exits.get(),
         }
     }
 }

@@ -228,6 +228,17 @@ const CORE_COUNTERS: &[(&str, &str, Field)] = &[
         "Retransmission timeouts of closed connections.",
         |s| s.net.tcp_rtos,
     ),
+    // hystart (issue 12: slow start's exit, counted as connections close)
+    (
+        "corenet_tcp_hystart_rises_total",
+        "Rounds of closed connections whose round trip rose past HyStart++'s threshold.",
+        |s| s.net.tcp_hystart_rises,
+    ),
+    (
+        "corenet_tcp_hystart_exits_total",
+        "Slow starts of closed connections that HyStart++ ended before a loss.",
+        |s| s.net.tcp_hystart_exits,
+    ),
 ];
 
 const DROPS: &[(&str, Field)] = &[

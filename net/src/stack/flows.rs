@@ -64,13 +64,18 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         self.live -= 1;
         self.port_buffer_used -= conn.port_buffer_extra;
         // Read once per connection, at the end, so the per-segment path pays nothing.
-        let loss = conn
-            .set
-            .get::<smoltcp::socket::tcp::Socket>(conn.handle)
-            .loss_events();
+        let socket = conn.set.get::<smoltcp::socket::tcp::Socket>(conn.handle);
+        let loss = socket.loss_events();
         self.counters.tcp_recoveries.add(u64::from(loss.recoveries));
         self.counters.tcp_loss_probes.add(u64::from(loss.probes));
         self.counters.tcp_rtos.add(u64::from(loss.timeouts));
+        let hystart = socket.hystart_events();
+        self.counters
+            .tcp_hystart_rises
+            .add(u64::from(hystart.rises));
+        self.counters
+            .tcp_hystart_exits
+            .add(u64::from(hystart.exits));
         if conn.half_open {
             self.leave_half_open(conn.tuple.local_port);
         }

@@ -520,6 +520,19 @@ pub struct LossEvents {
     pub timeouts: u32,
 }
 
+/// What HyStart++ did on a socket (see [`Socket::set_hystart`] and
+/// [`Socket::hystart_events`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct HyStartEvents {
+    /// Rounds whose minimum round trip rose past the threshold (slow start turned
+    /// conservative).
+    pub rises: u32,
+    /// Slow starts that ended in congestion avoidance that way, not by a loss.
+    pub exits: u32,
+}
+
 /// A Transmission Control Protocol socket.
 ///
 /// A TCP socket may passively listen for connections or actively connect to another endpoint.
@@ -980,6 +993,13 @@ impl<'a> Socket<'a> {
     /// Whether HyStart++ is on (see [`Socket::set_hystart`]).
     pub fn hystart(&self) -> bool {
         self.hystart.enabled()
+    }
+
+    /// What HyStart++ did since the socket was created (the counts survive `listen`,
+    /// `connect` and `abort`, and wrap around).
+    pub fn hystart_events(&self) -> HyStartEvents {
+        let (rises, exits) = self.hystart.events();
+        HyStartEvents { rises, exits }
     }
 
     /// Set the ACK delay duration.

@@ -61,6 +61,10 @@ pub(super) struct HyStart {
     len: usize,
     /// The highest sequence number sent (a segment ending at or below it is a retransmission).
     max_sent: Option<TcpSeqNumber>,
+    /// Rounds whose round trip rose past the threshold (entries into Conservative Slow
+    /// Start), and slow starts ended that way, since the socket was created (kept by `reset`).
+    rises: u32,
+    exits: u32,
 }
 
 impl Default for HyStart {
@@ -79,6 +83,8 @@ impl Default for HyStart {
             head: 0,
             len: 0,
             max_sent: None,
+            rises: 0,
+            exits: 0,
         }
     }
 }
@@ -102,7 +108,17 @@ impl HyStart {
 
     /// For a new connection: slow start begins again.
     pub(super) fn reset(&mut self) {
-        self.set_enabled(self.enabled);
+        *self = Self {
+            enabled: self.enabled,
+            rises: self.rises,
+            exits: self.exits,
+            ..Self::default()
+        };
+    }
+
+    /// Rounds whose round trip rose past the threshold, and slow starts ended by it.
+    pub(super) fn events(&self) -> (u32, u32) {
+        (self.rises, self.exits)
     }
 
     fn active(&self) -> bool {
@@ -182,6 +198,7 @@ impl HyStart {
             if self.phase == Phase::Conservative {
                 self.css_rounds += 1;
                 if self.css_rounds >= CSS_ROUNDS {
+                    self.exits = self.exits.wrapping_add(1);
                     self.stop();
                     return Some(Phase::Exit);
                 }
@@ -198,6 +215,7 @@ impl HyStart {
                     self.css_baseline = self.current_round_min;
                     self.css_rounds = 0;
                     self.phase = Phase::Conservative;
+                    self.rises = self.rises.wrapping_add(1);
                 }
             }
             Phase::Conservative if self.current_round_min < self.css_baseline => {
