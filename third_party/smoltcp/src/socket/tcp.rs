@@ -2715,14 +2715,20 @@ impl<'a> Socket<'a> {
         if !self.pacing || !self.rtte.have_measurement {
             return self.pace_next;
         }
+        // The send buffer bounds the flight too: a controller that is not limited by its
+        // window keeps growing it (smoltcp does not validate cwnd, RFC 7661), and a rate
+        // from a window the buffer never fills lets a buffer's worth leave in one burst.
         let window = self
             .congestion_controller
             .inner()
             .window()
             .min(self.remote_win_len)
+            .min(self.tx_buffer.capacity())
             .max(1);
-        // Twice the window per SRTT: len * SRTT / (2 * window), in microseconds.
-        let us = (len as u64).saturating_mul(u64::from(self.rtte.srtt) * 1000) / (2 * window as u64);
+        // `ratio` percent of the window per SRTT: len * SRTT / (ratio * window), in µs.
+        let ratio = u64::from(self.congestion_controller.inner().pacing_ratio());
+        let us = (len as u64).saturating_mul(u64::from(self.rtte.srtt) * 1000 * 100)
+            / (ratio * window as u64);
         self.pace_next.max(now) + Duration::from_micros(us)
     }
 

@@ -46,6 +46,12 @@ pub(super) trait Controller {
     /// HyStart++ (RFC 9406) sets how slow start proceeds: standard, conservative (a quarter
     /// of the growth), or over (the slow-start threshold set to the window).
     fn set_slow_start_phase(&mut self, phase: Phase) {}
+
+    /// With pacing, the rate data is sent at, in percent of the window per smoothed round
+    /// trip.
+    fn pacing_ratio(&self) -> u32 {
+        200
+    }
 }
 
 #[derive(Debug)]

@@ -125,6 +125,17 @@ impl Controller for Reno {
         self.cwnd < self.ssthresh && !self.in_fast_recovery && !self.in_rto_recovery
     }
 
+    fn pacing_ratio(&self) -> u32 {
+        // Linux's ratios: twice the window in the first half of slow start, where the
+        // window doubles each round; 1.2 times once it grows more slowly (Conservative Slow
+        // Start, congestion avoidance), so that the queue a round builds stays small.
+        if self.cwnd < self.ssthresh / 2 && self.slow_start_divisor == 1 {
+            200
+        } else {
+            120
+        }
+    }
+
     fn set_slow_start_phase(&mut self, phase: Phase) {
         match phase {
             Phase::SlowStart => self.slow_start_divisor = 1,
