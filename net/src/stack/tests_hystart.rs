@@ -39,6 +39,13 @@ fn slow_start_ends_before_the_queue_overflows() {
         hy.recoveries,
         hy.rtos
     );
+    std::println!(
+        "HyStart++: {} rises, {} exits",
+        hy.hystart_rises,
+        hy.hystart_exits
+    );
+    assert_eq!((plain.hystart_rises, plain.hystart_exits), (0, 0));
+    assert!(hy.hystart_rises >= 1, "the queue's delay was seen");
     assert!(plain.dropped > 0, "without HyStart++ the queue overflows");
     // Measured: without, 118 frames dropped and 3.3 MB delivered; with, 45 and 5.0 MB (slow
     // start ends late enough that Conservative Slow Start still overflows the queue once).

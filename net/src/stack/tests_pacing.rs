@@ -59,6 +59,9 @@ pub(super) struct Run {
     pub(super) rtos: u64,
     /// Data frames sent in the first round trip after the handshake (the initial window).
     pub(super) first_flight: usize,
+    /// Rounds whose round trip rose past HyStart++'s threshold, and slow starts it ended.
+    pub(super) hystart_rises: u64,
+    pub(super) hystart_exits: u64,
 }
 
 /// Our side streams to a peer 50 ms away through the bottleneck for 2 virtual seconds, with
@@ -138,6 +141,8 @@ pub(super) fn through_bottleneck_with(queue: usize, tweak: impl Fn(&mut StackCon
         recoveries: c.tcp_recoveries,
         rtos: c.tcp_rtos,
         first_flight,
+        hystart_rises: c.tcp_hystart_rises,
+        hystart_exits: c.tcp_hystart_exits,
     }
 }
 
