@@ -126,10 +126,10 @@ impl Controller for Reno {
     }
 
     fn pacing_ratio(&self) -> u32 {
-        // Linux's ratios: twice the window in the first half of slow start, where the
-        // window doubles each round; 1.2 times once it grows more slowly (Conservative Slow
-        // Start, congestion avoidance), so that the queue a round builds stays small.
-        if self.cwnd < self.ssthresh / 2 && self.slow_start_divisor == 1 {
+        // Linux's ratios: twice the window in slow start below half the threshold, where
+        // the window doubles each round; 1.2 times above it (congestion avoidance after a
+        // loss or a HyStart++ exit), so that the queue a round builds stays small.
+        if self.cwnd < self.ssthresh / 2 {
             200
         } else {
             120
