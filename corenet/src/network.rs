@@ -246,12 +246,15 @@ fn tcp_buffer(v: Option<&str>) -> Result<Option<usize>, NetStartError> {
 
 // tcpdef (issue 12: the defaults)
 /// `tcpbuf_auto=`'s default: passive opens grow to their handshake's round trip x
-/// `tcp_path_rate`, up to 512 KiB each way (docs/BENCHMARKS.md, "The defaults on the
+/// `tcp_path_rate`, up to 640 KiB each way (docs/BENCHMARKS.md, "The defaults on the
 /// faulty wire": against `tcpbuf=`'s 16 KiB alone, 10 MB each way through 5 % loss went
 /// from 3.4x the Linux guest's time to 0.57x-0.98x, on a 50 ms path from 24.6x to 1.2x-2.5x
 /// at 256 KiB; "Pacing on the 50 ms path": 512 KiB was bimodal until pacing was on, and with
 /// it carries 10 MB each way at 50 ms in 1.4 s without a retransmission; 1 MiB overshoots).
-pub const DEFAULT_TCP_BUFFER_AUTO: usize = 512 * 1024;
+// hystart (issue 12): 640 KiB, a little over the faulty wire's bandwidth-delay product at
+// 50 ms and under it plus its queue ("HyStart++ on the 50 ms path": 512 KiB caps a
+// connection at about 8.5 MB/s, under the Linux guest; 768 KiB and 1 MiB overshoot).
+pub const DEFAULT_TCP_BUFFER_AUTO: usize = 640 * 1024;
 
 /// `tcpbuf_auto=`: `off` (or `0`), a size from 1K to 1M, or absent for
 /// [`DEFAULT_TCP_BUFFER_AUTO`]; `None` is off.
