@@ -13,7 +13,7 @@
 //! once built: over the budget, the buffer goes back to the queue unsent, and is counted.
 
 use corenet_nic::{Offload, RxFrame, RxQueue, TxQueue, TxSlot};
-use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
+use smoltcp::phy::{self, Checksum, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
 use crate::ratelimit::TokenBucket;
@@ -61,6 +61,9 @@ pub struct TxState {
     /// retransmission count.
     last_tcp: Option<(u32, u32)>,
     icmp: IcmpLimit,
+    /// The queue completes TCP checksums: smoltcp leaves them zero, and each TCP frame gets
+    /// its pseudo-header sum and a request (`offload`).
+    csum_offload: bool,
 }
 
 /// The ICMP rate limit of one queue: the bucket, the clock of the current poll, and the
@@ -92,6 +95,7 @@ pub type InjectedFrame = alloc::vec::Vec<u8>;
 impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
     /// Wraps a queue pair owned by this core.
     pub fn new(rx: R, tx: T) -> Self {
+        let csum_offload = tx.csum_offload();
         Self {
             rx,
             tx,
@@ -100,7 +104,10 @@ impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
             len: 0,
             spare: None,
             injected: None,
-            st: TxState::default(),
+            st: TxState {
+                csum_offload,
+                ..TxState::default()
+            },
         }
     }
 
@@ -281,8 +288,12 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
         caps.medium = Medium::Ethernet;
         caps.max_transmission_unit = ETHERNET_MTU;
         caps.max_burst_size = Some(BURST);
-        // Checksums stay in software: smoltcp cannot take per-frame RX verdicts, and TX
-        // offload would need the pseudo-header sum that smoltcp does not leave behind.
+        // Received checksums stay in software: smoltcp cannot take per-frame RX verdicts. A
+        // queue that completes TCP checksums gets them zero from smoltcp; the token writes the
+        // pseudo-header sum smoltcp does not leave behind (`offload`).
+        if self.st.csum_offload {
+            caps.checksum.tcp = Checksum::Rx;
+        }
         caps
     }
 }
@@ -374,7 +385,12 @@ impl<T: TxQueue> phy::TxToken for QueueTxToken<'_, T> {
         if let Some(seg) = tcp_sequence(&buf[..len]) {
             st.last_tcp = Some(seg);
         }
-        tx.submit(slot, len, Offload::default());
+        let offload = if st.csum_offload {
+            offload::tcp_csum_request(&mut buf[..len]).unwrap_or_default()
+        } else {
+            Offload::default()
+        };
+        tx.submit(slot, len, offload);
         st.stats.tx_frames += 1;
         r
     }
@@ -422,5 +438,6 @@ fn tcp_sequence(frame: &[u8]) -> Option<(u32, u32)> {
     ))
 }
 
+pub mod offload;
 #[cfg(test)]
 mod tests;
