@@ -24,6 +24,7 @@
 // allocates.
 extern crate alloc;
 
+mod big;
 mod buffers;
 pub mod cmdline;
 pub mod ctrl;
@@ -46,6 +47,7 @@ mod tx;
 #[cfg(test)]
 mod tests;
 
+pub use big::{BIG_BUF_SIZE, TSO_BUFS, TSO_MAX_FRAME};
 pub use buffers::BUF_SIZE;
 pub use device::{InitError, MAX_PAIRS, NetConfig, QueueDma, Steering, VirtioNet, VirtioPair};
 pub use ring::MAX_QUEUE_SIZE;

@@ -1,4 +1,5 @@
-//! Transmit checksum offload: the pseudo-header sum a device completes into a TCP checksum.
+//! Transmit offload requests: the pseudo-header sum a device completes into a TCP checksum,
+//! and the segment size of a frame the device cuts (TSO).
 //!
 //! With checksum offload smoltcp leaves a TCP segment's checksum field zero
 //! (`ChecksumCapabilities::tcp` is `Rx`). Both virtio-net (5.1.6.2, `NEEDS_CSUM`) and the
@@ -8,7 +9,7 @@
 //! The frames are ours (smoltcp just built them), but the parse stays total: anything that is
 //! not a well-formed Ethernet/IPv4 or IPv6/TCP frame gets no request.
 
-use corenet_nic::Offload;
+use corenet_nic::{Offload, Tso};
 
 const ETH_LEN: usize = 14;
 const PROTO_TCP: u8 = 6;
@@ -16,10 +17,14 @@ const PROTO_TCP: u8 = 6;
 const TCP_CSUM: usize = 16;
 
 /// Writes the pseudo-header sum into the TCP checksum field of `frame` and returns the
-/// request for the device (`l4_csum` offsets counted from the frame start); `None` for a frame
-/// that is not TCP over IPv4/IPv6 (left untouched).
-pub fn tcp_csum_request(frame: &mut [u8]) -> Option<Offload> {
-    let (start, tcp_len, sum) = match frame.get(12..14)? {
+/// request for the device (`l4_csum` offsets counted from the frame start), with a
+/// segmentation request for `mss`-byte segments when `mss` is given and the payload is
+/// longer; `None` for a frame that is not TCP over IPv4/IPv6 (left untouched).
+///
+/// For a frame to segment the sum covers the whole TCP length, as for any other: the device
+/// (Linux's `tcp_gso_segment` behind QEMU's tap) replaces that length with each segment's.
+pub fn tcp_offload(frame: &mut [u8], mss: Option<u16>) -> Option<Offload> {
+    let (start, tcp_len, sum, ipv6) = match frame.get(12..14)? {
         [0x08, 0x00] => {
             let ip = frame.get(ETH_LEN..ETH_LEN + 20)?;
             let ihl = usize::from(ip[0] & 0x0f) * 4;
@@ -28,7 +33,7 @@ pub fn tcp_csum_request(frame: &mut [u8]) -> Option<Offload> {
             }
             let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
             let tcp_len = total.checked_sub(ihl)?;
-            (ETH_LEN + ihl, tcp_len, sum_words(&ip[12..20]))
+            (ETH_LEN + ihl, tcp_len, sum_words(&ip[12..20]), false)
         }
         [0x86, 0xdd] => {
             let ip = frame.get(ETH_LEN..ETH_LEN + 40)?;
@@ -37,7 +42,7 @@ pub fn tcp_csum_request(frame: &mut [u8]) -> Option<Offload> {
                 return None;
             }
             let tcp_len = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
-            (ETH_LEN + 40, tcp_len, sum_words(&ip[8..40]))
+            (ETH_LEN + 40, tcp_len, sum_words(&ip[8..40]), true)
         }
         _ => return None,
     };
@@ -45,13 +50,26 @@ pub fn tcp_csum_request(frame: &mut [u8]) -> Option<Offload> {
     if tcp_len < 20 || start + tcp_len > frame.len() {
         return None;
     }
+    let doff = usize::from(frame.get(start + 12)? >> 4) * 4;
+    if doff < 20 || doff > tcp_len {
+        return None;
+    }
     let sum = fold(sum + u32::from(PROTO_TCP) + tcp_len as u32);
     let field = start + TCP_CSUM;
     frame
         .get_mut(field..field + 2)?
         .copy_from_slice(&sum.to_be_bytes());
+    let hdr_len = start + doff;
+    let tso = mss
+        .filter(|&m| m != 0 && tcp_len - doff > usize::from(m))
+        .map(|mss| Tso {
+            mss,
+            hdr_len: hdr_len as u16,
+            ipv6,
+        });
     Some(Offload {
         l4_csum: Some((start as u16, field as u16)),
+        tso,
     })
 }
 

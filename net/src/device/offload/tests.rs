@@ -76,7 +76,7 @@ fn an_ipv4_segment_completed_by_the_device_verifies() {
     // Odd and even payload lengths, and an empty segment (a pure ACK).
     for payload in [0, 1, 1460, 1459] {
         let mut f = v4_frame(payload);
-        let req = tcp_csum_request(&mut f).expect("a TCP frame");
+        let req = tcp_offload(&mut f, None).expect("a TCP frame");
         assert_eq!(req.l4_csum, Some((34, 50)));
         assert_ne!(&f[50..52], &[0, 0], "pseudo-header sum written");
         device_completes(&mut f, 34, 50, 34 + 20 + payload);
@@ -93,7 +93,7 @@ fn an_ipv4_segment_completed_by_the_device_verifies() {
 fn an_ipv6_segment_completed_by_the_device_verifies() {
     for payload in [0, 1, 1440] {
         let mut f = v6_frame(payload);
-        let req = tcp_csum_request(&mut f).expect("a TCP frame");
+        let req = tcp_offload(&mut f, None).expect("a TCP frame");
         assert_eq!(req.l4_csum, Some((54, 70)));
         let end = f.len();
         device_completes(&mut f, 54, 70, end);
@@ -106,7 +106,7 @@ fn an_ipv6_segment_completed_by_the_device_verifies() {
 fn a_wrong_sum_does_not_verify() {
     // The check above can fail: one bit off in the pseudo-header sum is caught.
     let mut f = v4_frame(100);
-    tcp_csum_request(&mut f).unwrap();
+    tcp_offload(&mut f, None).unwrap();
     f[51] ^= 1;
     device_completes(&mut f, 34, 50, 34 + 120);
     let tcp = TcpPacket::new_checked(&f[34..34 + 120]).unwrap();
@@ -138,7 +138,7 @@ fn other_and_malformed_frames_get_no_request() {
     }
     for mut f in frames {
         let before = f.clone();
-        assert_eq!(tcp_csum_request(&mut f), None);
+        assert_eq!(tcp_offload(&mut f, None), None);
         assert_eq!(f, before, "left untouched");
     }
 }
