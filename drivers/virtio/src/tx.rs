@@ -6,14 +6,9 @@ use crate::buffers::Buffers;
 use crate::features::Features;
 use crate::owners::Owners;
 use crate::ring::{MAX_QUEUE_SIZE, Ring};
+use crate::txhdr;
 use alloc::boxed::Box;
 use corenet_nic::{Offload, QueueCounters, TxQueue, TxSlot};
-
-/// `virtio_net_hdr.flags`: the device must complete the checksum (5.1.6.2).
-const HDR_F_NEEDS_CSUM: u8 = 1;
-/// `virtio_net_hdr.gso_type` (5.1.6): TCP over IPv4, TCP over IPv6.
-const GSO_TCPV4: u8 = 1;
-const GSO_TCPV6: u8 = 4;
 
 /// Index into the per-id arrays; the mask is a no-op on validated ids (and on `n_free`, which
 /// never exceeds the queue size) and lets the compiler drop the bounds check.
@@ -263,32 +258,6 @@ impl VirtioTx {
             _ => self.bufs.cap(),
         }
     }
-
-    /// The virtio-net header's first 12 bytes (`lo`: bytes 0..8, `hi`: 8..12) for `offload`
-    /// on a frame of `len` bytes in buffer `id`; `None` for a request the device must not
-    /// see (a field outside the frame, segmentation without a checksum, in a small buffer,
-    /// or with headers past the frame's end).
-    fn header_for(&self, id: u16, len: usize, offload: Offload) -> Option<(u64, u32)> {
-        let Some((start, off)) = offload.l4_csum else {
-            return offload.tso.is_none().then_some((0, 0));
-        };
-        // `Offload` gives both offsets from the frame start; virtio's `csum_offset` counts
-        // from `csum_start` (5.1.6.2), and the 16-bit result must lie inside the frame or the
-        // device drops it.
-        if off < start || usize::from(off) + 2 > len {
-            return None;
-        }
-        let mut lo = u64::from(HDR_F_NEEDS_CSUM) | u64::from(start) << 48;
-        if let Some(t) = offload.tso {
-            let large = self.big.is_some() && id >= self.small;
-            if !large || t.mss == 0 || usize::from(t.hdr_len) > len || t.hdr_len <= off {
-                return None;
-            }
-            let gso = if t.ipv6 { GSO_TCPV6 } else { GSO_TCPV4 };
-            lo |= u64::from(gso) << 8 | u64::from(t.hdr_len) << 16 | u64::from(t.mss) << 32;
-        }
-        Some((lo, u32::from(off - start)))
-    }
 }
 
 impl TxQueue for VirtioTx {
@@ -353,7 +322,8 @@ impl TxQueue for VirtioTx {
         // changes. Without CSUM, requests are ignored (the stack only makes them when
         // `csum_offload` says so) and no buffer can hold a frame to segment.
         if self.csum {
-            let Some((lo, hi)) = self.header_for(id, len, offload) else {
+            let large = self.big.is_some() && id >= self.small;
+            let Some((lo, hi)) = txhdr::header(offload, len, large) else {
                 // A request the device must not see: refused, counted.
                 self.counters.errors.inc();
                 self.give_back(id);
