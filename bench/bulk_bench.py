@@ -107,7 +107,8 @@ def qemu_cpu(boot):
 
 
 def guest_tx(guest):
-    """(frames, bytes) corenet's queues sent so far (its /metrics), or None for other guests."""
+    """(frames, bytes, busy µs) corenet's queues sent and its cores were busy so far (its
+    /metrics), or None for other guests."""
     if guest.name != "corenet":
         return None
     try:
@@ -115,12 +116,14 @@ def guest_tx(guest):
                               capture_output=True, text=True, timeout=10).stdout
     except subprocess.TimeoutExpired:
         return None
-    tot = {"corenet_tx_packets_total": 0, "corenet_tx_bytes_total": 0}
+    tot = {"corenet_tx_packets_total": 0, "corenet_tx_bytes_total": 0,
+           "corenet_cpu_busy_microseconds_total": 0}
     for line in body.splitlines():
         name = line.split("{")[0].split(" ")[0]
         if name in tot:
             tot[name] += int(float(line.rsplit(" ", 1)[1]))
-    return tot["corenet_tx_packets_total"], tot["corenet_tx_bytes_total"]
+    return (tot["corenet_tx_packets_total"], tot["corenet_tx_bytes_total"],
+            tot["corenet_cpu_busy_microseconds_total"])
 
 
 def bench(guest, a, results):
@@ -145,10 +148,13 @@ def bench(guest, a, results):
                     # Frames handed to the device (a TSO frame counts once) and their bytes.
                     run["guest_tx_frames"] = tx1[0] - tx0[0]
                     run["guest_tx_bytes"] = tx1[1] - tx0[1]
+                    # The guest's own time: its cores' busy (not halted) time.
+                    run["guest_busy_s"] = round((tx1[2] - tx0[2]) / 1e6, 3)
                 runs.append(run)
                 mbps = f"{a.bytes / secs / 1e6:.1f} MB/s" if secs else "-"
                 print(f"  {guest.name} run {i + 1}: {secs} s, {size} bytes, intact={ok} ({mbps}); "
-                      f"QEMU CPU s {cpu}; guest tx frames {run.get('guest_tx_frames', '-')}",
+                      f"QEMU CPU s {cpu}; guest tx frames {run.get('guest_tx_frames', '-')}, "
+                      f"busy {run.get('guest_busy_s', '-')} s",
                       file=sys.stderr)
         finally:
             b.stop()
