@@ -25,7 +25,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from http_bench import GUEST_IP, ROOT, Boot, CorenetGuest, LinuxGuest, Netns  # noqa: E402
+from http_bench import GUEST_IP, ROOT, Boot, CorenetGuest, LinuxGuest, Netns, session_members  # noqa: E402,E501
 
 LINE = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-\n"
 
@@ -82,6 +82,50 @@ def download(n, timeout):
     return secs, size, ok
 
 
+def qemu_cpu(boot):
+    """CPU seconds (user + system) of each thread of the boot's QEMU, by thread name."""
+    out = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in session_members(boot.proc.pid):
+        try:
+            if not open(f"/proc/{pid}/comm").read().startswith("qemu"):
+                continue
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                stat = open(f"/proc/{pid}/task/{tid}/stat").read()
+            except OSError:
+                continue
+            # Keyed by thread id too: without `-name debug-threads=on` every thread is named
+            # after the process (the vCPU thread is then the busiest one).
+            name = stat[stat.index("(") + 1:stat.rindex(")")] + "/" + tid
+            f = stat[stat.rindex(")") + 2:].split()
+            out[name] = (int(f[11]) + int(f[12])) / tick
+    return out
+
+
+def guest_tx(guest):
+    """(frames, bytes, busy µs) corenet's queues sent and its cores were busy so far (its
+    /metrics), or None for other guests."""
+    if guest.name != "corenet":
+        return None
+    try:
+        body = subprocess.run(["curl", "-s", "--max-time", "5", f"http://{GUEST_IP}/metrics"],
+                              capture_output=True, text=True, timeout=10).stdout
+    except subprocess.TimeoutExpired:
+        return None
+    tot = {"corenet_tx_packets_total": 0, "corenet_tx_bytes_total": 0,
+           "corenet_cpu_busy_microseconds_total": 0}
+    for line in body.splitlines():
+        name = line.split("{")[0].split(" ")[0]
+        if name in tot:
+            tot[name] += int(float(line.rsplit(" ", 1)[1]))
+    return (tot["corenet_tx_packets_total"], tot["corenet_tx_bytes_total"],
+            tot["corenet_cpu_busy_microseconds_total"])
+
+
 def bench(guest, a, results):
     guest.prepare()
     budget = 120 + a.runs * (a.timeout + 15)
@@ -91,10 +135,26 @@ def bench(guest, a, results):
             download(min(a.bytes, 1 << 20), 60)  # warm-up, not recorded
             runs = []
             for i in range(a.runs):
+                cpu0, tx0 = qemu_cpu(b), guest_tx(guest)
                 secs, size, ok = download(a.bytes, a.timeout)
-                runs.append({"seconds": secs, "bytes": size, "intact": ok})
+                cpu1, tx1 = qemu_cpu(b), guest_tx(guest)
+                # Where the time went: each QEMU thread's CPU during the download (the vCPU
+                # thread runs the guest; the main loop moves virtio-net frames to the tap).
+                cpu = {k: round(v - cpu0.get(k, 0), 2) for k, v in cpu1.items()
+                       if v - cpu0.get(k, 0) >= 0.01}
+                cpu = dict(sorted(cpu.items(), key=lambda kv: -kv[1]))
+                run = {"seconds": secs, "bytes": size, "intact": ok, "qemu_cpu_s": cpu}
+                if tx0 and tx1:
+                    # Frames handed to the device (a TSO frame counts once) and their bytes.
+                    run["guest_tx_frames"] = tx1[0] - tx0[0]
+                    run["guest_tx_bytes"] = tx1[1] - tx0[1]
+                    # The guest's own time: its cores' busy (not halted) time.
+                    run["guest_busy_s"] = round((tx1[2] - tx0[2]) / 1e6, 3)
+                runs.append(run)
                 mbps = f"{a.bytes / secs / 1e6:.1f} MB/s" if secs else "-"
-                print(f"  {guest.name} run {i + 1}: {secs} s, {size} bytes, intact={ok} ({mbps})",
+                print(f"  {guest.name} run {i + 1}: {secs} s, {size} bytes, intact={ok} ({mbps}); "
+                      f"QEMU CPU s {cpu}; guest tx frames {run.get('guest_tx_frames', '-')}, "
+                      f"busy {run.get('guest_busy_s', '-')} s",
                       file=sys.stderr)
         finally:
             b.stop()

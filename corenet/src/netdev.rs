@@ -18,7 +18,8 @@ use corenet_kernel::cpu::MAX_CORES;
 use corenet_kernel::memory::dma::DmaPool;
 use corenet_kernel::memory::spare::carve_pool;
 use corenet_kernel::pci::{ConfigAccess, scan};
-use corenet_nic::{DmaAllocator, DmaRegion, RssConfig};
+use corenet_nic::{DmaAllocator, DmaRegion, RssConfig, TxQueue};
+use corenet_virtio::features::Features;
 use corenet_virtio::hal::{GlobalDma, IdentityHal};
 use corenet_virtio::probe::{probe_mmio, probe_pci};
 use corenet_virtio::virtio_drivers::transport::mmio::MmioTransport;
@@ -30,11 +31,13 @@ use corenet_virtio::{NetConfig, QueueDma, Steering, VirtioNet, VirtioPair};
 use spin::{Mutex, Once};
 
 /// DMA memory carved per queue pair: two rings and their 2 KiB buffers at the driver's largest
-/// queue (1024 entries: 2 x (2 MiB + 26 KiB)), rounded up to the 2 MiB the carver works in. A
-/// device offering 256 entries (QEMU's default) uses a quarter of it.
+/// queue (1024 entries: 2 x (2 MiB + 26 KiB)) and, with TSO, the transmit queue's large
+/// buffers (16 x 66 KiB), rounded up to the 2 MiB the carver works in. A device offering 256
+/// entries (QEMU's default) uses a quarter of the rings' share.
 const PAIR_DMA: u64 = 6 << 20;
 const _: () = assert!(
     2 * (corenet_virtio::MAX_QUEUE_SIZE * (corenet_virtio::BUF_SIZE + 26) + 3 * 4096)
+        + corenet_virtio::TSO_BUFS as usize * corenet_virtio::BIG_BUF_SIZE
         <= PAIR_DMA as usize,
     "a queue pair at the largest queue size must fit its DMA pool"
 );
@@ -275,6 +278,21 @@ fn publish<T: corenet_virtio::virtio_drivers::transport::Transport>(
             p.rx.size(),
             p.tx.size()
         );
+        // Transmit offloads in use: a tap offers them, user-mode and socket netdevs do not.
+        let f = net.features();
+        log::info!(
+            "nic: virtio transmit checksum offload {}, TSO {}",
+            if f.contains(Features::CSUM) {
+                "on"
+            } else {
+                "off"
+            },
+            if p.tx.tso_max_frame().is_some() {
+                "on"
+            } else {
+                "off"
+            }
+        );
     }
     for (i, p) in pairs.into_iter().enumerate() {
         *PAIRS[i].lock() = Some(NicPair::Virtio(p));
@@ -330,6 +348,22 @@ pub fn rss_key(core: &Core) -> [u8; 40] {
     })
 }
 
+/// A command-line switch that defaults to on: `off` turns it off, anything but `on` is
+/// reported and ignored.
+fn on_off(core: &Core, key: &str) -> bool {
+    match core.cmdline().get(key) {
+        Some("off") => {
+            log::info!("nic: {key}=off");
+            false
+        }
+        Some("on") | None => true,
+        Some(w) => {
+            log::warn!("nic: {key}={w} unknown (on|off): on");
+            true
+        }
+    }
+}
+
 fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
     match core.cmdline().get("nic_irq") {
         Some("off") => {
@@ -345,11 +379,16 @@ fn find_and_probe(core: &Core) -> Result<NicInfo, NicError> {
     )
     .map_err(|e| device_error("steering", &e))?;
     let mut cfg = NetConfig::new(rss.clone());
-    // No checksum offload: with GUEST_CSUM a device may deliver frames whose L4 checksum is
-    // only partial (virtio NEEDS_CSUM, e.g. from a Linux peer over a tap), and smoltcp can only
-    // skip verification for all frames, not per frame. Without it, the device completes every
-    // checksum before delivery and the stack verifies it.
-    cfg.wish.checksum_offload = false;
+    // No receive checksum offload: with GUEST_CSUM a device may deliver frames whose L4
+    // checksum is only partial (virtio NEEDS_CSUM, e.g. from a Linux peer over a tap), and
+    // smoltcp can only skip verification for all frames, not per frame. Without it, the device
+    // completes every checksum before delivery and the stack verifies it.
+    cfg.wish.rx_checksum = false;
+    // Transmit offloads (virtio CSUM, HOST_TSO4) where the device offers them: the stack
+    // leaves TCP checksums to the device and hands it segments of up to 64 KiB to cut.
+    // `nic_csum=off` turns both off, `nic_tso=off` only segmentation.
+    cfg.wish.tx_checksum = on_off(core, "nic_csum");
+    cfg.wish.tso = cfg.wish.tx_checksum && on_off(core, "nic_tso");
     let mut dma = PairDma {
         pools: heapless::Vec::new(),
     };

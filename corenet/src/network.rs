@@ -161,6 +161,13 @@ impl TxQueue for NetTx {
     fn csum_offload(&self) -> bool {
         each!(self, q => q.csum_offload())
     }
+    fn tso_max_frame(&self) -> Option<usize> {
+        each!(self, q => q.tso_max_frame())
+    }
+    #[inline]
+    fn alloc_large(&mut self) -> Option<TxSlot> {
+        each!(self, q => q.alloc_large())
+    }
     fn counters(&self) -> &QueueCounters {
         each!(self, q => q.counters())
     }

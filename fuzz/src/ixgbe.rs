@@ -124,7 +124,7 @@ pub fn run(data: &[u8]) {
                         _ => Some((u.arbitrary().unwrap_or(0), u.arbitrary().unwrap_or(0))),
                     };
                     let len = usize::from(u.arbitrary::<u16>().unwrap_or(60)) % 2100;
-                    pair.tx.submit(s, len, Offload { l4_csum });
+                    pair.tx.submit(s, len, Offload { l4_csum, tso: None });
                 }
             }
             _ => {

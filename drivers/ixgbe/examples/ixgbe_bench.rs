@@ -31,6 +31,7 @@ fn driver_rx_tx<const CSUM: bool>(rx: &mut Rx, tx: &mut Tx, frames: &mut [RxFram
     // a stack that always (or never) offloads.
     let offload = Offload {
         l4_csum: CSUM.then_some((34, 6)),
+        tso: None,
     };
     let n = rx.rx_burst(frames);
     for f in &frames[..n] {

@@ -24,5 +24,5 @@ pub mod steering;
 
 pub use counters::{Counter, QueueCounters};
 pub use dma::{DmaAllocator, DmaRegion};
-pub use queue::{Offload, QueuePair, RxFrame, RxQueue, TxQueue, TxSlot};
+pub use queue::{Offload, QueuePair, RxFrame, RxQueue, Tso, TxQueue, TxSlot};
 pub use steering::{RssConfig, toeplitz};

@@ -53,6 +53,23 @@ pub struct Offload {
     /// field (both virtio and the 82599 add the L4 sum to it). Only valid when
     /// [`TxQueue::csum_offload`] is true.
     pub l4_csum: Option<(u16, u16)>,
+    /// Ask the device to cut this TCP frame (longer than the MTU) into segments
+    /// (TCP segmentation offload). Needs `l4_csum` too; only valid in a buffer from
+    /// [`TxQueue::alloc_large`].
+    pub tso: Option<Tso>,
+}
+
+/// A TCP segmentation request: the device repeats the first `hdr_len` bytes (Ethernet, IP and
+/// TCP headers) in front of every `mss` bytes of payload, fixing lengths, sequence numbers,
+/// flags and checksums as it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tso {
+    /// Payload bytes per segment.
+    pub mss: u16,
+    /// Bytes of headers from the frame start to the TCP payload.
+    pub hdr_len: u16,
+    /// The frame is IPv6 (else IPv4).
+    pub ipv6: bool,
 }
 
 /// A transmit buffer handed out by [`TxQueue::alloc`]. Not `Clone`: it is used once, by
@@ -108,6 +125,18 @@ pub trait TxQueue {
     /// Whether the device fills in L4 checksums ([`Offload::l4_csum`]).
     fn csum_offload(&self) -> bool {
         false
+    }
+
+    /// The longest TCP frame the device segments ([`Offload::tso`]) for IPv4, when it does.
+    fn tso_max_frame(&self) -> Option<usize> {
+        None
+    }
+
+    /// A free buffer of at least [`tso_max_frame`](Self::tso_max_frame) bytes for a frame to
+    /// segment; `None` when the device does not segment or all are in its hands. Submitted,
+    /// cancelled and completed like any other.
+    fn alloc_large(&mut self) -> Option<TxSlot> {
+        None
     }
 
     /// Transmit counters of this queue.

@@ -1,6 +1,7 @@
 //! Bringing up a virtio-net device (3.1.1, 5.1.5) and splitting it into per-core queue pairs.
 #![allow(unsafe_code)]
 
+use crate::big::BigBuffers;
 use crate::buffers::{BUF_SIZE, Buffers};
 use crate::ctrl::{self, CtrlError, CtrlQueue};
 use crate::doorbell::{DoorbellError, NotifyMap};
@@ -177,6 +178,17 @@ fn new_buffers<A: QueueDma>(
     Ok(unsafe { Buffers::new(region, count) })
 }
 
+/// The large transmit buffers of a queue that segments; `None` when the memory is not there
+/// (the queue then sends MTU-sized frames only, as without TSO).
+fn big_buffers<A: QueueDma>(dma: &mut A, pair: Option<u16>, hdr: usize) -> Option<BigBuffers> {
+    let region = dma.alloc_queue_dma(pair, BigBuffers::BYTES, 4096)?;
+    if region.len < BigBuffers::BYTES {
+        return None;
+    }
+    // SAFETY: fresh, zeroed region from the allocator, long enough (checked).
+    Some(unsafe { BigBuffers::new(region, hdr) })
+}
+
 impl<T: Transport> VirtioNet<T> {
     /// Initializes the device (3.1.1) and returns it with `min(wanted, device's)` queue pairs.
     ///
@@ -257,9 +269,14 @@ impl<T: Transport> VirtioNet<T> {
                 let ts = queue_size(t, tq, cfg.queue_size)?;
                 let tx_ring = new_ring(t, &mut notify, dma, Some(k), tq, ts, event_idx)?;
                 let tx_bufs = new_buffers(dma, Some(k), ts)?;
+                let big = if f.contains(Features::HOST_TSO4) {
+                    big_buffers(dma, Some(k), features::header_len(f))
+                } else {
+                    None
+                };
                 let _ = out.push(VirtioPair {
                     rx: VirtioRx::new(rx_ring, rx_bufs, f, k),
-                    tx: VirtioTx::new(tx_ring, tx_bufs, f, k),
+                    tx: VirtioTx::new(tx_ring, tx_bufs, f, k, big),
                 });
             }
             // controlq follows the last possible pair (5.1.2).

@@ -9,6 +9,9 @@ bitflags::bitflags! {
         const CSUM = 1 << 0;
         /// Driver handles packets with partial checksum (receive checksum validation).
         const GUEST_CSUM = 1 << 1;
+        /// Device segments TCP over IPv4 (TSO): the driver may send frames of up to 64 KiB
+        /// with `gso_type` TCPV4 (5.1.6.2). Requires CSUM.
+        const HOST_TSO4 = 1 << 11;
         /// Device has a MAC address in its config space.
         const MAC = 1 << 5;
         /// Driver can merge receive buffers (we post full-size buffers and do not need it).
@@ -33,8 +36,13 @@ bitflags::bitflags! {
 /// What the driver asks for beyond the mandatory set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FeatureWish {
-    /// Negotiate CSUM and GUEST_CSUM (the stack then skips software checksums where allowed).
-    pub checksum_offload: bool,
+    /// Negotiate GUEST_CSUM: the device may deliver frames whose checksum is only partial
+    /// (`NEEDS_CSUM`) or already checked (`DATA_VALID`).
+    pub rx_checksum: bool,
+    /// Negotiate CSUM: the device completes transmitted checksums the driver asks it to.
+    pub tx_checksum: bool,
+    /// Negotiate HOST_TSO4 when offered (with CSUM only: 5.1.3.1).
+    pub tso: bool,
     /// Negotiate RSS (and HASH_REPORT) when offered. Off forces the device-steering fallback.
     pub rss: bool,
     /// Negotiate MQ when offered. Off forces the single-queue fallback.
@@ -44,7 +52,9 @@ pub struct FeatureWish {
 impl Default for FeatureWish {
     fn default() -> Self {
         Self {
-            checksum_offload: true,
+            rx_checksum: true,
+            tx_checksum: true,
+            tso: true,
             rss: true,
             multi_queue: true,
         }
@@ -68,8 +78,14 @@ pub fn negotiate(offered: Features, wish: FeatureWish) -> Features {
             want |= Features::RSS | Features::HASH_REPORT;
         }
     }
-    if wish.checksum_offload {
-        want |= Features::CSUM | Features::GUEST_CSUM;
+    if wish.rx_checksum {
+        want |= Features::GUEST_CSUM;
+    }
+    if wish.tx_checksum {
+        want |= Features::CSUM;
+        if wish.tso {
+            want |= Features::HOST_TSO4;
+        }
     }
     let mut f = offered & want;
     if !f.contains(Features::CTRL_VQ) {
@@ -81,6 +97,9 @@ pub fn negotiate(offered: Features, wish: FeatureWish) -> Features {
     }
     if !f.contains(Features::RSS) {
         f -= Features::HASH_REPORT;
+    }
+    if !f.contains(Features::CSUM) {
+        f -= Features::HOST_TSO4;
     }
     f
 }
@@ -114,6 +133,7 @@ mod tests {
             Features::EVENT_IDX,
             Features::CSUM,
             Features::GUEST_CSUM,
+            Features::HOST_TSO4,
         ] {
             assert!(f.contains(b), "{b:?}");
         }
@@ -147,13 +167,43 @@ mod tests {
         let plain = negotiate(
             Features::from_bits_retain(u64::MAX),
             FeatureWish {
-                checksum_offload: false,
+                rx_checksum: false,
+                tx_checksum: false,
+                tso: true,
                 multi_queue: false,
                 rss: true,
             },
         );
-        assert!(
-            !plain.intersects(Features::CSUM | Features::GUEST_CSUM | Features::MQ | Features::RSS)
+        assert!(!plain.intersects(
+            Features::CSUM
+                | Features::GUEST_CSUM
+                | Features::HOST_TSO4
+                | Features::MQ
+                | Features::RSS
+        ));
+        // TSO needs the device's checksum offload (5.1.3.1).
+        let tso_alone = negotiate(
+            Features::VERSION_1 | Features::HOST_TSO4 | Features::GUEST_CSUM,
+            FeatureWish::default(),
         );
+        assert!(!tso_alone.contains(Features::HOST_TSO4));
+        let no_tso = negotiate(
+            Features::from_bits_retain(u64::MAX),
+            FeatureWish {
+                tso: false,
+                ..FeatureWish::default()
+            },
+        );
+        assert!(no_tso.contains(Features::CSUM) && !no_tso.contains(Features::HOST_TSO4));
+        // Transmit offloads without receive checksum validation (what corenet runs with).
+        let tx_only = negotiate(
+            Features::from_bits_retain(u64::MAX),
+            FeatureWish {
+                rx_checksum: false,
+                ..FeatureWish::default()
+            },
+        );
+        assert!(tx_only.contains(Features::CSUM | Features::HOST_TSO4));
+        assert!(!tx_only.contains(Features::GUEST_CSUM));
     }
 }

@@ -11,7 +11,9 @@
 //!   ([`ctrl`]: queue pairs, RSS key and table), and the split into per-core [`VirtioPair`]s.
 //! - [`VirtioRx`] / [`VirtioTx`]: `corenet_nic::RxQueue` / `TxQueue`, zero-copy bursts, every
 //!   device-written id, length and index validated, counted, dropped; `owners` checks every
-//!   id and every caller token with one compare.
+//!   id and every caller token with one compare. Transmit offloads: checksum (`CSUM`) and
+//!   TCP segmentation (`HOST_TSO4`) into 16 large buffers per queue (`big`), the header
+//!   built by `txhdr` (`docs/virtio.md`, "Transmit offloads").
 //! - [`steer`]: software distribution by Toeplitz hash when the device has a single queue.
 //! - [`probe`]: one call from a discovered MMIO or PCI device to its queue pairs.
 //! - [`hal`]: virtio-drivers' `Hal` over corenet's identity-mapped DMA memory.
@@ -24,6 +26,7 @@
 // allocates.
 extern crate alloc;
 
+mod big;
 mod buffers;
 pub mod cmdline;
 pub mod ctrl;
@@ -42,10 +45,12 @@ mod ring;
 mod rx;
 pub mod steer;
 mod tx;
+mod txhdr;
 
 #[cfg(test)]
 mod tests;
 
+pub use big::{BIG_BUF_SIZE, TSO_BUFS, TSO_MAX_FRAME};
 pub use buffers::BUF_SIZE;
 pub use device::{InitError, MAX_PAIRS, NetConfig, QueueDma, Steering, VirtioNet, VirtioPair};
 pub use ring::MAX_QUEUE_SIZE;

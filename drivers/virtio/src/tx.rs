@@ -1,15 +1,14 @@
 //! The transmit half of a queue pair: zero-copy buffers, one doorbell per flush, completions
 //! handed out straight from the used ring.
 
+use crate::big::{BigBuffers, TSO_BUFS, TSO_MAX_FRAME};
 use crate::buffers::Buffers;
 use crate::features::Features;
 use crate::owners::Owners;
 use crate::ring::{MAX_QUEUE_SIZE, Ring};
+use crate::txhdr;
 use alloc::boxed::Box;
 use corenet_nic::{Offload, QueueCounters, TxQueue, TxSlot};
-
-/// `virtio_net_hdr.flags`: the device must complete the checksum (5.1.6.2).
-const HDR_F_NEEDS_CSUM: u8 = 1;
 
 /// Index into the per-id arrays; the mask is a no-op on validated ids (and on `n_free`, which
 /// never exceeds the queue size) and lets the compiler drop the bounds check.
@@ -31,6 +30,13 @@ pub struct VirtioTx {
     /// Header length, added to every descriptor's length.
     hdr_len: u32,
     csum: bool,
+    /// Large buffers for TSO frames (HOST_TSO4 negotiated and their memory allocated): ids
+    /// `small..size` of the ring, one buffer each.
+    big: Option<BigBuffers>,
+    /// Ids below this are MTU-sized buffers; the rest (`TSO_BUFS` of them with `big`) large.
+    small: u16,
+    big_free: [u16; TSO_BUFS as usize],
+    n_big_free: u16,
     queue: u16,
     /// Who holds each buffer: the stack (allocated), the device (submitted, until its
     /// completion is taken), or nobody (free).
@@ -49,28 +55,52 @@ pub struct VirtioTx {
 }
 
 impl VirtioTx {
-    pub(crate) fn new(mut ring: Ring, mut bufs: Buffers, features: Features, queue: u16) -> Self {
+    /// `big`: the large buffers, used when the device segments (HOST_TSO4) and the ring has
+    /// room for them (at least four times [`TSO_BUFS`] entries); they take the ring's top ids.
+    pub(crate) fn new(
+        mut ring: Ring,
+        mut bufs: Buffers,
+        features: Features,
+        queue: u16,
+        big: Option<BigBuffers>,
+    ) -> Self {
         let size = ring.size();
         let hdr_len = crate::features::header_len(features);
         bufs.set_header(hdr_len);
+        let csum = features.contains(Features::CSUM);
+        let big =
+            big.filter(|_| csum && features.contains(Features::HOST_TSO4) && size >= 4 * TSO_BUFS);
+        let small = if big.is_some() { size - TSO_BUFS } else { size };
         let mut free = Box::new([0; MAX_QUEUE_SIZE]);
-        for id in 0..size {
+        for id in 0..small {
             ring.write_desc(id, bufs.phys(id), 0, 0, 0);
             // All-zero headers: only checksum requests ever write them again.
             bufs.zero_hdr(id);
             // Hand out low ids first (pop from the end).
-            free[usize::from(id)] = size - 1 - id;
+            free[usize::from(id)] = small - 1 - id;
+        }
+        let mut big_free = [0; TSO_BUFS as usize];
+        if let Some(b) = &big {
+            for (i, f) in big_free.iter_mut().enumerate() {
+                let id = small + i as u16;
+                ring.write_desc(id, b.phys(i as u16), 0, 0, 0);
+                *f = id;
+            }
         }
         Self {
             ring,
             bufs,
             hdr_len: hdr_len as u32,
-            csum: features.contains(Features::CSUM),
+            csum,
+            n_big_free: if big.is_some() { TSO_BUFS } else { 0 },
+            big,
+            small,
+            big_free,
             queue,
             owners: Owners::new(),
             csum_hdr: Box::new([false; MAX_QUEUE_SIZE]),
             free,
-            n_free: size,
+            n_free: small,
             win_pos: 0,
             win_end: 0,
             unflushed_bytes: 0,
@@ -177,8 +207,56 @@ impl VirtioTx {
 
     fn give_back(&mut self, id: u16) {
         self.owners.give_nobody(id);
+        if id >= self.small {
+            // A large buffer (ids are validated, so `small <= id < size`).
+            if let Some(f) = self.big_free.get_mut(usize::from(self.n_big_free)) {
+                *f = id;
+                self.n_big_free += 1;
+            }
+            return;
+        }
         self.free[idx(self.n_free)] = id;
         self.n_free += 1;
+    }
+
+    /// The next buffer for `alloc`, small or large: completions already claimed first (the
+    /// steady state: no free-list test on the fast path), then the free list, and only then a
+    /// new claim from `used.idx`.
+    #[inline]
+    fn alloc_any(&mut self) -> Option<u16> {
+        let before = self.win_pos;
+        match self.take_one() {
+            Some(id) => Some(id),
+            None => {
+                if self.win_pos != before {
+                    // `take_one` consumed an invalid id.
+                    self.counters.errors.inc();
+                }
+                if self.n_free != 0 {
+                    self.n_free -= 1;
+                    Some(self.free[idx(self.n_free)])
+                } else {
+                    self.take_slow()
+                }
+            }
+        }
+    }
+
+    /// Writes the first 12 header bytes of buffer `id`, small or large.
+    fn write_hdr(&mut self, id: u16, lo: u64, hi: u32) {
+        match &mut self.big {
+            Some(b) if id >= self.small => b.write_hdr(id - self.small, lo, hi),
+            _ => self.bufs.write_hdr(id, lo, hi),
+        }
+    }
+
+    /// The largest frame buffer `id` holds.
+    #[inline]
+    fn cap(&self, id: u16) -> usize {
+        match &self.big {
+            Some(b) if id >= self.small => b.cap().min(TSO_MAX_FRAME),
+            _ => self.bufs.cap(),
+        }
     }
 }
 
@@ -189,26 +267,30 @@ impl TxQueue for VirtioTx {
 
     #[inline]
     fn alloc(&mut self) -> Option<TxSlot> {
-        // Completions already claimed first (the steady state: no free-list test on the fast
-        // path), then the free list, and only then a new claim from `used.idx`.
-        let before = self.win_pos;
-        let id = match self.take_one() {
-            Some(id) => id,
-            None => {
-                if self.win_pos != before {
-                    // `take_one` consumed an invalid id.
-                    self.counters.errors.inc();
-                }
-                if self.n_free != 0 {
-                    self.n_free -= 1;
-                    self.free[idx(self.n_free)]
-                } else {
-                    self.take_slow()?
-                }
+        loop {
+            let id = self.alloc_any()?;
+            if id < self.small {
+                self.owners.give_stack(id);
+                return Some(TxSlot { slot: id });
             }
-        };
+            // A large buffer's completion: back to its own pool.
+            self.give_back(id);
+        }
+    }
+
+    fn alloc_large(&mut self) -> Option<TxSlot> {
+        self.big.as_ref()?;
+        if self.n_big_free == 0 {
+            self.reclaim();
+        }
+        self.n_big_free = self.n_big_free.checked_sub(1)?;
+        let id = self.big_free[usize::from(self.n_big_free)];
         self.owners.give_stack(id);
         Some(TxSlot { slot: id })
+    }
+
+    fn tso_max_frame(&self) -> Option<usize> {
+        self.big.as_ref().map(|b| b.cap().min(TSO_MAX_FRAME))
     }
 
     #[inline]
@@ -216,7 +298,10 @@ impl TxQueue for VirtioTx {
         if !self.owned(slot) {
             return &mut [];
         }
-        self.bufs.frame_mut(slot.slot)
+        match &mut self.big {
+            Some(b) if slot.slot >= self.small => b.frame_mut(slot.slot - self.small),
+            _ => self.bufs.frame_mut(slot.slot),
+        }
     }
 
     #[inline]
@@ -227,33 +312,27 @@ impl TxQueue for VirtioTx {
         }
         let id = slot.slot;
         // One compare for `1 <= len <= cap`.
-        if len.wrapping_sub(1) >= self.bufs.cap() {
+        if len.wrapping_sub(1) >= self.cap(id) {
             self.counters.errors.inc();
             self.give_back(id);
             return;
         }
-        // virtio_net_hdr (5.1.6): all zero except the checksum request; num_buffers is 0 on TX.
-        // Headers start zeroed and are rewritten only when the request changes.
+        // virtio_net_hdr (5.1.6): all zero except the checksum and segmentation requests;
+        // num_buffers is 0 on TX. Headers start zeroed and are rewritten only when the request
+        // changes. Without CSUM, requests are ignored (the stack only makes them when
+        // `csum_offload` says so) and no buffer can hold a frame to segment.
         if self.csum {
-            match offload.l4_csum {
-                Some((start, off)) => {
-                    // `Offload` gives both offsets from the frame start; virtio's
-                    // `csum_offset` counts from `csum_start` (5.1.6.2), and the 16-bit result
-                    // must lie inside the frame or the device drops it: refuse, counted.
-                    if off < start || usize::from(off) + 2 > len {
-                        self.counters.errors.inc();
-                        self.give_back(id);
-                        return;
-                    }
-                    let lo = u64::from(HDR_F_NEEDS_CSUM) | u64::from(start) << 48;
-                    self.bufs.write_hdr(id, lo, u32::from(off - start));
-                    self.csum_hdr[idx(id)] = true;
-                }
-                None if self.csum_hdr[idx(id)] => {
-                    self.bufs.write_hdr(id, 0, 0);
-                    self.csum_hdr[idx(id)] = false;
-                }
-                None => {}
+            let large = self.big.is_some() && id >= self.small;
+            let Some((lo, hi)) = txhdr::header(offload, len, large) else {
+                // A request the device must not see: refused, counted.
+                self.counters.errors.inc();
+                self.give_back(id);
+                return;
+            };
+            let set = lo != 0;
+            if set || self.csum_hdr[idx(id)] {
+                self.write_hdr(id, lo, hi);
+                self.csum_hdr[idx(id)] = set;
             }
         }
         self.ring.set_desc_len(id, self.hdr_len + len as u32);

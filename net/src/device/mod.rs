@@ -13,7 +13,7 @@
 //! once built: over the budget, the buffer goes back to the queue unsent, and is counted.
 
 use corenet_nic::{Offload, RxFrame, RxQueue, TxQueue, TxSlot};
-use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
+use smoltcp::phy::{self, Checksum, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
 use crate::ratelimit::TokenBucket;
@@ -61,6 +61,15 @@ pub struct TxState {
     /// retransmission count.
     last_tcp: Option<(u32, u32)>,
     icmp: IcmpLimit,
+    /// The queue completes TCP checksums: smoltcp leaves them zero, and each TCP frame gets
+    /// its pseudo-header sum and a request (`offload`).
+    csum_offload: bool,
+    /// The longest frame the queue segments (TSO, with `csum_offload` only).
+    tso_max: Option<usize>,
+    /// A large TX buffer reserved for the next token that builds a frame to segment.
+    spare_large: Option<TxSlot>,
+    /// The segment size smoltcp asked for the frame being built (`set_meta`).
+    gso: Option<u16>,
 }
 
 /// The ICMP rate limit of one queue: the bucket, the clock of the current poll, and the
@@ -92,6 +101,8 @@ pub type InjectedFrame = alloc::vec::Vec<u8>;
 impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
     /// Wraps a queue pair owned by this core.
     pub fn new(rx: R, tx: T) -> Self {
+        let csum_offload = tx.csum_offload();
+        let tso_max = tx.tso_max_frame().filter(|_| csum_offload);
         Self {
             rx,
             tx,
@@ -100,7 +111,11 @@ impl<R: RxQueue, T: TxQueue> QueueDevice<R, T> {
             len: 0,
             spare: None,
             injected: None,
-            st: TxState::default(),
+            st: TxState {
+                csum_offload,
+                tso_max,
+                ..TxState::default()
+            },
         }
     }
 
@@ -269,6 +284,11 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
         if !self.reserve() {
             return None;
         }
+        // With TSO any data segment may be a large frame: no token without a large buffer
+        // (all are in the device's hands only briefly; the connection is polled again).
+        if self.st.tso_max.is_some() && self.st.spare_large.is_none() {
+            self.st.spare_large = Some(self.tx.alloc_large()?);
+        }
         Some(QueueTxToken::Queue {
             tx: &mut self.tx,
             spare: &mut self.spare,
@@ -281,8 +301,15 @@ impl<R: RxQueue, T: TxQueue> Device for QueueDevice<R, T> {
         caps.medium = Medium::Ethernet;
         caps.max_transmission_unit = ETHERNET_MTU;
         caps.max_burst_size = Some(BURST);
-        // Checksums stay in software: smoltcp cannot take per-frame RX verdicts, and TX
-        // offload would need the pseudo-header sum that smoltcp does not leave behind.
+        // Received checksums stay in software: smoltcp cannot take per-frame RX verdicts. A
+        // queue that completes TCP checksums gets them zero from smoltcp; the token writes the
+        // pseudo-header sum smoltcp does not leave behind (`offload`).
+        if self.st.csum_offload {
+            caps.checksum.tcp = Checksum::Rx;
+        }
+        // TSO for IPv4 only: smoltcp drops an IPv6 packet over the MTU rather than hand it to
+        // the device (it has no IPv6 fragmentation and does not exempt segmentation there).
+        caps.segmentation.tcpv4 = self.st.tso_max.and_then(core::num::NonZeroUsize::new);
         caps
     }
 }
@@ -346,6 +373,14 @@ pub enum QueueTxToken<'a, T: TxQueue> {
 }
 
 impl<T: TxQueue> phy::TxToken for QueueTxToken<'_, T> {
+    fn set_meta(&mut self, meta: smoltcp::phy::PacketMeta) {
+        if let QueueTxToken::Queue { st, .. } = self {
+            st.gso = meta
+                .segmentation_offload_size
+                .map(core::num::NonZeroU16::get);
+        }
+    }
+
     fn consume<Ret, F>(self, len: usize, f: F) -> Ret
     where
         F: FnOnce(&mut [u8]) -> Ret,
@@ -359,13 +394,26 @@ impl<T: TxQueue> phy::TxToken for QueueTxToken<'_, T> {
             st.stats.tx_oversize += 1;
             return f(&mut alloc::vec![0u8; len]);
         };
-        let buf = tx.buffer(&slot);
-        if len > buf.len() {
-            // smoltcp honours our MTU, so this is a bug upstream; never fail the token.
-            *spare = Some(slot);
-            st.stats.tx_oversize += 1;
-            return f(&mut alloc::vec![0u8; len]);
+        let gso = st.gso.take();
+        let mut slot = slot;
+        if len > tx.buffer(&slot).len() {
+            // A frame to segment goes to the reserved large buffer (a transmit token always
+            // has one with TSO); the small one stays reserved for the next token.
+            match st.spare_large.take() {
+                Some(big) if len <= tx.buffer(&big).len() => {
+                    *spare = Some(core::mem::replace(&mut slot, big));
+                }
+                big => {
+                    // smoltcp honours our MTU and TSO size, so this is a bug upstream (or a
+                    // reply token, which never carries data); never fail the token.
+                    st.spare_large = big;
+                    *spare = Some(slot);
+                    st.stats.tx_oversize += 1;
+                    return f(&mut alloc::vec![0u8; len]);
+                }
+            }
         }
+        let buf = tx.buffer(&slot);
         let r = f(&mut buf[..len]);
         if st.icmp.over(&buf[..len]) {
             tx.cancel(slot);
@@ -374,7 +422,12 @@ impl<T: TxQueue> phy::TxToken for QueueTxToken<'_, T> {
         if let Some(seg) = tcp_sequence(&buf[..len]) {
             st.last_tcp = Some(seg);
         }
-        tx.submit(slot, len, Offload::default());
+        let offload = if st.csum_offload {
+            offload::tcp_offload(&mut buf[..len], gso).unwrap_or_default()
+        } else {
+            Offload::default()
+        };
+        tx.submit(slot, len, offload);
         st.stats.tx_frames += 1;
         r
     }
@@ -422,5 +475,6 @@ fn tcp_sequence(frame: &[u8]) -> Option<(u32, u32)> {
     ))
 }
 
+pub mod offload;
 #[cfg(test)]
 mod tests;

@@ -10,9 +10,11 @@
 //!
 //! Single-threaded by design (`Rc<RefCell<_>>`): host tests run all cores in one thread.
 
+mod offload;
 mod peer;
 mod queues;
 
+pub use offload::{SimOffload, TSO_MAX_FRAME, TsoStats};
 pub use peer::{PeerDevice, PeerRxToken, PeerTxToken};
 pub use queues::{SimRxQueue, SimTxQueue};
 
@@ -83,6 +85,9 @@ pub(crate) struct Wire {
     /// Decides, frame by frame, which frames the host sends are lost (see
     /// [`SimNic::set_tx_filter`]).
     tx_filter: Option<TxFilter>,
+    /// Transmit offloads the queues offer, and what they were asked to segment.
+    offload: SimOffload,
+    tso: TsoStats,
 }
 
 /// A test's choice of which host frames to drop: returns true to drop.
@@ -186,6 +191,8 @@ impl SimNic {
                 held_to_host: None,
                 held_to_peer: None,
                 tx_filter: None,
+                offload: SimOffload::default(),
+                tso: TsoStats::default(),
                 stats: WireStats {
                     steered: vec![0; n],
                     ..WireStats::default()
@@ -205,6 +212,16 @@ impl SimNic {
     /// before any seeded [`Faults`] apply: lets a test lose exactly the segments it names.
     pub fn set_tx_filter(&self, filter: TxFilter) {
         self.wire.borrow_mut().tx_filter = Some(filter);
+    }
+
+    /// Makes the TX queues offer `offload` (before the stacks are built: each reads it once).
+    pub fn set_offload(&self, offload: SimOffload) {
+        self.wire.borrow_mut().offload = offload;
+    }
+
+    /// What the TX queues were asked to segment so far.
+    pub fn tso_stats(&self) -> TsoStats {
+        self.wire.borrow().tso
     }
 
     /// The queue pair of queue `q`.

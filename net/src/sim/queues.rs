@@ -7,6 +7,7 @@ use core::cell::RefCell;
 
 use corenet_nic::{Offload, QueueCounters, RxFrame, RxQueue, TxQueue, TxSlot};
 
+use super::offload::{self, TSO_BUFS, TSO_MAX_FRAME};
 use super::{BUF_LEN, RING, Wire};
 
 /// RX half of one simulated queue.
@@ -89,19 +90,36 @@ pub struct SimTxQueue {
     q: u16,
     bufs: Vec<Vec<u8>>,
     free: Vec<u16>,
-    pending: Vec<(u16, usize)>,
+    /// Large buffers (ids `RING..`) when the wire offers TSO, and the free ones.
+    big: Vec<Vec<u8>>,
+    big_free: Vec<u16>,
+    pending: Vec<(u16, usize, Offload)>,
     counters: QueueCounters,
 }
 
 impl SimTxQueue {
     pub(super) fn new(wire: Rc<RefCell<Wire>>, q: u16) -> Self {
+        let tso = wire.borrow().offload.tso;
+        let nbig = if tso { TSO_BUFS } else { 0 };
         Self {
             wire,
             q,
             bufs: (0..RING).map(|_| vec![0; BUF_LEN]).collect(),
             free: (0..RING as u16).rev().collect(),
+            big: (0..nbig).map(|_| vec![0; TSO_MAX_FRAME]).collect(),
+            big_free: (RING..RING + nbig).map(|i| i as u16).collect(),
             pending: Vec::new(),
             counters: QueueCounters::new(),
+        }
+    }
+}
+
+impl SimTxQueue {
+    fn give_back(&mut self, slot: u16) {
+        if usize::from(slot) >= RING {
+            self.big_free.push(slot);
+        } else {
+            self.free.push(slot);
         }
     }
 }
@@ -116,35 +134,65 @@ impl TxQueue for SimTxQueue {
     }
 
     fn buffer(&mut self, slot: &TxSlot) -> &mut [u8] {
-        self.bufs
-            .get_mut(usize::from(slot.slot))
-            .map_or(&mut [], |b| &mut b[..])
+        let i = usize::from(slot.slot);
+        match i.checked_sub(RING) {
+            None => self.bufs.get_mut(i),
+            Some(b) => self.big.get_mut(b),
+        }
+        .map_or(&mut [], |b| &mut b[..])
     }
 
-    fn submit(&mut self, slot: TxSlot, len: usize, _offload: Offload) {
-        if len > BUF_LEN {
+    fn submit(&mut self, slot: TxSlot, len: usize, offload: Offload) {
+        if len > self.buffer(&slot).len() {
             self.counters.errors.inc();
-            self.free.push(slot.slot);
+            self.give_back(slot.slot);
             return;
         }
-        self.pending.push((slot.slot, len));
+        self.pending.push((slot.slot, len, offload));
     }
 
     fn cancel(&mut self, slot: TxSlot) {
-        self.free.push(slot.slot);
+        self.give_back(slot.slot);
+    }
+
+    fn csum_offload(&self) -> bool {
+        self.wire.borrow().offload.csum
+    }
+
+    fn tso_max_frame(&self) -> Option<usize> {
+        (!self.big.is_empty()).then_some(TSO_MAX_FRAME)
+    }
+
+    fn alloc_large(&mut self) -> Option<TxSlot> {
+        self.big_free.pop().map(|slot| TxSlot { slot })
     }
 
     fn flush(&mut self) {
         if self.pending.is_empty() {
             return;
         }
-        let mut w = self.wire.borrow_mut();
-        for (slot, len) in self.pending.drain(..) {
-            let frame = self.bufs[usize::from(slot)][..len].to_vec();
+        let wire = self.wire.clone();
+        let mut w = wire.borrow_mut();
+        let pending = core::mem::take(&mut self.pending);
+        for (slot, len, offload) in pending {
+            let i = usize::from(slot);
+            let buf = match i.checked_sub(RING) {
+                None => &self.bufs[i],
+                Some(b) => &self.big[b],
+            };
             self.counters.packets.inc();
             self.counters.bytes.add(len as u64);
-            w.sent_by_host(frame);
-            self.free.push(slot);
+            // The device's work: checksums completed, large frames cut. Without checksum
+            // offload requests are ignored, as virtio does without CSUM.
+            let frames = if w.offload.csum {
+                offload::apply(&buf[..len], offload, &mut w.tso)
+            } else {
+                Some(alloc::vec![buf[..len].to_vec()])
+            };
+            for frame in frames.into_iter().flatten() {
+                w.sent_by_host(frame);
+            }
+            self.give_back(slot);
         }
         self.counters.doorbells.inc();
     }

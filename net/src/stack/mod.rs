@@ -681,6 +681,8 @@ mod tests_syncookie;
 #[cfg(test)]
 mod tests_synflood;
 #[cfg(test)]
+mod tests_tso;
+#[cfg(test)]
 mod tests_window;
 #[cfg(test)]
 mod tests_wrong_core;

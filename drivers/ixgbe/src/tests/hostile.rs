@@ -154,6 +154,7 @@ fn caller_mistakes_are_counted_not_trusted() {
         60,
         Offload {
             l4_csum: Some((34, 59)), // the field would end past the frame
+            tso: None,
         },
     );
     assert_eq!(pair.tx.counters().snapshot().errors, 3);
@@ -258,7 +259,7 @@ fn random_hostile_device_never_breaks_buffer_accounting() {
                             _ => Some((rng.next() as u16 % 200, rng.next() as u16 % 200)),
                         };
                         let len = (rng.next() % 2100) as usize;
-                        pair.tx.submit(s, len, Offload { l4_csum });
+                        pair.tx.submit(s, len, Offload { l4_csum, tso: None });
                     }
                 }
                 _ => {

@@ -65,6 +65,7 @@ fn send(tx: &mut impl TxQueue, frames: &[(Vec<u8>, Offload)]) {
 fn csum(start: u16, offset: u16) -> Offload {
     Offload {
         l4_csum: Some((start, offset)),
+        tso: None,
     }
 }
 

@@ -52,6 +52,7 @@ fn tcp_offload(f: &mut [u8]) -> Offload {
     f[at..at + 2].copy_from_slice(&(sum as u16).to_be_bytes());
     Offload {
         l4_csum: Some(((14 + ihl) as u16, 16)),
+        tso: None,
     }
 }
 

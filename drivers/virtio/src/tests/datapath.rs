@@ -83,6 +83,7 @@ fn tx_burst_builds_in_place_and_reclaims_in_batches() {
             Offload {
                 // TCP over IPv4: checksum from offset 34, stored at 34 + 16.
                 l4_csum: Some((34, 50)),
+                tso: None,
             }
         } else {
             Offload::default()
@@ -126,7 +127,7 @@ fn tx_headers_follow_the_checksum_request_on_every_buffer() {
             let s = tx.alloc().unwrap();
             tx.buffer(&s)[..60].fill(round as u8);
             let l4_csum = csum.then_some((34, 50));
-            tx.submit(s, 60, Offload { l4_csum });
+            tx.submit(s, 60, Offload { l4_csum, tso: None });
         }
         tx.flush();
         let sent = r.dev.tx_complete(1);
@@ -169,6 +170,7 @@ fn tx_checksum_offsets_outside_the_frame_are_refused() {
             len,
             Offload {
                 l4_csum: Some((start, off)),
+                tso: None,
             },
         );
     }
@@ -180,6 +182,7 @@ fn tx_checksum_offsets_outside_the_frame_are_refused() {
         60,
         Offload {
             l4_csum: Some((34, 58)),
+            tso: None,
         },
     );
     tx.flush();

@@ -6,6 +6,7 @@ mod big_rings;
 mod datapath;
 mod device;
 mod hostile;
+mod tso;
 
 use crate::fake::{DeviceSpec, FakeDevice, FakeDma, FakeNotify, FakeTransport};
 use crate::{NetConfig, VirtioNet, VirtioPair};
