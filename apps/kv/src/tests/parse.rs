@@ -105,3 +105,41 @@ fn integers_parse_as_redis_reads_them() {
         assert_eq!(parse_i64(bad), None, "{bad:?}");
     }
 }
+
+#[test]
+fn replies_write_numbers_as_fmt_does() {
+    use crate::reply;
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut samples = alloc::vec![
+        0i64,
+        1,
+        -1,
+        9,
+        10,
+        -10,
+        99,
+        100,
+        i64::MAX,
+        i64::MIN,
+        i64::MIN + 1
+    ];
+    for _ in 0..2000 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        // Every magnitude: shift a random word right by a random amount.
+        samples.push((x as i64) >> (x >> 58));
+    }
+    for n in samples {
+        let mut out = Vec::new();
+        reply::int(&mut out, n);
+        assert_eq!(out, alloc::format!(":{n}\r\n").into_bytes());
+        out.clear();
+        reply::decimal(&mut out, n);
+        assert_eq!(out, alloc::format!("{n}").into_bytes());
+    }
+    let mut out = Vec::new();
+    reply::bulk(&mut out, b"abc");
+    reply::array(&mut out, 12);
+    assert_eq!(out, b"$3\r\nabc\r\n*12\r\n");
+}
