@@ -138,6 +138,21 @@ fn set_options_in_one_walk() {
     );
     assert_eq!(at(&mut n, 500, "GET p"), "$1\r\nv\r\n");
     assert_eq!(at(&mut n, 500, "DBSIZE"), ":4\r\n");
+    // Overwrites into the string's own buffer keep the value and the expiry right.
+    assert_eq!(at(&mut n, 0, "SET r abcdef PX 700"), "+OK\r\n");
+    assert_eq!(at(&mut n, 0, "SET r abc KEEPTTL"), "+OK\r\n");
+    assert_eq!(at(&mut n, 0, "GET r"), "$3\r\nabc\r\n");
+    assert_eq!(at(&mut n, 0, "PTTL r"), ":700\r\n");
+    assert_eq!(at(&mut n, 0, "SET r abcd PX 900"), "+OK\r\n");
+    assert_eq!(at(&mut n, 0, "PTTL r"), ":900\r\n");
+    assert_eq!(at(&mut n, 0, "SET r xy"), "+OK\r\n");
+    assert_eq!(at(&mut n, 0, "PTTL r"), ":-1\r\n");
+    assert_eq!(at(&mut n, 0, "STRLEN r"), ":2\r\n");
+    assert_eq!(
+        at(&mut n, 1000, "GET r"),
+        "$2\r\nxy\r\n",
+        "no stale expiry left behind"
+    );
 }
 
 #[test]
