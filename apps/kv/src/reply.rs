@@ -81,14 +81,43 @@ fn push_clean(out: &mut Vec<u8>, s: &[u8], max: usize) {
     }
 }
 
+/// Appends `n` in decimal. By hand rather than through `core::fmt`: every integer reply and
+/// bulk length goes through here, and `fmt`'s indirect calls and padding logic cost several
+/// times more per number.
+pub fn decimal(out: &mut Vec<u8>, n: i64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// A `<prefix><n>\r\n` line.
+fn line(out: &mut Vec<u8>, prefix: u8, n: i64) {
+    out.push(prefix);
+    decimal(out, n);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// `:<n>`.
 pub fn int(out: &mut Vec<u8>, n: i64) {
-    let _ = write!(Buf(out), ":{n}\r\n");
+    line(out, b':', n);
 }
 
 /// `$<len>\r\n<bytes>`.
 pub fn bulk(out: &mut Vec<u8>, b: &[u8]) {
-    let _ = write!(Buf(out), "${}\r\n", b.len());
+    out.reserve(b.len() + 16);
+    line(out, b'$', b.len() as i64);
     out.extend_from_slice(b);
     out.extend_from_slice(b"\r\n");
 }
@@ -105,7 +134,7 @@ pub fn nil_array(out: &mut Vec<u8>) {
 
 /// `*<n>` (the elements follow).
 pub fn array(out: &mut Vec<u8>, n: usize) {
-    let _ = write!(Buf(out), "*{n}\r\n");
+    line(out, b'*', n as i64);
 }
 
 /// A score as Redis prints it: integral values without a fraction, others shortest form.

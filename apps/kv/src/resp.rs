@@ -121,26 +121,55 @@ pub fn parse(buf: &[u8], l: &Limits, args: &mut Vec<Range<usize>>) -> Parse {
     args.clear();
     match buf.first() {
         None => Parse::Partial,
-        Some(b'*') => multibulk(buf, l, args),
+        Some(b'*') => multibulk(buf, l, args, true),
         Some(_) => inline(buf, l, args),
     }
 }
 
-fn multibulk(buf: &[u8], l: &Limits, args: &mut Vec<Range<usize>>) -> Parse {
-    let Some(end) = crlf(buf, 1) else {
-        // `Partial` only below the request bound: a connection holding a full buffer that
-        // is still partial would wait for good.
-        return if buf.len() > 32 {
-            Parse::Error(ProtoError::MultibulkLength)
-        } else {
-            partial(buf, l)
-        };
+/// [`parse`] through the general path alone (no [`quick_number`]): the reference the
+/// tests compare the quick path with.
+#[cfg(test)]
+pub(crate) fn parse_general(buf: &[u8], l: &Limits, args: &mut Vec<Range<usize>>) -> Parse {
+    args.clear();
+    match buf.first() {
+        None => Parse::Partial,
+        Some(b'*') => multibulk(buf, l, args, false),
+        Some(_) => inline(buf, l, args),
+    }
+}
+
+/// The common case of a count or length line: `buf[at..]` starts with 1-17 digits (no
+/// leading zero) and `\r\n`; the number and the index after the LF. `None` for anything
+/// else (a sign, a partial line, a stray byte), which the general path (find the CRLF,
+/// then [`parse_i64`]) decides as before: this only saves its second pass over the digits.
+fn quick_number(buf: &[u8], at: usize) -> Option<(i64, usize)> {
+    let digits = buf.get(at..)?;
+    let mut v: i64 = 0;
+    let mut n = 0;
+    // 17 digits cannot overflow an i64.
+    for &b in digits.iter().take(17) {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        v = v * 10 + i64::from(b - b'0');
+        n += 1;
+    }
+    let ok = n > 0
+        && (n == 1 || digits[0] != b'0')
+        && digits.get(n) == Some(&b'\r')
+        && digits.get(n + 1) == Some(&b'\n');
+    ok.then_some((v, at + n + 2))
+}
+
+fn multibulk(buf: &[u8], l: &Limits, args: &mut Vec<Range<usize>>, quick: bool) -> Parse {
+    let (n, mut at) = match quick.then(|| quick_number(buf, 1)).flatten() {
+        Some((n, next)) if n <= l.max_args as i64 => (n, next),
+        Some(_) => return Parse::Error(ProtoError::MultibulkLength),
+        None => match multibulk_count(buf, l) {
+            Ok(count) => count,
+            Err(p) => return p,
+        },
     };
-    let n = match parse_i64(&buf[1..end]) {
-        Some(n) if n <= l.max_args as i64 => n,
-        _ => return Parse::Error(ProtoError::MultibulkLength),
-    };
-    let mut at = end + 2;
     if n <= 0 {
         return Parse::Complete(at);
     }
@@ -150,18 +179,17 @@ fn multibulk(buf: &[u8], l: &Limits, args: &mut Vec<Range<usize>>) -> Parse {
             Some(b'$') => {}
             Some(&b) => return Parse::Error(ProtoError::ExpectedDollar(b)),
         }
-        let Some(end) = crlf(buf, at + 1) else {
-            return if buf.len() - at > 32 {
-                Parse::Error(ProtoError::BulkLength)
-            } else {
-                partial(buf, l)
-            };
+        let (len, start) = match quick.then(|| quick_number(buf, at + 1)).flatten() {
+            Some((len, next)) => (len, next),
+            None => match bulk_length(buf, at, l) {
+                Ok(found) => found,
+                Err(p) => return p,
+            },
         };
-        let len = match parse_i64(&buf[at + 1..end]) {
-            Some(len) if len >= 0 && (len as usize) < l.max_request => len as usize,
+        let len = match len {
+            len if len >= 0 && (len as usize) < l.max_request => len as usize,
             _ => return Parse::Error(ProtoError::BulkLength),
         };
-        let start = end + 2;
         let stop = start + len;
         if stop + 2 > l.max_request {
             return Parse::Error(ProtoError::BulkLength);
@@ -176,6 +204,38 @@ fn multibulk(buf: &[u8], l: &Limits, args: &mut Vec<Range<usize>>) -> Parse {
         at = stop + 2;
     }
     Parse::Complete(at)
+}
+
+/// The general path for the `*` line: the count and the index after its CRLF.
+fn multibulk_count(buf: &[u8], l: &Limits) -> Result<(i64, usize), Parse> {
+    let Some(end) = crlf(buf, 1) else {
+        // `Partial` only below the request bound: a connection holding a full buffer that
+        // is still partial would wait for good.
+        return Err(if buf.len() > 32 {
+            Parse::Error(ProtoError::MultibulkLength)
+        } else {
+            partial(buf, l)
+        });
+    };
+    match parse_i64(&buf[1..end]) {
+        Some(n) if n <= l.max_args as i64 => Ok((n, end + 2)),
+        _ => Err(Parse::Error(ProtoError::MultibulkLength)),
+    }
+}
+
+/// The general path for a `$` line at `at`: the length and the index after its CRLF.
+fn bulk_length(buf: &[u8], at: usize, l: &Limits) -> Result<(i64, usize), Parse> {
+    let Some(end) = crlf(buf, at + 1) else {
+        return Err(if buf.len() - at > 32 {
+            Parse::Error(ProtoError::BulkLength)
+        } else {
+            partial(buf, l)
+        });
+    };
+    match parse_i64(&buf[at + 1..end]) {
+        Some(len) => Ok((len, end + 2)),
+        None => Err(Parse::Error(ProtoError::BulkLength)),
+    }
 }
 
 /// `Partial`, unless the bytes buffered already exceed the request bound.

@@ -72,7 +72,7 @@ pub fn plan(args: &[&[u8]], me: usize, cores: usize) -> Plan {
     if cores <= 1 {
         return Plan::Here;
     }
-    let Some((name, arity, _)) = args.first().and_then(|a| cmd::lookup(a)) else {
+    let Some((name, arity, _, _)) = args.first().and_then(|a| cmd::lookup(a)) else {
         return Plan::Here;
     };
     let n = args.len();

@@ -134,6 +134,25 @@ pub struct Store {
     pub stats: StoreStats,
 }
 
+/// Keeps `expiries` in step with a key whose expiry was `old` and whose entry is now `new`.
+fn sync_expiry(
+    expiries: &mut BTreeSet<(u64, Vec<u8>)>,
+    key: &[u8],
+    old: Option<u64>,
+    new: Option<&Entry>,
+) {
+    let new = new.and_then(|e| e.expires_ms);
+    if old == new {
+        return;
+    }
+    if let Some(t) = old {
+        expiries.remove(&(t, key.to_vec()));
+    }
+    if let Some(t) = new {
+        expiries.insert((t, key.to_vec()));
+    }
+}
+
 fn entry_cost(key: &[u8], e: &Entry) -> usize {
     let exp = if e.expires_ms.is_some() {
         key.len() + ELEMENT_OVERHEAD
@@ -204,6 +223,12 @@ impl Store {
 
     /// Drops `key` (hash `h`) if it has expired by `now`.
     fn expire_if_due(&mut self, h: u64, key: &[u8], now: u64) {
+        // Every key with an expiry is in `expiries`: when none is due (no key has one, in
+        // the common case), no key can have expired, and the lookup is saved (one tree walk
+        // per command).
+        if self.expiries.first().is_none_or(|(t, _)| *t > now) {
+            return;
+        }
         if let Some(e) = self.map.get(h, key)
             && e.expires_ms.is_some_and(|t| t <= now)
         {
@@ -310,48 +335,57 @@ impl Store {
         let h = self.map.hash(key);
         self.expire_if_due(h, key, now);
         self.clock += 1;
-        // The entry is taken out of its place and put back (no key copy, one bucket).
-        let mut slot = self
-            .map
-            .get_mut(h, key)
-            .map(|e| core::mem::replace(e, Entry::EMPTY));
-        let existed = slot.is_some();
-        let before = slot.as_ref().map_or(0, |e| entry_cost(key, e));
-        let old_exp = slot.as_ref().and_then(|e| e.expires_ms);
-        self.used -= before;
-        let r = f(&mut slot);
-        if slot.as_ref().is_some_and(|e| e.value.is_empty_collection()) {
-            slot = None;
-        }
-        let new_exp = slot.as_ref().and_then(|e| e.expires_ms);
-        if old_exp != new_exp {
-            self.drop_expiry(key, old_exp);
-            if let Some(t) = new_exp {
-                self.expiries.insert((t, key.to_vec()));
+        let clock = self.clock;
+        // Fields apart, so that the entry's place in the map stays borrowed while the cost and
+        // the expiries change: a present key is walked to once, a new one twice (find, insert).
+        let Self {
+            map,
+            expiries,
+            used,
+            ..
+        } = self;
+        match map.get_mut(h, key) {
+            Some(place) => {
+                // Taken out of its place (no key copy) and put back there.
+                let mut slot = Some(core::mem::replace(place, Entry::EMPTY));
+                let before = slot.as_ref().map_or(0, |e| entry_cost(key, e));
+                let old_exp = slot.as_ref().and_then(|e| e.expires_ms);
+                *used -= before;
+                let r = f(&mut slot);
+                if slot.as_ref().is_some_and(|e| e.value.is_empty_collection()) {
+                    slot = None;
+                }
+                sync_expiry(expiries, key, old_exp, slot.as_ref());
+                match slot {
+                    Some(mut e) => {
+                        e.touched = clock;
+                        *used += entry_cost(key, &e);
+                        *place = e;
+                    }
+                    None => drop(map.remove(h, key)),
+                }
+                r
+            }
+            None => {
+                let mut slot = None;
+                let r = f(&mut slot);
+                if let Some(mut e) = slot
+                    && !e.value.is_empty_collection()
+                {
+                    sync_expiry(expiries, key, None, Some(&e));
+                    e.touched = clock;
+                    *used += entry_cost(key, &e);
+                    map.insert_new(h, key, e);
+                }
+                r
             }
         }
-        match slot {
-            Some(mut e) => {
-                e.touched = self.clock;
-                self.used += entry_cost(key, &e);
-                self.map.insert(h, key, e);
-            }
-            None if existed => drop(self.map.remove(h, key)),
-            None => {}
-        }
-        r
     }
 
     /// Before a write that may add about `extra` bytes: evicts (under LRU) until it fits;
     /// false (answer `-OOM`, count it) when it cannot. `keep` is not evicted.
     pub fn admit(&mut self, extra: usize, keep: &[u8]) -> bool {
         self.reserve(extra, keep)
-    }
-
-    fn drop_expiry(&mut self, key: &[u8], t: Option<u64>) {
-        if let Some(t) = t {
-            self.expiries.remove(&(t, key.to_vec()));
-        }
     }
 
     /// Deletes up to `max` keys whose expiry is due; returns how many.

@@ -59,62 +59,78 @@ fn arity_ok(arity: i32, n: usize) -> bool {
     }
 }
 
+/// The module a command is in, so that running it takes no more name comparisons than
+/// the module's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// String commands.
+    Strings,
+    /// List commands.
+    Lists,
+    /// Sets, hashes and sorted sets.
+    Sets,
+    /// Keyspace commands.
+    Keys,
+    /// Connection and server commands.
+    Server,
+}
+
 /// A command's name (lower case, for messages), arity, and whether it may add memory
-/// (checked against the limit first, as Redis's `denyoom`).
-pub fn lookup(name: &[u8]) -> Option<(&'static str, i32, bool)> {
+/// (checked against the limit first, as Redis's `denyoom`), and its module.
+pub fn lookup(name: &[u8]) -> Option<(&'static str, i32, bool, Group)> {
     let (b, n) = upper(name);
     Some(match &b[..n] {
-        b"GET" => ("get", 2, false),
-        b"SET" => ("set", -3, true),
-        b"SETNX" => ("setnx", 3, true),
-        b"INCR" => ("incr", 2, true),
-        b"DECR" => ("decr", 2, true),
-        b"INCRBY" => ("incrby", 3, true),
-        b"DECRBY" => ("decrby", 3, true),
-        b"APPEND" => ("append", 3, true),
-        b"STRLEN" => ("strlen", 2, false),
-        b"MGET" => ("mget", -2, false),
-        b"MSET" => ("mset", -3, true),
-        b"DEL" => ("del", -2, false),
-        b"UNLINK" => ("unlink", -2, false),
-        b"EXISTS" => ("exists", -2, false),
-        b"EXPIRE" => ("expire", -3, false),
-        b"PEXPIRE" => ("pexpire", -3, false),
-        b"PERSIST" => ("persist", 2, false),
-        b"TTL" => ("ttl", 2, false),
-        b"PTTL" => ("pttl", 2, false),
-        b"TYPE" => ("type", 2, false),
-        b"DBSIZE" => ("dbsize", 1, false),
-        b"FLUSHALL" => ("flushall", -1, false),
-        b"FLUSHDB" => ("flushdb", -1, false),
-        b"LPUSH" => ("lpush", -3, true),
-        b"RPUSH" => ("rpush", -3, true),
-        b"LPOP" => ("lpop", -2, false),
-        b"RPOP" => ("rpop", -2, false),
-        b"LLEN" => ("llen", 2, false),
-        b"LRANGE" => ("lrange", 4, false),
-        b"SADD" => ("sadd", -3, true),
-        b"SREM" => ("srem", -3, false),
-        b"SPOP" => ("spop", -2, false),
-        b"SCARD" => ("scard", 2, false),
-        b"SISMEMBER" => ("sismember", 3, false),
-        b"HSET" => ("hset", -4, true),
-        b"HGET" => ("hget", 3, false),
-        b"HLEN" => ("hlen", 2, false),
-        b"ZADD" => ("zadd", -4, true),
-        b"ZPOPMIN" => ("zpopmin", -2, false),
-        b"ZCARD" => ("zcard", 2, false),
-        b"ZSCORE" => ("zscore", 3, false),
-        b"PING" => ("ping", -1, false),
-        b"ECHO" => ("echo", 2, false),
-        b"HELLO" => ("hello", -1, false),
-        b"CLIENT" => ("client", -2, false),
-        b"COMMAND" => ("command", -1, false),
-        b"CONFIG" => ("config", -2, false),
-        b"SELECT" => ("select", 2, false),
-        b"INFO" => ("info", -1, false),
-        b"QUIT" => ("quit", -1, false),
-        b"RESET" => ("reset", 1, false),
+        b"GET" => ("get", 2, false, Group::Strings),
+        b"SET" => ("set", -3, true, Group::Strings),
+        b"SETNX" => ("setnx", 3, true, Group::Strings),
+        b"INCR" => ("incr", 2, true, Group::Strings),
+        b"DECR" => ("decr", 2, true, Group::Strings),
+        b"INCRBY" => ("incrby", 3, true, Group::Strings),
+        b"DECRBY" => ("decrby", 3, true, Group::Strings),
+        b"APPEND" => ("append", 3, true, Group::Strings),
+        b"STRLEN" => ("strlen", 2, false, Group::Strings),
+        b"MGET" => ("mget", -2, false, Group::Strings),
+        b"MSET" => ("mset", -3, true, Group::Strings),
+        b"DEL" => ("del", -2, false, Group::Keys),
+        b"UNLINK" => ("unlink", -2, false, Group::Keys),
+        b"EXISTS" => ("exists", -2, false, Group::Keys),
+        b"EXPIRE" => ("expire", -3, false, Group::Keys),
+        b"PEXPIRE" => ("pexpire", -3, false, Group::Keys),
+        b"PERSIST" => ("persist", 2, false, Group::Keys),
+        b"TTL" => ("ttl", 2, false, Group::Keys),
+        b"PTTL" => ("pttl", 2, false, Group::Keys),
+        b"TYPE" => ("type", 2, false, Group::Keys),
+        b"DBSIZE" => ("dbsize", 1, false, Group::Keys),
+        b"FLUSHALL" => ("flushall", -1, false, Group::Keys),
+        b"FLUSHDB" => ("flushdb", -1, false, Group::Keys),
+        b"LPUSH" => ("lpush", -3, true, Group::Lists),
+        b"RPUSH" => ("rpush", -3, true, Group::Lists),
+        b"LPOP" => ("lpop", -2, false, Group::Lists),
+        b"RPOP" => ("rpop", -2, false, Group::Lists),
+        b"LLEN" => ("llen", 2, false, Group::Lists),
+        b"LRANGE" => ("lrange", 4, false, Group::Lists),
+        b"SADD" => ("sadd", -3, true, Group::Sets),
+        b"SREM" => ("srem", -3, false, Group::Sets),
+        b"SPOP" => ("spop", -2, false, Group::Sets),
+        b"SCARD" => ("scard", 2, false, Group::Sets),
+        b"SISMEMBER" => ("sismember", 3, false, Group::Sets),
+        b"HSET" => ("hset", -4, true, Group::Sets),
+        b"HGET" => ("hget", 3, false, Group::Sets),
+        b"HLEN" => ("hlen", 2, false, Group::Sets),
+        b"ZADD" => ("zadd", -4, true, Group::Sets),
+        b"ZPOPMIN" => ("zpopmin", -2, false, Group::Sets),
+        b"ZCARD" => ("zcard", 2, false, Group::Sets),
+        b"ZSCORE" => ("zscore", 3, false, Group::Sets),
+        b"PING" => ("ping", -1, false, Group::Server),
+        b"ECHO" => ("echo", 2, false, Group::Server),
+        b"HELLO" => ("hello", -1, false, Group::Server),
+        b"CLIENT" => ("client", -2, false, Group::Server),
+        b"COMMAND" => ("command", -1, false, Group::Server),
+        b"CONFIG" => ("config", -2, false, Group::Server),
+        b"SELECT" => ("select", 2, false, Group::Server),
+        b"INFO" => ("info", -1, false, Group::Server),
+        b"QUIT" => ("quit", -1, false, Group::Server),
+        b"RESET" => ("reset", 1, false, Group::Server),
         _ => return None,
     })
 }
@@ -125,7 +141,7 @@ pub fn execute(args: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
     let Some(&name) = args.first() else {
         return;
     };
-    let Some((lname, arity, denyoom)) = lookup(name) else {
+    let Some((lname, arity, denyoom, group)) = lookup(name) else {
         reply::unknown(out, args);
         return;
     };
@@ -144,15 +160,12 @@ pub fn execute(args: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
         }
     }
     let a = &args[1..];
-    match lname {
-        "get" | "set" | "setnx" | "incr" | "decr" | "incrby" | "decrby" | "append" | "strlen"
-        | "mget" | "mset" => strings::run(lname, a, x, out),
-        "lpush" | "rpush" | "lpop" | "rpop" | "llen" | "lrange" => lists::run(lname, a, x, out),
-        "sadd" | "srem" | "spop" | "scard" | "sismember" | "hset" | "hget" | "hlen" | "zadd"
-        | "zpopmin" | "zcard" | "zscore" => sets::run(lname, a, x, out),
-        "del" | "unlink" | "exists" | "expire" | "pexpire" | "persist" | "ttl" | "pttl"
-        | "type" | "dbsize" | "flushall" | "flushdb" => keys::run(lname, a, x, out),
-        _ => server::run(lname, a, x, out),
+    match group {
+        Group::Strings => strings::run(lname, a, x, out),
+        Group::Lists => lists::run(lname, a, x, out),
+        Group::Sets => sets::run(lname, a, x, out),
+        Group::Keys => keys::run(lname, a, x, out),
+        Group::Server => server::run(lname, a, x, out),
     }
 }
 

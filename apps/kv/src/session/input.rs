@@ -75,6 +75,8 @@ impl Session {
     ) -> Result<usize, GrowError> {
         let mut at = 0;
         let mut ranges = core::mem::take(&mut self.args);
+        // One vector of argument slices for the whole batch (not one per command).
+        let mut args: Vec<&[u8]> = Vec::new();
         let mut r = Ok(());
         while at < buf.len() && !self.blocked(l) && r.is_ok() {
             match resp::parse(&buf[at..], &l.resp, &mut ranges) {
@@ -85,10 +87,8 @@ impl Session {
                     if ranges.is_empty() {
                         continue;
                     }
-                    let args: Vec<&[u8]> = ranges
-                        .iter()
-                        .map(|g| &buf[base + g.start..base + g.end])
-                        .collect();
+                    args.clear();
+                    args.extend(ranges.iter().map(|g| &buf[base + g.start..base + g.end]));
                     r = self.command(&args, l, pool, node, now_ms);
                 }
                 Parse::Error(e) => {
@@ -119,9 +119,16 @@ impl Session {
         }
         match route::plan(args, node.me, node.cores) {
             Plan::Here => {
-                let mut reply = Vec::new();
+                // The reply is made in a buffer the session keeps (no allocation per command).
+                let mut reply = core::mem::take(&mut self.reply);
+                reply.clear();
                 node.exec(args, self.token, now_ms, &mut reply);
-                self.push(&reply, l, pool)
+                let r = self.push(&reply, l, pool);
+                // A large reply's buffer is not kept (the pool does not count it).
+                if reply.capacity() <= 512 {
+                    self.reply = reply;
+                }
+                r
             }
             Plan::Split(parts, combine) => {
                 node.info.forwarded += 1;

@@ -67,6 +67,8 @@ pub struct Session {
     closing: bool,
     peer_done: bool,
     args: Vec<Range<usize>>,
+    /// Scratch for one local command's reply, reused (at most 512 bytes kept).
+    reply: Vec<u8>,
     /// Commands answered or sent on.
     pub commands: u64,
 }
@@ -85,6 +87,7 @@ impl Session {
             closing: false,
             peer_done: false,
             args: Vec::new(),
+            reply: Vec::new(),
             commands: 0,
         }
     }

@@ -87,6 +87,75 @@ fn expiry_ttl_and_keys() {
 }
 
 #[test]
+fn set_options_in_one_walk() {
+    let mut n = node(BIG, Policy::NoEviction);
+    assert_eq!(at(&mut n, 0, "SET k v PX 1000"), "+OK\r\n");
+    assert_eq!(at(&mut n, 0, "SET k w KEEPTTL GET"), "$1\r\nv\r\n");
+    assert_eq!(
+        at(&mut n, 0, "PTTL k"),
+        ":1000\r\n",
+        "KEEPTTL keeps the expiry"
+    );
+    assert_eq!(
+        at(&mut n, 0, "SET k x NX GET"),
+        "$1\r\nw\r\n",
+        "NX GET: no write, old value"
+    );
+    assert_eq!(at(&mut n, 0, "GET k"), "$1\r\nw\r\n");
+    assert_eq!(at(&mut n, 0, "SET nope x XX GET"), "$-1\r\n");
+    assert_eq!(at(&mut n, 0, "EXISTS nope"), ":0\r\n");
+    assert_eq!(at(&mut n, 0, "SET k y"), "+OK\r\n");
+    assert_eq!(
+        at(&mut n, 0, "PTTL k"),
+        ":-1\r\n",
+        "a plain SET drops the expiry"
+    );
+    assert_eq!(at(&mut n, 0, "LPUSH l a"), ":1\r\n");
+    assert_eq!(
+        at(&mut n, 0, "SET l v GET"),
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_eq!(
+        at(&mut n, 0, "TYPE l"),
+        "+list\r\n",
+        "no write after WRONGTYPE"
+    );
+    assert_eq!(at(&mut n, 0, "PEXPIRE l 500"), ":1\r\n");
+    assert_eq!(at(&mut n, 0, "SET l v KEEPTTL"), "+OK\r\n");
+    assert_eq!(
+        at(&mut n, 0, "PTTL l"),
+        ":500\r\n",
+        "KEEPTTL over another type"
+    );
+    // Keys without an expiry next to ones with: a due expiry is still seen by every command.
+    assert_eq!(at(&mut n, 0, "SET p v"), "+OK\r\n");
+    assert_eq!(at(&mut n, 499, "INCR c"), ":1\r\n");
+    assert_eq!(at(&mut n, 500, "GET l"), "$-1\r\n");
+    assert_eq!(
+        at(&mut n, 500, "INCR l"),
+        ":1\r\n",
+        "an expired key is absent"
+    );
+    assert_eq!(at(&mut n, 500, "GET p"), "$1\r\nv\r\n");
+    assert_eq!(at(&mut n, 500, "DBSIZE"), ":4\r\n");
+    // Overwrites into the string's own buffer keep the value and the expiry right.
+    assert_eq!(at(&mut n, 0, "SET r abcdef PX 700"), "+OK\r\n");
+    assert_eq!(at(&mut n, 0, "SET r abc KEEPTTL"), "+OK\r\n");
+    assert_eq!(at(&mut n, 0, "GET r"), "$3\r\nabc\r\n");
+    assert_eq!(at(&mut n, 0, "PTTL r"), ":700\r\n");
+    assert_eq!(at(&mut n, 0, "SET r abcd PX 900"), "+OK\r\n");
+    assert_eq!(at(&mut n, 0, "PTTL r"), ":900\r\n");
+    assert_eq!(at(&mut n, 0, "SET r xy"), "+OK\r\n");
+    assert_eq!(at(&mut n, 0, "PTTL r"), ":-1\r\n");
+    assert_eq!(at(&mut n, 0, "STRLEN r"), ":2\r\n");
+    assert_eq!(
+        at(&mut n, 1000, "GET r"),
+        "$2\r\nxy\r\n",
+        "no stale expiry left behind"
+    );
+}
+
+#[test]
 fn lists() {
     let mut n = node(BIG, Policy::NoEviction);
     assert_eq!(run(&mut n, "LPUSH l a b"), ":2\r\n");

@@ -105,3 +105,77 @@ fn integers_parse_as_redis_reads_them() {
         assert_eq!(parse_i64(bad), None, "{bad:?}");
     }
 }
+
+#[test]
+fn replies_write_numbers_as_fmt_does() {
+    use crate::reply;
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut samples = alloc::vec![
+        0i64,
+        1,
+        -1,
+        9,
+        10,
+        -10,
+        99,
+        100,
+        i64::MAX,
+        i64::MIN,
+        i64::MIN + 1
+    ];
+    for _ in 0..2000 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        // Every magnitude: shift a random word right by a random amount.
+        samples.push((x as i64) >> (x >> 58));
+    }
+    for n in samples {
+        let mut out = Vec::new();
+        reply::int(&mut out, n);
+        assert_eq!(out, alloc::format!(":{n}\r\n").into_bytes());
+        out.clear();
+        reply::decimal(&mut out, n);
+        assert_eq!(out, alloc::format!("{n}").into_bytes());
+    }
+    let mut out = Vec::new();
+    reply::bulk(&mut out, b"abc");
+    reply::array(&mut out, 12);
+    assert_eq!(out, b"$3\r\nabc\r\n*12\r\n");
+}
+
+#[test]
+fn the_quick_number_path_parses_as_the_general_one() {
+    use crate::resp::parse_general;
+    let l = Limits {
+        max_request: 256,
+        max_args: 8,
+    };
+    let seeds: [&[u8]; 6] = [
+        b"*3\r\n$3\r\nSET\r\n$16\r\nkey:000000012345\r\n$3\r\nxxx\r\n",
+        b"*2\r\n$4\r\nINCR\r\n$0\r\n\r\n",
+        b"*1\r\n$-1\r\n",
+        b"*-1\r\n*0\r\n*01\r\n$1\r\nx\r\n",
+        b"*2\r\n$012\r\n$99999999999999999999\r\n",
+        b"*9\r\n$300\r\n",
+    ];
+    // Bytes that matter to the number lines, swapped in at random places.
+    let alphabet = b"0123456789-+$*\r\n x";
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for round in 0..20_000 {
+        let mut buf = seeds[round % seeds.len()].to_vec();
+        for _ in 0..(round % 4) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let at = (x as usize) % buf.len();
+            buf[at] = alphabet[(x >> 32) as usize % alphabet.len()];
+        }
+        for end in 0..=buf.len() {
+            let p = parse(&buf[..end], &l, &mut a);
+            let q = parse_general(&buf[..end], &l, &mut b);
+            assert_eq!((&p, &a), (&q, &b), "{:?}", &buf[..end]);
+        }
+    }
+}
