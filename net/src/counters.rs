@@ -94,6 +94,11 @@ pub struct NetCounters {
     pub tcp_hystart_rises: Counter,
     /// Slow starts of freed connections that HyStart++ ended (no loss).
     pub tcp_hystart_exits: Counter,
+    // sndbuf (issue 12: send buffers grown while they limit a bulk sender)
+    /// Send buffers doubled because the buffer, not the windows, bounded the flight.
+    pub sndbuf_grown: Counter,
+    /// Growths refused: the core's budget was spent or the heap had no block that large.
+    pub sndbuf_fallback: Counter,
 }
 
 /// A plain copy of [`NetCounters`] at one moment.
@@ -140,6 +145,9 @@ pub struct NetSnapshot {
     // hystart (issue 12)
     pub tcp_hystart_rises: u64,
     pub tcp_hystart_exits: u64,
+    // sndbuf (issue 12)
+    pub sndbuf_grown: u64,
+    pub sndbuf_fallback: u64,
 }
 
 impl NetCounters {
@@ -185,6 +193,9 @@ impl NetCounters {
             // hystart (issue 12)
             tcp_hystart_rises: self.tcp_hystart_rises.get(),
             tcp_hystart_exits: self.tcp_hystart_exits.get(),
+            // sndbuf (issue 12)
+            sndbuf_grown: self.sndbuf_grown.get(),
+            sndbuf_fallback: self.sndbuf_fallback.get(),
         }
     }
 }

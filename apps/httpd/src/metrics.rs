@@ -239,6 +239,17 @@ const CORE_COUNTERS: &[(&str, &str, Field)] = &[
         "Slow starts of closed connections that HyStart++ ended before a loss.",
         |s| s.net.tcp_hystart_exits,
     ),
+    // sndbuf (issue 12: send buffers grown while they limit a bulk sender)
+    (
+        "corenet_tcp_sndbuf_grown_total",
+        "Send buffers doubled (up to tcpbuf_auto=) because the buffer, not the windows, bounded the flight.",
+        |s| s.net.sndbuf_grown,
+    ),
+    (
+        "corenet_tcp_sndbuf_fallback_total",
+        "Send buffer growths refused: the core's buffer budget was spent or the heap had no block that large.",
+        |s| s.net.sndbuf_fallback,
+    ),
 ];
 
 const DROPS: &[(&str, Field)] = &[

@@ -31,7 +31,7 @@ pub(super) fn size_for(rtt_us: u64, rate: u64, min: usize, max: usize) -> usize 
 }
 
 /// `size` zeroed bytes, or `None` when the heap cannot give them.
-fn zeroed(size: usize) -> Option<Vec<u8>> {
+pub(super) fn zeroed(size: usize) -> Option<Vec<u8>> {
     let mut v = Vec::new();
     v.try_reserve_exact(size).ok()?;
     v.resize(size, 0);

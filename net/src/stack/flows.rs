@@ -29,6 +29,8 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             half_open: false,
             port_buffer_extra: 0,
             auto_from_us: None,
+            tail: super::sndbuf::Tail::Fresh,
+            grow_after: None,
         };
         let idx = match self.free_slots.pop() {
             Some(i) => {

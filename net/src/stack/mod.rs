@@ -33,6 +33,7 @@ mod keys;
 mod neighbors;
 mod owned;
 mod portbuf;
+mod sndbuf;
 mod syncookie;
 mod synflood;
 mod synwire;
@@ -344,6 +345,10 @@ struct Connection {
     port_buffer_extra: usize,
     /// A passive open's SYN arrived then (µs); `None`: not to be sized to the path.
     auto_from_us: Option<u64>,
+    /// Where the application's bytes end in sequence space (sndbuf.rs).
+    tail: sndbuf::Tail,
+    /// No send buffer growth until the peer acknowledged up to here (once per round trip).
+    grow_after: Option<u32>,
 }
 
 struct Slot {
@@ -670,6 +675,8 @@ mod tests_review_dhcp;
 mod tests_rss;
 #[cfg(test)]
 mod tests_rto;
+#[cfg(test)]
+mod tests_sndbuf;
 #[cfg(test)]
 mod tests_spurious;
 #[cfg(test)]

@@ -332,16 +332,24 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 Err(SendError::Closed)
             }
         } else {
-            match s.send_slice(data) {
-                Ok(0) if !data.is_empty() => Err(SendError::WouldBlock),
-                Ok(n) => Ok(n),
-                Err(_) => Err(SendError::Closed),
-            }
+            s.send_slice(data).map_err(|_| SendError::Closed)
         };
-        if matches!(r, Ok(n) if n > 0) {
+        let mut n = r?;
+        self.note_written(b, n);
+        // A short write on a buffer that bounds the flight: grow it and write on (sndbuf.rs).
+        if n < data.len() && self.grow_send_buffer(b) {
+            let (s, _) = self.user_socket_mut(c, false).ok_or(SendError::BadHandle)?;
+            let more = s.send_slice(&data[n..]).unwrap_or(0);
+            self.note_written(b, more);
+            n += more;
+        }
+        if n == 0 && !data.is_empty() {
+            return Err(SendError::WouldBlock);
+        }
+        if n > 0 {
             self.mark(b);
         }
-        r
+        Ok(n)
     }
 
     /// Zero-copy send: `f` writes directly into the free space of the socket's send buffer
@@ -352,14 +360,18 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         f: impl FnOnce(&mut [u8]) -> usize,
     ) -> Result<usize, SendError> {
         let (s, b) = self.user_socket_mut(c, false).ok_or(SendError::BadHandle)?;
+        let full = s.may_send() && s.send_queue() >= s.send_capacity();
+        // A full buffer that bounds the flight grows before `f` is shown the room (sndbuf.rs).
+        if full && !self.grow_send_buffer(b) {
+            return Err(SendError::WouldBlock);
+        }
+        let (s, b) = self.user_socket_mut(c, false).ok_or(SendError::BadHandle)?;
         let r = if !s.may_send() {
             if matches!(s.state(), State::SynSent | State::SynReceived) {
                 Err(SendError::WouldBlock)
             } else {
                 Err(SendError::Closed)
             }
-        } else if s.send_queue() >= s.send_capacity() {
-            Err(SendError::WouldBlock)
         } else {
             s.send(|buf| {
                 let n = f(buf).min(buf.len());
@@ -367,6 +379,9 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             })
             .map_err(|_| SendError::Closed)
         };
+        if let Ok(n) = r {
+            self.note_written(b, n);
+        }
         if matches!(r, Ok(n) if n > 0) {
             self.mark(b);
         }
