@@ -11,7 +11,7 @@ pub struct NetCounters {
     /// Active opens started by `connect`.
     pub connected: Counter,
     /// SYNs answered with RST: nobody listens on the port, or the core is at its
-    /// connection limit.
+    /// connection limit (or its heap has no block for the connection's buffers).
     pub refused: Counter,
     /// TCP segments sent again (sequence space already sent once: RTO or fast retransmit).
     pub retransmissions: Counter,

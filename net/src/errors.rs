@@ -79,6 +79,7 @@ messages!(ConnectError {
     Self::Unaddressable => "TCP destination has port 0, an unspecified address, or no local address of its family";
     Self::TooManyConnections => "this core is at its connection limit";
     Self::PortsExhausted => "no free local port steers to this core";
+    Self::NoMemory => "no heap block for the connection's TCP buffers";
 });
 
 messages!(RecvError {

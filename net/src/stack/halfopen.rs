@@ -19,21 +19,24 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     /// A listening socket of listener `li` (from its reserve, else a new one) that takes its
     /// next SYN with ISN `isn` and gives the handshake `syn_received_timeout_ms`; and the
     /// bytes of the port-buffer budget it holds (`sized`: the port's own buffer size, if
-    /// it has one and the budget allows; else `tcp_buffer`).
+    /// it has one and the budget and the heap allow; else `tcp_buffer`). `None` when the heap
+    /// has no block even for `tcp_buffer` and the listener's reserve is empty.
     pub(super) fn listening_socket(
         &mut self,
         li: usize,
         isn: u32,
         sized: bool,
-    ) -> (TcpSocket<'static>, usize) {
+    ) -> Option<(TcpSocket<'static>, usize)> {
         let port = self.listeners[li].port;
         let (s, extra) = match super::portbuf::port_buffer(&self.cfg, port) {
             Some(size) if sized => {
                 let extra = 2 * (size - self.cfg.tcp_buffer);
-                if self.port_buffer_used + extra <= self.cfg.port_buffer_budget {
+                let s = (self.port_buffer_used + extra <= self.cfg.port_buffer_budget)
+                    .then(|| super::portbuf::listening_socket(&self.cfg, port, size))
+                    .flatten();
+                if s.is_some() {
                     self.port_buffer_used += extra;
-                    let s = super::portbuf::listening_socket(&self.cfg, port, size);
-                    (Some(s), extra)
+                    (s, extra)
                 } else {
                     self.counters.port_buffer_fallback.inc();
                     (None, 0)
@@ -43,13 +46,13 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         };
         let mut s = match s.or_else(|| self.listeners[li].ready.pop()) {
             Some(s) => s,
-            None => super::portbuf::listening_socket(&self.cfg, port, self.cfg.tcp_buffer),
+            None => super::portbuf::listening_socket(&self.cfg, port, self.cfg.tcp_buffer)?,
         };
         s.set_initial_sequence(Some(TcpSeqNumber(isn as i32)));
         s.set_timeout(Some(Duration::from_millis(
             self.cfg.syn_received_timeout_ms,
         )));
-        (s, extra)
+        Some((s, extra))
     }
 
     /// Hands the SYN at the head of the device to a fresh listening socket of listener `li`,
@@ -58,7 +61,10 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         let now = self.now;
         let isn = keys::isn(&self.keys.isn, &tuple, now.total_micros() as u64);
         let port = self.listeners[li].port;
-        let (s, extra) = self.listening_socket(li, isn, true);
+        let Some((s, extra)) = self.listening_socket(li, isn, true) else {
+            // No heap for its buffers: answered as at the connection limit.
+            return self.refuse();
+        };
         let i = self.insert_conn(tuple, s, Origin::Embryonic(port)).index;
         let Some(conn) = self.slots[i as usize].conn.as_mut() else {
             return PollIngressSingleResult::None; // unreachable: just inserted

@@ -19,12 +19,17 @@ pub(super) fn port_buffer(cfg: &StackConfig, port: u16) -> Option<usize> {
         .filter(|&size| size > cfg.tcp_buffer)
 }
 
-/// A fresh socket listening on `port` with buffers of `size` bytes each way.
-pub(super) fn listening_socket(cfg: &StackConfig, port: u16, size: usize) -> TcpSocket<'static> {
-    let mut s = super::tcp::new_socket_sized(cfg, size);
+/// A fresh socket listening on `port` with buffers of `size` bytes each way, or `None` when
+/// the heap has no block for them.
+pub(super) fn listening_socket(
+    cfg: &StackConfig,
+    port: u16,
+    size: usize,
+) -> Option<TcpSocket<'static>> {
+    let mut s = super::tcp::new_socket_sized(cfg, size)?;
     // Listeners never have port 0, the only port `listen` refuses.
     let _ = s.listen(port);
-    s
+    Some(s)
 }
 
 /// Why a `tcpbuf_port=` value was refused.

@@ -112,7 +112,10 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
         };
         let port = tuple.local_port;
         // A cookie connection has no window scaling: a buffer above 64 KiB would be idle.
-        let (s, _) = self.listening_socket(li, cookie, false);
+        let Some((s, _)) = self.listening_socket(li, cookie, false) else {
+            // No heap for its buffers: answered as at the connection limit.
+            return Some(self.refuse());
+        };
         let i = self.insert_conn(*tuple, s, Origin::Embryonic(port)).index;
         let conn = self.slots[i as usize].conn.as_mut()?;
         // smoltcp's own SYN-ACK would go out at egress; the ACK below comes first.

@@ -1,7 +1,6 @@
 //! The TCP side of the per-core API: listen/accept/connect/recv/send/close, no smoltcp types.
 
 use alloc::collections::VecDeque;
-use alloc::vec;
 use alloc::vec::Vec;
 
 use corenet_nic::{RxQueue, TxQueue};
@@ -60,6 +59,8 @@ pub enum ConnectError {
     TooManyConnections,
     /// No local port steering to this core is free (all held or in TIME-WAIT).
     PortsExhausted,
+    /// The heap has no block for the connection's buffers.
+    NoMemory,
 }
 
 /// Errors from [`CoreStack::recv`] and [`CoreStack::recv_with`].
@@ -155,7 +156,10 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     pub(super) fn replenish(&mut self) {
         for l in &mut self.listeners {
             while l.ready.len() < self.cfg.backlog {
-                let mut s = new_socket(&self.cfg);
+                // Out of heap: the next SYN makes its own socket or is refused.
+                let Some(mut s) = new_socket(&self.cfg) else {
+                    break;
+                };
                 if s.listen(l.port).is_err() {
                     break;
                 }
@@ -214,7 +218,10 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             remote_port: rport,
             local_port: port,
         };
-        let mut s = new_socket(&self.cfg);
+        let Some(mut s) = new_socket(&self.cfg) else {
+            let _ = self.ports.release(port, now_us);
+            return Err(ConnectError::NoMemory);
+        };
         // RFC 6528, as for passive opens.
         let isn = super::keys::isn(&self.keys.isn, &tuple, now_us);
         s.set_initial_sequence(Some(TcpSeqNumber(isn as i32)));
@@ -518,17 +525,22 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
 
 /// A socket with this core's buffers and timers: the handshake timeout until
 /// [`CoreStack::settle`] replaces it, and keep-alive, set before `listen`/`connect` (whose
-/// reset leaves it armed from the handshake on, not at once).
-pub(super) fn new_socket(cfg: &super::StackConfig) -> TcpSocket<'static> {
+/// reset leaves it armed from the handshake on, not at once). `None` when the heap has no
+/// block for its buffers: a peer's SYN or an application's connect then fails, not the core.
+pub(super) fn new_socket(cfg: &super::StackConfig) -> Option<TcpSocket<'static>> {
     new_socket_sized(cfg, cfg.tcp_buffer)
 }
 
 /// [`new_socket`] with buffers of `size` bytes each way.
-pub(super) fn new_socket_sized(cfg: &super::StackConfig, size: usize) -> TcpSocket<'static> {
-    let mut s = TcpSocket::new(
-        tcp::SocketBuffer::new(vec![0; size]),
-        tcp::SocketBuffer::new(vec![0; size]),
+pub(super) fn new_socket_sized(
+    cfg: &super::StackConfig,
+    size: usize,
+) -> Option<TcpSocket<'static>> {
+    let (rx, tx) = (
+        super::autosize::zeroed(size)?,
+        super::autosize::zeroed(size)?,
     );
+    let mut s = TcpSocket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
     if cfg.tcp_buffer_auto_max > size {
         // The scale is fixed at the SYN: offer the one the grown buffer will need.
         s.set_rx_buffer_max(cfg.tcp_buffer_auto_max);
@@ -539,5 +551,5 @@ pub(super) fn new_socket_sized(cfg: &super::StackConfig, size: usize) -> TcpSock
     s.set_min_rto(Duration::from_millis(cfg.tcp_rto_min_ms));
     // Pacing (`tcp_pacing`) is turned on once a handshake shows a long path (autosize.rs).
     s.set_hystart(cfg.tcp_hystart);
-    s
+    Some(s)
 }

@@ -133,3 +133,31 @@ fn auto_sizing_keeps_a_short_path_small() {
     assert_eq!(size, 16 * 1024);
     assert_eq!(cores[0].counters().snapshot().path_sized, 1);
 }
+
+/// A heap with no block for a connection's buffers: a peer's SYN is answered with RST and
+/// an application's connect fails with `NoMemory`; the core goes on (the allocation used to
+/// be infallible, and its failure the allocation-error panic).
+#[test]
+fn no_heap_for_buffers_refuses_the_connection_not_the_core() {
+    let rss = RssConfig::new(1).unwrap();
+    let nic = SimNic::new(rss.clone(), 4096);
+    // No heap gives a buffer this large, so every socket allocation fails.
+    let mut cores = cores_with(&nic, &rss, false, |c| c.tcp_buffer = 1 << 60);
+    cores[0].listen(7).unwrap();
+    let mut peer = Peer::new(&nic);
+    let mut now = 0;
+    let h = peer.connect(30_000, 7);
+    run(&mut cores, &mut peer, &mut now, 10);
+    assert_eq!(cores[0].accept(7), Err(AcceptError::WouldBlock));
+    assert_eq!(cores[0].counters().snapshot().refused, 1);
+    // The RST reached the peer: its connection is closed, not waiting on a lost SYN.
+    assert_eq!(
+        peer.tcp(h).state(),
+        smoltcp::socket::tcp::State::Closed,
+        "the peer's SYN was not answered"
+    );
+    assert_eq!(
+        cores[0].connect((crate::testkit::PEER_IP, 9)),
+        Err(ConnectError::NoMemory)
+    );
+}
