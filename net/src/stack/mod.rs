@@ -656,6 +656,8 @@ mod tests_ndp;
 #[cfg(test)]
 mod tests_neighbors;
 #[cfg(test)]
+mod tests_overrun;
+#[cfg(test)]
 mod tests_owned;
 #[cfg(test)]
 mod tests_pacing;

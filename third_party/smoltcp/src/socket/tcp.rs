@@ -2499,9 +2499,17 @@ impl<'a> Socket<'a> {
             self.timer.set_for_idle(cx.now(), self.keep_alive);
         }
 
+        // Never count as received octets the buffer cannot hold: the window test above
+        // keeps a segment within the window we advertised, and that window is never more
+        // than the buffer's free space, but should the two ever disagree the excess is
+        // dropped (the remote resends it) instead of being counted in the assembler with
+        // nothing written for it, which would hand the application octets never received.
+        let room = self.rx_buffer.window().saturating_sub(payload_offset);
+        let trimmed = payload.len() > room;
+        let payload = &payload[..payload.len().min(room)];
         let payload_len = payload.len();
         if payload_len == 0 {
-            return ack_past_window.then(|| self.ack_reply(ip_repr, repr));
+            return (ack_past_window || trimmed).then(|| self.ack_reply(ip_repr, repr));
         }
 
         let assembler_was_empty = self.assembler.is_empty();
@@ -2851,11 +2859,10 @@ impl<'a> Socket<'a> {
     /// <https://elixir.bootlin.com/linux/v6.9.9/source/net/ipv4/tcp.c#L1472>.
     fn window_to_update(&self) -> bool {
         match self.state {
-            State::SynSent
-            | State::SynReceived
-            | State::Established
-            | State::FinWait1
-            | State::FinWait2 => {
+            // Not in SYN-SENT or SYN-RECEIVED: what we send there is our SYN again, and its
+            // window cannot be scaled nor exceed 65 535 octets; the first ACK after the
+            // handshake carries the full window.
+            State::Established | State::FinWait1 | State::FinWait2 => {
                 let new_win = self.scaled_window();
                 if let Some(last_win) = self.last_scaled_window() {
                     new_win > 0 && new_win / 2 >= last_win
@@ -3312,7 +3319,17 @@ impl<'a> Socket<'a> {
             .remote_last_seq
             .max(repr.seq_number + repr.segment_len());
         self.remote_last_ack = repr.ack_number;
-        self.remote_last_win = repr.window_len;
+        // `remote_last_win` is kept in scaled units (`process` shifts it to find the right
+        // edge of the window we advertised), but a SYN's window is never scaled (RFC 7323
+        // 2.2): taken as it is, a SYN|ACK's window of 16 KiB with a shift of 4 put the edge
+        // at 256 KiB, and a remote sending past what we advertised had octets beyond the
+        // receive buffer counted as received (the assembler took them, the buffer could
+        // not). Rounded down, the edge is at most the advertised one.
+        self.remote_last_win = if repr.control == TcpControl::Syn {
+            repr.window_len >> self.remote_win_shift
+        } else {
+            repr.window_len
+        };
 
         if !repr.payload.is_empty() {
             self.pace_next = self.pace_after(cx.now(), repr.payload.len());
@@ -8474,6 +8491,76 @@ mod test {
         s.abort();
         s.listen(LISTEN_END).unwrap();
         assert_eq!(s.remote_win_shift, 0);
+    }
+
+    #[test]
+    fn test_data_past_the_syn_ack_window_is_not_taken() {
+        // A 64-octet buffer with the window scale of 1 MiB (shift 5): the SYN|ACK advertises
+        // 64 octets, unscaled. A remote that sends past them must not have those octets
+        // counted as received: the buffer has no room for them.
+        let mut s = socket();
+        s.set_rx_buffer_max(1 << 20);
+        s.listen(LISTEN_END).unwrap();
+        send!(
+            s,
+            TcpRepr {
+                control: TcpControl::Syn,
+                seq_number: REMOTE_SEQ,
+                ack_number: None,
+                window_scale: Some(0),
+                ..SEND_TEMPL
+            }
+        );
+        recv!(
+            s,
+            [TcpRepr {
+                control: TcpControl::Syn,
+                seq_number: LOCAL_SEQ,
+                ack_number: Some(REMOTE_SEQ + 1),
+                max_seg_size: Some(BASE_MSS),
+                window_scale: Some(5),
+                window_len: 64,
+                ..RECV_TEMPL
+            }]
+        );
+        // The handshake's ACK carries 16 octets starting at the window's right edge.
+        let reply = send(
+            &mut s,
+            Instant::from_millis(0),
+            &TcpRepr {
+                seq_number: REMOTE_SEQ + 1 + 64,
+                ack_number: Some(LOCAL_SEQ + 1),
+                payload: &[0xee; 16],
+                ..SEND_TEMPL
+            },
+        );
+        assert_eq!(s.state, State::Established);
+        assert_eq!(reply.map(|r| r.ack_number), Some(Some(REMOTE_SEQ + 1)));
+        assert!(s.assembler.is_empty(), "assembler: {}", s.assembler);
+        // The window's 64 octets, then the 16 past it again: only the 64 are received.
+        send!(
+            s,
+            TcpRepr {
+                seq_number: REMOTE_SEQ + 1,
+                ack_number: Some(LOCAL_SEQ + 1),
+                payload: &[0xab; 64],
+                ..SEND_TEMPL
+            }
+        );
+        let _ = send(
+            &mut s,
+            Instant::from_millis(0),
+            &TcpRepr {
+                seq_number: REMOTE_SEQ + 1 + 64,
+                ack_number: Some(LOCAL_SEQ + 1),
+                payload: &[0xee; 16],
+                ..SEND_TEMPL
+            },
+        );
+        let mut buf = [0u8; 128];
+        assert_eq!(s.recv_slice(&mut buf), Ok(64));
+        assert!(buf[..64].iter().all(|&b| b == 0xab));
+        assert!(s.assembler.is_empty(), "assembler: {}", s.assembler);
     }
 
     #[test]
