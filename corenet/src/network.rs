@@ -343,8 +343,22 @@ fn size_for_heap(cfg: &mut StackConfig, heap: u64, app: &AppMemory) -> MemoryPla
 
 /// Frames the distributor moves per direction per pass.
 const PUMP_BUDGET: usize = 64;
-/// Frame buffers per direction per core in software mode.
-const SOFT_DEPTH: usize = 256;
+/// Frame buffers per direction per core in software mode: 2 048 frames shared by the cores,
+/// 256 to 1 023 each ([`soft_depth`]).
+const SOFT_FRAMES: usize = 2048;
+const SOFT_DEPTH_MIN: usize = 256;
+
+/// Frame buffers per direction for each of `cores` cores in software mode. A core whose vCPU
+/// the host deschedules for a few milliseconds (two vCPUs on a loaded two-core host) meets a
+/// burst of a whole receive window from several connections when it runs again; with 256
+/// buffers its ring overflowed under `tests/e2e/echo_app.py`'s 8 x 256 KiB (19 frames in one
+/// run), and a peer that does not recover from losses (passt 2023, Debian 12's: it resends
+/// neither a lost SYN nor a lost ACK) then stalls the connection. Up to 1 023 per core (what
+/// the rings hold; Linux's per-CPU backlog is 1 000), fewer on many cores: core 0 allocates
+/// them all, 1.5 KiB each.
+fn soft_depth(cores: usize) -> usize {
+    (SOFT_FRAMES / cores.max(1)).clamp(SOFT_DEPTH_MIN, corenet_net::soft::MAX_DEPTH)
+}
 
 /// This core's network: its stack and what the NIC is.
 pub struct Network {
@@ -468,8 +482,8 @@ impl Network {
                 let pair = netdev::take_queues(core).ok_or(NetStartError::NoQueue)?;
                 let rss = RssConfig::with_key(netdev::rss_key(core), core.count())
                     .map_err(|_| NetStartError::NoQueue)?;
-                let (mut distributor, pairs) =
-                    soft_queues(&rss, SOFT_DEPTH).map_err(|_| NetStartError::NoQueue)?;
+                let (mut distributor, pairs) = soft_queues(&rss, soft_depth(core.count()))
+                    .map_err(|_| NetStartError::NoQueue)?;
                 distributor.set_wake(wake::wake);
                 for (i, (rx, mut tx)) in pairs.into_iter().enumerate() {
                     tx.set_wake(wake::wake, core.id());

@@ -107,7 +107,7 @@ use heapless::spsc::Queue;
 pub const FRAME_MAX: usize = 1514 + 4;
 
 /// Slots of every ring (`heapless` keeps one empty, so a ring holds `RING_SLOTS - 1`).
-pub const RING_SLOTS: usize = 512;
+pub const RING_SLOTS: usize = 1024;
 
 /// Largest `depth` [`soft_queues`] accepts: each ring must hold its whole pool.
 pub const MAX_DEPTH: usize = RING_SLOTS - 1;
