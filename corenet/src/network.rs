@@ -360,6 +360,12 @@ fn soft_depth(cores: usize) -> usize {
     (SOFT_FRAMES / cores.max(1)).clamp(SOFT_DEPTH_MIN, corenet_net::soft::MAX_DEPTH)
 }
 
+/// How long received frames may wait in the hardware queue for a core whose software ring is
+/// full before frames for it are dropped (`corenet_net::soft::Distributor::set_hold`): long
+/// enough for a vCPU the host descheduled to run again, short enough that the other cores'
+/// flows do not time out.
+const SOFT_HOLD_NS: u64 = 20_000_000;
+
 /// This core's network: its stack and what the NIC is.
 pub struct Network {
     /// Set on the core that owns a single hardware queue pair shared through software queues.
@@ -485,6 +491,7 @@ impl Network {
                 let (mut distributor, pairs) = soft_queues(&rss, soft_depth(core.count()))
                     .map_err(|_| NetStartError::NoQueue)?;
                 distributor.set_wake(wake::wake);
+                distributor.set_hold(SOFT_HOLD_NS, corenet_kernel::clock::now_ns);
                 for (i, (rx, mut tx)) in pairs.into_iter().enumerate() {
                     tx.set_wake(wake::wake, core.id());
                     *SOFT[i].lock() = Some((rx, tx));

@@ -22,34 +22,49 @@ from lib import Results, Vm, check  # noqa: E402
 
 
 def transfer(port, size, seed):
+    """Sends `size` bytes on one connection while reading the echo; None when every byte came
+    back, else what went wrong (bytes back, first differing offset, the reader's error)."""
     data = hashlib.sha256(seed.to_bytes(4, "big")).digest() * (size // 32)
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
     got = bytearray()
+    error = []
 
     def reader():
-        while len(got) < len(data):
-            b = s.recv(65536)
-            if not b:
-                break
-            got.extend(b)
+        try:
+            while len(got) < len(data):
+                b = s.recv(65536)
+                if not b:
+                    break
+                got.extend(b)
+        except OSError as e:
+            error.append(repr(e))
 
     t = threading.Thread(target=reader)
     t.start()
-    s.sendall(data)
+    try:
+        s.sendall(data)
+    except OSError as e:
+        error.append(f"send: {e!r}")
     t.join(60)
     s.close()
-    return hashlib.sha256(data).hexdigest() == hashlib.sha256(bytes(got)).hexdigest()
+    if bytes(got) == data:
+        return None
+    differ = next((i for i, (a, b) in enumerate(zip(got, data)) if a != b), None)
+    return (f"{len(got)} of {len(data)} bytes back"
+            + (f", first differing at {differ}" if differ is not None else "")
+            + (f", {'; '.join(error)}" if error else ""))
 
 
 def parallel(port):
     results = [None] * 8
-    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, transfer(port, 256 << 10, i)))
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, transfer(port, 256 << 10, i) or "ok"))
                for i in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(120)
-    check(all(results), f"echoed intact: {results}")
+    bad = {i: r for i, r in enumerate(results) if r != "ok"}
+    check(not bad, f"not echoed intact: {bad}")
     return "8 x 256 KiB intact"
 
 

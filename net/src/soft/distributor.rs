@@ -42,6 +42,17 @@ impl CorePort {
         }
     }
 
+    /// Free receive buffers, refilling the stash from the ring only when it is low (so a
+    /// core with buffers to spare costs a length read).
+    fn free(&mut self) -> usize {
+        if self.stash.len() < BURST {
+            while let Some(b) = self.rx_free.dequeue() {
+                self.stash.push(b);
+            }
+        }
+        self.stash.len()
+    }
+
     fn take_buf(&mut self) -> Option<Buf> {
         if self.stash.is_empty() {
             while let Some(b) = self.rx_free.dequeue() {
@@ -78,6 +89,9 @@ pub struct DistributorCounters {
     /// Buffers that could not be handed back to a core (impossible by construction: every
     /// ring holds its whole pool); the pool shrank by one.
     pub lost_buffers: Counter,
+    /// Pumps that left received frames in the hardware queue because a core had no free
+    /// receive buffer ([`Distributor::set_hold`]): back-pressure, not a drop.
+    pub rx_held: Counter,
 }
 
 /// What one [`Distributor::pump`] did.
@@ -95,6 +109,9 @@ pub struct PumpReport {
     pub tx_dropped: usize,
     /// The hardware TX queue ran out of buffers; frames are waiting in the cores' rings.
     pub tx_blocked: bool,
+    /// Received frames were left in the hardware RX queue: a core had no free buffer
+    /// ([`Distributor::set_hold`]).
+    pub rx_held: bool,
 }
 
 /// Feeds every core's [`SoftRx`](super::SoftRx) from one hardware RX queue and drains every
@@ -113,6 +130,16 @@ pub struct Distributor {
     /// Cores delivered to in the current pump (bit per core; cores beyond 63 share bit 63
     /// and are all woken).
     delivered: u64,
+    /// How long received frames may wait in the hardware queue for a core's free buffers
+    /// (0: never, a frame for a full core is dropped at once), and the clock it is read on.
+    hold_ns: u64,
+    clock: fn() -> u64,
+    /// When the current hold began.
+    held_since: Option<u64>,
+}
+
+fn no_clock() -> u64 {
+    0
 }
 
 impl Distributor {
@@ -125,6 +152,53 @@ impl Distributor {
             counters: DistributorCounters::default(),
             wake: crate::no_wake,
             delivered: 0,
+            hold_ns: 0,
+            clock: no_clock,
+            held_since: None,
+        }
+    }
+
+    /// Lets received frames wait in the hardware queue, for up to `hold_ns` by `clock`
+    /// (nanoseconds), while a core has no free receive buffer, instead of dropping those for
+    /// it: the distributor then takes at most as many frames as every core has buffers for.
+    /// A core the host deschedules for a few milliseconds meets a burst of several receive
+    /// windows when it runs again; held in the hardware queue, the burst pushes back on the
+    /// sender where the device can (QEMU's user-mode and passt back-ends stop reading their
+    /// socket, a tap queues up to its length), where dropped it costs every flow a loss (and
+    /// passt, Debian 12's, recovers from neither a lost SYN nor a lost ACK). The price is
+    /// head-of-line blocking: the other cores' frames wait too, for `hold_ns` at most, after
+    /// which frames for the full core are dropped as without a hold until it frees a buffer.
+    pub fn set_hold(&mut self, hold_ns: u64, clock: fn() -> u64) {
+        self.hold_ns = hold_ns;
+        self.clock = clock;
+        self.held_since = None;
+    }
+
+    /// How many frames the next burst may take: `want`, or with a hold fewer (every core
+    /// must have a buffer for each), 0 while holding.
+    fn room(&mut self, want: usize) -> usize {
+        if self.hold_ns == 0 {
+            return want;
+        }
+        let room = self
+            .cores
+            .iter_mut()
+            .map(CorePort::free)
+            .min()
+            .unwrap_or(0)
+            .min(want);
+        if room > 0 {
+            self.held_since = None;
+            return room;
+        }
+        let now = (self.clock)();
+        let since = *self.held_since.get_or_insert(now);
+        if now.saturating_sub(since) < self.hold_ns {
+            self.counters.rx_held.inc();
+            0
+        } else {
+            // Held long enough: drop for the full core, as without a hold.
+            want
         }
     }
 
@@ -175,7 +249,11 @@ impl Distributor {
 
     fn receive<R: RxQueue>(&mut self, hw_rx: &mut R, budget: usize, report: &mut PumpReport) {
         while report.rx_frames < budget {
-            let want = (budget - report.rx_frames).min(BURST);
+            let want = self.room((budget - report.rx_frames).min(BURST));
+            if want == 0 {
+                report.rx_held = true;
+                break;
+            }
             let n = hw_rx.rx_burst(&mut self.burst[..want]).min(want);
             for i in 0..n {
                 let frame = self.burst[i];

@@ -369,3 +369,75 @@ fn random_bytes_never_panic_and_every_frame_is_accounted_for() {
     assert_eq!(drops, c.drop_ring_full.get());
     assert_eq!(hw_rx.outstanding(), 0);
 }
+
+static HOLD_CLOCK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+fn hold_clock() -> u64 {
+    HOLD_CLOCK.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+#[test]
+fn with_a_hold_a_full_core_leaves_frames_in_the_hardware_queue_for_a_while() {
+    let rss = RssConfig::new(2).unwrap();
+    let (mut dist, mut pairs) = soft_queues(&rss, 4).unwrap();
+    dist.set_hold(20_000_000, hold_clock);
+    HOLD_CLOCK.store(1_000, core::sync::atomic::Ordering::Relaxed);
+    let mut hw_rx = FakeRx::new();
+    let mut hw_tx = FakeTx::new(8, 2048, true);
+    let flow = |tag| tcp_frame([10, 0, 0, 1], 40_000, 80, tag, 64);
+    let core = usize::from(steer(&rss, &flow(0)));
+    for tag in 0..10 {
+        hw_rx.wire.push_back(flow(tag));
+    }
+    // Four buffers: four frames delivered, six left in the hardware queue, none dropped.
+    let r = dist.pump(&mut hw_rx, &mut hw_tx, 64);
+    assert_eq!((r.rx_frames, r.rx_delivered, r.rx_dropped), (4, 4, 0));
+    assert!(r.rx_held);
+    assert_eq!(hw_rx.wire.len(), 6);
+    assert_eq!(dist.counters().rx_held.get(), 1);
+    // Still full 10 ms later: still held.
+    HOLD_CLOCK.store(10_001_000, core::sync::atomic::Ordering::Relaxed);
+    assert_eq!(dist.pump(&mut hw_rx, &mut hw_tx, 64).rx_frames, 0);
+    // The core reads and releases its four: the next four follow, in order.
+    let got = drain(&mut pairs[core].0);
+    assert_eq!(
+        got.iter().map(|(_, b)| b[57]).collect::<Vec<_>>(),
+        [0, 1, 2, 3]
+    );
+    let rx = &mut pairs[core].0;
+    let mut burst = [RxFrame::default(); 8];
+    assert_eq!(rx.rx_burst(&mut burst), 0); // hands the released buffers back
+    let r = dist.pump(&mut hw_rx, &mut hw_tx, 64);
+    assert_eq!((r.rx_frames, r.rx_delivered, r.rx_dropped), (4, 4, 0));
+    // It stops reading: after the hold's 20 ms the rest is dropped as without a hold.
+    HOLD_CLOCK.store(20_002_000, core::sync::atomic::Ordering::Relaxed);
+    assert_eq!(dist.pump(&mut hw_rx, &mut hw_tx, 64).rx_frames, 0);
+    HOLD_CLOCK.store(40_003_000, core::sync::atomic::Ordering::Relaxed);
+    let r = dist.pump(&mut hw_rx, &mut hw_tx, 64);
+    assert_eq!((r.rx_frames, r.rx_delivered, r.rx_dropped), (2, 0, 2));
+    assert_eq!(dist.ring_full(core), 2);
+    assert_eq!(dist.ring_full(1 - core), 0);
+    assert_eq!(hw_rx.outstanding(), 0, "every hardware buffer released");
+    let got = drain(&mut pairs[core].0);
+    assert_eq!(
+        got.iter().map(|(_, b)| b[57]).collect::<Vec<_>>(),
+        [4, 5, 6, 7]
+    );
+}
+
+#[test]
+fn without_a_hold_nothing_changes() {
+    let rss = RssConfig::new(2).unwrap();
+    let (mut dist, _pairs) = soft_queues(&rss, 4).unwrap();
+    let mut hw_rx = FakeRx::new();
+    let mut hw_tx = FakeTx::new(8, 2048, true);
+    for tag in 0..10 {
+        hw_rx
+            .wire
+            .push_back(tcp_frame([10, 0, 0, 1], 40_000, 80, tag, 64));
+    }
+    let r = dist.pump(&mut hw_rx, &mut hw_tx, 64);
+    assert_eq!((r.rx_frames, r.rx_delivered, r.rx_dropped), (10, 4, 6));
+    assert!(!r.rx_held);
+    assert_eq!(dist.counters().rx_held.get(), 0);
+}
