@@ -3,7 +3,10 @@
 //! writing, closing and connecting: no panic anywhere (smoltcp included), and no core ever
 //! holds more connections than its configured limit.
 //!
-//! Input: one byte of setup (static address or DHCP, the connection limit), then operations.
+//! Input: one byte of setup (static address or DHCP, the connection limit, and whether TCP runs
+//! as the guest configures it: buffers sized to the path up to 256 KiB, so a window scale of 2,
+//! buffers swapped in after the handshake and grown while sending, pacing and HyStart++), then
+//! operations.
 //! Frames are built with valid checksums (see `netbuild`); the harness tracks the sequence
 //! numbers the stack sends so that a fuzzed peer can complete handshakes and send in-window
 //! data, and the transaction id of the DHCP client so that fuzzed offers are taken.
@@ -51,12 +54,17 @@ struct Rig {
     flows: HashMap<([u8; 4], u16, u16), Flow>,
     dhcp_xid: Option<u32>,
     conns: Vec<(usize, TcpConn)>,
+    /// TCP as the guest runs it (setup bit 4); its segments may also skip ahead.
+    guest_tcp: bool,
 }
 
 impl Rig {
     fn new(setup: u8) -> Option<Self> {
         let dhcp = setup & 1 != 0;
         let max_conns = 1 + usize::from(setup >> 1 & 7);
+        // As the guest runs TCP (corenet's facade): window scaling, buffers replaced after
+        // the handshake (autosize.rs) and grown by the sender (sndbuf.rs), paced, HyStart++.
+        let guest_tcp = setup & 0x10 != 0;
         let rss = RssConfig::new(CORES).ok()?;
         let nic = SimNic::new(rss.clone(), 64);
         let mut ports = mesh::mesh(CORES).into_iter();
@@ -70,6 +78,12 @@ impl Rig {
             cfg.max_connections = max_conns;
             cfg.backlog = 2;
             cfg.tcp_buffer = 2048;
+            if guest_tcp {
+                cfg.tcp_buffer_auto_max = 256 << 10;
+                cfg.port_buffer_budget = 1 << 20;
+                cfg.tcp_pacing = true;
+                cfg.tcp_hystart = true;
+            }
             let mut core = CoreStack::new(cfg, &rss, rx, tx, ports.next(), 0).ok()?;
             core.listen(80).ok()?;
             core.udp_bind(7).ok()?;
@@ -86,6 +100,7 @@ impl Rig {
             flows: HashMap::new(),
             dhcp_xid: None,
             conns: Vec::new(),
+            guest_tcp,
         })
     }
 
@@ -183,17 +198,26 @@ fn tcp_op(r: &mut Rig, u: &mut Unstructured<'_>) {
     let n = usize::from(u.arbitrary::<u16>().unwrap_or(0) % 1400).min(u.len());
     let payload = u.bytes(n).unwrap_or(&[]);
     let flow = r.flows.entry((src, sport, dport)).or_default();
+    // With the guest's TCP, a segment may start up to 8 KiB past the peer's next octet (a
+    // hole, reordering, or a peer overrunning our window, as passt did: smoltcp patch 17).
+    let skip = if r.guest_tcp && u.arbitrary::<u8>().unwrap_or(0) % 4 == 0 {
+        u32::from(u.arbitrary::<u16>().unwrap_or(0) % 8192)
+    } else {
+        0
+    };
     let (seq, ack) = if auto {
         if flags & 0x02 != 0 {
             flow.peer_next = 0x1000_0000;
         }
-        (flow.peer_next, flow.stack_next)
+        (flow.peer_next.wrapping_add(skip), flow.stack_next)
     } else {
         (u.arbitrary().unwrap_or(0), u.arbitrary().unwrap_or(0))
     };
-    flow.peer_next = seq
-        .wrapping_add(payload.len() as u32)
-        .wrapping_add(u32::from(flags & 0x03 != 0));
+    if skip == 0 {
+        flow.peer_next = seq
+            .wrapping_add(payload.len() as u32)
+            .wrapping_add(u32::from(flags & 0x03 != 0));
+    }
     let t = Tcp {
         sport,
         dport,
@@ -202,7 +226,14 @@ fn tcp_op(r: &mut Rig, u: &mut Unstructured<'_>) {
         flags,
         window,
     };
-    let f = tcp_frame((MAC, peer_mac(p)), (src, IP), t, options, payload);
+    // The guest's TCP meets peers that scale their windows (Linux always offers it): its
+    // SYNs carry a window scale of 7 before the fuzzed options.
+    let mut opts = Vec::new();
+    if r.guest_tcp && flags & 0x02 != 0 {
+        opts.extend_from_slice(&[3, 3, 7, 1]);
+    }
+    opts.extend_from_slice(options);
+    let f = tcp_frame((MAC, peer_mac(p)), (src, IP), t, &opts, payload);
     r.deliver(f);
 }
 

@@ -92,6 +92,9 @@ pub struct DistributorCounters {
     /// Pumps that left received frames in the hardware queue because a core had no free
     /// receive buffer ([`Distributor::set_hold`]): back-pressure, not a drop.
     pub rx_held: Counter,
+    /// Holds not begun because a core's ring filled again right after the last one ended:
+    /// it was running but overloaded, and frames for it were dropped for 100 ms instead.
+    pub rx_hold_overloaded: Counter,
 }
 
 /// What one [`Distributor::pump`] did.
@@ -136,7 +139,18 @@ pub struct Distributor {
     clock: fn() -> u64,
     /// When the current hold began.
     held_since: Option<u64>,
+    /// When the last hold ended because the full core freed buffers (0: never).
+    hold_ended: Option<u64>,
+    /// No hold before this time: the full core was running, just overloaded.
+    no_hold_until: u64,
 }
+
+/// A core whose ring fills again within this time of the end of a hold is running but cannot
+/// keep up (a flood steered to it, say): holding would pace every core's frames to its rate,
+/// and let the device drop them indiscriminately. Frames for it are then dropped, as without
+/// a hold, for `OVERLOAD_NS`.
+const REHOLD_NS: u64 = 1_000_000;
+const OVERLOAD_NS: u64 = 100_000_000;
 
 fn no_clock() -> u64 {
     0
@@ -155,6 +169,8 @@ impl Distributor {
             hold_ns: 0,
             clock: no_clock,
             held_since: None,
+            hold_ended: None,
+            no_hold_until: 0,
         }
     }
 
@@ -168,10 +184,15 @@ impl Distributor {
     /// passt, Debian 12's, recovers from neither a lost SYN nor a lost ACK). The price is
     /// head-of-line blocking: the other cores' frames wait too, for `hold_ns` at most, after
     /// which frames for the full core are dropped as without a hold until it frees a buffer.
+    /// A core whose ring fills again within 1 ms of the end of a hold is running but
+    /// overloaded (a flood steered to it): holding would pace every core to its rate, so
+    /// frames for it are dropped instead, for 100 ms (`rx_hold_overloaded`).
     pub fn set_hold(&mut self, hold_ns: u64, clock: fn() -> u64) {
         self.hold_ns = hold_ns;
         self.clock = clock;
         self.held_since = None;
+        self.hold_ended = None;
+        self.no_hold_until = 0;
     }
 
     /// How many frames the next burst may take: `want`, or with a hold fewer (every core
@@ -188,11 +209,30 @@ impl Distributor {
             .unwrap_or(0)
             .min(want);
         if room > 0 {
-            self.held_since = None;
+            if self.held_since.take().is_some() {
+                self.hold_ended = Some((self.clock)());
+            }
             return room;
         }
         let now = (self.clock)();
-        let since = *self.held_since.get_or_insert(now);
+        if now < self.no_hold_until {
+            return want;
+        }
+        let since = match self.held_since {
+            Some(since) => since,
+            None => {
+                if self
+                    .hold_ended
+                    .is_some_and(|end| now.saturating_sub(end) < REHOLD_NS)
+                {
+                    // Full again right after a hold: running, overloaded.
+                    self.no_hold_until = now.saturating_add(OVERLOAD_NS);
+                    self.counters.rx_hold_overloaded.inc();
+                    return want;
+                }
+                *self.held_since.insert(now)
+            }
+        };
         if now.saturating_sub(since) < self.hold_ns {
             self.counters.rx_held.inc();
             0
