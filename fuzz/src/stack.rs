@@ -200,7 +200,7 @@ fn tcp_op(r: &mut Rig, u: &mut Unstructured<'_>) {
     let flow = r.flows.entry((src, sport, dport)).or_default();
     // With the guest's TCP, a segment may start up to 8 KiB past the peer's next octet (a
     // hole, reordering, or a peer overrunning our window, as passt did: smoltcp patch 17).
-    let skip = if r.guest_tcp && u.arbitrary::<u8>().unwrap_or(0) % 4 == 0 {
+    let skip = if r.guest_tcp && u.arbitrary::<u8>().unwrap_or(0).is_multiple_of(4) {
         u32::from(u.arbitrary::<u16>().unwrap_or(0) % 8192)
     } else {
         0
