@@ -366,6 +366,20 @@ fn soft_depth(cores: usize) -> usize {
 /// flows do not time out.
 const SOFT_HOLD_NS: u64 = 20_000_000;
 
+/// What the software distributor of a single-queue NIC held and dropped
+/// ([`Network::soft_counters`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SoftCounters {
+    /// Pumps that left received frames in the hardware queue because a core had no free
+    /// buffer (back-pressure, not loss).
+    pub rx_held: u64,
+    /// Holds not begun: the full core was running but overloaded; frames for it were
+    /// dropped instead.
+    pub rx_hold_overloaded: u64,
+    /// Frames dropped because their core's ring was full.
+    pub drop_ring_full: u64,
+}
+
 /// This core's network: its stack and what the NIC is.
 pub struct Network {
     /// Set on the core that owns a single hardware queue pair shared through software queues.
@@ -752,5 +766,16 @@ impl Network {
     /// Whether this core feeds the software queues of a single-queue NIC.
     pub fn distributes(&self) -> bool {
         self.hw.is_some()
+    }
+
+    /// On the core that feeds the software queues of a single-queue NIC, what the
+    /// distributor held and dropped so far (`None` elsewhere).
+    pub fn soft_counters(&self) -> Option<SoftCounters> {
+        let c = self.hw.as_ref()?.distributor.counters();
+        Some(SoftCounters {
+            rx_held: c.rx_held.get(),
+            rx_hold_overloaded: c.rx_hold_overloaded.get(),
+            drop_ring_full: c.drop_ring_full.get(),
+        })
     }
 }

@@ -23,6 +23,8 @@ struct Snapshot {
     states: [usize; TCP_STATES.len()],
     /// httpd's own counters (slow and greedy clients, buffer pool): see `server_metrics`.
     server: corenet_httpd::serve::Stats,
+    /// The software distributor's, on the core that runs it.
+    soft: Option<corenet::network::SoftCounters>,
 }
 
 static SLOTS: [Mutex<Option<Snapshot>>; MAX_CORES] = [const { Mutex::new(None) }; MAX_CORES];
@@ -50,6 +52,7 @@ pub fn publish(
         stack_connections: net.stack.connections(),
         states,
         server,
+        soft: net.soft_counters(),
     };
     *slot = Some(snap);
 }
@@ -260,6 +263,26 @@ const DROPS: &[(&str, Field)] = &[
     ("mesh_full", |s| s.net.drop_mesh_full),
 ];
 
+type SoftField = fn(&corenet::network::SoftCounters) -> u64;
+
+const SOFT: &[(&str, &str, SoftField)] = &[
+    (
+        "corenet_soft_rx_held_total",
+        "Distributor passes that left received frames in the hardware queue: a core's software ring was full (back-pressure, not loss).",
+        |s| s.rx_held,
+    ),
+    (
+        "corenet_soft_rx_hold_overloaded_total",
+        "Holds not begun because the full core was running but overloaded: frames for it were dropped instead for 100 ms.",
+        |s| s.rx_hold_overloaded,
+    ),
+    (
+        "corenet_soft_rx_ring_full_drops_total",
+        "Frames the distributor dropped because their core's software ring was full.",
+        |s| s.drop_ring_full,
+    ),
+];
+
 /// The `/metrics` page for a machine of `cores` cores.
 pub fn page(cores: usize) -> Response {
     let snaps: heapless::Vec<(usize, Snapshot), MAX_CORES> = (0..cores.min(MAX_CORES))
@@ -290,6 +313,15 @@ pub fn page(cores: usize) -> Response {
                 &[("core", c), ("reason", reason)],
                 f(s),
             );
+        }
+    }
+    // The software queues of a single-queue NIC: only the distributing core has samples.
+    for (name, help, f) in SOFT {
+        m.family(name, Kind::Counter, help);
+        for (c, s) in &snaps {
+            if let Some(soft) = &s.soft {
+                m.sample(name, &[("core", c)], f(soft));
+            }
         }
     }
     crate::server_metrics::families(&mut m, snaps.iter().map(|(c, s)| (*c, &s.server)));
