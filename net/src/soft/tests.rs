@@ -388,19 +388,29 @@ fn read_all(rx: &mut SoftRx) -> Vec<u8> {
     got.iter().map(|(_, b)| b[57]).collect()
 }
 
-#[test]
-fn with_a_hold_a_full_core_leaves_frames_in_the_hardware_queue_for_a_while() {
+/// Two cores of 4 buffers each with a 20 ms hold, the clock at 1 us, and `frames` frames of
+/// one flow (tags 0..) waiting in the hardware queue: the rig and the flow's core.
+fn hold_rig(frames: u8) -> (Distributor, Vec<SoftPair>, FakeRx, FakeTx, usize) {
     let rss = RssConfig::new(2).unwrap();
-    let (mut dist, mut pairs) = soft_queues(&rss, 4).unwrap();
+    let (mut dist, pairs) = soft_queues(&rss, 4).unwrap();
     dist.set_hold(20_000_000, hold_clock);
     at(1_000);
     let mut hw_rx = FakeRx::new();
-    let mut hw_tx = FakeTx::new(8, 2048, true);
-    let flow = |tag| tcp_frame([10, 0, 0, 1], 40_000, 80, tag, 64);
-    let core = usize::from(steer(&rss, &flow(0)));
-    for tag in 0..6 {
+    for tag in 0..frames {
         hw_rx.wire.push_back(flow(tag));
     }
+    let core = usize::from(steer(&rss, &flow(0)));
+    (dist, pairs, hw_rx, FakeTx::new(8, 2048, true), core)
+}
+
+/// A frame of the hold tests' one flow, tagged `tag` (byte 57).
+fn flow(tag: u8) -> Vec<u8> {
+    tcp_frame([10, 0, 0, 1], 40_000, 80, tag.into(), 64)
+}
+
+#[test]
+fn with_a_hold_a_full_core_leaves_frames_in_the_hardware_queue_for_a_while() {
+    let (mut dist, mut pairs, mut hw_rx, mut hw_tx, core) = hold_rig(6);
     // Four buffers: four frames delivered, two left in the hardware queue, none dropped.
     let r = dist.pump(&mut hw_rx, &mut hw_tx, 64);
     assert_eq!((r.rx_frames, r.rx_delivered, r.rx_dropped), (4, 4, 0));
@@ -434,17 +444,7 @@ fn with_a_hold_a_full_core_leaves_frames_in_the_hardware_queue_for_a_while() {
 
 #[test]
 fn a_core_full_again_right_after_a_hold_is_overloaded_and_not_held_for() {
-    let rss = RssConfig::new(2).unwrap();
-    let (mut dist, mut pairs) = soft_queues(&rss, 4).unwrap();
-    dist.set_hold(20_000_000, hold_clock);
-    at(1_000);
-    let mut hw_rx = FakeRx::new();
-    let mut hw_tx = FakeTx::new(8, 2048, true);
-    let flow = |tag| tcp_frame([10, 0, 0, 1], 40_000, 80, tag, 64);
-    let core = usize::from(steer(&rss, &flow(0)));
-    for tag in 0..10 {
-        hw_rx.wire.push_back(flow(tag));
-    }
+    let (mut dist, mut pairs, mut hw_rx, mut hw_tx, core) = hold_rig(10);
     assert!(dist.pump(&mut hw_rx, &mut hw_tx, 64).rx_held);
     // The core frees its four at once, and its ring is full again at once: it runs but
     // cannot keep up (a flood). The rest is dropped for it, not held.

@@ -11,12 +11,10 @@ extern crate std;
 use std::vec;
 use std::vec::Vec;
 
-use smoltcp::phy::ChecksumCapabilities;
-use smoltcp::wire::{
-    EthernetFrame, IpAddress, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber,
-};
+use smoltcp::wire::{TcpControl, TcpRepr, TcpSeqNumber};
 
 use super::synwire::{emit, frame_len};
+use super::tests_stale::parse_sent;
 use super::tests_synflood::tick;
 use super::*;
 use crate::ip::IpAddr;
@@ -50,30 +48,11 @@ fn frame(seq: u32, ack: Option<u32>, control: TcpControl, payload: &[u8]) -> Vec
 
 /// Our SYN-ACK to `PORT`: (its sequence number, window field, window scale).
 fn syn_ack(nic: &SimNic) -> Option<(u32, u16, u8)> {
-    let caps = ChecksumCapabilities::default();
     while let Some(f) = nic.take_sent() {
-        let Ok(eth) = EthernetFrame::new_checked(&f[..]) else {
-            continue;
-        };
-        let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
-            continue;
-        };
-        let Ok(ipr) = Ipv4Repr::parse(&ip, &caps) else {
-            continue;
-        };
-        let Ok(tcp) = TcpPacket::new_checked(ip.payload()) else {
-            continue;
-        };
-        let (s, d) = (IpAddress::Ipv4(ipr.src_addr), IpAddress::Ipv4(ipr.dst_addr));
-        let Ok(r) = TcpRepr::parse(&tcp, &s, &d, &caps) else {
-            continue;
-        };
-        if r.dst_port == PORT && r.control == TcpControl::Syn {
-            return Some((
-                r.seq_number.0 as u32,
-                r.window_len,
-                r.window_scale.unwrap_or(0),
-            ));
+        if let Some(r) =
+            parse_sent(&f).filter(|r| r.dst_port == PORT && r.control == TcpControl::Syn)
+        {
+            return Some((r.seq, r.window, r.window_scale.unwrap_or(0)));
         }
     }
     None

@@ -17,33 +17,41 @@ use super::*;
 use crate::sim::SimNic;
 use crate::testkit::Core;
 
+/// What a TCP/IPv4 frame the core sent says.
+pub(super) struct SentSeg {
+    pub dst_port: u16,
+    pub control: TcpControl,
+    pub seq: u32,
+    pub ack: Option<u32>,
+    pub window: u16,
+    pub window_scale: Option<u8>,
+}
+
+/// Parses a frame the core sent as TCP over IPv4 (`None` for anything else).
+pub(super) fn parse_sent(f: &[u8]) -> Option<SentSeg> {
+    let caps = ChecksumCapabilities::default();
+    let eth = EthernetFrame::new_checked(f).ok()?;
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    let ipr = Ipv4Repr::parse(&ip, &caps).ok()?;
+    let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
+    let (s, d) = (IpAddress::Ipv4(ipr.src_addr), IpAddress::Ipv4(ipr.dst_addr));
+    let r = TcpRepr::parse(&tcp, &s, &d, &caps).ok()?;
+    Some(SentSeg {
+        dst_port: r.dst_port,
+        control: r.control,
+        seq: r.seq_number.0 as u32,
+        ack: r.ack_number.map(|a| a.0 as u32),
+        window: r.window_len,
+        window_scale: r.window_scale,
+    })
+}
+
 /// The TCP segments the core sent to `port`: (control, seq, ack).
 fn sent_to(nic: &SimNic, port: u16) -> Vec<(TcpControl, u32, Option<u32>)> {
-    let caps = ChecksumCapabilities::default();
     let mut out = Vec::new();
     while let Some(f) = nic.take_sent() {
-        let Ok(eth) = EthernetFrame::new_checked(&f[..]) else {
-            continue;
-        };
-        let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
-            continue;
-        };
-        let Ok(ipr) = Ipv4Repr::parse(&ip, &caps) else {
-            continue;
-        };
-        let Ok(tcp) = TcpPacket::new_checked(ip.payload()) else {
-            continue;
-        };
-        let (s, d) = (IpAddress::Ipv4(ipr.src_addr), IpAddress::Ipv4(ipr.dst_addr));
-        let Ok(r) = TcpRepr::parse(&tcp, &s, &d, &caps) else {
-            continue;
-        };
-        if r.dst_port == port {
-            out.push((
-                r.control,
-                r.seq_number.0 as u32,
-                r.ack_number.map(|a| a.0 as u32),
-            ));
+        if let Some(r) = parse_sent(&f).filter(|r| r.dst_port == port) {
+            out.push((r.control, r.seq, r.ack));
         }
     }
     out
