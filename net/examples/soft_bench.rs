@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo build --release -p corenet-net --example soft_bench
-//! target/release/examples/soft_bench <soft|direct> <cores> <frame_len> <rounds>
+//! target/release/examples/soft_bench <soft|soft-hold|direct> <cores> <frame_len> <rounds>
 //! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*measured_step*' \
 //!     target/release/examples/soft_bench soft 4 64 2000
 //! ```
@@ -13,7 +13,8 @@
 //! the hardware queue, reads each frame in place and releases it, then builds and submits 32
 //! frames and flushes. `soft`: the distributor pumps the hardware queue, every core does the
 //! same reading and building on its soft queue pair, and the next round's pump moves the
-//! frames out (one pump per loop iteration, as on the owning core).
+//! frames out (one pump per loop iteration, as on the owning core). `soft-hold`: `soft` with
+//! the distributor's hold on, as the guest runs it.
 //! The hardware queues are minimal in-memory fakes; only `measured_step` is counted, so
 //! (Ir(soft) - Ir(direct)) / 64 is what the soft queues add per frame.
 
@@ -172,7 +173,7 @@ fn measured_step_soft(
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "soft_bench <soft|direct> <cores> <frame_len> <rounds>";
+    let usage = "soft_bench <soft|soft-hold|direct> <cores> <frame_len> <rounds>";
     let kind = args.get(1).expect(usage).clone();
     let cores: usize = args.get(2).and_then(|a| a.parse().ok()).expect(usage);
     let len: usize = args.get(3).and_then(|a| a.parse().ok()).expect(usage);
@@ -200,9 +201,14 @@ fn main() {
                 sum += measured_step_direct(&mut hw.0, &mut hw.1, len);
             }
         }
-        "soft" => {
+        "soft" | "soft-hold" => {
             let rss = RssConfig::new(cores).expect("1..=128 cores");
             let (mut dist, mut pairs) = soft_queues(&rss, 256).expect("depth");
+            if kind == "soft-hold" {
+                // As the guest runs it (the rings never fill here, so it never holds: this
+                // is the check's cost).
+                dist.set_hold(20_000_000, || 0);
+            }
             for _ in 0..rounds {
                 sum += measured_step_soft(&mut dist, &mut pairs, &mut hw, len);
             }
