@@ -11,9 +11,11 @@
 //! ```text
 //! heap = reserve (1/16) + listen backlogs + max_connections * (socket + app state) + app pool
 //! ```
-//! The connections get three quarters of the heap less the backlogs (as before this budget
-//! existed, now also paying for the appliance's per-connection state); the reserve and the
-//! pool share the last quarter, the pool getting about three sixteenths of the heap.
+//! The connections get [`AppMemory::connection_share`] of the heap (three quarters by
+//! default) less the backlogs, paying for the appliance's per-connection state too; the
+//! reserve and the pool share the rest, the pool getting about three sixteenths of the heap
+//! by default. An appliance whose data lives in the pool (kv's keys) gives the connections
+//! less and keeps more.
 
 /// Bytes per socket beyond its two buffers (smoltcp's socket, the set, our slot).
 pub const SOCKET_OVERHEAD: u64 = 8 * 1024;
@@ -25,6 +27,9 @@ pub struct AppMemory {
     pub per_connection: usize,
     /// Ports the appliance listens on (each keeps a backlog of sockets).
     pub listen_ports: usize,
+    /// Sixteenths of the heap that connections (sockets, backlogs and the fixed
+    /// per-connection state) may take: 12 (three quarters) by default, clamped to 1..=14.
+    pub connection_share: u8,
 }
 
 impl Default for AppMemory {
@@ -32,6 +37,7 @@ impl Default for AppMemory {
         Self {
             per_connection: 512,
             listen_ports: 2,
+            connection_share: 12,
         }
     }
 }
@@ -66,7 +72,8 @@ impl MemoryPlan {
         let listeners = app.listen_ports as u64 * backlog as u64 * per_socket;
         let reserve = heap / 16;
         let per_connection = per_socket + app.per_connection as u64;
-        let share = (heap - heap / 4).saturating_sub(listeners);
+        let sixteenths = u64::from(app.connection_share.clamp(1, 14));
+        let share = (heap / 16 * sixteenths).saturating_sub(listeners);
         let max_connections =
             ((share / per_connection) as usize).clamp(CONNECTIONS.0, CONNECTIONS.1);
         let app_pool = heap
@@ -112,11 +119,11 @@ mod tests {
     fn app_state_costs_connections() {
         let small = AppMemory {
             per_connection: 0,
-            listen_ports: 2,
+            ..AppMemory::default()
         };
         let big = AppMemory {
             per_connection: 40 * 1024,
-            listen_ports: 2,
+            ..AppMemory::default()
         };
         let a = MemoryPlan::new(64 << 20, 16 * 1024, &small);
         let b = MemoryPlan::new(64 << 20, 16 * 1024, &big);
@@ -126,6 +133,33 @@ mod tests {
         );
         check_sums(&a, &small);
         check_sums(&b, &big);
+    }
+
+    #[test]
+    fn a_smaller_connection_share_leaves_the_pool_the_rest() {
+        let heap = 128 << 20;
+        let default = MemoryPlan::new(heap, 16 * 1024, &AppMemory::default());
+        let quarter = AppMemory {
+            connection_share: 4,
+            ..AppMemory::default()
+        };
+        let q = MemoryPlan::new(heap, 16 * 1024, &quarter);
+        // A third of the connections, and the pool from 3/16 to about 11/16 of the heap.
+        assert!(
+            q.max_connections * 3 <= default.max_connections + 3,
+            "{q:?}"
+        );
+        assert!(q.app_pool >= heap / 16 * 10, "{q:?}");
+        assert!(q.app_pool > 3 * default.app_pool, "{q:?} {default:?}");
+        check_sums(&q, &quarter);
+        // Out-of-range shares are clamped, never overcommitted.
+        for share in [0, 15, 16, 255] {
+            let app = AppMemory {
+                connection_share: share,
+                ..AppMemory::default()
+            };
+            check_sums(&MemoryPlan::new(heap, 16 * 1024, &app), &app);
+        }
     }
 
     #[test]

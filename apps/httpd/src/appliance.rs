@@ -64,6 +64,7 @@ impl Appliance for Httpd {
         let app = AppMemory {
             per_connection: serve::PER_CONNECTION,
             listen_ports: 2,
+            ..AppMemory::default()
         };
         let Some(mut net) = Network::start_or_stop(core, &app, Self::NAME) else {
             return Httpd(None);

@@ -24,9 +24,30 @@ use spin::{Mutex, Once};
 /// never on the request path).
 static LINKS: Once<Vec<Mutex<Option<Links<'static>>>>> = Once::new();
 
+/// Sixteenths of each core's heap for connections ([`AppMemory::connection_share`]).
+const KV_CONNECTION_SHARE: u8 = 4;
+
+/// The free heap a core keeps for what is promised elsewhere: its reserve, and the sockets
+/// and state of the connections it may still accept. Under it the keys may not grow
+/// ([`Store::set_heap_low`]), whatever their estimate says.
+#[derive(Debug, Clone, Copy)]
+struct HeapFloor {
+    reserve: u64,
+    per_connection: u64,
+    max_connections: usize,
+}
+
+impl HeapFloor {
+    fn bytes(&self, open: usize) -> u64 {
+        let unopened = self.max_connections.saturating_sub(open) as u64;
+        self.reserve + unopened * self.per_connection
+    }
+}
+
 struct Kv {
     net: Option<Network>,
     server: Server,
+    floor: Option<HeapFloor>,
     /// INFO's copy of the stack's counters is refreshed at this rate.
     counters: Every,
 }
@@ -58,6 +79,10 @@ impl Appliance for Kv {
         let app = AppMemory {
             per_connection: serve::PER_CONNECTION,
             listen_ports: 1,
+            // A quarter of the heap for connections (Redis gives its keys all the memory
+            // it has): about 1 400 connections of 16 KiB buffers per 128 MiB of heap
+            // (`tcpbuf=4K`: about four times as many), the keys about half the heap.
+            connection_share: KV_CONNECTION_SHARE,
         };
         let mut net = Network::start_or_stop(core, &app, Self::NAME);
         // The keys get three quarters of the appliance pool (or of the free heap on a core
@@ -102,9 +127,15 @@ impl Appliance for Kv {
             }
         }
         let server = Server::new(node, links, settings.port, max_conns, buffers, timeouts);
+        let floor = net.as_ref().map(|n| HeapFloor {
+            reserve: n.plan.reserve,
+            per_connection: n.plan.per_socket + serve::PER_CONNECTION as u64,
+            max_connections: n.plan.max_connections,
+        });
         Kv {
             net,
             server,
+            floor,
             counters: Every::new(Duration::from_millis(100)),
         }
     }
@@ -115,7 +146,13 @@ impl Appliance for Kv {
         let work = match self.net.as_mut() {
             Some(net) => {
                 let server = &mut self.server;
-                let work = net.pass(core, |s| server.poll(s, now, heap_free()));
+                let free = heap_free();
+                server.node.info.heap_free = free as u64;
+                if let Some(f) = self.floor {
+                    let low = (free as u64) < f.bytes(server.node.info.clients);
+                    server.node.store.set_heap_low(low);
+                }
+                let work = net.pass(core, |s| server.poll(s, now, free));
                 if self.counters.due(now) {
                     let c = net.sockets().counters().snapshot();
                     self.server.node.info.net = [

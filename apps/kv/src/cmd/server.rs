@@ -37,6 +37,9 @@ pub struct ServerInfo {
     /// The rings to other cores: messages sent, parts and replies in them, and messages
     /// that met a full ring (counted each pass one waits in the backlog).
     pub mesh: [u64; 3],
+    /// This core's free heap, bytes (what the keys, the connections and the stack have not
+    /// taken): INFO's `heap_free`, beside the estimate `used_memory`.
+    pub heap_free: u64,
 }
 
 pub(super) fn run(name: &str, a: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
@@ -175,7 +178,7 @@ fn info(x: &mut Exec<'_>, out: &mut Vec<u8>) {
             "# Server\r\nredis_version:{VERSION}\r\nredis_mode:standalone\r\nos:corenet\r\n\
              arch_bits:64\r\nuptime_in_seconds:{}\r\nserving_core:{}\r\ncores:{}\r\n\r\n\
              # Clients\r\nconnected_clients:{}\r\n\r\n\
-             # Memory\r\nused_memory:{}\r\nmaxmemory:{}\r\nmaxmemory_policy:{}\r\n\r\n\
+             # Memory\r\nused_memory:{}\r\nmaxmemory:{}\r\nmaxmemory_policy:{}\r\nheap_free:{}\r\n\r\n\
              # Stats\r\ntotal_commands_processed:{}\r\nforwarded_commands:{}\r\n\
              total_connections_received:{}\r\nrejected_connections:{}\r\n\
              shed_connections:{}\r\ntimedout_connections:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\n\
@@ -193,6 +196,7 @@ fn info(x: &mut Exec<'_>, out: &mut Vec<u8>) {
                 Policy::NoEviction => "noeviction",
                 Policy::AllKeysLru => "allkeys-lru",
             },
+            i.heap_free,
             i.commands,
             i.forwarded,
             i.conns[0],

@@ -1,4 +1,5 @@
 use alloc::format;
+use alloc::string::String;
 
 use super::{node, run};
 use crate::store::Policy;
@@ -65,4 +66,56 @@ fn accounting_returns_to_zero() {
     assert_eq!(n.store.used(), 0);
     assert_eq!(n.store.volatile(), 0);
     assert!(n.store.is_empty());
+}
+
+#[test]
+fn a_low_heap_refuses_writes_under_noeviction_below_the_limit() {
+    let mut n = node(1 << 20, Policy::NoEviction);
+    for i in 0..100 {
+        assert_eq!(run(&mut n, &format!("SET key{i} {i:032}")), "+OK\r\n");
+    }
+    let used = n.store.used();
+    assert!(used < n.store.limit() / 4);
+    n.store.set_heap_low(true);
+    // Far below maxmemory, but the heap says no: writes that add memory are refused.
+    assert!(run(&mut n, "SET new value").starts_with("-OOM"));
+    assert!(run(&mut n, "RPUSH key0list x").starts_with("-OOM"));
+    assert_eq!(n.store.used(), used);
+    // Reads and deletes work; deleting makes room under the cap taken when it went low.
+    assert_eq!(run(&mut n, "GET key7"), format!("$32\r\n{:032}\r\n", 7));
+    let del = (0..10).map(|i| format!(" key{i}")).collect::<String>();
+    assert_eq!(run(&mut n, &format!("DEL{del}")), ":10\r\n");
+    assert_eq!(run(&mut n, "SET new value"), "+OK\r\n");
+    // Staying low keeps the first cap (it does not follow the keys down).
+    n.store.set_heap_low(true);
+    assert_eq!(run(&mut n, "SET new2 value"), "+OK\r\n");
+    // A heap that recovers gives the limit back.
+    n.store.set_heap_low(false);
+    for i in 100..200 {
+        assert_eq!(run(&mut n, &format!("SET key{i} {i:032}")), "+OK\r\n");
+    }
+    assert_eq!(n.store.stats.oom, 2);
+}
+
+#[test]
+fn a_low_heap_evicts_under_allkeys_lru_and_stops() {
+    let mut n = node(1 << 20, Policy::AllKeysLru);
+    for i in 0..400 {
+        assert_eq!(run(&mut n, &format!("SET key{i:03} {i:032}")), "+OK\r\n");
+    }
+    let used = n.store.used();
+    n.store.set_heap_low(true);
+    // Each write evicts down to a sixteenth under what was counted; it never empties the
+    // store (the cap does not follow the keys down).
+    for i in 0..50 {
+        assert_eq!(run(&mut n, &format!("SET more{i:03} {i:032}")), "+OK\r\n");
+    }
+    assert!(
+        n.store.used() <= used - used / 16,
+        "{} {used}",
+        n.store.used()
+    );
+    assert!(n.store.len() > 300, "{}", n.store.len());
+    assert!(n.store.stats.evicted >= 50, "{:?}", n.store.stats);
+    assert_eq!(n.store.stats.oom, 0);
 }
