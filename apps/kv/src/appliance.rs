@@ -80,8 +80,8 @@ impl Appliance for Kv {
             per_connection: serve::PER_CONNECTION,
             listen_ports: 1,
             // A quarter of the heap for connections (Redis gives its keys all the memory
-            // it has): about 1 400 connections of 16 KiB buffers per 128 MiB of heap
-            // (`tcpbuf=4K`: about four times as many), the keys about half the heap.
+            // it has): about 770 connections of 16 KiB buffers per 128 MiB of heap
+            // (`tcpbuf=4K`: about 2.5 times as many), the keys about half the heap.
             connection_share: KV_CONNECTION_SHARE,
         };
         let mut net = Network::start_or_stop(core, &app, Self::NAME);
