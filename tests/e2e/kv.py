@@ -19,7 +19,11 @@ the test creates and deletes (`kv2-tap-PID`, host side 10.0.0.1, guest 10.0.0.2)
 the connections over both cores and the clients run inside the namespace. The same cases run,
 plus a pipelined redis-benchmark whose effects are checked: `-P 16 -r 1000 -t incr` (the
 counters must sum to the request count: every INCR forwarded across cores ran exactly once),
-then `-t lpush,lpop` (the list must be empty after).
+then `-t lpush,lpop` (the list must be empty after). A second boot (`heap=48M`, the default
+`maxmemory`) then fills the keys with 4 KiB values until `-OOM`, and opens more connections
+than the guest holds, each writing pipelined GETs of a 4 KiB value without reading: the guest
+must refuse the extra connections, stay up, answer PING after, and its free heap (INFO's
+`heap_free`) must stay above a sixteenth of the heap.
 
 Every command has a timeout, the VM a hard timeout (stopped by process group). Closes with
 `N passed, N failed, N skipped` (no redis-tools, or `--tap` without root: one skipped line).
@@ -245,12 +249,72 @@ def benchmark_answers(t, n, keyspace):
             + "; ".join(f"core {c}: {v}" for c, v in sorted(mesh.items())))
 
 
-def tap_vm(a):
+def flood_here(host, port, conns, seconds=8):
+    """Opens up to `conns` connections and writes pipelined GETs of `big:0` on each, never
+    reading, for `seconds`; returns `opened refused bytes`."""
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    get = resp("GET", "big:0") * 256
+    socks, refused, sent = [], 0, 0
+    for _ in range(conns):
+        try:
+            s = socket.create_connection((host, port), timeout=2)
+            s.setblocking(False)
+            socks.append(s)
+        except OSError:
+            refused += 1
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for s in socks:
+            try:
+                sent += s.send(get)
+            except OSError:
+                pass
+        time.sleep(0.05)
+    for s in socks:
+        s.close()
+    return f"{len(socks)} {refused} {sent}"
+
+
+def info_field(t, name):
+    m = re.search(rf"^{name}:(\d+)", cli(t, "info"), re.M)
+    return int(m.group(1)) if m else None
+
+
+def full_and_flooded(t, vm):
+    """Keys filled to `-OOM`, then more connections than the guest holds, each writing GETs."""
+    limit = int(re.search(rf"(\d+) connections per core", vm.text().decode(errors="replace")).group(1))
+    value = b"v" * 4096
+    check(raw(t, resp("SET", "big:0", value), 1) == "+OK\r\n", "first SET")
+    p = t.run(t.tool("redis-benchmark") + ["-t", "set", "-d", "4096", "-r", "1000000", "-n", "200000",
+                                            "-P", "16", "-c", "8", "-q"], 600)
+    out = (p.stdout + p.stderr).decode(errors="replace")
+    check("OOM command not allowed" in out, f"the keys never filled: {out[-300:]}")
+    used, cap = info_field(t, "used_memory"), info_field(t, "maxmemory")
+    check(used is not None and cap and used > cap // 2, f"used_memory {used} of {cap}")
+    # Connections over the guest's limit (both cores'), each writing what it will not read.
+    conns = limit * 2 + 200
+    p = t.run([sys.executable, os.path.abspath(__file__), "--flood-helper", t.host, str(t.port), str(conns)], 120)
+    opened, refused, sent = (int(x) for x in p.stdout.decode().split())
+    check(refused > 0, f"all {opened} of {conns} connections accepted (limit {limit} per core)")
+    time.sleep(3)
+    check(vm.alive() and b"panicked" not in vm.text(), vm.tail())
+    check(cli(t, "ping") == "PONG", "no PONG after the flood")
+    free = info_field(t, "heap_free")
+    # 48 MiB of heap per core: a sixteenth is the reserve the keys may not take.
+    check(free is not None and free > (48 << 20) // 16, f"heap_free {free}")
+    check(cli(t, "strlen", "big:0") == "4096", "the first value is intact")
+    return (f"keys at {used} of {cap} bytes; {opened} connections opened, {refused} refused "
+            f"(limit {limit} per core), {sent} bytes of GETs unread; heap_free {free} after")
+
+
+def tap_vm(a, cmdline="kv_maxmemory=2m"):
     """The guest on a 2-queue tap inside a namespace this test creates (and main deletes)."""
     ns = Netns("tap", prefix="kv2")
     try:
         vm = Vm("kv-tap", ["--app", "kv", "--net", "tap", "--tap", "kv2tap0", "--queues", "2", "--smp",
-                           str(a.smp), "--cmdline", "kv_maxmemory=2m"], ns=ns.name, timeout=900, ready_within=180)
+                           str(a.smp), "--cmdline", cmdline], ns=ns.name, timeout=900, ready_within=180)
     except Exception:
         ns.delete()
         raise
@@ -268,7 +332,12 @@ def main():
     ap.add_argument("--tap", action="store_true",
                     help="a 2-queue tap in a private namespace instead (root); the clients run inside it")
     ap.add_argument("--raw-helper", nargs=3, metavar=("HOST", "PORT", "REPLIES"), help=argparse.SUPPRESS)
+    ap.add_argument("--flood-helper", nargs=3, metavar=("HOST", "PORT", "CONNS"), help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.flood_helper:
+        host, port, n = a.flood_helper
+        print(flood_here(host, int(port), int(n)))
+        return 0
     if a.raw_helper:
         host, port, n = a.raw_helper
         sys.stdout.write(raw_here(host, int(port), sys.stdin.buffer.read(), int(n)))
@@ -308,6 +377,20 @@ def main():
         vm.stop()
         if ns:
             ns.delete()
+    if a.tap:
+        ns = None
+        try:
+            vm, ns, t = tap_vm(a, "heap=48M")
+            try:
+                r.case("keys full, connections over the limit", full_and_flooded, t, vm)
+            finally:
+                vm.stop()
+        except Exception as e:  # noqa: BLE001
+            r.rows.append(("keys full, connections over the limit", "FAILED", str(e)))
+            print(f"{r.prefix} keys full, connections over the limit ... FAILED: {e}")
+        finally:
+            if ns:
+                ns.delete()
     return r.summary()
 
 

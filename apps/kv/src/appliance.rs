@@ -148,11 +148,13 @@ impl Appliance for Kv {
                 let server = &mut self.server;
                 let free = heap_free();
                 server.node.info.heap_free = free as u64;
-                if let Some(f) = self.floor {
-                    let low = (free as u64) < f.bytes(server.node.info.clients);
-                    server.node.store.set_heap_low(low);
-                }
-                let work = net.pass(core, |s| server.poll(s, now, free));
+                // What the core keeps for others (its reserve, the connections it may still
+                // accept): the keys may not grow into it, and buffers and replies for other
+                // cores may not spend it.
+                let floor = self.floor.map_or(0, |f| f.bytes(server.node.info.clients));
+                server.node.store.set_heap_low((free as u64) < floor);
+                let room = (free as u64).saturating_sub(floor) as usize;
+                let work = net.pass(core, |s| server.poll(s, now, room));
                 if self.counters.due(now) {
                     let c = net.sockets().counters().snapshot();
                     self.server.node.info.net = [
@@ -166,7 +168,16 @@ impl Appliance for Kv {
                 }
                 work
             }
-            None => self.server.poll_remote(now),
+            None => {
+                // A core without a queue holds keys and answers other cores' parts; it keeps
+                // a sixteenth of its free heap (at least 1 MiB) for the rest.
+                let free = heap_free();
+                let keep = (free / 16).max(1 << 20);
+                self.server.node.info.heap_free = free as u64;
+                self.server.node.store.set_heap_low(free < keep);
+                self.server.set_heap_room(free.saturating_sub(keep));
+                self.server.poll_remote(now)
+            }
         };
         if work { Step::Busy } else { Step::Idle }
     }

@@ -32,6 +32,10 @@ pub struct Reply {
     pub part: u32,
     /// One complete RESP reply.
     pub bytes: Vec<u8>,
+    /// The core owning the key had no heap to spare for the reply and did not run the
+    /// command: the receiving core sheds the connection (as it does for a reply over the
+    /// output bound; `bytes` is empty).
+    pub shed: bool,
 }
 
 /// A core's server.
@@ -91,6 +95,19 @@ impl Node {
             seq: f.seq,
             part: f.part,
             bytes,
+            shed: false,
+        }
+    }
+
+    /// The reply for a part this core will not run (its heap is low): the connection it came
+    /// from is shed.
+    pub fn refuse(f: &Forward) -> Reply {
+        Reply {
+            token: f.token,
+            seq: f.seq,
+            part: f.part,
+            bytes: Vec::new(),
+            shed: true,
         }
     }
 }

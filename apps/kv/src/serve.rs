@@ -43,6 +43,9 @@ pub struct Stats {
     pub served_remote: u64,
     /// Replies for connections gone meanwhile.
     pub orphan_replies: u64,
+    /// Parts from other cores not run because this core's heap had no room for their
+    /// replies (their connections are shed on their cores).
+    pub remote_refused: u64,
 }
 
 /// A core's server.
@@ -57,6 +60,10 @@ pub struct Server {
     timeouts: Timeouts,
     port: u16,
     max_connections: usize,
+    /// Heap this core may still spend this pass on replies for other cores' connections
+    /// ([`set_heap_room`](Self::set_heap_room)): they live on this core's heap until the
+    /// other core has sent them, and that core's pool cannot see this heap.
+    remote_room: usize,
     /// Counters.
     pub stats: Stats,
 }
@@ -81,8 +88,19 @@ impl Server {
             timeouts,
             port,
             max_connections,
+            remote_room: usize::MAX,
             stats: Stats::default(),
         }
+    }
+
+    /// The heap this core can spend beyond what it keeps for others (free heap less its
+    /// reserve and the connections it may still accept), told before each pass: connection
+    /// buffers are charged against it as well as against the pool, and replies made here for
+    /// other cores' connections come out of it until the next pass; a part from another core
+    /// that finds none left is not run and its connection is shed.
+    pub fn set_heap_room(&mut self, bytes: usize) {
+        self.pool.observe_heap_free(bytes);
+        self.remote_room = bytes;
     }
 
     /// Clients connected to this core.
@@ -95,10 +113,11 @@ impl Server {
         (self.pool.used(), self.pool.limit())
     }
 
-    /// One pass; returns whether anything moved. `heap_free`: the core's free heap now.
-    pub fn poll(&mut self, stack: &mut dyn Sockets, now_ns: u64, heap_free: usize) -> bool {
+    /// One pass; returns whether anything moved. `heap_room`: the heap this core can spend
+    /// now ([`set_heap_room`](Self::set_heap_room)).
+    pub fn poll(&mut self, stack: &mut dyn Sockets, now_ns: u64, heap_room: usize) -> bool {
         let now_ms = now_ns / 1_000_000;
-        self.pool.observe_heap_free(heap_free);
+        self.set_heap_room(heap_room);
         let mut work = self.accept(stack, now_ns);
         work |= self.mesh(now_ms);
         work |= self.serve(stack, now_ns, now_ms);
@@ -177,8 +196,14 @@ impl Server {
             match m {
                 Msg::Forwards(batch) => {
                     for f in batch {
+                        if self.remote_room == 0 {
+                            self.stats.remote_refused += 1;
+                            links.reply(f.from, Node::refuse(&f));
+                            continue;
+                        }
                         self.stats.served_remote += 1;
                         let r = self.node.serve(&f, now_ms);
+                        self.remote_room = self.remote_room.saturating_sub(r.bytes.capacity());
                         links.reply(f.from, r);
                     }
                 }
@@ -188,6 +213,10 @@ impl Server {
                             self.stats.orphan_replies += 1;
                             continue;
                         };
+                        if r.shed {
+                            cl.shed = true;
+                            continue;
+                        }
                         let pool = &mut self.pool;
                         cl.shed |=
                             cl.s.deliver(r.seq, r.part, r.bytes, &self.limits, pool)
