@@ -38,8 +38,9 @@ struct HeapFloor {
 }
 
 impl HeapFloor {
-    fn bytes(&self, open: usize) -> u64 {
-        let unopened = self.max_connections.saturating_sub(open) as u64;
+    /// The floor with `held` connections in the stack (each already paid for).
+    fn bytes(&self, held: usize) -> u64 {
+        let unopened = self.max_connections.saturating_sub(held) as u64;
         self.reserve + unopened * self.per_connection
     }
 }
@@ -151,7 +152,10 @@ impl Appliance for Kv {
                 // What the core keeps for others (its reserve, the connections it may still
                 // accept): the keys may not grow into it, and buffers and replies for other
                 // cores may not spend it.
-                let floor = self.floor.map_or(0, |f| f.bytes(server.node.info.clients));
+                // Connections the stack holds, closing ones included (their buffers are
+                // still allocated), not just kv's clients.
+                let held = net.sockets().connections();
+                let floor = self.floor.map_or(0, |f| f.bytes(held));
                 server.node.store.set_heap_low((free as u64) < floor);
                 let room = (free as u64).saturating_sub(floor) as usize;
                 let work = net.pass(core, |s| server.poll(s, now, room));
