@@ -89,6 +89,23 @@ impl Pool {
         self.heap_free = Some(bytes);
     }
 
+    /// Heap this pool may still see spent before the next [`observe_heap_free`]
+    /// (`None`: never told), less [`HEAP_SLACK`].
+    ///
+    /// [`observe_heap_free`]: Self::observe_heap_free
+    pub fn heap_headroom(&self) -> Option<usize> {
+        self.heap_free.map(|f| f.saturating_sub(HEAP_SLACK))
+    }
+
+    /// Counts `n` bytes of heap spent outside the budget (e.g. replies a core makes for
+    /// another core's connections, which that core's pool charges) against the headroom,
+    /// until the next [`observe_heap_free`](Self::observe_heap_free).
+    pub fn spend_heap(&mut self, n: usize) {
+        if let Some(f) = self.heap_free.as_mut() {
+            *f = f.saturating_sub(n);
+        }
+    }
+
     /// Charges `n` bytes if they fit.
     pub fn try_take(&mut self, n: usize) -> Result<(), GrowError> {
         if n > self.available() {
@@ -168,6 +185,25 @@ pub fn release(v: &mut Vec<u8>, pool: &mut Pool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heap_spent_outside_the_budget_narrows_the_headroom() {
+        let mut p = Pool::new(1 << 20);
+        assert_eq!(p.heap_headroom(), None);
+        p.observe_heap_free(HEAP_SLACK + 10_000);
+        assert_eq!(p.heap_headroom(), Some(10_000));
+        p.spend_heap(6_000);
+        assert_eq!(p.heap_headroom(), Some(4_000));
+        // Charges see what was spent: 4 000 fit, 4 001 do not.
+        assert_eq!(p.try_take(4_001), Err(GrowError::OverBudget));
+        p.try_take(4_000).unwrap();
+        assert_eq!(p.heap_headroom(), Some(0));
+        p.spend_heap(1);
+        assert_eq!(p.heap_headroom(), Some(0));
+        // The next observation replaces the view.
+        p.observe_heap_free(HEAP_SLACK + 5);
+        assert_eq!(p.heap_headroom(), Some(5));
+    }
 
     #[test]
     fn growth_is_charged_and_bounded() {

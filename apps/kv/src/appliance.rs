@@ -150,10 +150,9 @@ impl Appliance for Kv {
                 let free = heap_free();
                 server.node.info.heap_free = free as u64;
                 // What the core keeps for others (its reserve, the connections it may still
-                // accept): the keys may not grow into it, and buffers and replies for other
-                // cores may not spend it.
-                // Connections the stack holds, closing ones included (their buffers are
-                // still allocated), not just kv's clients.
+                // accept, counted from the stack's held connections, closing ones included):
+                // the keys may not grow into it, and buffers and replies for other cores may
+                // not spend it.
                 let held = net.sockets().connections();
                 let floor = self.floor.map_or(0, |f| f.bytes(held));
                 server.node.store.set_heap_low((free as u64) < floor);

@@ -60,10 +60,6 @@ pub struct Server {
     timeouts: Timeouts,
     port: u16,
     max_connections: usize,
-    /// Heap this core may still spend this pass on replies for other cores' connections
-    /// ([`set_heap_room`](Self::set_heap_room)): they live on this core's heap until the
-    /// other core has sent them, and that core's pool cannot see this heap.
-    remote_room: usize,
     /// Counters.
     pub stats: Stats,
 }
@@ -88,19 +84,18 @@ impl Server {
             timeouts,
             port,
             max_connections,
-            remote_room: usize::MAX,
             stats: Stats::default(),
         }
     }
 
     /// The heap this core can spend beyond what it keeps for others (free heap less its
-    /// reserve and the connections it may still accept), told before each pass: connection
-    /// buffers are charged against it as well as against the pool, and replies made here for
-    /// other cores' connections come out of it until the next pass; a part from another core
-    /// that finds none left is not run and its connection is shed.
+    /// reserve and the connections it may still accept), told before each pass. Connection
+    /// buffers are charged against it as well as against the pool; replies made here for
+    /// other cores' connections spend it too (they live on this core's heap until that core
+    /// has sent them, and only its pool charges them); a part from another core that finds
+    /// none left is not run and its connection is shed.
     pub fn set_heap_room(&mut self, bytes: usize) {
         self.pool.observe_heap_free(bytes);
-        self.remote_room = bytes;
     }
 
     /// Clients connected to this core.
@@ -196,14 +191,14 @@ impl Server {
             match m {
                 Msg::Forwards(batch) => {
                     for f in batch {
-                        if self.remote_room == 0 {
+                        if self.pool.heap_headroom() == Some(0) {
                             self.stats.remote_refused += 1;
                             links.reply(f.from, Node::refuse(&f));
                             continue;
                         }
                         self.stats.served_remote += 1;
                         let r = self.node.serve(&f, now_ms);
-                        self.remote_room = self.remote_room.saturating_sub(r.bytes.capacity());
+                        self.pool.spend_heap(r.bytes.capacity());
                         links.reply(f.from, r);
                     }
                 }
