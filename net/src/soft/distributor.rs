@@ -42,22 +42,26 @@ impl CorePort {
         }
     }
 
+    /// Moves the buffers the core has handed back into the stash (never past its capacity:
+    /// the core's whole pool fits).
+    fn refill(&mut self) {
+        while let Some(b) = self.rx_free.dequeue() {
+            self.stash.push(b);
+        }
+    }
+
     /// Free receive buffers, refilling the stash from the ring only when it is low (so a
     /// core with buffers to spare costs a length read).
     fn free(&mut self) -> usize {
         if self.stash.len() < BURST {
-            while let Some(b) = self.rx_free.dequeue() {
-                self.stash.push(b);
-            }
+            self.refill();
         }
         self.stash.len()
     }
 
     fn take_buf(&mut self) -> Option<Buf> {
         if self.stash.is_empty() {
-            while let Some(b) = self.rx_free.dequeue() {
-                self.stash.push(b);
-            }
+            self.refill();
         }
         self.stash.pop()
     }
