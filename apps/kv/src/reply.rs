@@ -18,6 +18,13 @@ pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 /// A count that must be positive.
 pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
 
+/// The largest reply a connection is sent (Redis's output buffer limit, in spirit): a session
+/// sheds a connection whose reply is longer (`session::Limits::max_reply`). A reply is built
+/// whole before that check, and a list or a string may hold about half a core's heap (one
+/// LRANGE or GET of it would copy it all), so [`bulk`] stops copying past this length: it
+/// leaves the reply `MAX_REPLY + 1` bytes long instead, which the session sheds unsent.
+pub const MAX_REPLY: usize = 1 << 20;
+
 /// A `Vec<u8>` that `write!` can format into.
 struct Buf<'a>(&'a mut Vec<u8>);
 
@@ -116,6 +123,13 @@ pub fn int(out: &mut Vec<u8>, n: i64) {
 
 /// `$<len>\r\n<bytes>`.
 pub fn bulk(out: &mut Vec<u8>, b: &[u8]) {
+    if out.len().saturating_add(b.len()) > MAX_REPLY {
+        // Too long to be sent: not built further (see MAX_REPLY).
+        if out.len() <= MAX_REPLY {
+            out.resize(MAX_REPLY + 1, b'?');
+        }
+        return;
+    }
     out.reserve(b.len() + 16);
     line(out, b'$', b.len() as i64);
     out.extend_from_slice(b);

@@ -45,7 +45,7 @@ impl Default for Limits {
             resp: resp::Limits::default(),
             max_out: 16 * 1024,
             max_waiting: 128,
-            max_reply: 1 << 20,
+            max_reply: crate::reply::MAX_REPLY,
             keep_out: 2 * 1024,
         }
     }

@@ -260,3 +260,25 @@ fn handshakes_and_errors_as_redis_answers_them() {
     );
     assert!(run(&mut n, "INFO").contains("redis_version:7.0.0\r\n"));
 }
+
+#[test]
+fn a_reply_past_max_reply_is_not_built_whole() {
+    use crate::reply::MAX_REPLY;
+    let mut n = node(64 << 20, Policy::NoEviction);
+    // A 3 MiB list (LRANGE would copy it all) and a 2 MiB string grown by APPEND.
+    let item = "x".repeat(1000);
+    let push = alloc::format!("RPUSH l{}", alloc::format!(" {item}").repeat(100));
+    for _ in 0..30 {
+        run(&mut n, &push);
+    }
+    let chunk = "y".repeat(60_000);
+    for _ in 0..35 {
+        run(&mut n, &alloc::format!("APPEND s {chunk}"));
+    }
+    // Both replies stop one byte past the limit (the session sheds such a reply unsent).
+    assert_eq!(run(&mut n, "LRANGE l 0 -1").len(), MAX_REPLY + 1);
+    assert_eq!(run(&mut n, "GET s").len(), MAX_REPLY + 1);
+    // Under the limit, replies are whole.
+    assert_eq!(run(&mut n, "LRANGE l 0 9").len(), 5 + 10 * (1000 + 9));
+    assert_eq!(run(&mut n, "STRLEN s"), ":2100000\r\n");
+}
