@@ -366,6 +366,7 @@ impl Store {
             map,
             expiries,
             used,
+            stats,
             ..
         } = self;
         match map.get_mut(h, key) {
@@ -396,20 +397,40 @@ impl Store {
                 if let Some(mut e) = slot
                     && !e.value.is_empty_collection()
                 {
-                    sync_expiry(expiries, key, None, Some(&e));
                     e.touched = clock;
-                    *used += entry_cost(key, &e);
-                    map.insert_new(h, key, e);
+                    let (cost, exp) = (entry_cost(key, &e), e.expires_ms);
+                    // `admit` asked the map for room first; a key that still finds none
+                    // (a write that skipped it) is refused and counted, never half-stored.
+                    match map.insert_new(h, key, e) {
+                        Ok(()) => {
+                            *used += cost;
+                            if let Some(t) = exp {
+                                expiries.insert((t, key.to_vec()));
+                            }
+                        }
+                        Err(_) => stats.oom += 1,
+                    }
                 }
                 r
             }
         }
     }
 
-    /// Before a write that may add about `extra` bytes: evicts (under LRU) until it fits;
-    /// false (answer `-OOM`, count it) when it cannot. `keep` is not evicted.
-    pub fn admit(&mut self, extra: usize, keep: &[u8]) -> bool {
-        self.reserve(extra, keep)
+    /// Before a write that may add about `extra` bytes and up to `keys` keys: evicts (under
+    /// LRU) until they fit, in the byte limit and in the key map (whose table may find no
+    /// heap to grow into); false (answer `-OOM`, count it) when they cannot. `keep` is not
+    /// evicted.
+    pub fn admit(&mut self, extra: usize, keys: usize, keep: &[u8]) -> bool {
+        if !self.reserve(extra, keep) {
+            return false;
+        }
+        while !self.map.room(keys) {
+            if self.policy == Policy::NoEviction || !self.evict_one(keep) {
+                self.stats.oom += 1;
+                return false;
+            }
+        }
+        true
     }
 
     /// Deletes up to `max` keys whose expiry is due; returns how many.
