@@ -227,6 +227,13 @@ impl<V> KeyMap<V> {
         self.old.is_some()
     }
 
+    /// Refuses tables of more than `slots` from now on, as a heap without room for them
+    /// would (tests of the store's `-OOM` path).
+    #[cfg(test)]
+    pub(crate) fn cap_slots(&mut self, slots: usize) {
+        self.max_slots = slots;
+    }
+
     /// Keys a table of `slots` takes before it grows, and at most (when growing fails).
     fn grow_at(slots: usize) -> usize {
         slots / 4 * 3

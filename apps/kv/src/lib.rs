@@ -6,7 +6,8 @@
 //! - [`store`]: one core's keys: values, expiry, memory accounting, eviction.
 //! - [`counted`]: list, set, hash and sorted-set values that keep their byte count (O(1)
 //!   accounting per write).
-//! - [`keymap`]: the store's map of keys, ordered by a keyed hash (integer compares).
+//! - [`keymap`]: the store's map of keys, a hash table (keyed hash, linear probing) that
+//!   grows incrementally and fallibly.
 //! - [`cmd`]: the commands, run on the core that owns their key.
 //! - [`route`]: the key-to-core partition, and how multi-key commands are split and their
 //!   replies combined.

@@ -154,9 +154,12 @@ pub fn execute(args: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
         let extra: usize = args[1..].iter().map(|a| a.len()).sum::<usize>()
             + crate::store::ENTRY_OVERHEAD
             + args.len() * crate::store::ELEMENT_OVERHEAD;
-        // Keys it may add: MSET's, one for any other write.
-        let keys = if lname == "mset" { args.len() / 2 } else { 1 };
-        if !x.store.admit(extra, keys, args[1]) {
+        // The keys it may add: MSET's every other argument, any other write's first.
+        let stride = if lname == "mset" { 2 } else { args.len() };
+        if !x
+            .store
+            .admit(extra, args[1..].iter().step_by(stride).copied())
+        {
             reply::error(out, reply::OOM);
             return;
         }

@@ -98,6 +98,45 @@ fn a_low_heap_refuses_writes_under_noeviction_below_the_limit() {
 }
 
 #[test]
+fn a_key_map_without_heap_to_grow_refuses_new_keys_with_oom() {
+    // Far below maxmemory, but the keys' table (64 slots) cannot grow: it takes keys to
+    // 7/8 full, then new keys get -OOM while writes to present keys and deletes work.
+    let mut n = node(1 << 20, Policy::NoEviction);
+    n.store.cap_map_slots(64);
+    let mut ok = 0;
+    for i in 0..100 {
+        match run(&mut n, &format!("SET key{i} v")).as_str() {
+            "+OK\r\n" => ok += 1,
+            r => assert!(r.starts_with("-OOM"), "{r}"),
+        }
+    }
+    assert_eq!((ok, n.store.len(), n.store.stats.oom), (56, 56, 44));
+    assert!(run(&mut n, "MSET a 1 b 2").starts_with("-OOM"));
+    assert!(run(&mut n, "LPUSH list x").starts_with("-OOM"));
+    assert_eq!(run(&mut n, "SET key3 new"), "+OK\r\n");
+    assert_eq!(run(&mut n, "APPEND key3 er"), ":5\r\n");
+    assert_eq!(run(&mut n, "DEL key0"), ":1\r\n");
+    assert_eq!(run(&mut n, "SET fresh v"), "+OK\r\n");
+    assert_eq!(run(&mut n, "GET key3"), "$5\r\nnewer\r\n");
+    // MSET of present keys needs no slot; one absent key among them does.
+    assert_eq!(run(&mut n, "MSET key4 a key5 b"), "+OK\r\n");
+    assert!(run(&mut n, "MSET key4 a absent b").starts_with("-OOM"));
+    assert_eq!(run(&mut n, "GET key4"), "$1\r\na\r\n");
+}
+
+#[test]
+fn a_key_map_without_heap_to_grow_evicts_under_allkeys_lru() {
+    let mut n = node(1 << 20, Policy::AllKeysLru);
+    n.store.cap_map_slots(64);
+    for i in 0..200 {
+        assert_eq!(run(&mut n, &format!("SET key{i} v")), "+OK\r\n");
+        assert!(n.store.len() <= 56);
+    }
+    assert_eq!(run(&mut n, "GET key199"), "$1\r\nv\r\n");
+    assert_eq!((n.store.stats.evicted, n.store.stats.oom), (144, 0));
+}
+
+#[test]
 fn a_low_heap_evicts_under_allkeys_lru_and_stops() {
     let mut n = node(1 << 20, Policy::AllKeysLru);
     for i in 0..400 {
