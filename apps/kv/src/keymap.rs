@@ -242,8 +242,16 @@ impl<V> KeyMap<V> {
         slots / 8 * 7
     }
 
-    /// Moves up to [`STEP`] slots of the old table into the new one.
+    /// Moves up to [`STEP`] slots of the old table into the new one, if the map is
+    /// resizing (inline: on every lookup, and almost always nothing to do).
+    #[inline]
     fn step(&mut self) {
+        if self.old.is_some() {
+            self.step_move();
+        }
+    }
+
+    fn step_move(&mut self) {
         let Some((old, next)) = &mut self.old else {
             return;
         };
