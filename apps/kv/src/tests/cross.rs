@@ -234,3 +234,102 @@ fn a_half_close_after_a_partial_command_closes_after_the_replies() {
     s.consumed(5);
     assert!(s.done(), "closes: the partial command can never complete");
 }
+
+/// The owner of a key runs other cores' commands only while its heap has room for the
+/// replies (`Server::set_heap_room`): each reply it makes is spent from that room, and a
+/// part that finds none left is answered `shed` without being run (the asking core then
+/// sheds that connection), until the next pass says how much heap is free.
+#[test]
+fn the_owner_refuses_other_cores_parts_once_replies_spent_its_heap_room() {
+    use crate::links::{Msg, links};
+    use crate::node::{Forward, Node};
+    use crate::serve::Server;
+    use corenet_http::budget::HEAP_SLACK;
+    use corenet_http::timers::Timeouts;
+
+    let mut ends = links(2);
+    let mut asker = ends.remove(0);
+    let owner_end = ends.remove(0);
+    let mut s = Server::new(
+        Node::new(1, 2, 1 << 24, Policy::NoEviction, 9),
+        Some(owner_end),
+        6379,
+        10,
+        1 << 20,
+        Timeouts::default(),
+    );
+    let key = (0..)
+        .map(|i| format!("big:{i}"))
+        .find(|k| owner(k.as_bytes(), 2) == 1)
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    let value = "v".repeat(4096);
+    s.node
+        .exec(&[b"SET", key.as_bytes(), value.as_bytes()], 1, 0, &mut out);
+    assert_eq!(out, b"+OK\r\n");
+
+    // Room for about five 4 KiB replies above the slack; twelve GETs ask for more.
+    let room = HEAP_SLACK + 5 * 4096;
+    let ask = |asker: &mut crate::links::Links<'static>, seq: u64| {
+        let f = Forward {
+            from: 0,
+            token: 7,
+            seq,
+            part: 0,
+            args: alloc::vec![b"GET".to_vec(), key.as_bytes().to_vec()],
+        };
+        assert!(asker.forward(1, f));
+    };
+    let replies = |asker: &mut crate::links::Links<'static>| {
+        let mut got = Vec::new();
+        while let Some(m) = asker.receive() {
+            if let Msg::Replies(batch) = m {
+                got.extend(batch);
+            }
+        }
+        got
+    };
+    for seq in 0..12 {
+        ask(&mut asker, seq);
+    }
+    asker.flush();
+    s.set_heap_room(room);
+    s.poll_remote(0);
+    let got = replies(&mut asker);
+    assert_eq!(got.len(), 12);
+    // In order: served while what the replies before spent left room, refused after.
+    let mut spent = 0;
+    for r in &got {
+        if spent < room - HEAP_SLACK {
+            assert!(
+                !r.shed && r.bytes.len() == 4096 + 9,
+                "served with room left"
+            );
+            spent += r.bytes.capacity();
+        } else {
+            assert!(r.shed && r.bytes.is_empty(), "refused, not run");
+        }
+    }
+    let served = got.iter().filter(|r| !r.shed).count() as u64;
+    assert!((4..=6).contains(&served), "{served}");
+    assert_eq!(
+        (s.stats.served_remote, s.stats.remote_refused),
+        (served, 12 - served)
+    );
+
+    // The next pass finds the heap free again (the replies were sent and freed): served.
+    ask(&mut asker, 12);
+    asker.flush();
+    s.set_heap_room(room);
+    s.poll_remote(0);
+    let got = replies(&mut asker);
+    assert!(got.len() == 1 && !got[0].shed);
+    // No room at all: nothing is run.
+    ask(&mut asker, 13);
+    asker.flush();
+    s.set_heap_room(HEAP_SLACK);
+    s.poll_remote(0);
+    let got = replies(&mut asker);
+    assert!(got.len() == 1 && got[0].shed);
+    assert_eq!(s.stats.remote_refused, 12 - served + 1);
+}
