@@ -118,9 +118,17 @@ pub fn wire(cores: usize, queues: &mut [Queue<Msg, RING>]) -> Vec<Links<'_>> {
 }
 
 fn batches<T>(items: &mut Vec<T>, wrap: fn(Vec<T>) -> Msg, q: &mut VecDeque<Msg>) {
+    let mut sent = 0;
     while !items.is_empty() {
         let rest = items.split_off(items.len().min(MAX_BATCH));
-        q.push_back(wrap(core::mem::replace(items, rest)));
+        let batch = core::mem::replace(items, rest);
+        sent = batch.len();
+        q.push_back(wrap(batch));
+    }
+    // The next pass likely sends as many: one allocation of that size now, not a
+    // doubling from 4 as they are pushed.
+    if sent > 0 && items.capacity() < sent {
+        items.reserve_exact(sent);
     }
 }
 

@@ -5,6 +5,7 @@
 use alloc::vec::Vec;
 
 use crate::cmd;
+use crate::node::Args;
 
 /// The core that owns `key` among `cores`: FNV-1a of the key, or of its hash tag (the bytes
 /// between the first `{` and the next `}`, when not empty) as Redis Cluster does, so that
@@ -47,8 +48,8 @@ pub enum Combine {
 pub struct Part {
     /// The core that runs it.
     pub owner: usize,
-    /// Its arguments (the command name first).
-    pub args: Vec<Vec<u8>>,
+    /// Its arguments (the command name first), in one block.
+    pub args: Args,
 }
 
 /// Where a command runs.
@@ -61,9 +62,7 @@ pub enum Plan {
 }
 
 fn part(owner: usize, name: &[u8], rest: &[&[u8]]) -> Part {
-    let mut args = Vec::with_capacity(rest.len() + 1);
-    args.push(name.to_vec());
-    args.extend(rest.iter().map(|a| a.to_vec()));
+    let args = Args::new(core::iter::once(name).chain(rest.iter().copied()));
     Part { owner, args }
 }
 

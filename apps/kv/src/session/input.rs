@@ -141,14 +141,14 @@ impl Session {
                 };
                 for (i, p) in parts.into_iter().enumerate() {
                     if p.owner == node.me {
-                        let a: Vec<&[u8]> = p.args.iter().map(|a| a.as_slice()).collect();
                         let mut reply = Vec::new();
-                        node.exec(&a, self.token, now_ms, &mut reply);
+                        let token = self.token;
+                        p.args.with(|a| node.exec(a, token, now_ms, &mut reply));
                         pool.try_take(reply.len())?;
                         self.held += reply.len();
                         slot.parts.push(Some(reply));
                     } else {
-                        let cost: usize = p.args.iter().map(Vec::len).sum();
+                        let cost = p.args.bytes();
                         pool.try_take(cost)?;
                         self.held += cost;
                         slot.in_flight += cost;

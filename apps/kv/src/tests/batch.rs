@@ -9,7 +9,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use super::cross::{encode, reference};
 use crate::links::{MAX_BATCH, Msg, rings, wire};
-use crate::node::Forward;
+use crate::node::{Args, Forward};
 use crate::route::owner;
 use crate::session::{Limits, Session};
 use crate::sim::Machine;
@@ -157,7 +157,7 @@ fn a_flush_wakes_each_core_it_posted_to_once_and_no_other() {
             token: 1,
             seq,
             part: 0,
-            args: alloc::vec![b"GET".to_vec(), b"k".to_vec()],
+            args: Args::new([&b"GET"[..], b"k"].into_iter()),
         };
         assert!(l[0].forward(1, f));
     }
@@ -169,7 +169,7 @@ fn a_flush_wakes_each_core_it_posted_to_once_and_no_other() {
                 token: 1,
                 seq: 0,
                 part: 0,
-                args: Vec::new(),
+                args: Args::default(),
             }
         ),
         "not to itself"
@@ -213,11 +213,7 @@ fn arguments_in_flight_to_another_core_are_charged_and_bounded() {
             .unwrap();
         at += room;
     }
-    let parked: usize = m.nodes[1]
-        .outbox
-        .iter()
-        .map(|(_, f)| f.args.iter().map(Vec::len).sum::<usize>())
-        .sum();
+    let parked: usize = m.nodes[1].outbox.iter().map(|(_, f)| f.args.bytes()).sum();
     assert!(at < input.len(), "stopped reading");
     assert!(
         parked <= l.max_out + l.resp.max_request,

@@ -242,7 +242,7 @@ fn a_half_close_after_a_partial_command_closes_after_the_replies() {
 #[test]
 fn the_owner_refuses_other_cores_parts_once_replies_spent_its_heap_room() {
     use crate::links::{Msg, links};
-    use crate::node::{Forward, Node};
+    use crate::node::{Args, Forward, Node};
     use crate::serve::Server;
     use corenet_http::budget::HEAP_SLACK;
     use corenet_http::timers::Timeouts;
@@ -276,7 +276,7 @@ fn the_owner_refuses_other_cores_parts_once_replies_spent_its_heap_room() {
             token: 7,
             seq,
             part: 0,
-            args: alloc::vec![b"GET".to_vec(), key.as_bytes().to_vec()],
+            args: Args::new([&b"GET"[..], key.as_bytes()].into_iter()),
         };
         assert!(asker.forward(1, f));
     };
