@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use corenet_http::budget::{GrowError, Pool, try_grow};
 
-use super::order::Slot;
+use super::order::{Parts, Slot};
 use super::{Limits, Session};
 use crate::node::{Forward, Node};
 use crate::resp::{self, Parse};
@@ -134,7 +134,7 @@ impl Session {
                 node.info.forwarded += 1;
                 let seq = self.base + self.slots.len() as u64;
                 let mut slot = Slot {
-                    parts: Vec::with_capacity(parts.len()),
+                    parts: Parts::with_capacity(parts.len()),
                     missing: 0,
                     combine,
                     in_flight: 0,

@@ -8,10 +8,67 @@ use corenet_http::budget::{GrowError, Pool, try_grow};
 use super::{Limits, Session};
 use crate::route::{self, Combine};
 
+/// A slot's replies, one per part (`None` while out on another core). The first is held
+/// inline: most slots have one part (a single-key command for another core, or local
+/// replies queued behind one), and a vector for it was one more allocation per slot.
+#[derive(Debug, Default)]
+pub(super) struct Parts {
+    first: Option<Option<Vec<u8>>>,
+    rest: Vec<Option<Vec<u8>>>,
+}
+
+impl Parts {
+    /// Room for `n` parts.
+    pub(super) fn with_capacity(n: usize) -> Self {
+        Self {
+            first: None,
+            rest: Vec::with_capacity(n.saturating_sub(1)),
+        }
+    }
+
+    /// One part, filled.
+    fn one(reply: Vec<u8>) -> Self {
+        Self {
+            first: Some(Some(reply)),
+            rest: Vec::new(),
+        }
+    }
+
+    pub(super) fn push(&mut self, p: Option<Vec<u8>>) {
+        if self.first.is_none() {
+            self.first = Some(p);
+        } else {
+            self.rest.push(p);
+        }
+    }
+
+    fn get_mut(&mut self, i: usize) -> Option<&mut Option<Vec<u8>>> {
+        match i {
+            0 => self.first.as_mut(),
+            _ => self.rest.get_mut(i - 1),
+        }
+    }
+
+    fn last_mut(&mut self) -> Option<&mut Option<Vec<u8>>> {
+        match self.rest.last_mut() {
+            Some(p) => Some(p),
+            None => self.first.as_mut(),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Option<Vec<u8>>> {
+        self.first.iter().chain(self.rest.iter())
+    }
+
+    fn into_filled(self) -> impl Iterator<Item = Vec<u8>> {
+        self.first.into_iter().chain(self.rest).flatten()
+    }
+}
+
 /// A command waiting for other cores, or replies queued behind one.
 #[derive(Debug)]
 pub(super) struct Slot {
-    pub(super) parts: Vec<Option<Vec<u8>>>,
+    pub(super) parts: Parts,
     pub(super) missing: usize,
     pub(super) combine: Combine,
     /// Bytes of this command's arguments in flight to other cores, charged to the pool
@@ -60,7 +117,7 @@ impl Session {
             return Ok(());
         }
         self.slots.push_back(Slot {
-            parts: alloc::vec![Some(reply.to_vec())],
+            parts: Parts::one(reply.to_vec()),
             missing: 0,
             combine: Combine::Single,
             in_flight: 0,
@@ -87,7 +144,7 @@ impl Session {
                     .flatten()
                     .try_for_each(|p| self.emit(p, l, pool))
             } else {
-                let parts: Vec<Vec<u8>> = s.parts.into_iter().flatten().collect();
+                let parts: Vec<Vec<u8>> = s.parts.into_filled().collect();
                 let mut reply = Vec::new();
                 route::combine(s.combine, &parts, &mut reply);
                 self.push(&reply, l, pool)
