@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 
-use crate::cmd;
+use crate::cmd::{self, Keys};
 use crate::node::Args;
 
 /// The core that owns `key` among `cores`: FNV-1a of the key, or of its hash tag (the bytes
@@ -71,7 +71,7 @@ pub fn plan(args: &[&[u8]], me: usize, cores: usize) -> Plan {
     if cores <= 1 {
         return Plan::Here;
     }
-    let Some((name, arity, _, _)) = args.first().and_then(|a| cmd::lookup(a)) else {
+    let Some((_, arity, _, _, at)) = args.first().and_then(|a| cmd::lookup(a)) else {
         return Plan::Here;
     };
     let n = args.len();
@@ -79,30 +79,16 @@ pub fn plan(args: &[&[u8]], me: usize, cores: usize) -> Plan {
         return Plan::Here;
     }
     let keys = &args[1..];
-    let (parts, combine): (Vec<Part>, Combine) = match name {
-        "ping" | "echo" | "hello" | "client" | "command" | "config" | "select" | "info"
-        | "quit" | "reset" => return Plan::Here,
-        "dbsize" | "flushall" | "flushdb" => (
-            (0..cores).map(|c| part(c, args[0], &args[1..])).collect(),
-            if name == "dbsize" {
-                Combine::Sum
-            } else {
-                Combine::Ok
-            },
-        ),
-        "mget" => (
+    let (parts, combine): (Vec<Part>, Combine) = match at {
+        Keys::None => return Plan::Here,
+        Keys::All(how) => ((0..cores).map(|c| part(c, args[0], keys)).collect(), how),
+        Keys::Each(how) => (
             keys.iter()
                 .map(|k| part(owner(k, cores), args[0], &[k]))
                 .collect(),
-            Combine::Array,
+            how,
         ),
-        "del" | "unlink" | "exists" => (
-            keys.iter()
-                .map(|k| part(owner(k, cores), args[0], &[k]))
-                .collect(),
-            Combine::Sum,
-        ),
-        "mset" => {
+        Keys::Pairs => {
             if !keys.len().is_multiple_of(2) {
                 return Plan::Here;
             }
@@ -113,12 +99,12 @@ pub fn plan(args: &[&[u8]], me: usize, cores: usize) -> Plan {
                 Combine::Ok,
             )
         }
-        _ => {
+        Keys::First => {
             let o = owner(args[1], cores);
             if o == me {
                 return Plan::Here;
             }
-            return Plan::Split(alloc::vec![part(o, args[0], &args[1..])], Combine::Single);
+            return Plan::Split(alloc::vec![part(o, args[0], keys)], Combine::Single);
         }
     };
     if parts.iter().all(|p| p.owner == me) {

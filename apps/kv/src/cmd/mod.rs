@@ -6,6 +6,7 @@
 use alloc::vec::Vec;
 
 use crate::reply;
+use crate::route::Combine as C;
 use crate::store::Store;
 
 mod keys;
@@ -75,62 +76,79 @@ pub enum Group {
     Server,
 }
 
-/// A command's name (lower case, for messages), arity, and whether it may add memory
-/// (checked against the limit first, as Redis's `denyoom`), and its module.
-pub fn lookup(name: &[u8]) -> Option<(&'static str, i32, bool, Group)> {
+/// Where a command's keys are, for routing it to the cores that own them
+/// ([`crate::route::plan`]); part of the command table, so that routing compares no names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    /// No key: run where it arrives (PING, INFO, ...).
+    None,
+    /// Every core's keyspace, replies combined (DBSIZE, FLUSHALL).
+    All(C),
+    /// Each argument a key, one part per key, replies combined (MGET, DEL, EXISTS).
+    Each(C),
+    /// Key-value pairs, one part per pair (MSET).
+    Pairs,
+    /// The first argument is the key.
+    First,
+}
+
+/// A command's name (lower case, for messages), arity, whether it may add memory
+/// (checked against the limit first, as Redis's `denyoom`), its module, and where its keys
+/// are.
+pub fn lookup(name: &[u8]) -> Option<(&'static str, i32, bool, Group, Keys)> {
     let (b, n) = upper(name);
     Some(match &b[..n] {
-        b"GET" => ("get", 2, false, Group::Strings),
-        b"SET" => ("set", -3, true, Group::Strings),
-        b"SETNX" => ("setnx", 3, true, Group::Strings),
-        b"INCR" => ("incr", 2, true, Group::Strings),
-        b"DECR" => ("decr", 2, true, Group::Strings),
-        b"INCRBY" => ("incrby", 3, true, Group::Strings),
-        b"DECRBY" => ("decrby", 3, true, Group::Strings),
-        b"APPEND" => ("append", 3, true, Group::Strings),
-        b"STRLEN" => ("strlen", 2, false, Group::Strings),
-        b"MGET" => ("mget", -2, false, Group::Strings),
-        b"MSET" => ("mset", -3, true, Group::Strings),
-        b"DEL" => ("del", -2, false, Group::Keys),
-        b"UNLINK" => ("unlink", -2, false, Group::Keys),
-        b"EXISTS" => ("exists", -2, false, Group::Keys),
-        b"EXPIRE" => ("expire", -3, false, Group::Keys),
-        b"PEXPIRE" => ("pexpire", -3, false, Group::Keys),
-        b"PERSIST" => ("persist", 2, false, Group::Keys),
-        b"TTL" => ("ttl", 2, false, Group::Keys),
-        b"PTTL" => ("pttl", 2, false, Group::Keys),
-        b"TYPE" => ("type", 2, false, Group::Keys),
-        b"DBSIZE" => ("dbsize", 1, false, Group::Keys),
-        b"FLUSHALL" => ("flushall", -1, false, Group::Keys),
-        b"FLUSHDB" => ("flushdb", -1, false, Group::Keys),
-        b"LPUSH" => ("lpush", -3, true, Group::Lists),
-        b"RPUSH" => ("rpush", -3, true, Group::Lists),
-        b"LPOP" => ("lpop", -2, false, Group::Lists),
-        b"RPOP" => ("rpop", -2, false, Group::Lists),
-        b"LLEN" => ("llen", 2, false, Group::Lists),
-        b"LRANGE" => ("lrange", 4, false, Group::Lists),
-        b"SADD" => ("sadd", -3, true, Group::Sets),
-        b"SREM" => ("srem", -3, false, Group::Sets),
-        b"SPOP" => ("spop", -2, false, Group::Sets),
-        b"SCARD" => ("scard", 2, false, Group::Sets),
-        b"SISMEMBER" => ("sismember", 3, false, Group::Sets),
-        b"HSET" => ("hset", -4, true, Group::Sets),
-        b"HGET" => ("hget", 3, false, Group::Sets),
-        b"HLEN" => ("hlen", 2, false, Group::Sets),
-        b"ZADD" => ("zadd", -4, true, Group::Sets),
-        b"ZPOPMIN" => ("zpopmin", -2, false, Group::Sets),
-        b"ZCARD" => ("zcard", 2, false, Group::Sets),
-        b"ZSCORE" => ("zscore", 3, false, Group::Sets),
-        b"PING" => ("ping", -1, false, Group::Server),
-        b"ECHO" => ("echo", 2, false, Group::Server),
-        b"HELLO" => ("hello", -1, false, Group::Server),
-        b"CLIENT" => ("client", -2, false, Group::Server),
-        b"COMMAND" => ("command", -1, false, Group::Server),
-        b"CONFIG" => ("config", -2, false, Group::Server),
-        b"SELECT" => ("select", 2, false, Group::Server),
-        b"INFO" => ("info", -1, false, Group::Server),
-        b"QUIT" => ("quit", -1, false, Group::Server),
-        b"RESET" => ("reset", 1, false, Group::Server),
+        b"GET" => ("get", 2, false, Group::Strings, Keys::First),
+        b"SET" => ("set", -3, true, Group::Strings, Keys::First),
+        b"SETNX" => ("setnx", 3, true, Group::Strings, Keys::First),
+        b"INCR" => ("incr", 2, true, Group::Strings, Keys::First),
+        b"DECR" => ("decr", 2, true, Group::Strings, Keys::First),
+        b"INCRBY" => ("incrby", 3, true, Group::Strings, Keys::First),
+        b"DECRBY" => ("decrby", 3, true, Group::Strings, Keys::First),
+        b"APPEND" => ("append", 3, true, Group::Strings, Keys::First),
+        b"STRLEN" => ("strlen", 2, false, Group::Strings, Keys::First),
+        b"MGET" => ("mget", -2, false, Group::Strings, Keys::Each(C::Array)),
+        b"MSET" => ("mset", -3, true, Group::Strings, Keys::Pairs),
+        b"DEL" => ("del", -2, false, Group::Keys, Keys::Each(C::Sum)),
+        b"UNLINK" => ("unlink", -2, false, Group::Keys, Keys::Each(C::Sum)),
+        b"EXISTS" => ("exists", -2, false, Group::Keys, Keys::Each(C::Sum)),
+        b"EXPIRE" => ("expire", -3, false, Group::Keys, Keys::First),
+        b"PEXPIRE" => ("pexpire", -3, false, Group::Keys, Keys::First),
+        b"PERSIST" => ("persist", 2, false, Group::Keys, Keys::First),
+        b"TTL" => ("ttl", 2, false, Group::Keys, Keys::First),
+        b"PTTL" => ("pttl", 2, false, Group::Keys, Keys::First),
+        b"TYPE" => ("type", 2, false, Group::Keys, Keys::First),
+        b"DBSIZE" => ("dbsize", 1, false, Group::Keys, Keys::All(C::Sum)),
+        b"FLUSHALL" => ("flushall", -1, false, Group::Keys, Keys::All(C::Ok)),
+        b"FLUSHDB" => ("flushdb", -1, false, Group::Keys, Keys::All(C::Ok)),
+        b"LPUSH" => ("lpush", -3, true, Group::Lists, Keys::First),
+        b"RPUSH" => ("rpush", -3, true, Group::Lists, Keys::First),
+        b"LPOP" => ("lpop", -2, false, Group::Lists, Keys::First),
+        b"RPOP" => ("rpop", -2, false, Group::Lists, Keys::First),
+        b"LLEN" => ("llen", 2, false, Group::Lists, Keys::First),
+        b"LRANGE" => ("lrange", 4, false, Group::Lists, Keys::First),
+        b"SADD" => ("sadd", -3, true, Group::Sets, Keys::First),
+        b"SREM" => ("srem", -3, false, Group::Sets, Keys::First),
+        b"SPOP" => ("spop", -2, false, Group::Sets, Keys::First),
+        b"SCARD" => ("scard", 2, false, Group::Sets, Keys::First),
+        b"SISMEMBER" => ("sismember", 3, false, Group::Sets, Keys::First),
+        b"HSET" => ("hset", -4, true, Group::Sets, Keys::First),
+        b"HGET" => ("hget", 3, false, Group::Sets, Keys::First),
+        b"HLEN" => ("hlen", 2, false, Group::Sets, Keys::First),
+        b"ZADD" => ("zadd", -4, true, Group::Sets, Keys::First),
+        b"ZPOPMIN" => ("zpopmin", -2, false, Group::Sets, Keys::First),
+        b"ZCARD" => ("zcard", 2, false, Group::Sets, Keys::First),
+        b"ZSCORE" => ("zscore", 3, false, Group::Sets, Keys::First),
+        b"PING" => ("ping", -1, false, Group::Server, Keys::None),
+        b"ECHO" => ("echo", 2, false, Group::Server, Keys::None),
+        b"HELLO" => ("hello", -1, false, Group::Server, Keys::None),
+        b"CLIENT" => ("client", -2, false, Group::Server, Keys::None),
+        b"COMMAND" => ("command", -1, false, Group::Server, Keys::None),
+        b"CONFIG" => ("config", -2, false, Group::Server, Keys::None),
+        b"SELECT" => ("select", 2, false, Group::Server, Keys::None),
+        b"INFO" => ("info", -1, false, Group::Server, Keys::None),
+        b"QUIT" => ("quit", -1, false, Group::Server, Keys::None),
+        b"RESET" => ("reset", 1, false, Group::Server, Keys::None),
         _ => return None,
     })
 }
@@ -141,7 +159,7 @@ pub fn execute(args: &[&[u8]], x: &mut Exec<'_>, out: &mut Vec<u8>) {
     let Some(&name) = args.first() else {
         return;
     };
-    let Some((lname, arity, denyoom, group)) = lookup(name) else {
+    let Some((lname, arity, denyoom, group, _)) = lookup(name) else {
         reply::unknown(out, args);
         return;
     };
