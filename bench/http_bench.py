@@ -511,12 +511,14 @@ def print_tables(summary, a):
               f"{fmt_s(r['first200_s_median']):>10} {mm:>16}")
 
 
-def plot(json_path, outdir):
+def plot(json_path, outdir, prefix=""):
     """PNG plots through bench/plot.py with the first Python that has matplotlib (Debian's
-    is python3-matplotlib for /usr/bin/python3); skipped with a note otherwise."""
+    is python3-matplotlib for /usr/bin/python3), file names starting with `prefix`; skipped
+    with a note otherwise."""
     for py in dict.fromkeys([sys.executable, "/usr/bin/python3"]):
         if os.path.exists(py) and subprocess.run([py, "-c", "import matplotlib"], capture_output=True).returncode == 0:
-            subprocess.run([py, os.path.join(ROOT, "bench/plot.py"), json_path, outdir], timeout=120)
+            subprocess.run([py, os.path.join(ROOT, "bench/plot.py"), json_path, outdir]
+                           + ([prefix] if prefix else []), timeout=120)
             return
     print("plots skipped: no matplotlib (apt-get install python3-matplotlib)")
 

@@ -40,7 +40,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from http_bench import GUEST_IP, ROOT, Boot, CorenetGuest, LinuxGuest, Netns, session_members  # noqa: E402
+from http_bench import GUEST_IP, ROOT, Boot, CorenetGuest, LinuxGuest, Netns, plot, session_members  # noqa: E402
 
 TESTS = "set,get,incr,lpush,lpop"
 PORT = 6379
@@ -331,6 +331,9 @@ def main():
         print(f"  corenet/redis smp={r['smp']} -P {r['pipeline']:<2} "
               + " ".join(f"{t}={x:.2f}x" for t, x in r["corenet_over_redis"].items()), file=sys.stderr)
     print(f"results: {a.json}", file=sys.stderr)
+    # kv-rps.png and kv-ratio.png beside the JSON file, named after it.
+    stem = os.path.splitext(os.path.basename(a.json))[0]
+    plot(a.json, os.path.dirname(os.path.abspath(a.json)), stem + "-")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 """bench/plot.py: PNG plots of a results file of bench/run.py, http_bench.py or host_bench.py.
 
 Usage: bench/plot.py RESULTS.json OUTDIR [PREFIX]
+From kv_bench.py results: PREFIXkv-rps.png (corenet's kv and Redis in the Linux guest,
+requests/s per test, median bars and every run as a dot, one panel per vCPU count and
+pipeline depth) and PREFIXkv-ratio.png (corenet / Redis per test and panel, the 5x line).
 From HTTP results: OUTDIR/PREFIXhttp-rps.png (requests/s vs connections),
 PREFIXhttp-latency.png (p50/p99 vs connections), PREFIXboot.png (process start -> ready / first
 200). From host results: PREFIXhost-connections.png (instructions per packet vs open
@@ -40,6 +43,66 @@ def main():
         plot_http(http, outdir, pre)
     if host and host.get("net_echo"):
         plot_host(host, outdir, pre)
+    if "redis_benchmark" in res and res.get("medians"):
+        plot_kv(res, outdir, pre)
+
+
+def plot_kv(res, outdir, pre):
+    words = str(res["redis_benchmark"]).split()
+    keyspace = words[words.index("-r") + 1] if "-r" in words[:-1] else None
+    keys = f"random keys (-r {keyspace})" if keyspace else "one key per test"
+    title = f"redis-benchmark -c 50, {keys}; git {res.get('git', '?')}, {res['date'][:10]}"
+    med = {(m["guest"], m["smp"], m["pipeline"]): m["rps"] for m in res["medians"]}
+    runs = {}
+    for r in res["runs"]:
+        if r.get("rps"):
+            runs.setdefault((r["guest"], r["smp"], r["pipeline"]), []).append(r["rps"])
+    cells = sorted({(s, p) for (_, s, p) in med})
+    tests = list(next(iter(med.values())).keys())
+    names = {"corenet": "corenet kv", "linux": "Redis, Linux guest"}
+
+    fig, axes = plt.subplots(1, len(cells), figsize=(3.6 * len(cells), 4.2), squeeze=False)
+    for ax, (smp, pl) in zip(axes[0], cells):
+        for i, g in enumerate(("corenet", "linux")):
+            v = med.get((g, smp, pl))
+            if not v:
+                continue
+            xs = [j + (i - 0.5) * 0.4 for j in range(len(tests))]
+            ax.bar(xs, [v.get(t, 0) / 1000 for t in tests], width=0.4, label=names[g])
+            for rps in runs.get((g, smp, pl), []):
+                ax.plot(xs, [rps.get(t, 0) / 1000 for t in tests], "k.", markersize=3)
+        ax.set_xticks(range(len(tests)))
+        ax.set_xticklabels(tests, fontsize=8)
+        ax.set_title(f"{smp} vCPU, -P {pl}", fontsize=9)
+        ax.set_ylim(bottom=0)
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("thousand requests/s (bars: median, dots: runs)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", fontsize=8)
+    fig.suptitle(f"KV: corenet against Redis on the same QEMU line\n{title}", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.savefig(os.path.join(outdir, pre + "kv-rps.png"), dpi=110)
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    width = 0.8 / max(len(cells), 1)
+    for i, (smp, pl) in enumerate(cells):
+        c, r = med.get(("corenet", smp, pl)), med.get(("linux", smp, pl))
+        if not c or not r:
+            continue
+        xs = [j + (i - (len(cells) - 1) / 2) * width for j in range(len(tests))]
+        ax.bar(xs, [c[t] / r[t] if r.get(t) else 0 for t in tests], width=width,
+               label=f"{smp} vCPU, -P {pl}")
+    ax.axhline(5, color="k", linestyle="--", linewidth=1, label="5x (the issue's aim)")
+    ax.set_xticks(range(len(tests)))
+    ax.set_xticklabels(tests)
+    ax.set_ylabel("corenet / Redis (medians)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"KV: corenet over Redis in the Linux guest\n{title}", fontsize=10)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8, ncol=3)
+    fig.tight_layout()
+    fig.savefig(os.path.join(outdir, pre + "kv-ratio.png"), dpi=110)
+    print(f"plots: {outdir}/{pre}kv-rps.png, {pre}kv-ratio.png")
 
 
 def plot_host(res, outdir, pre):
