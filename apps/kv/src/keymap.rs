@@ -162,6 +162,7 @@ impl<V> Table<V> {
         s.node
     }
 
+    #[cfg(test)]
     fn nodes(&self) -> impl Iterator<Item = &Node<V>> {
         self.slots.iter().filter_map(|s| s.node.as_deref())
     }
@@ -216,14 +217,9 @@ impl<V> KeyMap<V> {
         self.len() == 0
     }
 
-    /// Heap bytes of the slot arrays (both tables while resizing).
-    pub fn table_bytes(&self) -> usize {
-        let slots = self.table.slots.len() + self.old.as_ref().map_or(0, |(t, _)| t.slots.len());
-        slots * core::mem::size_of::<Slot<V>>()
-    }
-
     /// Whether the map is resizing (tests).
-    pub fn resizing(&self) -> bool {
+    #[cfg(test)]
+    fn resizing(&self) -> bool {
         self.old.is_some()
     }
 
@@ -408,8 +404,9 @@ impl<V> KeyMap<V> {
             .map(|n| (&*n.key, &n.value))
     }
 
-    /// Every key, in no order.
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
+    /// Every key, in no order (tests).
+    #[cfg(test)]
+    fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
         self.table
             .nodes()
             .chain(self.old.iter().flat_map(|(t, _)| t.nodes()))

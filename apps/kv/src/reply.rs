@@ -24,6 +24,9 @@ pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
 /// LRANGE or GET of it would copy it all), so [`bulk`] stops copying past this length: it
 /// leaves the reply `MAX_REPLY + 1` bytes long instead, which the session sheds unsent.
 pub const MAX_REPLY: usize = 1 << 20;
+/// The reply instead, when the heap cannot even give the `MAX_REPLY + 1` bytes that mark a
+/// reply as too long: the client gets an error rather than the machine a failed allocation.
+pub const TOO_LONG: &str = "ERR reply too long for this core's heap";
 
 /// A `Vec<u8>` that `write!` can format into.
 struct Buf<'a>(&'a mut Vec<u8>);
@@ -123,10 +126,15 @@ pub fn int(out: &mut Vec<u8>, n: i64) {
 
 /// `$<len>\r\n<bytes>`.
 pub fn bulk(out: &mut Vec<u8>, b: &[u8]) {
+    if out.first() == Some(&b'-') {
+        // An error took this reply's place (`mark_too_long`): nothing more goes in.
+        return;
+    }
     if out.len().saturating_add(b.len()) > MAX_REPLY {
         // Too long to be sent: not built further (see MAX_REPLY).
         if out.len() <= MAX_REPLY {
-            out.resize(MAX_REPLY + 1, b'?');
+            let room = out.try_reserve_exact(MAX_REPLY + 1 - out.len()).is_ok();
+            mark_too_long(out, room);
         }
         return;
     }
@@ -134,6 +142,19 @@ pub fn bulk(out: &mut Vec<u8>, b: &[u8]) {
     line(out, b'$', b.len() as i64);
     out.extend_from_slice(b);
     out.extend_from_slice(b"\r\n");
+}
+
+/// Marks `out` (one command's reply, begun empty) as too long to send: `MAX_REPLY + 1`
+/// bytes, which the session sheds, if `room` says the heap gave them; else an error reply
+/// ([`TOO_LONG`]) in its place. The mark is an allocation a client's request asks for, so it
+/// is fallible: under a heap too low for it, the machine must not stop.
+pub(crate) fn mark_too_long(out: &mut Vec<u8>, room: bool) {
+    if room {
+        out.resize(MAX_REPLY + 1, b'?');
+    } else {
+        out.clear();
+        error(out, TOO_LONG);
+    }
 }
 
 /// `$-1` (nil).

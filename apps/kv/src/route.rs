@@ -119,6 +119,11 @@ pub fn combine(how: Combine, parts: &[Vec<u8>], out: &mut Vec<u8>) {
     match how {
         Combine::Single => parts.iter().for_each(|p| out.extend_from_slice(p)),
         Combine::Array => {
+            // A part that failed (its reply too long for the owner's heap) fails the whole.
+            if let Some(e) = parts.iter().find(|p| p.first() == Some(&b'-')) {
+                out.extend_from_slice(e);
+                return;
+            }
             crate::reply::array(out, parts.len());
             for p in parts {
                 // Drop the part's `*1\r\n` header.

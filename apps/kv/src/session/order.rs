@@ -11,7 +11,7 @@ use crate::route::{self, Combine};
 /// A slot's replies, one per part (`None` while out on another core). The first is held
 /// inline: most slots have one part (a single-key command for another core, or local
 /// replies queued behind one), and a vector for it was one more allocation per slot.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Parts {
     first: Option<Option<Vec<u8>>>,
     rest: Vec<Option<Vec<u8>>>,

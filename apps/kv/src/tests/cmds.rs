@@ -1,5 +1,6 @@
 use super::{at, node, run};
 use crate::store::Policy;
+use alloc::vec::Vec;
 
 const BIG: usize = 1 << 20;
 
@@ -281,4 +282,24 @@ fn a_reply_past_max_reply_is_not_built_whole() {
     // Under the limit, replies are whole.
     assert_eq!(run(&mut n, "LRANGE l 0 9").len(), 5 + 10 * (1000 + 9));
     assert_eq!(run(&mut n, "STRLEN s"), ":2100000\r\n");
+}
+
+#[test]
+fn a_heap_without_room_for_the_too_long_mark_gets_an_error_instead() {
+    use crate::reply::{TOO_LONG, array, bulk, mark_too_long};
+    use crate::route::{Combine, combine};
+    // An LRANGE's reply under way when the mark cannot be allocated: the reply becomes the
+    // error, and the elements after it add nothing.
+    let mut out = Vec::new();
+    array(&mut out, 3);
+    bulk(&mut out, b"first");
+    mark_too_long(&mut out, false);
+    bulk(&mut out, b"second");
+    let want = alloc::format!("-{TOO_LONG}\r\n");
+    assert_eq!(out, want.as_bytes());
+    // An MGET part that failed fails the MGET, as an error reply, not a broken array.
+    let parts = [b"*1\r\n$1\r\na\r\n".to_vec(), out.clone()];
+    let mut reply = Vec::new();
+    combine(Combine::Array, &parts, &mut reply);
+    assert_eq!(reply, want.as_bytes());
 }
