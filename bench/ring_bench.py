@@ -21,11 +21,14 @@ default target/bench/ring.json). Needs root. Every boot has a hard timeout, ever
 Usage: sudo bench/ring_bench.py [--rings 256,1024] [--guest corenet,linux] [--runs N]
                                 [--duration S] [--conns N] [--smp N] [--json FILE]
                                 [--base-kernel K --guest corenet-base,corenet] [--ns-prefix P]
-                                [--pcap-dir DIR]
+                                [--pcap-dir DIR] [--sync-profile]
 
 Each run also records host CPU per QEMU thread (QEMU runs with `-name debug-threads=on`)
 and over all host cores (bench/run_probe.py); --pcap-dir captures the tap during each boot's
 first run, and bench/late_requests.py says where the late requests' time went.
+--sync-profile runs QEMU with its lock profiler and records, per run, which call sites waited
+for which lock and how long (`info sync-profile` over HMP): who keeps the main loop, which
+reads the tap, waiting for QEMU's big lock.
 
 Guest `corenet-base` boots the prebuilt kernel K (e.g. httpd built before a change, copied
 aside) on the same line as `corenet`, so before and after are measured in one run.
@@ -86,7 +89,37 @@ def tap_stats():
     return {}
 
 
-def with_ring(cls, ring, extra_cmdline=""):
+def hmp(sock, command, timeout=10):
+    """One HMP command on QEMU's monitor socket; its output (prompt and echo stripped)."""
+    import socket as _socket
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock)
+        buf = b""
+        deadline = time.monotonic() + timeout
+
+        def until_prompt():
+            nonlocal buf
+            while not buf.rstrip().endswith(b"(qemu)") and time.monotonic() < deadline:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        until_prompt()
+        buf = b""
+        s.sendall(command.encode() + b"\n")
+        until_prompt()
+        text = buf.decode(errors="replace").replace("\r", "")
+        lines = [ln for ln in text.splitlines() if not ln.startswith("(qemu)") and ln.strip() != command]
+        return "\n".join(lines).strip()
+    except OSError as e:
+        return f"error: {e}"
+    finally:
+        s.close()
+
+
+def with_ring(cls, ring, extra_cmdline="", monitor=None):
     class Ringed(cls):
         def qemu_run_args(self, smp):
             args = super().qemu_run_args(smp)
@@ -98,7 +131,11 @@ def with_ring(cls, ring, extra_cmdline=""):
             args = args[:i] + ["--ring", str(ring)] + args[i:]
             # Named QEMU threads (vCPUs "CPU N/TCG", the main loop that reads the tap), for the
             # per-thread CPU of each run; no change to what the guest sees.
-            return args + (["-name", "debug-threads=on"] if "--" in args else ["--", "-name", "debug-threads=on"])
+            q = ["-name", "debug-threads=on"]
+            if monitor:
+                # QEMU's lock profiler (qsp): wait time per lock and call site, read over HMP.
+                q += ["-enable-sync-profile", "-monitor", f"unix:{monitor},server=on,wait=off"]
+            return args + (q if "--" in args else ["--"] + q)
     return Ringed
 
 
@@ -108,7 +145,8 @@ def med(xs):
 
 
 def one_boot(base, ring, a, qlen=None):
-    g = with_ring(type(base), ring, a.corenet_cmdline)()
+    monitor = f"/tmp/ring_bench-{os.getpid()}.hmp" if a.sync_profile else None
+    g = with_ring(type(base), ring, a.corenet_cmdline, monitor)()
     g.__dict__.update(base.__dict__)
     budget = 120 + (a.runs + 1) * (a.duration + 65 + a.settle)
     rows = []
@@ -131,9 +169,16 @@ def one_boot(base, ring, a, qlen=None):
                 if a.pcap_dir and i == 0:
                     os.makedirs(a.pcap_dir, exist_ok=True)
                     pcap = os.path.join(a.pcap_dir, f"{g.name}-{ring}-{qlen or 'default'}.pcap")
+                if monitor:
+                    hmp(monitor, "sync-profile reset")
                 probe = Probe(qpid, pcap)
                 r = run_wrk(a.conns, a.duration, a.threads)
                 r.update(probe.finish())
+                if monitor:
+                    # Over the run only: the 40 lock call sites with the most wait time,
+                    # then the same merged per lock.
+                    r["sync_profile"] = hmp(monitor, "info sync-profile 40")
+                    r["sync_profile_merged"] = hmp(monitor, "info sync-profile -m 10")
                 if pcap:
                     r["pcap"] = pcap
                 t1 = tap_stats()
@@ -173,6 +218,8 @@ def main():
     p.add_argument("--ns-prefix", default="ringbench", help="network namespace name prefix")
     p.add_argument("--corenet-cmdline", default="", help="appended to the corenet guests' "
                    "command line (after tcpbuf=4K), e.g. idle=halt")
+    p.add_argument("--sync-profile", action="store_true", help="run QEMU with its lock profiler "
+                   "(-enable-sync-profile) and record `info sync-profile` over each run")
     p.add_argument("--pcap-dir", default="", help="capture the tap (headers) during each boot's "
                    "first run into this directory, for bench/late_requests.py")
     a = p.parse_args()

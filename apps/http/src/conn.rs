@@ -343,6 +343,12 @@ impl Conn {
         }
     }
 
+    /// Input is buffered (a partial request, or requests waiting for output room): a
+    /// [`pump`](Self::pump) after output drained may answer more without any new bytes.
+    pub fn has_input(&self) -> bool {
+        !self.input.is_empty()
+    }
+
     /// The peer finished sending: answer the complete requests buffered, nothing more.
     pub fn peer_closed(&mut self) {
         self.peer_done = true;

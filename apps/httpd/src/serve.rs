@@ -8,7 +8,7 @@ use corenet_http::budget::Pool;
 use corenet_http::echo::Echo;
 use corenet_http::ratelimit::TokenBucket;
 use corenet_http::settings::Settings;
-use corenet_http::timers::{Phase, Timer, oldest_in, should_evict};
+use corenet_http::timers::{Phase, Sweep, Timer, oldest_in, should_evict};
 use corenet_http::{Conn, Limits, Request, Response};
 
 mod echo_io;
@@ -39,6 +39,11 @@ const EVICT_PER_PASS: usize = 8;
 /// has taken none of its output this long (its window stayed shut).
 const EVICT_MIN_AGE_NS: u64 = 1_000_000_000;
 
+/// `Server::at` for a slot whose connection is not ours.
+const NOT_OURS: u32 = u32::MAX;
+/// `Server::at`: the connection is `echo[at & !ECHO]`, not `http[at]`.
+const ECHO: u32 = 1 << 31;
+
 /// What the server did about slow, greedy and excess clients (per core, monotonic).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Stats {
@@ -59,6 +64,8 @@ pub struct Stats {
     pub shed: u64,
     /// UDP echo replies not sent (rate limit).
     pub udp_echo_dropped: u64,
+    /// Connection visits (HTTP and echo): the passes' cost in connections.
+    pub visits: u64,
     /// Buffer pool bytes in use.
     pub pool_used: u64,
     /// Buffer pool size.
@@ -78,6 +85,15 @@ pub struct Server {
     udp_bucket: TokenBucket,
     unavailable: Vec<u8>,
     max_connections: usize,
+    /// Per stack slot ([`Tcp::slot`]): the connection's index in `http`, or `ECHO | index`
+    /// in `echo`, or `NOT_OURS`.
+    at: Vec<u32>,
+    /// Slots to visit in this pass: the stack's news, the connections just accepted.
+    visit: Vec<u32>,
+    /// Slots to visit in the next pass whatever the stack says: a visit left them work
+    /// that no segment will announce (input left unread, buffered requests).
+    again: Vec<u32>,
+    sweep: Sweep,
     /// Counters.
     pub stats: Stats,
 }
@@ -108,6 +124,10 @@ impl Server {
             udp_bucket: TokenBucket::new(settings.udp_echo_rate, settings.udp_echo_burst, now_ns),
             unavailable,
             max_connections,
+            at: Vec::new(),
+            visit: Vec::new(),
+            again: Vec::new(),
+            sweep: Sweep::new(now_ns),
             stats: Stats {
                 pool_limit: pool_bytes as u64,
                 ..Stats::default()
@@ -126,8 +146,7 @@ impl Server {
         self.pool.observe_heap_free(heap_free);
         let mut work = self.accept(stack, now);
         self.evict(stack, now);
-        work |= self.serve_http(stack, now, route);
-        work |= self.serve_echo(stack, now);
+        work |= self.serve(stack, now, route);
         work |= self.serve_udp(stack, now);
         self.stats.pool_used = self.pool.used() as u64;
         self.stats.udp_echo_dropped = self.udp_bucket.dropped;
@@ -151,6 +170,9 @@ impl Server {
                 }
                 continue;
             }
+            // Its first bytes may have come with the handshake: visit it in this pass.
+            self.place(c.slot(), self.http.len() as u32);
+            self.visit.push(c.slot());
             self.http.push(Http {
                 c,
                 conn: Conn::new(),
@@ -164,6 +186,8 @@ impl Server {
                 stack.abort(c);
                 continue;
             }
+            self.place(c.slot(), ECHO | self.echo.len() as u32);
+            self.visit.push(c.slot());
             self.echo.push(EchoConn {
                 c,
                 echo: Echo::new(),
@@ -171,6 +195,82 @@ impl Server {
             });
         }
         work
+    }
+
+    /// Visits the connections with news (the stack's list, those accepted in this pass,
+    /// those a visit left work), then a slice of all of them (`Sweep`: each at least once
+    /// every quarter second, for deadlines), never every connection every pass: with
+    /// thousands open, a pass costs what its traffic costs.
+    fn serve(
+        &mut self,
+        stack: &mut dyn Sockets,
+        now: u64,
+        route: &mut dyn FnMut(&Request<'_>) -> Response,
+    ) -> bool {
+        let mut list = core::mem::take(&mut self.visit);
+        list.append(&mut self.again);
+        stack.take_ready(&mut list);
+        list.sort_unstable();
+        list.dedup();
+        let mut work = false;
+        for &slot in &list {
+            match self.at.get(slot as usize).copied().unwrap_or(NOT_OURS) {
+                NOT_OURS => {}
+                w if w & ECHO == 0 => work |= self.visit_http(w as usize, stack, now, route).0,
+                w => work |= self.visit_echo((w & !ECHO) as usize, stack, now).0,
+            }
+        }
+        list.clear();
+        self.visit = list;
+        let mut due = self.sweep.due(now, self.http.len() + self.echo.len());
+        while due > 0 {
+            due -= 1;
+            let total = self.http.len() + self.echo.len();
+            if total == 0 {
+                break;
+            }
+            let i = self.sweep.next(total);
+            let (moved, kept) = if i < self.http.len() {
+                self.visit_http(i, stack, now, route)
+            } else {
+                self.visit_echo(i - self.http.len(), stack, now)
+            };
+            work |= moved;
+            if kept {
+                self.sweep.advance();
+            }
+        }
+        // Work left for the next pass: the core must not halt meanwhile.
+        work || !self.again.is_empty()
+    }
+
+    /// Records where slot `slot`'s connection is.
+    fn place(&mut self, slot: u32, w: u32) {
+        let s = slot as usize;
+        if s >= self.at.len() {
+            self.at.resize(s + 1, NOT_OURS);
+        }
+        self.at[s] = w;
+    }
+
+    /// Takes HTTP connection `i` out (the last one moves into its place).
+    fn take_http(&mut self, i: usize) -> Http {
+        let h = self.http.swap_remove(i);
+        self.at[h.c.slot() as usize] = NOT_OURS;
+        if let Some(moved) = self.http.get(i) {
+            self.at[moved.c.slot() as usize] = i as u32;
+        }
+        h
+    }
+
+    /// Takes echo connection `i` out (the last one moves into its place).
+    fn take_echo(&mut self, i: usize) -> EchoConn {
+        let e = self.echo.swap_remove(i);
+        self.at[e.c.slot() as usize] = NOT_OURS;
+        if let Some(moved) = self.echo.get(i) {
+            self.at[moved.c.slot() as usize] = ECHO | i as u32;
+        }
+        e
     }
 
     /// Near the connection limit, resets the connections idle for longest (else those whose
@@ -187,11 +287,11 @@ impl Server {
                 return;
             };
             if i < self.http.len() {
-                let mut h = self.http.swap_remove(i);
+                let mut h = self.take_http(i);
                 h.conn.release(&mut self.pool);
                 stack.abort(h.c);
             } else {
-                let mut e = self.echo.swap_remove(i - self.http.len());
+                let mut e = self.take_echo(i - self.http.len());
                 e.echo.release(&mut self.pool);
                 stack.abort(e.c);
             }
@@ -226,11 +326,11 @@ impl Server {
                 return;
             };
             if i < self.http.len() {
-                let mut h = self.http.swap_remove(i);
+                let mut h = self.take_http(i);
                 h.conn.release(&mut self.pool);
                 stack.abort(h.c);
             } else {
-                let mut e = self.echo.swap_remove(i - self.http.len());
+                let mut e = self.take_echo(i - self.http.len());
                 e.echo.release(&mut self.pool);
                 stack.abort(e.c);
             }

@@ -19,6 +19,11 @@ const COUNTERS: &[(&str, &str, Field)] = &[
         |s| s.shed,
     ),
     (
+        "corenet_app_connection_visits_total",
+        "Connection visits by the server's passes (those with news, and the deadline sweep).",
+        |s| s.visits,
+    ),
+    (
         "corenet_udp_echo_dropped_total",
         "UDP echo replies not sent (per-core rate limit).",
         |s| s.udp_echo_dropped,

@@ -288,3 +288,49 @@ fn at_the_limit_with_no_idle_connection_the_slowest_request_makes_room() {
 }
 
 mod hostile;
+
+#[test]
+fn a_pass_visits_the_connections_with_news_not_every_open_one() {
+    let mut b = Bed::new(512, 8 << 20, Settings::default());
+    let idle: Vec<TcpConn> = (0..300).map(|_| b.connect(80)).collect();
+    for &c in idle.iter().take(3) {
+        assert!(ok(&b.get(c, "/").0));
+    }
+    b.run(1, 20);
+    // 100 passes 1 ms apart with nothing happening: the deadline sweep visits each
+    // connection about once per quarter second, 300 * 100 / 250 = 120 visits, where a
+    // visit of every connection every pass made 30 000.
+    let before = b.srv.stats.visits;
+    b.run(1, 100);
+    let swept = b.srv.stats.visits - before;
+    assert!((100..=150).contains(&swept), "{swept} visits");
+    // A request among 300 open connections: answered within the same steps as ever, with a
+    // handful of visits more than the sweep's.
+    let before = b.srv.stats.visits;
+    let c = idle[150];
+    let req = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    b.client.send(c, req).unwrap();
+    b.run(1, 10);
+    assert!(ok(&b.read(c).0), "answered");
+    let used = b.srv.stats.visits - before;
+    assert!(used <= 12 + 6, "{used} visits for one request in 10 passes");
+    // Pipelined requests past the output bound: the rest are answered as output drains,
+    // with no new segment from the client to announce them.
+    let many = req.repeat(200);
+    let mut sent = 0;
+    while sent < many.len() {
+        sent += b.client.send(c, &many[sent..]).unwrap();
+        b.run(1, 2);
+    }
+    let mut got = Vec::new();
+    let mut steps = 0;
+    while got.windows(15).filter(|w| w == b"HTTP/1.1 200 OK").count() < 200 && steps < 2000 {
+        b.run(1, 1);
+        got.extend(b.read(c).0);
+        steps += 1;
+    }
+    let answers = got.windows(15).filter(|w| w == b"HTTP/1.1 200 OK").count();
+    assert_eq!(answers, 200, "every pipelined request answered");
+    // As the output drains (11 steps here), not at the sweep's pace (250 steps).
+    assert!(steps <= 50, "{steps} steps");
+}

@@ -2,10 +2,11 @@
 //! send, run the parts other cores sent here, deliver their replies, deadlines, shedding.
 
 use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 
 use corenet::prelude::{Conn, RecvError, SendError, Sockets};
 use corenet_http::budget::Pool;
-use corenet_http::timers::{Phase, Timeouts, Timer};
+use corenet_http::timers::{Phase, Sweep, Timeouts, Timer};
 
 use crate::links::{Links, Msg};
 use crate::node::Node;
@@ -46,6 +47,8 @@ pub struct Stats {
     /// Parts from other cores not run because this core's heap had no room for their
     /// replies (their connections are shed on their cores).
     pub remote_refused: u64,
+    /// Client visits by the passes (those with news, and the deadline sweep).
+    pub visits: u64,
 }
 
 /// A core's server.
@@ -60,6 +63,18 @@ pub struct Server {
     timeouts: Timeouts,
     port: u16,
     max_connections: usize,
+    /// Per stack slot ([`Conn::slot`]): the token of its client, 0 for none.
+    by_slot: Vec<u64>,
+    /// Clients to visit in this pass: accepted, reached by a reply (scratch between passes).
+    visit: Vec<u64>,
+    /// Clients to visit in the next pass whatever the stack says: a visit left them work
+    /// that no segment will announce (input left unread, buffered commands).
+    again: Vec<u64>,
+    /// The stack's list of slots with news (scratch).
+    ready: Vec<u32>,
+    sweep: Sweep,
+    /// The sweep goes on from this token.
+    sweep_from: u64,
     /// Counters.
     pub stats: Stats,
 }
@@ -84,6 +99,12 @@ impl Server {
             timeouts,
             port,
             max_connections,
+            by_slot: Vec::new(),
+            visit: Vec::new(),
+            again: Vec::new(),
+            ready: Vec::new(),
+            sweep: Sweep::new(0),
+            sweep_from: 0,
             stats: Stats::default(),
         }
     }
@@ -165,6 +186,13 @@ impl Server {
             // Tokens name the core too, so CLIENT ID is unique on the machine.
             let token = (self.node.me as u64) << 48 | self.next_token;
             self.next_token += 1;
+            let slot = c.slot() as usize;
+            if slot >= self.by_slot.len() {
+                self.by_slot.resize(slot + 1, 0);
+            }
+            self.by_slot[slot] = token;
+            // Its first bytes may have come with the handshake: visit it in this pass.
+            self.visit.push(token);
             self.clients.insert(
                 token,
                 Client {
@@ -208,6 +236,8 @@ impl Server {
                             self.stats.orphan_replies += 1;
                             continue;
                         };
+                        // Its reply to send (or its reset): no segment announces it.
+                        self.visit.push(r.token);
                         if r.shed {
                             cl.shed = true;
                             continue;
@@ -223,36 +253,93 @@ impl Server {
         n > 0
     }
 
+    /// Visits the clients with news (the stack's list, those accepted in this pass, those a
+    /// reply from another core reached, those a visit left work), then a slice of all of
+    /// them (`Sweep`: each at least once every quarter second, for deadlines), never every
+    /// client every pass: with thousands connected, a pass costs what its traffic costs.
     fn serve(&mut self, stack: &mut dyn Sockets, now_ns: u64, now_ms: u64) -> bool {
+        let mut list = core::mem::take(&mut self.visit);
+        list.append(&mut self.again);
+        stack.take_ready(&mut self.ready);
+        for &slot in &self.ready {
+            match self.by_slot.get(slot as usize) {
+                Some(&t) if t != 0 => list.push(t),
+                _ => {}
+            }
+        }
+        self.ready.clear();
+        list.sort_unstable();
+        list.dedup();
+        let mut work = false;
+        for &token in &list {
+            work |= self.visit_client(token, stack, now_ns, now_ms);
+        }
+        list.clear();
+        // The sweep: the next `due` tokens after the last one swept, wrapping.
+        let due = self.sweep.due(now_ns, self.clients.len());
+        let from = self.sweep_from;
+        let after = self.clients.range(from..).map(|(&t, _)| t);
+        list.extend(
+            after
+                .chain(self.clients.range(..from).map(|(&t, _)| t))
+                .take(due),
+        );
+        if let Some(&last) = list.last() {
+            self.sweep_from = last + 1;
+        }
+        for &token in &list {
+            work |= self.visit_client(token, stack, now_ns, now_ms);
+        }
+        list.clear();
+        self.visit = list;
+        // Work left for the next pass: the core must not halt meanwhile.
+        work || !self.again.is_empty()
+    }
+
+    /// Visits client `token` (if still connected): reads, answers, sends, checks its
+    /// deadline; returns whether anything moved.
+    fn visit_client(
+        &mut self,
+        token: u64,
+        stack: &mut dyn Sockets,
+        now_ns: u64,
+        now_ms: u64,
+    ) -> bool {
         let (limits, timeouts) = (self.limits, self.timeouts);
         let (pool, node, stats) = (&mut self.pool, &mut self.node, &mut self.stats);
+        let Some(cl) = self.clients.get_mut(&token) else {
+            return false;
+        };
+        stats.visits += 1;
         let mut work = false;
-        self.clients.retain(|_, cl| {
+        // `Some(reset)`: the client is gone (reset it first if `true`).
+        let end = 'visit: {
             let s = &mut cl.s;
             if cl.shed {
                 stats.shed += 1;
                 s.release(pool);
-                stack.reset(&cl.c);
-                return false;
+                break 'visit Some(true);
             }
             let mut ok = Ok(());
             let room = s.input_room(&limits);
+            // Bytes left in the stack: read them once there is room, news or not.
+            let mut unread = room == 0;
             let r = match room {
                 0 => Err(RecvError::WouldBlock),
                 _ => stack.recv_with(&cl.c, &mut |data| {
                     let n = data.len().min(room);
                     ok = s.on_input(&data[..n], &limits, pool, node, now_ms);
+                    unread = n < data.len();
                     n
                 }),
             };
             match r {
                 Ok(n) => work |= n > 0,
-                Err(RecvError::WouldBlock) => {}
+                Err(RecvError::WouldBlock) => unread &= room == 0,
                 Err(RecvError::Finished) => s.peer_closed(),
                 Err(RecvError::Closed | RecvError::BadHandle) => {
                     s.release(pool);
-                    // Dropping the handle closes it.
-                    return false;
+                    break 'visit Some(false);
                 }
             }
             if ok.is_ok() {
@@ -261,8 +348,7 @@ impl Server {
             if ok.is_err() {
                 stats.shed += 1;
                 s.release(pool);
-                stack.reset(&cl.c);
-                return false;
+                break 'visit Some(true);
             }
             let mut progress = false;
             while !s.output().is_empty() {
@@ -274,8 +360,7 @@ impl Server {
                     }
                     Err(_) => {
                         s.release(pool);
-                        // Dropping the handle closes it.
-                        return false;
+                        break 'visit Some(false);
                     }
                 }
             }
@@ -283,8 +368,7 @@ impl Server {
             s.trim(&limits, pool);
             if s.done() {
                 s.release(pool);
-                // Dropping the handle closes it.
-                return false;
+                break 'visit Some(false);
             }
             let phase = if !s.output().is_empty() {
                 Phase::Sending
@@ -297,11 +381,26 @@ impl Server {
             if cl.timer.expired(now_ns, &timeouts).is_some() {
                 stats.timeouts += 1;
                 s.release(pool);
-                stack.reset(&cl.c);
-                return false;
+                break 'visit Some(true);
             }
-            true
-        });
+            // Output drained: input left in the stack, or commands buffered here, can go
+            // on without a new segment to announce it.
+            if (unread && s.input_room(&limits) > 0) || (progress && s.has_input()) {
+                self.again.push(token);
+            }
+            None
+        };
+        if let Some(reset) = end
+            && let Some(cl) = self.clients.remove(&token)
+        {
+            if let Some(t) = self.by_slot.get_mut(cl.c.slot() as usize) {
+                *t = 0;
+            }
+            if reset {
+                stack.reset(&cl.c);
+            }
+            // Dropping the handle closes it (a reset one is dead already).
+        }
         work
     }
 }

@@ -43,6 +43,8 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             {
                 c.armed = None;
                 self.mark(i);
+                // A timer may end the connection (retransmissions or keep-alive given up).
+                self.note_ready(i);
             }
         }
         if self.arp_seen && now.total_millis() >= self.next_sweep_ms {
@@ -72,6 +74,32 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     /// the async executor wakes (`task::Executor::pass`). Read-only, no cost to the stack.
     pub(crate) fn marked_slots(&self) -> &[u32] {
         &self.dirty
+    }
+
+    /// Lists slot `i` for the application's next [`take_ready`](Self::take_ready) (once).
+    #[inline]
+    pub(super) fn note_ready(&mut self, i: u32) {
+        if let Some(s) = self.slots.get_mut(i as usize)
+            && !s.ready
+        {
+            s.ready = true;
+            self.ready.push(i);
+        }
+    }
+
+    /// Appends to `out` the slots ([`TcpConn::slot`](super::TcpConn::slot)) of the
+    /// connections with news since the last call, each once: a segment arrived for it
+    /// (bytes, FIN, reset, an acknowledgment that freed send room, the handshake's end) or
+    /// one of its timers fired (which may have ended it). A connection not listed has none
+    /// of these. A slot may name a connection the application has not accepted yet, or one
+    /// it has let go (and possibly a newer connection in the same slot): look it up, ignore
+    /// what is not yours. The list holds each slot at most once, so it stays bounded by the
+    /// connection limit when nobody takes it.
+    pub fn take_ready(&mut self, out: &mut Vec<u32>) {
+        for &i in &self.ready {
+            self.slots[i as usize].ready = false;
+        }
+        out.append(&mut self.ready);
     }
 
     /// Queues connection `i` for egress in this poll.

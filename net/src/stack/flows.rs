@@ -41,6 +41,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                 self.slots.push(Slot {
                     generation: 0,
                     conn: Some(conn),
+                    ready: false,
                 });
                 self.slots.len() as u32 - 1
             }

@@ -137,6 +137,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
                         .iface
                         .poll_ingress_single(now, &mut self.dev, &mut c.set);
                     self.mark(i);
+                    self.note_ready(i);
                     return r;
                 }
                 if !syn {

@@ -354,6 +354,8 @@ struct Connection {
 struct Slot {
     generation: u32,
     conn: Option<Connection>,
+    /// In `ready` (per slot, not per connection, so a reused slot is listed once).
+    ready: bool,
 }
 
 /// One core's stack. Owns its queue pair; shares nothing writable with other cores.
@@ -363,6 +365,8 @@ pub struct CoreStack<R: RxQueue, T: TxQueue> {
     iface: Interface,
     buckets: Vec<Bucket>,
     dirty: Vec<u32>,
+    /// Slots with news for the application since it last took them (`take_ready`).
+    ready: Vec<u32>,
     listeners: Vec<Listener>,
     dgram: SocketSet<'static>,
     void: SocketSet<'static>,
@@ -471,6 +475,7 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
             iface,
             buckets,
             dirty: Vec::new(),
+            ready: Vec::new(),
             listeners: Vec::new(),
             dgram: SocketSet::new(vec![]),
             void: SocketSet::new(vec![]),

@@ -63,6 +63,12 @@ impl Conn {
         self.raw
     }
 
+    /// The connection's slot, what [`Sockets::take_ready`] lists: an index below the
+    /// stack's connection limit, for a table of the application's per-connection state.
+    pub fn slot(&self) -> u32 {
+        self.raw.slot()
+    }
+
     /// Lets the handle go without queuing it for release (it was closed already).
     fn disarm(mut self) {
         self.raw.index = GONE;
@@ -171,6 +177,13 @@ pub trait Sockets {
         sock: UdpSocket,
         buf: &mut [u8],
     ) -> Result<(usize, (IpAddr, u16)), UdpRecvError>;
+    /// Appends the slots ([`Conn::slot`]) of the connections with news since the last call
+    /// (bytes, FIN, reset, freed send room, a timer that may have ended it), each once, so
+    /// a pass visits those rather than every connection. Not listed: a connection that
+    /// only the application itself can move on (its own buffered input, a reply from
+    /// elsewhere) and one the application has not accepted yet (visit a new connection
+    /// when accepting it). A slot may name a connection the application let go: ignore it.
+    fn take_ready(&mut self, out: &mut Vec<u32>);
     /// Connections this core holds (all states, the handshaking ones too).
     fn connections(&self) -> usize;
     /// Of those, the passive opens still in SYN-RECEIVED.
@@ -258,6 +271,9 @@ impl<R: RxQueue, T: TxQueue> Sockets for CoreStack<R, T> {
         buf: &mut [u8],
     ) -> Result<(usize, (IpAddr, u16)), UdpRecvError> {
         CoreStack::udp_recv_from(self, sock, buf)
+    }
+    fn take_ready(&mut self, out: &mut Vec<u32>) {
+        CoreStack::take_ready(self, out)
     }
     fn connections(&self) -> usize {
         CoreStack::connections(self)

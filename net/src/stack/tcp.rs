@@ -23,8 +23,10 @@ pub struct TcpConn {
 }
 
 impl TcpConn {
-    /// The connection's slot in its stack (what [`CoreStack::marked_slots`] lists).
-    pub(crate) fn slot(self) -> u32 {
+    /// The connection's slot in its stack (what [`CoreStack::marked_slots`] and
+    /// [`CoreStack::take_ready`] list): below the stack's connection limit, unique among
+    /// its live connections, reused after the connection is freed.
+    pub fn slot(self) -> u32 {
         self.index
     }
 }

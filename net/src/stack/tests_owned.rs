@@ -199,3 +199,61 @@ fn nodelay_sends_a_second_small_segment_before_the_first_is_acknowledged() {
         assert_eq!(n, if nodelay { 12 } else { 5 }, "nodelay={nodelay}");
     }
 }
+
+/// `take_ready` lists the connections with news (bytes, FIN, reset, a fired timer), each once,
+/// and nothing for idle ones: what lets a pass visit a few connections out of thousands.
+#[test]
+fn take_ready_lists_the_connections_with_news_and_not_the_idle_ones() {
+    let rss = RssConfig::new(1).unwrap();
+    let nic = SimNic::new(rss.clone(), 1024);
+    let mut cores = cores(&nic, &rss, false);
+    let mut peer = Peer::new(&nic);
+    Sockets::listen(&mut cores[0], 80).unwrap();
+    let ph: Vec<_> = (0..4).map(|k| peer.connect(40_000 + k, 80)).collect();
+    let mut now = 0;
+    run(&mut cores, &mut peer, &mut now, 20);
+    let conns: Vec<Conn> = (0..4)
+        .map(|_| Sockets::accept(&mut cores[0], 80).unwrap())
+        .collect();
+    let slots: Vec<u32> = conns.iter().map(Conn::slot).collect();
+    let take = |c: &mut Core| {
+        let mut v = Vec::new();
+        Sockets::take_ready(c, &mut v);
+        v
+    };
+    // The handshakes were news; after they are taken, idle connections are not.
+    let first = take(&mut cores[0]);
+    assert!(slots.iter().all(|s| first.contains(s)), "{first:?}");
+    run(&mut cores, &mut peer, &mut now, 20);
+    assert_eq!(take(&mut cores[0]), [], "idle connections have no news");
+
+    // Bytes on one connection: that one, once, however many passes it took.
+    peer.tcp(ph[2]).send_slice(b"GET /").unwrap();
+    run(&mut cores, &mut peer, &mut now, 20);
+    assert_eq!(take(&mut cores[0]), [slots[2]]);
+    assert_eq!(take(&mut cores[0]), []);
+
+    // A FIN and a reset.
+    peer.tcp(ph[0]).close();
+    peer.tcp(ph[1]).abort();
+    run(&mut cores, &mut peer, &mut now, 20);
+    let mut v = take(&mut cores[0]);
+    v.sort_unstable();
+    assert_eq!(v, [slots[0], slots[1]]);
+
+    // Our bytes to a peer that has gone silent: the retransmission timer is news too.
+    Sockets::send(&mut cores[0], &conns[3], b"hello").unwrap();
+    cores[0].poll(now);
+    assert_eq!(take(&mut cores[0]), []);
+    for _ in 0..30 {
+        now += 100_000;
+        cores[0].poll(now);
+    }
+    // (Connections 0 and 1, ended above, may have timers of their own firing meanwhile.)
+    let v = take(&mut cores[0]);
+    assert!(
+        v.contains(&slots[3]),
+        "a fired timer lists the connection: {v:?}"
+    );
+    assert!(!v.contains(&slots[2]), "the idle one is not listed: {v:?}");
+}

@@ -8,38 +8,48 @@ use corenet_http::timers::Expiry;
 use super::{Server, Stats};
 
 impl Server {
-    /// One pass over the echo connections; returns whether anything moved.
-    pub(super) fn serve_echo(&mut self, stack: &mut dyn Sockets, now: u64) -> bool {
+    /// Visits echo connection `i`: reads, echoes, checks its deadline. Returns whether
+    /// anything moved and whether the connection is still at `i` (not removed).
+    pub(super) fn visit_echo(
+        &mut self,
+        i: usize,
+        stack: &mut dyn Sockets,
+        now: u64,
+    ) -> (bool, bool) {
         let timeouts = self.settings.timeouts;
         let pool = &mut self.pool;
         let stats = &mut self.stats;
+        stats.visits += 1;
+        let e = &mut self.echo[i];
         let mut work = false;
-        self.echo.retain_mut(|e| {
-            let room = e.echo.room(echo::MAX_PENDING);
-            let mut ok = Ok(());
-            let r = match room {
-                0 => Err(RecvError::WouldBlock),
-                _ => stack.recv_with(&e.c, &mut |data| {
-                    let n = data.len().min(room);
-                    ok = e.echo.on_input(&data[..n], echo::MAX_PENDING, pool);
-                    if ok.is_ok() { n } else { 0 }
-                }),
-            };
+        let room = e.echo.room(echo::MAX_PENDING);
+        // Bytes left in the stack: read them once there is room, news or not.
+        let mut unread = room == 0;
+        let mut ok = Ok(());
+        let r = match room {
+            0 => Err(RecvError::WouldBlock),
+            _ => stack.recv_with(&e.c, &mut |data| {
+                let n = data.len().min(room);
+                ok = e.echo.on_input(&data[..n], echo::MAX_PENDING, pool);
+                let took = if ok.is_ok() { n } else { 0 };
+                unread = took < data.len();
+                took
+            }),
+        };
+        let end = 'visit: {
             match r {
                 Ok(n) => work |= n > 0,
-                Err(RecvError::WouldBlock) => {}
+                Err(RecvError::WouldBlock) => unread &= room == 0,
                 Err(RecvError::Finished) => e.echo.peer_closed(),
                 Err(_) => {
                     e.echo.release(pool);
-                    // Dropping the handle closes it.
-                    return false;
+                    break 'visit Some(false);
                 }
             }
             if ok.is_err() {
                 stats.shed += 1;
                 e.echo.release(pool);
-                stack.reset(&e.c);
-                return false;
+                break 'visit Some(true);
             }
             let mut progress = false;
             if !e.echo.output().is_empty() {
@@ -51,28 +61,40 @@ impl Server {
                     Err(SendError::WouldBlock) => {}
                     Err(_) => {
                         e.echo.release(pool);
-                        // Dropping the handle closes it.
-                        return false;
+                        break 'visit Some(false);
                     }
                 }
             }
             work |= progress;
             if e.echo.done() {
                 e.echo.release(pool);
-                // Dropping the handle closes it.
-                return false;
+                break 'visit Some(false);
             }
             e.timer.update(now, e.echo.phase(), progress);
-            match e.timer.expired(now, &timeouts) {
-                None => true,
-                Some(x) => {
-                    e.echo.release(pool);
-                    expire(stack, &e.c, x, stats);
-                    false
-                }
+            if let Some(x) = e.timer.expired(now, &timeouts) {
+                e.echo.release(pool);
+                expire(stack, &e.c, x, stats);
+                break 'visit Some(false);
             }
-        });
-        work
+            // What it sent made room: input left in the stack can be read now.
+            if unread && e.echo.room(echo::MAX_PENDING) > 0 {
+                self.again.push(e.c.slot());
+            }
+            None
+        };
+        match end {
+            None => (work, true),
+            // Let go: dropping the handle closes it.
+            Some(false) => {
+                drop(self.take_echo(i));
+                (work, false)
+            }
+            Some(true) => {
+                let e = self.take_echo(i);
+                stack.reset(&e.c);
+                (work, false)
+            }
+        }
     }
 
     /// Echoes the datagrams waiting, as far as the token bucket allows.

@@ -6,40 +6,57 @@ use corenet_http::{Request, Response};
 use super::Server;
 use super::echo_io::expire;
 
+/// How a visit ended for the connection.
+enum End {
+    Keep,
+    /// Let go (dropping the handle closes it).
+    Drop,
+    /// Reset (the handle is dead).
+    Reset,
+}
+
 impl Server {
-    /// One pass over the HTTP connections; returns whether anything moved.
-    pub(super) fn serve_http(
+    /// Visits HTTP connection `i`: reads, answers, sends, checks its deadline. Returns
+    /// whether anything moved and whether the connection is still at `i` (not removed).
+    pub(super) fn visit_http(
         &mut self,
+        i: usize,
         stack: &mut dyn Sockets,
         now: u64,
         route: &mut dyn FnMut(&Request<'_>) -> Response,
-    ) -> bool {
+    ) -> (bool, bool) {
         let (limits, timeouts) = (self.limits, self.settings.timeouts);
         let pool = &mut self.pool;
         let stats = &mut self.stats;
+        stats.visits += 1;
+        let h = &mut self.http[i];
+        let conn = &mut h.conn;
         let mut work = false;
-        self.http.retain_mut(|h| {
-            let conn = &mut h.conn;
-            let mut ok = Ok(0);
-            let room = conn.input_room(&limits);
-            // No room: not even a look (that would mark the connection for egress every
-            // pass); a reset shows up as a failed send below.
-            let r = match room {
-                0 => Err(RecvError::WouldBlock),
-                _ => stack.recv_with(&h.c, &mut |data| {
-                    let n = data.len().min(room);
-                    ok = conn.on_input(&data[..n], &limits, pool, route);
-                    *ok.as_ref().unwrap_or(&n)
-                }),
-            };
+        let mut ok = Ok(0);
+        let room = conn.input_room(&limits);
+        // Bytes left in the stack: read them once there is room, news or not.
+        let mut unread = room == 0;
+        // No room: not even a look (that would mark the connection for egress every
+        // pass); a reset shows up as a failed send below.
+        let r = match room {
+            0 => Err(RecvError::WouldBlock),
+            _ => stack.recv_with(&h.c, &mut |data| {
+                let n = data.len().min(room);
+                ok = conn.on_input(&data[..n], &limits, pool, route);
+                let took = *ok.as_ref().unwrap_or(&n);
+                unread = took < data.len();
+                took
+            }),
+        };
+        let end = 'visit: {
             match r {
                 Ok(n) => work |= n > 0,
-                Err(RecvError::WouldBlock) => {}
+                Err(RecvError::WouldBlock) => unread &= room == 0,
                 Err(RecvError::Finished) => conn.peer_closed(),
                 Err(RecvError::Closed | RecvError::BadHandle) => {
                     // Reset or gone: dropping the handle (closing it) frees its slot.
                     conn.release(pool);
-                    return false;
+                    break 'visit End::Drop;
                 }
             }
             let mut ok = ok.map(|_| ());
@@ -49,8 +66,7 @@ impl Server {
             if ok.is_err() {
                 stats.shed += 1;
                 conn.release(pool);
-                stack.reset(&h.c);
-                return false;
+                break 'visit End::Reset;
             }
             let mut progress = false;
             while !conn.output().is_empty() {
@@ -62,8 +78,7 @@ impl Server {
                     }
                     Err(_) => {
                         conn.release(pool);
-                        // Dropping the handle closes it.
-                        return false;
+                        break 'visit End::Drop;
                     }
                 }
             }
@@ -71,19 +86,32 @@ impl Server {
             conn.trim(&limits, pool);
             if conn.done() {
                 conn.release(pool);
-                // Dropping the handle closes it.
-                return false;
+                break 'visit End::Drop;
             }
             h.timer.update(now, conn.phase(), progress);
-            match h.timer.expired(now, &timeouts) {
-                None => true,
-                Some(e) => {
-                    conn.release(pool);
-                    expire(stack, &h.c, e, stats);
-                    false
-                }
+            if let Some(e) = h.timer.expired(now, &timeouts) {
+                conn.release(pool);
+                expire(stack, &h.c, e, stats);
+                break 'visit End::Drop;
             }
-        });
-        work
+            // Output drained below its bound: input left in the stack, or requests
+            // buffered here, can go on without a new segment to announce it.
+            if (unread && conn.input_room(&limits) > 0) || (progress && conn.has_input()) {
+                self.again.push(h.c.slot());
+            }
+            End::Keep
+        };
+        match end {
+            End::Keep => (work, true),
+            End::Drop => {
+                drop(self.take_http(i));
+                (work, false)
+            }
+            End::Reset => {
+                let h = self.take_http(i);
+                stack.reset(&h.c);
+                (work, false)
+            }
+        }
     }
 }

@@ -162,6 +162,12 @@ impl Session {
         self.input.is_empty() && self.output().is_empty() && self.slots.is_empty()
     }
 
+    /// Input is buffered (a partial command, or commands waiting for output room): a
+    /// pump after output drained may answer more without any new bytes.
+    pub fn has_input(&self) -> bool {
+        !self.input.is_empty()
+    }
+
     /// Whether replies are still expected from other cores.
     pub fn waiting(&self) -> bool {
         !self.slots.is_empty()

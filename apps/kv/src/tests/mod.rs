@@ -5,6 +5,7 @@ mod batch;
 mod cmds;
 mod cross;
 mod parse;
+mod serve;
 mod store;
 
 use alloc::string::String;
