@@ -38,6 +38,9 @@ const EVICT_PER_PASS: usize = 8;
 /// incomplete this long (a client on a working link sends a head in one go), or once its peer
 /// has taken none of its output this long (its window stayed shut).
 const EVICT_MIN_AGE_NS: u64 = 1_000_000_000;
+/// Near the limit with no connection old enough to evict, the next look is this much later:
+/// a look scans every connection, and a pass must not cost what its connections number.
+const EVICT_RETRY_NS: u64 = 50_000_000;
 
 /// `Server::at` for a slot whose connection is not ours.
 const NOT_OURS: u32 = u32::MAX;
@@ -94,6 +97,8 @@ pub struct Server {
     /// that no segment will announce (input left unread, buffered requests).
     again: Vec<u32>,
     sweep: Sweep,
+    /// No eviction candidate before this time (the last look found none).
+    evict_after_ns: u64,
     /// Counters.
     pub stats: Stats,
 }
@@ -128,6 +133,7 @@ impl Server {
             visit: Vec::new(),
             again: Vec::new(),
             sweep: Sweep::new(now_ns),
+            evict_after_ns: 0,
             stats: Stats {
                 pool_limit: pool_bytes as u64,
                 ..Stats::default()
@@ -281,9 +287,12 @@ impl Server {
         // SYN at the limit, so they leave room for new clients already.
         let held = stack.connections().saturating_sub(stack.half_open());
         let mut gone = 0;
-        while gone < EVICT_PER_PASS && should_evict(held.saturating_sub(gone), self.max_connections)
+        while gone < EVICT_PER_PASS
+            && now >= self.evict_after_ns
+            && should_evict(held.saturating_sub(gone), self.max_connections)
         {
             let Some((i, slow)) = self.victim(now) else {
+                self.evict_after_ns = now + EVICT_RETRY_NS;
                 return;
             };
             if i < self.http.len() {

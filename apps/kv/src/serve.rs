@@ -321,26 +321,39 @@ impl Server {
                 break 'visit Some(true);
             }
             let mut ok = Ok(());
-            let room = s.input_room(&limits);
             // Bytes left in the stack: read them once there is room, news or not.
-            let mut unread = room == 0;
-            let r = match room {
-                0 => Err(RecvError::WouldBlock),
-                _ => stack.recv_with(&cl.c, &mut |data| {
+            let mut unread = false;
+            // Twice at most: the stack shows its buffer's bytes up to the ring's end, and
+            // what follows the wrap is announced by no other segment.
+            for _ in 0..2 {
+                let room = s.input_room(&limits);
+                if room == 0 {
+                    unread = true;
+                    break;
+                }
+                let mut all = false;
+                let r = stack.recv_with(&cl.c, &mut |data| {
                     let n = data.len().min(room);
                     ok = s.on_input(&data[..n], &limits, pool, node, now_ms);
                     unread = n < data.len();
+                    all = !unread;
                     n
-                }),
-            };
-            match r {
-                Ok(n) => work |= n > 0,
-                Err(RecvError::WouldBlock) => unread &= room == 0,
-                Err(RecvError::Finished) => s.peer_closed(),
-                Err(RecvError::Closed | RecvError::BadHandle) => {
-                    s.release(pool);
-                    break 'visit Some(false);
+                });
+                match r {
+                    Ok(n) => {
+                        work |= n > 0;
+                        if all && n > 0 && ok.is_ok() {
+                            continue;
+                        }
+                    }
+                    Err(RecvError::WouldBlock) => {}
+                    Err(RecvError::Finished) => s.peer_closed(),
+                    Err(RecvError::Closed | RecvError::BadHandle) => {
+                        s.release(pool);
+                        break 'visit Some(false);
+                    }
                 }
+                break;
             }
             if ok.is_ok() {
                 ok = s.pump(&limits, pool, node, now_ms);

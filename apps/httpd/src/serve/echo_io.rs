@@ -22,29 +22,42 @@ impl Server {
         stats.visits += 1;
         let e = &mut self.echo[i];
         let mut work = false;
-        let room = e.echo.room(echo::MAX_PENDING);
         // Bytes left in the stack: read them once there is room, news or not.
-        let mut unread = room == 0;
+        let mut unread = false;
         let mut ok = Ok(());
-        let r = match room {
-            0 => Err(RecvError::WouldBlock),
-            _ => stack.recv_with(&e.c, &mut |data| {
-                let n = data.len().min(room);
-                ok = e.echo.on_input(&data[..n], echo::MAX_PENDING, pool);
-                let took = if ok.is_ok() { n } else { 0 };
-                unread = took < data.len();
-                took
-            }),
-        };
         let end = 'visit: {
-            match r {
-                Ok(n) => work |= n > 0,
-                Err(RecvError::WouldBlock) => unread &= room == 0,
-                Err(RecvError::Finished) => e.echo.peer_closed(),
-                Err(_) => {
-                    e.echo.release(pool);
-                    break 'visit Some(false);
+            // Twice at most: the stack shows its buffer's bytes up to the ring's end, and
+            // what follows the wrap is announced by no other segment.
+            for _ in 0..2 {
+                let room = e.echo.room(echo::MAX_PENDING);
+                if room == 0 {
+                    unread = true;
+                    break;
                 }
+                let mut all = false;
+                let r = stack.recv_with(&e.c, &mut |data| {
+                    let n = data.len().min(room);
+                    ok = e.echo.on_input(&data[..n], echo::MAX_PENDING, pool);
+                    let took = if ok.is_ok() { n } else { 0 };
+                    unread = took < data.len();
+                    all = !unread;
+                    took
+                });
+                match r {
+                    Ok(n) => {
+                        work |= n > 0;
+                        if all && n > 0 && ok.is_ok() {
+                            continue;
+                        }
+                    }
+                    Err(RecvError::WouldBlock) => {}
+                    Err(RecvError::Finished) => e.echo.peer_closed(),
+                    Err(_) => {
+                        e.echo.release(pool);
+                        break 'visit Some(false);
+                    }
+                }
+                break;
             }
             if ok.is_err() {
                 stats.shed += 1;

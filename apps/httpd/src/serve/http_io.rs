@@ -33,31 +33,44 @@ impl Server {
         let conn = &mut h.conn;
         let mut work = false;
         let mut ok = Ok(0);
-        let room = conn.input_room(&limits);
         // Bytes left in the stack: read them once there is room, news or not.
-        let mut unread = room == 0;
-        // No room: not even a look (that would mark the connection for egress every
-        // pass); a reset shows up as a failed send below.
-        let r = match room {
-            0 => Err(RecvError::WouldBlock),
-            _ => stack.recv_with(&h.c, &mut |data| {
-                let n = data.len().min(room);
-                ok = conn.on_input(&data[..n], &limits, pool, route);
-                let took = *ok.as_ref().unwrap_or(&n);
-                unread = took < data.len();
-                took
-            }),
-        };
+        let mut unread = false;
         let end = 'visit: {
-            match r {
-                Ok(n) => work |= n > 0,
-                Err(RecvError::WouldBlock) => unread &= room == 0,
-                Err(RecvError::Finished) => conn.peer_closed(),
-                Err(RecvError::Closed | RecvError::BadHandle) => {
-                    // Reset or gone: dropping the handle (closing it) frees its slot.
-                    conn.release(pool);
-                    break 'visit End::Drop;
+            // Twice at most: the stack shows its buffer's bytes up to the ring's end, and
+            // what follows the wrap is announced by no other segment.
+            for _ in 0..2 {
+                let room = conn.input_room(&limits);
+                // No room: not even a look (that would mark the connection for egress
+                // every pass); a reset shows up as a failed send below.
+                if room == 0 {
+                    unread = true;
+                    break;
                 }
+                let mut all = false;
+                let r = stack.recv_with(&h.c, &mut |data| {
+                    let n = data.len().min(room);
+                    ok = conn.on_input(&data[..n], &limits, pool, route);
+                    let took = *ok.as_ref().unwrap_or(&n);
+                    unread = took < data.len();
+                    all = !unread;
+                    took
+                });
+                match r {
+                    Ok(n) => {
+                        work |= n > 0;
+                        if all && n > 0 && ok.is_ok() {
+                            continue;
+                        }
+                    }
+                    Err(RecvError::WouldBlock) => {}
+                    Err(RecvError::Finished) => conn.peer_closed(),
+                    Err(RecvError::Closed | RecvError::BadHandle) => {
+                        // Reset or gone: dropping the handle (closing it) frees its slot.
+                        conn.release(pool);
+                        break 'visit End::Drop;
+                    }
+                }
+                break;
             }
             let mut ok = ok.map(|_| ());
             if ok.is_ok() {
