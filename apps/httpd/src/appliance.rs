@@ -143,7 +143,8 @@ impl Appliance for Httpd {
     }
 
     /// The stack's next timer, the NIC poll interval, and the next metrics publication (which
-    /// also bounds how late the server's header, idle and send timeouts are seen: 100 ms).
+    /// also bounds how long a halted core waits before the server's deadline sweep goes on: a
+    /// header, idle or send timeout is seen within the sweep's 250 ms plus 100 ms).
     fn next_deadline_ns(&mut self, core: &mut Core) -> Option<u64> {
         let me = self.0.as_mut()?;
         let at = me.net.next_deadline_ns(core).unwrap_or(u64::MAX);
