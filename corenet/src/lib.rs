@@ -67,7 +67,7 @@ pub use corenet_kernel::{Appliance, Core, Step, appliance, println};
 pub mod prelude {
     pub use crate::budget::{AppMemory, MemoryPlan};
     pub use crate::metrics::{self, Counter, Gauge, RegisterError};
-    pub use crate::timer::Every;
+    pub use crate::timer::{Every, Sweep};
     pub use alloc::{boxed::Box, vec::Vec};
     pub use core::time::Duration;
     pub use corenet_boot::Cmdline;

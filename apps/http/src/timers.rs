@@ -132,61 +132,6 @@ pub fn should_evict(connections: usize, limit: usize) -> bool {
     connections + limit / 16 + 1 > limit
 }
 
-/// How long a [`Sweep`] takes to visit every connection once, at most.
-pub const SWEEP_PERIOD_NS: u64 = SECOND / 4;
-
-/// A rotating visit of every connection, a slice per pass sized by the time since the last
-/// pass, so that each connection is visited at least once per [`SWEEP_PERIOD_NS`] however
-/// many passes run in it: for deadlines (a connection with no news is not visited
-/// otherwise) and for any change of state nothing reported. Costs a server with `n`
-/// connections `4 n` visits a second, where visiting every connection every pass cost `n`
-/// per pass.
-#[derive(Debug, Clone, Copy)]
-pub struct Sweep {
-    cursor: usize,
-    /// Connection-nanoseconds owed, below one period's worth after each call.
-    debt: u64,
-    last_ns: u64,
-}
-
-impl Sweep {
-    /// A sweep starting at `now_ns`.
-    pub fn new(now_ns: u64) -> Self {
-        Self {
-            cursor: 0,
-            debt: 0,
-            last_ns: now_ns,
-        }
-    }
-
-    /// How many of `total` connections to visit in a pass at `now_ns` (all of them once a
-    /// period or more has passed since the last pass).
-    pub fn due(&mut self, now_ns: u64, total: usize) -> usize {
-        let dt = now_ns.saturating_sub(self.last_ns).min(SWEEP_PERIOD_NS);
-        self.last_ns = now_ns;
-        // At most `total * period` (a few 10^14 for 10^6 connections): no overflow.
-        self.debt += total as u64 * dt;
-        let n = self.debt / SWEEP_PERIOD_NS;
-        self.debt %= SWEEP_PERIOD_NS;
-        (n as usize).min(total)
-    }
-
-    /// The index the sweep visits next among `total` connections (it wraps; removing the
-    /// connection at that index moves another into it, so the caller advances only past a
-    /// connection it kept).
-    pub fn next(&mut self, total: usize) -> usize {
-        if self.cursor >= total {
-            self.cursor = 0;
-        }
-        self.cursor
-    }
-
-    /// The connection at [`next`](Self::next) was kept: go past it.
-    pub fn advance(&mut self) {
-        self.cursor += 1;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,33 +198,5 @@ mod tests {
         assert!(should_evict(240, 256));
         assert!(should_evict(16, 16));
         assert!(!should_evict(15, 17));
-    }
-
-    #[test]
-    fn a_sweep_visits_every_connection_once_a_period_however_many_passes() {
-        // Passes every 1 ms: a period's passes visit all 10 000 connections about once.
-        let mut sw = Sweep::new(0);
-        let (mut now, mut visits) = (0, 0);
-        while now < SWEEP_PERIOD_NS {
-            now += 1_000_000;
-            visits += sw.due(now, 10_000);
-        }
-        assert_eq!(visits, 10_000);
-        // Passes every 10 us: the same visits per period, not a hundred times more.
-        let mut visits = 0;
-        for _ in 0..SWEEP_PERIOD_NS / 10_000 {
-            now += 10_000;
-            visits += sw.due(now, 10_000);
-        }
-        assert_eq!(visits, 10_000);
-        // A pass after a long gap visits everyone, once.
-        assert_eq!(sw.due(now + 60 * SECOND, 7), 7);
-        // No time, no visits; the cursor wraps.
-        assert_eq!(sw.due(now + 60 * SECOND, 7), 0);
-        assert_eq!(sw.next(3), 0);
-        sw.advance();
-        sw.advance();
-        sw.advance();
-        assert_eq!(sw.next(3), 0);
     }
 }

@@ -3,12 +3,12 @@
 //! module only moves bytes between them and the stack.
 
 use alloc::vec::Vec;
-use corenet::prelude::{Conn as Tcp, Sockets, UdpSocket};
+use corenet::prelude::{Conn as Tcp, Sockets, Sweep, UdpSocket};
 use corenet_http::budget::Pool;
 use corenet_http::echo::Echo;
 use corenet_http::ratelimit::TokenBucket;
 use corenet_http::settings::Settings;
-use corenet_http::timers::{Phase, Sweep, Timer, oldest_in, should_evict};
+use corenet_http::timers::{Phase, Timer, oldest_in, should_evict};
 use corenet_http::{Conn, Limits, Request, Response};
 
 mod echo_io;

@@ -4,9 +4,9 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use corenet::prelude::{Conn, RecvError, SendError, Sockets};
+use corenet::prelude::{Conn, RecvError, SendError, Sockets, Sweep};
 use corenet_http::budget::Pool;
-use corenet_http::timers::{Phase, Sweep, Timeouts, Timer};
+use corenet_http::timers::{Phase, Timeouts, Timer};
 
 use crate::links::{Links, Msg};
 use crate::node::Node;

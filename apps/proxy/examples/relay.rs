@@ -4,11 +4,11 @@
 //! ```text
 //! cargo build --release -p proxy --features testbed --example relay
 //! valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.relay \
-//!     --toggle-collect='*Pipe*pump*' target/release/examples/relay
+//!     --toggle-collect='*pipe::relay*' target/release/examples/relay
 //! ```
 //!
-//! With `--toggle-collect='*Pipe*pump*'` the count is the proxy's own work (copying between
-//! the sockets and the per-pipe bookkeeping, not the TCP stacks); divide by the bytes relayed.
+//! With `--toggle-collect='*pipe::relay*'` the count is the proxy's copy loop (between the
+//! sockets, not the TCP stacks); divide by the bytes relayed.
 
 use corenet_proxy::pipe::Outcome;
 use corenet_proxy::testbed::World;

@@ -1,11 +1,11 @@
 //! The appliance: per-core accept, same-core backend connect, pipes, admin stop.
 
-use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use corenet::prelude::*;
 use corenet_proxy::config::{self, ProxyConfig};
 use corenet_proxy::pipe::{Outcome, PIPE_BUFFER, Pipe};
+use corenet_proxy::pipes::Pipes;
 use corenet_proxy::stats::{ProxyStats, Report};
 
 /// Set by whichever core receives `corenet-stop`; every core then reports and stops.
@@ -22,7 +22,7 @@ struct Proxy {
 /// What one core relays.
 struct Relay {
     cfg: ProxyConfig,
-    pipes: Vec<Pipe>,
+    pipes: Pipes,
     next_backend: usize,
     admin: Option<UdpSocket>,
     stats: ProxyStats,
@@ -31,7 +31,7 @@ struct Relay {
 impl Relay {
     /// Accepts clients (each with a backend connection, round robin), pumps every pipe,
     /// reads admin commands; returns whether anything moved.
-    fn serve(&mut self, s: &mut dyn Sockets, core: usize) -> bool {
+    fn serve(&mut self, s: &mut dyn Sockets, core: usize, now_ns: u64) -> bool {
         let mut work = false;
         let n = self.cfg.backends.len();
         while let Ok(client) = s.accept(self.cfg.listen) {
@@ -42,7 +42,7 @@ impl Relay {
             match s.connect(self.cfg.backends[i]) {
                 Ok(backend) => {
                     self.stats.per_backend[i] += 1;
-                    self.pipes.push(Pipe::new(client, backend, PIPE_BUFFER));
+                    self.pipes.add(Pipe::new(client, backend, PIPE_BUFFER));
                 }
                 Err(e) => {
                     log::debug!("proxy: connect to backend {i}: {e}");
@@ -52,19 +52,15 @@ impl Relay {
             }
         }
         let stats = &mut self.stats;
-        self.pipes.retain_mut(|p| {
-            let (outcome, moved) = p.pump(s);
-            work |= moved.up + moved.down > 0;
+        work |= self.pipes.pump(s, now_ns, &mut |_, outcome, moved| {
             stats.bytes_up += moved.up as u64;
             stats.bytes_down += moved.down as u64;
             match outcome {
-                Outcome::Open => return true,
+                Outcome::Open => {}
                 Outcome::Done => stats.done += 1,
                 Outcome::ConnectFailed => stats.connect_failed += 1,
                 Outcome::Aborted => stats.aborted += 1,
             }
-            work = true;
-            false
         });
         if let Some(u) = self.admin {
             let mut buf = [0u8; 64];
@@ -95,7 +91,7 @@ impl Proxy {
     /// Final line, then this core is done.
     fn stop(&mut self, core: &Core) -> Step {
         if let Some(net) = self.net.as_mut() {
-            for p in self.relay.pipes.drain(..) {
+            for p in self.relay.pipes.drain() {
                 p.abort(net.sockets());
             }
         }
@@ -120,7 +116,7 @@ impl Appliance for Proxy {
             net: Network::start_or_stop(core, &AppMemory::default(), Self::NAME),
             relay: Relay {
                 cfg,
-                pipes: Vec::new(),
+                pipes: Pipes::new(core.now_ns()),
                 next_backend: core.id(),
                 admin: None,
                 stats: ProxyStats::default(),
@@ -156,8 +152,8 @@ impl Appliance for Proxy {
         let Some(net) = self.net.as_mut() else {
             return Step::Idle;
         };
-        let (relay, id) = (&mut self.relay, core.id());
-        let work = net.pass(core, |s| relay.serve(s, id));
+        let (relay, id, now) = (&mut self.relay, core.id(), core.now_ns());
+        let work = net.pass(core, |s| relay.serve(s, id, now));
         if self.report.due(core.now_ns())
             && let Some(r) = self.report(core)
         {

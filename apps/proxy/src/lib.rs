@@ -3,6 +3,8 @@
 //! - [`config`]: `listen=`, `backends=` and `admin=` from the kernel command line.
 //! - [`pipe`]: one client <-> backend relay with bounded buffers, back-pressure, half-close
 //!   and reset propagation, over any core's [`corenet::prelude::Sockets`].
+//! - [`pipes`]: a core's pipes, pumped when the stack reports news for one of their
+//!   connections (plus a paced sweep), not all of them every pass.
 //! - [`stats`]: the per-core counters the appliance prints.
 //!
 //! Every core accepts on the listen port; for each client it opens the backend connection
@@ -16,6 +18,7 @@ extern crate alloc;
 
 pub mod config;
 pub mod pipe;
+pub mod pipes;
 pub mod stats;
 #[cfg(any(test, feature = "testbed"))]
 pub mod testbed;

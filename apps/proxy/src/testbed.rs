@@ -12,6 +12,7 @@ use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp;
 
 use crate::pipe::{Outcome, Pipe};
+use crate::pipes::Pipes;
 
 /// The proxy's listening port.
 pub const LISTEN: u16 = 8000;
@@ -28,7 +29,7 @@ pub struct World {
     /// The proxy cores' stacks.
     pub cores: Vec<Core>,
     /// Open pipes per core.
-    pub pipes: Vec<Vec<Pipe>>,
+    pub pipes: Vec<Pipes>,
     /// How every finished pipe ended, in order.
     pub outcomes: Vec<Outcome>,
     /// Most bytes any pipe held in its buffers.
@@ -51,7 +52,7 @@ impl World {
         }
         Self {
             cores,
-            pipes: std::vec![Vec::new(), Vec::new()],
+            pipes: std::vec![Pipes::new(0), Pipes::new(0)],
             outcomes: Vec::new(),
             max_buffered: 0,
             peer: Peer::with_seed(&nic, 0xbeef),
@@ -83,18 +84,15 @@ impl World {
             core.poll_ingress(self.now);
             while let Ok(client) = Sockets::accept(core, LISTEN) {
                 let backend = Sockets::connect(core, (PEER_IP.into(), BACKEND)).unwrap();
-                pipes.push(Pipe::new(client, backend, CAP));
+                pipes.add(Pipe::new(client, backend, CAP));
             }
             let outcomes = &mut self.outcomes;
             let max = &mut self.max_buffered;
-            pipes.retain_mut(|p| {
-                let (o, _) = p.pump(core);
+            pipes.pump(core, self.now * 1000, &mut |p, o, _| {
                 *max = (*max).max(p.buffered());
-                if o == Outcome::Open {
-                    return true;
+                if o != Outcome::Open {
+                    outcomes.push(o);
                 }
-                outcomes.push(o);
-                false
             });
             core.poll_egress();
         }
