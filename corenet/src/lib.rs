@@ -77,7 +77,7 @@ pub mod prelude {
         AcceptError, CloseError, ConnState, ConnectError, ListenError, RecvError, SendError,
         UdpBindError, UdpRecvError, UdpSendError, UdpSocket,
     };
-    pub use corenet_net::{Conn, IpAddr, Sockets};
+    pub use corenet_net::{Conn, Drain, Drained, IpAddr, Sockets};
     pub use log;
 
     #[cfg(target_os = "none")]

@@ -125,4 +125,4 @@ pub type WakeFn = fn(usize);
 
 /// A [`WakeFn`] that does nothing.
 pub fn no_wake(_core: usize) {}
-pub use stack::{Conn, CoreStack, Sockets, StackConfig, TCP_STATES};
+pub use stack::{Conn, CoreStack, Drain, Drained, Sockets, StackConfig, TCP_STATES};

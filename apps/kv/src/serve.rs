@@ -4,7 +4,7 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use corenet::prelude::{Conn, RecvError, SendError, Sockets, Sweep};
+use corenet::prelude::{Conn, Drain, RecvError, SendError, Sockets, Sweep};
 use corenet_http::budget::Pool;
 use corenet_http::timers::{Phase, Timeouts, Timer};
 
@@ -321,39 +321,25 @@ impl Server {
                 break 'visit Some(true);
             }
             let mut ok = Ok(());
-            // Bytes left in the stack: read them once there is room, news or not.
-            let mut unread = false;
-            // Twice at most: the stack shows its buffer's bytes up to the ring's end, and
-            // what follows the wrap is announced by no other segment.
-            for _ in 0..2 {
-                let room = s.input_room(&limits);
-                if room == 0 {
-                    unread = true;
-                    break;
-                }
-                let mut all = false;
-                let r = stack.recv_with(&cl.c, &mut |data| {
-                    let n = data.len().min(room);
+            let d = stack.drain_with(&cl.c, &mut |step| match step {
+                Drain::Room if ok.is_err() => 0,
+                Drain::Room => s.input_room(&limits),
+                Drain::Bytes(data) => {
+                    let n = data.len().min(s.input_room(&limits));
                     ok = s.on_input(&data[..n], &limits, pool, node, now_ms);
-                    unread = n < data.len();
-                    all = !unread;
                     n
-                });
-                match r {
-                    Ok(n) => {
-                        work |= n > 0;
-                        if all && n > 0 && ok.is_ok() {
-                            continue;
-                        }
-                    }
-                    Err(RecvError::WouldBlock) => {}
-                    Err(RecvError::Finished) => s.peer_closed(),
-                    Err(RecvError::Closed | RecvError::BadHandle) => {
-                        s.release(pool);
-                        break 'visit Some(false);
-                    }
                 }
-                break;
+            });
+            // Bytes left in the stack: read them once there is room, news or not.
+            let unread = d.left;
+            work |= d.took > 0;
+            match d.end {
+                None => {}
+                Some(RecvError::Finished) => s.peer_closed(),
+                Some(_) => {
+                    s.release(pool);
+                    break 'visit Some(false);
+                }
             }
             if ok.is_ok() {
                 ok = s.pump(&limits, pool, node, now_ms);

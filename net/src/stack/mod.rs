@@ -43,7 +43,7 @@ mod wheel;
 
 pub use classify::{Class, Tuple, classify};
 pub use congestion::TcpCongestion;
-pub use owned::{Conn, Sockets};
+pub use owned::{Conn, Drain, Drained, Sockets};
 pub use portbuf::{PortBufferError, parse_port_buffers};
 pub use tcp::{
     AcceptError, CloseError, ConnState, ConnectError, ListenError, RecvError, SendError, TcpConn,

@@ -115,6 +115,28 @@ impl<R: RxQueue, T: TxQueue> CoreStack<R, T> {
     }
 }
 
+/// What [`Sockets::drain_with`] asks its closure.
+#[derive(Debug)]
+pub enum Drain<'a> {
+    /// How many bytes it takes now; 0: none (the connection is not even looked at).
+    Room,
+    /// Received bytes, in place: return how many it took.
+    Bytes(&'a [u8]),
+}
+
+/// How a [`Sockets::drain_with`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Drained {
+    /// Bytes taken.
+    pub took: usize,
+    /// Bytes may be left in the connection (the closure had no room, or took fewer than it
+    /// was shown): read again once it has room, whatever [`Sockets::take_ready`] says.
+    pub left: bool,
+    /// [`RecvError::Finished`] (the peer's FIN, every byte before it taken), or the
+    /// connection is gone (`Closed`, `BadHandle`); `None` otherwise.
+    pub end: Option<RecvError>,
+}
+
 /// One core's TCP/UDP API over owned handles, whatever the queues underneath.
 ///
 /// Every method is that of [`CoreStack`] of the same name; the differences are the owned
@@ -145,6 +167,40 @@ pub trait Sockets {
     /// Nagle's algorithm off (`on`) or on for this connection (TCP_NODELAY); false for a dead
     /// handle.
     fn set_nodelay(&mut self, c: &Conn, on: bool) -> bool;
+    /// Reads `c` for as long as `f` takes everything it is shown: [`recv_with`](Self::recv_with)
+    /// shows the bytes up to the receive ring's end, and those past the wrap come with no
+    /// segment of their own (a pass driven by [`take_ready`](Self::take_ready) would not
+    /// see them until the next segment or timer). `f` is asked for its room before each
+    /// read (0: stop, without looking at the connection); see [`Drained`].
+    fn drain_with(&mut self, c: &Conn, f: &mut dyn FnMut(Drain<'_>) -> usize) -> Drained {
+        let mut d = Drained::default();
+        // Twice at most: the ring hands out its bytes in two contiguous pieces at most.
+        for _ in 0..2 {
+            if f(Drain::Room) == 0 {
+                d.left = true;
+                return d;
+            }
+            let mut all = false;
+            let r = self.recv_with(c, &mut |data| {
+                let n = f(Drain::Bytes(data)).min(data.len());
+                all = n == data.len();
+                n
+            });
+            match r {
+                Ok(n) => {
+                    d.took += n;
+                    d.left = !all;
+                    if all && n > 0 {
+                        continue;
+                    }
+                }
+                Err(RecvError::WouldBlock) => {}
+                Err(e) => d.end = Some(e),
+            }
+            return d;
+        }
+        d
+    }
     /// Zero-copy send: `f` fills free send-buffer space in place and returns how much.
     fn send_with(
         &mut self,

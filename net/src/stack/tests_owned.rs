@@ -257,3 +257,54 @@ fn take_ready_lists_the_connections_with_news_and_not_the_idle_ones() {
     );
     assert!(!v.contains(&slots[2]), "the idle one is not listed: {v:?}");
 }
+
+/// `drain_with` takes what `recv_with` shows in two pieces when the receive ring wraps, asks
+/// for room before looking, and reports a FIN that follows the bytes.
+#[test]
+fn drain_with_reads_across_the_rings_wrap_and_reports_the_fin() {
+    let (mut cores, mut peer, ph, conn, mut now) = accepted();
+    let chunk = [7u8; 1000];
+    let (mut split, mut rounds) = (false, 0);
+    while !split {
+        rounds += 1;
+        assert!(rounds < 100, "the receive ring never wrapped");
+        peer.tcp(ph).send_slice(&chunk).unwrap();
+        run(&mut cores, &mut peer, &mut now, 20);
+        // One recv_with shows less than arrived when the bytes wrap the ring...
+        let mut shown = 0;
+        let _ = Sockets::recv_with(&mut cores[0], &conn, &mut |d| {
+            shown = d.len();
+            0
+        });
+        split = shown < chunk.len();
+        // ...and drain_with takes all of it in one call either way.
+        let mut got = 0;
+        let d = cores[0].drain_with(&conn, &mut |step| match step {
+            Drain::Room => 4096,
+            Drain::Bytes(b) => {
+                got += b.len();
+                b.len()
+            }
+        });
+        assert_eq!(
+            (got, d.took, d.left, d.end),
+            (chunk.len(), chunk.len(), false, None)
+        );
+    }
+    // No room: nothing is read, and the bytes are said to be left.
+    peer.tcp(ph).send_slice(b"more").unwrap();
+    run(&mut cores, &mut peer, &mut now, 20);
+    let d = cores[0].drain_with(&conn, &mut |_| 0);
+    assert_eq!((d.took, d.left), (0, true));
+    // Bytes then the FIN: both in one call.
+    peer.tcp(ph).close();
+    run(&mut cores, &mut peer, &mut now, 20);
+    let d = cores[0].drain_with(&conn, &mut |step| match step {
+        Drain::Room => 64,
+        Drain::Bytes(b) => b.len(),
+    });
+    assert_eq!(
+        (d.took, d.left, d.end),
+        (4, false, Some(RecvError::Finished))
+    );
+}

@@ -1,7 +1,7 @@
 //! Echo connections' and the UDP echo socket's I/O for [`Server`], and how a connection
 //! whose deadline passed is ended.
 
-use corenet::prelude::{Conn as Tcp, RecvError, SendError, Sockets};
+use corenet::prelude::{Conn as Tcp, Drain, RecvError, SendError, Sockets};
 use corenet_http::echo;
 use corenet_http::timers::Expiry;
 
@@ -22,42 +22,27 @@ impl Server {
         stats.visits += 1;
         let e = &mut self.echo[i];
         let mut work = false;
-        // Bytes left in the stack: read them once there is room, news or not.
-        let mut unread = false;
         let mut ok = Ok(());
+        let d = stack.drain_with(&e.c, &mut |step| match step {
+            Drain::Room if ok.is_err() => 0,
+            Drain::Room => e.echo.room(echo::MAX_PENDING),
+            Drain::Bytes(data) => {
+                let n = data.len().min(e.echo.room(echo::MAX_PENDING));
+                ok = e.echo.on_input(&data[..n], echo::MAX_PENDING, pool);
+                if ok.is_ok() { n } else { 0 }
+            }
+        });
+        // Bytes left in the stack: read them once there is room, news or not.
+        let unread = d.left;
+        work |= d.took > 0;
         let end = 'visit: {
-            // Twice at most: the stack shows its buffer's bytes up to the ring's end, and
-            // what follows the wrap is announced by no other segment.
-            for _ in 0..2 {
-                let room = e.echo.room(echo::MAX_PENDING);
-                if room == 0 {
-                    unread = true;
-                    break;
+            match d.end {
+                None => {}
+                Some(RecvError::Finished) => e.echo.peer_closed(),
+                Some(_) => {
+                    e.echo.release(pool);
+                    break 'visit Some(false);
                 }
-                let mut all = false;
-                let r = stack.recv_with(&e.c, &mut |data| {
-                    let n = data.len().min(room);
-                    ok = e.echo.on_input(&data[..n], echo::MAX_PENDING, pool);
-                    let took = if ok.is_ok() { n } else { 0 };
-                    unread = took < data.len();
-                    all = !unread;
-                    took
-                });
-                match r {
-                    Ok(n) => {
-                        work |= n > 0;
-                        if all && n > 0 && ok.is_ok() {
-                            continue;
-                        }
-                    }
-                    Err(RecvError::WouldBlock) => {}
-                    Err(RecvError::Finished) => e.echo.peer_closed(),
-                    Err(_) => {
-                        e.echo.release(pool);
-                        break 'visit Some(false);
-                    }
-                }
-                break;
             }
             if ok.is_err() {
                 stats.shed += 1;

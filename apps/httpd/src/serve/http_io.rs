@@ -1,6 +1,6 @@
 //! HTTP connections' I/O for [`Server`]: read, answer, send, deadlines, shedding.
 
-use corenet::prelude::{RecvError, SendError, Sockets};
+use corenet::prelude::{Drain, RecvError, SendError, Sockets};
 use corenet_http::{Request, Response};
 
 use super::Server;
@@ -33,44 +33,29 @@ impl Server {
         let conn = &mut h.conn;
         let mut work = false;
         let mut ok = Ok(0);
+        // No room: not even a look (that would mark the connection for egress every pass);
+        // a reset shows up as a failed send below.
+        let d = stack.drain_with(&h.c, &mut |step| match step {
+            Drain::Room if ok.is_err() => 0,
+            Drain::Room => conn.input_room(&limits),
+            Drain::Bytes(data) => {
+                let n = data.len().min(conn.input_room(&limits));
+                ok = conn.on_input(&data[..n], &limits, pool, route);
+                *ok.as_ref().unwrap_or(&n)
+            }
+        });
         // Bytes left in the stack: read them once there is room, news or not.
-        let mut unread = false;
+        let unread = d.left;
+        work |= d.took > 0;
         let end = 'visit: {
-            // Twice at most: the stack shows its buffer's bytes up to the ring's end, and
-            // what follows the wrap is announced by no other segment.
-            for _ in 0..2 {
-                let room = conn.input_room(&limits);
-                // No room: not even a look (that would mark the connection for egress
-                // every pass); a reset shows up as a failed send below.
-                if room == 0 {
-                    unread = true;
-                    break;
+            match d.end {
+                None => {}
+                Some(RecvError::Finished) => conn.peer_closed(),
+                Some(_) => {
+                    // Reset or gone: dropping the handle (closing it) frees its slot.
+                    conn.release(pool);
+                    break 'visit End::Drop;
                 }
-                let mut all = false;
-                let r = stack.recv_with(&h.c, &mut |data| {
-                    let n = data.len().min(room);
-                    ok = conn.on_input(&data[..n], &limits, pool, route);
-                    let took = *ok.as_ref().unwrap_or(&n);
-                    unread = took < data.len();
-                    all = !unread;
-                    took
-                });
-                match r {
-                    Ok(n) => {
-                        work |= n > 0;
-                        if all && n > 0 && ok.is_ok() {
-                            continue;
-                        }
-                    }
-                    Err(RecvError::WouldBlock) => {}
-                    Err(RecvError::Finished) => conn.peer_closed(),
-                    Err(RecvError::Closed | RecvError::BadHandle) => {
-                        // Reset or gone: dropping the handle (closing it) frees its slot.
-                        conn.release(pool);
-                        break 'visit End::Drop;
-                    }
-                }
-                break;
             }
             let mut ok = ok.map(|_| ());
             if ok.is_ok() {
