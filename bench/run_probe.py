@@ -71,7 +71,7 @@ class Probe:
 
     def __init__(self, pid, pcap=None):
         self.pid = pid
-        # Every 20 ms: each named thread's state and, when asleep, where (wchan: a futex is a
+        # Every 20 ms: each thread's state and, when asleep, where (wchan: a futex is a
         # lock, e.g. QEMU's big lock; poll/epoll is the main loop waiting for events).
         self.states = {}
         self.stop = threading.Event()
@@ -100,7 +100,9 @@ class Probe:
                 except OSError:
                     continue
                 key = f"{state} {where}".strip()
-                d = self.states.setdefault(name, {})
+                # Per thread: QEMU names more than one thread like its main loop, and summing
+                # them by name once read as "the main loop sleeps on a futex half the time".
+                d = self.states.setdefault(f"{tid} {name}", {})
                 d[key] = d.get(key, 0) + 1
 
     def finish(self):
