@@ -16,6 +16,10 @@ not depend on how busy the machine is; every ratio compares two figures of this 
                with its buffer hoisted) and by the async executor (net/src/task), and a tiny
                HTTP GET in both styles; Ir per request with 1, 100, 1 000 open connections
                (net/examples/async_bench.rs).
+  httpd-conns  httpd's real server (apps/httpd/src/serve.rs: deadlines, pool, routes) on a
+               stack: Ir per request with 1, 100, 1 000, 10 000 keep-alive connections open
+               and one active (apps/httpd/examples/conn_cost.rs): the application's
+               connection curve, flat since a pass visits the connections with news.
   virtio       the virtio-net driver's receive + transmit path per packet against a fake
                device, batch 32 and 1 (drivers/virtio/examples/virtio_bench.rs).
   ixgbe        the 82599 driver against the device model, batch 32, 1, and 32 with checksum
@@ -26,7 +30,7 @@ Output: a JSON file (--json, default target/bench/host.json), a table on stdout,
 matplotlib a plot of the connection curve (host-connections.png beside the JSON file).
 Nothing here asserts a figure. Needs valgrind and cargo; no root.
 
-Usage: bench/host_bench.py [--quick] [--json FILE] [--only net-echo,net-echo-ipv6,net-soft,async,virtio,ixgbe]
+Usage: bench/host_bench.py [--quick] [--json FILE] [--only net-echo,net-echo-ipv6,net-soft,async,httpd-conns,virtio,ixgbe]
 """
 import argparse
 import datetime
@@ -184,8 +188,22 @@ def async_echo(quick, out):
                                     "<connections> <requests>"}
 
 
-SETUPS = {"net-echo": net_echo, "net-echo-ipv6": net_echo_ipv6, "net-soft": net_soft, "async": async_echo, "virtio": virtio,
-          "ixgbe": ixgbe}
+def httpd_conns(quick, out):
+    """httpd's Server per request with N connections open (one active)."""
+    binary = build("httpd", "conn_cost")
+    reqs = 200 if quick else 2000
+    rows = []
+    for c in ([1, 100] if quick else [1, 100, 1000, 10000]):
+        ir = collected([binary, str(c), str(reqs)], "*measured_step*", at_start=False)
+        rows.append({"connections": c, "ir_per_request": ir / reqs})
+        print(f"  httpd {c:>5} connections: {ir / reqs:.0f} Ir/request", file=sys.stderr)
+    out["httpd_conns"] = {"rows": rows,
+                          "command": "valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*measured_step*' "
+                                     "target/release/examples/conn_cost <connections> <requests>"}
+
+
+SETUPS = {"net-echo": net_echo, "net-echo-ipv6": net_echo_ipv6, "net-soft": net_soft, "async": async_echo,
+          "httpd-conns": httpd_conns, "virtio": virtio, "ixgbe": ixgbe}
 
 
 def print_table(res):
@@ -217,6 +235,10 @@ def print_table(res):
         for r in res["async_echo"]["rows"]:
             print(f"{r['connections']:>11} {r['http-poll_ir_per_request']:>9.0f} {r['http-async_ir_per_request']:>9.0f} "
                   f"{r['http_async_vs_poll']:>7.3f}x")
+    if "httpd_conns" in res:
+        print("\nhttpd's server per request with N connections open, one active (Ir per request)")
+        for r in res["httpd_conns"]["rows"]:
+            print(f"{r['connections']:>11} {r['ir_per_request']:>9.0f}")
     for key, name in (("virtio", "virtio-net driver"), ("ixgbe", "ixgbe driver")):
         if key in res:
             print(f"\n{name}, receive + transmit per packet (Ir)")
