@@ -82,7 +82,14 @@ done
 pkgs=("$kpkg" "${pkgs[@]}")
 
 # The exact .deb files apt would fetch; refuse anything that is not Debian's archive.
-uris="$(apt-get download --print-uris "${pkgs[@]}" 2>/dev/null)" || die "apt-get download --print-uris failed for: ${pkgs[*]}"
+# Stale lists name versions the archive no longer holds (an installed library newer than the
+# lists, or a superseded security update): refresh them once and ask again.
+if ! uris="$(apt-get download --print-uris "${pkgs[@]}" 2>/dev/null)"; then
+    log "apt-get download --print-uris failed: apt-get update, then again"
+    apt-get update -q >&2 || die "apt-get update failed"
+    uris="$(apt-get download --print-uris "${pkgs[@]}" 2>/dev/null)" ||
+        die "apt-get download --print-uris failed for: ${pkgs[*]}"
+fi
 files=()
 while read -r uri file _; do
     uri="${uri//\'/}"
