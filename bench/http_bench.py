@@ -365,14 +365,20 @@ def settle(limit_s):
     return n
 
 
-def ensure_wrk():
-    if shutil.which("wrk"):
+def ensure_tool(binary, package):
+    """Installs Debian's `package` when `binary` is not on PATH (refreshing stale apt lists once)."""
+    if shutil.which(binary):
         return
-    print("http_bench.py: installing wrk (Debian package)", file=sys.stderr)
+    print(f"{os.path.basename(sys.argv[0])}: installing {binary} (Debian package {package})", file=sys.stderr)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    if subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], env=env).returncode != 0:
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
+    if subprocess.run(install, env=env).returncode != 0:
         subprocess.run(["apt-get", "update", "-q"], env=env, check=True)
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], env=env, check=True)
+        subprocess.run(install, env=env, check=True)
+
+
+def ensure_wrk():
+    ensure_tool("wrk", "wrk")
 
 
 def med(xs):

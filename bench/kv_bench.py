@@ -40,7 +40,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from http_bench import GUEST_IP, ROOT, Boot, CorenetGuest, LinuxGuest, Netns, plot, session_members  # noqa: E402
+from http_bench import (GUEST_IP, ROOT, Boot, CorenetGuest, LinuxGuest, Netns, ensure_tool, plot,  # noqa: E402
+                        session_members)
 
 TESTS = "set,get,incr,lpush,lpop"
 PORT = 6379
@@ -291,6 +292,7 @@ def main():
     KvCorenet.image = os.path.join(ROOT, a.corenet_kernel) if a.corenet_kernel else ""
     if os.geteuid() != 0:
         sys.exit("kv_bench.py: needs root (network namespaces and taps)")
+    ensure_tool("redis-benchmark", "redis-tools")
     results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "command": " ".join(["bench/kv_bench.py"] + sys.argv[1:]),
                "git": subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
