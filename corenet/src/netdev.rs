@@ -323,6 +323,9 @@ pub fn rss_key(core: &Core) -> [u8; 40] {
         if let Some(w) = word.filter(|&w| w != "random") {
             log::warn!("nic: rsskey={w} unknown (random|default): using a random key");
         }
+        // One random key in 32 sends a client's 32 consecutive source ports (or 32 of one
+        // parity) all to one of two cores (rss_spread): the 12 key bits per family those
+        // ports' low bits meet are set so that they spread.
         // About one random key in a thousand leaves some table indexes unreachable by the
         // local port alone (active opens could then miss ports for some remotes): draw again.
         let draw = || {
@@ -330,18 +333,23 @@ pub fn rss_key(core: &Core) -> [u8; 40] {
             for chunk in key.chunks_mut(8) {
                 chunk.copy_from_slice(&core.seed().to_le_bytes());
             }
+            corenet_net::rss_spread::make_ports_spread(&mut key);
             key
         };
-        let solvable = |key: [u8; 40]| {
-            RssConfig::with_key(key, 1)
-                .is_ok_and(|r| corenet_net::rss_ports::PortSolver::new(&r).full_rank())
+        let good = |key: [u8; 40]| {
+            corenet_net::rss_spread::spreads_consecutive_ports(&key)
+                && RssConfig::with_key(key, 1)
+                    .is_ok_and(|r| corenet_net::rss_ports::PortSolver::new(&r).full_rank())
         };
         let mut key = draw();
         for _ in 0..16 {
-            if solvable(key) {
+            if good(key) {
                 break;
             }
             key = draw();
+        }
+        if !good(key) {
+            log::warn!("nic: RSS key: no draw in 17 spreads a client's ports over every queue");
         }
         log::info!("nic: RSS key: random for this boot");
         key

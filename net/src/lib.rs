@@ -10,6 +10,8 @@
 //!
 //! - [`rss_ports`]: Toeplitz is linear over GF(2); [`rss_ports::PortSolver`] uses that to list
 //!   exactly the local ports whose replies the NIC steers back to a given queue.
+//! - [`rss_spread`]: the few key bits a client's source ports meet, set so that one client's
+//!   run of ports (consecutive, or of one parity) reaches every queue.
 //! - [`ports`]: the per-core ephemeral port allocator built on it (no collisions, no reuse
 //!   before TIME-WAIT ends).
 //! - [`device`]: a smoltcp `phy::Device` over one core's RX/TX queue pair, zero-copy tokens,
@@ -108,6 +110,7 @@ pub mod mesh;
 pub mod ports;
 pub mod ratelimit;
 pub mod rss_ports;
+pub mod rss_spread;
 pub mod sim;
 pub mod soft;
 pub mod stack;

@@ -23,7 +23,7 @@ pub struct TcpConn {
 }
 
 impl TcpConn {
-    /// The connection's slot in its stack (what [`CoreStack::marked_slots`] and
+    /// The connection's slot in its stack (what the stack's ready list and
     /// [`CoreStack::take_ready`] list): below the stack's connection limit, unique among
     /// its live connections, reused after the connection is freed.
     pub fn slot(self) -> u32 {
