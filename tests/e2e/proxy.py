@@ -112,8 +112,9 @@ def one(i):
     size = rnd.choice([0, 1, 100, 1460, 5000, 20000, 70000, rnd.randrange(maxlen + 1)])
     data = rnd.randbytes(size)
     # The source port is drawn uniformly rather than left to the kernel: Linux hands one client
-    # consecutive even ports, and under some random RSS keys (about 3 boots in 1 000) those all
-    # hash to one queue, which would leave a core with nothing to prove.
+    # even ports with small gaps, which before net/src/rss_spread.rs all hashed to one queue
+    # under some random RSS keys (about one in 32), leaving a core with nothing to prove; now
+    # the key spreads such runs, and uniform ports still exercise the rest of the key.
     ports = random.Random("port-%d-%d" % (seed, i))
     try:
         for attempt in range(8):
