@@ -6,10 +6,10 @@
 //! `table[hash % TABLE_LEN]` with a round-robin table (`index mod queues`), and Toeplitz is
 //! linear over GF(2): the low bits of the index are `base XOR M·(source port)`, with
 //! `M[i][j]` = key bit `P + 31 - i - j` for port bit `j` at input bit `P - j`. A random key
-//! leaves `M`'s first column zero one time in two (key bit `P + 31`): then index bit 0, and
+//! leaves `M[0][0]` (key bit `P + 31`) zero one time in two: then index bit 0, and
 //! with two queues the queue, does not depend on the port's lowest bit, and about one key in
-//! 32 steers a client's 32 consecutive ports all to one core (CI saw it: 29 connections, all
-//! on core 0); the same holds for bit 1 and ports stepping by two.
+//! 32 steers a client's 32 consecutive ports all to one core (most likely what CI met: 29
+//! connections, all on core 0); the same holds for bit 1 and ports stepping by two.
 //!
 //! [`spreads_consecutive_ports`] asks, for both strides `s` (1 and 2) and every `k` up to
 //! [`SPREAD_BITS`], that port bits `s - 1 .. s - 1 + k` map one-to-one onto the `k` lowest
