@@ -194,8 +194,11 @@ impl Response {
     }
 }
 
-/// `n` in decimal, written at the end of `buf` (20 digits hold any `u64`).
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+/// `n` in decimal, written at the end of `buf` (20 digits hold any `u64`). By hand rather
+/// than through `core::fmt`, whose indirect calls and padding logic cost several times more
+/// per number; kv's integer replies use it too.
+#[inline]
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut at = buf.len();
     loop {
         at -= 1;

@@ -91,25 +91,16 @@ fn push_clean(out: &mut Vec<u8>, s: &[u8], max: usize) {
     }
 }
 
-/// Appends `n` in decimal. By hand rather than through `core::fmt`: every integer reply and
-/// bulk length goes through here, and `fmt`'s indirect calls and padding logic cost several
-/// times more per number.
+/// Appends `n` in decimal (`corenet_http::response::decimal`, by hand: every integer reply
+/// and bulk length goes through here).
 pub fn decimal(out: &mut Vec<u8>, n: i64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
     if n < 0 {
         out.push(b'-');
     }
-    out.extend_from_slice(&digits[i..]);
+    out.extend_from_slice(corenet_http::response::decimal(
+        n.unsigned_abs(),
+        &mut [0; 20],
+    ));
 }
 
 /// A `<prefix><n>\r\n` line.
