@@ -667,6 +667,8 @@ mod tests_owned;
 #[cfg(test)]
 mod tests_pacing;
 #[cfg(test)]
+mod tests_passt;
+#[cfg(test)]
 mod tests_portbuf;
 #[cfg(test)]
 mod tests_reassembly;

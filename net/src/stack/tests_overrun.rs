@@ -21,10 +21,10 @@ use crate::ip::IpAddr;
 use crate::sim::SimNic;
 use crate::testkit::{Core, OUR_IP, OUR_MAC, PEER_IP, PEER_MAC, Peer, cores_with};
 
-const PORT: u16 = 40_001;
+pub(super) const PORT: u16 = 40_001;
 
 /// A segment from the peer's `PORT` to our port 80 with a window scale of 7 on a SYN.
-fn frame(seq: u32, ack: Option<u32>, control: TcpControl, payload: &[u8]) -> Vec<u8> {
+pub(super) fn frame(seq: u32, ack: Option<u32>, control: TcpControl, payload: &[u8]) -> Vec<u8> {
     let syn = control == TcpControl::Syn;
     let tcp = TcpRepr {
         src_port: PORT,
@@ -47,7 +47,7 @@ fn frame(seq: u32, ack: Option<u32>, control: TcpControl, payload: &[u8]) -> Vec
 }
 
 /// Our SYN-ACK to `PORT`: (its sequence number, window field, window scale).
-fn syn_ack(nic: &SimNic) -> Option<(u32, u16, u8)> {
+pub(super) fn syn_ack(nic: &SimNic) -> Option<(u32, u16, u8)> {
     while let Some(f) = nic.take_sent() {
         if let Some(r) =
             parse_sent(&f).filter(|r| r.dst_port == PORT && r.control == TcpControl::Syn)
@@ -58,7 +58,7 @@ fn syn_ack(nic: &SimNic) -> Option<(u32, u16, u8)> {
     None
 }
 
-fn ticks(core: &mut Core, now: &mut u64, n: usize) {
+pub(super) fn ticks(core: &mut Core, now: &mut u64, n: usize) {
     for _ in 0..n {
         *now += 1000;
         core.poll(*now);

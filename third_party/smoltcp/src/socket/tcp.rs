@@ -634,6 +634,11 @@ pub struct Socket<'a> {
     /// Used for rate-limiting: No more challenge ACKs will be sent until this instant.
     challenge_ack_timer: Instant,
 
+    /// When the last ACK answering a data segment that could not be taken (wholly old,
+    /// past the window, or past the buffer) was sent: another such segment arriving at the
+    /// same instant, with the ACK unchanged, is not answered again (corenet patch 18).
+    dup_ack_at: Option<Instant>,
+
     /// Nagle's Algorithm enabled.
     nagle: bool,
 
@@ -734,6 +739,7 @@ impl<'a> Socket<'a> {
             ack_delay: Some(ACK_DELAY_DEFAULT),
             ack_delay_timer: AckDelayTimer::Idle,
             challenge_ack_timer: Instant::from_secs(0),
+            dup_ack_at: None,
             nagle: true,
             tsval_generator: None,
             rx_buffer_max: 0,
@@ -1133,6 +1139,7 @@ impl<'a> Socket<'a> {
         self.remote_last_ts = None;
         self.ack_delay_timer = AckDelayTimer::Idle;
         self.challenge_ack_timer = Instant::from_secs(0);
+        self.dup_ack_at = None;
         self.pending_fast_retransmit = false;
         self.sack_board.clear();
         self.recovery_point = None;
@@ -1781,6 +1788,31 @@ impl<'a> Socket<'a> {
         Some(self.ack_reply(ip_repr, repr))
     }
 
+    /// The ACK for a data segment whose octets could not be taken (wholly old, past the
+    /// window, or past the buffer), once per instant: the segments of one receive batch
+    /// share `cx.now()`, and a second ACK for the same batch would repeat the first (same
+    /// acknowledgment number, same window), as a receiver that merges a batch before
+    /// processing it (Linux with GRO) sends one. Without this, a peer that resends its
+    /// whole flight on every duplicate ACK (passt 2023, Debian 12's user-mode networking)
+    /// and a receiver answering each resent segment feed each other: one ACK per segment,
+    /// one flight per ACK (a capture showed 678 ACKs in a row).
+    fn dup_ack_reply(
+        &mut self,
+        cx: &mut Context,
+        ip_repr: &IpRepr,
+        repr: &TcpRepr,
+    ) -> Option<(IpRepr, TcpRepr<'static>)> {
+        let ack = self.remote_seq_no + self.rx_buffer.len();
+        if self.dup_ack_at == Some(cx.now())
+            && self.remote_last_ack == Some(ack)
+            && self.remote_last_win == self.scaled_window()
+        {
+            return None;
+        }
+        self.dup_ack_at = Some(cx.now());
+        Some(self.ack_reply(ip_repr, repr))
+    }
+
     pub(crate) fn accepts(&self, _cx: &mut Context, ip_repr: &IpRepr, repr: &TcpRepr) -> bool {
         if self.state == State::Closed {
             return false;
@@ -1831,6 +1863,8 @@ impl<'a> Socket<'a> {
         };
         let control_len = (sent_syn as usize) + (sent_fin as usize);
 
+        // A data segment carrying an acknowledgment older than SND.UNA (patch 19).
+        let mut old_ack = false;
         // Reject unacceptable acknowledgements.
         match (self.state, repr.control, repr.ack_number) {
             // An RST received in response to initial SYN is acceptable if it acknowledges
@@ -1940,13 +1974,30 @@ impl<'a> Socket<'a> {
                 }
 
                 if ack_number < ack_min {
+                    // RFC 9293 (3.10.7.4): "If the ACK is a duplicate (SEG.ACK =< SND.UNA),
+                    // it can be ignored" -- the acknowledgment, not the segment: its text is
+                    // processed as any other (corenet patch 19). RFC 5961 (5.2) bounds how
+                    // old it may be, by MAX.SND.WND; the send buffer bounds what this side
+                    // ever had in flight, so it serves as that bound.
+                    old_ack = matches!(
+                        self.state,
+                        State::Established | State::FinWait1 | State::FinWait2
+                    ) && (!repr.payload.is_empty() || repr.control == TcpControl::Fin)
+                        && ack_number + self.tx_buffer.capacity() >= ack_min;
+                    if !old_ack {
+                        net_debug!(
+                            "duplicate ACK ({} not in {}...{})",
+                            ack_number,
+                            ack_min,
+                            ack_max
+                        );
+                        return None;
+                    }
                     net_debug!(
-                        "duplicate ACK ({} not in {}...{})",
+                        "old ACK ({} before {}): ignoring the acknowledgment, taking the text",
                         ack_number,
-                        ack_min,
-                        ack_max
+                        ack_min
                     );
-                    return None;
                 }
 
                 if ack_number > ack_max {
@@ -2101,7 +2152,8 @@ impl<'a> Socket<'a> {
                             TcpControl::None | TcpControl::Psh | TcpControl::Fin
                         )
                     {
-                        return Some(self.ack_reply(ip_repr, repr));
+                        // Once per instant (corenet patch 18).
+                        return self.dup_ack_reply(cx, ip_repr, repr);
                     }
 
                     return self.challenge_ack_reply(cx, ip_repr, repr);
@@ -2115,6 +2167,7 @@ impl<'a> Socket<'a> {
         let mut ack_of_fin = false;
         let mut ack_all = false;
         if repr.control != TcpControl::Rst
+            && !old_ack
             && let Some(ack_number) = repr.ack_number
         {
             // Sequence number corresponding to the first byte in `tx_buffer`.
@@ -2345,7 +2398,13 @@ impl<'a> Socket<'a> {
             TcpControl::Syn => 0,
             _ => self.remote_win_scale.unwrap_or(0),
         };
-        let new_remote_win_len = (repr.window_len as usize) << (scale as usize);
+        // An old acknowledgment's window is older than the one in use (RFC 9293's SND.WL1
+        // and SND.WL2 rule): only a current acknowledgment updates it (patch 19).
+        let new_remote_win_len = if old_ack {
+            self.remote_win_len
+        } else {
+            (repr.window_len as usize) << (scale as usize)
+        };
         let is_window_update = new_remote_win_len != self.remote_win_len;
         self.remote_win_len = new_remote_win_len;
 
@@ -2368,7 +2427,7 @@ impl<'a> Socket<'a> {
             self.tx_waker.wake();
         }
 
-        if let Some(ack_number) = repr.ack_number {
+        if let Some(ack_number) = repr.ack_number.filter(|_| !old_ack) {
             // TODO: When flow control is implemented,
             // refractor the following block within that implementation
 
@@ -2509,7 +2568,10 @@ impl<'a> Socket<'a> {
         let payload = &payload[..payload.len().min(room)];
         let payload_len = payload.len();
         if payload_len == 0 {
-            return (ack_past_window || trimmed).then(|| self.ack_reply(ip_repr, repr));
+            if ack_past_window || trimmed {
+                return self.dup_ack_reply(cx, ip_repr, repr);
+            }
+            return None;
         }
 
         let assembler_was_empty = self.assembler.is_empty();
@@ -7014,6 +7076,73 @@ mod test {
                 ..RECV_TEMPL
             })
         );
+    }
+
+    #[test]
+    fn test_duplicate_segments_at_one_instant_are_acked_once() {
+        // corenet patch 18: a batch of resent segments (one instant) is answered once; a
+        // later one again.
+        let mut s = socket_recved();
+        let dup = TcpRepr {
+            seq_number: REMOTE_SEQ + 1,
+            ack_number: Some(LOCAL_SEQ + 1),
+            payload: &b"abcdef"[..],
+            ..SEND_TEMPL
+        };
+        let ack = TcpRepr {
+            seq_number: LOCAL_SEQ + 1,
+            ack_number: Some(REMOTE_SEQ + 1 + 6),
+            window_len: 58,
+            ..RECV_TEMPL
+        };
+        send!(s, time 10, dup, Some(ack));
+        send!(s, time 10, dup);
+        send!(s, time 10, dup);
+        send!(s, time 11, dup, Some(ack));
+    }
+
+    #[test]
+    fn test_data_with_an_old_ack_is_taken() {
+        // corenet patch 19: a segment whose ACK is older than SND.UNA (a peer that resends
+        // frames it built earlier) still delivers its text; its acknowledgment and window
+        // are ignored.
+        let mut s = socket_established();
+        s.send_slice(b"abcdef").unwrap();
+        recv!(s, time 0, Ok(TcpRepr {
+            seq_number: LOCAL_SEQ + 1,
+            ack_number: Some(REMOTE_SEQ + 1),
+            payload:    &b"abcdef"[..],
+            ..RECV_TEMPL
+        }));
+        send!(s, time 10, TcpRepr {
+            seq_number: REMOTE_SEQ + 1,
+            ack_number: Some(LOCAL_SEQ + 1 + 6),
+            window_len: 256,
+            ..SEND_TEMPL
+        });
+        assert_eq!(s.local_seq_no, LOCAL_SEQ + 1 + 6);
+        send!(s, time 20, TcpRepr {
+            seq_number: REMOTE_SEQ + 1,
+            ack_number: Some(LOCAL_SEQ + 1),
+            window_len: 1,
+            payload: &b"xyz"[..],
+            ..SEND_TEMPL
+        });
+        let mut buf = [0u8; 8];
+        assert_eq!(s.recv_slice(&mut buf), Ok(3));
+        assert_eq!(&buf[..3], b"xyz");
+        // SND.UNA and the send window stay where the current acknowledgment put them.
+        assert_eq!(s.local_seq_no, LOCAL_SEQ + 1 + 6);
+        assert_eq!(s.remote_win_len, 256);
+        // Older than the send buffer reaches (RFC 5961 5.2): dropped, text included.
+        let far = LOCAL_SEQ + 1 + 6 - s.tx_buffer.capacity() - 1;
+        send!(s, time 30, TcpRepr {
+            seq_number: REMOTE_SEQ + 1 + 3,
+            ack_number: Some(far),
+            payload: &b"uvw"[..],
+            ..SEND_TEMPL
+        });
+        assert_eq!(s.recv_slice(&mut buf), Ok(0));
     }
 
     #[test]
