@@ -16,7 +16,8 @@ them byte for byte. Optionally a wrk burst on port 80 before each transfer (--wr
 Per transfer it records whether the bytes came back intact, how many, how long it took, and
 how the reader ended (EOF, reset, timeout). From the capture, per echo connection: frames in
 both directions, the longest run of identical pure ACKs from the guest, and the longest gap.
-For corenet also the /metrics samples of its software distributor and TCP loss counters.
+For corenet also the /metrics samples of its software distributor and TCP loss counters, and
+the connections it still holds 2 s after the last echo.
 Nothing here asserts a timing. Output: a table on stderr and --json (default
 target/bench/passt-echo.json).
 
@@ -127,6 +128,7 @@ def metrics():
     except subprocess.TimeoutExpired:
         return {}
     keep = ("corenet_soft_", "corenet_rx_drops_total", "corenet_tcp_retransmissions_total",
+            "corenet_tcp_connections",
             "corenet_tcp_recoveries_total", "corenet_tcp_loss_probes_total", "corenet_tcp_rtos_total")
     m = {}
     for line in out.splitlines():
@@ -211,6 +213,8 @@ def run_guest(name, a, logdir):
             rows.append({"ok": ok, "bytes": n, "seconds": secs, "reader": how})
             print(f"{name} {i}: {'ok' if ok else 'SHORT'} {n} bytes {secs} s ({how})", file=sys.stderr, flush=True)
         if name.startswith("corenet"):
+            # After 2 s every echo connection should be gone (the client closed it).
+            time.sleep(2)
             m = metrics()
     finally:
         for p in stress:

@@ -1,6 +1,6 @@
 //! What passt 2023 (Debian 12's user-mode networking, `qemu-run.sh`'s default) sends, and
-//! what our side must make of it (smoltcp patches 18 and 19; bench/passt_echo.py measures
-//! both end to end).
+//! what our side must make of it (smoltcp patches 18, 19 and 20; bench/passt_echo.py
+//! measures them end to end).
 //!
 //! - Data segments that cannot be taken (wholly old, past the window) are answered with one
 //!   ACK per receive batch, not one each (patch 18): passt resends its whole flight on every
@@ -13,6 +13,10 @@
 //!   delivers its data (patch 19): passt resends frames it built earlier, old ACK field
 //!   included; smoltcp dropped them whole, silently, and the segments after them piled up
 //!   out of order until passt's 2 s retransmission timer.
+//! - An ACK numbered one below what we expect next (passt numbers its ACKs after its FIN
+//!   with the FIN's sequence number) has its acknowledgment taken (patch 20): smoltcp took
+//!   it for a keep-alive and dropped the acknowledgment of our FIN, so the connection stayed
+//!   in LAST-ACK, resending, for 60 s.
 
 extern crate std;
 
@@ -166,4 +170,29 @@ fn data_under_an_old_acknowledgment_is_taken() {
         sent.contains(&ours.wrapping_add(3000)),
         "new data follows the acknowledged octets: {sent:?}"
     );
+}
+
+#[test]
+fn an_ack_of_our_fin_numbered_before_the_peers_fin_ends_the_connection() {
+    let (mut core, nic, ours, theirs, mut now, conn) = connected();
+    let held = core.connections();
+    // The peer finishes first; our side then closes (LAST-ACK, our FIN out).
+    nic.deliver(frame(theirs, Some(ours), TcpControl::Fin, &[]));
+    ticks(&mut core, &mut now, 2);
+    let _ = core.close(conn);
+    ticks(&mut core, &mut now, 2);
+    let _ = acks(&nic);
+    // The peer acknowledges our FIN in a segment numbered with its own FIN's sequence number
+    // (one below what we expect next), as passt 2023 does.
+    nic.deliver(frame(
+        theirs,
+        Some(ours.wrapping_add(1)),
+        TcpControl::None,
+        &[],
+    ));
+    ticks(&mut core, &mut now, 2);
+    // Without patch 20 the acknowledgment was dropped: our side kept resending its FIN
+    // until the connection timed out.
+    assert_eq!(core.connections(), held - 1, "the connection ended");
+    assert!(acks(&nic).is_empty(), "nothing resent");
 }

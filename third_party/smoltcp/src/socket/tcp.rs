@@ -2023,6 +2023,8 @@ impl<'a> Socket<'a> {
         // Set for a segment outside the receive window whose acknowledgment is still taken
         // (see below): it carried data, so it is answered with an ACK.
         let mut ack_past_window = false;
+        // A zero-length segment one octet below RCV.NXT (patch 20).
+        let mut ack_below_window = false;
 
         let (payload, payload_offset) = match self.state {
             // In LISTEN and SYN-SENT states, we have not yet synchronized with the remote end.
@@ -2109,6 +2111,20 @@ impl<'a> Socket<'a> {
                     // Dropping those too deadlocks a shut window: an application that reads
                     // only once it can send never sees its sent data acknowledged.
                     ack_past_window = !repr.payload.is_empty();
+                    (&[][..], 0)
+                } else if segment_start == segment_end
+                    && segment_end == window_start - 1
+                    && matches!(repr.control, TcpControl::None | TcpControl::Psh)
+                    && self.state != State::TimeWait
+                {
+                    // A keep-alive, or a peer numbering its ACKs as if its FIN had not
+                    // been sent (passt 2023 does, its last ACK of our FIN included): the
+                    // segment is outside the window, but its acknowledgment is taken, as
+                    // RFC 9293 (3.10.7.4) allows for valid ACKs. Dropping it left our side
+                    // resending what the peer had acknowledged until the connection timed
+                    // out (60 s). It is answered as before (a rate-limited ACK), unless it
+                    // acknowledged our FIN in LAST-ACK and so ended the connection.
+                    ack_below_window = true;
                     (&[][..], 0)
                 } else {
                     // Out-of-window RSTs are silently dropped, per RFC 9293
@@ -2570,6 +2586,9 @@ impl<'a> Socket<'a> {
         if payload_len == 0 {
             if ack_past_window || trimmed {
                 return self.dup_ack_reply(cx, ip_repr, repr);
+            }
+            if ack_below_window && self.state != State::Closed {
+                return self.challenge_ack_reply(cx, ip_repr, repr);
             }
             return None;
         }
@@ -6529,6 +6548,62 @@ mod test {
             }
         );
         assert_eq!(s.state, State::Closed);
+    }
+
+    #[test]
+    fn test_last_ack_ack_numbered_before_the_fin_is_taken() {
+        // corenet patch 20: the ACK of our FIN carries the sequence number of the remote's
+        // own FIN (one below RCV.NXT), as passt 2023 sends it: still taken.
+        let mut s = socket_last_ack();
+        recv!(
+            s,
+            [TcpRepr {
+                control: TcpControl::Fin,
+                seq_number: LOCAL_SEQ + 1,
+                ack_number: Some(REMOTE_SEQ + 1 + 1),
+                ..RECV_TEMPL
+            }]
+        );
+        assert_eq!(s.state, State::LastAck);
+        send!(
+            s,
+            TcpRepr {
+                seq_number: REMOTE_SEQ + 1,
+                ack_number: Some(LOCAL_SEQ + 1 + 1),
+                ..SEND_TEMPL
+            }
+        );
+        assert_eq!(s.state, State::Closed);
+    }
+
+    #[test]
+    fn test_keep_alive_ack_is_taken_and_answered() {
+        // corenet patch 20: a keep-alive (one octet below RCV.NXT, no data) that
+        // acknowledges our data moves SND.UNA and is answered with an ACK.
+        let mut s = socket_established();
+        s.send_slice(b"abcdef").unwrap();
+        recv!(s, time 0, Ok(TcpRepr {
+            seq_number: LOCAL_SEQ + 1,
+            ack_number: Some(REMOTE_SEQ + 1),
+            payload:    &b"abcdef"[..],
+            ..RECV_TEMPL
+        }));
+        send!(
+            s,
+            time 10,
+            TcpRepr {
+                seq_number: REMOTE_SEQ,
+                ack_number: Some(LOCAL_SEQ + 1 + 6),
+                ..SEND_TEMPL
+            },
+            Some(TcpRepr {
+                seq_number: LOCAL_SEQ + 1 + 6,
+                ack_number: Some(REMOTE_SEQ + 1),
+                ..RECV_TEMPL
+            })
+        );
+        assert_eq!(s.local_seq_no, LOCAL_SEQ + 1 + 6);
+        assert!(s.tx_buffer.is_empty());
     }
 
     #[test]
