@@ -65,21 +65,15 @@ pub(super) fn ticks(core: &mut Core, now: &mut u64, n: usize) {
     }
 }
 
-#[test]
-fn octets_past_the_syn_ack_window_are_not_taken_as_received() {
+/// One core listening on port 80 behind a one-queue simulated NIC, the peer's address
+/// already resolved (by a first connection from the peer's stack, accepted); from here on a
+/// test writes the peer's frames itself and polls only the core: (core, nic, now).
+pub(super) fn listening(cfg: impl Fn(&mut StackConfig)) -> (Core, SimNic, u64) {
     let rss = RssConfig::new(1).unwrap();
     let nic = SimNic::new(rss.clone(), 4096);
-    // Passive opens offer the window scale of 640 KiB buffers (the guest's default), and
-    // start with 16 KiB ones.
-    let mut core = cores_with(&nic, &rss, false, |c| {
-        c.tcp_buffer_auto_max = 640 << 10;
-    })
-    .pop()
-    .unwrap();
+    let mut core = cores_with(&nic, &rss, false, cfg).pop().unwrap();
     core.listen(80).unwrap();
     let mut now = 0;
-    // A first connection from the peer's stack resolves its address; from here on the test
-    // writes the frames itself (and polls only the core).
     let mut peer = Peer::new(&nic);
     peer.connect(40_000, 80);
     for _ in 0..100 {
@@ -87,6 +81,14 @@ fn octets_past_the_syn_ack_window_are_not_taken_as_received() {
     }
     core.accept(80).expect("the first connection");
     while nic.take_sent().is_some() {}
+    (core, nic, now)
+}
+
+#[test]
+fn octets_past_the_syn_ack_window_are_not_taken_as_received() {
+    // Passive opens offer the window scale of 640 KiB buffers (the guest's default), and
+    // start with 16 KiB ones.
+    let (mut core, nic, mut now) = listening(|c| c.tcp_buffer_auto_max = 640 << 10);
     let isn = 0x2000_0000u32;
     nic.deliver(frame(isn, None, TcpControl::Syn, &[]));
     ticks(&mut core, &mut now, 3);

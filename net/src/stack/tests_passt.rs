@@ -25,29 +25,16 @@ use std::vec::Vec;
 
 use smoltcp::wire::TcpControl;
 
-use super::tests_overrun::{PORT, frame, syn_ack, ticks};
+use super::tests_overrun::{PORT, frame, listening, syn_ack, ticks};
 use super::tests_stale::parse_sent;
-use super::tests_synflood::tick;
 use super::*;
 use crate::sim::SimNic;
-use crate::testkit::{Core, Peer, cores_with};
+use crate::testkit::Core;
 
 /// A core with a connection from the test's `PORT` to port 80, handshake written by hand:
 /// (core, nic, our next sequence number, the peer's next sequence number, now).
 fn connected() -> (Core, SimNic, u32, u32, u64, TcpConn) {
-    let rss = RssConfig::new(1).unwrap();
-    let nic = SimNic::new(rss.clone(), 4096);
-    let mut core = cores_with(&nic, &rss, false, |_| {}).pop().unwrap();
-    core.listen(80).unwrap();
-    let mut now = 0;
-    // A first connection from the peer's stack resolves its address.
-    let mut peer = Peer::new(&nic);
-    peer.connect(40_000, 80);
-    for _ in 0..100 {
-        tick(&mut core, &mut peer, &mut now);
-    }
-    core.accept(80).expect("the first connection");
-    while nic.take_sent().is_some() {}
+    let (mut core, nic, mut now) = listening(|_| {});
     let isn = 0x3000_0000u32;
     nic.deliver(frame(isn, None, TcpControl::Syn, &[]));
     ticks(&mut core, &mut now, 3);
@@ -58,6 +45,19 @@ fn connected() -> (Core, SimNic, u32, u32, u64, TcpConn) {
     ticks(&mut core, &mut now, 3);
     let conn = core.accept(80).expect("the ACK completes the handshake");
     (core, nic, ours, theirs, now, conn)
+}
+
+/// Delivers the peer's 1 000-octet segments `range` (by index from `theirs`), acknowledging
+/// `ours`, without polling: they arrive in one receive batch.
+fn segments(nic: &SimNic, theirs: u32, ours: u32, range: core::ops::Range<u32>, data: &[u8]) {
+    for i in range {
+        nic.deliver(frame(
+            theirs.wrapping_add(i * 1000),
+            Some(ours),
+            TcpControl::None,
+            data,
+        ));
+    }
 }
 
 /// The ACKs the core sent to `PORT` since the last call: their acknowledgment numbers.
@@ -75,14 +75,7 @@ fn acks(nic: &SimNic) -> Vec<u32> {
 fn a_batch_of_duplicate_segments_is_answered_once() {
     let (mut core, nic, ours, theirs, mut now, _) = connected();
     let data = vec![0x5a; 1000];
-    for i in 0..2u32 {
-        nic.deliver(frame(
-            theirs.wrapping_add(i * 1000),
-            Some(ours),
-            TcpControl::None,
-            &data,
-        ));
-    }
+    segments(&nic, theirs, ours, 0..2, &data);
     ticks(&mut core, &mut now, 1);
     // The delayed ACK may or may not have gone yet: let it, then start counting.
     ticks(&mut core, &mut now, 300);
@@ -94,21 +87,14 @@ fn a_batch_of_duplicate_segments_is_answered_once() {
     );
     // The peer resends both segments ten times over, all in one receive batch.
     for _ in 0..10 {
-        for i in 0..2u32 {
-            nic.deliver(frame(
-                theirs.wrapping_add(i * 1000),
-                Some(ours),
-                TcpControl::None,
-                &data,
-            ));
-        }
+        segments(&nic, theirs, ours, 0..2, &data);
     }
     ticks(&mut core, &mut now, 1);
     // Without patch 18: 20 ACKs, one per resent segment.
     assert_eq!(acks(&nic), vec![expected], "one ACK for the batch");
     // A later batch is answered again (the peer may have lost the first answer).
     for _ in 0..3 {
-        nic.deliver(frame(theirs, Some(ours), TcpControl::None, &data));
+        segments(&nic, theirs, ours, 0..1, &data);
     }
     ticks(&mut core, &mut now, 1);
     assert_eq!(acks(&nic), vec![expected], "one ACK for the next batch");
@@ -119,14 +105,7 @@ fn out_of_order_segments_are_each_still_acknowledged() {
     let (mut core, nic, ours, theirs, mut now, _) = connected();
     let data = vec![0xa5; 1000];
     // The first segment is lost; the next three arrive in one batch.
-    for i in 1..4u32 {
-        nic.deliver(frame(
-            theirs.wrapping_add(i * 1000),
-            Some(ours),
-            TcpControl::None,
-            &data,
-        ));
-    }
+    segments(&nic, theirs, ours, 1..4, &data);
     ticks(&mut core, &mut now, 1);
     assert_eq!(
         acks(&nic),
